@@ -1,0 +1,40 @@
+import type { DeliveryConfigInput } from './schema';
+import { DEFAULT_KUBERNETES_VERSION } from './kubernetes-versions';
+
+/**
+ * STACK_ENVIRONMENTS: the default configuration, used when no `-c config=<file>` is given.
+ * A JSON file of the same shape replaces it as a whole (docs/configuration.md).
+ * The account ids are placeholders: synth works offline with them; deploy with your own file.
+ */
+export const STACK_ENVIRONMENTS: DeliveryConfigInput = {
+  pipeline: { account: '111111111111', region: 'eu-west-1' },
+  source: { repositoryName: 'hello-web', branch: 'main' },
+  preprod: { account: '222222222222', region: 'eu-west-1', replicas: { min: 2, max: 4 }, nodes: { min: 2, desired: 2, max: 4 } },
+  prod: {
+    waves: [
+      [{ account: '333333333333', region: 'eu-west-1' }],
+      [
+        { account: '333333333333', region: 'us-east-1' },
+        { account: '333333333333', region: 'ap-southeast-2' },
+      ],
+    ],
+  },
+};
+
+/** Every optional setting's default, in one place. docs/configuration.md lists the same values. */
+export const DEFAULTS = {
+  pipelineName: 'hello-web-delivery',
+  sourceBranch: 'main',
+  sourceCreate: true,
+  image: { repositoryName: 'hello-web', architecture: 'arm64', failOn: 'CRITICAL', keepImages: 30 },
+  environment: {
+    azSuffixes: ['a', 'b', 'c'],
+    vpcCidr: '10.0.0.0/16',
+    kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
+    endpointPublicCidrs: [] as string[],
+    nodes: { instanceType: 'm7g.large', min: 3, desired: 3, max: 9, diskSizeGiB: 50 },
+    replicas: { min: 3, max: 12, targetCpuPercent: 70 },
+    greeting: 'Hello',
+    logRetentionDays: 90,
+  },
+} as const;

@@ -1,0 +1,34 @@
+import { KubectlV35Layer } from '@aws-cdk/lambda-layer-kubectl-v35';
+import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { Construct } from 'constructs';
+
+/**
+ * The Kubernetes versions this project can create a cluster with, each paired with the kubectl
+ * layer of the same minor version. A cluster's version and its layer come from one entry, so a
+ * 1.35 cluster can never be driven by another minor's kubectl (kubectl supports +/-1 minor skew
+ * at best; CDK does not check it for you).
+ *
+ * 1.29 is deliberately absent: EKS ended its extended support on 2026-03-23, so a new 1.29
+ * cluster cannot be created (see docs/decisions/0001-kubernetes-1-35.md).
+ *
+ * To add a version: install `@aws-cdk/lambda-layer-kubectl-vNN` and add one entry here.
+ */
+export const KUBERNETES_VERSIONS = {
+  '1.35': {
+    version: eks.KubernetesVersion.V1_35,
+    kubectlLayer: (scope: Construct, id: string): lambda.ILayerVersion => new KubectlV35Layer(scope, id),
+    /** The npm package that provides the layer, for humans and tests. */
+    layerPackage: '@aws-cdk/lambda-layer-kubectl-v35',
+  },
+} as const;
+
+export type SupportedKubernetesVersion = keyof typeof KUBERNETES_VERSIONS;
+
+export const SUPPORTED_KUBERNETES_VERSIONS = Object.keys(KUBERNETES_VERSIONS) as SupportedKubernetesVersion[];
+
+export const DEFAULT_KUBERNETES_VERSION: SupportedKubernetesVersion = '1.35';
+
+export function isSupportedKubernetesVersion(v: string): v is SupportedKubernetesVersion {
+  return Object.prototype.hasOwnProperty.call(KUBERNETES_VERSIONS, v);
+}

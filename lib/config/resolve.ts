@@ -1,0 +1,99 @@
+import { DEFAULTS } from './defaults';
+import type { SupportedKubernetesVersion } from './kubernetes-versions';
+import { type DeliveryConfigInput, type EnvironmentInput, defaultStageName } from './schema';
+
+/** One deployment target with every default applied. */
+export interface EnvironmentConfig {
+  /** Unique stage name, `<preprod|prod>-<region>` unless the config names it. */
+  readonly stageName: string;
+  readonly kind: 'preprod' | 'prod';
+  /** 0-based prod wave index; undefined for pre-prod. */
+  readonly wave?: number;
+  /** The CodePipeline stage this environment is deployed in (pre-prod's own, or its wave's). */
+  readonly pipelineStageName: string;
+  /** The CloudFormation stack name of the environment's application stack. */
+  readonly stackName: string;
+  readonly account: string;
+  readonly region: string;
+  readonly availabilityZones: readonly string[];
+  readonly natGateways: number;
+  readonly vpcCidr: string;
+  readonly kubernetesVersion: SupportedKubernetesVersion;
+  readonly endpointPublicCidrs: readonly string[];
+  readonly operatorRoleArn?: string;
+  readonly nodes: { readonly instanceType: string; readonly min: number; readonly desired: number; readonly max: number; readonly diskSizeGiB: number };
+  readonly replicas: { readonly min: number; readonly max: number; readonly targetCpuPercent: number };
+  readonly certificateArn?: string;
+  readonly greeting: string;
+  readonly logRetentionDays: number;
+}
+
+/** The whole configuration with every default applied. */
+export interface DeliveryConfig {
+  readonly pipeline: { readonly account: string; readonly region: string; readonly name: string };
+  readonly source: { readonly repositoryName: string; readonly branch: string; readonly create: boolean };
+  readonly image: { readonly repositoryName: string; readonly architecture: 'arm64' | 'amd64'; readonly failOn: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW'; readonly keepImages: number };
+  readonly preprod: EnvironmentConfig;
+  readonly prod: { readonly waves: readonly (readonly EnvironmentConfig[])[] };
+  /** Path of the config file, relative to the repository root, when one was given; the pipeline's synth step passes it on. */
+  readonly configFile?: string;
+}
+
+export function prodWaveName(wave: number): string {
+  return `prod-wave-${wave + 1}`;
+}
+
+export function stackNameFor(stageName: string): string {
+  return `hello-web-${stageName}`;
+}
+
+/** Applies the defaults to validated input. Call only after `validateConfig` found no problem. */
+export function resolveConfig(input: DeliveryConfigInput, configFile?: string): DeliveryConfig {
+  const env = (e: EnvironmentInput, kind: 'preprod' | 'prod', wave?: number): EnvironmentConfig => {
+    const d = DEFAULTS.environment;
+    const stageName = e.name ?? defaultStageName(kind, e.region);
+    const availabilityZones = e.availabilityZones ?? d.azSuffixes.map((s) => `${e.region}${s}`);
+    return {
+      stageName,
+      kind,
+      wave,
+      pipelineStageName: wave === undefined ? stageName : prodWaveName(wave),
+      stackName: stackNameFor(stageName),
+      account: e.account,
+      region: e.region,
+      availabilityZones,
+      natGateways: e.natGateways ?? availabilityZones.length,
+      vpcCidr: e.vpcCidr ?? d.vpcCidr,
+      kubernetesVersion: (e.kubernetesVersion ?? d.kubernetesVersion) as SupportedKubernetesVersion,
+      endpointPublicCidrs: e.endpointPublicCidrs ?? d.endpointPublicCidrs,
+      operatorRoleArn: e.operatorRoleArn,
+      nodes: { ...d.nodes, ...e.nodes },
+      replicas: { ...d.replicas, ...e.replicas },
+      certificateArn: e.certificateArn,
+      greeting: e.greeting ?? d.greeting,
+      logRetentionDays: e.logRetentionDays ?? d.logRetentionDays,
+    };
+  };
+  return {
+    pipeline: { account: input.pipeline.account, region: input.pipeline.region, name: input.pipeline.name ?? DEFAULTS.pipelineName },
+    source: { repositoryName: input.source.repositoryName, branch: input.source.branch ?? DEFAULTS.sourceBranch, create: input.source.create ?? DEFAULTS.sourceCreate },
+    image: { ...DEFAULTS.image, ...input.image },
+    preprod: env(input.preprod, 'preprod'),
+    prod: { waves: input.prod.waves.map((wave, w) => wave.map((e) => env(e, 'prod', w))) },
+    configFile,
+  };
+}
+
+/** Every environment in pipeline order: pre-prod, then each prod wave in order. */
+export function allEnvironments(cfg: DeliveryConfig): EnvironmentConfig[] {
+  return [cfg.preprod, ...cfg.prod.waves.flat()];
+}
+
+/** Looks an environment up by stage name; the error lists the valid names. */
+export function findEnvironment(cfg: DeliveryConfig, stageName: string): EnvironmentConfig {
+  const found = allEnvironments(cfg).find((e) => e.stageName === stageName);
+  if (!found) {
+    throw new Error(`unknown environment "${stageName}"; known: ${allEnvironments(cfg).map((e) => e.stageName).join(', ')}`);
+  }
+  return found;
+}

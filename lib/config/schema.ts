@@ -1,0 +1,262 @@
+import { RegionInfo } from 'aws-cdk-lib/region-info';
+import { z } from 'zod';
+import { SUPPORTED_KUBERNETES_VERSIONS, isSupportedKubernetesVersion } from './kubernetes-versions';
+
+/**
+ * The schema of STACK_ENVIRONMENTS. Every object is strict: an unknown key is an error, so a
+ * typo (`replica` for `replicas`) is reported instead of silently ignored. Cross-field rules
+ * (unique stage names, AZs in their region, ...) live in `checkDeliveryConfig` below so that all
+ * problems are reported in one pass. Defaults live in `defaults.ts`, applied once by `resolve.ts`.
+ */
+
+/** Real AWS regions, from aws-cdk-lib's region database (no hand-kept list). */
+export const AWS_REGIONS: readonly string[] = RegionInfo.regions.map((r) => r.name);
+
+const account = z.string().regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id, for example "111111111111"' });
+
+const region = z.string().refine((r) => AWS_REGIONS.includes(r), {
+  error: (issue) => `${JSON.stringify(issue.input)} is not an AWS region${suggestRegion(String(issue.input))}`,
+});
+
+const ipv4Cidr = z
+  .string()
+  .regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/, {
+    message: 'must be an IPv4 CIDR such as "203.0.113.0/24"',
+  });
+
+const positiveInt = z.number().int('must be a whole number').min(1, 'must be at least 1');
+
+export const nodesSchema = z.strictObject({
+  /** EC2 instance type of the managed node group. Graviton (`m7g`, `c7g`, ...) or x86; it must match `image.architecture`. @default "m7g.large" */
+  instanceType: z.string().regex(/^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/, { message: 'must be an EC2 instance type such as "m7g.large"' }).optional(),
+  /** @default 3 */
+  min: positiveInt.optional(),
+  /** @default 3 */
+  desired: positiveInt.optional(),
+  /** @default 9 */
+  max: positiveInt.optional(),
+  /** Size of each node's root volume in GiB. @default 50 */
+  diskSizeGiB: z.number().int().min(20).max(16384).optional(),
+});
+
+export const replicasSchema = z.strictObject({
+  /** Fewest pods; the HPA never goes below it and the PDB keeps `min - 1` available. @default 3 */
+  min: positiveInt.optional(),
+  /** Most pods the HPA may run. @default 12 */
+  max: positiveInt.optional(),
+  /** Average CPU utilisation (percent of request) the HPA aims for. @default 70 */
+  targetCpuPercent: z.number().int().min(10).max(95).optional(),
+});
+
+export const environmentSchema = z.strictObject({
+  /** The AWS account the environment deploys to. Required. */
+  account,
+  /** The AWS region the environment deploys to. Required. */
+  region,
+  /** Stage name; must be unique. @default "<preprod|prod>-<region>" */
+  name: z.string().regex(/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/, { message: 'must be 2-40 characters of a-z, 0-9 and "-", starting with a letter' }).optional(),
+  /** The VPC's availability zones, at least two, all in `region`. Never looked up at synth. @default ["<region>a", "<region>b", "<region>c"] */
+  availabilityZones: z.array(z.string()).optional(),
+  /** NAT gateways: one per AZ keeps egress up when an AZ fails. @default one per availability zone */
+  natGateways: z.number().int().min(1, 'must be at least 1: nodes in private subnets need egress to pull images').optional(),
+  /** CIDR of the VPC. @default "10.0.0.0/16" */
+  vpcCidr: ipv4Cidr.optional(),
+  /** Kubernetes minor version; must be one the project ships a kubectl layer for. @default "1.35" */
+  kubernetesVersion: z.string().optional(),
+  /** Source CIDRs allowed to reach the public cluster endpoint. Empty means a private endpoint only. @default [] */
+  endpointPublicCidrs: z.array(ipv4Cidr).optional(),
+  /** IAM role ARN given cluster-admin through an EKS access entry (on-call and breakglass). @default none */
+  operatorRoleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, { message: 'must be an IAM role ARN such as "arn:aws:iam::111111111111:role/Operators"' }).optional(),
+  /** Managed node group settings. */
+  nodes: nodesSchema.optional(),
+  /** Pod count bounds for the HPA. */
+  replicas: replicasSchema.optional(),
+  /** ACM certificate ARN in this environment's region; when set the NLB also terminates TLS on 443. @default none (HTTP on 80 only) */
+  certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, { message: 'must be an ACM certificate ARN such as "arn:aws:acm:eu-west-1:111111111111:certificate/0123abcd-..."' }).optional(),
+  /** The greeting the service answers with (the seed's HELLO variable). @default "Hello" */
+  greeting: z.string().min(1).max(64).optional(),
+  /** Days to keep control-plane, VPC flow and application logs. @default 90 */
+  logRetentionDays: z.number().int().min(1).max(3653).optional(),
+});
+
+const waveSchema = z.array(environmentSchema).min(1, { message: 'a wave must hold at least one environment' });
+
+export const deliveryConfigSchema = z.strictObject({
+  /** Where the pipeline itself lives. Required. */
+  pipeline: z.strictObject({
+    account,
+    region,
+    /** The CodePipeline's name. @default "hello-web-delivery" */
+    name: z.string().regex(/^[A-Za-z0-9.@_-]{1,100}$/, { message: 'must be 1-100 characters of A-Z, a-z, 0-9, ".", "@", "_", "-"' }).optional(),
+  }),
+  /** The CodeCommit repository the pipeline watches. Required. */
+  source: z.strictObject({
+    repositoryName: z.string().regex(/^[\w.-]{1,100}$/, { message: 'must be a CodeCommit repository name (1-100 of A-Z, a-z, 0-9, ".", "_", "-")' }),
+    /** @default "main" */
+    branch: z.string().min(1).optional(),
+    /** true: the pipeline stack creates the repository; false: it uses an existing one by name. @default true */
+    create: z.boolean().optional(),
+  }),
+  /** The service image. */
+  image: z
+    .strictObject({
+      /** ECR repository name in the pipeline account. @default "hello-web" */
+      repositoryName: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/, { message: 'must be a lowercase ECR repository name such as "hello-web"' }).optional(),
+      /** CPU architecture the image is built for; every environment's instance type must match. @default "arm64" */
+      architecture: z.enum(['arm64', 'amd64']).optional(),
+      /** Lowest scan severity that blocks a deployment. @default "CRITICAL" */
+      failOn: z.enum(['CRITICAL', 'HIGH', 'MEDIUM', 'LOW']).optional(),
+      /** Images the lifecycle policy keeps: every one is a rollback target. @default 30 */
+      keepImages: z.number().int().min(30, 'must be at least 30: each kept image is a rollback target').max(1000).optional(),
+    })
+    .optional(),
+  /** The pre-production environment, deployed first and smoke-tested before the approval. Required. */
+  preprod: environmentSchema,
+  /** Production, as waves: wave 1 deploys first (one region is wise); the regions of a later wave deploy in parallel. Required. */
+  prod: z.strictObject({
+    waves: z.array(waveSchema).min(1, { message: 'prod needs at least one wave' }),
+  }),
+});
+
+export type DeliveryConfigInput = z.input<typeof deliveryConfigSchema>;
+export type EnvironmentInput = z.input<typeof environmentSchema>;
+
+/** A problem found in the configuration: where, and what would be valid. */
+export interface ConfigProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** `['prod', 'waves', 1, 0, 'region']` → `prod.waves[1][0].region` */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+/** Environments with their paths, in pipeline order (pre-prod first, then the waves in order). */
+export function environmentsWithPaths(cfg: DeliveryConfigInput): Array<{ env: EnvironmentInput; path: string; kind: 'preprod' | 'prod' }> {
+  const out: Array<{ env: EnvironmentInput; path: string; kind: 'preprod' | 'prod' }> = [{ env: cfg.preprod, path: 'preprod', kind: 'preprod' }];
+  cfg.prod.waves.forEach((wave, w) => wave.forEach((env, i) => out.push({ env, path: `prod.waves[${w}][${i}]`, kind: 'prod' })));
+  return out;
+}
+
+export function defaultStageName(kind: 'preprod' | 'prod', region: string): string {
+  return `${kind}-${region}`;
+}
+
+/** Graviton families carry a "g" right after the generation digit: m7g, c7gn, r8g, t4g, ... */
+export function instanceArchitecture(instanceType: string): 'arm64' | 'amd64' {
+  const family = instanceType.split('.')[0];
+  return /^[a-z]+\d+g[a-z]*$/.test(family) ? 'arm64' : 'amd64';
+}
+
+/**
+ * Rules that span several fields. Runs only on input that already passed the schema, and
+ * collects every problem instead of stopping at the first.
+ */
+export function checkDeliveryConfig(cfg: DeliveryConfigInput, defaults: { architecture: string; instanceType: string; nodes: { min: number; desired: number; max: number }; replicas: { min: number; max: number } }): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const partitionOf = (r: string) => RegionInfo.get(r).partition;
+  const pipelinePartition = partitionOf(cfg.pipeline.region);
+  const architecture = cfg.image?.architecture ?? defaults.architecture;
+  const seenStage = new Map<string, string>();
+  const seenTarget = new Map<string, string>();
+
+  for (const { env, path, kind } of environmentsWithPaths(cfg)) {
+    if (partitionOf(env.region) !== pipelinePartition) {
+      problems.push({ path: `${path}.region`, message: `"${env.region}" is in partition ${partitionOf(env.region)}, but the pipeline (pipeline.region "${cfg.pipeline.region}") is in ${pipelinePartition}; a pipeline cannot deploy across partitions` });
+    }
+
+    const stageName = env.name ?? defaultStageName(kind, env.region);
+    const firstWithName = seenStage.get(stageName);
+    if (firstWithName) {
+      problems.push({ path: env.name ? `${path}.name` : `${path}.region`, message: `stage name "${stageName}" is already used by ${firstWithName}; stage names must be unique (give one of them a "name")` });
+    } else {
+      seenStage.set(stageName, path);
+    }
+
+    if (kind === 'prod') {
+      const target = `${env.account}/${env.region}`;
+      const first = seenTarget.get(target);
+      if (first) problems.push({ path, message: `account ${env.account} in ${env.region} is already a prod environment at ${first}; each prod environment needs its own account and region` });
+      else seenTarget.set(target, path);
+    }
+
+    if (env.availabilityZones) {
+      const azs = env.availabilityZones;
+      if (azs.length < 2) problems.push({ path: `${path}.availabilityZones`, message: `needs at least two availability zones for a highly available cluster, got ${azs.length}` });
+      azs.forEach((az, i) => {
+        if (!new RegExp(`^${env.region}[a-z]$`).test(az)) {
+          problems.push({ path: `${path}.availabilityZones[${i}]`, message: `"${az}" is not an availability zone of ${env.region} (expected "${env.region}a", "${env.region}b", ...)` });
+        } else if (azs.indexOf(az) !== i) {
+          problems.push({ path: `${path}.availabilityZones[${i}]`, message: `"${az}" is listed twice` });
+        }
+      });
+      if (env.natGateways !== undefined && env.natGateways > azs.length) {
+        problems.push({ path: `${path}.natGateways`, message: `${env.natGateways} NAT gateways for ${azs.length} availability zones; at most one per zone` });
+      }
+    } else if (env.natGateways !== undefined && env.natGateways > 3) {
+      problems.push({ path: `${path}.natGateways`, message: `${env.natGateways} NAT gateways for the 3 default availability zones; at most one per zone` });
+    }
+
+    if (env.kubernetesVersion !== undefined && !isSupportedKubernetesVersion(env.kubernetesVersion)) {
+      problems.push({ path: `${path}.kubernetesVersion`, message: `"${env.kubernetesVersion}" has no kubectl layer in this project; supported: ${SUPPORTED_KUBERNETES_VERSIONS.join(', ')} (see lib/config/kubernetes-versions.ts)` });
+    }
+
+    const nodes = { ...defaults.nodes, ...env.nodes };
+    if (!(nodes.min <= nodes.desired && nodes.desired <= nodes.max)) {
+      problems.push({ path: `${path}.nodes`, message: `node group sizes must satisfy 1 <= min <= desired <= max, got min ${nodes.min}, desired ${nodes.desired}, max ${nodes.max}` });
+    }
+    const instanceType = env.nodes?.instanceType ?? defaults.instanceType;
+    if (instanceArchitecture(instanceType) !== architecture) {
+      problems.push({ path: `${path}.nodes.instanceType`, message: `"${instanceType}" is ${instanceArchitecture(instanceType)} but the image is built for ${architecture} (image.architecture); pick an ${architecture} instance type or change image.architecture` });
+    }
+
+    const replicas = { ...defaults.replicas, ...env.replicas };
+    if (replicas.min > replicas.max) {
+      problems.push({ path: `${path}.replicas`, message: `replicas.min (${replicas.min}) must not exceed replicas.max (${replicas.max})` });
+    }
+    if (kind === 'prod' && replicas.min < 2) {
+      problems.push({ path: `${path}.replicas.min`, message: `must be at least 2 in prod so one pod can be replaced while another serves, got ${replicas.min}` });
+    }
+
+    if (env.certificateArn) {
+      const certRegion = env.certificateArn.split(':')[3];
+      if (certRegion !== env.region) {
+        problems.push({ path: `${path}.certificateArn`, message: `the certificate is in ${certRegion}, but an NLB can only use an ACM certificate of its own region (${env.region})` });
+      }
+    }
+  }
+  return problems;
+}
+
+function suggestRegion(input: string): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const r of AWS_REGIONS) {
+    const d = levenshtein(input, r);
+    if (d < bestDistance) {
+      best = r;
+      bestDistance = d;
+    }
+  }
+  return best && bestDistance <= 3 ? ` (did you mean "${best}"?)` : ' (expected a region such as "eu-west-1"; see docs/configuration.md)';
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length];
+}
