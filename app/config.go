@@ -1,0 +1,154 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// config is everything the service reads from its environment. It is read
+// once, at start, by loadConfig; nothing reads the environment afterwards.
+type config struct {
+	Host     string // HOST: interface to listen on; empty means all
+	Port     int    // PORT: 0 picks a free port (tests use it)
+	Greeting string // HELLO
+
+	ReadHeaderTimeout time.Duration // READ_HEADER_TIMEOUT
+	ReadTimeout       time.Duration // READ_TIMEOUT
+	WriteTimeout      time.Duration // WRITE_TIMEOUT
+	IdleTimeout       time.Duration // IDLE_TIMEOUT
+	ShutdownTimeout   time.Duration // SHUTDOWN_TIMEOUT
+	DrainDelay        time.Duration // DRAIN_DELAY
+
+	TLSCertFile string // TLS_CERT_FILE
+	TLSKeyFile  string // TLS_KEY_FILE
+}
+
+// Defaults. README.md documents each of them; keep the two in step.
+const (
+	defaultPort              = 8080
+	defaultGreeting          = "Hello"
+	defaultReadHeaderTimeout = 5 * time.Second
+	defaultReadTimeout       = 10 * time.Second
+	defaultWriteTimeout      = 10 * time.Second
+	// Longer than the AWS load balancers' 60 s idle timeout, so that the
+	// load balancer, not this server, closes idle keep-alive connections;
+	// the other way round it may send a request on a connection we are
+	// closing and answer the client 502. See "Connection idle timeout" in
+	// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html
+	defaultIdleTimeout     = 75 * time.Second
+	defaultShutdownTimeout = 10 * time.Second
+	defaultDrainDelay      = 5 * time.Second
+
+	// maxReadHeaderTimeout bounds how long a client may take to send its
+	// headers: a slowloris client holds a connection at most this long.
+	maxReadHeaderTimeout = 5 * time.Second
+
+	// maxGreetingRunes bounds HELLO; it is echoed in every response.
+	maxGreetingRunes = 64
+)
+
+// loadConfig reads and validates the configuration. Every problem found is
+// reported, one per line, each naming its variable, so that one failed
+// start shows all that needs fixing.
+func loadConfig(getenv func(string) string) (config, error) {
+	cfg := config{
+		Host:        getenv("HOST"),
+		Greeting:    getenv("HELLO"),
+		TLSCertFile: getenv("TLS_CERT_FILE"),
+		TLSKeyFile:  getenv("TLS_KEY_FILE"),
+	}
+	var errs []error
+	fail := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", name, fmt.Sprintf(format, args...)))
+	}
+
+	if cfg.Host != "" && net.ParseIP(cfg.Host) == nil {
+		fail("HOST", "must be an IP address such as 0.0.0.0 or 127.0.0.1, or empty for all interfaces, got %q", cfg.Host)
+	}
+
+	cfg.Port = defaultPort
+	if raw := getenv("PORT"); raw != "" {
+		port, err := strconv.Atoi(raw)
+		if err != nil || port < 0 || port > 65535 {
+			fail("PORT", "must be 1-65535 (or 0 for any free port), got %q", raw)
+		}
+		cfg.Port = port
+	}
+
+	if cfg.Greeting == "" {
+		cfg.Greeting = defaultGreeting
+	}
+	if err := checkText(cfg.Greeting, maxGreetingRunes); err != nil {
+		fail("HELLO", "%v", err)
+	}
+
+	durations := []struct {
+		name     string
+		dst      *time.Duration
+		def, max time.Duration
+		zeroOK   bool
+	}{
+		{"READ_HEADER_TIMEOUT", &cfg.ReadHeaderTimeout, defaultReadHeaderTimeout, maxReadHeaderTimeout, false},
+		{"READ_TIMEOUT", &cfg.ReadTimeout, defaultReadTimeout, 0, false},
+		{"WRITE_TIMEOUT", &cfg.WriteTimeout, defaultWriteTimeout, 0, false},
+		{"IDLE_TIMEOUT", &cfg.IdleTimeout, defaultIdleTimeout, 0, false},
+		{"SHUTDOWN_TIMEOUT", &cfg.ShutdownTimeout, defaultShutdownTimeout, 0, false},
+		{"DRAIN_DELAY", &cfg.DrainDelay, defaultDrainDelay, 0, true},
+	}
+	for _, d := range durations {
+		*d.dst = d.def
+		raw := getenv(d.name)
+		if raw == "" {
+			continue
+		}
+		v, err := time.ParseDuration(raw)
+		switch {
+		case err != nil:
+			fail(d.name, "must be a Go duration such as \"5s\" or \"750ms\", got %q", raw)
+		case v < 0 || (v == 0 && !d.zeroOK):
+			// A zero server timeout means "no timeout" to net/http,
+			// which is exactly what this service must not have.
+			if d.zeroOK {
+				fail(d.name, "must not be negative, got %q", raw)
+			} else {
+				fail(d.name, "must be greater than zero, got %q", raw)
+			}
+		case d.max > 0 && v > d.max:
+			fail(d.name, "must be at most %s, got %q", d.max, raw)
+		default:
+			*d.dst = v
+		}
+	}
+
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		fail("TLS_CERT_FILE/TLS_KEY_FILE", "set both to serve TLS, or neither for plain HTTP")
+	}
+
+	return cfg, errors.Join(errs...)
+}
+
+// tlsEnabled reports whether the server terminates TLS itself.
+func (c config) tlsEnabled() bool { return c.TLSCertFile != "" && c.TLSKeyFile != "" }
+
+// checkText accepts text that is valid UTF-8, holds no control characters
+// and is at most maxRunes characters long. It guards both the greeting and
+// the name, which together make the response body.
+func checkText(s string, maxRunes int) error {
+	if !utf8.ValidString(s) {
+		return errors.New("not valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(s); n > maxRunes {
+		return fmt.Errorf("longer than %d characters (%d)", maxRunes, n)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return errors.New("contains control characters")
+		}
+	}
+	return nil
+}
