@@ -9,7 +9,7 @@ export interface EnvironmentConfig {
   readonly kind: 'preprod' | 'prod';
   /** 0-based prod wave index; undefined for pre-prod. */
   readonly wave?: number;
-  /** The CodePipeline stage this environment is deployed in (pre-prod's own, or its wave's). */
+  /** The CodePipeline stage this environment is deployed in: its own name when it deploys alone (pre-prod, a one-region wave), else its wave's (`prod-wave-<n>`). */
   readonly pipelineStageName: string;
   /** The CloudFormation stack name of the environment's application stack. */
   readonly stackName: string;
@@ -49,7 +49,7 @@ export function stackNameFor(stageName: string): string {
 
 /** Applies the defaults to validated input. Call only after `validateConfig` found no problem. */
 export function resolveConfig(input: DeliveryConfigInput, configFile?: string): DeliveryConfig {
-  const env = (e: EnvironmentInput, kind: 'preprod' | 'prod', wave?: number): EnvironmentConfig => {
+  const env = (e: EnvironmentInput, kind: 'preprod' | 'prod', wave?: number, waveSize = 1): EnvironmentConfig => {
     const d = DEFAULTS.environment;
     const stageName = e.name ?? defaultStageName(kind, e.region);
     const availabilityZones = e.availabilityZones ?? d.azSuffixes.map((s) => `${e.region}${s}`);
@@ -57,7 +57,8 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
       stageName,
       kind,
       wave,
-      pipelineStageName: wave === undefined ? stageName : prodWaveName(wave),
+      // CDK Pipelines names a one-stage wave after its stage; a wider wave keeps the wave's name.
+      pipelineStageName: wave === undefined || waveSize === 1 ? stageName : prodWaveName(wave),
       stackName: stackNameFor(stageName),
       account: e.account,
       region: e.region,
@@ -79,7 +80,7 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
     source: { repositoryName: input.source.repositoryName, branch: input.source.branch ?? DEFAULTS.sourceBranch, create: input.source.create ?? DEFAULTS.sourceCreate },
     image: { ...DEFAULTS.image, ...input.image },
     preprod: env(input.preprod, 'preprod'),
-    prod: { waves: input.prod.waves.map((wave, w) => wave.map((e) => env(e, 'prod', w))) },
+    prod: { waves: input.prod.waves.map((wave, w) => wave.map((e) => env(e, 'prod', w, wave.length))) },
     configFile,
   };
 }

@@ -1,0 +1,50 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { App, type AppProps, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { type DeliveryConfig } from './config';
+import { IMAGE_ARTIFACT_FILE, type ImageArtifact, imageTagFor } from './image/tag';
+import { acknowledgeFindings } from './nag-acknowledgements';
+import { PipelineStack } from './stacks/pipeline-stack';
+
+export interface BuildAppOptions {
+  readonly config: DeliveryConfig;
+  /** The repository root (holds app/ and buildspec.yml). */
+  readonly repoRoot: string;
+  /** The app to build into. @default a new App with `appProps` */
+  readonly app?: App;
+  /** Passed to a new App (outdir, context). */
+  readonly appProps?: AppProps;
+  /** Run cdk-nag AwsSolutions on every stack. @default true */
+  readonly nag?: boolean;
+}
+
+/**
+ * The whole delivery system as one CDK app: the pipeline stack, which holds a stage per
+ * environment. Also writes image.json (the image tag decided from app/) into the cloud assembly.
+ */
+export function buildApp(options: BuildAppOptions): { app: App; pipelineStack: PipelineStack; imageTag: string } {
+  const app = options.app ?? new App(options.appProps);
+  const imageTag = imageTagFor(path.join(options.repoRoot, 'app'));
+  const { config } = options;
+
+  const pipelineStack = new PipelineStack(app, 'HelloWebPipeline', {
+    stackName: `${config.pipeline.name}-pipeline`,
+    description: 'hello-web delivery pipeline: CodeCommit → build → pre-prod → approval → prod waves',
+    env: { account: config.pipeline.account, region: config.pipeline.region },
+    config,
+    imageTag,
+    buildSpecFile: path.join(options.repoRoot, 'buildspec.yml'),
+    terminationProtection: true,
+  });
+
+  if (options.nag ?? true) {
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  }
+  acknowledgeFindings(app);
+
+  const artifact: ImageArtifact = { repositoryName: config.image.repositoryName, tag: imageTag };
+  fs.mkdirSync(app.outdir, { recursive: true });
+  fs.writeFileSync(path.join(app.outdir, IMAGE_ARTIFACT_FILE), `${JSON.stringify(artifact, null, 2)}\n`);
+  return { app, pipelineStack, imageTag };
+}

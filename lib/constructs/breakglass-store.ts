@@ -1,0 +1,73 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+
+export interface BreakglassStoreProps {
+  /** The rendered manifests (multi-document YAML) of this deployment. */
+  readonly manifestsYaml: string;
+}
+
+/** Where the manifests of every deployment are kept for the breakglass path. */
+export const MANIFEST_OBJECT_KEY = 'manifests/hello-web.yaml';
+
+/**
+ * The seed's breakglass design: every deployment stores its rendered manifests as a new version
+ * of one S3 object, so an operator can fetch exactly what runs, change it, `kubectl apply` it and
+ * store it back; every breakglass action is recorded in a DynamoDB audit table.
+ */
+export class BreakglassStore extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly auditTable: dynamodb.TableV2;
+
+  constructor(scope: Construct, id: string, props: BreakglassStoreProps) {
+    super(scope, id);
+
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(365) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.bucket = new s3.Bucket(this, 'Manifests', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'manifests/',
+      // Old versions are the history of what ran; keep a year of them.
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(365) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.auditTable = new dynamodb.TableV2(this, 'Audit', {
+      partitionKey: { name: 'environment', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'at', type: dynamodb.AttributeType.STRING },
+      billing: dynamodb.Billing.onDemand(),
+      encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    // A new object version whenever the manifests change (CloudFormation updates the resource only then).
+    const put: cr.AwsSdkCall = {
+      service: 's3',
+      action: 'PutObject',
+      parameters: { Bucket: this.bucket.bucketName, Key: MANIFEST_OBJECT_KEY, Body: props.manifestsYaml, ContentType: 'application/yaml' },
+      physicalResourceId: cr.PhysicalResourceId.of(`${Stack.of(this).stackName}-manifests`),
+    };
+    new cr.AwsCustomResource(this, 'StoreManifests', {
+      onCreate: put,
+      onUpdate: put,
+      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [this.bucket.arnForObjects(MANIFEST_OBJECT_KEY)] }),
+      installLatestAwsSdk: false,
+    });
+  }
+}

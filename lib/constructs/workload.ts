@@ -1,0 +1,29 @@
+import { Duration } from 'aws-cdk-lib';
+import * as eks from 'aws-cdk-lib/aws-eks-v2';
+import { Construct } from 'constructs';
+import { WORKLOAD, type WorkloadProps, renderWorkload, toPlain } from '../manifests/workload';
+
+/** Applies the rendered workload to the cluster and reads the load balancer's hostname back. */
+export class Workload extends Construct {
+  /** The NLB's DNS name, read from the Service once the controller has provisioned it. */
+  readonly loadBalancerHostname: string;
+
+  constructor(scope: Construct, id: string, props: WorkloadProps & { readonly cluster: eks.Cluster }) {
+    super(scope, id);
+    const { cluster, ...workload } = props;
+    const manifest = cluster.addManifest('Manifests', ...toPlain(renderWorkload(workload)));
+    // The Service needs the AWS Load Balancer Controller's webhook, or it gets a Classic ELB.
+    if (cluster.albController) manifest.node.addDependency(cluster.albController);
+
+    const hostname = new eks.KubernetesObjectValue(this, 'LoadBalancerHostname', {
+      cluster,
+      objectType: 'service',
+      objectName: WORKLOAD.name,
+      objectNamespace: WORKLOAD.namespace,
+      jsonPath: '.status.loadBalancer.ingress[0].hostname',
+      timeout: Duration.minutes(10),
+    });
+    hostname.node.addDependency(manifest);
+    this.loadBalancerHostname = hostname.value;
+  }
+}

@@ -1,0 +1,185 @@
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { stringify } from 'yaml';
+
+/** What the workload needs to know about its environment. Built from `EnvironmentConfig` by the stack and the CLI alike. */
+export interface WorkloadProps {
+  /** `<repository uri>:<tag>` of the image, in the environment's own region. */
+  readonly image: string;
+  /** The image tag; the service reports it on /version and the smoke test expects it. */
+  readonly imageTag: string;
+  readonly greeting: string;
+  readonly replicas: { readonly min: number; readonly max: number; readonly targetCpuPercent: number };
+  /** Kubernetes minor version of the cluster, e.g. "1.35": Pod Security is pinned to it. */
+  readonly kubernetesVersion: string;
+  /** ACM certificate ARN; when set the NLB terminates TLS on 443 as well. @default none */
+  readonly certificateArn?: string;
+}
+
+/** Names other parts of the system (smoke test, runbooks, breakglass) rely on. */
+export const WORKLOAD = {
+  namespace: 'hello-web',
+  name: 'hello-web',
+  container: 'web',
+  containerPort: 8080,
+  /** numeric non-root user of the distroless image (app/Dockerfile `USER 65532:65532`) */
+  runAsUser: 65532,
+} as const;
+
+/**
+ * Shutdown timing, end to end (see app/README.md for the service's side):
+ * the kubelet runs the preStop sleep while the endpoint is removed from the NLB's targets, then
+ * sends SIGTERM; the service fails /readyz, waits DRAIN_DELAY, then drains in-flight requests for
+ * up to SHUTDOWN_TIMEOUT. The grace period covers all three plus a margin, so no request is cut.
+ */
+export const SHUTDOWN = { preStopSeconds: 10, drainDelaySeconds: 5, shutdownTimeoutSeconds: 20, marginSeconds: 5 } as const;
+export const TERMINATION_GRACE_SECONDS = SHUTDOWN.preStopSeconds + SHUTDOWN.drainDelaySeconds + SHUTDOWN.shutdownTimeoutSeconds + SHUTDOWN.marginSeconds;
+
+export type WorkloadObject = Namespace | ServiceAccount | Deployment | Service | PodDisruptionBudget | HorizontalPodAutoscaler;
+
+/** The workload's manifests, in apply order. The single place they are defined. */
+export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
+  const { namespace, name } = WORKLOAD;
+  const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'hello-web' };
+  const podLabels = { ...labels, 'app.kubernetes.io/version': props.imageTag };
+  const psaVersion = `v${props.kubernetesVersion}`;
+
+  const ns = new Namespace({
+    metadata: {
+      name: namespace,
+      labels: {
+        ...labels,
+        'pod-security.kubernetes.io/enforce': 'restricted',
+        'pod-security.kubernetes.io/enforce-version': psaVersion,
+        'pod-security.kubernetes.io/audit': 'restricted',
+        'pod-security.kubernetes.io/audit-version': psaVersion,
+        'pod-security.kubernetes.io/warn': 'restricted',
+        'pod-security.kubernetes.io/warn-version': psaVersion,
+      },
+    },
+  });
+
+  const sa = new ServiceAccount({ metadata: { name, namespace, labels }, automountServiceAccountToken: false });
+
+  const deployment = new Deployment({
+    metadata: { name, namespace, labels },
+    spec: {
+      // The HPA owns the live count; kubectl's three-way merge leaves it alone while this value is unchanged.
+      replicas: props.replicas.min,
+      revisionHistoryLimit: 10,
+      selector: { matchLabels: labels },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },
+      minReadySeconds: 5,
+      template: {
+        metadata: { labels: podLabels },
+        spec: {
+          serviceAccountName: name,
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: WORKLOAD.runAsUser,
+            runAsGroup: WORKLOAD.runAsUser,
+            fsGroup: WORKLOAD.runAsUser,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          topologySpreadConstraints: [
+            // ScheduleAnyway: when a zone is lost, the pods it held must still be able to start elsewhere.
+            { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } },
+            { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } },
+          ],
+          containers: [
+            {
+              name: WORKLOAD.container,
+              image: props.image,
+              imagePullPolicy: 'IfNotPresent',
+              ports: [{ name: 'http', containerPort: WORKLOAD.containerPort, protocol: 'TCP' }],
+              env: [
+                { name: 'HELLO', value: props.greeting },
+                { name: 'PORT', value: String(WORKLOAD.containerPort) },
+                { name: 'DRAIN_DELAY', value: `${SHUTDOWN.drainDelaySeconds}s` },
+                { name: 'SHUTDOWN_TIMEOUT', value: `${SHUTDOWN.shutdownTimeoutSeconds}s` },
+              ],
+              resources: {
+                requests: { cpu: '100m', memory: '64Mi' },
+                // Memory limit = request: the pod is never OOM-killed for memory the node gave someone else.
+                limits: { memory: '64Mi' },
+              },
+              startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 30 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+              readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+              lifecycle: { preStop: { sleep: { seconds: SHUTDOWN.preStopSeconds } } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                privileged: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                runAsUser: WORKLOAD.runAsUser,
+                runAsGroup: WORKLOAD.runAsUser,
+                capabilities: { drop: ['ALL'] },
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
+            },
+          ],
+        },
+      },
+    },
+  });
+
+  const annotations: Record<string, string> = {
+    // Provisioned by the AWS Load Balancer Controller (installed with the cluster), not the legacy in-tree controller.
+    'service.beta.kubernetes.io/aws-load-balancer-type': 'external',
+    'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip',
+    'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing',
+    'service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled': 'true',
+    'service.beta.kubernetes.io/aws-load-balancer-healthcheck-path': '/readyz',
+    'service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol': 'HTTP',
+    'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes': 'deregistration_delay.timeout_seconds=15',
+  };
+  const ports = [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' as const }];
+  if (props.certificateArn) {
+    annotations['service.beta.kubernetes.io/aws-load-balancer-ssl-cert'] = props.certificateArn;
+    annotations['service.beta.kubernetes.io/aws-load-balancer-ssl-ports'] = '443';
+    annotations['service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy'] = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
+    ports.push({ name: 'https', port: 443, targetPort: 'http', protocol: 'TCP' });
+  }
+  const service = new Service({
+    metadata: { name, namespace, labels, annotations },
+    spec: { type: 'LoadBalancer', selector: labels, ports, externalTrafficPolicy: 'Local' },
+  });
+
+  const pdb = new PodDisruptionBudget({
+    metadata: { name, namespace, labels },
+    spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
+  });
+
+  const hpa = new HorizontalPodAutoscaler({
+    metadata: { name, namespace, labels },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+      minReplicas: props.replicas.min,
+      maxReplicas: props.replicas.max,
+      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: props.replicas.targetCpuPercent } } }],
+      behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
+    },
+  });
+
+  const objects: WorkloadObject[] = [ns, sa, deployment, service, pdb, hpa];
+  for (const o of objects) o.validate();
+  return objects;
+}
+
+/** Plain JSON objects, as the EKS manifest custom resource takes them. */
+export function toPlain(objects: readonly WorkloadObject[]): Record<string, unknown>[] {
+  return objects.map((o) => JSON.parse(JSON.stringify(o.toJSON())) as Record<string, unknown>);
+}
+
+/** Multi-document YAML, as `kubectl apply -f` and checkov take it. */
+export function toYaml(objects: readonly WorkloadObject[]): string {
+  return toPlain(objects)
+    .map((o) => stringify(o, { lineWidth: 0 }))
+    .join('---\n');
+}

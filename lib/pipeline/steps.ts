@@ -1,0 +1,116 @@
+import * as fs from 'node:fs';
+import type { CfnOutput } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { CodeBuildStep, type IFileSetProducer } from 'aws-cdk-lib/pipelines';
+import { parse } from 'yaml';
+import { IMAGE_ARTIFACT_FILE } from '../image/tag';
+
+/** Where the synth step puts bundled tools inside the cloud assembly (see scripts/bundle-tools.mjs). */
+export const TOOLS_DIR = 'tools';
+
+export interface ImageBuildStepProps {
+  /** The repository source (app/, buildspec.yml). */
+  readonly source: IFileSetProducer;
+  /** The synth output: holds image.json with the tag the synth decided. */
+  readonly assembly: IFileSetProducer;
+  readonly repository: ecr.IRepository;
+  readonly architecture: 'arm64' | 'amd64';
+  /** Path of the build spec in the repository. */
+  readonly buildSpecFile: string;
+}
+
+/**
+ * Builds the service image once, with buildspec.yml, and pushes `<repo>:<tag>`; the tag comes from
+ * the cloud assembly (image.json), never from the pipeline definition, so a change to app/ does
+ * not change the pipeline. Skips the build when the tag already exists.
+ */
+export class ImageBuildStep extends CodeBuildStep {
+  constructor(id: string, props: ImageBuildStepProps) {
+    const spec = parse(fs.readFileSync(props.buildSpecFile, 'utf8')) as Record<string, unknown>;
+    super(id, {
+      input: props.source,
+      additionalInputs: { 'cdk.out': props.assembly },
+      commands: [],
+      partialBuildSpec: codebuild.BuildSpec.fromObject(spec),
+      env: {
+        REPOSITORY_URI: props.repository.repositoryUri,
+        IMAGE_ARTIFACT: `cdk.out/${IMAGE_ARTIFACT_FILE}`,
+        TARGET_PLATFORM: `linux/${props.architecture}`,
+      },
+      buildEnvironment: {
+        // Build natively for the nodes' architecture: no emulation, no multi-arch manifest.
+        buildImage: props.architecture === 'arm64' ? codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0 : codebuild.LinuxBuildImage.AMAZON_LINUX_2023_5,
+        privileged: true,
+        computeType: codebuild.ComputeType.MEDIUM,
+      },
+      cache: codebuild.Cache.local(codebuild.LocalCacheMode.DOCKER_LAYER, codebuild.LocalCacheMode.SOURCE),
+      rolePolicyStatements: [
+        new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
+        new iam.PolicyStatement({
+          actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:CompleteLayerUpload', 'ecr:DescribeImages', 'ecr:GetDownloadUrlForLayer', 'ecr:InitiateLayerUpload', 'ecr:PutImage', 'ecr:UploadLayerPart'],
+          resources: [props.repository.repositoryArn],
+        }),
+      ],
+    });
+  }
+}
+
+export interface ImageGateStepProps {
+  readonly assembly: IFileSetProducer;
+  readonly repositoryName: string;
+  /** ARN of the replica in `region` (pipeline account). */
+  readonly replicaArn: string;
+  /** The region whose replica is checked (the stage's). */
+  readonly region: string;
+  readonly failOn: string;
+  /** @default 900 */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * Before a stage deploys: the image has replicated to the stage's region and its scan shows no
+ * finding at or above `failOn` (tools/image-gate). Runs the bundled gate from the cloud assembly:
+ * no `npm ci`, so it starts in seconds.
+ */
+export class ImageGateStep extends CodeBuildStep {
+  constructor(id: string, props: ImageGateStepProps) {
+    super(id, {
+      input: props.assembly,
+      commands: [
+        `node ${TOOLS_DIR}/image-gate.cjs --repository ${props.repositoryName} --tag-file ${IMAGE_ARTIFACT_FILE} --regions ${props.region} --fail-on ${props.failOn} --timeout ${props.timeoutSeconds ?? 900}`,
+      ],
+      rolePolicyStatements: [
+        new iam.PolicyStatement({
+          actions: ['ecr:DescribeImages', 'ecr:DescribeImageScanFindings', 'ecr:StartImageScan'],
+          resources: [props.replicaArn],
+        }),
+      ],
+    });
+  }
+}
+
+export interface SmokeTestStepProps {
+  readonly assembly: IFileSetProducer;
+  /** The stage's `ServiceUrl` output. */
+  readonly serviceUrl: CfnOutput;
+  /** The stage's `ImageTag` output: /version must report it. */
+  readonly imageTag: CfnOutput;
+  /** @default 600 */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * After a stage deploys: calls the service through its load balancer until /version reports the
+ * expected image tag, within a bounded time (tools/smoke-test). One class for every stage.
+ */
+export class SmokeTestStep extends CodeBuildStep {
+  constructor(id: string, props: SmokeTestStepProps) {
+    super(id, {
+      input: props.assembly,
+      envFromCfnOutputs: { SERVICE_URL: props.serviceUrl, EXPECTED_VERSION: props.imageTag },
+      commands: [`node ${TOOLS_DIR}/smoke-test.cjs --url "$SERVICE_URL" --expect-version "$EXPECTED_VERSION" --timeout ${props.timeoutSeconds ?? 600}`],
+    });
+  }
+}

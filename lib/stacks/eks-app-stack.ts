@@ -1,0 +1,85 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../config';
+import { BreakglassStore, MANIFEST_OBJECT_KEY } from '../constructs/breakglass-store';
+import { EksCluster } from '../constructs/cluster';
+import { Network } from '../constructs/network';
+import { Workload } from '../constructs/workload';
+import { renderWorkload, toYaml } from '../manifests/workload';
+
+export interface EksAppStackProps extends StackProps {
+  readonly environment: EnvironmentConfig;
+  /** The image to run: repository in the pipeline account, replicated to this region. */
+  readonly image: { readonly registryAccount: string; readonly repositoryName: string; readonly tag: string; readonly architecture: 'arm64' | 'amd64' };
+}
+
+/** The names of the stack's outputs: the pipeline's smoke test and the operator commands read them. */
+export const OUTPUTS = {
+  serviceUrl: 'ServiceUrl',
+  imageTag: 'ImageTag',
+  imageUri: 'ImageUri',
+  clusterName: 'ClusterName',
+  clusterArn: 'ClusterArn',
+  manifestBucketName: 'ManifestBucketName',
+  manifestObjectKey: 'ManifestObjectKey',
+  auditTableName: 'AuditTableName',
+} as const;
+
+/** One environment: network, EKS cluster, the hardened workload and the breakglass store. */
+export class EksAppStack extends Stack {
+  readonly serviceUrl: CfnOutput;
+  readonly imageTag: CfnOutput;
+  private readonly azs: readonly string[];
+
+  constructor(scope: Construct, id: string, props: EksAppStackProps) {
+    super(scope, id, props);
+    const env = props.environment;
+    this.azs = env.availabilityZones;
+
+    const network = new Network(this, 'Network', {
+      availabilityZones: env.availabilityZones,
+      natGateways: env.natGateways,
+      cidr: env.vpcCidr,
+      logRetentionDays: env.logRetentionDays,
+    });
+
+    const clusterName = `hello-web-${env.stageName}`;
+    const { cluster } = new EksCluster(this, 'Eks', {
+      clusterName,
+      vpc: network.vpc,
+      kubernetesVersion: env.kubernetesVersion,
+      endpointPublicCidrs: env.endpointPublicCidrs,
+      operatorRoleArn: env.operatorRoleArn,
+      nodes: env.nodes,
+      architecture: props.image.architecture,
+      logRetentionDays: env.logRetentionDays,
+    });
+
+    // The replica of the project's repository in this environment's own region (ECR replication).
+    const imageUri = `${props.image.registryAccount}.dkr.ecr.${this.region}.${this.urlSuffix}/${props.image.repositoryName}:${props.image.tag}`;
+    const workloadProps = {
+      image: imageUri,
+      imageTag: props.image.tag,
+      greeting: env.greeting,
+      replicas: env.replicas,
+      kubernetesVersion: env.kubernetesVersion,
+      certificateArn: env.certificateArn,
+    };
+    const workload = new Workload(this, 'Workload', { cluster, ...workloadProps });
+    const store = new BreakglassStore(this, 'Breakglass', { manifestsYaml: toYaml(renderWorkload(workloadProps)) });
+
+    this.serviceUrl = new CfnOutput(this, OUTPUTS.serviceUrl, { value: `http://${workload.loadBalancerHostname}`, description: 'The service through its NLB (the smoke test calls /version)' });
+    this.imageTag = new CfnOutput(this, OUTPUTS.imageTag, { value: props.image.tag, description: 'The image tag this deployment runs' });
+    new CfnOutput(this, OUTPUTS.imageUri, { value: imageUri });
+    new CfnOutput(this, OUTPUTS.clusterName, { value: cluster.clusterName });
+    new CfnOutput(this, OUTPUTS.clusterArn, { value: cluster.clusterArn, description: 'Also the kubectl context name `aws eks update-kubeconfig` creates' });
+    new CfnOutput(this, OUTPUTS.manifestBucketName, { value: store.bucket.bucketName });
+    new CfnOutput(this, OUTPUTS.manifestObjectKey, { value: MANIFEST_OBJECT_KEY });
+    new CfnOutput(this, OUTPUTS.auditTableName, { value: store.auditTable.tableName });
+  }
+
+  /** The AZs come from config: a stack with an explicit env would otherwise look them up (an AWS call at synth). */
+  get availabilityZones(): string[] {
+    return [...(this.azs ?? [])];
+  }
+}

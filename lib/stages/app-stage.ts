@@ -1,0 +1,32 @@
+import { type CfnOutput, Stage, type StageProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../config';
+import { EksAppStack, type EksAppStackProps } from '../stacks/eks-app-stack';
+
+export interface AppStageProps extends StageProps {
+  readonly environment: EnvironmentConfig;
+  readonly image: EksAppStackProps['image'];
+}
+
+/**
+ * What the pipeline deploys to one environment. It re-exports the outputs the pipeline's post
+ * steps consume (the CDK workshop's pattern), so the pipeline never reaches into the stack.
+ */
+export class AppStage extends Stage {
+  readonly serviceUrl: CfnOutput;
+  readonly imageTag: CfnOutput;
+  readonly stack: EksAppStack;
+
+  constructor(scope: Construct, id: string, props: AppStageProps) {
+    super(scope, id, { ...props, env: { account: props.environment.account, region: props.environment.region } });
+    this.stack = new EksAppStack(this, 'HelloWeb', {
+      stackName: props.environment.stackName,
+      description: `hello-web ${props.environment.stageName}: VPC, EKS cluster, workload and breakglass store`,
+      environment: props.environment,
+      image: props.image,
+      terminationProtection: props.environment.kind === 'prod',
+    });
+    this.serviceUrl = this.stack.serviceUrl;
+    this.imageTag = this.stack.imageTag;
+  }
+}
