@@ -1,0 +1,124 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func envFrom(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := loadConfig(envFrom(nil))
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	want := config{
+		Port:              8080,
+		Greeting:          "Hello",
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       75 * time.Second,
+		ShutdownTimeout:   10 * time.Second,
+		DrainDelay:        5 * time.Second,
+	}
+	if cfg != want {
+		t.Errorf("defaults = %+v\nwant       %+v", cfg, want)
+	}
+	if cfg.tlsEnabled() {
+		t.Error("TLS enabled without a certificate")
+	}
+}
+
+func TestLoadConfigReadsEveryVariable(t *testing.T) {
+	cfg, err := loadConfig(envFrom(map[string]string{
+		"HOST":                "127.0.0.1",
+		"PORT":                "9090",
+		"HELLO":               "Hola",
+		"READ_HEADER_TIMEOUT": "2s",
+		"READ_TIMEOUT":        "3s",
+		"WRITE_TIMEOUT":       "4s",
+		"IDLE_TIMEOUT":        "90s",
+		"SHUTDOWN_TIMEOUT":    "20s",
+		"DRAIN_DELAY":         "0s",
+		"TLS_CERT_FILE":       "/tls/tls.crt",
+		"TLS_KEY_FILE":        "/tls/tls.key",
+	}))
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	want := config{
+		Host: "127.0.0.1", Port: 9090, Greeting: "Hola",
+		ReadHeaderTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 4 * time.Second,
+		IdleTimeout: 90 * time.Second, ShutdownTimeout: 20 * time.Second, DrainDelay: 0,
+		TLSCertFile: "/tls/tls.crt", TLSKeyFile: "/tls/tls.key",
+	}
+	if cfg != want {
+		t.Errorf("config = %+v\nwant     %+v", cfg, want)
+	}
+	if !cfg.tlsEnabled() {
+		t.Error("TLS not enabled with certificate and key")
+	}
+}
+
+func TestLoadConfigRejectsBadValues(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"PORT": "abc"}, `config: PORT: must be 1-65535 (or 0 for any free port), got "abc"`},
+		{map[string]string{"PORT": "65536"}, `config: PORT: must be 1-65535`},
+		{map[string]string{"PORT": "-1"}, `config: PORT: must be 1-65535`},
+		{map[string]string{"HOST": "example.com"}, `config: HOST: must be an IP address`},
+		{map[string]string{"HELLO": "Hi\nthere"}, `config: HELLO: contains control characters`},
+		{map[string]string{"HELLO": "\xff"}, `config: HELLO: not valid UTF-8`},
+		{map[string]string{"HELLO": strings.Repeat("a", 65)}, `config: HELLO: longer than 64`},
+		{map[string]string{"READ_HEADER_TIMEOUT": "6s"}, `config: READ_HEADER_TIMEOUT: must be at most 5s, got "6s"`},
+		{map[string]string{"READ_HEADER_TIMEOUT": "0s"}, `config: READ_HEADER_TIMEOUT: must be greater than zero`},
+		{map[string]string{"READ_TIMEOUT": "5"}, `config: READ_TIMEOUT: must be a Go duration such as "5s" or "750ms", got "5"`},
+		{map[string]string{"WRITE_TIMEOUT": "0"}, `config: WRITE_TIMEOUT: must be greater than zero`},
+		{map[string]string{"IDLE_TIMEOUT": "-1s"}, `config: IDLE_TIMEOUT: must be greater than zero`},
+		{map[string]string{"SHUTDOWN_TIMEOUT": "soon"}, `config: SHUTDOWN_TIMEOUT: must be a Go duration`},
+		{map[string]string{"DRAIN_DELAY": "-5s"}, `config: DRAIN_DELAY: must not be negative`},
+		{map[string]string{"TLS_CERT_FILE": "/tls/tls.crt"}, `config: TLS_CERT_FILE/TLS_KEY_FILE: set both`},
+		{map[string]string{"TLS_KEY_FILE": "/tls/tls.key"}, `config: TLS_CERT_FILE/TLS_KEY_FILE: set both`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			_, err := loadConfig(envFrom(tt.env))
+			if err == nil {
+				t.Fatalf("loadConfig(%v) succeeded, want error %q", tt.env, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigReportsEveryProblem(t *testing.T) {
+	_, err := loadConfig(envFrom(map[string]string{"PORT": "x", "DRAIN_DELAY": "y", "HELLO": "\x00"}))
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, name := range []string{"PORT", "DRAIN_DELAY", "HELLO"} {
+		if !strings.Contains(err.Error(), "config: "+name+":") {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
+
+func TestLoadConfigAcceptsBoundaryValues(t *testing.T) {
+	cfg, err := loadConfig(envFrom(map[string]string{
+		"PORT": "0", "READ_HEADER_TIMEOUT": "5s", "HOST": "::1", "HELLO": strings.Repeat("h", 64),
+	}))
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if cfg.Port != 0 || cfg.ReadHeaderTimeout != 5*time.Second || cfg.Host != "::1" {
+		t.Errorf("config = %+v", cfg)
+	}
+}
