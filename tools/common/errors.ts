@@ -1,0 +1,60 @@
+/**
+ * The operator tools' exit codes and the errors that carry them. `runCli` turns any of these
+ * into one line on stderr and the matching exit code; nothing prints a stack trace.
+ */
+export const EXIT_OK = 0;
+/** The operation was refused, aborted, or failed. */
+export const EXIT_FAILED = 1;
+/** The command line (or the config file it names) is wrong; nothing was touched. */
+export const EXIT_USAGE = 2;
+
+/** Bad usage: a missing or malformed flag, an unknown name. Exit 2. */
+export class UsageError extends Error {
+  readonly exitCode = EXIT_USAGE;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Refused, aborted or failed operation. Exit 1. */
+export class OperationError extends Error {
+  readonly exitCode = EXIT_FAILED;
+  constructor(message: string) {
+    super(message);
+    this.name = 'OperationError';
+  }
+}
+
+interface AwsErrorShape {
+  name?: string;
+  message?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/** The AWS error name (`ConflictException`, `NoSuchKey`, ...), or undefined for other errors. */
+export function awsErrorName(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const err = e as AwsErrorShape;
+  if (err.$metadata === undefined && err.name !== 'CredentialsProviderError') return undefined;
+  return err.Code ?? err.name;
+}
+
+/**
+ * One line for an AWS SDK error, with a hint for the causes an operator meets at 3 a.m.
+ * (no credentials, expired credentials, access denied).
+ */
+export function describeAwsError(e: unknown, doing: string): string {
+  const name = awsErrorName(e) ?? (e instanceof Error ? e.name : 'Error');
+  const message = e instanceof Error ? e.message : String(e);
+  const oneLine = message.replace(/\s+/g, ' ').trim();
+  if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
+    return `${doing} failed: no AWS credentials found (set AWS_PROFILE or run \`aws sso login\`, then retry)`;
+  }
+  if (/ExpiredToken/i.test(name)) return `${doing} failed: your AWS credentials have expired (${oneLine}); refresh them and retry`;
+  if (/AccessDenied|UnauthorizedOperation|Forbidden/i.test(name)) {
+    return `${doing} failed: access denied (${oneLine}); use the operator role for this account`;
+  }
+  return `${doing} failed: ${name}: ${oneLine}`;
+}
