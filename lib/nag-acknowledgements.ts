@@ -1,4 +1,147 @@
+import { Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 
-/** Placeholder: filled once the first nag report is read. */
-export function acknowledgeFindings(_app: IConstruct): void {}
+/**
+ * Every cdk-nag finding this project accepts, with the reason. An entry matches a finding by its
+ * rule id (the part in brackets names the exact action, resource or policy) AND the path of the
+ * construct it was raised on, so it covers that finding on that kind of resource only: the same
+ * rule raised anywhere else still fails the synth. Stage names are matched by `[^/]+`.
+ */
+export interface NagAcknowledgement {
+  /** The finding's id, e.g. `AwsSolutions-IAM5[Action::s3:GetObject*]`. */
+  readonly finding: RegExp;
+  /** The construct path(s) it is accepted on. */
+  readonly path: RegExp;
+  readonly reason: string;
+}
+
+const STAGE_STACK = String.raw`^HelloWebPipeline/[^/]+/HelloWeb/`;
+const PIPELINE = String.raw`^HelloWebPipeline/Pipeline/`;
+const path = (s: string) => new RegExp(s);
+const exact = (s: string) => new RegExp(`^${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+
+export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
+  // --- EKS nodes and cluster: AWS-managed policies EKS documents as required ---
+  ...['AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy', 'AmazonEC2ContainerRegistryReadOnly', 'AmazonSSMManagedInstanceCore'].map((p) => ({
+    finding: exact(`AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${p}]`),
+    path: path(`${STAGE_STACK}Eks/NodeRole/Resource$`),
+    reason: `${p} is the AWS-managed policy the EKS user guide requires for managed node groups (SSM: patching through Systems Manager, as the seed asked); AWS keeps it current with the service.`,
+  })),
+  {
+    finding: exact('AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonEKSClusterPolicy]'),
+    path: path(`${STAGE_STACK}Eks/Cluster/Role/Resource$`),
+    reason: 'The EKS cluster service role must carry AmazonEKSClusterPolicy (EKS user guide, cluster IAM role); created by aws-eks-v2.',
+  },
+  // --- CDK-internal provider functions (kubectl provider, AwsCustomResource) ---
+  ...['service-role/AWSLambdaBasicExecutionRole', 'service-role/AWSLambdaVPCAccessExecutionRole', 'AmazonEC2ContainerRegistryReadOnly'].map((p) => ({
+    finding: exact(`AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${p}]`),
+    path: path(`${STAGE_STACK}(Eks/Cluster/KubectlProvider/.*ServiceRole|AWS679f53fac002430cb0da5b7982bd2287/ServiceRole)/Resource$`),
+    reason: `Role of a CDK-internal provider Lambda (kubectl provider / AwsCustomResource); ${p} is how aws-cdk-lib grants logs, VPC ENIs and the kubectl layer image pull. Not configurable.`,
+  })),
+  {
+    finding: /^AwsSolutions-IAM4\[Policy::\{"Fn::If":\["EksClusterKubectlProviderHandlerHasEcrPublic/,
+    path: path(`${STAGE_STACK}Eks/Cluster/KubectlProvider/Handler/ServiceRole/Resource$`),
+    reason: 'aws-eks-v2 kubectl provider: conditional AmazonElasticContainerRegistryPublicReadOnly, attached only in regions that pull the helm/kubectl images from ECR Public. Not configurable.',
+  },
+  {
+    finding: exact('AwsSolutions-IAM5[Resource::<EksClusterKubectlProviderHandlerDA75FB7A.Arn>:*]'),
+    path: path(`${STAGE_STACK}Eks/Cluster/KubectlProvider/Provider/framework-onEvent/ServiceRole/DefaultPolicy/Resource$`),
+    reason: 'CDK custom-resource framework: may invoke any version of its own kubectl handler function (the wildcard is the version qualifier).',
+  },
+  {
+    finding: exact('AwsSolutions-L1'),
+    path: path(`${STAGE_STACK}Eks/Cluster/KubectlProvider/Handler/Resource$`),
+    reason: 'The kubectl handler runtime is chosen by aws-eks-v2 to match the kubectl layer; it is updated with aws-cdk-lib (pinned in package-lock.json).',
+  },
+  // --- Controllers on the cluster: upstream-documented IAM policies ---
+  ...[
+    'Resource::*',
+    'Resource::arn:<AWS::Partition>:ec2:*:*:security-group/*',
+    'Resource::arn:<AWS::Partition>:elasticloadbalancing:*:*:listener-rule/app/*/*/*',
+    'Resource::arn:<AWS::Partition>:elasticloadbalancing:*:*:listener-rule/net/*/*/*',
+    'Resource::arn:<AWS::Partition>:elasticloadbalancing:*:*:listener/app/*/*/*',
+    'Resource::arn:<AWS::Partition>:elasticloadbalancing:*:*:listener/net/*/*/*',
+    'Resource::arn:<AWS::Partition>:elasticloadbalancing:*:*:loadbalancer/app/*/*',
+    'Resource::arn:<AWS::Partition>:elasticloadbalancing:*:*:loadbalancer/net/*/*',
+    'Resource::arn:<AWS::Partition>:elasticloadbalancing:*:*:targetgroup/*/*',
+  ].map((r) => ({
+    finding: exact(`AwsSolutions-IAM5[${r}]`),
+    path: path(`${STAGE_STACK}[^/]+-AlbController/alb-sa/Role/DefaultPolicy/Resource$`),
+    reason: 'AWS Load Balancer Controller: the upstream IAM policy (kubernetes-sigs/aws-load-balancer-controller docs/install/iam_policy.json), shipped by aws-eks-v2; the controller creates load balancers whose names are not known in advance, and tag conditions scope its writes.',
+  })),
+  {
+    finding: exact('AwsSolutions-IAM5[Resource::*]'),
+    path: path(`${STAGE_STACK}Eks/Cluster/ClusterAutoscalerSA/Role/DefaultPolicy/Resource$`),
+    reason: 'Cluster Autoscaler: Describe*/Get* calls cannot be scoped to resources (AWS API design); its write actions are limited to ASGs tagged k8s.io/cluster-autoscaler/<cluster>=owned (lib/constructs/cluster.ts).',
+  },
+  // --- CDK Pipelines: roles and grants it generates ---
+  ...['s3:GetBucket*', 's3:GetObject*', 's3:List*', 's3:Abort*', 's3:DeleteObject*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'].map((a) => ({
+    finding: exact(`AwsSolutions-IAM5[Action::${a}]`),
+    path: path(`^HelloWebPipeline/Pipeline/(Pipeline/|UpdatePipeline/|Assets/).*(Role|FileRole|CodePipelineActionRole)/DefaultPolicy/Resource$`),
+    reason: `CDK Pipelines grants its actions read/write on the pipeline's own artifact bucket and KMS key with ${a} (aws-cdk-lib grantRead/grantReadWrite); the resource is that bucket or key only.`,
+  })),
+  {
+    finding: /^AwsSolutions-IAM5\[Resource::<Artifacts[0-9A-F]{8}\.Arn>\/\*\]$/,
+    path: path(`^HelloWebPipeline/Pipeline/(Pipeline/|UpdatePipeline/|Assets/).*(Role|FileRole|CodePipelineActionRole)/DefaultPolicy/Resource$`),
+    reason: "Objects in the pipeline's own artifact bucket: pipeline actions read and write artifacts under keys the service chooses.",
+  },
+  {
+    finding: /^AwsSolutions-IAM5\[Resource::arn:aws:s3:::[a-z0-9-]+bucket[0-9a-f]+\/\*\]$/,
+    path: path(`${PIPELINE}Pipeline/Role/DefaultPolicy/Resource$`),
+    reason: "Objects in CDK Pipelines' cross-region artifact replication buckets (one per prod region): the pipeline copies artifacts there for cross-region deploy actions.",
+  },
+  {
+    finding: /^AwsSolutions-IAM5\[Resource::arn:aws:(logs|codebuild):[a-z0-9-]+:\d{12}:(log-group:\/aws\/codebuild\/|report-group\/)(<[A-Za-z0-9]+>)?(-\*|:\*|\*)\]$/,
+    path: path(`^HelloWebPipeline/Pipeline/(Pipeline/|UpdatePipeline/|Assets/).*Role/DefaultPolicy/Resource$`),
+    reason: "A CodeBuild project's own log group and report groups (names derived from the project, created at run time); standard CodeBuild service-role grant from aws-cdk-lib.",
+  },
+  {
+    finding: exact('AwsSolutions-IAM5[Resource::*]'),
+    path: path(`^HelloWebPipeline/Pipeline/(Pipeline/Role|Pipeline/Image/BuildImage/BuildImage/Role|UpdatePipeline/SelfMutation/Role|Assets/FileRole)/DefaultPolicy/Resource$`),
+    reason: 'ecr:GetAuthorizationToken (image build) and CodePipeline/CDK Pipelines actions that take no resource ARN (codebuild:BatchGetBuilds on the pipeline role, cloudformation:DescribeStacks in self-mutation); the IAM API offers no narrower resource.',
+  },
+  {
+    finding: /^AwsSolutions-IAM5\[Resource::arn:\*:iam::\d{12}:role\/\*\]$/,
+    path: path(`${PIPELINE}UpdatePipeline/SelfMutation/Role/DefaultPolicy/Resource$`),
+    reason: 'Self-mutation assumes the CDK bootstrap roles (cdk-<qualifier>-*) of the pipeline account; CDK Pipelines scopes it with an iam:ResourceTag/aws-cdk:bootstrap-role condition.',
+  },
+  // --- CDK Pipelines cross-region support stacks ---
+  {
+    finding: exact('AwsSolutions-S1'),
+    path: path('^cross-region-stack-\\d{12}:[a-z0-9-]+/Default/CrossRegionCodePipelineReplicationBucket/Resource$'),
+    reason: 'Generated by CodePipeline for cross-region actions: holds transient, KMS-encrypted pipeline artifacts only; every access is already in CloudTrail through the pipeline.',
+  },
+];
+
+/** Findings of other validation plugins (not cdk-nag), acknowledged by id on one construct type. */
+const OTHER_PLUGIN_ACKNOWLEDGEMENTS = [
+  {
+    id: 'CloudFormation-Validate::W9009',
+    path: path(`${STAGE_STACK}Eks/Cluster/Resource$`),
+    reason: "aws-eks-v2 writes EncryptionConfig.Resources: ['secrets'], which the CloudFormation schema marks deprecated but EKS still requires for secrets envelope encryption.",
+  },
+];
+
+/**
+ * Applies the acknowledgements: runs AwsSolutions once to list the findings, acknowledges each
+ * finding that an entry covers (on its own construct, with its exact id), and leaves the rest to
+ * fail the synth.
+ */
+export function acknowledgeFindings(app: IConstruct): void {
+  const report = new AwsSolutionsChecks().validateScope(app);
+  const byPath = new Map(app.node.findAll().map((c) => [c.node.path, c] as const));
+  for (const violation of report.violations) {
+    for (const resource of violation.violatingResources) {
+      const constructPath = resource.constructPath ?? '';
+      const ack = NAG_ACKNOWLEDGEMENTS.find((a) => a.finding.test(violation.ruleName) && a.path.test(constructPath));
+      const construct = byPath.get(constructPath);
+      if (ack && construct) Validations.of(construct).acknowledge({ id: violation.ruleName, reason: ack.reason });
+    }
+  }
+  for (const c of byPath.values()) {
+    for (const ack of OTHER_PLUGIN_ACKNOWLEDGEMENTS) {
+      if (ack.path.test(c.node.path)) Validations.of(c).acknowledge({ id: ack.id, reason: ack.reason });
+    }
+  }
+}
