@@ -537,4 +537,3 @@ func writeTestCertificate(t *testing.T) (certFile, keyFile string, pool *x509.Ce
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
-
