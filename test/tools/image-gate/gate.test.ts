@@ -1,0 +1,371 @@
+import {
+  DescribeImageScanFindingsCommand,
+  DescribeImagesCommand,
+  LimitExceededException,
+  StartImageScanCommand,
+  UnsupportedImageTypeException,
+} from '@aws-sdk/client-ecr';
+import 'aws-sdk-client-mock-jest';
+import { runGate } from '../../../tools/image-gate/gate';
+import {
+  DIGEST,
+  OPTIONS,
+  basicFinding,
+  completeScan,
+  imageFound,
+  imageNotFound,
+  regionMocks,
+  repositoryNotFound,
+  scanNotFound,
+  scanStatus,
+} from './fixtures';
+
+describe('image gate: pass', () => {
+  test('no findings: exit 0, counts printed, no scan started', async () => {
+    const { mocks, deps, lines } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1'].on(DescribeImagesCommand).resolves(imageFound).on(DescribeImageScanFindingsCommand).resolves(completeScan([]));
+
+    const result = await runGate(OPTIONS, deps);
+
+    expect(result).toMatchObject({ verdict: 'PASS', exitCode: 0, findings: [] });
+    expect(result.reason).toBe(`hello-web:v1 (${DIGEST}): no findings at or above CRITICAL in eu-west-1 (eu-west-1: no findings)`);
+    expect(lines).toContain('[eu-west-1] scan COMPLETE (0s): CRITICAL 0, HIGH 0, MEDIUM 0, LOW 0, INFORMATIONAL 0, UNDEFINED 0');
+    expect(mocks['eu-west-1']).toHaveReceivedCommandWith(DescribeImagesCommand, { repositoryName: 'hello-web', imageIds: [{ imageTag: 'v1' }] });
+    expect(mocks['eu-west-1']).toHaveReceivedCommandWith(DescribeImageScanFindingsCommand, { repositoryName: 'hello-web', imageId: { imageDigest: DIGEST } });
+    expect(mocks['eu-west-1']).not.toHaveReceivedCommand(StartImageScanCommand);
+  });
+
+  test('findings only below the threshold: exit 0, counted but not listed', async () => {
+    const { mocks, deps, lines } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1']
+      .on(DescribeImagesCommand)
+      .resolves(imageFound)
+      .on(DescribeImageScanFindingsCommand)
+      .resolves(completeScan([basicFinding('CVE-2024-0001', 'HIGH'), basicFinding('CVE-2024-0002', 'MEDIUM'), basicFinding('CVE-2024-0003', 'MEDIUM')]));
+
+    const result = await runGate(OPTIONS, deps);
+
+    expect(result.exitCode).toBe(0);
+    expect(result.reason).toMatch(/\(eu-west-1: HIGH 1, MEDIUM 2\)$/);
+    expect(lines).toContain('[eu-west-1] scan COMPLETE (0s): CRITICAL 0, HIGH 1, MEDIUM 2, LOW 0, INFORMATIONAL 0, UNDEFINED 0');
+    expect(lines.join('\n')).not.toContain('CVE-2024-0001');
+  });
+});
+
+describe('image gate: block', () => {
+  test('a finding at the threshold blocks (exit 1) and is listed with package, version and URI', async () => {
+    const { mocks, deps, lines } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1']
+      .on(DescribeImagesCommand)
+      .resolves(imageFound)
+      .on(DescribeImageScanFindingsCommand)
+      .resolves(completeScan([basicFinding('CVE-2024-9999', 'CRITICAL', 'libexpat', '2.4.1'), basicFinding('CVE-2024-0001', 'HIGH')]));
+
+    const result = await runGate(OPTIONS, deps);
+
+    expect(result).toMatchObject({ verdict: 'BLOCKED', exitCode: 1 });
+    expect(result.reason).toBe('hello-web:v1: 1 finding at or above CRITICAL in eu-west-1 (CVE-2024-9999)');
+    expect(result.findings).toEqual([
+      { region: 'eu-west-1', severity: 'CRITICAL', name: 'CVE-2024-9999', packageName: 'libexpat', packageVersion: '2.4.1', uri: 'https://nvd.nist.gov/vuln/detail/CVE-2024-9999' },
+    ]);
+    const table = lines.filter((l) => l.startsWith('[eu-west-1]   '));
+    expect(table[0]).toMatch(/SEVERITY\s+CVE\s+PACKAGE\s+VERSION\s+URI$/);
+    expect(table[1]).toMatch(/CRITICAL\s+CVE-2024-9999\s+libexpat\s+2\.4\.1\s+https:\/\/nvd\.nist\.gov\/vuln\/detail\/CVE-2024-9999$/);
+    expect(table).toHaveLength(2);
+  });
+
+  test('--fail-on HIGH blocks on CRITICAL and HIGH, most severe first, and leaves LOW out', async () => {
+    const { mocks, deps } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1']
+      .on(DescribeImagesCommand)
+      .resolves(imageFound)
+      .on(DescribeImageScanFindingsCommand)
+      .resolves(completeScan([basicFinding('CVE-2024-0003', 'LOW'), basicFinding('CVE-2024-0002', 'HIGH'), basicFinding('CVE-2024-0001', 'CRITICAL')]));
+
+    const result = await runGate({ ...OPTIONS, failOn: 'HIGH' }, deps);
+
+    expect(result.exitCode).toBe(1);
+    expect(result.findings.map((f) => [f.severity, f.name])).toEqual([
+      ['CRITICAL', 'CVE-2024-0001'],
+      ['HIGH', 'CVE-2024-0002'],
+    ]);
+    expect(result.reason).toContain('2 findings at or above HIGH in eu-west-1 (CVE-2024-0001, CVE-2024-0002)');
+  });
+
+  test('every page of findings is read (nextToken), and a later page can block', async () => {
+    const { mocks, deps } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1']
+      .on(DescribeImagesCommand)
+      .resolves(imageFound)
+      .on(DescribeImageScanFindingsCommand)
+      .resolves(completeScan([basicFinding('CVE-2024-0001', 'LOW')], 'page-2'))
+      .on(DescribeImageScanFindingsCommand, { nextToken: 'page-2' })
+      .resolves(completeScan([basicFinding('CVE-2024-0002', 'MEDIUM')], 'page-3'))
+      .on(DescribeImageScanFindingsCommand, { nextToken: 'page-3' })
+      .resolves(completeScan([basicFinding('CVE-2024-0003', 'CRITICAL')]));
+
+    const result = await runGate(OPTIONS, deps);
+
+    expect(result.exitCode).toBe(1);
+    expect(result.findings.map((f) => f.name)).toEqual(['CVE-2024-0003']);
+    expect(result.regions[0].counts).toMatchObject({ CRITICAL: 1, MEDIUM: 1, LOW: 1 });
+    expect(mocks['eu-west-1']).toHaveReceivedCommandTimes(DescribeImageScanFindingsCommand, 3);
+    expect(mocks['eu-west-1']).toHaveReceivedNthSpecificCommandWith(2, DescribeImageScanFindingsCommand, { nextToken: 'page-2', imageId: { imageDigest: DIGEST } });
+    expect(mocks['eu-west-1']).toHaveReceivedNthSpecificCommandWith(3, DescribeImageScanFindingsCommand, { nextToken: 'page-3', imageId: { imageDigest: DIGEST } });
+  });
+
+  test('Inspector (enhanced) findings count too: CVE and package from the vulnerability details; CLOSED ones do not', async () => {
+    const { mocks, deps, lines } = regionMocks(['eu-west-1']);
+    const enhanced = (id: string, severity: string, status: string) => ({
+      severity,
+      status,
+      title: `${id} - curl`,
+      packageVulnerabilityDetails: { vulnerabilityId: id, sourceUrl: `https://example.test/${id}`, vulnerablePackages: [{ name: 'curl', version: '7.88.1' }] },
+    });
+    mocks['eu-west-1']
+      .on(DescribeImagesCommand)
+      .resolves(imageFound)
+      .on(DescribeImageScanFindingsCommand)
+      .resolves({
+        $metadata: {},
+        imageScanStatus: { status: 'ACTIVE', description: 'Continuous scan is selected for image.' },
+        imageScanFindings: {
+          enhancedFindings: [enhanced('CVE-2023-1111', 'CRITICAL', 'ACTIVE'), enhanced('CVE-2023-2222', 'CRITICAL', 'CLOSED'), enhanced('CVE-2023-3333', 'UNTRIAGED', 'ACTIVE')],
+        },
+      });
+
+    const result = await runGate(OPTIONS, deps);
+
+    expect(result.exitCode).toBe(1);
+    expect(result.findings).toEqual([{ region: 'eu-west-1', severity: 'CRITICAL', name: 'CVE-2023-1111', packageName: 'curl', packageVersion: '7.88.1', uri: 'https://example.test/CVE-2023-1111' }]);
+    expect(result.regions[0].counts).toMatchObject({ CRITICAL: 1, UNDEFINED: 1 });
+    expect(lines).toContain('[eu-west-1] not counted: 1 CLOSED Inspector finding (no longer present in the image)');
+  });
+});
+
+describe('image gate: waiting for replication', () => {
+  test('an image that never arrives times out with exit 2 and says where', async () => {
+    const { mocks, deps, lines, clock } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1'].on(DescribeImagesCommand).rejects(imageNotFound());
+
+    const result = await runGate({ ...OPTIONS, timeoutSeconds: 30 }, deps);
+
+    expect(result).toMatchObject({ verdict: 'ERROR', exitCode: 2, reason: 'image hello-web:v1 not found in eu-west-1 after 30s' });
+    // polls at 0, 5, ..., 30 s, never sleeping past the deadline
+    expect(mocks['eu-west-1']).toHaveReceivedCommandTimes(DescribeImagesCommand, 7);
+    expect(clock.slept).toEqual([5000, 5000, 5000, 5000, 5000, 5000]);
+    expect(lines).toContain('[eu-west-1] waiting for replication (0s)');
+    expect(lines).toContain('[eu-west-1] waiting for replication (25s)');
+    expect(mocks['eu-west-1']).not.toHaveReceivedCommand(DescribeImageScanFindingsCommand);
+  });
+
+  test('the last sleep is cut short at the deadline', async () => {
+    const { mocks, deps, clock } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1'].on(DescribeImagesCommand).rejects(repositoryNotFound());
+
+    const result = await runGate({ ...OPTIONS, timeoutSeconds: 12 }, deps);
+
+    expect(result.reason).toBe('image hello-web:v1 not found in eu-west-1 after 12s');
+    expect(clock.slept).toEqual([5000, 5000, 2000]);
+  });
+
+  test('the replica repository and image appear after a few polls: the gate goes on to the scan', async () => {
+    const { mocks, deps, lines } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1']
+      .on(DescribeImagesCommand)
+      .rejectsOnce(repositoryNotFound())
+      .rejectsOnce(imageNotFound())
+      .resolves(imageFound)
+      .on(DescribeImageScanFindingsCommand)
+      .resolves(completeScan([]));
+
+    const result = await runGate(OPTIONS, deps);
+
+    expect(result.exitCode).toBe(0);
+    expect(mocks['eu-west-1']).toHaveReceivedCommandTimes(DescribeImagesCommand, 3);
+    expect(lines.slice(1, 4)).toEqual(['[eu-west-1] waiting for replication (0s)', '[eu-west-1] waiting for replication (5s)', `[eu-west-1] found hello-web:v1 as ${DIGEST} (10s)`]);
+  });
+
+  test('any other DescribeImages error stops at once with exit 2', async () => {
+    const { mocks, deps } = regionMocks(['eu-west-1']);
+    const denied = Object.assign(new Error('User is not authorized to perform: ecr:DescribeImages'), { name: 'AccessDeniedException' });
+    mocks['eu-west-1'].on(DescribeImagesCommand).rejects(denied);
+
+    const result = await runGate(OPTIONS, deps);
+
+    expect(result).toMatchObject({ exitCode: 2, reason: 'DescribeImages for hello-web:v1 in eu-west-1 failed: AccessDeniedException: User is not authorized to perform: ecr:DescribeImages' });
+    expect(mocks['eu-west-1']).toHaveReceivedCommandTimes(DescribeImagesCommand, 1);
+  });
+
+  test('--registry-id is passed to every call', async () => {
+    const { mocks, deps } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1'].on(DescribeImagesCommand).resolves(imageFound).on(DescribeImageScanFindingsCommand).rejectsOnce(scanNotFound()).resolves(completeScan([]));
+
+    await runGate({ ...OPTIONS, registryId: '333333333333' }, deps);
+
+    expect(mocks['eu-west-1']).toHaveReceivedCommandWith(DescribeImagesCommand, { registryId: '333333333333' });
+    expect(mocks['eu-west-1']).toHaveReceivedCommandWith(DescribeImageScanFindingsCommand, { registryId: '333333333333' });
+    expect(mocks['eu-west-1']).toHaveReceivedCommandWith(StartImageScanCommand, { registryId: '333333333333' });
+  });
+});
+
+describe('image gate: waiting for the scan', () => {
+  test('IN_PROGRESS, then PENDING, then COMPLETE: waits, prints progress, then evaluates', async () => {
+    const { mocks, deps, lines } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1']
+      .on(DescribeImagesCommand)
+      .resolves(imageFound)
+      .on(DescribeImageScanFindingsCommand)
+      .resolvesOnce(scanStatus('IN_PROGRESS'))
+      .resolvesOnce(scanStatus('PENDING'))
+      .resolves(completeScan([basicFinding('CVE-2024-0001', 'CRITICAL')]));
+
+    const result = await runGate(OPTIONS, deps);
+
+    expect(result.exitCode).toBe(1);
+    expect(lines).toContain('[eu-west-1] scan IN_PROGRESS (0s)');
+    expect(lines).toContain('[eu-west-1] scan PENDING (5s)');
+    expect(lines).toContain('[eu-west-1] scan COMPLETE (10s): CRITICAL 1, HIGH 0, MEDIUM 0, LOW 0, INFORMATIONAL 0, UNDEFINED 0');
+  });
+
+  test('no scan yet (a replica): StartImageScan once for the digest, then the result is evaluated', async () => {
+    const { mocks, deps, lines } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1']
+      .on(DescribeImagesCommand)
+      .resolves(imageFound)
+      .on(DescribeImageScanFindingsCommand)
+      .rejectsOnce(scanNotFound())
+      .rejectsOnce(scanNotFound()) // the scan takes a moment to register
+      .resolvesOnce(scanStatus('IN_PROGRESS'))
+      .resolves(completeScan([]))
+      .on(StartImageScanCommand)
+      .resolves({ imageScanStatus: { status: 'IN_PROGRESS' } });
+
+    const result = await runGate(OPTIONS, deps);
+
+    expect(result.exitCode).toBe(0);
+    expect(mocks['eu-west-1']).toHaveReceivedCommandTimes(StartImageScanCommand, 1);
+    expect(mocks['eu-west-1']).toHaveReceivedCommandWith(StartImageScanCommand, { repositoryName: 'hello-web', imageId: { imageDigest: DIGEST } });
+    expect(lines).toContain(`[eu-west-1] no scan of ${DIGEST} yet: starting one (StartImageScan)`);
+    expect(lines).toContain('[eu-west-1] waiting for the scan to start (5s)');
+  });
+
+  test('StartImageScan LimitExceeded (already scanned today): keeps waiting for that scan', async () => {
+    const { mocks, deps, lines } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1']
+      .on(DescribeImagesCommand)
+      .resolves(imageFound)
+      .on(DescribeImageScanFindingsCommand)
+      .rejectsOnce(scanNotFound())
+      .resolves(completeScan([]))
+      .on(StartImageScanCommand)
+      .rejects(new LimitExceededException({ message: 'The scan quota per image has been exceeded. Wait and try again.', $metadata: {} }));
+
+    const result = await runGate(OPTIONS, deps);
+
+    expect(result.exitCode).toBe(0);
+    expect(lines.some((l) => l.startsWith('[eu-west-1] StartImageScan: LimitExceededException'))).toBe(true);
+  });
+
+  test('StartImageScan failing otherwise: exit 2 with the reason', async () => {
+    const { mocks, deps } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1']
+      .on(DescribeImagesCommand)
+      .resolves(imageFound)
+      .on(DescribeImageScanFindingsCommand)
+      .rejects(scanNotFound())
+      .on(StartImageScanCommand)
+      .rejects(new UnsupportedImageTypeException({ message: 'The image is of a type that cannot be scanned.', $metadata: {} }));
+
+    const result = await runGate(OPTIONS, deps);
+
+    expect(result).toMatchObject({ exitCode: 2, reason: 'StartImageScan for hello-web:v1 in eu-west-1 failed: UnsupportedImageTypeException: The image is of a type that cannot be scanned.' });
+  });
+
+  test.each([
+    ['FAILED', 'The scan failed for an unknown reason.'],
+    ['UNSUPPORTED_IMAGE', 'The operating system and/or package manager are not supported.'],
+    ['FINDINGS_UNAVAILABLE', 'Findings are no longer available.'],
+  ] as const)('scan %s: exit 2 with the scan description', async (status, description) => {
+    const { mocks, deps } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1'].on(DescribeImagesCommand).resolves(imageFound).on(DescribeImageScanFindingsCommand).resolves(scanStatus(status, description));
+
+    const result = await runGate(OPTIONS, deps);
+
+    expect(result).toMatchObject({ verdict: 'ERROR', exitCode: 2, reason: `scan of hello-web:v1 (${DIGEST}) in eu-west-1 ended ${status}: ${description}` });
+    expect(mocks['eu-west-1']).toHaveReceivedCommandTimes(DescribeImageScanFindingsCommand, 1);
+  });
+
+  test('a scan stuck IN_PROGRESS times out with exit 2', async () => {
+    const { mocks, deps } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1'].on(DescribeImagesCommand).resolves(imageFound).on(DescribeImageScanFindingsCommand).resolves(scanStatus('IN_PROGRESS'));
+
+    const result = await runGate({ ...OPTIONS, timeoutSeconds: 20 }, deps);
+
+    expect(result).toMatchObject({ exitCode: 2, reason: `scan of hello-web:v1 (${DIGEST}) in eu-west-1 is still IN_PROGRESS after 20s` });
+  });
+
+  test('a scan that never starts times out with exit 2', async () => {
+    const { mocks, deps } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1'].on(DescribeImagesCommand).resolves(imageFound).on(DescribeImageScanFindingsCommand).rejects(scanNotFound()).on(StartImageScanCommand).resolves({});
+
+    const result = await runGate({ ...OPTIONS, timeoutSeconds: 10 }, deps);
+
+    expect(result).toMatchObject({ exitCode: 2, reason: `scan of hello-web:v1 (${DIGEST}) in eu-west-1 has not started after 10s` });
+    expect(mocks['eu-west-1']).toHaveReceivedCommandTimes(StartImageScanCommand, 1);
+  });
+});
+
+describe('image gate: several regions', () => {
+  const regions = ['eu-west-1', 'us-east-1', 'ap-southeast-2'];
+
+  test('one region blocking makes the verdict BLOCKED (exit 1), naming that region', async () => {
+    const { mocks, deps } = regionMocks(regions);
+    for (const region of regions) mocks[region].on(DescribeImagesCommand).resolves(imageFound).on(DescribeImageScanFindingsCommand).resolves(completeScan([]));
+    mocks['us-east-1'].on(DescribeImageScanFindingsCommand).resolves(completeScan([basicFinding('CVE-2024-4242', 'CRITICAL')]));
+
+    const result = await runGate({ ...OPTIONS, regions }, deps);
+
+    expect(result.exitCode).toBe(1);
+    expect(result.regions.map((r) => [r.region, r.verdict])).toEqual([
+      ['eu-west-1', 'PASS'],
+      ['us-east-1', 'BLOCKED'],
+      ['ap-southeast-2', 'PASS'],
+    ]);
+    expect(result.reason).toBe('hello-web:v1: 1 finding at or above CRITICAL in us-east-1 (CVE-2024-4242)');
+    expect(result.findings).toEqual([expect.objectContaining({ region: 'us-east-1', name: 'CVE-2024-4242' })]);
+  });
+
+  test('all passing: exit 0, every region named', async () => {
+    const { mocks, deps } = regionMocks(regions);
+    for (const region of regions) mocks[region].on(DescribeImagesCommand).resolves(imageFound).on(DescribeImageScanFindingsCommand).resolves(completeScan([]));
+
+    const result = await runGate({ ...OPTIONS, regions }, deps);
+
+    expect(result.exitCode).toBe(0);
+    expect(result.reason).toContain('in eu-west-1, us-east-1, ap-southeast-2');
+  });
+
+  test('a missing image in one region and findings in another: exit 2, both reported', async () => {
+    const { mocks, deps } = regionMocks(regions);
+    mocks['eu-west-1'].on(DescribeImagesCommand).resolves(imageFound).on(DescribeImageScanFindingsCommand).resolves(completeScan([basicFinding('CVE-2024-4242', 'CRITICAL')]));
+    mocks['us-east-1'].on(DescribeImagesCommand).rejects(repositoryNotFound());
+    mocks['ap-southeast-2'].on(DescribeImagesCommand).resolves(imageFound).on(DescribeImageScanFindingsCommand).resolves(completeScan([]));
+
+    const result = await runGate({ ...OPTIONS, regions, timeoutSeconds: 10 }, deps);
+
+    expect(result.exitCode).toBe(2);
+    expect(result.reason).toMatch(/^image hello-web:v1 not found in us-east-1 after \d+s; also BLOCKED 1 finding at or above CRITICAL in eu-west-1 \(CVE-2024-4242\)$/);
+  });
+
+  test('a region whose client cannot even be built is an ERROR for that region, not a crash', async () => {
+    const { mocks, deps } = regionMocks(['eu-west-1']);
+    mocks['eu-west-1'].on(DescribeImagesCommand).resolves(imageFound).on(DescribeImageScanFindingsCommand).resolves(completeScan([]));
+
+    const result = await runGate({ ...OPTIONS, regions: ['eu-west-1', 'us-west-2'] }, deps);
+
+    expect(result.exitCode).toBe(2);
+    expect(result.regions[0].verdict).toBe('PASS');
+    expect(result.reason).toBe('us-west-2: test set-up: no client for us-west-2');
+  });
+});

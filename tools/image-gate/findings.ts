@@ -1,0 +1,111 @@
+import type { EnhancedImageScanFinding, ImageScanFinding, ImageScanFindings } from '@aws-sdk/client-ecr';
+import type { DeliveryConfig } from '../../lib/config';
+
+/**
+ * Scan findings, reduced to what the gate decides on and prints. Basic scanning (Clair) and
+ * enhanced scanning (Amazon Inspector) report findings in different shapes; both end up here.
+ */
+
+/** ECR's severities, most severe first. */
+export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL', 'UNDEFINED'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** The thresholds `image.failOn` accepts in the config; the gate takes the same. */
+export type FailOn = DeliveryConfig['image']['failOn'];
+export const FAIL_ON_SEVERITIES: readonly FailOn[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'];
+
+export interface Finding {
+  /** One of SEVERITIES; anything else ECR reports (Inspector's UNTRIAGED) is ranked as UNDEFINED. */
+  readonly severity: string;
+  /** CVE id (or the scanner's name for the finding). */
+  readonly name: string;
+  readonly packageName?: string;
+  readonly packageVersion?: string;
+  readonly uri?: string;
+}
+
+/** 0 for CRITICAL, ... 5 for UNDEFINED and for severities ECR may add later. */
+export function severityRank(severity: string): number {
+  const i = (SEVERITIES as readonly string[]).indexOf(severity);
+  return i === -1 ? SEVERITIES.indexOf('UNDEFINED') : i;
+}
+
+export function isAtOrAbove(severity: string, threshold: FailOn): boolean {
+  return severityRank(severity) <= severityRank(threshold);
+}
+
+function attribute(finding: ImageScanFinding, key: string): string | undefined {
+  return finding.attributes?.find((a) => a.key === key)?.value;
+}
+
+function fromBasic(f: ImageScanFinding): Finding {
+  return {
+    severity: f.severity ?? 'UNDEFINED',
+    name: f.name ?? '(unnamed finding)',
+    packageName: attribute(f, 'package_name'),
+    packageVersion: attribute(f, 'package_version'),
+    uri: f.uri,
+  };
+}
+
+function fromEnhanced(f: EnhancedImageScanFinding): Finding {
+  const details = f.packageVulnerabilityDetails;
+  const packages = details?.vulnerablePackages ?? [];
+  const joined = (values: (string | undefined)[]): string | undefined => {
+    const present = values.filter((v): v is string => v !== undefined && v !== '');
+    return present.length > 0 ? present.join(', ') : undefined;
+  };
+  return {
+    severity: f.severity ?? 'UNDEFINED',
+    name: details?.vulnerabilityId ?? f.title ?? '(unnamed finding)',
+    packageName: joined(packages.map((p) => p.name)),
+    packageVersion: joined(packages.map((p) => p.version)),
+    uri: details?.sourceUrl ?? details?.referenceUrls?.[0],
+  };
+}
+
+export interface PageFindings {
+  readonly findings: Finding[];
+  /** Inspector findings whose status is CLOSED: the vulnerability is no longer in the image. */
+  readonly closed: number;
+}
+
+/** The findings of one DescribeImageScanFindings page, basic and enhanced alike. */
+export function findingsOfPage(page: ImageScanFindings | undefined): PageFindings {
+  const basic = (page?.findings ?? []).map(fromBasic);
+  const enhanced = page?.enhancedFindings ?? [];
+  // SUPPRESSED findings still count: a suppression rule lives in the account, outside review.
+  const open = enhanced.filter((f) => f.status !== 'CLOSED');
+  return { findings: [...basic, ...open.map(fromEnhanced)], closed: enhanced.length - open.length };
+}
+
+export type SeverityCounts = Record<Severity, number>;
+
+export function countBySeverity(findings: readonly Finding[]): SeverityCounts {
+  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as SeverityCounts;
+  for (const f of findings) counts[SEVERITIES[severityRank(f.severity)]] += 1;
+  return counts;
+}
+
+/** `CRITICAL 1, HIGH 0, MEDIUM 2, LOW 0, INFORMATIONAL 0, UNDEFINED 0` */
+export function formatCounts(counts: SeverityCounts): string {
+  return SEVERITIES.map((s) => `${s} ${counts[s]}`).join(', ');
+}
+
+/** Most severe first, then by name, so the table reads the same on every run. */
+export function sortFindings(findings: readonly Finding[]): Finding[] {
+  return [...findings].sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || a.name.localeCompare(b.name));
+}
+
+/** A plain-text table (severity, CVE, package, version, URI), one line per finding. */
+export function formatFindingsTable(findings: readonly Finding[]): string[] {
+  const header = ['SEVERITY', 'CVE', 'PACKAGE', 'VERSION', 'URI'];
+  const rows = sortFindings(findings).map((f) => [f.severity, f.name, f.packageName ?? '-', f.packageVersion ?? '-', f.uri ?? '-']);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
