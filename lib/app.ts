@@ -4,7 +4,7 @@ import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type DeliveryConfig } from './config';
 import { IMAGE_ARTIFACT_FILE, type ImageArtifact, imageTagFor } from './image/tag';
-import { acknowledgeFindings } from './nag-acknowledgements';
+import { acknowledgeCfnValidateFindings, acknowledgeFindings } from './nag-acknowledgements';
 import { PipelineStack } from './stacks/pipeline-stack';
 
 export interface BuildAppOptions {
@@ -40,8 +40,9 @@ export function buildApp(options: BuildAppOptions): { app: App; pipelineStack: P
 
   if (options.nag ?? true) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    acknowledgeFindings(app);
   }
-  acknowledgeFindings(app);
+  acknowledgeCfnValidateFindings(app);
 
   const artifact: ImageArtifact = { repositoryName: config.image.repositoryName, tag: imageTag };
   fs.mkdirSync(app.outdir, { recursive: true });

@@ -114,8 +114,13 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
   },
 ];
 
-/** Findings of other validation plugins (not cdk-nag), acknowledged by id on one construct type. */
-const OTHER_PLUGIN_ACKNOWLEDGEMENTS = [
+/** Findings of CDK's built-in CloudFormation validation, acknowledged by id on one construct type. */
+const CFN_VALIDATE_ACKNOWLEDGEMENTS = [
+  {
+    id: 'CloudFormation-Validate::W3010',
+    path: path(`${STAGE_STACK}Network/Vpc/[^/]+/Subnet$`),
+    reason: 'The availability zones come from config on purpose: synth must never call AWS to look them up, and a subnet must stay in the zone it was created in.',
+  },
   {
     id: 'CloudFormation-Validate::W9009',
     path: path(`${STAGE_STACK}Eks/Cluster/Resource$`),
@@ -139,8 +144,12 @@ export function acknowledgeFindings(app: IConstruct): void {
       if (ack && construct) Validations.of(construct).acknowledge({ id: violation.ruleName, reason: ack.reason });
     }
   }
-  for (const c of byPath.values()) {
-    for (const ack of OTHER_PLUGIN_ACKNOWLEDGEMENTS) {
+}
+
+/** Acknowledges the CloudFormation-validation warnings listed above (that plugin runs on every synth). */
+export function acknowledgeCfnValidateFindings(app: IConstruct): void {
+  for (const c of app.node.findAll()) {
+    for (const ack of CFN_VALIDATE_ACKNOWLEDGEMENTS) {
       if (ack.path.test(c.node.path)) Validations.of(c).acknowledge({ id: ack.id, reason: ack.reason });
     }
   }

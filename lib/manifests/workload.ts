@@ -183,3 +183,11 @@ export function toYaml(objects: readonly WorkloadObject[]): string {
     .map((o) => stringify(o, { lineWidth: 0 }))
     .join('---\n');
 }
+
+/** The workload settings of one environment: used by the stack, `npm run manifests` and the tests alike. */
+export function workloadPropsFor(
+  env: { readonly greeting: string; readonly replicas: WorkloadProps['replicas']; readonly kubernetesVersion: string; readonly certificateArn?: string },
+  image: { readonly uri: string; readonly tag: string },
+): WorkloadProps {
+  return { image: image.uri, imageTag: image.tag, greeting: env.greeting, replicas: env.replicas, kubernetesVersion: env.kubernetesVersion, certificateArn: env.certificateArn };
+}

@@ -5,7 +5,7 @@ import { BreakglassStore, MANIFEST_OBJECT_KEY } from '../constructs/breakglass-s
 import { EksCluster } from '../constructs/cluster';
 import { Network } from '../constructs/network';
 import { Workload } from '../constructs/workload';
-import { renderWorkload, toYaml } from '../manifests/workload';
+import { renderWorkload, toYaml, workloadPropsFor } from '../manifests/workload';
 
 export interface EksAppStackProps extends StackProps {
   readonly environment: EnvironmentConfig;
@@ -57,14 +57,7 @@ export class EksAppStack extends Stack {
 
     // The replica of the project's repository in this environment's own region (ECR replication).
     const imageUri = `${props.image.registryAccount}.dkr.ecr.${this.region}.${this.urlSuffix}/${props.image.repositoryName}:${props.image.tag}`;
-    const workloadProps = {
-      image: imageUri,
-      imageTag: props.image.tag,
-      greeting: env.greeting,
-      replicas: env.replicas,
-      kubernetesVersion: env.kubernetesVersion,
-      certificateArn: env.certificateArn,
-    };
+    const workloadProps = workloadPropsFor(env, { uri: imageUri, tag: props.image.tag });
     const workload = new Workload(this, 'Workload', { cluster, ...workloadProps });
     const store = new BreakglassStore(this, 'Breakglass', { manifestsYaml: toYaml(renderWorkload(workloadProps)) });
 

@@ -1,0 +1,141 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { STACK_ENVIRONMENTS } from '../../lib/config';
+import { type Synthesized, synthesize } from '../support/synth';
+
+let s: Synthesized;
+let prod: Template;
+let preprod: Template;
+/** pre-prod with a public endpoint, an operator role and a certificate: the options a config can turn on. */
+let custom: Template;
+
+beforeAll(() => {
+  s = synthesize();
+  prod = s.stages['prod-us-east-1'];
+  preprod = s.stages['preprod-eu-west-1'];
+  custom = synthesize({
+    config: {
+      ...STACK_ENVIRONMENTS,
+      preprod: {
+        account: '222222222222',
+        region: 'eu-west-1',
+        availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+        natGateways: 1,
+        endpointPublicCidrs: ['203.0.113.0/24'],
+        operatorRoleArn: 'arn:aws:iam::222222222222:role/OnCall',
+        nodes: { instanceType: 'c7g.xlarge', min: 2, desired: 3, max: 5 },
+        replicas: { min: 2, max: 6 },
+      },
+    },
+  }).stages['preprod-eu-west-1'];
+});
+
+describe('network', () => {
+  test('the VPC spans the configured availability zones, without looking them up', () => {
+    const azs = new Set(Object.values(prod.findResources('AWS::EC2::Subnet')).map((r) => (r as { Properties: { AvailabilityZone: string } }).Properties.AvailabilityZone));
+    expect([...azs].sort()).toEqual(['us-east-1a', 'us-east-1b', 'us-east-1c']);
+    const customAzs = new Set(Object.values(custom.findResources('AWS::EC2::Subnet')).map((r) => (r as { Properties: { AvailabilityZone: string } }).Properties.AvailabilityZone));
+    expect([...customAzs].sort()).toEqual(['eu-west-1a', 'eu-west-1b']);
+  });
+
+  test('one NAT gateway per AZ by default, and as configured otherwise', () => {
+    prod.resourceCountIs('AWS::EC2::NatGateway', 3);
+    custom.resourceCountIs('AWS::EC2::NatGateway', 1);
+  });
+
+  test('VPC flow logs capture all traffic', () => {
+    prod.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'ALL', ResourceType: 'VPC' });
+  });
+});
+
+describe('cluster', () => {
+  test('Kubernetes 1.35, all five control-plane log types, secrets encrypted with a rotating key', () => {
+    prod.hasResourceProperties('AWS::EKS::Cluster', {
+      Version: '1.35',
+      Logging: { ClusterLogging: { EnabledTypes: Match.arrayEquals(['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'].map((Type) => ({ Type }))) } },
+      EncryptionConfig: [Match.objectLike({ Resources: ['secrets'] })],
+    });
+    prod.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true, Description: Match.stringLikeRegexp('Kubernetes secrets') });
+  });
+
+  test('the endpoint is private unless public CIDRs are configured, and then limited to them', () => {
+    prod.hasResourceProperties('AWS::EKS::Cluster', { ResourcesVpcConfig: Match.objectLike({ EndpointPrivateAccess: true, EndpointPublicAccess: false }) });
+    custom.hasResourceProperties('AWS::EKS::Cluster', { ResourcesVpcConfig: Match.objectLike({ EndpointPrivateAccess: true, EndpointPublicAccess: true, PublicAccessCidrs: ['203.0.113.0/24'] }) });
+  });
+
+  test("access entries: the operators' role from config is cluster admin; the pipeline's deploy role may view", () => {
+    const entries = (t: Template) => Object.values(t.findResources('AWS::EKS::AccessEntry')).map((r) => JSON.stringify(r));
+    const onCall = entries(custom).filter((e) => e.includes('role/OnCall'));
+    expect(onCall).toHaveLength(1);
+    expect(onCall[0]).toContain('AmazonEKSClusterAdminPolicy');
+    const deployRole = entries(prod).filter((e) => e.includes('cdk-hnb659fds-deploy-role-'));
+    expect(deployRole).toHaveLength(1);
+    expect(deployRole[0]).toContain('AmazonEKSViewPolicy');
+    expect(entries(prod).some((e) => e.includes('role/OnCall'))).toBe(false);
+  });
+
+  test('managed node group sized from config, in private subnets, on the architecture of the image', () => {
+    prod.hasResourceProperties('AWS::EKS::Nodegroup', { ScalingConfig: { MinSize: 3, DesiredSize: 3, MaxSize: 9 }, InstanceTypes: ['m7g.large'], AmiType: 'AL2023_ARM_64_STANDARD' });
+    custom.hasResourceProperties('AWS::EKS::Nodegroup', { ScalingConfig: { MinSize: 2, DesiredSize: 3, MaxSize: 5 }, InstanceTypes: ['c7g.xlarge'] });
+  });
+
+  test('nodes require IMDSv2 (hop limit 1) and encrypted volumes', () => {
+    prod.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({
+        MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1 },
+        BlockDeviceMappings: [Match.objectLike({ Ebs: Match.objectLike({ Encrypted: true, VolumeType: 'gp3' }) })],
+      }),
+    });
+  });
+
+  test('the node role can be managed (patched) by Systems Manager', () => {
+    prod.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })] }),
+      ManagedPolicyArns: Match.arrayWith([Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([':iam::aws:policy/AmazonSSMManagedInstanceCore']) ] })]),
+    });
+  });
+
+  test('metrics-server (for the HPA) is an EKS add-on; Cluster Autoscaler runs with Pod Identity', () => {
+    prod.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'metrics-server' });
+    prod.hasResourceProperties('AWS::EKS::PodIdentityAssociation', { Namespace: 'kube-system', ServiceAccount: 'cluster-autoscaler' });
+    prod.hasResourceProperties('Custom::AWSCDK-EKS-HelmChart', { Chart: 'cluster-autoscaler', Namespace: 'kube-system', Version: Match.stringLikeRegexp('^\\d+\\.\\d+\\.\\d+$') });
+  });
+
+  test('the cluster installs the AWS Load Balancer Controller (it provisions the NLB)', () => {
+    prod.hasResourceProperties('Custom::AWSCDK-EKS-HelmChart', { Chart: 'aws-load-balancer-controller' });
+  });
+});
+
+describe('workload and outputs', () => {
+  test('the Deployment runs the image from the replica in its own region, tagged by the synth', () => {
+    const manifest = JSON.stringify(prod.findResources('Custom::AWSCDK-EKS-KubernetesResource'));
+    expect(manifest).toContain(`.dkr.ecr.us-east-1.`);
+    expect(manifest).toContain(`/hello-web:${s.imageTag}`);
+  });
+
+  test('the service URL comes from the Service in the cluster; the image tag is an output too', () => {
+    prod.hasResourceProperties('Custom::AWSCDK-EKS-KubernetesObjectValue', { ObjectType: 'service', ObjectName: 'hello-web', ObjectNamespace: 'hello-web', JsonPath: '.status.loadBalancer.ingress[0].hostname' });
+    prod.hasOutput('ServiceUrl', { Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }) });
+    prod.hasOutput('ImageTag', { Value: s.imageTag });
+    for (const name of ['ImageUri', 'ClusterName', 'ClusterArn', 'ManifestBucketName', 'ManifestObjectKey', 'AuditTableName']) prod.hasOutput(name, Match.anyValue());
+  });
+
+  test('breakglass: a versioned, encrypted, SSL-only bucket receives the manifests; the audit table has PITR', () => {
+    prod.hasResourceProperties('AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' }, LoggingConfiguration: Match.anyValue(), BucketEncryption: Match.anyValue() });
+    prod.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [{ AttributeName: 'environment', KeyType: 'HASH' }, { AttributeName: 'at', KeyType: 'RANGE' }],
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      SSESpecification: { SSEEnabled: true },
+    });
+    const put = JSON.stringify(prod.findResources('Custom::AWS'));
+    expect(put).toContain('PutObject');
+    expect(put).toContain('manifests/hello-web.yaml');
+    expect(put).toContain('kind: Deployment');
+  });
+
+  test('prod stacks have termination protection; pre-prod does not', () => {
+    const stage = (name: string) => (s.pipelineStack.node.findChild(name) as unknown as { stack: { terminationProtection: boolean } }).stack;
+    expect(stage('prod-us-east-1').terminationProtection).toBe(true);
+    expect(stage('preprod-eu-west-1').terminationProtection).toBe(false);
+    expect(preprod).toBeDefined();
+  });
+});

@@ -1,0 +1,177 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
+
+let s: Synthesized;
+beforeAll(() => {
+  s = synthesize();
+});
+
+describe('pipeline order', () => {
+  test('source, synth, self-mutation, assets, image build, pre-prod, approval, then the prod waves in config order', () => {
+    expect(pipelineStages(s.pipeline).map((st) => st.name)).toEqual([
+      'Source',
+      'Build',
+      'UpdatePipeline',
+      'Assets',
+      'Image',
+      'preprod-eu-west-1',
+      'PromoteToProd',
+      'prod-eu-west-1', // wave 1: one region
+      'prod-wave-2', // wave 2: us-east-1 and ap-southeast-2
+    ]);
+  });
+
+  test('the manual approval is the only action between pre-prod and the first prod wave', () => {
+    const stages = pipelineStages(s.pipeline);
+    const approval = stages.find((st) => st.name === 'PromoteToProd')!;
+    expect(approval.actions).toEqual([expect.objectContaining({ provider: 'Manual' })]);
+    const names = stages.map((st) => st.name);
+    expect(names.indexOf('PromoteToProd')).toBe(names.indexOf('preprod-eu-west-1') + 1);
+    // no prod deployment before the approval
+    for (const st of stages.slice(0, names.indexOf('PromoteToProd'))) {
+      expect(st.actions.some((a) => a.provider === 'CloudFormation' && a.name.includes('prod-') && !a.name.includes('preprod'))).toBe(false);
+    }
+  });
+
+  test('each deploy stage runs: image gate, then deploy, then smoke test', () => {
+    for (const name of ['preprod-eu-west-1', 'prod-eu-west-1']) {
+      const st = pipelineStages(s.pipeline).find((x) => x.name === name)!;
+      const order = (part: string) => st.actions.find((a) => a.name.includes(part))!.runOrder;
+      expect(order('ImageGate')).toBeLessThan(order('.Prepare'));
+      expect(order('.Prepare')).toBeLessThan(order('.Deploy'));
+      expect(order('.Deploy')).toBeLessThan(order('SmokeTest'));
+    }
+  });
+
+  test("a wave's regions deploy in parallel (same run order), each with its own gate and smoke test", () => {
+    const wave = pipelineStages(s.pipeline).find((x) => x.name === 'prod-wave-2')!;
+    const deploys = wave.actions.filter((a) => a.name.endsWith('.Deploy'));
+    expect(deploys.map((a) => a.name).sort()).toEqual(['prod-ap-southeast-2.hello-web-prod-ap-southeast-2.Deploy', 'prod-us-east-1.hello-web-prod-us-east-1.Deploy']);
+    expect(new Set(deploys.map((a) => a.runOrder)).size).toBe(1);
+    for (const region of ['us-east-1', 'ap-southeast-2']) {
+      expect(wave.actions.filter((a) => a.name.startsWith(`prod-${region}.`) && /ImageGate|SmokeTest/.test(a.name))).toHaveLength(2);
+    }
+  });
+});
+
+describe('automatic rollback', () => {
+  test('every stage that deploys rolls back on failure; no other stage does', () => {
+    const stages = pipelineStages(s.pipeline);
+    const deploying = stages.filter((st) => st.actions.some((a) => a.provider === 'CloudFormation' && a.name.endsWith('.Deploy')));
+    expect(deploying.map((st) => st.name)).toEqual(['preprod-eu-west-1', 'prod-eu-west-1', 'prod-wave-2']);
+    for (const st of stages) {
+      expect(st.onFailure).toEqual(deploying.includes(st) ? { Result: 'ROLLBACK' } : undefined);
+    }
+  });
+
+  test('the pipeline is V2 (stage rollback needs it)', () => {
+    s.pipeline.hasResourceProperties('AWS::CodePipeline::Pipeline', { PipelineType: 'V2', Name: 'hello-web-delivery' });
+  });
+});
+
+describe('source and synth', () => {
+  test('the CodeCommit repository from config is created and watched on the configured branch', () => {
+    s.pipeline.hasResourceProperties('AWS::CodeCommit::Repository', { RepositoryName: 'hello-web' });
+    const source = pipelineStages(s.pipeline)[0].actions[0];
+    expect(source.provider).toBe('CodeCommit');
+    expect(source.configuration).toMatchObject({ BranchName: 'main', PollForSourceChanges: false });
+  });
+
+  test('an existing repository is used by name when config says create: false', () => {
+    const other = synthesize({ config: { ...require('../../lib/config').STACK_ENVIRONMENTS, source: { repositoryName: 'existing-repo', branch: 'release', create: false } } });
+    other.pipeline.resourceCountIs('AWS::CodeCommit::Repository', 0);
+    expect(pipelineStages(other.pipeline)[0].actions[0].configuration).toMatchObject({ RepositoryName: 'existing-repo', BranchName: 'release' });
+  });
+
+  test('the synth step installs, runs the unit tests before synthesizing, and bundles the tools', () => {
+    const projects = s.pipeline.findResources('AWS::CodeBuild::Project');
+    const synth = Object.values(projects).find((p) => JSON.stringify(p).includes('cdk synth'));
+    expect(synth).toBeDefined();
+    const spec = JSON.stringify((synth as { Properties: { Source: { BuildSpec: string } } }).Properties.Source.BuildSpec);
+    const at = (cmd: string) => spec.indexOf(cmd);
+    expect(at('npm ci')).toBeGreaterThanOrEqual(0);
+    expect(at('npm run test:unit')).toBeGreaterThan(at('npm ci'));
+    expect(at('npx cdk synth')).toBeGreaterThan(at('npm run test:unit'));
+    expect(at('npm run bundle:tools')).toBeGreaterThan(at('npx cdk synth'));
+  });
+
+  test('self-mutation is on', () => {
+    expect(pipelineStages(s.pipeline).find((st) => st.name === 'UpdatePipeline')!.actions).toHaveLength(1);
+  });
+});
+
+describe('steps', () => {
+  const buildSpecOf = (needle: string): string => {
+    const project = Object.values(s.pipeline.findResources('AWS::CodeBuild::Project')).find((p) => JSON.stringify(p).includes(needle));
+    if (!project) throw new Error(`no CodeBuild project mentions ${needle}`);
+    return JSON.stringify(project);
+  };
+
+  test('the smoke test reads the service URL and expected tag from the stage outputs', () => {
+    const stage = pipelineStages(s.pipeline).find((x) => x.name === 'preprod-eu-west-1')!;
+    const smoke = stage.actions.find((a) => a.name.startsWith('SmokeTest'))!;
+    const env = JSON.parse(smoke.configuration.EnvironmentVariables as string) as Array<{ name: string; value: string }>;
+    expect(env.map((e) => e.name).sort()).toEqual(['EXPECTED_VERSION', 'SERVICE_URL']);
+    expect(env.find((e) => e.name === 'SERVICE_URL')!.value).toMatch(/^#\{.*\.ServiceUrl\}$/);
+    expect(env.find((e) => e.name === 'EXPECTED_VERSION')!.value).toMatch(/^#\{.*\.ImageTag\}$/);
+    expect(buildSpecOf('smoke-test.cjs')).toContain('--expect-version \\\\\\"$EXPECTED_VERSION\\\\\\"');
+  });
+
+  test('the image is built in a privileged CodeBuild project from buildspec.yml, natively for the node architecture', () => {
+    const project = buildSpecOf('IMAGE_ARTIFACT');
+    expect(project).toContain('docker build');
+    expect(project).toContain('"PrivilegedMode":true');
+    expect(project).toContain('ARM_CONTAINER');
+    expect(project).toContain('LOCAL_DOCKER_LAYER_CACHE');
+  });
+
+  test("one image gate per stage, each checking that stage's region", () => {
+    for (const region of ['eu-west-1', 'us-east-1', 'ap-southeast-2']) {
+      expect(buildSpecOf(`--regions ${region}`)).toContain('--fail-on CRITICAL');
+    }
+    const gates = pipelineStages(s.pipeline).flatMap((st) => st.actions).filter((a) => a.name.includes('ImageGate'));
+    expect(gates).toHaveLength(4);
+  });
+});
+
+describe('artifacts and image repository', () => {
+  test('artifacts are KMS-encrypted with a rotating key, SSL-only, not public', () => {
+    s.pipeline.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true, Description: Match.stringLikeRegexp('Pipeline artifacts') });
+    s.pipeline.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: Match.objectLike({ SSEAlgorithm: 'aws:kms' }) })] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    s.pipeline.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  test('the ECR repository has immutable tags, scan on push and a lifecycle keeping 30 images', () => {
+    s.pipeline.hasResourceProperties('AWS::ECR::Repository', {
+      RepositoryName: 'hello-web',
+      ImageTagMutability: 'IMMUTABLE',
+      ImageScanningConfiguration: { ScanOnPush: true },
+      LifecyclePolicy: { LifecyclePolicyText: Match.stringLikeRegexp('"countNumber":30') },
+    });
+  });
+
+  test('only the delivery accounts may pull', () => {
+    const repo = Object.values(s.pipeline.findResources('AWS::ECR::Repository'))[0] as { Properties: { RepositoryPolicyText: { Statement: Array<{ Principal: { AWS: unknown[] } }> } } };
+    const principals = JSON.stringify(repo.Properties.RepositoryPolicyText.Statement.map((st) => st.Principal));
+    expect(principals).toContain('222222222222');
+    expect(principals).toContain('333333333333');
+    expect(principals).not.toContain('*');
+  });
+
+  test('the image is replicated to every other stage region, and replicas get the same settings', () => {
+    s.pipeline.hasResourceProperties('AWS::ECR::ReplicationConfiguration', {
+      ReplicationConfiguration: { Rules: [{ Destinations: [{ Region: 'us-east-1', RegistryId: '111111111111' }, { Region: 'ap-southeast-2', RegistryId: '111111111111' }], RepositoryFilters: [{ Filter: 'hello-web', FilterType: 'PREFIX_MATCH' }] }] },
+    });
+    s.pipeline.hasResourceProperties('AWS::ECR::RepositoryCreationTemplate', { AppliedFor: ['REPLICATION'], ImageTagMutability: 'IMMUTABLE', Prefix: 'hello-web' });
+  });
+
+  test('the image tag is not in the pipeline template (it reaches the build through the cloud assembly)', () => {
+    expect(JSON.stringify(s.pipeline.toJSON())).not.toContain(s.imageTag);
+  });
+});
