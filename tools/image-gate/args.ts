@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { AWS_REGIONS, DEFAULTS } from '../../lib/config';
 import { FAIL_ON_SEVERITIES, type FailOn } from './findings';
 import { DEFAULT_POLL_INTERVAL_SECONDS, DEFAULT_TIMEOUT_SECONDS, type GateOptions } from './gate';
+import { DEFAULT_FAIL_ON, KNOWN_REGIONS } from './regions';
 
 /** A command line the gate cannot run with; the message is one line a person can act on. */
 export class ArgsError extends Error {
@@ -26,7 +26,7 @@ Options:
   --tag <tag>                image tag
   --tag-file <path>          JSON file with {"tag": "..."}, such as the pipeline's image.json
   --regions <r1,r2,...>      regions to check, in parallel; the verdict is the worst
-  --fail-on <severity>       lowest severity that blocks: ${FAIL_ON_SEVERITIES.join(', ')} (default ${DEFAULTS.image.failOn})
+  --fail-on <severity>       lowest severity that blocks: ${FAIL_ON_SEVERITIES.join(', ')} (default ${DEFAULT_FAIL_ON})
   --timeout <seconds>        per region, replication and scan together (default ${DEFAULT_TIMEOUT_SECONDS})
   --poll-interval <seconds>  time between checks (default ${DEFAULT_POLL_INTERVAL_SECONDS})
   --registry-id <account>    account of the registry (default: the caller's)
@@ -106,7 +106,7 @@ function nearestRegion(input: string): string | undefined {
     return row[b.length];
   };
   let best: { region: string; d: number } | undefined;
-  for (const region of AWS_REGIONS) {
+  for (const region of KNOWN_REGIONS) {
     const d = distance(input, region);
     if (!best || d < best.d) best = { region, d };
   }
@@ -117,7 +117,7 @@ function parseRegions(value: string): string[] {
   const regions = value.split(',').map((r) => r.trim());
   if (regions.some((r) => r === '')) throw new ArgsError(`--regions: empty entry in ${JSON.stringify(value)}; give a comma-separated list such as eu-west-1,us-east-1`);
   for (const region of regions) {
-    if (!AWS_REGIONS.includes(region)) {
+    if (!KNOWN_REGIONS.includes(region)) {
       const hint = nearestRegion(region);
       throw new ArgsError(`--regions: ${JSON.stringify(region)} is not an AWS region${hint ? ` (did you mean ${hint}?)` : ''}`);
     }
@@ -133,7 +133,7 @@ function parseSeconds(name: string, value: string | undefined, fallback: number,
 }
 
 function parseFailOn(value: string | undefined): FailOn {
-  if (value === undefined) return DEFAULTS.image.failOn;
+  if (value === undefined) return DEFAULT_FAIL_ON;
   const failOn = FAIL_ON_SEVERITIES.find((s) => s === value.toUpperCase());
   if (!failOn) throw new ArgsError(`--fail-on: ${JSON.stringify(value)} is not one of ${FAIL_ON_SEVERITIES.join(', ')}`);
   return failOn;

@@ -1,6 +1,6 @@
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ArgsError, USAGE, parseGateArgs } from './args';
-import { type GateDeps, describeError, runGate } from './gate';
+import { type GateDeps, describeError, oneLine, runGate } from './gate';
 
 /**
  * `npm run image-gate -- --repository hello-web --tag <tag> --regions eu-west-1`, or in the
@@ -34,11 +34,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       now: io.gate?.now ?? Date.now,
       log: io.out,
     });
-    (result.verdict === 'PASS' ? io.out : io.err)(`image-gate: ${result.verdict} ${result.reason}`);
+    (result.verdict === 'PASS' ? io.out : io.err)(`image-gate: ${result.verdict} ${oneLine(result.reason)}`);
     return result.exitCode;
   } catch (e) {
-    const hint = e instanceof ArgsError ? ' (see --help)' : '';
-    io.err(`image-gate: ERROR ${e instanceof ArgsError ? e.message : describeError(e)}${hint}`);
+    const message = e instanceof ArgsError ? `${oneLine(e.message)} (see --help)` : describeError(e);
+    io.err(`image-gate: ERROR ${message}`);
     return 2;
   }
 }

@@ -88,10 +88,14 @@ function errorName(e: unknown): string | undefined {
   return e instanceof Error ? e.name : undefined;
 }
 
-/** One line, never a stack trace. */
-export function describeError(e: unknown): string {
-  const text = e instanceof Error ? (e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : e.message) : String(e);
+/** Collapses line breaks: every message the gate prints is one line. */
+export function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
+}
+
+/** `Name: message`, one line, never a stack trace. */
+export function describeError(e: unknown): string {
+  return oneLine(e instanceof Error ? (e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : e.message) : String(e));
 }
 
 function plural(n: number, word: string): string {
