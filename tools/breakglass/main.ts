@@ -286,7 +286,7 @@ async function dryRunApply(deps: BreakglassDeps, context: string, file: string):
   out.out('');
   out.out('dry run: nothing applied, nothing uploaded, no audit record');
   if (res.exitCode !== 0) {
-    throw new OperationError(`kubectl rejected the manifest in the dry run: ${res.problem ?? `exit code ${res.exitCode}`}`);
+    throw new OperationError(`the kubectl dry run failed (${res.problem ?? `exit code ${res.exitCode}`}); see kubectl's output above: an invalid manifest, a missing context or no access to the cluster all fail here`);
   }
   return EXIT_OK;
 }
