@@ -87,12 +87,12 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
     reason: "Objects in the pipeline's own artifact bucket: pipeline actions read and write artifacts under keys the service chooses.",
   },
   {
-    finding: /^AwsSolutions-IAM5\[Resource::arn:aws:s3:::[a-z0-9-]+bucket[0-9a-f]+\/\*\]$/,
+    finding: /^AwsSolutions-IAM5\[Resource::arn:(aws|<AWS::Partition>):s3:::[a-z0-9-]+bucket[0-9a-f]+\/\*\]$/,
     path: path(`${PIPELINE}Pipeline/Role/DefaultPolicy/Resource$`),
     reason: "Objects in CDK Pipelines' cross-region artifact replication buckets (one per prod region): the pipeline copies artifacts there for cross-region deploy actions.",
   },
   {
-    finding: /^AwsSolutions-IAM5\[Resource::arn:aws:(logs|codebuild):[a-z0-9-]+:\d{12}:(log-group:\/aws\/codebuild\/|report-group\/)(<[A-Za-z0-9]+>)?(-\*|:\*|\*)\]$/,
+    finding: /^AwsSolutions-IAM5\[Resource::arn:(aws|<AWS::Partition>):(logs|codebuild):[a-z0-9-]+:\d{12}:(log-group:\/aws\/codebuild\/|report-group\/)(<[A-Za-z0-9]+>)?(-\*|:\*|\*)\]$/,
     path: path(`^HelloWebPipeline/Pipeline/(Pipeline/|UpdatePipeline/|Assets/).*Role/DefaultPolicy/Resource$`),
     reason: "A CodeBuild project's own log group and report groups (names derived from the project, created at run time); standard CodeBuild service-role grant from aws-cdk-lib.",
   },

@@ -8,6 +8,9 @@ import type { PipelineStack } from '../../lib/stacks/pipeline-stack';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
+/** The feature flags and context of cdk.json, so tests synthesize exactly what `cdk synth` does. */
+export const CDK_JSON_CONTEXT = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+
 export interface Synthesized {
   readonly config: DeliveryConfig;
   readonly pipelineStack: PipelineStack;
@@ -26,7 +29,7 @@ export interface Synthesized {
 export function synthesize(options: { config?: DeliveryConfigInput; repoRoot?: string; nag?: boolean } = {}): Synthesized {
   const config = validateConfig(options.config ?? STACK_ENVIRONMENTS);
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-test-'));
-  const { app, pipelineStack, imageTag } = buildApp({ config, repoRoot: options.repoRoot ?? REPO_ROOT, appProps: { outdir }, nag: options.nag ?? false });
+  const { app, pipelineStack, imageTag } = buildApp({ config, repoRoot: options.repoRoot ?? REPO_ROOT, appProps: { outdir, context: CDK_JSON_CONTEXT }, nag: options.nag ?? false });
   app.synth();
   const stages: Record<string, Template> = {};
   for (const env of allEnvironments(config)) {

@@ -1,0 +1,29 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { imageTagFor } from '../../lib/image/tag';
+
+function tree(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tag-'));
+  for (const [rel, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), content);
+  }
+  return dir;
+}
+const base = { 'main.go': 'package main', Dockerfile: 'FROM scratch', '.dockerignore': 'bench/\n*.md\n' };
+
+test('the same source gives the same tag; a change to the code or the Dockerfile gives another', () => {
+  const a = imageTagFor(tree(base));
+  expect(a).toMatch(/^app-[0-9a-f]{16}$/);
+  expect(imageTagFor(tree(base))).toBe(a);
+  expect(imageTagFor(tree({ ...base, 'main.go': 'package main // changed' }))).not.toBe(a);
+  expect(imageTagFor(tree({ ...base, Dockerfile: 'FROM scratch\nUSER 65532' }))).not.toBe(a);
+  expect(imageTagFor(tree({ ...base, 'sub/new.go': 'package sub' }))).not.toBe(a);
+});
+
+test('files the Docker build never sees (.dockerignore) do not change the tag', () => {
+  const a = imageTagFor(tree(base));
+  expect(imageTagFor(tree({ ...base, 'README.md': 'docs' }))).toBe(a);
+  expect(imageTagFor(tree({ ...base, 'bench/run.sh': 'echo' }))).toBe(a);
+});
