@@ -459,6 +459,9 @@ func TestRunServesTLS(t *testing.T) {
 	if resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
 		t.Errorf("TLS state = %+v, want TLS 1.2 or later", resp.TLS)
 	}
+	if resp.ProtoMajor != 2 {
+		t.Errorf("protocol = %s, want HTTP/2 offered over TLS", resp.Proto)
+	}
 
 	// A client that offers only TLS 1.1 or older is refused.
 	conn, err := tls.Dial("tcp", s.addr, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
