@@ -330,7 +330,7 @@ func withSlowRoute(started chan<- struct{}, release <-chan struct{}) runOption {
 func TestRunGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 	t.Parallel()
 	started, release := make(chan struct{}), make(chan struct{})
-	s := startRun(t, map[string]string{"DRAIN_DELAY": "2s", "SHUTDOWN_TIMEOUT": "20s"}, withSlowRoute(started, release))
+	s := startRun(t, map[string]string{"DRAIN_DELAY": "3s", "SHUTDOWN_TIMEOUT": "20s"}, withSlowRoute(started, release))
 	c := newClient()
 	base := "http://" + s.addr
 
