@@ -118,6 +118,8 @@ export class EksCluster extends Construct {
     });
 
     new eks.Addon(this, 'MetricsServer', { cluster: this.cluster, addonName: 'metrics-server' });
+    // The VPC CNI as a managed add-on with its network policy agent on, so the workload's NetworkPolicy is enforced.
+    new eks.Addon(this, 'VpcCni', { cluster: this.cluster, addonName: 'vpc-cni', configurationValues: { enableNetworkPolicy: 'true' }, preserveOnDelete: true });
     this.addClusterAutoscaler(props.clusterName, stack.region);
 
     if (props.operatorRoleArn) {

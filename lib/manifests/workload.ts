@@ -1,6 +1,7 @@
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { stringify } from 'yaml';
 
@@ -37,7 +38,17 @@ export const WORKLOAD = {
 export const SHUTDOWN = { preStopSeconds: 10, drainDelaySeconds: 5, shutdownTimeoutSeconds: 20, marginSeconds: 5 } as const;
 export const TERMINATION_GRACE_SECONDS = SHUTDOWN.preStopSeconds + SHUTDOWN.drainDelaySeconds + SHUTDOWN.shutdownTimeoutSeconds + SHUTDOWN.marginSeconds;
 
-export type WorkloadObject = Namespace | ServiceAccount | Deployment | Service | PodDisruptionBudget | HorizontalPodAutoscaler;
+export type WorkloadObject = Namespace | ServiceAccount | NetworkPolicy | Deployment | Service | PodDisruptionBudget | HorizontalPodAutoscaler;
+
+/**
+ * checkov findings this workload accepts, with the reason; written into the Deployment as
+ * checkov's own skip annotations, so the reason travels with the manifest.
+ */
+export const CHECKOV_SKIPS: Record<string, string> = {
+  CKV_K8S_11: 'no CPU limit on purpose: CFS throttling adds tail latency; CPU requests are set and the HPA scales on them',
+  CKV_K8S_43: 'the tag is immutable in ECR (IMMUTABLE repository and replicas), which pins the image as a digest would',
+  CKV_K8S_15: 'IfNotPresent is safe with immutable tags and avoids a registry call on every pod start',
+};
 
 /** The workload's manifests, in apply order. The single place they are defined. */
 export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
@@ -63,8 +74,24 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
 
   const sa = new ServiceAccount({ metadata: { name, namespace, labels }, automountServiceAccountToken: false });
 
-  const deployment = new Deployment({
+  // Only the service port in; nothing out (the service calls nothing). Enforced by the VPC CNI's network policy agent.
+  const networkPolicy = new NetworkPolicy({
     metadata: { name, namespace, labels },
+    spec: {
+      podSelector: { matchLabels: labels },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [{ ports: [{ port: WORKLOAD.containerPort, protocol: 'TCP' }] }],
+      egress: [],
+    },
+  });
+
+  const deployment = new Deployment({
+    metadata: {
+      name,
+      namespace,
+      labels,
+      annotations: Object.fromEntries(Object.entries(CHECKOV_SKIPS).map(([id, reason], i) => [`checkov.io/skip${i + 1}`, `${id}=${reason}`])),
+    },
     spec: {
       // The HPA owns the live count; kubectl's three-way merge leaves it alone while this value is unchanged.
       replicas: props.replicas.min,
@@ -167,7 +194,7 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
     },
   });
 
-  const objects: WorkloadObject[] = [ns, sa, deployment, service, pdb, hpa];
+  const objects: WorkloadObject[] = [ns, sa, networkPolicy, deployment, service, pdb, hpa];
   for (const o of objects) o.validate();
   return objects;
 }

@@ -12,7 +12,7 @@ const pod = deployment.spec!.template.spec!;
 const container = pod.containers[0];
 
 test('renders namespace, service account, deployment, service, PDB and HPA, in apply order', () => {
-  expect(objects.map((o) => o.kind)).toEqual(['Namespace', 'ServiceAccount', 'Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler']);
+  expect(objects.map((o) => o.kind)).toEqual(['Namespace', 'ServiceAccount', 'NetworkPolicy', 'Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler']);
 });
 
 test('the namespace enforces Pod Security "restricted", pinned to the cluster version', () => {
@@ -89,4 +89,12 @@ test('with a certificate ARN, TLS on 443 is terminated with ACM at the NLB', () 
 test('a PodDisruptionBudget and an HPA bounded by the configured replicas', () => {
   expect(find<PodDisruptionBudget>('PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1, selector: { matchLabels: deployment.spec!.selector.matchLabels } });
   expect(find<HorizontalPodAutoscaler>('HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: 3, maxReplicas: 12, scaleTargetRef: { kind: 'Deployment', name: WORKLOAD.name } });
+});
+
+test('a NetworkPolicy lets only the service port in and nothing out', () => {
+  const np = find<WorkloadObject & { spec: { podSelector: { matchLabels: Record<string, string> }; ingress: unknown[]; egress: unknown[]; policyTypes: string[] } }>('NetworkPolicy');
+  expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+  expect(np.spec.ingress).toEqual([{ ports: [{ port: WORKLOAD.containerPort, protocol: 'TCP' }] }]);
+  expect(np.spec.egress).toEqual([]);
+  for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels)) expect(deployment.spec!.template.metadata!.labels![k]).toBe(v);
 });

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `npm test`: every gate of the project, in order, each one reported; exits non-zero if any failed.
+#   types (tsc) · unit and integration tests (jest, incl. moto) · Go service (vet, race tests, staticcheck)
+#   · manifest validator (Go) · cdk synth (cdk-nag runs inside it) · cfn-lint · manifests: Kubernetes 1.35
+#   schemas + Pod Security "restricted" · checkov
+# Python tools come pinned from requirements-dev.txt into .venv (first run installs them).
+# A missing tool is a failure under CI=true, and a loud skip elsewhere.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+
+passed=0; failed=0; skipped=0; failures=()
+gate() { # gate <name> <command...>
+  local name=$1; shift
+  printf '\n\033[1m== %s\033[0m\n' "$name"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1)); printf '== %s: ok (%ss)\n' "$name" $((SECONDS - start))
+  else
+    failed=$((failed + 1)); failures+=("$name"); printf '== %s: FAILED (%ss)\n' "$name" $((SECONDS - start))
+  fi
+}
+need() { # need <tool> <install hint>
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "${CI:-}" = "true" ]; then echo "MISSING TOOL: $1 ($2); under CI=true this is a failure" >&2; return 1; fi
+  echo "!!!! SKIPPING: $1 not found. Install: $2" >&2; skipped=$((skipped + 1)); return 2
+}
+
+gate "python tools (.venv: cfn-lint, checkov, moto)" bash scripts/setup-python.sh
+gate "types (tsc --noEmit)" npx tsc --noEmit -p .
+gate "jest (CDK assertions, config, tools, moto integration)" npx jest --ci
+if need go "https://go.dev/dl (Go 1.26)"; then
+  gate "Go service: vet, race tests, fuzz seeds, staticcheck (app/)" bash app/scripts/test.sh
+  gate "manifest validator tests (tools/k8s-validate)" bash -c 'cd tools/k8s-validate && go test -count=1 ./...'
+elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("go missing"); fi
+
+synth() { rm -rf cdk.out && npx cdk synth -q > /tmp/synth.$$.log 2>&1 || { cat /tmp/synth.$$.log; return 1; }; tail -n 3 /tmp/synth.$$.log; }
+gate "cdk synth, default STACK_ENVIRONMENTS (cdk-nag AwsSolutions inside)" synth
+
+cfnlint() {
+  # W3005 (redundant DependsOn) comes from CDK itself; only errors fail (cfn-lint exit code bit 2).
+  cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json cdk.out/assembly-*/*.template.json
+  local rc=$?; [ $((rc & 2)) -eq 0 ]
+}
+if need cfn-lint "bash scripts/setup-python.sh"; then gate "cfn-lint (every synthesized template)" cfnlint; elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("cfn-lint missing"); fi
+
+render() { mkdir -p cdk.out/manifests && for env in $(npx tsx -e "import {loadConfig,allEnvironments} from './lib/config'; console.log(allEnvironments(loadConfig()).map(e=>e.stageName).join(' '))"); do npx tsx tools/manifests.ts --env "$env" > "cdk.out/manifests/$env.yaml" || return 1; done; ls cdk.out/manifests; }
+gate "render manifests (npm run manifests, every environment)" render
+validate() { local rc=0; for f in cdk.out/manifests/*.yaml; do bash tools/k8s-validate/run.sh "$f" || rc=1; done; return $rc; }
+gate "manifests: Kubernetes 1.35 schemas and Pod Security restricted (k8s-validate)" validate
+if need checkov "bash scripts/setup-python.sh"; then
+  gate "checkov (rendered Kubernetes manifests)" checkov -d cdk.out/manifests --framework kubernetes --compact --quiet --skip-download
+elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("checkov missing"); fi
+
+echo
+[ ${#failures[@]} -gt 0 ] && printf 'failed gates: %s\n' "${failures[*]}"
+echo "gates: ${passed} passed, ${failed} failed, ${skipped} skipped"
+[ "$failed" -eq 0 ]
