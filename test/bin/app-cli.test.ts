@@ -1,0 +1,39 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REPO_ROOT } from '../support/synth';
+
+/** Runs the CDK app entry point as `cdk synth` does (context through CDK_CONTEXT_JSON), no AWS credentials. */
+function runApp(context: Record<string, unknown>, cwd = REPO_ROOT) {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-'));
+  const env = { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' };
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(REPO_ROOT, 'bin', 'app.ts')], { cwd, env, encoding: 'utf8', timeout: 120000 });
+  return { ...r, outdir, files: fs.readdirSync(outdir) };
+}
+
+test('a bad config file: exit 1, every problem with its path, no stack trace, nothing synthesized', () => {
+  const dir = fs.mkdtempSync(path.join(REPO_ROOT, 'cdk.out.test-'));
+  try {
+    const file = path.join(dir, 'bad.json');
+    fs.writeFileSync(file, JSON.stringify({ pipeline: { account: '1', region: 'eu-west-1' }, source: { repositoryName: 'r' }, preprod: { account: '222222222222', region: 'mars-1' }, prod: { waves: [[]] } }));
+    const r = runApp({ config: path.relative(REPO_ROOT, file) });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/Invalid configuration \(config file .*bad\.json\): 3 problems/);
+    expect(r.stderr).toMatch(/- pipeline\.account: must be a 12-digit AWS account id/);
+    expect(r.stderr).toMatch(/- preprod\.region: "mars-1" is not an AWS region/);
+    expect(r.stderr).toMatch(/- prod\.waves\[0\]: a wave must hold at least one environment/);
+    expect(r.stderr).not.toMatch(/\n\s+at .*\.ts:\d+/);
+    expect(r.files).toEqual([]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a valid config file is passed on to the pipeline\'s own synth step', () => {
+  const r = runApp({ config: 'config/example-multi-region.json' });
+  expect(r.status).toBe(0);
+  const template = fs.readFileSync(path.join(r.outdir, 'HelloWebPipeline.template.json'), 'utf8');
+  expect(template).toContain('npx cdk synth -c config=config/example-multi-region.json');
+  expect(r.files).toContain('image.json');
+});
