@@ -305,6 +305,7 @@ async function audited(out: Output, client: DynamoDBClient, table: string, recor
 function printPermanentFixAdvice(out: Output, env: EnvironmentConfig): void {
   out.out('');
   out.out(`WARNING: this change is not in git. The next pipeline run that deploys ${env.stageName} with changed manifests restores what is in git.`);
-  out.out('Make the fix permanent: commit the change (or revert the bad commit) in git and push; to stay on an image, pin it in the config.');
+  out.out('Make the fix permanent: commit the same change in git (config or lib/manifests), or revert the bad commit, and push.');
+  out.out('To stay on an older image, revert the app/ changes since it: the image tag is a fingerprint of app/, so the same source gives the same tag.');
   out.out('See docs/runbooks/breakglass.md ("Make it permanent").');
 }
