@@ -8,7 +8,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { createTwoFilesPatch } from 'diff';
 import { type EnvironmentConfig, findEnvironment } from '../../lib/config';
 import { parseFlags } from '../common/args';
-import { loadToolConfig } from '../common/config';
+import { invocationDir, loadToolConfig } from '../common/config';
 import { EXIT_FAILED, EXIT_OK, OperationError, UsageError, awsErrorName, describeAwsError } from '../common/errors';
 import type { Output } from '../common/output';
 import { type Confirm, confirmOrRefuse } from '../common/prompt';
@@ -34,7 +34,10 @@ export interface BreakglassDeps {
   /** Whether a person can answer the prompt (stdin/stdout are terminals). */
   readonly interactive: boolean;
   readonly output: Output;
+  /** Directory that relative paths on the command line are relative to. */
   readonly cwd: string;
+  /** The repository root (a --config file must be inside it). @default cwd */
+  readonly repoRoot?: string;
   readonly now: () => Date;
 }
 
@@ -50,7 +53,8 @@ export function defaultBreakglassDeps(output: Output, interactive: boolean, conf
     confirm,
     interactive,
     output,
-    cwd: process.cwd(),
+    cwd: invocationDir(),
+    repoRoot: process.cwd(),
     now: () => new Date(),
   };
 }
@@ -110,7 +114,7 @@ export async function breakglassMain(argv: readonly string[], deps: BreakglassDe
     overrides[name] = v;
   }
   const dryRun = flags['dry-run'] === true;
-  const cfg = loadToolConfig(flags.config, deps.cwd);
+  const cfg = loadToolConfig(flags.config, deps.cwd, deps.repoRoot);
   let env: EnvironmentConfig;
   try {
     env = findEnvironment(cfg, flags.env);

@@ -20,8 +20,9 @@ export class UsageError extends Error {
 /** Refused, aborted or failed operation. Exit 1. */
 export class OperationError extends Error {
   readonly exitCode = EXIT_FAILED;
-  constructor(message: string) {
-    super(message);
+  /** `cause`: the underlying (AWS) error, for callers that react to its name. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'OperationError';
   }
 }

@@ -1,6 +1,6 @@
 import { CodePipelineClient, type PipelineExecutionSummary, RollbackStageCommand } from '@aws-sdk/client-codepipeline';
 import { parseFlags, requireFlag } from '../common/args';
-import { loadToolConfig } from '../common/config';
+import { invocationDir, loadToolConfig } from '../common/config';
 import { EXIT_FAILED, EXIT_OK, OperationError, UsageError, awsErrorName, describeAwsError } from '../common/errors';
 import { type Output, formatElapsed } from '../common/output';
 import { type Confirm, confirmOrRefuse } from '../common/prompt';
@@ -18,7 +18,10 @@ export interface RollbackDeps {
   readonly sleep: (ms: number) => Promise<void>;
   readonly now: () => number;
   readonly output: Output;
+  /** Directory that relative paths on the command line are relative to. */
   readonly cwd: string;
+  /** The repository root (a --config file must be inside it). @default cwd */
+  readonly repoRoot?: string;
   /** Time between two progress polls. @default 15000 */
   readonly pollIntervalMs?: number;
   /** How long to follow the rollback before giving up on following it (the rollback goes on). @default 5400000 (90 min) */
@@ -33,7 +36,8 @@ export function defaultRollbackDeps(output: Output, interactive: boolean, confir
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     now: () => Date.now(),
     output,
-    cwd: process.cwd(),
+    cwd: invocationDir(),
+    repoRoot: process.cwd(),
   };
 }
 
@@ -60,7 +64,7 @@ export async function rollbackMain(argv: readonly string[], deps: RollbackDeps):
   if (flags.to !== undefined && !EXECUTION_ID.test(flags.to)) {
     throw new UsageError(`--to must be a pipeline execution id such as 1a2b3c4d-0000-4000-8000-123456789abc, got "${flags.to}"`);
   }
-  const cfg = loadToolConfig(flags.config, deps.cwd);
+  const cfg = loadToolConfig(flags.config, deps.cwd, deps.repoRoot);
   const stage = resolveStage(cfg, stageArg);
   const stageName = stage.pipelineStageName;
   const { name: pipelineName, region } = cfg.pipeline;
@@ -170,17 +174,30 @@ async function follow(reader: PipelineReader, rollbackId: string, stageName: str
     deps.output.out(`  [${formatElapsed(deps.now() - start)}] ${what}: ${status}`);
   };
   for (;;) {
-    const exec = await reader.execution(rollbackId);
-    const status = exec.status ?? 'unknown';
+    const exec = await executionOnceVisible(reader, rollbackId, deps.now() - start);
+    const status = exec?.status ?? 'Starting';
     for (const action of await reader.actionExecutions(rollbackId, stageName)) {
       if (action.actionName && action.status) report(`  ${action.actionName}`, action.status);
     }
     report(`rollback ${rollbackId}`, status);
-    if (FINAL_STATUSES.has(status)) return { status, summary: exec.statusSummary, elapsedMs: deps.now() - start };
+    if (FINAL_STATUSES.has(status)) return { status, summary: exec?.statusSummary, elapsedMs: deps.now() - start };
     if (deps.now() - start >= maxWait) {
       throw new OperationError(`stopped following after ${formatElapsed(deps.now() - start)}: rollback ${rollbackId} is still ${status}; it goes on in CodePipeline, follow it in the console`);
     }
     await deps.sleep(interval);
+  }
+}
+
+/**
+ * A new execution can take a moment to become readable after RollbackStage returned its id;
+ * for the first two minutes "not found" means "not yet" (undefined), after that it is an error.
+ */
+async function executionOnceVisible(reader: PipelineReader, id: string, elapsedMs: number) {
+  try {
+    return await reader.execution(id);
+  } catch (e) {
+    if (elapsedMs < 2 * 60 * 1000 && awsErrorName((e as Error).cause) === 'PipelineExecutionNotFoundException') return undefined;
+    throw e;
   }
 }
 

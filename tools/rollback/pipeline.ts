@@ -77,9 +77,9 @@ export class PipelineReader {
       return await fn();
     } catch (e) {
       if (awsErrorName(e) === 'PipelineNotFoundException') {
-        throw new OperationError(`pipeline ${this.pipelineName} not found in ${this.region}; check the account of your credentials and --config (config.pipeline.name/region)`);
+        throw new OperationError(`pipeline ${this.pipelineName} not found in ${this.region}; check the account of your credentials and --config (config.pipeline.name/region)`, { cause: e });
       }
-      throw new OperationError(describeAwsError(e, doing));
+      throw new OperationError(describeAwsError(e, doing), { cause: e });
     }
   }
 }

@@ -377,6 +377,27 @@ describe('rollback: refusals and failures', () => {
     expect(output.stderr).toContain(`--to ${GOOD} is what prod-wave-2 runs now`);
   });
 
+  test('a rollback execution not readable yet right after RollbackStage is waited for, not reported as a failure', async () => {
+    arrange(waveTwo());
+    const notFound = Object.assign(new Error('execution not found'), { name: 'PipelineExecutionNotFoundException', $metadata: {} });
+    cp.on(GetPipelineExecutionCommand, { pipelineName: PIPELINE, pipelineExecutionId: NEW_ROLLBACK })
+      .rejectsOnce(notFound)
+      .resolves({ pipelineExecution: { pipelineExecutionId: NEW_ROLLBACK, executionType: 'ROLLBACK', status: 'Succeeded' } });
+    const { deps, output } = makeDeps();
+    expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(0);
+    expect(output.stdout).toContain(`[0:00] rollback ${NEW_ROLLBACK}: Starting`);
+    expect(output.stdout).toContain(`[0:20] rollback ${NEW_ROLLBACK}: Succeeded`);
+  });
+
+  test('a rollback execution that never becomes readable is an error after two minutes', async () => {
+    arrange(waveTwo());
+    const notFound = Object.assign(new Error('execution not found'), { name: 'PipelineExecutionNotFoundException', $metadata: {} });
+    cp.on(GetPipelineExecutionCommand, { pipelineName: PIPELINE, pipelineExecutionId: NEW_ROLLBACK }).rejects(notFound);
+    const { deps, output } = makeDeps();
+    expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
+    expect(output.stderr).toContain(`reading pipeline execution ${NEW_ROLLBACK} failed: PipelineExecutionNotFoundException`);
+  });
+
   test('a rollback that fails exits 1 with the execution summary', async () => {
     arrange(waveTwo({ rollbackStatuses: ['InProgress', 'Failed'] }));
     const { deps, output } = makeDeps();
