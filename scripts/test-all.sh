@@ -49,7 +49,8 @@ gate "render manifests (npm run manifests, every environment)" render
 validate() { local rc=0; for f in cdk.out/manifests/*.yaml; do bash tools/k8s-validate/run.sh "$f" || rc=1; done; return $rc; }
 gate "manifests: Kubernetes 1.35 schemas and Pod Security restricted (k8s-validate)" validate
 if need checkov "bash scripts/setup-python.sh"; then
-  gate "checkov (rendered Kubernetes manifests)" checkov -d cdk.out/manifests --framework kubernetes --compact --quiet --skip-download
+  checkov_manifests() { compgen -G 'cdk.out/manifests/*.yaml' >/dev/null || { echo 'no rendered manifests to scan'; return 1; }; checkov -d cdk.out/manifests --framework kubernetes --compact --quiet --skip-download; }
+  gate "checkov (rendered Kubernetes manifests)" checkov_manifests
 elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("checkov missing"); fi
 
 echo
