@@ -45,6 +45,8 @@ export interface GateDeps {
   readonly now: () => number;
   /** One line of progress output. */
   readonly log: (line: string) => void;
+  /** Longest wait for one ECR call: the SDK sets no limit of its own. @default 60000 */
+  readonly callTimeoutMs?: number;
 }
 
 export type Verdict = 'PASS' | 'BLOCKED' | 'ERROR';
@@ -78,6 +80,7 @@ export interface GateResult {
 
 export const DEFAULT_POLL_INTERVAL_SECONDS = 5;
 export const DEFAULT_TIMEOUT_SECONDS = 900;
+const DEFAULT_CALL_TIMEOUT_MS = 60_000;
 /** DescribeImageScanFindings' largest page. */
 const PAGE_SIZE = 1000;
 /** Scan statuses that mean "findings are final" (ACTIVE: Inspector's continuous scanning). */
@@ -95,6 +98,8 @@ export function oneLine(text: string): string {
 
 /** `Name: message`, one line, never a stack trace. */
 export function describeError(e: unknown): string {
+  // The only aborts are ours: a call that outlived callTimeoutMs.
+  if (errorName(e) === 'AbortError') return 'no answer from ECR in time (the call was abandoned)';
   return oneLine(e instanceof Error ? (e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : e.message) : String(e));
 }
 
@@ -110,6 +115,8 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
   const elapsed = (): number => Math.floor((deps.now() - start) / 1000);
   const say = (line: string): void => deps.log(`[${region}] ${line}`);
   const error = (reason: string, digest?: string): RegionResult => ({ region, verdict: 'ERROR', exitCode: 2, reason, digest, blocking: [] });
+  /** Abandons a hung call, so that --timeout bounds the gate (a new signal per call). */
+  const call = (): { abortSignal: AbortSignal } => ({ abortSignal: AbortSignal.timeout(deps.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS) });
   /** Sleeps one poll interval, never past the deadline. */
   const pause = (): Promise<void> => deps.sleep(Math.max(0, Math.min(deadline - deps.now(), options.pollIntervalSeconds * 1000)));
 
@@ -117,7 +124,7 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
   let digest: string | undefined;
   for (;;) {
     try {
-      const out = await client.send(new DescribeImagesCommand({ repositoryName, registryId, imageIds: [{ imageTag: tag }] }));
+      const out = await client.send(new DescribeImagesCommand({ repositoryName, registryId, imageIds: [{ imageTag: tag }] }), call());
       digest = out.imageDetails?.[0]?.imageDigest;
     } catch (e) {
       const name = errorName(e);
@@ -141,6 +148,7 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
     try {
       const out = await client.send(
         new DescribeImageScanFindingsCommand({ repositoryName, registryId, imageId: { imageDigest: digest }, maxResults: PAGE_SIZE }),
+        call(),
       );
       status = out.imageScanStatus?.status ?? 'UNKNOWN';
       description = out.imageScanStatus?.description;
@@ -156,7 +164,7 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
         scanStarted = true;
         say(`no scan of ${digest} yet: starting one (StartImageScan)`);
         try {
-          await client.send(new StartImageScanCommand({ repositoryName, registryId, imageId: { imageDigest: digest } }));
+          await client.send(new StartImageScanCommand({ repositoryName, registryId, imageId: { imageDigest: digest } }), call());
         } catch (startError) {
           // LimitExceeded: a scan of this image already ran today; its result will show up.
           if (errorName(startError) !== 'LimitExceededException') {
@@ -189,6 +197,7 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
     try {
       page = await client.send(
         new DescribeImageScanFindingsCommand({ repositoryName, registryId, imageId: { imageDigest: digest }, maxResults: PAGE_SIZE, nextToken: page.nextToken }),
+        call(),
       );
     } catch (e) {
       return error(`DescribeImageScanFindings (next page) for ${ref} in ${region} failed: ${describeError(e)}`, digest);

@@ -1,11 +1,13 @@
 import {
   DescribeImageScanFindingsCommand,
   DescribeImagesCommand,
+  ECRClient,
   LimitExceededException,
   StartImageScanCommand,
   UnsupportedImageTypeException,
 } from '@aws-sdk/client-ecr';
 import 'aws-sdk-client-mock-jest';
+import * as net from 'node:net';
 import { runGate } from '../../../tools/image-gate/gate';
 import {
   DIGEST,
@@ -195,6 +197,26 @@ describe('image gate: waiting for replication', () => {
 
     expect(result).toMatchObject({ exitCode: 2, reason: 'DescribeImages for hello-web:v1 in eu-west-1 failed: AccessDeniedException: User is not authorized to perform: ecr:DescribeImages' });
     expect(mocks['eu-west-1']).toHaveReceivedCommandTimes(DescribeImagesCommand, 1);
+  });
+
+  test('a hung ECR call is abandoned after callTimeoutMs (the SDK has no limit of its own): exit 2', async () => {
+    // a real client against a server that accepts connections and never answers
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    const client = new ECRClient({ region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    try {
+      const { deps } = regionMocks([]);
+      const result = await runGate(OPTIONS, { ...deps, ecrClient: () => client, callTimeoutMs: 200 });
+
+      expect(result).toMatchObject({ exitCode: 2, reason: 'DescribeImages for hello-web:v1 in eu-west-1 failed: no answer from ECR in time (the call was abandoned)' });
+      expect(sockets.length).toBeGreaterThan(0); // the call really went out
+    } finally {
+      client.destroy();
+      sockets.forEach((s) => s.destroy());
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   test('--registry-id is passed to every call', async () => {
