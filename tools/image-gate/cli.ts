@@ -32,6 +32,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       ecrClient: io.gate?.ecrClient ?? ((region) => new ECRClient({ region })),
       sleep: io.gate?.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
       now: io.gate?.now ?? Date.now,
+      callTimeoutMs: io.gate?.callTimeoutMs,
       log: io.out,
     });
     (result.verdict === 'PASS' ? io.out : io.err)(`image-gate: ${result.verdict} ${oneLine(result.reason)}`);
