@@ -53,7 +53,9 @@ export class PipelineStack extends Stack {
     const configArg = config.configFile ? ` -c config=${config.configFile}` : '';
     const synth = new pipelines.ShellStep('Synth', {
       input: source,
-      installCommands: ['npm ci'],
+      // The unit tests include moto_server integration tests (pinned Python tools, .venv) and the
+      // Go manifest validator (CodeBuild's Go fetches the pinned toolchain through the module proxy).
+      installCommands: ['npm ci', 'bash scripts/setup-python.sh'],
       commands: [
         // A failing test stops the pipeline here, before anything deploys.
         'npm run test:unit',
