@@ -50,6 +50,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fmt.Fprintln(stdout, usage)
+				fs.SetOutput(stdout)
+				fs.PrintDefaults()
 				return exitOK
 			}
 			fmt.Fprintf(stderr, "k8s-validate: %v\n%s\n", err, usage)

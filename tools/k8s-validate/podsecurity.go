@@ -14,9 +14,15 @@ import (
 	"k8s.io/pod-security-admission/policy"
 )
 
-// clusterPSAVersion is the Pod Security version a 1.35 cluster means by "latest", and the newest
-// one the pinned k8s.io/pod-security-admission knows.
-var clusterPSAVersion = psaapi.MajorMinorVersion(1, 35)
+// clusterPSAVersion is the Pod Security version a cluster of KubernetesVersion means by
+// "latest", and the newest one the pinned k8s.io/pod-security-admission knows.
+var clusterPSAVersion = func() psaapi.Version {
+	v, err := psaapi.ParseVersion("v" + KubernetesVersion)
+	if err != nil {
+		panic(fmt.Sprintf("KubernetesVersion %q: %v", KubernetesVersion, err))
+	}
+	return v
+}()
 
 // podSecurity evaluates pod specs with the upstream Pod Security Admission checks, the code the
 // API server's PodSecurity admission plugin runs.
@@ -30,7 +36,7 @@ func newPodSecurity(version psaapi.Version) (*podSecurity, error) {
 		version = clusterPSAVersion
 	}
 	if clusterPSAVersion.Older(version) {
-		return nil, fmt.Errorf("Pod Security version %s is newer than %s, the newest this build knows (k8s.io/pod-security-admission v0.35.x)", version, clusterPSAVersion)
+		return nil, fmt.Errorf("Pod Security version %s is newer than %s, the newest this build knows (k8s.io/pod-security-admission v0.%d.x)", version, clusterPSAVersion, clusterPSAVersion.Minor())
 	}
 	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
 	if err != nil {

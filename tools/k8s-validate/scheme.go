@@ -5,6 +5,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -25,6 +26,7 @@ var supportedGroupVersions = []schema.GroupVersion{
 	batchv1.SchemeGroupVersion,
 	policyv1.SchemeGroupVersion,
 	autoscalingv2.SchemeGroupVersion,
+	networkingv1.SchemeGroupVersion,
 }
 
 // newScheme registers the typed objects of k8s.io/api for supportedGroupVersions, and nothing
@@ -37,6 +39,7 @@ func newScheme() *runtime.Scheme {
 		batchv1.AddToScheme,
 		policyv1.AddToScheme,
 		autoscalingv2.AddToScheme,
+		networkingv1.AddToScheme,
 	} {
 		utilruntime.Must(add(s))
 	}
@@ -45,8 +48,9 @@ func newScheme() *runtime.Scheme {
 
 // clusterScoped lists the kinds of supportedGroupVersions that live outside any namespace.
 var clusterScoped = map[schema.GroupKind]bool{
-	{Group: "", Kind: "Namespace"}:        true,
-	{Group: "", Kind: "Node"}:             true,
-	{Group: "", Kind: "PersistentVolume"}: true,
-	{Group: "", Kind: "ComponentStatus"}:  true,
+	{Group: "", Kind: "Namespace"}:                        true,
+	{Group: "", Kind: "Node"}:                             true,
+	{Group: "", Kind: "PersistentVolume"}:                 true,
+	{Group: "", Kind: "ComponentStatus"}:                  true,
+	{Group: networkingv1.GroupName, Kind: "IngressClass"}: true,
 }

@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -276,8 +277,30 @@ func validateSelectors(obj runtime.Object) field.ErrorList {
 		return validateControllerSelector(o.Spec.Selector, o.Spec.Template.Labels, spec)
 	case *policyv1.PodDisruptionBudget:
 		return metav1validation.ValidateLabelSelector(o.Spec.Selector, metav1validation.LabelSelectorValidationOptions{}, spec.Child("selector"))
+	case *networkingv1.NetworkPolicy:
+		return validateNetworkPolicySelectors(&o.Spec, spec)
 	}
 	return nil
+}
+
+// validateNetworkPolicySelectors checks every label selector of a NetworkPolicy: podSelector, and
+// the podSelector and namespaceSelector of each ingress and egress peer.
+func validateNetworkPolicySelectors(np *networkingv1.NetworkPolicySpec, spec *field.Path) field.ErrorList {
+	opts := metav1validation.LabelSelectorValidationOptions{}
+	errs := metav1validation.ValidateLabelSelector(&np.PodSelector, opts, spec.Child("podSelector"))
+	peers := func(ps []networkingv1.NetworkPolicyPeer, path *field.Path) {
+		for i, p := range ps {
+			errs = append(errs, metav1validation.ValidateLabelSelector(p.PodSelector, opts, path.Index(i).Child("podSelector"))...)
+			errs = append(errs, metav1validation.ValidateLabelSelector(p.NamespaceSelector, opts, path.Index(i).Child("namespaceSelector"))...)
+		}
+	}
+	for i, r := range np.Ingress {
+		peers(r.From, spec.Child("ingress").Index(i).Child("from"))
+	}
+	for i, r := range np.Egress {
+		peers(r.To, spec.Child("egress").Index(i).Child("to"))
+	}
+	return errs
 }
 
 func validateControllerSelector(sel *metav1.LabelSelector, templateLabels map[string]string, spec *field.Path) field.ErrorList {

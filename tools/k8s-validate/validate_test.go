@@ -156,3 +156,40 @@ func TestBadDocumentSeparatorIsAnInputError(t *testing.T) {
 		t.Fatalf("err = %v, want an *InputError", err)
 	}
 }
+
+// The project's NetworkPolicy (networking.k8s.io/v1) is a known kind, and its selectors are checked.
+func TestNetworkPolicy(t *testing.T) {
+	const np = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: hello-web
+  namespace: hello-web
+spec:
+  podSelector:
+    matchLabels:
+      app.kubernetes.io/name: hello-web
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - from:
+        - namespaceSelector:
+            matchLabels:
+              kubernetes.io/metadata.name: ingress
+      ports:
+        - port: 8080
+          protocol: TCP
+  egress: []
+`
+	v := testValidator(t)
+	requireNoFindings(t, validateString(t, v, np))
+
+	cases := []struct{ name, old, new, want string }{
+		{"unknown field", "  policyTypes:", "  policyType:", `unknown field "spec.policyType"`},
+		{"invalid podSelector", "      app.kubernetes.io/name: hello-web", "      app.kubernetes.io/name: -x-", "spec.podSelector.matchLabels"},
+		{"invalid peer selector", "kubernetes.io/metadata.name: ingress", "kubernetes.io/metadata.name: in gress", "spec.ingress[0].from[0].namespaceSelector.matchLabels"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			requireFinding(t, validateString(t, v, replaceOnce(t, np, tc.old, tc.new)), "NetworkPolicy/hello-web", CheckSchema, tc.want)
+		})
+	}
+}
