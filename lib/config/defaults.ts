@@ -26,7 +26,7 @@ export const DEFAULTS = {
   pipelineName: 'hello-web-delivery',
   sourceBranch: 'main',
   sourceCreate: true,
-  image: { repositoryName: 'hello-web', architecture: 'arm64', failOn: 'CRITICAL', keepImages: 30 },
+  image: { repositoryName: 'hello-web', architecture: 'arm64', failOn: 'CRITICAL', scanning: 'ENHANCED', keepImages: 30 },
   environment: {
     azSuffixes: ['a', 'b', 'c'],
     vpcCidr: '10.0.0.0/16',

@@ -32,7 +32,7 @@ export interface EnvironmentConfig {
 export interface DeliveryConfig {
   readonly pipeline: { readonly account: string; readonly region: string; readonly name: string };
   readonly source: { readonly repositoryName: string; readonly branch: string; readonly create: boolean };
-  readonly image: { readonly repositoryName: string; readonly architecture: 'arm64' | 'amd64'; readonly failOn: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW'; readonly keepImages: number };
+  readonly image: { readonly repositoryName: string; readonly architecture: 'arm64' | 'amd64'; readonly failOn: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW'; readonly scanning: 'ENHANCED' | 'BASIC'; readonly keepImages: number };
   readonly preprod: EnvironmentConfig;
   readonly prod: { readonly waves: readonly (readonly EnvironmentConfig[])[] };
   /** Path of the config file, relative to the repository root, when one was given; the pipeline's synth step passes it on. */

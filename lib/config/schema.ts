@@ -106,6 +106,12 @@ export const deliveryConfigSchema = z.strictObject({
       architecture: z.enum(['arm64', 'amd64']).optional(),
       /** Lowest scan severity that blocks a deployment. @default "CRITICAL" */
       failOn: z.enum(['CRITICAL', 'HIGH', 'MEDIUM', 'LOW']).optional(),
+      /**
+       * ENHANCED: Amazon Inspector scans the pushed image continuously (it reads the Go binary's
+       * modules; basic scanning cannot scan a `scratch` image and reports it unsupported).
+       * BASIC: ECR's free scan on push (OS packages only). @default "ENHANCED"
+       */
+      scanning: z.enum(['ENHANCED', 'BASIC']).optional(),
       /** Images the lifecycle policy keeps: every one is a rollback target. @default 30 */
       keepImages: z.number().int().min(30, 'must be at least 30: each kept image is a rollback target').max(1000).optional(),
     })

@@ -11,6 +11,8 @@ export interface ImageRepositoryProps {
   readonly replicaRegions: readonly string[];
   /** Images kept by the lifecycle policy; each is a rollback target. */
   readonly keepImages: number;
+  /** ENHANCED: Amazon Inspector scans the repository continuously; BASIC: scan on push. */
+  readonly scanning: 'ENHANCED' | 'BASIC';
 }
 
 /**
@@ -49,6 +51,14 @@ export class ImageRepository extends Construct {
         actions: pullStatement.Action,
       }),
     );
+
+    if (props.scanning === 'ENHANCED') {
+      // Registry-wide setting of the pipeline account (one per account and region): see docs/configuration.md.
+      new ecr.CfnRegistryScanningConfiguration(this, 'Scanning', {
+        scanType: 'ENHANCED',
+        rules: [{ scanFrequency: 'CONTINUOUS_SCAN', repositoryFilters: [{ filter: props.repositoryName, filterType: 'WILDCARD' }] }],
+      });
+    }
 
     if (props.replicaRegions.length > 0) {
       // Registry-wide setting of the pipeline account (one per account and region): see docs/configuration.md.

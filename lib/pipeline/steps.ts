@@ -64,6 +64,10 @@ export interface ImageGateStepProps {
   readonly replicaArn: string;
   /** The region whose replica is checked (the stage's). */
   readonly region: string;
+  /** Where the image was pushed and is scanned; its scan of the (same) digest is read. */
+  readonly scanRegion: string;
+  /** ARN of the repository in `scanRegion`. */
+  readonly sourceArn: string;
   readonly failOn: string;
   /** @default 900 */
   readonly timeoutSeconds?: number;
@@ -79,12 +83,12 @@ export class ImageGateStep extends CodeBuildStep {
     super(id, {
       input: props.assembly,
       commands: [
-        `node ${TOOLS_DIR}/image-gate.cjs --repository ${props.repositoryName} --tag-file ${IMAGE_ARTIFACT_FILE} --regions ${props.region} --fail-on ${props.failOn} --timeout ${props.timeoutSeconds ?? 900}`,
+        `node ${TOOLS_DIR}/image-gate.cjs --repository ${props.repositoryName} --tag-file ${IMAGE_ARTIFACT_FILE} --regions ${props.region} --scan-region ${props.scanRegion} --fail-on ${props.failOn} --timeout ${props.timeoutSeconds ?? 900}`,
       ],
       rolePolicyStatements: [
         new iam.PolicyStatement({
           actions: ['ecr:DescribeImages', 'ecr:DescribeImageScanFindings', 'ecr:StartImageScan'],
-          resources: [props.replicaArn],
+          resources: [props.replicaArn, props.sourceArn],
         }),
       ],
     });

@@ -43,6 +43,7 @@ export class PipelineStack extends Stack {
       pullAccounts: [...new Set(environments.map((e) => e.account))],
       replicaRegions: [...new Set(environments.map((e) => e.region))].filter((r) => r !== config.pipeline.region),
       keepImages: config.image.keepImages,
+      scanning: config.image.scanning,
     });
 
     const repository = config.source.create
@@ -101,6 +102,8 @@ export class PipelineStack extends Stack {
         repositoryName: config.image.repositoryName,
         replicaArn: `arn:${Aws.PARTITION}:ecr:${env.region}:${config.pipeline.account}:repository/${config.image.repositoryName}`,
         region: env.region,
+        scanRegion: config.pipeline.region,
+        sourceArn: this.imageRepository.repository.repositoryArn,
         failOn: config.image.failOn,
       });
       const smoke = new SmokeTestStep(`SmokeTest-${env.stageName}`, { assembly, serviceUrl: stage.serviceUrl, imageTag: stage.imageTag });

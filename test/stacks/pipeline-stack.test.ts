@@ -175,3 +175,23 @@ describe('artifacts and image repository', () => {
     expect(JSON.stringify(s.pipeline.toJSON())).not.toContain(s.imageTag);
   });
 });
+
+describe('image scanning', () => {
+  test('the pushed image is scanned continuously by Amazon Inspector (basic scanning cannot read a scratch image)', () => {
+    s.pipeline.hasResourceProperties('AWS::ECR::RegistryScanningConfiguration', {
+      ScanType: 'ENHANCED',
+      Rules: [{ ScanFrequency: 'CONTINUOUS_SCAN', RepositoryFilters: [{ Filter: 'hello-web', FilterType: 'WILDCARD' }] }],
+    });
+  });
+
+  test("each gate checks replication in its stage's region and reads the scan where the image was pushed", () => {
+    const gate = Object.values(s.pipeline.findResources('AWS::CodeBuild::Project')).map((p) => JSON.stringify(p)).find((p) => p.includes('--regions ap-southeast-2'));
+    expect(gate).toContain('--scan-region eu-west-1');
+  });
+
+  test('BASIC scanning leaves the registry configuration alone', () => {
+    const basic = synthesize({ config: { ...require('../../lib/config').STACK_ENVIRONMENTS, image: { scanning: 'BASIC' } } });
+    basic.pipeline.resourceCountIs('AWS::ECR::RegistryScanningConfiguration', 0);
+    basic.pipeline.hasResourceProperties('AWS::ECR::Repository', { ImageScanningConfiguration: { ScanOnPush: true } });
+  });
+});

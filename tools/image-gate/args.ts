@@ -16,7 +16,7 @@ export type ParsedArgs = { readonly kind: 'help' } | { readonly kind: 'run'; rea
 
 export const USAGE = `Usage: image-gate --repository <name> (--tag <tag> | --tag-file <image.json>) --regions <r1,r2,...>
                   [--fail-on CRITICAL|HIGH|MEDIUM|LOW] [--timeout <seconds>]
-                  [--poll-interval <seconds>] [--registry-id <account>]
+                  [--poll-interval <seconds>] [--registry-id <account>] [--scan-region <region>]
 
 Before a stage deploys: waits until <name>:<tag> has replicated to each region, waits for the scan
 of its digest (starting one when the replica has none), and blocks on findings at or above --fail-on.
@@ -30,6 +30,8 @@ Options:
   --timeout <seconds>        per region, replication and scan together (default ${DEFAULT_TIMEOUT_SECONDS})
   --poll-interval <seconds>  time between checks (default ${DEFAULT_POLL_INTERVAL_SECONDS})
   --registry-id <account>    account of the registry (default: the caller's)
+  --scan-region <region>     read the scan of the digest in this region (where the image was pushed
+                             and enhanced scanning runs) instead of in each checked region
   -h, --help                 print this text
 
 Exit codes: 0 PASS (may deploy), 1 BLOCKED (findings at or above --fail-on),
@@ -45,6 +47,7 @@ const OPTIONS = {
   timeout: { type: 'string' },
   'poll-interval': { type: 'string' },
   'registry-id': { type: 'string' },
+  'scan-region': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 type OptionName = keyof typeof OPTIONS;
@@ -195,6 +198,13 @@ export function parseGateArgs(argv: readonly string[], readFile: (path: string) 
   const registryId = stringFlag(flags, 'registry-id');
   if (registryId !== undefined && !ACCOUNT_ID.test(registryId)) throw new ArgsError(`--registry-id: ${JSON.stringify(registryId)} must be a 12-digit AWS account id`);
 
+  const scanRegionFlag = stringFlag(flags, 'scan-region');
+  if (scanRegionFlag !== undefined && !KNOWN_REGIONS.includes(scanRegionFlag)) {
+    const hint = nearestRegion(scanRegionFlag);
+    throw new ArgsError(`--scan-region: ${JSON.stringify(scanRegionFlag)} is not an AWS region${hint ? ` (did you mean ${hint}?)` : ''}; give one region`);
+  }
+  const scanRegion = scanRegionFlag;
+
   return {
     kind: 'run',
     options: {
@@ -205,6 +215,7 @@ export function parseGateArgs(argv: readonly string[], readFile: (path: string) 
       timeoutSeconds: parseSeconds('timeout', stringFlag(flags, 'timeout'), DEFAULT_TIMEOUT_SECONDS, 0, MAX_TIMEOUT_SECONDS),
       pollIntervalSeconds: parseSeconds('poll-interval', stringFlag(flags, 'poll-interval'), DEFAULT_POLL_INTERVAL_SECONDS, 1, MAX_POLL_INTERVAL_SECONDS),
       registryId,
+      scanRegion,
     },
   };
 }

@@ -36,6 +36,12 @@ export interface GateOptions {
   readonly pollIntervalSeconds: number;
   /** Account of the registry; the caller's own when omitted. */
   readonly registryId?: string;
+  /**
+   * Region whose scan of the digest is read; each checked region's own when omitted. The pipeline
+   * reads the scan where the image was pushed (enhanced scanning runs there; a replica has the same
+   * digest, so the same findings), and checks replication in the stage's region.
+   */
+  readonly scanRegion?: string;
 }
 
 export interface GateDeps {
@@ -109,6 +115,8 @@ function plural(n: number, word: string): string {
 
 async function checkRegion(region: string, options: GateOptions, deps: GateDeps, start: number): Promise<RegionResult> {
   const client = deps.ecrClient(region);
+  const scanRegion = options.scanRegion ?? region;
+  const scanClient = scanRegion === region ? client : deps.ecrClient(scanRegion);
   const { repository: repositoryName, tag, registryId } = options;
   const ref = `${repositoryName}:${tag}`;
   const deadline = start + options.timeoutSeconds * 1000;
@@ -140,13 +148,14 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
   say(`found ${ref} as ${digest} (${elapsed()}s)`);
 
   // 2. The scan of that digest. Basic scan-on-push does not cover replicas, so start one if none.
+  if (scanRegion !== region) say(`reading the scan of ${digest} in ${scanRegion} (same digest)`);
   let scanStarted = false;
   let complete: DescribeImageScanFindingsCommandOutput | undefined;
   while (!complete) {
     let status: string | undefined; // undefined: no scan yet
     let description: string | undefined;
     try {
-      const out = await client.send(
+      const out = await scanClient.send(
         new DescribeImageScanFindingsCommand({ repositoryName, registryId, imageId: { imageDigest: digest }, maxResults: PAGE_SIZE }),
         call(),
       );
@@ -158,28 +167,28 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
       }
     } catch (e) {
       if (errorName(e) !== 'ScanNotFoundException') {
-        return error(`DescribeImageScanFindings for ${ref} in ${region} failed: ${describeError(e)}`, digest);
+        return error(`DescribeImageScanFindings for ${ref} in ${scanRegion} failed: ${describeError(e)}`, digest);
       }
       if (!scanStarted) {
         scanStarted = true;
         say(`no scan of ${digest} yet: starting one (StartImageScan)`);
         try {
-          await client.send(new StartImageScanCommand({ repositoryName, registryId, imageId: { imageDigest: digest } }), call());
+          await scanClient.send(new StartImageScanCommand({ repositoryName, registryId, imageId: { imageDigest: digest } }), call());
         } catch (startError) {
           // LimitExceeded: a scan of this image already ran today; its result will show up.
           if (errorName(startError) !== 'LimitExceededException') {
-            return error(`StartImageScan for ${ref} in ${region} failed: ${describeError(startError)}`, digest);
+            return error(`StartImageScan for ${ref} in ${scanRegion} failed: ${describeError(startError)}`, digest);
           }
           say(`StartImageScan: ${describeError(startError)}; waiting for the existing scan`);
         }
       }
     }
     if (status !== undefined && !WAITING.has(status)) {
-      return error(`scan of ${ref} (${digest}) in ${region} ended ${status}${description ? `: ${description}` : ''}`, digest);
+      return error(`scan of ${ref} (${digest}) in ${scanRegion} ended ${status}${description ? `: ${description}` : ''}`, digest);
     }
     if (deadline - deps.now() <= 0) {
       const state = status === undefined ? 'has not started' : `is still ${status}`;
-      return error(`scan of ${ref} (${digest}) in ${region} ${state} after ${elapsed()}s`, digest);
+      return error(`scan of ${ref} (${digest}) in ${scanRegion} ${state} after ${elapsed()}s`, digest);
     }
     say(status === undefined ? `waiting for the scan to start (${elapsed()}s)` : `scan ${status} (${elapsed()}s)`);
     await pause();
@@ -195,7 +204,7 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
     closed += found.closed;
     if (!page.nextToken) break;
     try {
-      page = await client.send(
+      page = await scanClient.send(
         new DescribeImageScanFindingsCommand({ repositoryName, registryId, imageId: { imageDigest: digest }, maxResults: PAGE_SIZE, nextToken: page.nextToken }),
         call(),
       );

@@ -116,6 +116,8 @@ describe('image gate arguments', () => {
     [[...BASE, '--timeout', '86401'], /^--timeout: "86401" must be a whole number/],
     [[...BASE, '--poll-interval', '0'], /^--poll-interval: "0" must be a whole number of seconds from 1 to 300$/],
     [[...BASE, '--registry-id', '12345'], /^--registry-id: "12345" must be a 12-digit AWS account id$/],
+    [[...BASE, '--scan-region', 'eu-west-9'], /^--scan-region: "eu-west-9" is not an AWS region \(did you mean eu-west-\d\?\); give one region$/],
+    [[...BASE, '--scan-region', 'eu-west-1,us-east-1'], /^--scan-region: "eu-west-1,us-east-1" is not an AWS region/],
     [['--repository', 'Hello_Web', '--tag', 'v1', '--regions', 'eu-west-1'], /^--repository: "Hello_Web" is not an ECR repository name/],
     [['--repository', 'hello-web', '--tag', '-v1', '--regions', 'eu-west-1'], /^--tag needs a value$/],
     [['--repository', 'hello-web', '--tag=.v1', '--regions', 'eu-west-1'], /^--tag: ".v1" is not a valid image tag/],
@@ -127,4 +129,9 @@ describe('image gate arguments', () => {
   test('every message is a single line', () => {
     for (const argv of [[...BASE, '--nope'], ['--tag-file', 'x.json', '--regions', 'eu-west-1']]) expect(errorOf(argv)).not.toContain('\n');
   });
+});
+
+test('--scan-region is passed on as one region', () => {
+  const parsed = parseGateArgs(['--repository', 'hello-web', '--tag', 'v1', '--regions', 'us-east-1', '--scan-region', 'eu-west-1']);
+  expect(parsed).toEqual({ kind: 'run', options: expect.objectContaining({ regions: ['us-east-1'], scanRegion: 'eu-west-1' }) });
 });

@@ -391,3 +391,30 @@ describe('image gate: several regions', () => {
     expect(result.reason).toBe('us-west-2: test set-up: no client for us-west-2');
   });
 });
+
+describe('image gate: scan read where the image was pushed (--scan-region)', () => {
+  test('replication is checked in the stage region, findings are read in the scan region for the same digest', async () => {
+    const { mocks, deps, lines } = regionMocks(['us-east-1', 'eu-west-1']);
+    mocks['us-east-1'].on(DescribeImagesCommand).resolves(imageFound);
+    mocks['eu-west-1'].on(DescribeImageScanFindingsCommand).resolves({ ...completeScan([basicFinding('CVE-2024-4242', 'CRITICAL')]), imageScanStatus: { status: 'ACTIVE' } });
+
+    const result = await runGate({ ...OPTIONS, regions: ['us-east-1'], scanRegion: 'eu-west-1' }, deps);
+
+    expect(result.exitCode).toBe(1);
+    expect(mocks['us-east-1'].commandCalls(DescribeImageScanFindingsCommand)).toHaveLength(0);
+    expect(mocks['eu-west-1'].commandCalls(DescribeImagesCommand)).toHaveLength(0);
+    expect(mocks['eu-west-1'].commandCalls(DescribeImageScanFindingsCommand)[0].args[0].input.imageId).toEqual({ imageDigest: DIGEST });
+    expect(lines.join('\n')).toContain(`[us-east-1] reading the scan of ${DIGEST} in eu-west-1 (same digest)`);
+  });
+
+  test('a scan region that never scans the image times out naming that region', async () => {
+    const { mocks, deps } = regionMocks(['us-east-1', 'eu-west-1']);
+    mocks['us-east-1'].on(DescribeImagesCommand).resolves(imageFound);
+    mocks['eu-west-1'].on(DescribeImageScanFindingsCommand).resolves(scanStatus('PENDING'));
+
+    const result = await runGate({ ...OPTIONS, regions: ['us-east-1'], scanRegion: 'eu-west-1', timeoutSeconds: 20 }, deps);
+
+    expect(result.exitCode).toBe(2);
+    expect(result.reason).toMatch(/scan of hello-web:v1 \(sha256:[0-9a-f]+\) in eu-west-1 is still PENDING after \d+s/);
+  });
+});
