@@ -127,7 +127,11 @@ func (v *Validator) validateDocument(yamlDoc []byte, where string, res *Result) 
 	case runtime.IsStrictDecodingError(err) && obj != nil:
 		// Unknown or duplicate fields: the object decoded, so the other checks still run on it.
 		strictErr, _ := runtime.AsStrictDecodingError(err)
+		isList := meta.IsListType(obj)
 		for _, e := range strictErr.Errors() {
+			if isList && strings.Contains(e.Error(), `"items[`) {
+				continue // reported on the item itself, below
+			}
 			res.add(id, CheckSchema, e.Error())
 		}
 	case runtime.IsNotRegisteredError(err):
@@ -143,7 +147,7 @@ func (v *Validator) validateDocument(yamlDoc []byte, where string, res *Result) 
 
 	if meta.IsListType(obj) {
 		res.Objects-- // the List itself is not applied; its items are
-		v.validateListItems(jsonDoc, id, res)
+		v.validateListItems(jsonDoc, id, where, res)
 		return
 	}
 	accessor, err := meta.Accessor(obj)
@@ -174,7 +178,7 @@ func (v *Validator) validateDocument(yamlDoc []byte, where string, res *Result) 
 
 // validateListItems checks the items of a List (kind: List, DeploymentList, ...), as kubectl
 // applies each of them.
-func (v *Validator) validateListItems(jsonDoc []byte, listID string, res *Result) {
+func (v *Validator) validateListItems(jsonDoc []byte, listID, where string, res *Result) {
 	var list struct {
 		Items []json.RawMessage `json:"items"`
 	}
@@ -183,7 +187,7 @@ func (v *Validator) validateListItems(jsonDoc []byte, listID string, res *Result
 		return
 	}
 	for i, item := range list.Items {
-		v.validateDocument(item, fmt.Sprintf("%s items[%d]", listID, i), res)
+		v.validateDocument(item, fmt.Sprintf("%s, items[%d]", where, i), res)
 	}
 }
 

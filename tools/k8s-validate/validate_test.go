@@ -149,6 +149,18 @@ func TestListItemsAreChecked(t *testing.T) {
 	requireFinding(t, res, "ServiceAccount/hello-web", CheckSchema, "cannot unmarshal string", "secrets")
 }
 
+// In a typed list, an item's unknown field is reported once, on the item.
+func TestTypedListItemFindingsAreNotDuplicated(t *testing.T) {
+	m := "apiVersion: v1\nkind: ServiceAccountList\nitems:\n" +
+		"  - apiVersion: v1\n    kind: ServiceAccount\n    metadata:\n      name: a\n    automountServiceAccountTokn: false\n" +
+		"  - apiVersion: v1\n    kind: ServiceAccount\n    metadata:\n      name: b\n"
+	res := validateString(t, testValidator(t), m)
+	if res.Objects != 2 || len(res.Findings) != 1 {
+		t.Fatalf("Objects = %d, want 2; want exactly 1 finding, got:\n%s", res.Objects, dump(res))
+	}
+	requireFinding(t, res, "ServiceAccount/a", CheckSchema, `unknown field "automountServiceAccountTokn"`)
+}
+
 func TestBadDocumentSeparatorIsAnInputError(t *testing.T) {
 	_, err := testValidator(t).Validate(strings.NewReader(compliantDocument(t, "ServiceAccount") + "--- not a separator\n"))
 	var inputErr *InputError
