@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: every gate of the project, in order, each one reported; exits non-zero if any failed.
-#   types (tsc) · unit and integration tests (jest, incl. moto) · Go service (vet, race tests, staticcheck)
-#   · manifest validator (Go) · cdk synth (cdk-nag runs inside it) · cfn-lint · manifests: Kubernetes 1.35
+#   types (tsc) · Go service (vet, race tests, staticcheck) · manifest validator (Go)
+#   · unit and integration tests (jest, incl. moto) · cdk synth (cdk-nag runs inside it) · cfn-lint · manifests: Kubernetes 1.35
 #   schemas + Pod Security "restricted" · checkov
 # Python tools come pinned from requirements-dev.txt into .venv (first run installs them).
 # A missing tool is a failure under CI=true, and a loud skip elsewhere.
@@ -28,11 +28,12 @@ need() { # need <tool> <install hint>
 
 gate "python tools (.venv: cfn-lint, checkov, moto)" bash scripts/setup-python.sh
 gate "types (tsc --noEmit)" npx tsc --noEmit -p .
-gate "jest (CDK assertions, config, tools, moto integration)" npx jest --ci
 if need go "https://go.dev/dl (Go 1.26)"; then
   gate "Go service: vet, race tests, fuzz seeds, staticcheck (app/)" bash app/scripts/test.sh
   gate "manifest validator tests (tools/k8s-validate)" bash -c 'cd tools/k8s-validate && go test -count=1 ./...'
 elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("go missing"); fi
+# after the Go gates: the jest suite calls the manifest validator, which is then already built
+gate "jest (CDK assertions, config, tools, moto integration)" npx jest --ci
 
 synth() { rm -rf cdk.out && npx cdk synth -q > /tmp/synth.$$.log 2>&1 || { cat /tmp/synth.$$.log; return 1; }; tail -n 3 /tmp/synth.$$.log; }
 gate "cdk synth, default STACK_ENVIRONMENTS (cdk-nag AwsSolutions inside)" synth
