@@ -1,0 +1,56 @@
+import * as fs from 'node:fs';
+import { STACK_ENVIRONMENTS } from '../../lib/config';
+import { type CfnTemplateJson, DIAGRAM_FILE, readPipelineStages, renderPipelineDiagram, renderPipelineDiagramDoc, synthesizePipelineTemplate } from '../../tools/diagram';
+
+// docs/pipeline-diagram.md is generated from the synthesized pipeline; these tests keep it honest.
+let template: CfnTemplateJson;
+beforeAll(() => {
+  template = synthesizePipelineTemplate();
+});
+
+test('docs/pipeline-diagram.md matches the synthesized pipeline (run npm run diagram)', () => {
+  const committed = fs.readFileSync(DIAGRAM_FILE, 'utf8');
+  const current = renderPipelineDiagramDoc(template);
+  if (committed !== current) {
+    throw new Error('docs/pipeline-diagram.md is stale: run npm run diagram (and commit docs/pipeline-diagram.md)');
+  }
+});
+
+test('every stage appears in pipeline order, with rollback and the manual approval marked', () => {
+  const diagram = renderPipelineDiagram(template);
+  const stages = readPipelineStages(template);
+  const positions = stages.map((s) => diagram.indexOf(`["${s.name}`));
+  expect(positions.every((p) => p > 0)).toBe(true);
+  expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+  for (const s of stages.filter((st) => st.onFailure === 'ROLLBACK')) expect(diagram).toContain(`["${s.name} · OnFailure: ROLLBACK"]`);
+  expect(diagram).toMatch(/\{\{"ApproveProd<br\/>manual approval"\}\}/);
+  // The CodeCommit action's name is an Fn::GetAtt in the template; it is drawn by provider.
+  expect(diagram).toContain('["CodeCommit<br/>source, branch main"]');
+  // No asset hashes or logical-id suffixes leak into the doc.
+  expect(diagram).not.toMatch(/[0-9a-f]{16}|[0-9A-F]{8}\b/);
+});
+
+test('a wave of several regions is drawn as parallel actions per runOrder', () => {
+  const diagram = renderPipelineDiagram(template);
+  expect(diagram).toMatch(/subgraph s\d+r0\["runOrder 1: 2 in parallel"\][^]*prod-us-east-1\.ImageGate-prod-us-east-1/);
+});
+
+test('the diagram changes when the pipeline changes (an extra prod wave appears as a new stage)', () => {
+  const extraWave = {
+    ...STACK_ENVIRONMENTS,
+    prod: {
+      waves: [
+        ...STACK_ENVIRONMENTS.prod.waves,
+        [
+          { account: '333333333333', region: 'eu-central-1' },
+          { account: '333333333333', region: 'us-west-2' },
+        ],
+      ],
+    },
+  };
+  const changed = renderPipelineDiagramDoc(synthesizePipelineTemplate(extraWave));
+  expect(changed).not.toEqual(renderPipelineDiagramDoc(template));
+  expect(changed).toContain('["prod-wave-3 · OnFailure: ROLLBACK"]');
+  expect(changed).toContain('prod-eu-central-1.ImageGate-prod-eu-central-1');
+  expect(renderPipelineDiagram(template)).not.toContain('prod-wave-3');
+});
