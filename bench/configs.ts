@@ -1,0 +1,40 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
+import { AWS_REGIONS, type DeliveryConfigInput, STACK_ENVIRONMENTS, validateConfig } from '../lib/config';
+
+/** Regions of the `aws` partition, the one the default pipeline (eu-west-1) lives in. */
+export function awsPartitionRegions(): string[] {
+  return AWS_REGIONS.filter((r) => RegionInfo.get(r).partition === 'aws');
+}
+
+/**
+ * STACK_ENVIRONMENTS with `regionCount` prod regions in three waves: the first wave one region,
+ * then the rest split in two (the default layout, grown). The default's regions come first, so
+ * the generated configs only add regions to it. Every prod environment uses the default prod
+ * account (one account, distinct regions: unique account+region as the validation requires).
+ */
+export function prodRegionsConfig(regionCount: number): DeliveryConfigInput {
+  const defaultRegions = STACK_ENVIRONMENTS.prod.waves.flat().map((e) => e.region);
+  const regions = [...defaultRegions, ...awsPartitionRegions().filter((r) => !defaultRegions.includes(r))];
+  if (regionCount < 3 || regionCount > regions.length) {
+    throw new Error(`prod region count must be 3-${regions.length} (the aws partition's regions), got ${regionCount}`);
+  }
+  const account = STACK_ENVIRONMENTS.prod.waves[0][0].account;
+  const [first, ...rest] = regions.slice(0, regionCount);
+  const half = Math.ceil(rest.length / 2);
+  const waves = [[first], rest.slice(0, half), rest.slice(half)];
+  return { ...STACK_ENVIRONMENTS, prod: { waves: waves.map((w) => w.map((region) => ({ account, region }))) } };
+}
+
+/**
+ * Writes the config as JSON under `dir` (which must be inside the repository: the config loader
+ * refuses files outside it) after validating it, and returns its path relative to `repoRoot`.
+ */
+export function writeConfig(repoRoot: string, dir: string, name: string, config: DeliveryConfigInput): string {
+  validateConfig(config, `generated ${name}`);
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.json`);
+  fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+  return path.relative(repoRoot, file);
+}

@@ -1,0 +1,111 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
+import { allEnvironments, validateConfig } from '../../lib/config';
+import { prodRegionsConfig } from '../../bench/configs';
+import { pipelineShape } from '../../bench/pipeline-shape';
+import { leastSquares, median } from '../../bench/stats';
+
+// The helpers behind docs/performance.md (npm run bench). The benchmark itself is not a test;
+// these check that what it derives from a template is derived correctly.
+
+test('median and least squares', () => {
+  expect(median([3, 1, 2])).toBe(2);
+  expect(median([4, 1, 3, 2])).toBe(2.5);
+  expect(() => median([])).toThrow(/no values/);
+  const fit = leastSquares([
+    { x: 3, y: 10 },
+    { x: 8, y: 12.5 },
+    { x: 16, y: 16.5 },
+  ]);
+  expect(fit.slope).toBeCloseTo(0.5, 5);
+  expect(fit.intercept).toBeCloseTo(8.5, 5);
+  expect(fit.r2).toBeCloseTo(1, 5);
+});
+
+test.each([8, 16])('the generated %i-region config is valid: one region first, the rest in two waves, aws partition only', (n) => {
+  const config = validateConfig(prodRegionsConfig(n));
+  const waves = config.prod.waves;
+  expect(waves.map((w) => w.length)).toEqual([1, Math.ceil((n - 1) / 2), Math.floor((n - 1) / 2)]);
+  const regions = waves.flat().map((e) => e.region);
+  expect(new Set(regions).size).toBe(n);
+  expect(regions.slice(0, 3)).toEqual(['eu-west-1', 'us-east-1', 'ap-southeast-2']);
+  expect(regions.every((r) => RegionInfo.get(r).partition === 'aws')).toBe(true);
+  expect(allEnvironments(config)).toHaveLength(n + 1);
+});
+
+const tempDirs: string[] = [];
+afterAll(() => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+/** A minimal cloud assembly with the shape CDK Pipelines gives: a gate, Prepare, Deploy, smoke test per stage. */
+function fakeAssembly(publishCommands: string[]): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-shape-'));
+  tempDirs.push(dir);
+  const action = (name: string, runOrder: number, category: string, provider: string, extra: Record<string, unknown> = {}) => ({ Name: name, RunOrder: runOrder, ActionTypeId: { Category: category, Owner: 'AWS', Provider: provider, Version: '1' }, ...extra });
+  const deployStage = (name: string) => ({
+    Name: name,
+    OnFailure: { Result: 'ROLLBACK' },
+    Actions: [
+      action(`ImageGate-${name}`, 1, 'Build', 'CodeBuild', { InputArtifacts: [{ Name: 'Synth_Output' }] }),
+      action(`${name}.Prepare`, 2, 'Deploy', 'CloudFormation', { InputArtifacts: [{ Name: 'Synth_Output' }], Configuration: { StackName: name, ActionMode: 'CHANGE_SET_REPLACE' } }),
+      action(`${name}.Deploy`, 3, 'Deploy', 'CloudFormation', { Namespace: `${name}-ns`, Configuration: { StackName: name, ActionMode: 'CHANGE_SET_EXECUTE' } }),
+      action(`SmokeTest-${name}`, 4, 'Build', 'CodeBuild', { InputArtifacts: [{ Name: 'Synth_Output' }], Configuration: { EnvironmentVariables: `[{"value":"#{${name}-ns.ServiceUrl}"}]` } }),
+    ],
+  });
+  const template = {
+    Resources: {
+      Pipeline: {
+        Type: 'AWS::CodePipeline::Pipeline',
+        Properties: {
+          Stages: [
+            { Name: 'Source', Actions: [action('ignored', 1, 'Source', 'CodeCommit', { Name: { 'Fn::GetAtt': ['Repo', 'Name'] }, OutputArtifacts: [{ Name: 'abcdef0123456789abcdef_Source' }] })] },
+            { Name: 'Build', Actions: [action('Synth', 1, 'Build', 'CodeBuild', { InputArtifacts: [{ Name: 'abcdef0123456789abcdef_Source' }], OutputArtifacts: [{ Name: 'Synth_Output' }] })] },
+            { Name: 'Assets', Actions: [action('FileAssets', 1, 'Build', 'CodeBuild', { InputArtifacts: [{ Name: 'Synth_Output' }], Configuration: { ProjectName: { Ref: 'AssetsProject' } } })] },
+            { Name: 'Image', Actions: [action('BuildImage', 1, 'Build', 'CodeBuild', { InputArtifacts: [{ Name: 'abcdef0123456789abcdef_Source' }, { Name: 'Synth_Output' }] })] },
+            deployStage('preprod'),
+            { Name: 'PromoteToProd', Actions: [action('ApproveProd', 1, 'Approval', 'Manual')] },
+            deployStage('prod'),
+          ],
+        },
+      },
+      AssetsProject: { Type: 'AWS::CodeBuild::Project', Properties: { Source: { BuildSpec: 'buildspec-assets.yaml' } } },
+      OtherProject: { Type: 'AWS::CodeBuild::Project', Properties: {} },
+    },
+  };
+  fs.writeFileSync(path.join(dir, 'HelloWebPipeline.template.json'), JSON.stringify(template));
+  fs.writeFileSync(path.join(dir, 'buildspec-assets.yaml'), JSON.stringify({ version: '0.2', phases: { build: { commands: publishCommands } } }));
+  fs.writeFileSync(path.join(dir, 'HelloWebPipeline.assets.json'), JSON.stringify({ files: { t: { source: { path: 'HelloWebPipeline.template.json' } } }, dockerImages: {} }));
+  fs.mkdirSync(path.join(dir, 'assembly-HelloWebPipeline-preprod'));
+  fs.writeFileSync(path.join(dir, 'assembly-HelloWebPipeline-preprod', 'Stack.assets.json'), JSON.stringify({ files: { a: { source: { path: '../asset.a' } }, t: { source: { path: 'Stack.template.json' } } } }));
+  return dir;
+}
+
+const publish = (asset: string, dest: string) => `cdk-assets --path "x.assets.json" --verbose publish "${asset}:${dest}"`;
+
+test('pipeline shape: steps, critical path without the approval, projects, assets, and what could run in parallel', () => {
+  const dir = fakeAssembly([publish('aaa', '222222222222-eu-west-1-1a2b3c4d'), publish('aaa', '333333333333-eu-west-1-5e6f7a8b'), publish('bbb', '222222222222-eu-west-1-1a2b3c4d')]);
+  const shape = pipelineShape(dir);
+  expect(shape.stages.map((s) => s.name)).toEqual(['Source', 'Build', 'Assets', 'Image', 'preprod', 'PromoteToProd', 'prod']);
+  expect(shape.criticalPathSteps).toBe(4 + 4 + 4); // Source, Build, Assets, Image + two stages of 4; the approval excluded
+  expect(shape.codeBuildProjects).toBe(2);
+  expect(shape.assetManifests).toEqual([
+    expect.objectContaining({ files: 1, templates: 1 }),
+    expect.objectContaining({ owner: 'preprod', files: 2, templates: 1, dockerImages: 0 }),
+  ]);
+  expect(shape.publishing).toEqual({ actions: 1, commands: 3, uniquePairs: 3, uniqueAssets: 2, destinations: 2, duplicates: [] });
+  const independent = shape.transitions.filter((t) => t.kind === 'none').map((t) => `${t.earlier.actions[0].name} → ${t.later.actions[0].name}`);
+  expect(independent).toEqual(['FileAssets → BuildImage', 'ImageGate-preprod → preprod.Prepare', 'ImageGate-prod → prod.Prepare']);
+  expect(shape.criticalPathIfParallel).toBe(12 - 3);
+  const why = (from: string) => shape.transitions.find((t) => t.earlier.actions[0].name === from);
+  expect(why('preprod.Prepare')).toMatchObject({ kind: 'data', reason: expect.stringMatching(/change set/) });
+  expect(why('preprod.Deploy')).toMatchObject({ kind: 'data', reason: expect.stringMatching(/variables/) });
+  expect(why('BuildImage')).toMatchObject({ kind: 'side effect' });
+  expect(why('CodeCommit')).toMatchObject({ kind: 'data', reason: 'reads artifact Source' });
+  expect(why('SmokeTest-preprod')).toMatchObject({ kind: 'by design' });
+});
+
+test('an asset published twice to the same account and region is reported', () => {
+  const dir = fakeAssembly([publish('aaa', '222222222222-eu-west-1-1a2b3c4d'), publish('aaa', '222222222222-eu-west-1-99999999')]);
+  expect(pipelineShape(dir).publishing.duplicates).toEqual(['aaa → 222222222222-eu-west-1 (2×)']);
+});
