@@ -179,7 +179,7 @@ async function main(argv: string[]): Promise<number> {
         progress(`app alone (npx tsx bin/app.ts, default config), run ${run}/${runs}...`);
         const m = await appOnlyOnce(appOutdir);
         appOnly.push(m);
-        progress(`  ${m.wallSeconds.toFixed(1)} s`);
+        progress(`  ${m.wallSeconds.toFixed(1)} s, peak RSS ${mib(m.largestProcessPeakKiB)} (largest process)`);
       }
     }
     const synth: SynthCase[] = plans.map((p) => ({ label: p.label, prodRegions: p.prodRegions, waves: p.waves, configFile: p.configFile, runs: results.get(p) as Measurement[] }));

@@ -132,7 +132,7 @@ export function renderReport(r: BenchResults): string {
     '',
     `Measured by \`npm run bench\` (bench/bench.ts${r.mode === 'quick' ? ' --quick' : ''}); every number below comes from that run. Benchmarks, not tests:`,
     'absolute times depend on the machine and on what else runs on it (see the load average).',
-    `Each figure is the median of ${r.runsPerFigure} run${r.runsPerFigure === 1 ? '' : 's'} unless it says otherwise. Rerun with \`npm run bench\` (about ten minutes; \`-- --quick\` for one fast pass).`,
+    `Each figure is the median of ${r.runsPerFigure} run${r.runsPerFigure === 1 ? '' : 's'} unless it says otherwise. Rerun with \`npm run bench\` (its duration is in the machine table; \`npm run bench -- --quick\` for one fast pass).`,
     '',
     '## Machine',
     '',
@@ -160,9 +160,9 @@ export function renderReport(r: BenchResults): string {
     'The CDK CLI as a user runs it (cdk-nag included, as in `npm test`), cold each time, into a fresh',
     'temporary directory. Generated configs (`bench/.tmp/`) grow the default to more prod regions in three',
     'waves: one region first, then the rest split in two. Peak RSS "largest process" is `/usr/bin/time -f %M`',
-    '(the largest single process of the tree, in practice the node process running the app); "process',
-    'tree" is the highest sum of VmRSS over the CLI and every child, sampled from /proc every 100 ms (a',
-    'lower bound: a peak between two samples is missed).',
+    '(the peak of the largest single process of the tree); "process tree" is the highest sum of VmRSS over',
+    'npx, the CLI, the app and every other child, sampled from /proc every 100 ms (a lower bound: a peak',
+    'between two samples is missed).',
     '',
     '| config | prod regions (waves) | wall time | min – max | added per region vs default | peak RSS, largest process | peak RSS, process tree |',
     '| --- | --- | --- | --- | --- | --- | --- |',
@@ -188,7 +188,7 @@ export function renderReport(r: BenchResults): string {
     const app = median(r.appOnly.map((x) => x.wallSeconds));
     push(
       '',
-      `Where the default synth's time goes: the app alone (\`npx tsx bin/app.ts\`, the command cdk.json gives the CLI, run directly with \`CDK_OUTDIR\` and cdk.json's context) takes **${s(app)}** (median of ${r.appOnly.length}, ${range(r.appOnly.map((x) => x.wallSeconds), s)}), so the CLI around it (start-up, reading the assembly, notices) adds about ${s(medianWall(def) - app)}.`,
+      `Where the default synth's time goes: the app alone (\`npx tsx bin/app.ts\`, the command cdk.json gives the CLI, run directly with \`CDK_OUTDIR\` and cdk.json's context) takes **${s(app)}** (median of ${r.appOnly.length}, ${range(r.appOnly.map((x) => x.wallSeconds), s)}; peak RSS ${mib(medianOf(r.appOnly, (x) => x.largestProcessPeakKiB))} largest process, ${mib(medianOf(r.appOnly, (x) => x.treePeakKiB))} tree), so the CLI around it adds about ${s(medianWall(def) - app)} (difference of the medians).`,
     );
   }
 
