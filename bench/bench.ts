@@ -20,7 +20,7 @@ import { type BenchResults, type GoBench, type MachineInfo, type SynthCase, type
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 const TMP = path.join(REPO_ROOT, 'bench', '.tmp');
-const USAGE = `usage: npm run bench -- [--runs N] [--quick] [--with-full-suite] [--out FILE]
+const USAGE = `usage: npm run bench -- [--runs N] [--quick] [--with-full-suite | --skip-suite] [--out FILE]
   --runs N            runs per figure, the median is reported (default 3)
   --quick             1 run, no 16-region config, no Go benchmark; writes bench/.tmp/performance-quick.md
   --with-full-suite   time \`npm test\` (every gate) instead of \`npx jest --ci\`
