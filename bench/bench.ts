@@ -67,7 +67,7 @@ function machineInfo(): Omit<MachineInfo, 'loadAfter'> {
     cdkCli: packageVersion('aws-cdk'),
     cdkLib: packageVersion('aws-cdk-lib'),
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    git: head ? `${head}${dirty ? ` plus uncommitted changes to ${dirty} tracked file${dirty === 1 ? '' : 's'} (other work in progress)` : ''}` : 'not a git checkout',
+    git: head ? `${head}${dirty ? ` plus uncommitted changes to ${dirty} tracked file${dirty === 1 ? '' : 's'}` : ''}` : 'not a git checkout',
     loadBefore: loadAverage(),
     gnuTimeMissing: gnuTimeAvailable() ? undefined : `${GNU_TIME} is not installed (Debian/Ubuntu: apt-get install time); the process-tree figure is sampled from /proc instead`,
   };
