@@ -19,6 +19,15 @@ export interface PipelineStackProps extends StackProps {
   readonly buildSpecFile?: string;
 }
 
+/**
+ * CLI versions the pipeline's own CodeBuild steps install. aws-cdk is the version in
+ * package-lock.json (the CLI the synth step runs); cdk-assets is pinned here.
+ */
+export const PINNED_TOOLS = {
+  awsCdkCli: (require('aws-cdk/package.json') as { version: string }).version,
+  cdkAssets: '4.7.3',
+} as const;
+
 /** Pipeline stage names other tools (rollback, docs, tests) rely on. */
 export const PIPELINE_STAGES = { image: 'Image', approval: 'PromoteToProd' } as const;
 
@@ -75,6 +84,9 @@ export class PipelineStack extends Stack {
       enableKeyRotation: true,
       artifactBucket: this.artifactBucket(),
       publishAssetsInParallel: false,
+      // Pinned like everything else: self-mutation and asset publishing otherwise install `@latest`.
+      cliVersion: PINNED_TOOLS.awsCdkCli,
+      cdkAssetsCliVersion: PINNED_TOOLS.cdkAssets,
       codeBuildDefaults: {
         buildEnvironment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, computeType: codebuild.ComputeType.MEDIUM },
         timeout: Duration.minutes(60),

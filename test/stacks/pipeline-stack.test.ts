@@ -195,3 +195,16 @@ describe('image scanning', () => {
     basic.pipeline.hasResourceProperties('AWS::ECR::Repository', { ImageScanningConfiguration: { ScanOnPush: true } });
   });
 });
+
+test('self-mutation and asset publishing install pinned CLI versions, never @latest', () => {
+  const projects = JSON.stringify(s.pipeline.findResources('AWS::CodeBuild::Project'));
+  expect(projects).not.toMatch(/@latest/);
+  expect(projects).toContain(`aws-cdk@${require('aws-cdk/package.json').version}`);
+  // the asset publishing buildspec is written next to the template, in the cloud assembly
+  const fs = require('node:fs') as typeof import('node:fs');
+  const specs = fs.readdirSync(s.outdir).filter((f) => /^buildspec-.*FileAsset\.yaml$/.test(f));
+  expect(specs).toHaveLength(1);
+  const assetSpec = fs.readFileSync(`${s.outdir}/${specs[0]}`, 'utf8');
+  expect(assetSpec).toMatch(/npm install -g cdk-assets@\d+\.\d+\.\d+/);
+  expect(assetSpec).not.toMatch(/@latest/);
+});
