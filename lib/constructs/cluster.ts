@@ -53,7 +53,7 @@ export class EksCluster extends Construct {
     const catalog = KUBERNETES_VERSIONS[props.kubernetesVersion];
 
     // EKS writes control-plane logs to this exact group; creating it first sets retention and keeps it on delete.
-    new logs.LogGroup(this, 'ControlPlaneLogs', {
+    const controlPlaneLogs = new logs.LogGroup(this, 'ControlPlaneLogs', {
       logGroupName: `/aws/eks/${props.clusterName}/cluster`,
       retention: logRetention(props.logRetentionDays),
       removalPolicy: RemovalPolicy.RETAIN,
@@ -86,6 +86,8 @@ export class EksCluster extends Construct {
       },
       albController: { version: CLUSTER_ADDONS.albController },
     });
+    // The log group must exist before EKS starts logging, or EKS creates it (no retention) first.
+    this.cluster.node.addDependency(controlPlaneLogs);
 
     const nodeRole = new iam.Role(this, 'NodeRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
@@ -119,7 +121,9 @@ export class EksCluster extends Construct {
 
     new eks.Addon(this, 'MetricsServer', { cluster: this.cluster, addonName: 'metrics-server' });
     // The VPC CNI as a managed add-on with its network policy agent on, so the workload's NetworkPolicy is enforced.
-    new eks.Addon(this, 'VpcCni', { cluster: this.cluster, addonName: 'vpc-cni', configurationValues: { enableNetworkPolicy: 'true' }, preserveOnDelete: true });
+    const vpcCni = new eks.Addon(this, 'VpcCni', { cluster: this.cluster, addonName: 'vpc-cni', configurationValues: { enableNetworkPolicy: 'true' }, preserveOnDelete: true });
+    // EKS installed the self-managed VPC CNI at cluster creation; the managed add-on takes it over.
+    (vpcCni.node.defaultChild as eks.CfnAddon).resolveConflicts = 'OVERWRITE';
     this.addClusterAutoscaler(props.clusterName, stack.region);
 
     if (props.operatorRoleArn) {

@@ -139,3 +139,16 @@ describe('workload and outputs', () => {
     expect(preprod).toBeDefined();
   });
 });
+
+describe('ordering and add-on takeover', () => {
+  test('the control-plane log group exists before the cluster (EKS would create it without retention)', () => {
+    const cluster = Object.values(prod.findResources('AWS::EKS::Cluster'))[0] as { DependsOn?: string[] };
+    const logGroups = prod.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: '/aws/eks/hello-web-prod-us-east-1/cluster' } });
+    expect(Object.keys(logGroups)).toHaveLength(1);
+    expect(cluster.DependsOn).toEqual(expect.arrayContaining(Object.keys(logGroups)));
+  });
+
+  test('the managed VPC CNI takes over the self-managed one, with its network policy agent on', () => {
+    prod.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'vpc-cni', ResolveConflicts: 'OVERWRITE', ConfigurationValues: Match.serializedJson({ enableNetworkPolicy: 'true' }) });
+  });
+});
