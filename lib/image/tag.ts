@@ -9,7 +9,10 @@ import * as path from 'node:path';
  * Computed at synth, offline, without git (the pipeline's synth runs on a source zip).
  */
 export function imageTagFor(appDir: string): string {
-  const ignore = readDockerignore(appDir);
+  const dockerignore = readDockerignore(appDir);
+  // Docker always sends the Dockerfile and .dockerignore, whatever .dockerignore says (an
+  // allowlist such as `*` + `!*.go` would otherwise hide a base-image bump from the tag).
+  const ignore = (p: string) => !ALWAYS_IN_CONTEXT.includes(p) && dockerignore(p);
   const hash = createHash('sha256');
   const files = listFiles(appDir, '', ignore).sort();
   if (files.length === 0) throw new Error(`no files found under ${appDir}: cannot fingerprint the image source`);
@@ -19,6 +22,8 @@ export function imageTagFor(appDir: string): string {
   }
   return `app-${hash.digest('hex').slice(0, 16)}`;
 }
+
+const ALWAYS_IN_CONTEXT = ['Dockerfile', '.dockerignore'];
 
 function listFiles(root: string, rel: string, ignore: (p: string) => boolean): string[] {
   const out: string[] = [];

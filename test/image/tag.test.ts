@@ -27,3 +27,20 @@ test('files the Docker build never sees (.dockerignore) do not change the tag', 
   expect(imageTagFor(tree({ ...base, 'README.md': 'docs' }))).toBe(a);
   expect(imageTagFor(tree({ ...base, 'bench/run.sh': 'echo' }))).toBe(a);
 });
+
+test('the Dockerfile and .dockerignore always count, even when .dockerignore excludes them (an allowlist)', () => {
+  const allowlist = { ...base, '.dockerignore': '*\n!*.go\n' };
+  const a = imageTagFor(tree(allowlist));
+  expect(imageTagFor(tree({ ...allowlist, Dockerfile: 'FROM scratch\n# base image bumped' }))).not.toBe(a);
+  expect(imageTagFor(tree({ ...allowlist, '.dockerignore': '*\n!*.go\n!go.mod\n' }))).not.toBe(a);
+  expect(imageTagFor(tree({ ...allowlist, 'notes.txt': 'not in the context' }))).toBe(a);
+});
+
+test("the real app/: a change to its Dockerfile changes the tag", () => {
+  const real = path.join(__dirname, '..', '..', 'app');
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'app-'));
+  fs.cpSync(real, copy, { recursive: true, filter: (src) => !/\/bin$/.test(src) });
+  const before = imageTagFor(copy);
+  fs.appendFileSync(path.join(copy, 'Dockerfile'), '\n# base image bumped\n');
+  expect(imageTagFor(copy)).not.toBe(before);
+});
