@@ -102,6 +102,11 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
     reason: 'ecr:GetAuthorizationToken (image build) and CodePipeline/CDK Pipelines actions that take no resource ARN (codebuild:BatchGetBuilds on the pipeline role, cloudformation:DescribeStacks in self-mutation); the IAM API offers no narrower resource.',
   },
   {
+    finding: exact('AwsSolutions-IAM5[Resource::*]'),
+    path: path(`${PIPELINE}Pipeline/[^/]+/([^/]+\\.)?ImageGate-[^/]+/ImageGate-[^/]+/Role/DefaultPolicy/Resource$`),
+    reason: 'Image gate with ENHANCED scanning: inspector2:ListFindings (read-only) has no resource-level scoping; ECR calls it on the caller\'s behalf to answer DescribeImageScanFindings. Its ECR actions are scoped to the repository ARNs.',
+  },
+  {
     finding: /^AwsSolutions-IAM5\[Resource::arn:\*:iam::\d{12}:role\/\*\]$/,
     path: path(`${PIPELINE}UpdatePipeline/SelfMutation/Role/DefaultPolicy/Resource$`),
     reason: 'Self-mutation assumes the CDK bootstrap roles (cdk-<qualifier>-*) of the pipeline account; CDK Pipelines scopes it with an iam:ResourceTag/aws-cdk:bootstrap-role condition.',

@@ -25,7 +25,7 @@ export const WORKLOAD = {
   name: 'hello-web',
   container: 'web',
   containerPort: 8080,
-  /** numeric non-root user of the distroless image (app/Dockerfile `USER 65532:65532`) */
+  /** numeric non-root user of the image (app/Dockerfile: `FROM scratch`, `USER 65532:65532`) */
   runAsUser: 65532,
 } as const;
 
@@ -68,6 +68,9 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
         'pod-security.kubernetes.io/audit-version': psaVersion,
         'pod-security.kubernetes.io/warn': 'restricted',
         'pod-security.kubernetes.io/warn-version': psaVersion,
+        // The AWS Load Balancer Controller holds a new pod out of "ready" until the NLB reports its
+        // target healthy, so a rollout never leaves the NLB with only initial or draining targets.
+        'elbv2.k8s.aws/pod-readiness-gate-inject': 'enabled',
       },
     },
   });

@@ -68,6 +68,8 @@ export interface ImageGateStepProps {
   readonly scanRegion: string;
   /** ARN of the repository in `scanRegion`. */
   readonly sourceArn: string;
+  /** With ENHANCED scanning, DescribeImageScanFindings reads Amazon Inspector's findings. */
+  readonly scanning: 'ENHANCED' | 'BASIC';
   readonly failOn: string;
   /** @default 900 */
   readonly timeoutSeconds?: number;
@@ -90,6 +92,9 @@ export class ImageGateStep extends CodeBuildStep {
           actions: ['ecr:DescribeImages', 'ecr:DescribeImageScanFindings', 'ecr:StartImageScan'],
           resources: [props.replicaArn, props.sourceArn],
         }),
+        // ECR answers DescribeImageScanFindings for enhanced scans from Amazon Inspector, on the caller's
+        // permissions (AmazonECR user guide, "IAM permissions required for enhanced scanning").
+        ...(props.scanning === 'ENHANCED' ? [new iam.PolicyStatement({ actions: ['inspector2:ListFindings'], resources: ['*'] })] : []),
       ],
     });
   }

@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { type DeliveryConfig, type EnvironmentConfig, allEnvironments } from '../config';
 import { ImageRepository } from '../constructs/image-repository';
 import { AppStage } from '../stages/app-stage';
+import { ImageReplicasStage } from '../stages/image-replicas-stage';
 import { ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
 
 export interface PipelineStackProps extends StackProps {
@@ -29,7 +30,7 @@ export const PINNED_TOOLS = {
 } as const;
 
 /** Pipeline stage names other tools (rollback, docs, tests) rely on. */
-export const PIPELINE_STAGES = { image: 'Image', approval: 'PromoteToProd' } as const;
+export const PIPELINE_STAGES = { imageReplicas: 'ImageReplicas', image: 'Image', approval: 'PromoteToProd' } as const;
 
 /**
  * The delivery pipeline: CodeCommit → synth (unit tests, cdk synth) → self-mutation → assets →
@@ -47,13 +48,13 @@ export class PipelineStack extends Stack {
     const { config } = props;
     const environments = allEnvironments(config);
 
-    this.imageRepository = new ImageRepository(this, 'Image', {
+    const repositoryProps = {
       repositoryName: config.image.repositoryName,
       pullAccounts: [...new Set(environments.map((e) => e.account))],
-      replicaRegions: [...new Set(environments.map((e) => e.region))].filter((r) => r !== config.pipeline.region),
       keepImages: config.image.keepImages,
-      scanning: config.image.scanning,
-    });
+    };
+    const replicaRegions = [...new Set(environments.map((e) => e.region))].filter((r) => r !== config.pipeline.region);
+    this.imageRepository = new ImageRepository(this, 'Image', { ...repositoryProps, source: { replicaRegions, scanning: config.image.scanning } });
 
     const repository = config.source.create
       ? new codecommit.Repository(this, 'Source', { repositoryName: config.source.repositoryName, description: 'hello-web service and its delivery pipeline' })
@@ -89,11 +90,25 @@ export class PipelineStack extends Stack {
       cdkAssetsCliVersion: PINNED_TOOLS.cdkAssets,
       codeBuildDefaults: {
         buildEnvironment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, computeType: codebuild.ComputeType.MEDIUM },
+        // Node 20, as in package.json "engines" and on developers' machines (the image offers several).
+        partialBuildSpec: codebuild.BuildSpec.fromObject({ phases: { install: { 'runtime-versions': { nodejs: '20' } } } }),
         timeout: Duration.minutes(60),
       },
     });
 
     const assembly = synth;
+    if (replicaRegions.length > 0) {
+      // The replicas exist (with our settings and pull policy) before the first image replicates.
+      this.pipeline.addStage(
+        new ImageReplicasStage(this, PIPELINE_STAGES.imageReplicas, {
+          account: config.pipeline.account,
+          regions: replicaRegions,
+          repository: repositoryProps,
+          stackNamePrefix: config.pipeline.name,
+        }),
+      );
+      this.deployStageNames.push(PIPELINE_STAGES.imageReplicas);
+    }
     this.pipeline.addWave(PIPELINE_STAGES.image, {
       post: [
         new ImageBuildStep('BuildImage', {
@@ -116,6 +131,7 @@ export class PipelineStack extends Stack {
         region: env.region,
         scanRegion: config.pipeline.region,
         sourceArn: this.imageRepository.repository.repositoryArn,
+        scanning: config.image.scanning,
         failOn: config.image.failOn,
       });
       const smoke = new SmokeTestStep(`SmokeTest-${env.stageName}`, { assembly, serviceUrl: stage.serviceUrl, imageTag: stage.imageTag });

@@ -19,6 +19,10 @@ test('the namespace enforces Pod Security "restricted", pinned to the cluster ve
   expect(find<Namespace>('Namespace').metadata!.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'v1.35' });
 });
 
+test('the NLB readiness gate is injected: a rollout waits for the NLB to see new pods healthy', () => {
+  expect(find<Namespace>('Namespace').metadata!.labels).toMatchObject({ 'elbv2.k8s.aws/pod-readiness-gate-inject': 'enabled' });
+});
+
 test('runs the given image with the greeting from config', () => {
   expect(container.image).toBe(props.image);
   expect(container.env).toEqual(expect.arrayContaining([{ name: 'HELLO', value: 'Howdy' }]));

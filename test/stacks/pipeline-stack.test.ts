@@ -1,4 +1,4 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
 
 let s: Synthesized;
@@ -13,6 +13,7 @@ describe('pipeline order', () => {
       'Build',
       'UpdatePipeline',
       'Assets',
+      'ImageReplicas', // the replica repositories, before any image replicates
       'Image',
       'preprod-eu-west-1',
       'PromoteToProd',
@@ -58,7 +59,7 @@ describe('automatic rollback', () => {
   test('every stage that deploys rolls back on failure; no other stage does', () => {
     const stages = pipelineStages(s.pipeline);
     const deploying = stages.filter((st) => st.actions.some((a) => a.provider === 'CloudFormation' && a.name.endsWith('.Deploy')));
-    expect(deploying.map((st) => st.name)).toEqual(['preprod-eu-west-1', 'prod-eu-west-1', 'prod-wave-2']);
+    expect(deploying.map((st) => st.name)).toEqual(['ImageReplicas', 'preprod-eu-west-1', 'prod-eu-west-1', 'prod-wave-2']);
     for (const st of stages) {
       expect(st.onFailure).toEqual(deploying.includes(st) ? { Result: 'ROLLBACK' } : undefined);
     }
@@ -164,11 +165,24 @@ describe('artifacts and image repository', () => {
     expect(principals).not.toContain('*');
   });
 
-  test('the image is replicated to every other stage region, and replicas get the same settings', () => {
+  test('the image is replicated to every other stage region, into replicas with the same settings and pull policy', () => {
     s.pipeline.hasResourceProperties('AWS::ECR::ReplicationConfiguration', {
       ReplicationConfiguration: { Rules: [{ Destinations: [{ Region: 'us-east-1', RegistryId: '111111111111' }, { Region: 'ap-southeast-2', RegistryId: '111111111111' }], RepositoryFilters: [{ Filter: 'hello-web', FilterType: 'PREFIX_MATCH' }] }] },
     });
-    s.pipeline.hasResourceProperties('AWS::ECR::RepositoryCreationTemplate', { AppliedFor: ['REPLICATION'], ImageTagMutability: 'IMMUTABLE', Prefix: 'hello-web' });
+    const stage = s.pipelineStack.node.findChild('ImageReplicas') as unknown as { stacks: Array<import('aws-cdk-lib').Stack> };
+    expect(stage.stacks.map((st) => [st.account, st.region])).toEqual([
+      ['111111111111', 'us-east-1'],
+      ['111111111111', 'ap-southeast-2'],
+    ]);
+    for (const st of stage.stacks) {
+      const t = Template.fromStack(st);
+      t.hasResourceProperties('AWS::ECR::Repository', { RepositoryName: 'hello-web', ImageTagMutability: 'IMMUTABLE', LifecyclePolicy: { LifecyclePolicyText: Match.stringLikeRegexp('"countNumber":30') } });
+      const policy = JSON.stringify(t.findResources('AWS::ECR::Repository'));
+      expect(policy).toContain('222222222222');
+      expect(policy).toContain('333333333333');
+      t.resourceCountIs('AWS::ECR::ReplicationConfiguration', 0);
+      t.resourceCountIs('AWS::ECR::RegistryScanningConfiguration', 0);
+    }
   });
 
   test('the image tag is not in the pipeline template (it reaches the build through the cloud assembly)', () => {
@@ -182,6 +196,17 @@ describe('image scanning', () => {
       ScanType: 'ENHANCED',
       Rules: [{ ScanFrequency: 'CONTINUOUS_SCAN', RepositoryFilters: [{ Filter: 'hello-web', FilterType: 'WILDCARD' }] }],
     });
+  });
+
+  test('the gates may read Inspector findings (ENHANCED) and only describe/scan the two repositories they check', () => {
+    const policies = Object.values(s.pipeline.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p).includes('ecr:DescribeImageScanFindings'));
+    expect(policies).toHaveLength(4);
+    for (const p of policies) {
+      const statements = (p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement;
+      expect(statements).toContainEqual(expect.objectContaining({ Action: 'inspector2:ListFindings', Resource: '*' }));
+      const ecrStatement = statements.find((st) => JSON.stringify(st.Action).includes('ecr:DescribeImages'))!;
+      expect(Array.isArray(ecrStatement.Resource) && ecrStatement.Resource).toHaveLength(2);
+    }
   });
 
   test("each gate checks replication in its stage's region and reads the scan where the image was pushed", () => {
@@ -207,4 +232,10 @@ test('self-mutation and asset publishing install pinned CLI versions, never @lat
   const assetSpec = fs.readFileSync(`${s.outdir}/${specs[0]}`, 'utf8');
   expect(assetSpec).toMatch(/npm install -g cdk-assets@\d+\.\d+\.\d+/);
   expect(assetSpec).not.toMatch(/@latest/);
+});
+
+test('every CodeBuild step runs on Node 20, the version the project supports', () => {
+  const projects = Object.values(s.pipeline.findResources('AWS::CodeBuild::Project')).filter((p) => JSON.stringify(p).includes('"BuildSpec":"{'));
+  expect(projects.length).toBeGreaterThan(5);
+  for (const p of projects) expect(JSON.parse((p as { Properties: { Source: { BuildSpec: string } } }).Properties.Source.BuildSpec).phases.install['runtime-versions']).toEqual({ nodejs: '20' });
 });
