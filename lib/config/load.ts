@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULTS, STACK_ENVIRONMENTS } from './defaults';
 import { type DeliveryConfig, resolveConfig } from './resolve';
-import { type ConfigProblem, type DeliveryConfigInput, checkDeliveryConfig, deliveryConfigSchema, formatPath } from './schema';
+import { type ConfigProblem, type DeliveryConfigInput, checkDeliveryConfig, crossFieldInputOf, deliveryConfigSchema, formatPath, salvageCrossFieldInput } from './schema';
 
 /** Thrown when the configuration is unusable; `problems` holds every problem found, each with its path. */
 export class ConfigError extends Error {
@@ -21,23 +21,22 @@ export class ConfigError extends Error {
 
 /**
  * Validates raw input (the typed constant or a parsed JSON file) and applies the defaults.
- * Reports every problem at once: schema problems first, then the cross-field rules, which run
- * only when the shape is right (they would otherwise repeat the shape problems).
+ * Reports every problem at once: the schema's, then the cross-field rules' over every part of
+ * the config that passed the schema (so a bad region elsewhere does not hide a node-size problem).
  */
 export function validateConfig(raw: unknown, source = 'STACK_ENVIRONMENTS', configFile?: string): DeliveryConfig {
   const parsed = deliveryConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: describeIssue(issue) }));
-    throw new ConfigError(source, problems);
-  }
+  const problems: ConfigProblem[] = parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: describeIssue(issue) }));
+  problems.push(
+    ...checkDeliveryConfig(parsed.success ? crossFieldInputOf(parsed.data) : salvageCrossFieldInput(raw), {
+      architecture: DEFAULTS.image.architecture,
+      instanceType: DEFAULTS.environment.nodes.instanceType,
+      nodes: DEFAULTS.environment.nodes,
+      replicas: DEFAULTS.environment.replicas,
+    }),
+  );
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   const input: DeliveryConfigInput = parsed.data;
-  const problems = checkDeliveryConfig(input, {
-    architecture: DEFAULTS.image.architecture,
-    instanceType: DEFAULTS.environment.nodes.instanceType,
-    nodes: DEFAULTS.environment.nodes,
-    replicas: DEFAULTS.environment.replicas,
-  });
-  if (problems.length > 0) throw new ConfigError(source, problems);
   return resolveConfig(input, configFile);
 }
 

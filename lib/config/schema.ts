@@ -143,11 +143,46 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '(root)' : out;
 }
 
-/** Environments with their paths, in pipeline order (pre-prod first, then the waves in order). */
-export function environmentsWithPaths(cfg: DeliveryConfigInput): Array<{ env: EnvironmentInput; path: string; kind: 'preprod' | 'prod' }> {
-  const out: Array<{ env: EnvironmentInput; path: string; kind: 'preprod' | 'prod' }> = [{ env: cfg.preprod, path: 'preprod', kind: 'preprod' }];
-  cfg.prod.waves.forEach((wave, w) => wave.forEach((env, i) => out.push({ env, path: `prod.waves[${w}][${i}]`, kind: 'prod' })));
-  return out;
+/** An environment with its path in the config, in pipeline order (pre-prod first, then the waves in order). */
+export interface EnvironmentAt {
+  readonly env: EnvironmentInput;
+  readonly path: string;
+  readonly kind: 'preprod' | 'prod';
+}
+
+/** The parts of a config the cross-field rules look at; any of them may be missing when the rest did not parse. */
+export interface CrossFieldInput {
+  readonly pipelineRegion?: string;
+  readonly architecture?: 'arm64' | 'amd64';
+  readonly environments: readonly EnvironmentAt[];
+}
+
+/** Cross-field input from a config that passed the schema. */
+export function crossFieldInputOf(cfg: DeliveryConfigInput): CrossFieldInput {
+  const environments: EnvironmentAt[] = [{ env: cfg.preprod, path: 'preprod', kind: 'preprod' }];
+  cfg.prod.waves.forEach((wave, w) => wave.forEach((env, i) => environments.push({ env, path: `prod.waves[${w}][${i}]`, kind: 'prod' })));
+  return { pipelineRegion: cfg.pipeline.region, architecture: cfg.image?.architecture, environments };
+}
+
+/**
+ * Cross-field input from a config that did NOT pass the schema: every part that parses on its
+ * own (an environment, the pipeline, the image settings), so the cross-field rules still report
+ * on those parts in the same run as the schema problems.
+ */
+export function salvageCrossFieldInput(raw: unknown): CrossFieldInput {
+  const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  const root = obj(raw);
+  const pipeline = deliveryConfigSchema.shape.pipeline.safeParse(root.pipeline);
+  const image = deliveryConfigSchema.shape.image.safeParse(root.image);
+  const environments: EnvironmentAt[] = [];
+  const take = (value: unknown, path: string, kind: 'preprod' | 'prod') => {
+    const parsed = environmentSchema.safeParse(value);
+    if (parsed.success) environments.push({ env: parsed.data, path, kind });
+  };
+  take(root.preprod, 'preprod', 'preprod');
+  const waves = obj(root.prod).waves;
+  if (Array.isArray(waves)) waves.forEach((wave, w) => Array.isArray(wave) && wave.forEach((env, i) => take(env, `prod.waves[${w}][${i}]`, 'prod')));
+  return { pipelineRegion: pipeline.success ? pipeline.data.region : undefined, architecture: image.success ? image.data?.architecture : undefined, environments };
 }
 
 export function defaultStageName(kind: 'preprod' | 'prod', region: string): string {
@@ -161,20 +196,20 @@ export function instanceArchitecture(instanceType: string): 'arm64' | 'amd64' {
 }
 
 /**
- * Rules that span several fields. Runs only on input that already passed the schema, and
- * collects every problem instead of stopping at the first.
+ * Rules that span several fields, over the parts of the config that passed the schema; collects
+ * every problem instead of stopping at the first.
  */
-export function checkDeliveryConfig(cfg: DeliveryConfigInput, defaults: { architecture: string; instanceType: string; nodes: { min: number; desired: number; max: number }; replicas: { min: number; max: number } }): ConfigProblem[] {
+export function checkDeliveryConfig(input: CrossFieldInput, defaults: { architecture: string; instanceType: string; nodes: { min: number; desired: number; max: number }; replicas: { min: number; max: number } }): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const partitionOf = (r: string) => RegionInfo.get(r).partition;
-  const pipelinePartition = partitionOf(cfg.pipeline.region);
-  const architecture = cfg.image?.architecture ?? defaults.architecture;
+  const pipelinePartition = input.pipelineRegion === undefined ? undefined : partitionOf(input.pipelineRegion);
+  const architecture = input.architecture ?? defaults.architecture;
   const seenStage = new Map<string, string>();
   const seenTarget = new Map<string, string>();
 
-  for (const { env, path, kind } of environmentsWithPaths(cfg)) {
-    if (partitionOf(env.region) !== pipelinePartition) {
-      problems.push({ path: `${path}.region`, message: `"${env.region}" is in partition ${partitionOf(env.region)}, but the pipeline (pipeline.region "${cfg.pipeline.region}") is in ${pipelinePartition}; a pipeline cannot deploy across partitions` });
+  for (const { env, path, kind } of input.environments) {
+    if (pipelinePartition !== undefined && partitionOf(env.region) !== pipelinePartition) {
+      problems.push({ path: `${path}.region`, message: `"${env.region}" is in partition ${partitionOf(env.region)}, but the pipeline (pipeline.region "${input.pipelineRegion}") is in ${pipelinePartition}; a pipeline cannot deploy across partitions` });
     }
 
     const stageName = env.name ?? defaultStageName(kind, env.region);

@@ -92,3 +92,19 @@ describe('config files (-c config=...)', () => {
     expect(() => loadConfig({ contextValue: 'outside.json', cwd: dir, repoRoot: path.join(dir, 'repo') })).toThrow(/outside\.json is outside the repository/);
   });
 });
+
+test('schema problems and cross-field problems are reported together (a bad region does not hide bad node sizes)', () => {
+  const raw = {
+    ...base(),
+    preprod: { account: '222222222222', region: 'eu-west-1', nodes: { min: 4, desired: 3, max: 2 } },
+    prod: { waves: [[{ account: '333333333333', region: 'us-east-9' }]] },
+  };
+  const found = problems(raw);
+  expect(found).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/^prod\.waves\[0\]\[0\]\.region: "us-east-9" is not an AWS region/),
+      expect.stringMatching(/^preprod\.nodes: node group sizes must satisfy 1 <= min <= desired <= max, got min 4, desired 3, max 2/),
+    ]),
+  );
+  expect(found).toHaveLength(2);
+});
