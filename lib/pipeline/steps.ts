@@ -7,7 +7,7 @@ import { CodeBuildStep, type IFileSetProducer } from 'aws-cdk-lib/pipelines';
 import { parse } from 'yaml';
 import { IMAGE_ARTIFACT_FILE } from '../image/tag';
 
-/** Where the synth step puts bundled tools inside the cloud assembly (see scripts/bundle-tools.mjs). */
+/** Where the synth step puts bundled tools inside the cloud assembly (tools/bundle.ts, `npm run bundle:tools`). */
 export const TOOLS_DIR = 'tools';
 
 export interface ImageBuildStepProps {
