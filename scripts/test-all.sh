@@ -30,7 +30,8 @@ gate "python tools (.venv: cfn-lint, checkov, moto)" bash scripts/setup-python.s
 gate "types (tsc --noEmit)" npx tsc --noEmit -p .
 if need go "https://go.dev/dl (Go 1.26)"; then
   gate "Go service: vet, race tests, fuzz seeds, staticcheck (app/)" bash app/scripts/test.sh
-  gate "manifest validator tests (tools/k8s-validate)" bash -c 'cd tools/k8s-validate && go test -count=1 ./...'
+  # and build its binary once, before jest calls it
+  gate "manifest validator tests (tools/k8s-validate)" bash -c 'cd tools/k8s-validate && go test -count=1 ./... && bash run.sh --help >/dev/null'
 elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("go missing"); fi
 # after the Go gates: the jest suite calls the manifest validator, which is then already built
 gate "jest (CDK assertions, config, tools, moto integration)" npx jest --ci
