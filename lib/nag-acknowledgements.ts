@@ -6,7 +6,8 @@ import type { IConstruct } from 'constructs';
  * Every cdk-nag finding this project accepts, with the reason. An entry matches a finding by its
  * rule id (the part in brackets names the exact action, resource or policy) AND the path of the
  * construct it was raised on, so it covers that finding on that kind of resource only: the same
- * rule raised anywhere else still fails the synth. Stage names are matched by `[^/]+`.
+ * rule raised anywhere else still fails the synth. Stage names are matched by `[^/]+`. To list what
+ * a change raised: `npx cdk synth -q; python3 scripts/nag-summary.py` (reads cdk.out/validation-report.json).
  */
 export interface NagAcknowledgement {
   /** The finding's id, e.g. `AwsSolutions-IAM5[Action::s3:GetObject*]`. */

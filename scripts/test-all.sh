@@ -2,7 +2,7 @@
 # `npm test`: every gate of the project, in order, each one reported; exits non-zero if any failed.
 #   types (tsc) · Go service (vet, race tests, staticcheck) · manifest validator (Go)
 #   · unit and integration tests (jest, incl. moto) · cdk synth (cdk-nag runs inside it) · cfn-lint · manifests: Kubernetes 1.35
-#   schemas + Pod Security "restricted" · checkov
+#   schemas + Pod Security "restricted" · checkov (manifests and templates)
 # Python tools come pinned from requirements-dev.txt into .venv (first run installs them).
 # A missing tool is a failure under CI=true, and a loud skip elsewhere.
 set -uo pipefail
@@ -46,13 +46,16 @@ cfnlint() {
 }
 if need cfn-lint "bash scripts/setup-python.sh"; then gate "cfn-lint (every synthesized template)" cfnlint; elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("cfn-lint missing"); fi
 
-render() { mkdir -p cdk.out/manifests && for env in $(npx tsx -e "import {loadConfig,allEnvironments} from './lib/config'; console.log(allEnvironments(loadConfig()).map(e=>e.stageName).join(' '))"); do npx tsx tools/manifests.ts --env "$env" > "cdk.out/manifests/$env.yaml" || return 1; done; ls cdk.out/manifests; }
+render() { rm -rf cdk.out/manifests && npx tsx tools/manifests.ts --out-dir cdk.out/manifests; }
 gate "render manifests (npm run manifests, every environment)" render
 validate() { local rc=0; for f in cdk.out/manifests/*.yaml; do bash tools/k8s-validate/run.sh "$f" || rc=1; done; return $rc; }
 gate "manifests: Kubernetes 1.35 schemas and Pod Security restricted (k8s-validate)" validate
 if need checkov "bash scripts/setup-python.sh"; then
   checkov_manifests() { compgen -G 'cdk.out/manifests/*.yaml' >/dev/null || { echo 'no rendered manifests to scan'; return 1; }; checkov -d cdk.out/manifests --framework kubernetes --compact --quiet --skip-download; }
   gate "checkov (rendered Kubernetes manifests)" checkov_manifests
+  # skips, each with its reason: .checkov-cloudformation.yaml
+  checkov_templates() { compgen -G 'cdk.out/*.template.json' >/dev/null || { echo 'no synthesized templates to scan'; return 1; }; checkov -d cdk.out --config-file .checkov-cloudformation.yaml; }
+  gate "checkov (synthesized CloudFormation templates)" checkov_templates
 elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("checkov missing"); fi
 
 echo

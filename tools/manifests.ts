@@ -1,26 +1,28 @@
 import { parseArgs } from 'node:util';
 import { type DeliveryConfig, ConfigError, allEnvironments, findEnvironment, loadConfig } from '../lib/config';
-import { imageTagFor } from '../lib/image/tag';
+import { imageTagFor, imageUri } from '../lib/image/tag';
 import { renderWorkload, toYaml, workloadPropsFor } from '../lib/manifests/workload';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /**
- * `npm run manifests -- --env <stage name> [--config <file>] [--tag <tag>] [--all]`: prints the rendered
+ * `npm run manifests -- --env <stage name> [--config <file>] [--tag <tag>]`: prints the rendered
  * Kubernetes manifests of one environment as YAML, exactly as the stage applies them (the image
- * tag from app/ unless --tag is given). `--all` prints every environment, separated by comments.
+ * tag from app/ unless --tag is given). `--out-dir <dir>` instead writes every environment to
+ * `<dir>/<stage name>.yaml` (what `npm test` validates and scans).
  */
-const USAGE = 'usage: npm run manifests -- --env <stage name> [--config <file.json>] [--tag <image tag>] [--all]';
+const USAGE = 'usage: npm run -s manifests -- (--env <stage name> | --out-dir <dir>) [--config <file.json>] [--tag <image tag>]';
 
 export function renderEnvironment(config: DeliveryConfig, stageName: string, tag: string): string {
   const env = findEnvironment(config, stageName);
-  const image = `${config.pipeline.account}.dkr.ecr.${env.region}.amazonaws.com/${config.image.repositoryName}:${tag}`;
-  return toYaml(renderWorkload(workloadPropsFor(env, { uri: image, tag })));
+  const uri = imageUri({ registryAccount: config.pipeline.account, region: env.region, urlSuffix: 'amazonaws.com', repositoryName: config.image.repositoryName, tag });
+  return toYaml(renderWorkload(workloadPropsFor(env, { uri, tag })));
 }
 
 function main(argv: string[]): number {
-  let values: { env?: string; config?: string; tag?: string; all?: boolean; help?: boolean };
+  let values: { env?: string; config?: string; tag?: string; 'out-dir'?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { env: { type: 'string' }, config: { type: 'string' }, tag: { type: 'string' }, all: { type: 'boolean' }, help: { type: 'boolean' } }, strict: true }));
+    ({ values } = parseArgs({ args: argv, options: { env: { type: 'string' }, config: { type: 'string' }, tag: { type: 'string' }, 'out-dir': { type: 'string' }, help: { type: 'boolean' } }, strict: true }));
   } catch (e) {
     console.error(`manifests: ${(e as Error).message}\n${USAGE}`);
     return 2;
@@ -39,8 +41,11 @@ function main(argv: string[]): number {
   }
   const tag = values.tag ?? imageTagFor(path.join(repoRoot, 'app'));
   const names = allEnvironments(config).map((e) => e.stageName);
-  if (values.all) {
-    process.stdout.write(names.map((n) => `# environment: ${n}\n${renderEnvironment(config, n, tag)}`).join('---\n'));
+  const outDir = values['out-dir'];
+  if (outDir) {
+    fs.mkdirSync(outDir, { recursive: true });
+    for (const n of names) fs.writeFileSync(path.join(outDir, `${n}.yaml`), renderEnvironment(config, n, tag));
+    console.log(`manifests: wrote ${names.map((n) => `${n}.yaml`).join(', ')} to ${outDir}`);
     return 0;
   }
   if (!values.env) {

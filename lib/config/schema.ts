@@ -1,4 +1,5 @@
 import { RegionInfo } from 'aws-cdk-lib/region-info';
+import { AWS_REGIONS, nearestRegion } from './regions';
 import { z } from 'zod';
 import { SUPPORTED_KUBERNETES_VERSIONS, isSupportedKubernetesVersion } from './kubernetes-versions';
 
@@ -9,8 +10,7 @@ import { SUPPORTED_KUBERNETES_VERSIONS, isSupportedKubernetesVersion } from './k
  * problems are reported in one pass. Defaults live in `defaults.ts`, applied once by `resolve.ts`.
  */
 
-/** Real AWS regions, from aws-cdk-lib's region database (no hand-kept list). */
-export const AWS_REGIONS: readonly string[] = RegionInfo.regions.map((r) => r.name);
+export { AWS_REGIONS };
 
 const account = z.string().regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id, for example "111111111111"' });
 
@@ -276,28 +276,6 @@ export function checkDeliveryConfig(input: CrossFieldInput, defaults: { architec
 }
 
 function suggestRegion(input: string): string {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const r of AWS_REGIONS) {
-    const d = levenshtein(input, r);
-    if (d < bestDistance) {
-      best = r;
-      bestDistance = d;
-    }
-  }
-  return best && bestDistance <= 3 ? ` (did you mean "${best}"?)` : ' (expected a region such as "eu-west-1"; see docs/configuration.md)';
-}
-
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
+  const near = nearestRegion(input);
+  return near ? ` (did you mean "${near}"?)` : ' (expected a region such as "eu-west-1"; see docs/configuration.md)';
 }

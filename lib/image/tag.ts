@@ -82,3 +82,11 @@ export interface ImageArtifact {
   readonly repositoryName: string;
   readonly tag: string;
 }
+
+/**
+ * The image's URI in one region's replica: the repository lives in the pipeline account and is
+ * replicated to every stage region, so a stage pulls from its own region.
+ */
+export function imageUri(image: { readonly registryAccount: string; readonly region: string; readonly urlSuffix: string; readonly repositoryName: string; readonly tag: string }): string {
+  return `${image.registryAccount}.dkr.ecr.${image.region}.${image.urlSuffix}/${image.repositoryName}:${image.tag}`;
+}

@@ -5,6 +5,7 @@ import { BreakglassStore, MANIFEST_OBJECT_KEY } from '../constructs/breakglass-s
 import { EksCluster } from '../constructs/cluster';
 import { Network } from '../constructs/network';
 import { Workload } from '../constructs/workload';
+import { imageUri } from '../image/tag';
 import { renderWorkload, toYaml, workloadPropsFor } from '../manifests/workload';
 
 export interface EksAppStackProps extends StackProps {
@@ -56,14 +57,14 @@ export class EksAppStack extends Stack {
     });
 
     // The replica of the project's repository in this environment's own region (ECR replication).
-    const imageUri = `${props.image.registryAccount}.dkr.ecr.${this.region}.${this.urlSuffix}/${props.image.repositoryName}:${props.image.tag}`;
-    const workloadProps = workloadPropsFor(env, { uri: imageUri, tag: props.image.tag });
+    const uri = imageUri({ ...props.image, region: this.region, urlSuffix: this.urlSuffix });
+    const workloadProps = workloadPropsFor(env, { uri, tag: props.image.tag });
     const workload = new Workload(this, 'Workload', { cluster, ...workloadProps });
     const store = new BreakglassStore(this, 'Breakglass', { manifestsYaml: toYaml(renderWorkload(workloadProps)) });
 
     this.serviceUrl = new CfnOutput(this, OUTPUTS.serviceUrl, { value: `http://${workload.loadBalancerHostname}`, description: 'The service through its NLB (the smoke test calls /version)' });
     this.imageTag = new CfnOutput(this, OUTPUTS.imageTag, { value: props.image.tag, description: 'The image tag this deployment runs' });
-    new CfnOutput(this, OUTPUTS.imageUri, { value: imageUri });
+    new CfnOutput(this, OUTPUTS.imageUri, { value: uri });
     new CfnOutput(this, OUTPUTS.clusterName, { value: cluster.clusterName });
     new CfnOutput(this, OUTPUTS.clusterArn, { value: cluster.clusterArn, description: 'Also the kubectl context name `aws eks update-kubeconfig` creates' });
     new CfnOutput(this, OUTPUTS.manifestBucketName, { value: store.bucket.bucketName });

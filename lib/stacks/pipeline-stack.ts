@@ -96,6 +96,7 @@ export class PipelineStack extends Stack {
       },
     });
 
+    // The cloud assembly (cdk.out): image.json and the bundled tools, for the image build, gates and smoke tests.
     const assembly = synth;
     if (replicaRegions.length > 0) {
       // The replicas exist (with our settings and pull policy) before the first image replicates.

@@ -2,13 +2,13 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REPO_ROOT } from '../support/synth';
+import { REPO_ROOT, TSX_CLI } from '../support/paths';
 
 /** Runs the CDK app entry point as `cdk synth` does (context through CDK_CONTEXT_JSON), no AWS credentials. */
 function runApp(context: Record<string, unknown>, cwd = REPO_ROOT) {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-'));
   const env = { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' };
-  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), path.join(REPO_ROOT, 'bin', 'app.ts')], { cwd, env, encoding: 'utf8', timeout: 120000 });
+  const r = spawnSync(process.execPath, [TSX_CLI, path.join(REPO_ROOT, 'bin', 'app.ts')], { cwd, env, encoding: 'utf8', timeout: 120000 });
   return { ...r, outdir, files: fs.readdirSync(outdir) };
 }
 

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { DeliveryConfigInput } from '../../lib/config';
+import { type DeliveryConfigInput, allEnvironments } from '../../lib/config';
 import { REPO_ROOT, type Synthesized, pipelineStages, synthesize } from '../support/synth';
 
 /** The documented multi-account example (docs/configuration.md): 6 prod regions in 3 waves. */
@@ -30,4 +30,10 @@ test('each stage uses its own account, region and zones; the image is replicated
 test("the pipeline's own synth step synthesizes with the same config file", () => {
   expect(s.config.configFile).toBeUndefined(); // loaded in-process here; the CLI path is covered in test/bin
   expect(JSON.stringify(s.pipeline.toJSON())).toContain('--fail-on HIGH');
+});
+
+test("each environment's pipelineStageName, which the rollback command resolves, is a stage of this pipeline", () => {
+  const names = pipelineStages(s.pipeline).map((st) => st.name);
+  expect(allEnvironments(s.config).map((e) => [e.stageName, e.pipelineStageName]).filter(([, p]) => !names.includes(p))).toEqual([]);
+  expect(new Set(allEnvironments(s.config).map((e) => e.pipelineStageName))).toEqual(new Set(['preprod-eu-west-1', 'prod-eu-west-1', 'prod-wave-2', 'prod-wave-3']));
 });

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { renderWorkload, toPlain, toYaml } from '../../lib/manifests/workload';
-import { REPO_ROOT } from '../support/synth';
+import { REPO_ROOT } from '../support/paths';
 
 /**
  * The rendered manifests against the Kubernetes 1.35 API (strict decode into k8s.io/api v0.35)

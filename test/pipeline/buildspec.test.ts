@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import { REPO_ROOT } from '../support/synth';
+import { REPO_ROOT } from '../support/paths';
 
 /**
  * Runs buildspec.yml's commands the way CodeBuild does (phases in order, one bash shell, variables

@@ -1,9 +1,14 @@
+import * as fs from 'node:fs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { STACK_ENVIRONMENTS, allEnvironments } from '../../lib/config';
 import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
 
 let s: Synthesized;
+/** The config's alternatives, in one synth: an existing repository, BASIC scanning. */
+let alt: Synthesized;
 beforeAll(() => {
   s = synthesize();
+  alt = synthesize({ config: { ...STACK_ENVIRONMENTS, source: { repositoryName: 'existing-repo', branch: 'release', create: false }, image: { scanning: 'BASIC' } } });
 });
 
 describe('pipeline order', () => {
@@ -79,9 +84,8 @@ describe('source and synth', () => {
   });
 
   test('an existing repository is used by name when config says create: false', () => {
-    const other = synthesize({ config: { ...require('../../lib/config').STACK_ENVIRONMENTS, source: { repositoryName: 'existing-repo', branch: 'release', create: false } } });
-    other.pipeline.resourceCountIs('AWS::CodeCommit::Repository', 0);
-    expect(pipelineStages(other.pipeline)[0].actions[0].configuration).toMatchObject({ RepositoryName: 'existing-repo', BranchName: 'release' });
+    alt.pipeline.resourceCountIs('AWS::CodeCommit::Repository', 0);
+    expect(pipelineStages(alt.pipeline)[0].actions[0].configuration).toMatchObject({ RepositoryName: 'existing-repo', BranchName: 'release' });
   });
 
   test('the synth step installs, runs the unit tests before synthesizing, and bundles the tools', () => {
@@ -215,9 +219,8 @@ describe('image scanning', () => {
   });
 
   test('BASIC scanning leaves the registry configuration alone', () => {
-    const basic = synthesize({ config: { ...require('../../lib/config').STACK_ENVIRONMENTS, image: { scanning: 'BASIC' } } });
-    basic.pipeline.resourceCountIs('AWS::ECR::RegistryScanningConfiguration', 0);
-    basic.pipeline.hasResourceProperties('AWS::ECR::Repository', { ImageScanningConfiguration: { ScanOnPush: true } });
+    alt.pipeline.resourceCountIs('AWS::ECR::RegistryScanningConfiguration', 0);
+    alt.pipeline.hasResourceProperties('AWS::ECR::Repository', { ImageScanningConfiguration: { ScanOnPush: true } });
   });
 });
 
@@ -226,16 +229,21 @@ test('self-mutation and asset publishing install pinned CLI versions, never @lat
   expect(projects).not.toMatch(/@latest/);
   expect(projects).toContain(`aws-cdk@${require('aws-cdk/package.json').version}`);
   // the asset publishing buildspec is written next to the template, in the cloud assembly
-  const fs = require('node:fs') as typeof import('node:fs');
   const specs = fs.readdirSync(s.outdir).filter((f) => /^buildspec-.*FileAsset\.yaml$/.test(f));
   expect(specs).toHaveLength(1);
   const assetSpec = fs.readFileSync(`${s.outdir}/${specs[0]}`, 'utf8');
   expect(assetSpec).toMatch(/npm install -g cdk-assets@\d+\.\d+\.\d+/);
   expect(assetSpec).not.toMatch(/@latest/);
+  expect(JSON.parse(assetSpec).phases.install['runtime-versions']).toEqual({ nodejs: '20' });
 });
 
 test('every CodeBuild step runs on Node 20, the version the project supports', () => {
   const projects = Object.values(s.pipeline.findResources('AWS::CodeBuild::Project')).filter((p) => JSON.stringify(p).includes('"BuildSpec":"{'));
   expect(projects.length).toBeGreaterThan(5);
   for (const p of projects) expect(JSON.parse((p as { Properties: { Source: { BuildSpec: string } } }).Properties.Source.BuildSpec).phases.install['runtime-versions']).toEqual({ nodejs: '20' });
+});
+
+test("every environment's pipelineStageName (what the rollback command resolves) is a stage of the synthesized pipeline", () => {
+  const names = pipelineStages(s.pipeline).map((st) => st.name);
+  for (const env of allEnvironments(s.config)) expect(names).toContain(env.pipelineStageName);
 });

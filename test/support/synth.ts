@@ -6,7 +6,9 @@ import { type DeliveryConfig, type DeliveryConfigInput, STACK_ENVIRONMENTS, allE
 import { buildApp } from '../../lib/app';
 import type { PipelineStack } from '../../lib/stacks/pipeline-stack';
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+import { REPO_ROOT } from './paths';
+
+export { REPO_ROOT };
 
 /** The feature flags and context of cdk.json, so tests synthesize exactly what `cdk synth` does. */
 export const CDK_JSON_CONTEXT = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;

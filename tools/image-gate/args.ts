@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { FAIL_ON_SEVERITIES, type FailOn } from './findings';
 import { DEFAULT_POLL_INTERVAL_SECONDS, DEFAULT_TIMEOUT_SECONDS, type GateOptions } from './gate';
-import { DEFAULT_FAIL_ON, KNOWN_REGIONS } from './regions';
+import { DEFAULT_FAIL_ON, KNOWN_REGIONS, nearestRegion } from './regions';
 
 /** A command line the gate cannot run with; the message is one line a person can act on. */
 export class ArgsError extends Error {
@@ -98,23 +98,6 @@ function stringFlag(flags: Partial<Record<OptionName, string | true>>, name: Opt
 }
 
 /** The nearest real region by edit distance, for "did you mean". */
-function nearestRegion(input: string): string | undefined {
-  const distance = (a: string, b: string): number => {
-    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      const next = [i];
-      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      row = next;
-    }
-    return row[b.length];
-  };
-  let best: { region: string; d: number } | undefined;
-  for (const region of KNOWN_REGIONS) {
-    const d = distance(input, region);
-    if (!best || d < best.d) best = { region, d };
-  }
-  return best && best.d <= 3 ? best.region : undefined;
-}
 
 function parseRegions(value: string): string[] {
   const regions = value.split(',').map((r) => r.trim());

@@ -1,13 +1,8 @@
-import { RegionInfo } from 'aws-cdk-lib/region-info';
-
 /**
- * The AWS regions the gate accepts: the same list as `AWS_REGIONS` in lib/config, built the same
- * way from aws-cdk-lib's region database (test/tools/image-gate/args.test.ts holds the two equal).
- * Not imported from lib/config because its index also loads the CDK constructs (aws-eks-v2, the
- * kubectl layer, ...): bundled, they would make image-gate.cjs 15 MB instead of 3 and bring in
- * code that reads files next to its own sources (`__dirname`), which do not exist beside the bundle.
+ * The AWS regions the gate accepts: lib/config's own list (lib/config/regions.ts imports nothing
+ * but aws-cdk-lib's region database, so the bundle stays small and reads no file beside itself).
  */
-export const KNOWN_REGIONS: readonly string[] = RegionInfo.regions.map((r) => r.name);
+export { AWS_REGIONS as KNOWN_REGIONS, nearestRegion } from '../../lib/config/regions';
 
-/** `image.failOn`'s default in lib/config (DEFAULTS.image.failOn; the same test holds them equal). */
+/** `image.failOn`'s default in lib/config (DEFAULTS.image.failOn; test/tools/image-gate/args.test.ts holds them equal). */
 export const DEFAULT_FAIL_ON = 'CRITICAL';

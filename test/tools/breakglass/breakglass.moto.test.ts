@@ -11,13 +11,13 @@ import { spawnKubectl } from '../../../tools/breakglass/kubectl';
 import { memoryOutput } from '../../../tools/common/output';
 import { runCli } from '../../../tools/common/run';
 import { type MotoServer, motoAvailable, motoEnv, startMoto } from '../../support/moto';
+import { REPO_ROOT } from '../../support/paths';
 
 /**
  * breakglass against moto_server (S3, DynamoDB, STS, CloudFormation) with a stand-in kubectl on
  * PATH. Most cases call the tool's main in-process with clients pointed at moto; the last ones
  * run the real CLI (`tsx tools/breakglass/cli.ts`) as an operator would.
  */
-const REPO_ROOT = path.join(__dirname, '..', '..', '..');
 const CONFIG = 'test/tools/breakglass/fixtures/config.json';
 const MANIFESTS = fs.readFileSync(path.join(__dirname, 'fixtures', 'manifests.yaml'), 'utf8');
 const ENV = 'preprod-eu-west-1';

@@ -4,8 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Metafile, build } from 'esbuild';
 import { imageGateBuildOptions } from '../../../tools/image-gate/bundle';
+import { REPO_ROOT } from '../../support/paths';
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+export { REPO_ROOT };
 
 /** Bundles the gate exactly as the pipeline gets it, into a fresh temp dir with no node_modules. */
 export async function bundleImageGate(): Promise<{ dir: string; bundle: string; metafile: Metafile }> {
