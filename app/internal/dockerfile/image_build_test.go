@@ -111,7 +111,7 @@ func TestImageBinaryBuildsAndServes(t *testing.T) {
 	})
 
 	t.Run("serves the stamped version", func(t *testing.T) {
-		cmd, addr, stdout := startBinary(t, bin, "PORT=0", "HOST=127.0.0.1", "DRAIN_DELAY=100ms")
+		cmd, addr, out := startBinary(t, bin, "PORT=0", "HOST=127.0.0.1", "DRAIN_DELAY=100ms")
 		client := &http.Client{Timeout: waitLong}
 
 		var got map[string]string
@@ -132,8 +132,11 @@ func TestImageBinaryBuildsAndServes(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitExit(t, cmd, 0)
-		if !strings.Contains(stdout.String(), `"msg":"stopped"`) {
-			t.Errorf("no stopped log line after SIGTERM:\n%s", stdout)
+		// The process has exited, but the lines it wrote may still be on their way through the
+		// pipe: read to the end before looking at them.
+		logged := out.readAll(t)
+		if !strings.Contains(logged, `"msg":"stopped"`) {
+			t.Errorf("no stopped log line after SIGTERM:\n%s", logged)
 		}
 	})
 
@@ -151,6 +154,25 @@ func TestImageBinaryBuildsAndServes(t *testing.T) {
 			t.Errorf("stderr = %q, want it to name PORT", stderr.String())
 		}
 	})
+}
+
+// The regression behind a flaky run (issue 17): the process had exited and logged its last line,
+// but the test read its output before the copy out of the pipe had finished. A process that
+// writes many lines right before it exits makes that window wide; readAll must still see the last.
+func TestProcessOutputIsReadToTheEnd(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("uses /bin/sh")
+	}
+	t.Parallel()
+	script := `echo '{"msg":"listening","addr":"127.0.0.1:1"}'; ` +
+		`i=0; while [ $i -lt 20000 ]; do echo "line $i"; i=$((i+1)); done; echo '{"msg":"stopped"}'`
+	for round := 0; round < 5; round++ {
+		cmd, _, out := startProcess(t, []string{"/bin/sh", "-c", script})
+		waitExit(t, cmd, 0)
+		if got := out.readAll(t); !strings.HasSuffix(got, "{\"msg\":\"stopped\"}\n") {
+			t.Fatalf("round %d: the last line is missing; output ends %q", round, got[max(0, len(got)-80):])
+		}
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe to read while another goroutine writes.
@@ -171,10 +193,39 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// startBinary runs bin with env and returns once it logs its address.
-func startBinary(t *testing.T, bin string, env ...string) (*exec.Cmd, string, *syncBuffer) {
+// processOutput is what a started binary writes to stdout, copied line by line.
+type processOutput struct {
+	lines  syncBuffer
+	writer *io.PipeWriter
+	done   chan struct{} // closed when the copy has read everything the process wrote
+}
+
+// readAll returns everything the process wrote. Call it after the process has exited
+// (cmd.Wait returned, so every byte has entered the pipe): it closes the pipe's write end and
+// waits until the copy has read to the end, rather than for some length of time.
+func (o *processOutput) readAll(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(bin)
+	o.writer.Close()
+	select {
+	case <-o.done:
+	case <-time.After(waitLong):
+		t.Fatalf("output not fully read within %s after the process exited", waitLong)
+	}
+	return o.lines.String()
+}
+
+func (o *processOutput) String() string { return o.lines.String() }
+
+// startBinary runs bin with env and returns once it logs its address.
+func startBinary(t *testing.T, bin string, env ...string) (*exec.Cmd, string, *processOutput) {
+	t.Helper()
+	return startProcess(t, []string{bin}, env...)
+}
+
+// startProcess runs argv with env and returns once it logs a "listening" line with its address.
+func startProcess(t *testing.T, argv []string, env ...string) (*exec.Cmd, string, *processOutput) {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
@@ -189,13 +240,14 @@ func startBinary(t *testing.T, bin string, env ...string) (*exec.Cmd, string, *s
 		}
 		pw.Close()
 	})
-	stdout := &syncBuffer{}
+	stdout := &processOutput{writer: pw, done: make(chan struct{})}
 	addrCh := make(chan string, 1)
 	go func() {
+		defer close(stdout.done)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := sc.Text()
-			_, _ = stdout.Write([]byte(line + "\n"))
+			_, _ = stdout.lines.Write([]byte(line + "\n"))
 			var entry struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
 				select {
