@@ -15,7 +15,7 @@ export type PipelineTool = keyof typeof PIPELINE_TOOLS;
 /** One CommonJS file per tool, everything inside (the AWS SDK too), nothing read from beside it. */
 export const BUNDLE_OPTIONS = {
   platform: 'node',
-  target: 'node20',
+  target: 'node24',
   format: 'cjs',
   bundle: true,
   // Stack traces are never printed, so a source map would only add megabytes.

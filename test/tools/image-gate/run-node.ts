@@ -46,7 +46,7 @@ export function runNode(script: string, args: readonly string[], options: { cwd:
   });
 }
 
-/** The lines the gate itself printed: without Node's warnings (the SDK warns about Node 20). */
+/** The lines the gate itself printed: without Node's warnings (the SDK warns about old Node versions). */
 export function gateLines(text: string): string[] {
   return text.split('\n').filter((l) => l.startsWith('image-gate:') || l.startsWith('['));
 }
