@@ -117,14 +117,14 @@ async function goBench(runs: number): Promise<{ go?: GoBench; skipped?: string }
   if (!tryRun('go', ['version'])) return { skipped: 'go is not installed (https://go.dev/dl, Go 1.26)' };
   const json = path.join(TMP, 'bench-app.json');
   fs.rmSync(json, { force: true });
-  const m = await measure('bash', ['app/bench/run.sh'], {
+  const m = await measure('bash', ['bench/service/run.sh'], {
     cwd: REPO_ROOT,
     env: { ...process.env, BENCH_APP_JSON: json, BENCH_RUNS: String(runs) },
     gnuTime: false,
     sampleMs: 1000,
     onLine: (line) => line.startsWith('run ') && progress(`  go: ${line.trim()}`),
   });
-  if (!fs.existsSync(json)) throw new Error(`bash app/bench/run.sh wrote no ${json} (exit ${m.exitCode}):\n${m.outputTail}`);
+  if (!fs.existsSync(json)) throw new Error(`bash bench/service/run.sh wrote no ${json} (exit ${m.exitCode}):\n${m.outputTail}`);
   // A run with failed requests still writes its JSON (and exits 1); the report shows the errors.
   return { go: JSON.parse(fs.readFileSync(json, 'utf8')) as GoBench };
 }
@@ -193,7 +193,7 @@ async function main(argv: string[]): Promise<number> {
     if (quick) {
       goSkipped = 'skipped in --quick mode';
     } else {
-      progress(`Go service: bash app/bench/run.sh (BENCH_RUNS=${runs})...`);
+      progress(`Go service: bash bench/service/run.sh (BENCH_RUNS=${runs})...`);
       ({ go, skipped: goSkipped } = await goBench(runs));
       if (go) progress(`  hello-web ${go.servers['hello-web'].rps.toFixed(0)} req/s, naive ${go.servers.naive.rps.toFixed(0)} req/s`);
     }

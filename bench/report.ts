@@ -35,6 +35,8 @@ export interface GoBench {
   readonly runs: number;
   readonly concurrency: number;
   readonly duration_s: number;
+  /** The open-model rate offered to both servers (req/s). */
+  readonly rate?: number;
   readonly go_version: string;
   readonly loadavg_before: string;
   readonly loadavg_after: string;
@@ -255,22 +257,22 @@ export function renderReport(r: BenchResults): string {
   }
   push('', '| consecutive steps | waits because |', '| --- | --- |', ...sh.transitions.map((t) => `| ${transitionLabel(t)} | ${t.kind === 'none' ? '**nothing: could run in parallel**' : `${t.kind}: ${t.reason}`} |`));
 
-  push('', '## Go service: `bash app/bench/run.sh`', '');
+  push('', '## Go service: `bash bench/service/run.sh`', '');
   if (r.go) {
     const g = r.go;
     const a = g.servers['hello-web'];
     const n = g.servers.naive;
     const ratio = (k: string) => (g.ratio_hello_web_to_naive[k] === undefined ? '' : `${g.ratio_hello_web_to_naive[k].toFixed(2)}×`);
     push(
-      `GET /world on loopback, ${g.concurrency} keep-alive connections, ${g.duration_s} s per run, ${g.runs} runs per server alternating (app/bench/load); medians over the runs. The ratio is hello-web over the seed-style naive server, the median of the per-run ratios (${g.go_version}; load average ${g.loadavg_before} → ${g.loadavg_after}).`,
+      `GET /world on loopback, ${g.duration_s} s per measure, ${g.runs} runs per server alternating (bench/service/load); medians over the runs. Requests/s: wrk -t1 -c${g.concurrency} (saturated). p50/p99: vegeta's open model at a constant ${g.rate ?? '?'} req/s offered to both servers (half the naive server's wrk throughput in this run), so queueing shows in the p99. The ratio is hello-web over the seed-style naive server, the median of the per-run ratios (${g.go_version}; load average ${g.loadavg_before} → ${g.loadavg_after}).`,
       '',
-      '| server | requests/s | p50 | p99 | peak RSS (VmHWM) | errors |',
+      '| server | requests/s (wrk) | p50 (open model) | p99 (open model) | peak RSS (VmHWM) | errors |',
       '| --- | --- | --- | --- | --- | --- |',
       `| hello-web | ${a.rps.toFixed(0)} | ${a.p50_ms.toFixed(3)} ms | ${a.p99_ms.toFixed(3)} ms | ${a.peak_rss_mib.toFixed(1)} MiB | ${a.errors} |`,
       `| naive (seed) | ${n.rps.toFixed(0)} | ${n.p50_ms.toFixed(3)} ms | ${n.p99_ms.toFixed(3)} ms | ${n.peak_rss_mib.toFixed(1)} MiB | ${n.errors} |`,
       `| hello-web / naive | ${ratio('rps')} | ${ratio('p50')} | ${ratio('p99')} | ${ratio('peak_rss')} | |`,
       '',
-      'The naive server is the seed\'s one-line handler with no timeouts, probes or logging; hello-web logs every request (structured, to stdout, discarded by the load tool), and that cost is part of its figures (app/bench/load).',
+      'The naive server is the seed\'s one-line handler with no timeouts, probes or logging; hello-web logs every request (structured, to stdout, discarded by the load tool), and that cost is part of its figures (bench/service/load).',
     );
   } else {
     push(`Not run: ${r.goSkipped ?? 'unknown reason'}.`);

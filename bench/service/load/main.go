@@ -1,50 +1,61 @@
 // Command load benchmarks hello-web against the seed's naive server.
 //
-// For each run it starts each server binary on a free 127.0.0.1 port, warms
-// it up, then sends GET /world from a fixed number of keep-alive workers for
-// a fixed time, and reads the server's peak RSS (VmHWM) from /proc. The
-// servers alternate run by run so that drift on a busy machine hits both.
-// It prints a Markdown table of the medians over the runs and the ratio of
-// hello-web to naive, and writes the same as JSON to -json if given.
+// Two measures per server and run, servers alternating run by run so that
+// drift on a busy machine hits both:
+//   - throughput: wrk (a standard closed-loop generator: -t1 -c<connections>),
+//     requests per second at saturation;
+//   - latency: an open-model, constant-rate attack with vegeta's library
+//     (github.com/tsenart/vegeta): requests are sent on schedule whether or not
+//     earlier ones have answered, so queueing shows in the p99 instead of being
+//     hidden by a closed loop that waits (coordinated omission). The rate is
+//     the same for both servers: a fraction of the naive server's wrk
+//     throughput, calibrated once at the start.
 //
-// Traffic goes only to 127.0.0.1, and every run is bounded in time and in
-// request count. app/bench/run.sh builds the binaries and calls this.
+// After each run it reads the server's peak RSS (VmHWM) from /proc. It prints a
+// Markdown table of the medians over the runs and the ratio of hello-web to
+// naive, and writes the same as JSON to -json if given.
+//
+// Traffic goes only to 127.0.0.1, and every run is bounded in time.
+// bench/service/run.sh builds the binaries and calls this.
 package main
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 const (
 	requestPath  = "/world"
 	wantBody     = "Hello, world!"
-	maxPerRun    = 20_000_000 // requests; a bound far above what 2 cores reach in a run
 	startTimeout = 10 * time.Second
 )
 
 type options struct {
-	appBin, naiveBin string
-	runs             int
-	duration, warmup time.Duration
-	concurrency      int
-	jsonPath         string
+	appBin, naiveBin, wrkBin string
+	runs                     int
+	duration, warmup         time.Duration
+	connections              int
+	rateFraction             float64
+	jsonPath                 string
 }
 
 // server is one binary under test and how to start it on a port.
@@ -55,12 +66,14 @@ type server struct {
 
 // runResult is one measured run of one server.
 type runResult struct {
-	Requests   int64   `json:"requests"`
-	Errors     int64   `json:"errors"`
-	RPS        float64 `json:"rps"`
-	P50Ms      float64 `json:"p50_ms"`
-	P99Ms      float64 `json:"p99_ms"`
-	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	RPS        float64 `json:"rps"`          // wrk, saturated
+	Rate       float64 `json:"rate"`         // the open-model run's offered rate
+	P50Ms      float64 `json:"p50_ms"`       // open-model latency at Rate
+	P99Ms      float64 `json:"p99_ms"`       // open-model latency at Rate
+	WrkP99Ms   float64 `json:"wrk_p99_ms"`   // closed-loop latency at saturation
+	Requests   uint64  `json:"requests"`     // open-model requests sent
+	Errors     int64   `json:"errors"`       // open-model failures plus wrk errors
+	PeakRSSMiB float64 `json:"peak_rss_mib"` // VmHWM after both measures
 }
 
 // summary is the median of each metric over the runs.
@@ -68,6 +81,7 @@ type summary struct {
 	RPS        float64     `json:"rps"`
 	P50Ms      float64     `json:"p50_ms"`
 	P99Ms      float64     `json:"p99_ms"`
+	WrkP99Ms   float64     `json:"wrk_p99_ms"`
 	PeakRSSMiB float64     `json:"peak_rss_mib"`
 	Errors     int64       `json:"errors"`
 	Runs       []runResult `json:"runs"`
@@ -81,6 +95,7 @@ type report struct {
 	Concurrency int                `json:"concurrency"`
 	DurationS   float64            `json:"duration_s"`
 	Runs        int                `json:"runs"`
+	Rate        float64            `json:"rate"`
 	Servers     map[string]summary `json:"servers"`
 	// Ratio is hello-web over naive, metric by metric: the median of the
 	// per-run ratios. Each run measures the two servers back to back, so a
@@ -97,10 +112,12 @@ func main() {
 	var o options
 	flag.StringVar(&o.appBin, "app", "", "hello-web binary")
 	flag.StringVar(&o.naiveBin, "naive", "", "naive (seed) server binary")
+	flag.StringVar(&o.wrkBin, "wrk", "wrk", "wrk binary (Debian: apt-get install wrk)")
 	flag.IntVar(&o.runs, "runs", 3, "runs per server; the median is reported")
-	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured load per run")
-	flag.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured load before each run")
-	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent keep-alive connections")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "each measure's length")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each run")
+	flag.IntVar(&o.connections, "concurrency", 32, "wrk connections")
+	flag.Float64Var(&o.rateFraction, "rate-fraction", 0.5, "open-model rate as a fraction of the naive server's wrk throughput")
 	flag.StringVar(&o.jsonPath, "json", os.Getenv("BENCH_APP_JSON"), "also write the results as JSON here (default $BENCH_APP_JSON)")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -113,8 +130,12 @@ func run(o options) error {
 	if o.appBin == "" || o.naiveBin == "" {
 		return errors.New("-app and -naive are required")
 	}
-	if o.runs < 1 || o.concurrency < 1 || o.concurrency > 1024 || o.duration <= 0 || o.duration > 5*time.Minute {
-		return errors.New("need runs >= 1, concurrency 1-1024, duration in (0, 5m]")
+	if o.runs < 1 || o.connections < 1 || o.connections > 1024 || o.duration <= 0 || o.duration > 5*time.Minute ||
+		o.rateFraction <= 0 || o.rateFraction > 1 {
+		return errors.New("need runs >= 1, concurrency 1-1024, duration in (0, 5m], rate-fraction in (0, 1]")
+	}
+	if _, err := exec.LookPath(o.wrkBin); err != nil {
+		return fmt.Errorf("wrk not found (%v): install it (Debian/Ubuntu: apt-get install wrk)", err)
 	}
 	servers := []server{
 		{"hello-web", func(port int) *exec.Cmd {
@@ -129,22 +150,45 @@ func run(o options) error {
 		}},
 	}
 	loadBefore := loadAvg()
+
+	// One rate for every open-model run: a fraction of what the naive server
+	// sustains here, so both servers are offered the same, unsaturating load.
+	calib, err := withServer(servers[1], o, func(target string) (runResult, error) {
+		return wrk(o, target)
+	})
+	if err != nil {
+		return fmt.Errorf("calibration: %w", err)
+	}
+	rate := math.Max(100, math.Round(calib.RPS*o.rateFraction/100)*100)
+	fmt.Fprintf(os.Stderr, "calibration: naive %0.f req/s with wrk; open-model rate %0.f req/s\n", calib.RPS, rate)
+
 	results := map[string][]runResult{}
 	for i := range o.runs {
 		for _, s := range servers {
-			r, err := measure(s, o)
+			r, err := withServer(s, o, func(target string) (runResult, error) {
+				w, err := wrk(o, target)
+				if err != nil {
+					return w, err
+				}
+				v, err := attack(target, rate, o.duration)
+				if err != nil {
+					return v, err
+				}
+				v.RPS, v.WrkP99Ms, v.Errors = w.RPS, w.WrkP99Ms, v.Errors+w.Errors
+				return v, nil
+			})
 			if err != nil {
 				return fmt.Errorf("%s run %d: %w", s.name, i+1, err)
 			}
-			fmt.Fprintf(os.Stderr, "run %d %-9s %8.0f req/s  p50 %6.3f ms  p99 %6.3f ms  peak RSS %5.1f MiB  errors %d\n",
-				i+1, s.name, r.RPS, r.P50Ms, r.P99Ms, r.PeakRSSMiB, r.Errors)
+			fmt.Fprintf(os.Stderr, "run %d %-9s wrk %8.0f req/s (p99 %6.3f ms) | at %0.f req/s: p50 %6.3f ms p99 %6.3f ms | peak RSS %5.1f MiB | errors %d\n",
+				i+1, s.name, r.RPS, r.WrkP99Ms, rate, r.P50Ms, r.P99Ms, r.PeakRSSMiB, r.Errors)
 			results[s.name] = append(results[s.name], r)
 		}
 	}
 
 	rep := report{
 		Date: time.Now().UTC().Format(time.RFC3339), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
-		Path: requestPath, Concurrency: o.concurrency, DurationS: o.duration.Seconds(), Runs: o.runs,
+		Path: requestPath, Concurrency: o.connections, DurationS: o.duration.Seconds(), Runs: o.runs, Rate: rate,
 		Servers: map[string]summary{}, LoadAvgBefore: loadBefore, LoadAvgAfter: loadAvg(),
 	}
 	for name, rs := range results {
@@ -182,13 +226,17 @@ func run(o options) error {
 	return nil
 }
 
-// measure starts one server, loads it and stops it.
-func measure(s server, o options) (runResult, error) {
+// withServer starts one server, warms it up, runs measure against it, reads
+// its peak RSS and stops it.
+func withServer(s server, o options, measure func(target string) (runResult, error)) (runResult, error) {
 	port, err := freePort()
 	if err != nil {
 		return runResult{}, err
 	}
 	target := fmt.Sprintf("http://127.0.0.1:%d%s", port, requestPath)
+	if u, _ := url.Parse(target); u == nil || !net.ParseIP(u.Hostname()).IsLoopback() {
+		return runResult{}, fmt.Errorf("refusing to load %s: loopback only", target)
+	}
 	cmd := s.cmd(port)
 	cmd.Stdout = io.Discard // hello-web logs every request: that cost is part of it
 	cmd.Stderr = os.Stderr
@@ -196,40 +244,25 @@ func measure(s server, o options) (runResult, error) {
 		return runResult{}, err
 	}
 	defer stop(cmd)
-
-	client := newClient(o.concurrency)
-	defer client.CloseIdleConnections()
-	if err := waitReady(client, target); err != nil {
+	if err := waitReady(target); err != nil {
 		return runResult{}, err
 	}
 	if o.warmup > 0 {
-		if _, err := load(client, target, o.concurrency, o.warmup); err != nil {
-			return runResult{}, err
+		if _, err := attack(target, 1000, o.warmup); err != nil {
+			return runResult{}, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	r, err := load(client, target, o.concurrency, o.duration)
+	r, err := measure(target)
 	if err != nil {
-		return runResult{}, err
+		return r, err
 	}
 	r.PeakRSSMiB, err = peakRSSMiB(cmd.Process.Pid)
 	return r, err
 }
 
-func newClient(concurrency int) *http.Client {
-	return &http.Client{
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{
-			MaxIdleConns:        concurrency,
-			MaxIdleConnsPerHost: concurrency,
-			MaxConnsPerHost:     concurrency,
-			DisableCompression:  true,
-			// Never leave loopback, whatever the environment says.
-			Proxy: nil,
-		},
-	}
-}
-
-func waitReady(c *http.Client, target string) error {
+func waitReady(target string) error {
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
+	defer c.CloseIdleConnections()
 	deadline := time.Now().Add(startTimeout)
 	for {
 		resp, err := c.Get(target)
@@ -247,79 +280,75 @@ func waitReady(c *http.Client, target string) error {
 	}
 }
 
-// load sends GET target from concurrency workers for d, and returns the
-// throughput and latency percentiles of the successful requests.
-func load(c *http.Client, target string, concurrency int, d time.Duration) (runResult, error) {
-	u, err := url.Parse(target)
-	if err != nil {
-		return runResult{}, err
-	}
-	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
-		return runResult{}, fmt.Errorf("refusing to load %s: loopback only", u.Host)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
+var (
+	wrkRPS    = regexp.MustCompile(`(?m)^Requests/sec:\s+([0-9.]+)`)
+	wrkP99    = regexp.MustCompile(`(?m)^\s+99%\s+([0-9.]+)(us|ms|s)\b`)
+	wrkErrors = regexp.MustCompile(`(?m)^\s+Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	wrkNon2xx = regexp.MustCompile(`(?m)^\s+Non-2xx or 3xx responses: (\d+)`)
+)
 
-	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		errs      int64
-		wg        sync.WaitGroup
-		budget    = int64(maxPerRun / concurrency)
-	)
-	start := time.Now()
-	for range concurrency {
-		wg.Go(func() {
-			local := make([]time.Duration, 0, 1<<14)
-			var localErrs int64
-			for n := int64(0); n < budget && ctx.Err() == nil; n++ {
-				t0 := time.Now()
-				ok := getOnce(c, target)
-				elapsed := time.Since(t0)
-				if ctx.Err() != nil {
-					break // the request straddled the end: not counted
-				}
-				if ok {
-					local = append(local, elapsed)
-				} else {
-					localErrs++
-				}
-			}
-			mu.Lock()
-			latencies = append(latencies, local...)
-			errs += localErrs
-			mu.Unlock()
-		})
+// wrk runs `wrk -t1 -c<connections> -d<duration> --latency` and parses its
+// summary: requests/s, the 99th percentile latency and the error counts.
+func wrk(o options, target string) (runResult, error) {
+	secs := max(1, int(o.duration.Round(time.Second).Seconds()))
+	cmd := exec.Command(o.wrkBin, "-t1", "-c"+strconv.Itoa(o.connections), "-d"+strconv.Itoa(secs)+"s",
+		"--timeout", "5s", "--latency", target)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return runResult{}, fmt.Errorf("wrk: %v\n%s", err, out.String())
 	}
-	wg.Wait()
-	elapsed := min(time.Since(start), d)
-	if len(latencies) == 0 {
-		return runResult{}, fmt.Errorf("no successful request to %s (%d errors)", target, errs)
+	text := out.String()
+	m := wrkRPS.FindStringSubmatch(text)
+	if m == nil {
+		return runResult{}, fmt.Errorf("wrk printed no Requests/sec:\n%s", text)
 	}
-	slices.Sort(latencies)
+	r := runResult{}
+	r.RPS, _ = strconv.ParseFloat(m[1], 64)
+	if p := wrkP99.FindStringSubmatch(text); p != nil {
+		v, _ := strconv.ParseFloat(p[1], 64)
+		r.WrkP99Ms = v * map[string]float64{"us": 1e-3, "ms": 1, "s": 1e3}[p[2]]
+	}
+	if e := wrkErrors.FindStringSubmatch(text); e != nil {
+		for _, n := range e[1:] {
+			v, _ := strconv.ParseInt(n, 10, 64)
+			r.Errors += v
+		}
+	}
+	if e := wrkNon2xx.FindStringSubmatch(text); e != nil {
+		v, _ := strconv.ParseInt(e[1], 10, 64)
+		r.Errors += v
+	}
+	return r, nil
+}
+
+// attack offers GET target at a constant rate for d (vegeta's open model) and
+// returns the latency percentiles; a response that is not 200 with the
+// expected body counts as an error.
+func attack(target string, rate float64, d time.Duration) (runResult, error) {
+	targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: target})
+	attacker := vegeta.NewAttacker(vegeta.KeepAlive(true), vegeta.Timeout(5*time.Second),
+		vegeta.MaxBody(int64(len(wantBody))+1), vegeta.Redirects(vegeta.NoFollow))
+	pacer := vegeta.ConstantPacer{Freq: int(rate), Per: time.Second}
+	var m vegeta.Metrics
+	var bad int64
+	for res := range attacker.Attack(targeter, pacer, d, "bench") {
+		if res.Code != http.StatusOK || string(res.Body) != wantBody {
+			bad++
+		}
+		m.Add(res)
+	}
+	m.Close()
+	if m.Requests == 0 {
+		return runResult{}, fmt.Errorf("no request sent to %s", target)
+	}
 	return runResult{
-		Requests: int64(len(latencies)),
-		Errors:   errs,
-		RPS:      float64(len(latencies)) / elapsed.Seconds(),
-		P50Ms:    ms(percentile(latencies, 0.50)),
-		P99Ms:    ms(percentile(latencies, 0.99)),
+		Rate:     rate,
+		Requests: m.Requests,
+		Errors:   bad,
+		P50Ms:    ms(m.Latencies.P50),
+		P99Ms:    ms(m.Latencies.P99),
 	}, nil
-}
-
-func getOnce(c *http.Client, target string) bool {
-	resp, err := c.Get(target)
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return err == nil && resp.StatusCode == http.StatusOK && string(body) == wantBody
-}
-
-// percentile of sorted durations, nearest rank.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	i := int(p*float64(len(sorted))+0.5) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
@@ -375,6 +404,7 @@ func summarize(rs []runResult) summary {
 		RPS:        med(func(r runResult) float64 { return r.RPS }),
 		P50Ms:      med(func(r runResult) float64 { return r.P50Ms }),
 		P99Ms:      med(func(r runResult) float64 { return r.P99Ms }),
+		WrkP99Ms:   med(func(r runResult) float64 { return r.WrkP99Ms }),
 		PeakRSSMiB: med(func(r runResult) float64 { return r.PeakRSSMiB }),
 		Runs:       rs,
 	}
@@ -410,9 +440,10 @@ func ratio(a, b float64) float64 {
 
 func markdown(r report) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nGET %s on 127.0.0.1, %d connections, %d x %s per server (median), %s, %d CPUs\n\n",
-		r.Path, r.Concurrency, r.Runs, time.Duration(r.DurationS*float64(time.Second)), r.GoVersion, r.CPUs)
-	b.WriteString("| server | req/s | p50 (ms) | p99 (ms) | peak RSS (MiB) | errors |\n")
+	fmt.Fprintf(&b, "\nGET %s on 127.0.0.1, %d x %s per server and measure (median), %s, %d CPUs\n"+
+		"req/s: wrk -t1 -c%d (saturated); p50/p99: vegeta open model at a constant %.0f req/s\n\n",
+		r.Path, r.Runs, time.Duration(r.DurationS*float64(time.Second)), r.GoVersion, r.CPUs, r.Concurrency, r.Rate)
+	b.WriteString("| server | req/s (wrk) | p50 (ms) | p99 (ms) | peak RSS (MiB) | errors |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, name := range []string{"hello-web", "naive"} {
 		s := r.Servers[name]
