@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
 
 // runOption adjusts run for tests; main passes none.
@@ -81,6 +83,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// Every open connection costs memory (README.md, "Connections and
+	// memory"); past MAX_CONNECTIONS new ones wait in the kernel's accept
+	// queue, and past that are refused, instead of the pod being OOM-killed.
+	ln = netutil.LimitListener(ln, cfg.MaxConnections)
 	serveErr := make(chan error, 1)
 	go func() {
 		if cert != nil {
@@ -97,6 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		slog.String("commit", build.Commit),
 		slog.String("drain_delay", cfg.DrainDelay.String()),
 		slog.String("shutdown_timeout", cfg.ShutdownTimeout.String()),
+		slog.Int("max_connections", cfg.MaxConnections),
 	)
 
 	select {
