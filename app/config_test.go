@@ -185,3 +185,33 @@ func TestGreetingRuleSharedWithTheConfig(t *testing.T) {
 		})
 	}
 }
+
+// Whatever a duration or MAX_CONNECTIONS variable holds, loadConfig never
+// panics, and a value it accepts is inside the variable's range.
+func FuzzLoadConfigBounds(f *testing.F) {
+	for _, seed := range []string{"1ns", "1s", "5s", "5m", "1h", "1000h", "-1s", "0", "1e9", "9223372036854775807ns", "2562048h", "16", "1000001", "-16", "0x10", " 5s", ""} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		names := []string{"READ_HEADER_TIMEOUT", "READ_TIMEOUT", "WRITE_TIMEOUT", "IDLE_TIMEOUT", "SHUTDOWN_TIMEOUT", "DRAIN_DELAY", "MAX_CONNECTIONS"}
+		for _, name := range names {
+			cfg, err := loadConfig(envFrom(map[string]string{name: v}))
+			if err != nil {
+				if !strings.Contains(err.Error(), "config: "+name+":") {
+					t.Errorf("%s=%q: error %q does not name the variable", name, v, err)
+				}
+				continue
+			}
+			ok := cfg.ReadHeaderTimeout >= minTimeout && cfg.ReadHeaderTimeout <= maxReadHeaderTimeout &&
+				cfg.ReadTimeout >= minTimeout && cfg.ReadTimeout <= maxRequestTimeout &&
+				cfg.WriteTimeout >= minTimeout && cfg.WriteTimeout <= maxRequestTimeout &&
+				cfg.IdleTimeout >= minTimeout && cfg.IdleTimeout <= maxIdleTimeout &&
+				cfg.ShutdownTimeout >= minTimeout && cfg.ShutdownTimeout <= maxStopTimeout &&
+				cfg.DrainDelay >= 0 && cfg.DrainDelay <= maxStopTimeout &&
+				cfg.MaxConnections >= minMaxConnections && cfg.MaxConnections <= maxMaxConnections
+			if !ok {
+				t.Errorf("%s=%q accepted, giving a value out of range: %+v", name, v, cfg)
+			}
+		}
+	})
+}

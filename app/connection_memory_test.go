@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -66,6 +67,7 @@ func TestIdleConnectionMemory(t *testing.T) {
 	recorded := readConnectionMemory(t)
 	n := recorded.IdleConnectionsMeasured
 
+	needOpenFiles(t, n)
 	addr, pid := startServiceBinary(t, n+100)
 
 	// Warm up: the first requests allocate what every request shares.
@@ -102,10 +104,11 @@ func TestIdleConnectionMemory(t *testing.T) {
 	}
 }
 
-// With MAX_CONNECTIONS reached, further connections wait unserved in the
-// kernel's accept queue and cost the process nothing: memory stays bounded
-// however many clients connect, and the waiting ones are served as soon as
-// others close.
+// However many clients connect, the process holds at most MAX_CONNECTIONS
+// of them: the rest wait in the kernel's accept queue at no cost to the
+// process, idle ones are shed to make room, and every waiting client is
+// served. Peak memory (VmHWM) grows by what the cap's connections cost, not
+// by the number of clients.
 func TestConnectionCapBoundsMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and opens many connections; skipped with -short")
@@ -115,57 +118,72 @@ func TestConnectionCapBoundsMemory(t *testing.T) {
 	}
 	recorded := readConnectionMemory(t)
 	const limit, extra = 200, 800
+	needOpenFiles(t, limit+extra)
 	addr, pid := startServiceBinary(t, limit)
-	before := rssBytes(t, pid)
+	for i := 0; i < 50; i++ {
+		openIdleConnection(t, addr).Close()
+	}
+	time.Sleep(200 * time.Millisecond)
+	before := procStatusBytes(t, pid, "VmHWM")
 
-	var idle []net.Conn
+	var conns []net.Conn
 	t.Cleanup(func() {
-		for _, c := range idle {
+		for _, c := range conns {
 			c.Close()
 		}
 	})
-	for len(idle) < limit {
-		idle = append(idle, openIdleConnection(t, addr))
+	for i := 0; i < limit; i++ {
+		conns = append(conns, openIdleConnection(t, addr))
 	}
 	waiting := make([]net.Conn, 0, extra)
-	t.Cleanup(func() {
-		for _, c := range waiting {
-			c.Close()
-		}
-	})
 	for len(waiting) < extra {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
-			break // the accept queue is full: refused, also fine
+			break // the accept queue is full: the kernel refused it, also fine
 		}
+		conns = append(conns, c)
 		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 			t.Fatal(err)
 		}
 		waiting = append(waiting, c)
 	}
-	time.Sleep(300 * time.Millisecond)
-	grown := rssBytes(t, pid) - before
-	t.Logf("%d served + %d waiting connections: RSS grew %d KiB", limit, len(waiting), grown>>10)
-	if bound := int64(limit)*recorded.BytesPerIdleConnection*5/4 + 1<<20; grown > bound {
-		t.Errorf("RSS grew %d bytes with MAX_CONNECTIONS=%d, more than %d: connections past the cap cost memory", grown, limit, bound)
+	served := 0
+	for _, c := range waiting {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			served++
+		}
 	}
+	grown := procStatusBytes(t, pid, "VmHWM") - before
+	t.Logf("%d idle + %d more clients with MAX_CONNECTIONS=%d: %d served, peak RSS grew %d KiB", limit, len(waiting), limit, served, grown>>10)
+	if served != len(waiting) {
+		t.Errorf("%d of %d waiting clients were served", served, len(waiting))
+	}
+	// Twice the cap's cost: the collector may let garbage from shed
+	// connections reach the live heap's size before it runs (GOGC=100),
+	// the same margin the pod's memory limit has.
+	// Plus 4 MiB for what the runtime itself grows by (goroutine and
+	// connection tables), which matters at this small cap.
+	if bound := 2*int64(limit)*recorded.BytesPerIdleConnection + 4<<20; grown > bound {
+		t.Errorf("peak RSS grew %d bytes with MAX_CONNECTIONS=%d and %d clients, more than %d: connections past the cap cost memory", grown, limit, limit+len(waiting), bound)
+	}
+}
 
-	// A waiting connection has no answer while the cap is held...
-	first := waiting[0]
-	_ = first.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	if n, err := first.Read(make([]byte, 1)); n != 0 || err == nil {
-		t.Fatalf("a connection past the cap was served (%d bytes, %v)", n, err)
+// needOpenFiles fails, rather than skips, when this process may not open
+// n connections (Go raises the soft limit to the hard one at start).
+func needOpenFiles(t *testing.T, n int) {
+	t.Helper()
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
 	}
-	// ...and is served once another closes.
-	idle[0].Close()
-	_ = first.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(first), nil)
-	if err != nil {
-		t.Fatalf("the waiting connection was not served after a slot freed: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("status %d, want 200", resp.StatusCode)
+	if want := uint64(n + 100); lim.Cur < want {
+		t.Fatalf("needs %d open files, the limit is %d: raise it (ulimit -n %d)", want, lim.Cur, want)
 	}
 }
 
@@ -247,19 +265,25 @@ func listeningAddr(t *testing.T, stdout io.Reader) string {
 
 func rssBytes(t *testing.T, pid int) int64 {
 	t.Helper()
+	return procStatusBytes(t, pid, "VmRSS")
+}
+
+// procStatusBytes reads a "<field>: <n> kB" line of /proc/<pid>/status.
+func procStatusBytes(t *testing.T, pid int, field string) int64 {
+	t.Helper()
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			if err != nil {
-				t.Fatalf("VmRSS %q: %v", rest, err)
+				t.Fatalf("%s %q: %v", field, rest, err)
 			}
 			return kb << 10
 		}
 	}
-	t.Fatal("no VmRSS in /proc/<pid>/status")
+	t.Fatalf("no %s in /proc/<pid>/status", field)
 	return 0
 }

@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"syscall"
 	"time"
-
-	"golang.org/x/net/netutil"
 )
 
 // runOption adjusts run for tests; main passes none.
@@ -86,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Every open connection costs memory (README.md, "Connections and
 	// memory"); past MAX_CONNECTIONS new ones wait in the kernel's accept
 	// queue, and past that are refused, instead of the pod being OOM-killed.
-	ln = netutil.LimitListener(ln, cfg.MaxConnections)
+	ln = limitConnections(ln, cfg.MaxConnections, srv.SetKeepAlivesEnabled)
 	serveErr := make(chan error, 1)
 	go func() {
 		if cert != nil {
