@@ -28,6 +28,12 @@ export const EKS_MAX_NODES_PER_MANAGED_NODE_GROUP = 450;
  */
 export const MAX_PODS_PER_NODE = 110;
 
+/**
+ * "Public endpoint access CIDR ranges per cluster": 40, not adjustable
+ * (https://docs.aws.amazon.com/eks/latest/userguide/service-quotas.html).
+ */
+export const EKS_MAX_PUBLIC_ACCESS_CIDRS = 40;
+
 /** A VPC's IPv4 CIDR block is between /16 and /28: https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html */
 export const VPC_PREFIX = { min: 16, max: 28 } as const;
 

@@ -2,7 +2,7 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { AWS_REGIONS, nearestRegion } from './regions';
 import { z } from 'zod';
 import { SUPPORTED_KUBERNETES_VERSIONS, isSupportedKubernetesVersion } from './kubernetes-versions';
-import { branchSchema, ecrRepositoryNameSchema, greetingSchema, nodeCountSchema, replicaCountSchema, vpcCidrSchema } from './limits';
+import { EKS_MAX_PUBLIC_ACCESS_CIDRS, branchSchema, ecrRepositoryNameSchema, greetingSchema, nodeCountSchema, replicaCountSchema, vpcCidrSchema } from './limits';
 
 /**
  * The schema of STACK_ENVIRONMENTS. Every object is strict: an unknown key is an error, so a
@@ -63,7 +63,7 @@ export const environmentSchema = z.strictObject({
   /** Kubernetes minor version; must be one the project ships a kubectl layer for. @default "1.35" */
   kubernetesVersion: z.string().optional(),
   /** Source CIDRs allowed to reach the public cluster endpoint. Empty means a private endpoint only. @default [] */
-  endpointPublicCidrs: z.array(ipv4Cidr).optional(),
+  endpointPublicCidrs: z.array(ipv4Cidr).max(EKS_MAX_PUBLIC_ACCESS_CIDRS, `at most ${EKS_MAX_PUBLIC_ACCESS_CIDRS} CIDRs: the EKS quota "Public endpoint access CIDR ranges per cluster" (not adjustable)`).optional(),
   /** IAM role ARN given cluster-admin through an EKS access entry (on-call and breakglass). @default none */
   operatorRoleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, { message: 'must be an IAM role ARN such as "arn:aws:iam::111111111111:role/Operators"' }).optional(),
   /** Managed node group settings. */

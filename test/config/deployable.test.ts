@@ -34,6 +34,7 @@ describe('each value a later step refuses is a problem at its path, with what is
     ['replicas.max beyond what nodes.max can run', withPreprod({ nodes: { min: 2, desired: 2, max: 4 }, replicas: { min: 2, max: 441 } }), /^preprod\.replicas\.max: must be at most 440: nodes\.max \(4\) × 110 pods per node .*got 441/],
     ['nodes.max beyond the EKS quota', withPreprod({ nodes: { max: 451 } }), /^preprod\.nodes\.max: must be at most 450, the EKS quota "Nodes per managed node group"/],
     ['nodes.max beyond int32', withPreprod({ nodes: { max: 2 ** 31 } }), /^preprod\.nodes\.max: must be at most 450/],
+    ['more public endpoint CIDRs than EKS allows', withPreprod({ endpointPublicCidrs: Array.from({ length: 41 }, (_, i) => `203.0.${i}.0/24`) }), /^preprod\.endpointPublicCidrs: at most 40 CIDRs: the EKS quota "Public endpoint access CIDR ranges per cluster"/],
     ['an ECR repository name too short (the synth threw "Invalid ECR repository name")', { ...base(), image: { repositoryName: 'a' } }, /^image\.repositoryName: must be an ECR repository name: 2-256 characters .*got "a" \(1 characters\)/],
     ['an ECR repository name too long', { ...base(), image: { repositoryName: 'a'.repeat(257) } }, /^image\.repositoryName: must be an ECR repository name: 2-256 characters .*\(257 characters\)/],
     ['an ECR repository name with upper case', { ...base(), image: { repositoryName: 'Hello-Web' } }, /^image\.repositoryName: must be an ECR repository name/],
