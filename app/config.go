@@ -26,6 +26,8 @@ type config struct {
 
 	TLSCertFile string // TLS_CERT_FILE
 	TLSKeyFile  string // TLS_KEY_FILE
+
+	MaxConnections int // MAX_CONNECTIONS
 }
 
 // Defaults. README.md documents each of them; keep the two in step.
@@ -47,6 +49,29 @@ const (
 	// maxReadHeaderTimeout bounds how long a client may take to send its
 	// headers: a slowloris client holds a connection at most this long.
 	maxReadHeaderTimeout = 5 * time.Second
+
+	// minTimeout is the floor of every server timeout: below about a
+	// second a client on an ordinary network cannot finish a request, so a
+	// smaller value (WRITE_TIMEOUT=1ns, 5ms for 5s) fails every request.
+	minTimeout = time.Second
+	// maxRequestTimeout bounds READ_TIMEOUT and WRITE_TIMEOUT: this
+	// service answers in microseconds; minutes only let a slow client
+	// hold a connection (and a MAX_CONNECTIONS slot) longer.
+	maxRequestTimeout = 5 * time.Minute
+	// maxIdleTimeout bounds IDLE_TIMEOUT, well above any AWS load
+	// balancer's idle timeout (60 s ALB default, 350 s NLB).
+	maxIdleTimeout = time.Hour
+	// maxStopTimeout bounds SHUTDOWN_TIMEOUT and DRAIN_DELAY: together
+	// they must fit in the pod's terminationGracePeriodSeconds.
+	maxStopTimeout = 5 * time.Minute
+
+	// defaultMaxConnections caps concurrent connections so that they
+	// cannot outgrow the pod's memory limit. Derived from the measured cost
+	// of an idle connection (testdata/connection-memory.json, README.md
+	// "Connections and memory"): this many cost well under the limit.
+	defaultMaxConnections = 2000
+	minMaxConnections     = 16 // room for probes and load balancer health checks
+	maxMaxConnections     = 1_000_000
 
 	// maxGreetingRunes bounds HELLO; it is echoed in every response.
 	maxGreetingRunes = 64
@@ -80,6 +105,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 		cfg.Port = port
 	}
 
+	cfg.MaxConnections = defaultMaxConnections
+	if raw := getenv("MAX_CONNECTIONS"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < minMaxConnections || n > maxMaxConnections {
+			fail("MAX_CONNECTIONS", "must be a whole number from %d to %d, got %q", minMaxConnections, maxMaxConnections, raw)
+		} else {
+			cfg.MaxConnections = n
+		}
+	}
+
 	if cfg.Greeting == "" {
 		cfg.Greeting = defaultGreeting
 	}
@@ -87,18 +122,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 		fail("HELLO", "%v", err)
 	}
 
+	// Every duration has a floor and a ceiling: a zero server timeout
+	// means "no timeout" to net/http, which this service must not have, and
+	// an absurd one (1ns, 1000h) either fails every request or lets a
+	// client hold a connection for days.
 	durations := []struct {
-		name     string
-		dst      *time.Duration
-		def, max time.Duration
-		zeroOK   bool
+		name          string
+		dst           *time.Duration
+		def, min, max time.Duration
 	}{
-		{"READ_HEADER_TIMEOUT", &cfg.ReadHeaderTimeout, defaultReadHeaderTimeout, maxReadHeaderTimeout, false},
-		{"READ_TIMEOUT", &cfg.ReadTimeout, defaultReadTimeout, 0, false},
-		{"WRITE_TIMEOUT", &cfg.WriteTimeout, defaultWriteTimeout, 0, false},
-		{"IDLE_TIMEOUT", &cfg.IdleTimeout, defaultIdleTimeout, 0, false},
-		{"SHUTDOWN_TIMEOUT", &cfg.ShutdownTimeout, defaultShutdownTimeout, 0, false},
-		{"DRAIN_DELAY", &cfg.DrainDelay, defaultDrainDelay, 0, true},
+		{"READ_HEADER_TIMEOUT", &cfg.ReadHeaderTimeout, defaultReadHeaderTimeout, minTimeout, maxReadHeaderTimeout},
+		{"READ_TIMEOUT", &cfg.ReadTimeout, defaultReadTimeout, minTimeout, maxRequestTimeout},
+		{"WRITE_TIMEOUT", &cfg.WriteTimeout, defaultWriteTimeout, minTimeout, maxRequestTimeout},
+		{"IDLE_TIMEOUT", &cfg.IdleTimeout, defaultIdleTimeout, minTimeout, maxIdleTimeout},
+		{"SHUTDOWN_TIMEOUT", &cfg.ShutdownTimeout, defaultShutdownTimeout, minTimeout, maxStopTimeout},
+		{"DRAIN_DELAY", &cfg.DrainDelay, defaultDrainDelay, 0, maxStopTimeout},
 	}
 	for _, d := range durations {
 		*d.dst = d.def
@@ -110,16 +148,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		switch {
 		case err != nil:
 			fail(d.name, "must be a Go duration such as \"5s\" or \"750ms\", got %q", raw)
-		case v < 0 || (v == 0 && !d.zeroOK):
-			// A zero server timeout means "no timeout" to net/http,
-			// which is exactly what this service must not have.
-			if d.zeroOK {
-				fail(d.name, "must not be negative, got %q", raw)
-			} else {
-				fail(d.name, "must be greater than zero, got %q", raw)
-			}
-		case d.max > 0 && v > d.max:
-			fail(d.name, "must be at most %s, got %q", d.max, raw)
+		case v < d.min || v > d.max:
+			fail(d.name, "must be from %s to %s, got %q", d.min, d.max, raw)
 		default:
 			*d.dst = v
 		}

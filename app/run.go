@@ -81,6 +81,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// Every open connection costs memory (README.md, "Connections and
+	// memory"); past MAX_CONNECTIONS new ones wait in the kernel's accept
+	// queue, and past that are refused, instead of the pod being OOM-killed.
+	ln = limitConnections(ln, cfg.MaxConnections, srv.SetKeepAlivesEnabled)
 	serveErr := make(chan error, 1)
 	go func() {
 		if cert != nil {
@@ -97,6 +101,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		slog.String("commit", build.Commit),
 		slog.String("drain_delay", cfg.DrainDelay.String()),
 		slog.String("shutdown_timeout", cfg.ShutdownTimeout.String()),
+		slog.Int("max_connections", cfg.MaxConnections),
 	)
 
 	select {

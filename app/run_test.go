@@ -225,7 +225,7 @@ func TestRunVersionFlag(t *testing.T) {
 func TestRunCutsOffSlowlorisClient(t *testing.T) {
 	t.Parallel()
 	s := startRun(t, map[string]string{
-		"READ_HEADER_TIMEOUT": "300ms", "READ_TIMEOUT": "1m", "IDLE_TIMEOUT": "1m", "WRITE_TIMEOUT": "1m",
+		"READ_HEADER_TIMEOUT": "1s", "READ_TIMEOUT": "1m", "IDLE_TIMEOUT": "1m", "WRITE_TIMEOUT": "1m",
 	})
 	conn, err := net.Dial("tcp", s.addr)
 	if err != nil {
@@ -268,8 +268,8 @@ func TestRunCutsOffSlowlorisClient(t *testing.T) {
 	if n != 0 {
 		t.Errorf("server sent %d bytes to a client that never finished its headers", n)
 	}
-	if elapsed < 250*time.Millisecond {
-		t.Errorf("cut off after %s, before READ_HEADER_TIMEOUT=300ms: something else closed it", elapsed)
+	if elapsed < 900*time.Millisecond {
+		t.Errorf("cut off after %s, before READ_HEADER_TIMEOUT=1s: something else closed it", elapsed)
 	}
 	t.Logf("slowloris connection closed after %s", elapsed)
 }
@@ -417,7 +417,7 @@ func TestRunShutdownTimeoutIsAnError(t *testing.T) {
 	t.Parallel()
 	started, release := make(chan struct{}), make(chan struct{})
 	defer close(release)
-	s := startRun(t, map[string]string{"SHUTDOWN_TIMEOUT": "200ms"}, withSlowRoute(started, release))
+	s := startRun(t, map[string]string{"SHUTDOWN_TIMEOUT": "1s"}, withSlowRoute(started, release))
 	go func() {
 		resp, err := newClient().Get("http://" + s.addr + "/slow")
 		if err == nil {

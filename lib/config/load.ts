@@ -1,8 +1,8 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { ConfigFileError, parseConfigJson, readConfigFile } from './config-file';
 import { DEFAULTS, STACK_ENVIRONMENTS } from './defaults';
+import { type LimitsInput, checkLimits } from './limits';
 import { type DeliveryConfig, resolveConfig } from './resolve';
-import { type ConfigProblem, type DeliveryConfigInput, checkDeliveryConfig, crossFieldInputOf, deliveryConfigSchema, formatPath, salvageCrossFieldInput } from './schema';
+import { type ConfigProblem, type CrossFieldInput, type DeliveryConfigInput, checkDeliveryConfig, crossFieldInputOf, deliveryConfigSchema, formatPath, salvageCrossFieldInput } from './schema';
 
 /** Thrown when the configuration is unusable; `problems` holds every problem found, each with its path. */
 export class ConfigError extends Error {
@@ -25,15 +25,18 @@ export class ConfigError extends Error {
  * the config that passed the schema (so a bad region elsewhere does not hide a node-size problem).
  */
 export function validateConfig(raw: unknown, source = 'STACK_ENVIRONMENTS', configFile?: string): DeliveryConfig {
-  const parsed = deliveryConfigSchema.safeParse(raw);
+  // reportInput: without it zod leaves `input` out of every issue, and a wrong type cannot be told from a missing key.
+  const parsed = deliveryConfigSchema.safeParse(raw, { reportInput: true });
   const problems: ConfigProblem[] = parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: describeIssue(issue) }));
+  const crossField = parsed.success ? crossFieldInputOf(parsed.data) : salvageCrossFieldInput(raw);
   problems.push(
-    ...checkDeliveryConfig(parsed.success ? crossFieldInputOf(parsed.data) : salvageCrossFieldInput(raw), {
+    ...checkDeliveryConfig(crossField, {
       architecture: DEFAULTS.image.architecture,
       instanceType: DEFAULTS.environment.nodes.instanceType,
       nodes: DEFAULTS.environment.nodes,
       replicas: DEFAULTS.environment.replicas,
     }),
+    ...checkLimits(limitsInputOf(crossField)),
   );
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   const input: DeliveryConfigInput = parsed.data;
@@ -53,36 +56,46 @@ export function loadConfig(options: { contextValue?: unknown; cwd?: string; repo
   if (typeof contextValue !== 'string') {
     throw new ConfigError('-c config', [{ path: 'config', message: 'must be the path of a JSON file, for example -c config=config/prod.json' }]);
   }
-  const cwd = options.cwd ?? process.cwd();
-  const repoRoot = options.repoRoot ?? cwd;
-  const file = path.resolve(cwd, contextValue);
   const shown = `config file ${contextValue}`;
-  let text: string;
+  let config: { raw: unknown; relative: string };
   try {
-    text = fs.readFileSync(file, 'utf8');
+    const { text, relative } = readConfigFile(contextValue, options.cwd ?? process.cwd(), options.repoRoot ?? options.cwd ?? process.cwd());
+    config = { raw: parseConfigJson(text, relative), relative };
   } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(e as Error).message})`;
-    throw new ConfigError(shown, [{ path: 'config', message: `${file} ${reason}; give a JSON file of the STACK_ENVIRONMENTS shape, e.g. -c config=config/example-multi-region.json` }]);
+    if (e instanceof ConfigFileError) throw new ConfigError(shown, [{ path: 'config', message: e.message }]);
+    throw e;
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(shown, [{ path: 'config', message: `${file} is not valid JSON: ${(e as Error).message}` }]);
-  }
-  const relative = path.relative(repoRoot, file);
-  if (relative.startsWith('..') || path.isAbsolute(relative)) {
-    throw new ConfigError(shown, [{ path: 'config', message: `${file} is outside the repository (${repoRoot}); commit it inside the repository so the pipeline's synth step uses the same configuration` }]);
-  }
-  return validateConfig(raw, shown, relative.split(path.sep).join('/'));
+  return validateConfig(config.raw, shown, config.relative);
+}
+
+/** The fields the two-field limits look at, with the defaults applied. */
+function limitsInputOf(input: CrossFieldInput): LimitsInput[] {
+  const d = DEFAULTS.environment;
+  return input.environments.map(({ env, path }) => ({
+    path,
+    vpcCidr: env.vpcCidr ?? d.vpcCidr,
+    zones: env.availabilityZones?.length ?? d.azSuffixes.length,
+    nodesMax: env.nodes?.max ?? d.nodes.max,
+    replicasMax: env.replicas?.max ?? d.replicas.max,
+  }));
 }
 
 function describeIssue(issue: { code: string; message: string; keys?: readonly string[]; expected?: unknown; input?: unknown }): string {
   if (issue.code === 'unrecognized_keys' && issue.keys) {
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (a typo? see docs/configuration.md for the valid keys)`;
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) {
-    return `is required (expected ${String(issue.expected)})`;
+  if (issue.code === 'invalid_type') {
+    if (issue.input === undefined) return `is required (expected ${String(issue.expected)})`;
+    return `expected ${String(issue.expected)}, received ${describeValue(issue.input)}`;
   }
   return issue.message;
+}
+
+/** A value's JSON type, with the value itself when it is short (never a whole object). */
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'object') return 'object';
+  const shown = JSON.stringify(value) ?? String(value);
+  return shown.length <= 40 ? `${typeof value} ${shown}` : typeof value;
 }

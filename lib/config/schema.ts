@@ -2,6 +2,7 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { AWS_REGIONS, nearestRegion } from './regions';
 import { z } from 'zod';
 import { SUPPORTED_KUBERNETES_VERSIONS, isSupportedKubernetesVersion } from './kubernetes-versions';
+import { EKS_MAX_PUBLIC_ACCESS_CIDRS, branchSchema, ecrRepositoryNameSchema, greetingSchema, nodeCountSchema, replicaCountSchema, vpcCidrSchema } from './limits';
 
 /**
  * The schema of STACK_ENVIRONMENTS. Every object is strict: an unknown key is an error, so a
@@ -24,26 +25,24 @@ const ipv4Cidr = z
     message: 'must be an IPv4 CIDR such as "203.0.113.0/24"',
   });
 
-const positiveInt = z.number().int('must be a whole number').min(1, 'must be at least 1');
-
 export const nodesSchema = z.strictObject({
   /** EC2 instance type of the managed node group. Graviton (`m7g`, `c7g`, ...) or x86; it must match `image.architecture`. @default "m7g.large" */
   instanceType: z.string().regex(/^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/, { message: 'must be an EC2 instance type such as "m7g.large"' }).optional(),
   /** @default 3 */
-  min: positiveInt.optional(),
+  min: nodeCountSchema.optional(),
   /** @default 3 */
-  desired: positiveInt.optional(),
+  desired: nodeCountSchema.optional(),
   /** @default 9 */
-  max: positiveInt.optional(),
+  max: nodeCountSchema.optional(),
   /** Size of each node's root volume in GiB. @default 50 */
   diskSizeGiB: z.number().int().min(20).max(16384).optional(),
 });
 
 export const replicasSchema = z.strictObject({
   /** Fewest pods; the HPA never goes below it and the PDB keeps `min - 1` available. @default 3 */
-  min: positiveInt.optional(),
+  min: replicaCountSchema.optional(),
   /** Most pods the HPA may run. @default 12 */
-  max: positiveInt.optional(),
+  max: replicaCountSchema.optional(),
   /** Average CPU utilisation (percent of request) the HPA aims for. @default 70 */
   targetCpuPercent: z.number().int().min(10).max(95).optional(),
 });
@@ -60,11 +59,11 @@ export const environmentSchema = z.strictObject({
   /** NAT gateways: one per AZ keeps egress up when an AZ fails. @default one per availability zone */
   natGateways: z.number().int().min(1, 'must be at least 1: nodes in private subnets need egress to pull images').optional(),
   /** CIDR of the VPC. @default "10.0.0.0/16" */
-  vpcCidr: ipv4Cidr.optional(),
+  vpcCidr: vpcCidrSchema.optional(),
   /** Kubernetes minor version; must be one the project ships a kubectl layer for. @default "1.35" */
   kubernetesVersion: z.string().optional(),
   /** Source CIDRs allowed to reach the public cluster endpoint. Empty means a private endpoint only. @default [] */
-  endpointPublicCidrs: z.array(ipv4Cidr).optional(),
+  endpointPublicCidrs: z.array(ipv4Cidr).max(EKS_MAX_PUBLIC_ACCESS_CIDRS, `at most ${EKS_MAX_PUBLIC_ACCESS_CIDRS} CIDRs: the EKS quota "Public endpoint access CIDR ranges per cluster" (not adjustable)`).optional(),
   /** IAM role ARN given cluster-admin through an EKS access entry (on-call and breakglass). @default none */
   operatorRoleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, { message: 'must be an IAM role ARN such as "arn:aws:iam::111111111111:role/Operators"' }).optional(),
   /** Managed node group settings. */
@@ -74,7 +73,7 @@ export const environmentSchema = z.strictObject({
   /** ACM certificate ARN in this environment's region; when set the NLB also terminates TLS on 443. @default none (HTTP on 80 only) */
   certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, { message: 'must be an ACM certificate ARN such as "arn:aws:acm:eu-west-1:111111111111:certificate/0123abcd-..."' }).optional(),
   /** The greeting the service answers with (the seed's HELLO variable). @default "Hello" */
-  greeting: z.string().min(1).max(64).optional(),
+  greeting: greetingSchema.optional(),
   /** Days to keep control-plane, VPC flow and application logs. @default 90 */
   logRetentionDays: z.number().int().min(1).max(3653).optional(),
 });
@@ -93,7 +92,7 @@ export const deliveryConfigSchema = z.strictObject({
   source: z.strictObject({
     repositoryName: z.string().regex(/^[\w.-]{1,100}$/, { message: 'must be a CodeCommit repository name (1-100 of A-Z, a-z, 0-9, ".", "_", "-")' }),
     /** @default "main" */
-    branch: z.string().min(1).optional(),
+    branch: branchSchema.optional(),
     /** true: the pipeline stack creates the repository; false: it uses an existing one by name. @default true */
     create: z.boolean().optional(),
   }),
@@ -101,7 +100,7 @@ export const deliveryConfigSchema = z.strictObject({
   image: z
     .strictObject({
       /** ECR repository name in the pipeline account. @default "hello-web" */
-      repositoryName: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/, { message: 'must be a lowercase ECR repository name such as "hello-web"' }).optional(),
+      repositoryName: ecrRepositoryNameSchema.optional(),
       /** CPU architecture the image is built for; every environment's instance type must match. @default "arm64" */
       architecture: z.enum(['arm64', 'amd64']).optional(),
       /** Lowest scan severity that blocks a deployment. @default "CRITICAL" */

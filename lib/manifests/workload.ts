@@ -134,9 +134,10 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
                 { name: 'SHUTDOWN_TIMEOUT', value: `${SHUTDOWN.shutdownTimeoutSeconds}s` },
               ],
               resources: {
-                requests: { cpu: '100m', memory: '64Mi' },
+                requests: { cpu: '100m', memory: '96Mi' },
                 // Memory limit = request: the pod is never OOM-killed for memory the node gave someone else.
-                limits: { memory: '64Mi' },
+                // 96Mi: twice what MAX_CONNECTIONS idle connections measured (app/README.md).
+                limits: { memory: '96Mi' },
               },
               startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 30 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },

@@ -11,6 +11,7 @@ import { ImageRepository } from '../constructs/image-repository';
 import { AppStage } from '../stages/app-stage';
 import { ImageReplicasStage } from '../stages/image-replicas-stage';
 import { ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
+import { shellQuote } from '../pipeline/shell-quote';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: DeliveryConfig;
@@ -61,7 +62,7 @@ export class PipelineStack extends Stack {
       : codecommit.Repository.fromRepositoryName(this, 'Source', config.source.repositoryName);
     const source = pipelines.CodePipelineSource.codeCommit(repository, config.source.branch);
 
-    const configArg = config.configFile ? ` -c config=${config.configFile}` : '';
+    const configArg = config.configFile ? ` -c ${shellQuote(`config=${config.configFile}`)}` : '';
     const synth = new pipelines.ShellStep('Synth', {
       input: source,
       // The unit tests include moto_server integration tests (pinned Python tools, .venv) and the

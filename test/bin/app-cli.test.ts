@@ -34,6 +34,6 @@ test('a valid config file is passed on to the pipeline\'s own synth step', () =>
   const r = runApp({ config: 'config/example-multi-region.json' });
   expect(r.status).toBe(0);
   const template = fs.readFileSync(path.join(r.outdir, 'HelloWebPipeline.template.json'), 'utf8');
-  expect(template).toContain('npx cdk synth -c config=config/example-multi-region.json');
+  expect(template).toContain("npx cdk synth -c 'config=config/example-multi-region.json'");
   expect(r.files).toContain('image.json');
 });
