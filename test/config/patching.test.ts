@@ -1,5 +1,8 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { STACK_ENVIRONMENTS, validateConfig } from '../../lib/config';
-import { associationScheduleProblem } from '../../lib/config/patching';
+import { PATCHING_DEFAULTS, associationScheduleProblem, patchingSchema } from '../../lib/config/patching';
+import { REPO_ROOT } from '../support/paths';
 
 const withPreprodPatching = (patching: unknown) => ({ ...STACK_ENVIRONMENTS, preprod: { account: '222222222222', region: 'eu-west-1', patching } });
 
@@ -14,6 +17,13 @@ describe('patching settings', () => {
         message: expect.stringMatching(/preprod\.patching\.approveAfterDays: .*360[\s\S]*preprod\.patching\.scanSchedule: "rate\(10 minutes\)": an association runs at most every 30 minutes[\s\S]*preprod\.patching: unknown key "install"/),
       }),
     );
+  });
+
+  test('docs/configuration.md lists every patching setting with its default', () => {
+    const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'configuration.md'), 'utf8');
+    for (const key of Object.keys(patchingSchema.shape) as Array<keyof typeof PATCHING_DEFAULTS>) {
+      expect(doc).toContain(`| \`patching.${key}\` | \`${PATCHING_DEFAULTS[key]}\` |`);
+    }
   });
 
   test.each([
