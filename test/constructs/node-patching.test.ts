@@ -64,8 +64,9 @@ describe('patch compliance (Systems Manager)', () => {
     // specification does (https://docs.aws.amazon.com/eks/latest/userguide/launch-templates.html#launch-template-tagging).
     const instanceTags = launchTemplateTags(prod).find((s) => s.ResourceType === 'instance')?.Tags ?? [];
     expect(instanceTags).toContainEqual({ Key: 'PatchGroup', Value: 'hello-web-prod-us-east-1' });
-    // ...and the node group uses that launch template.
-    prod.hasResourceProperties('AWS::EKS::Nodegroup', { LaunchTemplate: Match.objectLike({ Id: Match.anyValue(), Version: Match.anyValue() }) });
+    // ...and the node group launches from that launch template, at its latest version (the one with the tag).
+    const [ltId] = Object.keys(prod.findResources('AWS::EC2::LaunchTemplate'));
+    prod.hasResourceProperties('AWS::EKS::Nodegroup', { LaunchTemplate: { Id: { Ref: ltId }, Version: { 'Fn::GetAtt': [ltId, 'LatestVersionNumber'] } } });
   });
 
   test('a State Manager association runs AWS-RunPatchBaseline with Operation=Scan (never Install) on the tagged nodes, daily by default', () => {
