@@ -12,6 +12,12 @@ import type { Construct } from 'constructs';
  * 1.29 is deliberately absent: EKS ended its extended support on 2026-03-23, so a new 1.29
  * cluster cannot be created (see docs/decisions/0001-kubernetes-1-35.md).
  *
+ * Each entry also pins the EKS-optimized Amazon Linux 2023 AMI release the managed node group
+ * runs (`nodeAmiReleaseVersion`). Changing it is how nodes get patched: the pipeline deploys the
+ * new release and EKS rolls the node group, draining each node through the eviction API
+ * (docs/runbooks/patching-nodes.md). `npm run node-updates` prints the newest release and the
+ * exact line to change here.
+ *
  * To add a version: install `@aws-cdk/lambda-layer-kubectl-vNN` and add one entry here.
  */
 export const KUBERNETES_VERSIONS = {
@@ -20,6 +26,12 @@ export const KUBERNETES_VERSIONS = {
     kubectlLayer: (scope: Construct, id: string): lambda.ILayerVersion => new KubectlV35Layer(scope, id),
     /** The npm package that provides the layer, for humans and tests. */
     layerPackage: '@aws-cdk/lambda-layer-kubectl-v35',
+    /**
+     * EKS-optimized AL2023 AMI release (`<kubernetes version>-<YYYYMMDD>`) of every node group on
+     * 1.35, the same string for arm64 and x86_64 (awslabs/amazon-eks-ami CHANGELOG.md, release
+     * v20260714). Check for a newer one with `npm run node-updates`.
+     */
+    nodeAmiReleaseVersion: '1.35.6-20260714',
   },
 } as const;
 

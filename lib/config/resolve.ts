@@ -1,5 +1,6 @@
 import { DEFAULTS } from './defaults';
 import type { SupportedKubernetesVersion } from './kubernetes-versions';
+import { type PatchingConfig, resolvePatching } from './patching';
 import { type DeliveryConfigInput, type EnvironmentInput, defaultStageName } from './schema';
 
 /** One deployment target with every default applied. */
@@ -26,6 +27,7 @@ export interface EnvironmentConfig {
   readonly certificateArn?: string;
   readonly greeting: string;
   readonly logRetentionDays: number;
+  readonly patching: PatchingConfig;
 }
 
 /** The whole configuration with every default applied. */
@@ -73,6 +75,7 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
       certificateArn: e.certificateArn,
       greeting: e.greeting ?? d.greeting,
       logRetentionDays: e.logRetentionDays ?? d.logRetentionDays,
+      patching: resolvePatching(e.patching),
     };
   };
   return {

@@ -3,6 +3,7 @@ import { AWS_REGIONS, nearestRegion } from './regions';
 import { z } from 'zod';
 import { SUPPORTED_KUBERNETES_VERSIONS, isSupportedKubernetesVersion } from './kubernetes-versions';
 import { EKS_MAX_PUBLIC_ACCESS_CIDRS, branchSchema, ecrRepositoryNameSchema, greetingSchema, nodeCountSchema, replicaCountSchema, vpcCidrSchema } from './limits';
+import { patchingSchema } from './patching';
 
 /**
  * The schema of STACK_ENVIRONMENTS. Every object is strict: an unknown key is an error, so a
@@ -76,6 +77,8 @@ export const environmentSchema = z.strictObject({
   greeting: greetingSchema.optional(),
   /** Days to keep control-plane, VPC flow and application logs. @default 90 */
   logRetentionDays: z.number().int().min(1).max(3653).optional(),
+  /** Node patch compliance (Systems Manager Scan): see lib/config/patching.ts. */
+  patching: patchingSchema.optional(),
 });
 
 const waveSchema = z.array(environmentSchema).min(1, { message: 'a wave must hold at least one environment' });

@@ -6,7 +6,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { KUBERNETES_VERSIONS, type SupportedKubernetesVersion } from '../config/kubernetes-versions';
+import type { PatchingConfig } from '../config/patching';
 import { logRetention } from './network';
+import { NodePatching } from './node-patching';
 
 /**
  * Versions of what the cluster installs besides the workload. Pinned, and changed together with
@@ -28,6 +30,8 @@ export interface ClusterProps {
   readonly nodes: { readonly instanceType: string; readonly min: number; readonly desired: number; readonly max: number; readonly diskSizeGiB: number };
   readonly architecture: 'arm64' | 'amd64';
   readonly logRetentionDays: number;
+  /** Patch compliance reporting of the nodes (Systems Manager Scan). */
+  readonly patching: PatchingConfig;
 }
 
 export const CLUSTER_LOG_TYPES = [
@@ -46,6 +50,7 @@ export const CLUSTER_LOG_TYPES = [
 export class EksCluster extends Construct {
   readonly cluster: eks.Cluster;
   readonly nodegroup: eks.Nodegroup;
+  readonly patching: NodePatching;
 
   constructor(scope: Construct, id: string, props: ClusterProps) {
     super(scope, id);
@@ -95,7 +100,7 @@ export class EksCluster extends Construct {
         iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEKSWorkerNodePolicy'),
         iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEKS_CNI_Policy'),
         iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEC2ContainerRegistryReadOnly'),
-        // Systems Manager can patch and reach the nodes (Patch Manager, Session Manager): no SSH keys.
+        // Systems Manager reports the nodes' patch compliance and reaches them (Patch Manager, Session Manager): no SSH keys.
         iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'),
       ],
     });
@@ -115,9 +120,23 @@ export class EksCluster extends Construct {
       nodeRole,
       subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       launchTemplateSpec: { id: launchTemplate.launchTemplateId!, version: launchTemplate.latestVersionNumber },
+      // The AMI is pinned in the version catalog, so a newer AMI is a reviewed change the pipeline
+      // rolls out. The launch template names no AMI, so EKS accepts releaseVersion:
+      // https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateNodegroup.html#AmazonEKS-CreateNodegroup-request-releaseVersion
+      releaseVersion: catalog.nodeAmiReleaseVersion,
+      // A roll drains one node at a time through the eviction API, so the workload's PDB decides
+      // when a node may go. aws-cdk-lib defaults forceUpdate to true, which ignores PDBs; without
+      // it a drain blocked for 15 minutes fails the update (PodEvictionFailure) and CloudFormation
+      // rolls the stack back. https://docs.aws.amazon.com/eks/latest/userguide/managed-node-update-behavior.html
       maxUnavailable: 1,
+      forceUpdate: false,
       enableNodeAutoRepair: true,
     });
+    // DEFAULT: new nodes come up before old ones are drained (surge), so capacity never drops
+    // during a roll; MINIMAL would drain first. Not exposed by aws-cdk-lib's Nodegroup.
+    // https://docs.aws.amazon.com/eks/latest/APIReference/API_NodegroupUpdateConfig.html
+    (this.nodegroup.node.defaultChild as eks.CfnNodegroup).addPropertyOverride('UpdateConfig.UpdateStrategy', 'DEFAULT');
+    this.patching = new NodePatching(this, 'Patching', { patchGroup: props.clusterName, launchTemplate, ...props.patching });
 
     new eks.Addon(this, 'MetricsServer', { cluster: this.cluster, addonName: 'metrics-server' });
     // The VPC CNI as a managed add-on with its network policy agent on, so the workload's NetworkPolicy is enforced.

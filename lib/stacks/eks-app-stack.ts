@@ -24,6 +24,7 @@ export const OUTPUTS = {
   manifestBucketName: 'ManifestBucketName',
   manifestObjectKey: 'ManifestObjectKey',
   auditTableName: 'AuditTableName',
+  patchGroup: 'PatchGroup',
 } as const;
 
 /** One environment: network, EKS cluster, the hardened workload and the breakglass store. */
@@ -45,7 +46,7 @@ export class EksAppStack extends Stack {
     });
 
     const clusterName = `hello-web-${env.stageName}`;
-    const { cluster } = new EksCluster(this, 'Eks', {
+    const { cluster, patching } = new EksCluster(this, 'Eks', {
       clusterName,
       vpc: network.vpc,
       kubernetesVersion: env.kubernetesVersion,
@@ -54,6 +55,7 @@ export class EksAppStack extends Stack {
       nodes: env.nodes,
       architecture: props.image.architecture,
       logRetentionDays: env.logRetentionDays,
+      patching: env.patching,
     });
 
     // The replica of the project's repository in this environment's own region (ECR replication).
@@ -70,6 +72,7 @@ export class EksAppStack extends Stack {
     new CfnOutput(this, OUTPUTS.manifestBucketName, { value: store.bucket.bucketName });
     new CfnOutput(this, OUTPUTS.manifestObjectKey, { value: MANIFEST_OBJECT_KEY });
     new CfnOutput(this, OUTPUTS.auditTableName, { value: store.auditTable.tableName });
+    new CfnOutput(this, OUTPUTS.patchGroup, { value: patching.patchGroup, description: 'Patch group of the nodes: aws ssm describe-instance-patch-states-for-patch-group --patch-group <this> (docs/runbooks/patching-nodes.md)' });
   }
 
   /** The AZs come from config: a stack with an explicit env would otherwise look them up (an AWS call at synth). */

@@ -15,6 +15,18 @@ describe('the Kubernetes version catalog', () => {
     expect(description).toContain(`1.${minor}`);
   });
 
+  test.each(SUPPORTED_KUBERNETES_VERSIONS)('%s: the pinned node AMI release is an EKS-optimized release of the same minor, with a real date', (v) => {
+    // EKS AMI release versions are `<kubernetes version>-<YYYYMMDD>` (awslabs/amazon-eks-ami CHANGELOG.md,
+    // "Release version" column), the value of .../recommended/release_version in the public SSM parameters.
+    const release = KUBERNETES_VERSIONS[v].nodeAmiReleaseVersion;
+    const m = /^(\d+\.\d+)\.\d+-(\d{4})(\d{2})(\d{2})$/.exec(release);
+    expect(m).not.toBeNull();
+    const [, minor, y, mo, d] = m as RegExpExecArray;
+    expect(minor).toBe(v);
+    const date = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+    expect(date.toISOString().slice(0, 10)).toBe(`${y}-${mo}-${d}`);
+  });
+
   test('1.29 is not offered: EKS ended its extended support on 2026-03-23', () => {
     expect(SUPPORTED_KUBERNETES_VERSIONS).not.toContain('1.29');
     expect(eks.KubernetesVersion.V1_35.version).toBe('1.35');
