@@ -291,8 +291,15 @@ function describeScanningRule(rule: RegistryScanningRule): string {
   return `${rule.scanFrequency}: ${(rule.repositoryFilters ?? []).map((f) => f.filter).join('|')}`;
 }
 
-const normalise = (value: unknown): string =>
-  JSON.stringify(value, (_k, v: unknown) => (Array.isArray(v) ? [...v].map((x) => JSON.stringify(x)).sort() : v));
+/** A canonical form for comparing rule sets: arrays compared as sets, object keys sorted, empty values dropped. */
+function normalise(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(normalise).sort().join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    return `{${entries.sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${JSON.stringify(k)}:${normalise(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
 
 /** What the pipeline stack's AWS::ECR::ReplicationConfiguration would set (lib/constructs/image-repository.ts), or undefined when it has none. */
 export function desiredReplicationRules(config: DeliveryConfig): ReplicationRule[] | undefined {
