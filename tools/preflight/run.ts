@@ -155,6 +155,7 @@ export function formatReport(rows: readonly Row[]): string[] {
     fixes.forEach((f, i) => lines.push(`  [${i + 1}] ${f}`));
   }
   const count = (s: Status) => rows.filter((r) => r.status === s).length;
-  lines.push('', `${count('PASS')} passed, ${count('WARN')} warnings, ${count('FAIL')} failed, ${count('ERROR')} could not be checked.`);
+  const n = (s: Status, one: string, many: string) => `${count(s)} ${count(s) === 1 ? one : many}`;
+  lines.push('', `${n('PASS', 'passed', 'passed')}, ${n('WARN', 'warning', 'warnings')}, ${n('FAIL', 'failed', 'failed')}, ${n('ERROR', 'could not be checked', 'could not be checked')}.`);
   return lines;
 }

@@ -51,7 +51,7 @@ test('one failing and one warning check: exit 1, each with its fix, numbered und
   expect(rowOf(stdout, 'inspector rescan', '111111111111/eu-west-1')).toMatch(/WARN +re-scan duration DAYS_14.*\[fix 2\]$/);
   expect(stdout).toContain('  [1] npx cdk bootstrap aws://333333333333/us-east-1 --trust 111111111111 --cloudformation-execution-policies arn:aws:iam::aws:policy/AdministratorAccess');
   expect(stdout).toContain('  [2] aws inspector2 update-configuration --ecr-configuration rescanDuration=LIFETIME --region eu-west-1');
-  expect(stdout).toContain('1 warnings, 1 failed, 0 could not be checked.');
+  expect(stdout).toContain('42 passed, 1 warning, 1 failed, 0 could not be checked.');
 });
 
 test('progress on stdout while it works: one line per finished check, before the table', async () => {
