@@ -4,7 +4,7 @@ import { type Output, formatElapsed } from '../common/output';
 import { type AwsAccess, type BoundedCall, boundedCall, defaultAwsAccess } from './aws';
 import { PREFLIGHT_USAGE, parsePreflightArgs } from './args';
 import { type DeploymentNeeds, synthesizeNeeds } from './needs';
-import { exitCodeOf, formatReport, runPreflight } from './run';
+import { EXIT_COULD_NOT_CHECK, exitCodeOf, formatReport, runPreflight } from './run';
 import type { DeliveryConfig } from '../../lib/config';
 
 export interface PreflightDeps {
@@ -23,7 +23,16 @@ export function defaultPreflightDeps(output: Output): PreflightDeps {
   return { output, cwd: invocationDir(), repoRoot: process.cwd() };
 }
 
-/** `npm run preflight`: returns the exit code; throws UsageError for the caller to print. */
+/** Nothing was checked (exit 2), e.g. the app does not synthesize. */
+export class CouldNotCheckError extends Error {
+  readonly exitCode = EXIT_COULD_NOT_CHECK;
+  constructor(message: string) {
+    super(message);
+    this.name = 'CouldNotCheckError';
+  }
+}
+
+/** `npm run preflight`: returns the exit code; throws UsageError / CouldNotCheckError (both exit 2) for the caller to print. */
 export async function preflightMain(argv: readonly string[], deps: PreflightDeps): Promise<number> {
   const args = parsePreflightArgs(argv);
   const out = deps.output;
@@ -35,7 +44,12 @@ export async function preflightMain(argv: readonly string[], deps: PreflightDeps
   const start = now();
   const config = loadToolConfig(args.configFile, deps.cwd, deps.repoRoot);
   out.out(`Synthesizing the app (offline) to learn what it deploys where${args.configFile ? ` (${args.configFile})` : ''}...`);
-  const needs = (deps.needs ?? ((c) => synthesizeNeeds(c, deps.repoRoot)))(config);
+  let needs: DeploymentNeeds;
+  try {
+    needs = (deps.needs ?? ((c) => synthesizeNeeds(c, deps.repoRoot)))(config);
+  } catch (e) {
+    throw new CouldNotCheckError(`could not synthesize the app to learn what it deploys: ${e instanceof Error ? e.message.split('\n')[0] : String(e)} (does \`npx cdk synth${args.configFile ? ` -c config=${args.configFile}` : ''}\` work?)`);
+  }
   out.out(`  ${needs.bootstrapTargets.length} account/region(s) to bootstrap; stacks require bootstrap version ${needs.requiredBootstrapVersion}; widest stage ${needs.parallelBuilds.stage} (${needs.parallelBuilds.count} builds at once).`);
   const call = boundedCall(args.callTimeoutMs);
   const aws = (deps.aws ?? defaultAwsAccess)({ roleName: args.roleName, stsRegion: config.pipeline.region, call });

@@ -103,3 +103,17 @@ test('calls run in parallel, never more than --concurrency checks at once', asyn
   await preflight(['--concurrency', '2']);
   expect(most).toBe(2);
 });
+
+test('-c config=<file>: the accounts of that file are checked', async () => {
+  const { stdout } = await preflight(['-c', 'config=config/example-multi-region.json']);
+  const accounts = [...stdout.matchAll(/^credentials +(\d{12}) +PASS/gm)].map((m) => m[1]);
+  expect(accounts.length).toBeGreaterThan(3);
+  expect(accounts).toContain('111111111111');
+});
+
+test('an app that does not synthesize: nothing is checked, exit 2 with the reason', async () => {
+  const output = memoryOutput();
+  const run = preflightMain([], { output, cwd: REPO_ROOT, repoRoot: REPO_ROOT, aws: () => plainAccess(), needs: () => { throw new Error('boom: a construct failed'); } });
+  await expect(run).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('could not synthesize the app to learn what it deploys: boom: a construct failed') });
+  expect(mocks.sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(0);
+});
