@@ -173,7 +173,7 @@ export function kubernetesVersionCheck(env: EnvironmentConfig, now: () => Date =
       if (info.versionStatus === 'EXTENDED_SUPPORT') return [warn('kubernetes version', `${version} is in extended support here (extra hourly charge; ends ${info.endOfExtendedSupportDate?.toISOString().slice(0, 10) ?? '?'})`, fix)];
       const end = info.endOfStandardSupportDate;
       const soon = end !== undefined && end.getTime() - now().getTime() < 90 * 86400_000;
-      if (soon) return [warn('kubernetes version', `${version} leaves standard support on ${end.toISOString().slice(0, 10)}`, `plan the upgrade: docs/runbooks/ (lib/config/kubernetes-versions.ts)`)];
+      if (soon) return [warn('kubernetes version', `${version} leaves standard support on ${end.toISOString().slice(0, 10)}`, `plan the upgrade: add the next minor to lib/config/kubernetes-versions.ts and set kubernetesVersion of ${envPath(env)} (docs/decisions/0001-kubernetes-1-35.md)`)];
       return [pass('kubernetes version', `${version} in standard support${end ? ` until ${end.toISOString().slice(0, 10)}` : ''}`)];
     },
   };
