@@ -2,6 +2,7 @@ import { ConfigFileError, parseConfigJson, readConfigFile } from './config-file'
 import { DEFAULTS, STACK_ENVIRONMENTS } from './defaults';
 import { type LimitsInput, checkLimits } from './limits';
 import { type DeliveryConfig, resolveConfig } from './resolve';
+import { checkSource } from './source';
 import { type ConfigProblem, type CrossFieldInput, type DeliveryConfigInput, checkDeliveryConfig, crossFieldInputOf, deliveryConfigSchema, formatPath, salvageCrossFieldInput } from './schema';
 
 /** Thrown when the configuration is unusable; `problems` holds every problem found, each with its path. */
@@ -38,6 +39,7 @@ export function validateConfig(raw: unknown, source = 'STACK_ENVIRONMENTS', conf
     }),
     ...checkLimits(limitsInputOf(crossField)),
   );
+  problems.push(...checkSource(raw));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   const input: DeliveryConfigInput = parsed.data;
   return resolveConfig(input, configFile);

@@ -2,6 +2,7 @@ import { DEFAULTS } from './defaults';
 import type { SupportedKubernetesVersion } from './kubernetes-versions';
 import { type PatchingConfig, resolvePatching } from './patching';
 import { type DeliveryConfigInput, type EnvironmentInput, defaultStageName } from './schema';
+import { type SourceConfig, resolveSource } from './source';
 
 /** One deployment target with every default applied. */
 export interface EnvironmentConfig {
@@ -33,7 +34,7 @@ export interface EnvironmentConfig {
 /** The whole configuration with every default applied. */
 export interface DeliveryConfig {
   readonly pipeline: { readonly account: string; readonly region: string; readonly name: string };
-  readonly source: { readonly repositoryName: string; readonly branch: string; readonly create: boolean };
+  readonly source: SourceConfig;
   readonly image: { readonly repositoryName: string; readonly architecture: 'arm64' | 'amd64'; readonly failOn: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW'; readonly scanning: 'ENHANCED' | 'BASIC'; readonly keepImages: number };
   readonly preprod: EnvironmentConfig;
   readonly prod: { readonly waves: readonly (readonly EnvironmentConfig[])[] };
@@ -80,7 +81,7 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
   };
   return {
     pipeline: { account: input.pipeline.account, region: input.pipeline.region, name: input.pipeline.name ?? DEFAULTS.pipelineName },
-    source: { repositoryName: input.source.repositoryName, branch: input.source.branch ?? DEFAULTS.sourceBranch, create: input.source.create ?? DEFAULTS.sourceCreate },
+    source: resolveSource(input.source, { branch: DEFAULTS.sourceBranch, create: DEFAULTS.sourceCreate }),
     image: { ...DEFAULTS.image, ...input.image },
     preprod: env(input.preprod, 'preprod'),
     prod: { waves: input.prod.waves.map((wave, w) => wave.map((e) => env(e, 'prod', w, wave.length))) },

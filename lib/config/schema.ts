@@ -2,8 +2,9 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { AWS_REGIONS, nearestRegion } from './regions';
 import { z } from 'zod';
 import { SUPPORTED_KUBERNETES_VERSIONS, isSupportedKubernetesVersion } from './kubernetes-versions';
-import { EKS_MAX_PUBLIC_ACCESS_CIDRS, branchSchema, ecrRepositoryNameSchema, greetingSchema, nodeCountSchema, replicaCountSchema, vpcCidrSchema } from './limits';
+import { EKS_MAX_PUBLIC_ACCESS_CIDRS, ecrRepositoryNameSchema, greetingSchema, nodeCountSchema, replicaCountSchema, vpcCidrSchema } from './limits';
 import { patchingSchema } from './patching';
+import { sourceSchema } from './source';
 
 /**
  * The schema of STACK_ENVIRONMENTS. Every object is strict: an unknown key is an error, so a
@@ -91,14 +92,8 @@ export const deliveryConfigSchema = z.strictObject({
     /** The CodePipeline's name. @default "hello-web-delivery" */
     name: z.string().regex(/^[A-Za-z0-9.@_-]{1,100}$/, { message: 'must be 1-100 characters of A-Z, a-z, 0-9, ".", "@", "_", "-"' }).optional(),
   }),
-  /** The CodeCommit repository the pipeline watches. Required. */
-  source: z.strictObject({
-    repositoryName: z.string().regex(/^[\w.-]{1,100}$/, { message: 'must be a CodeCommit repository name (1-100 of A-Z, a-z, 0-9, ".", "_", "-")' }),
-    /** @default "main" */
-    branch: branchSchema.optional(),
-    /** true: the pipeline stack creates the repository; false: it uses an existing one by name. @default true */
-    create: z.boolean().optional(),
-  }),
+  /** Where the code comes from: a CodeCommit repository or a CodeConnections source (source.ts). Required. */
+  source: sourceSchema,
   /** The service image. */
   image: z
     .strictObject({

@@ -1,6 +1,5 @@
 import { Aws, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
-import * as codecommit from 'aws-cdk-lib/aws-codecommit';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -12,6 +11,7 @@ import { AppStage } from '../stages/app-stage';
 import { ImageReplicasStage } from '../stages/image-replicas-stage';
 import { ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
 import { shellQuote } from '../pipeline/shell-quote';
+import { pipelineSource } from '../pipeline/source';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: DeliveryConfig;
@@ -57,10 +57,7 @@ export class PipelineStack extends Stack {
     const replicaRegions = [...new Set(environments.map((e) => e.region))].filter((r) => r !== config.pipeline.region);
     this.imageRepository = new ImageRepository(this, 'Image', { ...repositoryProps, source: { replicaRegions, scanning: config.image.scanning } });
 
-    const repository = config.source.create
-      ? new codecommit.Repository(this, 'Source', { repositoryName: config.source.repositoryName, description: 'hello-web service and its delivery pipeline' })
-      : codecommit.Repository.fromRepositoryName(this, 'Source', config.source.repositoryName);
-    const source = pipelines.CodePipelineSource.codeCommit(repository, config.source.branch);
+    const source = pipelineSource(this, config.source);
 
     const configArg = config.configFile ? ` -c ${shellQuote(`config=${config.configFile}`)}` : '';
     const synth = new pipelines.ShellStep('Synth', {
