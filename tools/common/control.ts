@@ -90,7 +90,7 @@ export class RunControl {
   call<T>(doing: string, fn: (signal: AbortSignal) => Promise<T>, opts: { timeoutMs?: number; finishing?: boolean } = {}): Promise<T> {
     const callLimit = opts.timeoutMs ?? this.opts.callTimeoutMs;
     const remaining = this.remainingMs();
-    const byDeadline = !opts.finishing && remaining < callLimit;
+    const byDeadline = !opts.finishing && remaining <= callLimit;
     const limit = opts.finishing ? callLimit : Math.min(callLimit, remaining);
     if (!opts.finishing) {
       try {
