@@ -1,9 +1,11 @@
-import { parseArgs } from 'node:util';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { type DeliveryConfig, ConfigError, allEnvironments, findEnvironment, loadConfig } from '../lib/config';
 import { imageTagFor, imageUri } from '../lib/image/tag';
 import { renderWorkload, toYaml, workloadPropsFor } from '../lib/manifests/workload';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { parseFlags } from './common/args';
+import { IMAGE_TAG, IMAGE_TAG_RULE } from './common/image-tag';
+import { safeForTerminal } from './common/terminal';
 
 /**
  * `npm run manifests -- --env <stage name> [--config <file>] [--tag <tag>]`: prints the rendered
@@ -19,18 +21,41 @@ export function renderEnvironment(config: DeliveryConfig, stageName: string, tag
   return toYaml(renderWorkload(workloadPropsFor(env, { uri, tag })));
 }
 
+function fail(message: string): number {
+  console.error(`manifests: ${safeForTerminal(message)}`);
+  return 2;
+}
+
+/** `dir` as a directory to write into: created when missing; a file or an unwritable place is refused before anything is written. */
+function prepareOutDir(dir: string): string | undefined {
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return `--out-dir ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  }
+  if (stat && !stat.isDirectory()) return `--out-dir ${dir} is a file, not a directory; name a directory (it is created if missing)`;
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    return `--out-dir ${dir}: cannot create or write it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  return undefined;
+}
+
 function main(argv: string[]): number {
   let values: { env?: string; config?: string; tag?: string; 'out-dir'?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { env: { type: 'string' }, config: { type: 'string' }, tag: { type: 'string' }, 'out-dir': { type: 'string' }, help: { type: 'boolean' } }, strict: true }));
+    values = parseFlags(argv, { env: { type: 'string' }, config: { type: 'string' }, tag: { type: 'string' }, 'out-dir': { type: 'string' } }, USAGE);
   } catch (e) {
-    console.error(`manifests: ${(e as Error).message}\n${USAGE}`);
-    return 2;
+    return fail((e as Error).message);
   }
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
+  if (values.tag !== undefined && !IMAGE_TAG.test(values.tag)) return fail(`--tag ${JSON.stringify(values.tag)} is not a valid image tag (${IMAGE_TAG_RULE})`);
   const repoRoot = path.resolve(__dirname, '..');
   let config: DeliveryConfig;
   try {
@@ -43,8 +68,14 @@ function main(argv: string[]): number {
   const names = allEnvironments(config).map((e) => e.stageName);
   const outDir = values['out-dir'];
   if (outDir) {
-    fs.mkdirSync(outDir, { recursive: true });
-    for (const n of names) fs.writeFileSync(path.join(outDir, `${n}.yaml`), renderEnvironment(config, n, tag));
+    const problem = prepareOutDir(outDir);
+    if (problem) return fail(problem);
+    try {
+      for (const n of names) fs.writeFileSync(path.join(outDir, `${n}.yaml`), renderEnvironment(config, n, tag));
+    } catch (e) {
+      console.error(`manifests: writing to ${safeForTerminal(outDir)} failed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      return 1;
+    }
     console.log(`manifests: wrote ${names.map((n) => `${n}.yaml`).join(', ')} to ${outDir}`);
     return 0;
   }
@@ -55,8 +86,7 @@ function main(argv: string[]): number {
   try {
     process.stdout.write(renderEnvironment(config, values.env, tag));
   } catch (e) {
-    console.error(`manifests: ${(e as Error).message}`);
-    return 2;
+    return fail((e as Error).message);
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import type { EnvironmentConfig } from '../../lib/config';
-import { OperationError, awsErrorName, describeAwsError } from '../common/errors';
+import type { RunControl } from '../common/control';
+import { OperationError, awsErrorName, describeAwsError, isStop } from '../common/errors';
 
 /** Where breakglass reads, writes and applies, for one environment. */
 export interface Targets {
@@ -24,17 +25,18 @@ const SOURCES: ReadonlyArray<{ target: keyof Targets; output: string; flag: stri
  * (DescribeStacks on `hello-web-<stage>` in the environment's region). With all four flags given,
  * CloudFormation is not asked at all.
  */
-export async function discoverTargets(env: EnvironmentConfig, overrides: Partial<Targets>, cloudFormation: () => CloudFormationClient): Promise<{ targets: Targets; fromStack: string[] }> {
+export async function discoverTargets(env: EnvironmentConfig, overrides: Partial<Targets>, cloudFormation: () => CloudFormationClient, control: RunControl): Promise<{ targets: Targets; fromStack: string[] }> {
   const open = SOURCES.filter((s) => overrides[s.target] === undefined);
   if (open.length === 0) return { targets: overrides as Targets, fromStack: [] };
 
   const allFlags = SOURCES.map((s) => s.flag).join(', ');
   let outputs: Record<string, string>;
   try {
-    const res = await cloudFormation().send(new DescribeStacksCommand({ StackName: env.stackName }));
+    const res = await control.call(`reading the outputs of stack ${env.stackName} in ${env.region}`, (abortSignal) => cloudFormation().send(new DescribeStacksCommand({ StackName: env.stackName }), { abortSignal }));
     const stack = res.Stacks?.[0];
     outputs = Object.fromEntries((stack?.Outputs ?? []).filter((o) => o.OutputKey && o.OutputValue).map((o) => [o.OutputKey as string, o.OutputValue as string]));
   } catch (e) {
+    if (isStop(e)) throw e;
     if (awsErrorName(e) === 'ValidationError' || awsErrorName(e) === 'ValidationException' || /does not exist/.test((e as Error).message)) {
       throw new OperationError(`stack ${env.stackName} not found in ${env.region}: is ${env.stageName} deployed, and are your credentials for account ${env.account}? Otherwise pass ${allFlags}`);
     }

@@ -1,15 +1,14 @@
 import { type Document, Scalar, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
 import { OperationError, UsageError } from '../common/errors';
+import { IMAGE_TAG, IMAGE_TAG_RULE } from '../common/image-tag';
+import { safeForTerminal } from '../common/terminal';
 
 /** The container the service runs in; its image is what `--image` changes (lib/manifests/workload.ts). */
 export const WEB_CONTAINER = 'web';
 
-/** A tag as the OCI distribution spec allows it: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`. */
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-
 export function checkImageTag(tag: string): string {
-  if (!TAG.test(tag)) {
-    throw new UsageError(`--image "${tag}" is not a valid image tag (1-128 of A-Z a-z 0-9 _ . -, not starting with . or -); give the tag only, e.g. --image app-0123456789abcdef`);
+  if (!IMAGE_TAG.test(tag)) {
+    throw new UsageError(`--image "${safeForTerminal(tag)}" is not a valid image tag (${IMAGE_TAG_RULE}); give the tag only, e.g. --image app-0123456789abcdef`);
   }
   return tag;
 }

@@ -9,18 +9,28 @@ type Values<S extends Record<string, FlagSpec>> = { [K in keyof S]?: S[K]['type'
 
 /**
  * Parses `--flag value` / `--flag=value` / `--switch` with node's own parser, strictly: an unknown
- * flag, a positional argument or a flag without its value is a UsageError naming it (exit 2),
- * never node's wording or a stack trace.
+ * flag, a positional argument, a flag without its value or a flag given twice is a UsageError
+ * naming it (exit 2), never node's wording or a stack trace. Every operator command parses its
+ * command line here (the image gate keeps its own parser with the same rules:
+ * tools/image-gate/args.ts), so one convention holds for all of them.
  */
 export function parseFlags<S extends Record<string, FlagSpec>>(argv: readonly string[], spec: S, usage: string): Values<S> & { help?: boolean } {
   const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
   for (const [name, s] of Object.entries(spec)) options[name] = { type: s.type };
+  let parsed: ReturnType<typeof parseArgs>;
   try {
-    const { values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
-    return values as Values<S> & { help?: boolean };
+    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false, tokens: true });
   } catch (e) {
     throw new UsageError(`${rewordParseError(e as Error & { code?: string })}\n${usage}`);
   }
+  // node keeps the last of a repeated flag: `--stage preprod --stage prod` would act on prod.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== 'option') continue;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given twice; give it once\n${usage}`);
+    seen.add(token.name);
+  }
+  return parsed.values as Values<S> & { help?: boolean };
 }
 
 function rewordParseError(e: Error & { code?: string }): string {

@@ -8,6 +8,11 @@ export const EXIT_FAILED = 1;
 /** The command line (or the config file it names) is wrong; nothing was touched. */
 export const EXIT_USAGE = 2;
 
+/** The command's --timeout (or one external call's time limit) ran out. As GNU `timeout` says it. */
+export const EXIT_TIMEOUT = 124;
+/** Stopped by SIGINT (Ctrl-C) or SIGTERM: 128 + the signal's number, as a shell reports it. */
+export const EXIT_SIGNAL: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
+
 /** Bad usage: a missing or malformed flag, an unknown name. Exit 2. */
 export class UsageError extends Error {
   readonly exitCode = EXIT_USAGE;
@@ -25,6 +30,33 @@ export class OperationError extends Error {
     super(message, options);
     this.name = 'OperationError';
   }
+}
+
+/** Time ran out (the whole command's --timeout, or one call's limit). Exit 124. */
+export class TimeoutError extends Error {
+  readonly exitCode = EXIT_TIMEOUT;
+  constructor(message: string) {
+    super(message);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** The operator interrupted the command (Ctrl-C, or a kill with SIGTERM). Exit 130 or 143. */
+export class InterruptedError extends Error {
+  readonly exitCode: number;
+  constructor(
+    message: string,
+    readonly signal: 'SIGINT' | 'SIGTERM',
+  ) {
+    super(message);
+    this.name = 'InterruptedError';
+    this.exitCode = EXIT_SIGNAL[signal];
+  }
+}
+
+/** A timeout or an interrupt: passed on as it is, never reworded as a failure of the call it stopped. */
+export function isStop(e: unknown): e is TimeoutError | InterruptedError {
+  return e instanceof TimeoutError || e instanceof InterruptedError;
 }
 
 interface AwsErrorShape {

@@ -1,8 +1,8 @@
 import * as readline from 'node:readline/promises';
 import { OperationError } from './errors';
 
-/** Asks a yes/no question; true only for an explicit yes. */
-export type Confirm = (question: string) => Promise<boolean>;
+/** Asks a yes/no question; true only for an explicit yes. `signal` withdraws the question (time is up, Ctrl-C). */
+export type Confirm = (question: string, signal?: AbortSignal) => Promise<boolean>;
 
 /** True when a person can answer a prompt (stdin and stdout are terminals). */
 export function isInteractive(): boolean {
@@ -10,10 +10,10 @@ export function isInteractive(): boolean {
 }
 
 /** Asks on the terminal; anything but y/yes (case-insensitive) is a no, so Enter alone declines. */
-export const terminalConfirm: Confirm = async (question) => {
+export const terminalConfirm: Confirm = async (question, signal) => {
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
   try {
-    const answer = await rl.question(`${question} `);
+    const answer = await rl.question(`${question} `, signal ? { signal } : {});
     return /^\s*y(es)?\s*$/i.test(answer);
   } finally {
     rl.close();

@@ -1,5 +1,6 @@
 import { EXIT_FAILED, EXIT_OK } from './errors';
 import type { Output } from './output';
+import { safeForTerminal } from './terminal';
 
 /**
  * Runs a tool's main and turns its outcome into an exit code. Known errors print their message
@@ -11,7 +12,8 @@ export async function runCli(tool: string, main: () => Promise<number>, output: 
     return await main();
   } catch (e) {
     const err = e as Error & { exitCode?: number };
-    const [first, ...rest] = String(err.message ?? e).split('\n');
+    // Messages quote what the operator typed or AWS returned: each line is neutralised for the terminal.
+    const [first, ...rest] = String(err.message ?? e).split('\n').map(safeForTerminal);
     output.err(`${tool}: error: ${first}`);
     for (const line of rest) output.err(line);
     if (process.env.DEBUG && err.stack) output.err(err.stack);

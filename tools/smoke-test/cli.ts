@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseFlags } from '../common/args';
 import { smokeTest } from './smoke';
 
 const USAGE = 'usage: smoke-test --url <http(s)://host> --expect-version <tag> [--timeout <seconds>] [--interval <seconds>]';
@@ -6,13 +6,9 @@ const USAGE = 'usage: smoke-test --url <http(s)://host> --expect-version <tag> [
 export async function main(argv: string[]): Promise<number> {
   let values: { url?: string; 'expect-version'?: string; timeout?: string; interval?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { url: { type: 'string' }, 'expect-version': { type: 'string' }, timeout: { type: 'string' }, interval: { type: 'string' }, help: { type: 'boolean' } },
-      strict: true,
-    }));
+    values = parseFlags(argv, { url: { type: 'string' }, 'expect-version': { type: 'string' }, timeout: { type: 'string' }, interval: { type: 'string' } }, USAGE);
   } catch (e) {
-    console.error(`smoke-test: ERROR ${(e as Error).message}\n${USAGE}`);
+    console.error(`smoke-test: ERROR ${(e as Error).message}`);
     return 2;
   }
   if (values.help) {
