@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULTS, STACK_ENVIRONMENTS } from './defaults';
 import { type DeliveryConfig, resolveConfig } from './resolve';
+import { checkSafeDelivery } from './safe-delivery';
 import { type ConfigProblem, type DeliveryConfigInput, checkDeliveryConfig, crossFieldInputOf, deliveryConfigSchema, formatPath, salvageCrossFieldInput } from './schema';
 
 /** Thrown when the configuration is unusable; `problems` holds every problem found, each with its path. */
@@ -35,6 +36,7 @@ export function validateConfig(raw: unknown, source = 'STACK_ENVIRONMENTS', conf
       replicas: DEFAULTS.environment.replicas,
     }),
   );
+  problems.push(...checkSafeDelivery(raw));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   const input: DeliveryConfigInput = parsed.data;
   return resolveConfig(input, configFile);

@@ -1,6 +1,7 @@
 import { DEFAULTS } from './defaults';
 import type { SupportedKubernetesVersion } from './kubernetes-versions';
 import { type DeliveryConfigInput, type EnvironmentInput, defaultStageName } from './schema';
+import { type BakeSettings, type DeploymentWindow, type NotificationSettings, resolveBake, resolveDeploymentWindows, resolveNotifications } from './safe-delivery';
 
 /** One deployment target with every default applied. */
 export interface EnvironmentConfig {
@@ -26,6 +27,8 @@ export interface EnvironmentConfig {
   readonly certificateArn?: string;
   readonly greeting: string;
   readonly logRetentionDays: number;
+  /** Bake time and alarm thresholds (lib/config/safe-delivery.ts). */
+  readonly bake: BakeSettings;
 }
 
 /** The whole configuration with every default applied. */
@@ -34,7 +37,12 @@ export interface DeliveryConfig {
   readonly source: { readonly repositoryName: string; readonly branch: string; readonly create: boolean };
   readonly image: { readonly repositoryName: string; readonly architecture: 'arm64' | 'amd64'; readonly failOn: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW'; readonly scanning: 'ENHANCED' | 'BASIC'; readonly keepImages: number };
   readonly preprod: EnvironmentConfig;
-  readonly prod: { readonly waves: readonly (readonly EnvironmentConfig[])[] };
+  readonly prod: {
+    readonly waves: readonly (readonly EnvironmentConfig[])[];
+    /** Each wave's deployment window (index 0 = wave 1); undefined where the wave may start any time. */
+    readonly deploymentWindows: readonly (DeploymentWindow | undefined)[];
+  };
+  readonly notifications: NotificationSettings;
   /** Path of the config file, relative to the repository root, when one was given; the pipeline's synth step passes it on. */
   readonly configFile?: string;
 }
@@ -73,6 +81,7 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
       certificateArn: e.certificateArn,
       greeting: e.greeting ?? d.greeting,
       logRetentionDays: e.logRetentionDays ?? d.logRetentionDays,
+      bake: resolveBake(e.bake, kind),
     };
   };
   return {
@@ -80,7 +89,11 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
     source: { repositoryName: input.source.repositoryName, branch: input.source.branch ?? DEFAULTS.sourceBranch, create: input.source.create ?? DEFAULTS.sourceCreate },
     image: { ...DEFAULTS.image, ...input.image },
     preprod: env(input.preprod, 'preprod'),
-    prod: { waves: input.prod.waves.map((wave, w) => wave.map((e) => env(e, 'prod', w, wave.length))) },
+    prod: {
+      waves: input.prod.waves.map((wave, w) => wave.map((e) => env(e, 'prod', w, wave.length))),
+      deploymentWindows: resolveDeploymentWindows(input.prod.deploymentWindows, input.prod.waves.length),
+    },
+    notifications: resolveNotifications(input.notifications),
     configFile,
   };
 }

@@ -2,6 +2,7 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { AWS_REGIONS, nearestRegion } from './regions';
 import { z } from 'zod';
 import { SUPPORTED_KUBERNETES_VERSIONS, isSupportedKubernetesVersion } from './kubernetes-versions';
+import { bakeSchema, deploymentWindowSchema, notificationsSchema } from './safe-delivery';
 
 /**
  * The schema of STACK_ENVIRONMENTS. Every object is strict: an unknown key is an error, so a
@@ -77,6 +78,8 @@ export const environmentSchema = z.strictObject({
   greeting: z.string().min(1).max(64).optional(),
   /** Days to keep control-plane, VPC flow and application logs. @default 90 */
   logRetentionDays: z.number().int().min(1).max(3653).optional(),
+  /** How long the environment bakes after a deployment and the alarm thresholds it bakes behind (safe-delivery.ts). */
+  bake: bakeSchema.optional(),
 });
 
 const waveSchema = z.array(environmentSchema).min(1, { message: 'a wave must hold at least one environment' });
@@ -121,7 +124,11 @@ export const deliveryConfigSchema = z.strictObject({
   /** Production, as waves: wave 1 deploys first (one region is wise); the regions of a later wave deploy in parallel. Required. */
   prod: z.strictObject({
     waves: z.array(waveSchema).min(1, { message: 'prod needs at least one wave' }),
+    /** Optional windows in which a prod wave may start (DeploymentWindow rule). @default none: any time */
+    deploymentWindows: z.array(deploymentWindowSchema).optional(),
   }),
+  /** Who hears about approvals waiting, failures, rollbacks and releases (safe-delivery.ts). @default no subscriptions */
+  notifications: notificationsSchema.optional(),
 });
 
 export type DeliveryConfigInput = z.input<typeof deliveryConfigSchema>;
