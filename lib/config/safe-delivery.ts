@@ -61,8 +61,8 @@ export function resolveBake(input: BakeInput | undefined, kind: 'preprod' | 'pro
  * Checks a DeploymentWindow `Cron` expression the way the rule reads it: 6 required fields and an
  * optional year, seconds `*` only, day-of-week 1-7 or SUN-SAT, `?` in day-of-month or day-of-week
  * (https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html).
- * Returns what is wrong, or undefined when the expression is well formed. Hand-written: no cron
- * library here parses this Quartz-style dialect (6-7 fields, `?`, `L`, `W`, `#`).
+ * Returns what is wrong, or undefined when the expression is well formed. Hand-written: the
+ * project has no cron dependency, and this Quartz-like dialect (`?`, `L`, `W`, `#`) is not Unix cron.
  */
 export function cronProblem(expression: string): string | undefined {
   const fields = expression.trim().split(/\s+/);
