@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
-import { AWS_REGIONS, type DeliveryConfigInput, STACK_ENVIRONMENTS, validateConfig } from '../lib/config';
+import { AWS_REGIONS, type DeliveryConfigInput, MAX_REGIONS_PER_BAKED_WAVE, STACK_ENVIRONMENTS, validateConfig } from '../lib/config';
 
 /** Regions of the `aws` partition, the one the default pipeline (eu-west-1) lives in. */
 export function awsPartitionRegions(): string[] {
@@ -9,8 +9,9 @@ export function awsPartitionRegions(): string[] {
 }
 
 /**
- * STACK_ENVIRONMENTS with `regionCount` prod regions in three waves: the first wave one region,
- * then the rest split in two (the default layout, grown). The default's regions come first, so
+ * STACK_ENVIRONMENTS with `regionCount` prod regions: the first wave one region, then the rest
+ * split in two waves (the default layout, grown), or in more, even waves where two would exceed
+ * the regions one wave can bake (MAX_REGIONS_PER_BAKED_WAVE). The default's regions come first, so
  * the generated configs only add regions to it. Every prod environment uses the default prod
  * account (one account, distinct regions: unique account+region as the validation requires).
  */
@@ -22,8 +23,13 @@ export function prodRegionsConfig(regionCount: number): DeliveryConfigInput {
   }
   const account = STACK_ENVIRONMENTS.prod.waves[0][0].account;
   const [first, ...rest] = regions.slice(0, regionCount);
-  const half = Math.ceil(rest.length / 2);
-  const waves = [[first], rest.slice(0, half), rest.slice(half)];
+  const waveCount = Math.max(2, Math.ceil(rest.length / MAX_REGIONS_PER_BAKED_WAVE));
+  const waves = [[first]];
+  for (let w = 0, start = 0; w < waveCount; w++) {
+    const size = Math.ceil((rest.length - start) / (waveCount - w));
+    waves.push(rest.slice(start, start + size));
+    start += size;
+  }
   return { ...STACK_ENVIRONMENTS, prod: { waves: waves.map((w) => w.map((region) => ({ account, region }))) } };
 }
 

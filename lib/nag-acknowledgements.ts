@@ -112,6 +112,11 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
     path: path(`${PIPELINE}UpdatePipeline/SelfMutation/Role/DefaultPolicy/Resource$`),
     reason: 'Self-mutation assumes the CDK bootstrap roles (cdk-<qualifier>-*) of the pipeline account; CDK Pipelines scopes it with an iam:ResourceTag/aws-cdk:bootstrap-role condition.',
   },
+  {
+    finding: exact('AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/CloudWatchAgentServerPolicy]'),
+    path: path(`${STAGE_STACK}Alarms/CloudWatchAgentRole/Resource$`),
+    reason: 'CloudWatch Observability add-on (agent + Fluent Bit, via EKS Pod Identity): CloudWatchAgentServerPolicy is the AWS-managed policy its install guide requires (PutMetricData, PutLogEvents, ...); AWS keeps it in step with the agent.',
+  },
   // --- CDK Pipelines cross-region support stacks ---
   {
     finding: exact('AwsSolutions-S1'),

@@ -30,11 +30,41 @@ export interface PipelineAction {
   readonly namespace?: string;
 }
 
+/** A stage condition's rule: the CloudWatchAlarm bake or the DeploymentWindow. */
+export interface ConditionRule {
+  readonly provider: string;
+  readonly configuration: Record<string, unknown>;
+  readonly region?: string;
+}
+
+export interface StageCondition {
+  /** What happens when a rule fails: ROLLBACK, FAIL, ... */
+  readonly result: string;
+  readonly rules: readonly ConditionRule[];
+}
+
 export interface PipelineStage {
   readonly name: string;
   /** `ROLLBACK` when the stage rolls back on failure. */
   readonly onFailure?: string;
+  /** Checked after the stage's actions succeeded (the bake). */
+  readonly onSuccess?: StageCondition;
+  /** Checked before the stage is entered (the deployment window). */
+  readonly beforeEntry?: StageCondition;
   readonly actions: readonly PipelineAction[];
+}
+
+function readCondition(value: unknown): StageCondition | undefined {
+  const condition = (value as { Conditions?: Array<{ Result?: string; Rules?: Array<Record<string, unknown>> }> } | undefined)?.Conditions?.[0];
+  if (!condition) return undefined;
+  return {
+    result: String(condition.Result),
+    rules: (condition.Rules ?? []).map((r) => ({
+      provider: (r.RuleTypeId as { Provider: string }).Provider,
+      configuration: (r.Configuration ?? {}) as Record<string, unknown>,
+      region: typeof r.Region === 'string' ? r.Region : undefined,
+    })),
+  };
 }
 
 /** The single CodePipeline's stages in order, read from a synthesized template. */
@@ -45,6 +75,8 @@ export function readPipelineStages(template: CfnTemplateJson): PipelineStage[] {
   return stages.map((s) => ({
     name: String(s.Name),
     onFailure: (s.OnFailure as { Result?: string } | undefined)?.Result,
+    onSuccess: readCondition(s.OnSuccess),
+    beforeEntry: readCondition(s.BeforeEntry),
     actions: ((s.Actions ?? []) as Array<Record<string, unknown>>).map((a) => {
       const type = a.ActionTypeId as { Category: string; Provider: string };
       const artifacts = (list: unknown) => ((list ?? []) as Array<{ Name: string }>).map((x) => x.Name);
@@ -73,6 +105,14 @@ function label(text: string): string {
   return text.replace(/&/g, '#amp;').replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
 }
 
+/** One line per rule: a window's cron and time zone, a bake's alarm, region and minutes. */
+function describeRule(rule: ConditionRule): string {
+  const c = rule.configuration;
+  if (rule.provider === 'DeploymentWindow') return `window ${String(c.Cron)} (${String(c.TimeZone ?? 'UTC')})`;
+  if (rule.provider === 'CloudWatchAlarm') return `bake ${String(c.WaitTime)} min: ${String(c.AlarmName)}${rule.region ? ` (${rule.region})` : ''}`;
+  return rule.provider;
+}
+
 function describe(action: PipelineAction): string {
   if (action.category === 'Approval') return 'manual approval';
   const branch = action.configuration.BranchName;
@@ -84,7 +124,8 @@ function describe(action: PipelineAction): string {
 /**
  * The Mermaid flowchart of a synthesized pipeline: one box per stage in order, inside it the
  * actions by runOrder (a runOrder's actions side by side, in a box when there are several),
- * OnFailure ROLLBACK in the stage title, the manual approval as a hexagon. Ids are positional
+ * OnFailure ROLLBACK in the stage title, the manual approval as a hexagon, a deployment window
+ * (BeforeEntry) before the first action and the bake (OnSuccess) after the last. Ids are positional
  * (s<stage>, s<stage>a<action>) so the output holds no hashes and is stable.
  */
 export function renderPipelineDiagram(template: CfnTemplateJson): string {
@@ -92,6 +133,8 @@ export function renderPipelineDiagram(template: CfnTemplateJson): string {
   const lines = ['flowchart LR'];
   const approvals: string[] = [];
   const rollbacks: string[] = [];
+  const bakes: string[] = [];
+  const windows: string[] = [];
   stages.forEach((stage, si) => {
     const sid = `s${si}`;
     const title = stage.onFailure ? `${stage.name} · OnFailure: ${stage.onFailure}` : stage.name;
@@ -120,12 +163,27 @@ export function renderPipelineDiagram(template: CfnTemplateJson): string {
         steps.push(gid);
       }
     });
+    // The window is checked before the first action, the bake after the last one.
+    if (stage.beforeEntry) {
+      const id = `${sid}w`;
+      lines.push(`    ${id}[/"${stage.beforeEntry.rules.map((r) => label(describeRule(r))).join('<br/>')}<br/>BeforeEntry: ${stage.beforeEntry.result} outside"/]`);
+      steps.unshift(id);
+      windows.push(id);
+    }
+    if (stage.onSuccess) {
+      const id = `${sid}k`;
+      lines.push(`    ${id}[/"${stage.onSuccess.rules.map((r) => label(describeRule(r))).join('<br/>')}<br/>OnSuccess: ${stage.onSuccess.result} on alarm"/]`);
+      steps.push(id);
+      bakes.push(id);
+    }
     for (let i = 1; i < steps.length; i++) lines.push(`    ${steps[i - 1]} --> ${steps[i]}`);
     lines.push('  end');
   });
   for (let i = 1; i < stages.length; i++) lines.push(`  s${i - 1} --> s${i}`);
   if (approvals.length > 0) lines.push('  classDef approval fill:#fff4c2,stroke:#b58900', `  class ${approvals.join(',')} approval`);
   if (rollbacks.length > 0) lines.push('  classDef rollback stroke:#c0392b,stroke-width:2px', `  class ${rollbacks.join(',')} rollback`);
+  if (bakes.length > 0) lines.push('  classDef bake fill:#e8f4fd,stroke:#2471a3', `  class ${bakes.join(',')} bake`);
+  if (windows.length > 0) lines.push('  classDef window fill:#f4ecf7,stroke:#7d3c98', `  class ${windows.join(',')} window`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -139,7 +197,10 @@ export function renderPipelineDiagramDoc(template: CfnTemplateJson): string {
     'Generated by `npm run diagram` from the CodePipeline that `cdk synth` produces for the default',
     '`STACK_ENVIRONMENTS`; do not edit it by hand. Each box is a pipeline stage, in order; inside it the',
     'actions run left to right by `runOrder`, and actions sharing a `runOrder` run in parallel. Stages',
-    'marked `OnFailure: ROLLBACK` roll back to their last successful execution when they fail.',
+    'marked `OnFailure: ROLLBACK` roll back to their last successful execution when they fail. After',
+    'its last action a deploy stage bakes: the slanted box names the alarm each environment must keep',
+    'OK for the bake time, or the stage rolls back (`OnSuccess: ROLLBACK`). A prod wave with a deployment',
+    'window starts with a box naming it (`BeforeEntry`); the default configuration has none.',
     '`test/docs/pipeline-diagram.test.ts` fails when this file no longer matches the pipeline.',
     '',
     '```mermaid',

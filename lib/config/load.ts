@@ -4,6 +4,7 @@ import { type LimitsInput, checkLimits } from './limits';
 import { type DeliveryConfig, resolveConfig } from './resolve';
 import { checkSource } from './source';
 import { type ConfigProblem, type CrossFieldInput, type DeliveryConfigInput, checkDeliveryConfig, crossFieldInputOf, deliveryConfigSchema, formatPath, salvageCrossFieldInput } from './schema';
+import { checkSafeDelivery } from './safe-delivery';
 
 /** Thrown when the configuration is unusable; `problems` holds every problem found, each with its path. */
 export class ConfigError extends Error {
@@ -40,6 +41,7 @@ export function validateConfig(raw: unknown, source = 'STACK_ENVIRONMENTS', conf
     ...checkLimits(limitsInputOf(crossField)),
   );
   problems.push(...checkSource(raw));
+  problems.push(...checkSafeDelivery(raw));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   const input: DeliveryConfigInput = parsed.data;
   return resolveConfig(input, configFile);

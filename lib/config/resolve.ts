@@ -3,6 +3,7 @@ import type { SupportedKubernetesVersion } from './kubernetes-versions';
 import { type PatchingConfig, resolvePatching } from './patching';
 import { type DeliveryConfigInput, type EnvironmentInput, defaultStageName } from './schema';
 import { type SourceConfig, resolveSource } from './source';
+import { type BakeSettings, type DeploymentWindow, type NotificationSettings, resolveBake, resolveDeploymentWindows, resolveNotifications } from './safe-delivery';
 
 /** One deployment target with every default applied. */
 export interface EnvironmentConfig {
@@ -29,6 +30,8 @@ export interface EnvironmentConfig {
   readonly greeting: string;
   readonly logRetentionDays: number;
   readonly patching: PatchingConfig;
+  /** Bake time and alarm thresholds (lib/config/safe-delivery.ts). */
+  readonly bake: BakeSettings;
 }
 
 /** The whole configuration with every default applied. */
@@ -37,7 +40,12 @@ export interface DeliveryConfig {
   readonly source: SourceConfig;
   readonly image: { readonly repositoryName: string; readonly architecture: 'arm64' | 'amd64'; readonly failOn: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW'; readonly scanning: 'ENHANCED' | 'BASIC'; readonly keepImages: number };
   readonly preprod: EnvironmentConfig;
-  readonly prod: { readonly waves: readonly (readonly EnvironmentConfig[])[] };
+  readonly prod: {
+    readonly waves: readonly (readonly EnvironmentConfig[])[];
+    /** Each wave's deployment window (index 0 = wave 1); undefined where the wave may start any time. */
+    readonly deploymentWindows: readonly (DeploymentWindow | undefined)[];
+  };
+  readonly notifications: NotificationSettings;
   /** Path of the config file, relative to the repository root, when one was given; the pipeline's synth step passes it on. */
   readonly configFile?: string;
 }
@@ -77,6 +85,7 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
       greeting: e.greeting ?? d.greeting,
       logRetentionDays: e.logRetentionDays ?? d.logRetentionDays,
       patching: resolvePatching(e.patching),
+      bake: resolveBake(e.bake, kind),
     };
   };
   return {
@@ -84,7 +93,11 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
     source: resolveSource(input.source, { branch: DEFAULTS.sourceBranch, create: DEFAULTS.sourceCreate }),
     image: { ...DEFAULTS.image, ...input.image },
     preprod: env(input.preprod, 'preprod'),
-    prod: { waves: input.prod.waves.map((wave, w) => wave.map((e) => env(e, 'prod', w, wave.length))) },
+    prod: {
+      waves: input.prod.waves.map((wave, w) => wave.map((e) => env(e, 'prod', w, wave.length))),
+      deploymentWindows: resolveDeploymentWindows(input.prod.deploymentWindows, input.prod.waves.length),
+    },
+    notifications: resolveNotifications(input.notifications),
     configFile,
   };
 }

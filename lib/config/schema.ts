@@ -5,6 +5,7 @@ import { SUPPORTED_KUBERNETES_VERSIONS, isSupportedKubernetesVersion } from './k
 import { EKS_MAX_PUBLIC_ACCESS_CIDRS, ecrRepositoryNameSchema, greetingSchema, nodeCountSchema, replicaCountSchema, vpcCidrSchema } from './limits';
 import { patchingSchema } from './patching';
 import { sourceSchema } from './source';
+import { bakeSchema, deploymentWindowSchema, notificationsSchema } from './safe-delivery';
 
 /**
  * The schema of STACK_ENVIRONMENTS. Every object is strict: an unknown key is an error, so a
@@ -80,6 +81,8 @@ export const environmentSchema = z.strictObject({
   logRetentionDays: z.number().int().min(1).max(3653).optional(),
   /** Node patch compliance (Systems Manager Scan): see lib/config/patching.ts. */
   patching: patchingSchema.optional(),
+  /** How long the environment bakes after a deployment and the alarm thresholds it bakes behind (safe-delivery.ts). */
+  bake: bakeSchema.optional(),
 });
 
 const waveSchema = z.array(environmentSchema).min(1, { message: 'a wave must hold at least one environment' });
@@ -118,7 +121,11 @@ export const deliveryConfigSchema = z.strictObject({
   /** Production, as waves: wave 1 deploys first (one region is wise); the regions of a later wave deploy in parallel. Required. */
   prod: z.strictObject({
     waves: z.array(waveSchema).min(1, { message: 'prod needs at least one wave' }),
+    /** Optional windows in which a prod wave may start (DeploymentWindow rule). @default none: any time */
+    deploymentWindows: z.array(deploymentWindowSchema).optional(),
   }),
+  /** Who hears about approvals waiting, failures, rollbacks and releases (safe-delivery.ts). @default no subscriptions */
+  notifications: notificationsSchema.optional(),
 });
 
 export type DeliveryConfigInput = z.input<typeof deliveryConfigSchema>;

@@ -1,6 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config';
+import { ServiceAlarms } from '../constructs/alarms';
 import { BreakglassStore, MANIFEST_OBJECT_KEY } from '../constructs/breakglass-store';
 import { EksCluster } from '../constructs/cluster';
 import { Network } from '../constructs/network';
@@ -25,6 +26,7 @@ export const OUTPUTS = {
   manifestObjectKey: 'ManifestObjectKey',
   auditTableName: 'AuditTableName',
   patchGroup: 'PatchGroup',
+  bakeAlarmName: 'BakeAlarmName',
 } as const;
 
 /** One environment: network, EKS cluster, the hardened workload and the breakglass store. */
@@ -63,6 +65,8 @@ export class EksAppStack extends Stack {
     const workloadProps = workloadPropsFor(env, { uri, tag: props.image.tag });
     const workload = new Workload(this, 'Workload', { cluster, ...workloadProps });
     const store = new BreakglassStore(this, 'Breakglass', { manifestsYaml: toYaml(renderWorkload(workloadProps)) });
+    // The registry lives in the pipeline account, so its account is the one whose pipeline reads the bake alarm.
+    const alarms = new ServiceAlarms(this, 'Alarms', { cluster, clusterName, stageName: env.stageName, bake: env.bake, replicasMin: env.replicas.min, logRetentionDays: env.logRetentionDays, pipelineAccount: props.image.registryAccount });
 
     this.serviceUrl = new CfnOutput(this, OUTPUTS.serviceUrl, { value: `http://${workload.loadBalancerHostname}`, description: 'The service through its NLB (the smoke test calls /version)' });
     this.imageTag = new CfnOutput(this, OUTPUTS.imageTag, { value: props.image.tag, description: 'The image tag this deployment runs' });
@@ -73,6 +77,7 @@ export class EksAppStack extends Stack {
     new CfnOutput(this, OUTPUTS.manifestObjectKey, { value: MANIFEST_OBJECT_KEY });
     new CfnOutput(this, OUTPUTS.auditTableName, { value: store.auditTable.tableName });
     new CfnOutput(this, OUTPUTS.patchGroup, { value: patching.patchGroup, description: 'Patch group of the nodes: aws ssm describe-instance-patch-states-for-patch-group --patch-group <this> (docs/runbooks/patching-nodes.md)' });
+    new CfnOutput(this, OUTPUTS.bakeAlarmName, { value: alarms.bakeAlarm.alarmName, description: 'The composite alarm this environment bakes behind (docs/runbooks/alarm-rollback.md)' });
   }
 
   /** The AZs come from config: a stack with an explicit env would otherwise look them up (an AWS call at synth). */

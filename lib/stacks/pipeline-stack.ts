@@ -12,6 +12,8 @@ import { ImageReplicasStage } from '../stages/image-replicas-stage';
 import { ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
 import { shellQuote } from '../pipeline/shell-quote';
 import { pipelineSource } from '../pipeline/source';
+import { PipelineNotifications, approvalComment } from '../pipeline/notifications';
+import { addStageConditions, deployStagesOf } from '../pipeline/stage-conditions';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: DeliveryConfig;
@@ -108,17 +110,14 @@ export class PipelineStack extends Stack {
       );
       this.deployStageNames.push(PIPELINE_STAGES.imageReplicas);
     }
-    this.pipeline.addWave(PIPELINE_STAGES.image, {
-      post: [
-        new ImageBuildStep('BuildImage', {
-          source,
-          assembly,
-          repository: this.imageRepository.repository,
-          architecture: config.image.architecture,
-          buildSpecFile: props.buildSpecFile ?? 'buildspec.yml',
-        }),
-      ],
+    const buildImage = new ImageBuildStep('BuildImage', {
+      source,
+      assembly,
+      repository: this.imageRepository.repository,
+      architecture: config.image.architecture,
+      buildSpecFile: props.buildSpecFile ?? 'buildspec.yml',
     });
+    this.pipeline.addWave(PIPELINE_STAGES.image, { post: [buildImage] });
 
     const image = { registryAccount: config.pipeline.account, repositoryName: config.image.repositoryName, tag: props.imageTag, architecture: config.image.architecture };
     const stageFor = (env: EnvironmentConfig) => {
@@ -142,7 +141,7 @@ export class PipelineStack extends Stack {
     this.deployStageNames.push(config.preprod.pipelineStageName);
 
     this.pipeline.addWave(PIPELINE_STAGES.approval, {
-      post: [new pipelines.ManualApprovalStep('ApproveProd', { comment: `Pre-prod (${config.preprod.stageName}) passed its smoke test. Promote this release to prod?` })],
+      post: [new pipelines.ManualApprovalStep('ApproveProd', { comment: approvalComment(config.preprod, { commit: source.sourceAttribute('CommitId'), imageTag: buildImage.exportedVariable('IMAGE_TAG') }) })],
     });
 
     config.prod.waves.forEach((waveEnvs) => {
@@ -156,6 +155,9 @@ export class PipelineStack extends Stack {
 
     this.pipeline.buildPipeline();
     this.enableStageRollback();
+    // Bake behind alarms (OnSuccess → ROLLBACK), prod windows (BeforeEntry), notifications: lib/pipeline/.
+    addStageConditions(this.pipeline.pipeline, deployStagesOf(config));
+    new PipelineNotifications(this, 'Notifications', { pipeline: this.pipeline.pipeline, pipelineName: config.pipeline.name, settings: config.notifications });
   }
 
   /**

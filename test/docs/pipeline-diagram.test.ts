@@ -30,6 +30,22 @@ test('every stage appears in pipeline order, with rollback and the manual approv
   expect(diagram).not.toMatch(/[0-9a-f]{16}|[0-9A-F]{8}\b/);
 });
 
+test('every deploy stage ends with its bake: each region\'s alarm and bake time, rolled back on alarm', () => {
+  const diagram = renderPipelineDiagram(template);
+  expect(diagram).toContain('bake 10 min: hello-web-preprod-eu-west-1-bake (eu-west-1)<br/>OnSuccess: ROLLBACK on alarm');
+  expect(diagram).toMatch(/bake 30 min: hello-web-prod-ap-southeast-2-bake \(ap-southeast-2\)<br\/>bake 30 min: hello-web-prod-us-east-1-bake \(us-east-1\)|bake 30 min: hello-web-prod-us-east-1-bake \(us-east-1\)<br\/>bake 30 min: hello-web-prod-ap-southeast-2-bake/);
+  // The bake comes after the smoke test.
+  expect(diagram).toMatch(/s6a3 --> s6k/);
+});
+
+test('a prod wave with a deployment window starts with it', () => {
+  const withWindow = { ...STACK_ENVIRONMENTS, prod: { ...STACK_ENVIRONMENTS.prod, deploymentWindows: [{ wave: 2, cron: '* * 9-16 ? * MON-THU', timeZone: 'Europe/Dublin' }] } };
+  const diagram = renderPipelineDiagram(synthesizePipelineTemplate(withWindow));
+  expect(diagram).toContain('window * * 9-16 ? * MON-THU (Europe/Dublin)<br/>BeforeEntry: FAIL outside');
+  expect(diagram).toMatch(/s9w --> s9r0/);
+  expect(renderPipelineDiagram(template)).not.toContain('BeforeEntry');
+});
+
 test('a wave of several regions is drawn as parallel actions per runOrder', () => {
   const diagram = renderPipelineDiagram(template);
   expect(diagram).toMatch(/subgraph s\d+r0\["runOrder 1: 2 in parallel"\][^]*prod-us-east-1\.ImageGate-prod-us-east-1/);

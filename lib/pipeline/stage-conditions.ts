@@ -1,0 +1,91 @@
+import { Aws } from 'aws-cdk-lib';
+import type * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { DeliveryConfig, DeploymentWindow, EnvironmentConfig } from '../config';
+import { BAKE_NAMES } from '../constructs/alarms';
+
+/** One CodePipeline stage that deploys environments: pre-prod, or a prod wave. */
+export interface DeployStage {
+  /** The CodePipeline stage's name (EnvironmentConfig.pipelineStageName). */
+  readonly stageName: string;
+  /** The environments the stage deploys, in parallel: each must bake before the stage succeeds. */
+  readonly environments: readonly EnvironmentConfig[];
+  /** When set, the stage may only be entered inside this window. */
+  readonly deploymentWindow?: DeploymentWindow;
+}
+
+/** The stages that deploy environments, in order: pre-prod, then each prod wave with its window. */
+export function deployStagesOf(config: DeliveryConfig): DeployStage[] {
+  return [
+    { stageName: config.preprod.pipelineStageName, environments: [config.preprod] },
+    ...config.prod.waves.map((wave, w) => ({ stageName: wave[0].pipelineStageName, environments: wave, deploymentWindow: config.prod.deploymentWindows[w] })),
+  ];
+}
+
+/** The rule's configuration keys and values, from the CodePipeline rule reference. */
+const RULES = {
+  // https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
+  cloudWatchAlarm: { Category: 'Rule', Owner: 'AWS', Provider: 'CloudWatchAlarm', Version: '1' },
+  // https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html
+  deploymentWindow: { Category: 'Rule', Owner: 'AWS', Provider: 'DeploymentWindow', Version: '1' },
+} as const;
+
+/** ARN of the role in the environment's account that reads its bake alarm (ServiceAlarms creates it). */
+export function bakeReaderRoleArn(env: EnvironmentConfig): string {
+  return `arn:${Aws.PARTITION}:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`;
+}
+
+/**
+ * The OnSuccess condition of a deploy stage: one CloudWatchAlarm rule per environment, each
+ * watching that environment's composite bake alarm in the environment's own account and region
+ * for `bake.minutes`; any rule failing rolls the whole stage back. A rule reads the alarm through
+ * `RoleArn` (a role in the environment's account) in `Region`: the rule declaration's own fields
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-codepipeline-pipeline-ruledeclaration.html).
+ */
+export function bakeCondition(stage: DeployStage): Record<string, unknown> {
+  return {
+    Conditions: [
+      {
+        Result: 'ROLLBACK',
+        Rules: stage.environments.map((env) => ({
+          Name: `Bake-${env.stageName}`,
+          RuleTypeId: RULES.cloudWatchAlarm,
+          Configuration: { AlarmName: BAKE_NAMES.bakeAlarm(env.stageName), AlarmStates: 'ALARM', WaitTime: String(env.bake.minutes) },
+          Region: env.region,
+          RoleArn: bakeReaderRoleArn(env),
+        })),
+      },
+    ],
+  };
+}
+
+/** The BeforeEntry condition of a prod wave with a window: outside it, entry fails and the release waits for a retry. */
+export function windowCondition(stageName: string, window: DeploymentWindow): Record<string, unknown> {
+  return {
+    Conditions: [
+      {
+        Result: 'FAIL',
+        Rules: [{ Name: `Window-${stageName}`, RuleTypeId: RULES.deploymentWindow, Configuration: { Cron: window.cron, TimeZone: window.timeZone } }],
+      },
+    ],
+  };
+}
+
+/**
+ * Adds the bake (OnSuccess → ROLLBACK) to every deploy stage and the window (BeforeEntry → FAIL)
+ * to the stages that have one. CDK Pipelines does not expose stage conditions, so this writes them
+ * on the underlying CfnPipeline after `buildPipeline()`, finding each stage by name. It also lets
+ * the pipeline's role assume the environments' bake reader roles.
+ */
+export function addStageConditions(pipeline: codepipeline.Pipeline, stages: readonly DeployStage[]): void {
+  const cfn = pipeline.node.defaultChild as codepipeline.CfnPipeline;
+  const names = pipeline.stages.map((s) => s.stageName);
+  for (const stage of stages) {
+    const index = names.indexOf(stage.stageName);
+    if (index < 0) throw new Error(`internal: pipeline stage ${stage.stageName} not found among ${names.join(', ')}`);
+    cfn.addPropertyOverride(`Stages.${index}.OnSuccess`, bakeCondition(stage));
+    if (stage.deploymentWindow) cfn.addPropertyOverride(`Stages.${index}.BeforeEntry`, windowCondition(stage.stageName, stage.deploymentWindow));
+  }
+  const roleArns = stages.flatMap((s) => s.environments.map(bakeReaderRoleArn));
+  pipeline.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadBakeAlarms', actions: ['sts:AssumeRole'], resources: roleArns }));
+}
