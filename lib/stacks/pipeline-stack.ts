@@ -178,7 +178,7 @@ export class PipelineStack extends Stack {
     const key = new kms.Key(this, 'ArtifactKey', {
       description: 'Pipeline artifacts (cross-account deployments decrypt with it)',
       enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     const accessLogs = new s3.Bucket(this, 'ArtifactAccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -186,7 +186,7 @@ export class PipelineStack extends Stack {
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
       lifecycleRules: [{ expiration: Duration.days(365) }],
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     return new s3.Bucket(this, 'Artifacts', {
       encryption: s3.BucketEncryption.KMS,
@@ -198,7 +198,7 @@ export class PipelineStack extends Stack {
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'artifacts/',
       lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
   }
 }
