@@ -11,6 +11,8 @@ import { ImageRepository } from '../constructs/image-repository';
 import { AppStage } from '../stages/app-stage';
 import { ImageReplicasStage } from '../stages/image-replicas-stage';
 import { ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
+import { buildStep, buildStepCodeBuildOptions } from '../pipeline/build-step';
+import { BUILD_IMAGES, selectRuntimes } from '../pipeline/codebuild-images';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: DeliveryConfig;
@@ -61,20 +63,9 @@ export class PipelineStack extends Stack {
       : codecommit.Repository.fromRepositoryName(this, 'Source', config.source.repositoryName);
     const source = pipelines.CodePipelineSource.codeCommit(repository, config.source.branch);
 
-    const configArg = config.configFile ? ` -c config=${config.configFile}` : '';
-    const synth = new pipelines.ShellStep('Synth', {
-      input: source,
-      // The unit tests include moto_server integration tests (pinned Python tools, .venv) and the
-      // Go manifest validator (CodeBuild's Go fetches the pinned toolchain through the module proxy).
-      installCommands: ['npm ci', 'bash scripts/setup-python.sh'],
-      commands: [
-        // A failing test stops the pipeline here, before anything deploys.
-        'npm run test:unit',
-        `npx cdk synth${configArg}`,
-        'npm run bundle:tools',
-      ],
-      primaryOutputDirectory: 'cdk.out',
-    });
+    // Go service checks and manifest validation, unit tests, then synth (lib/pipeline/build-step.ts).
+    const synth = buildStep({ input: source, configFile: config.configFile });
+    const artifactBucket = this.artifactBucket();
 
     this.pipeline = new pipelines.CodePipeline(this, 'Pipeline', {
       pipelineName: config.pipeline.name,
@@ -83,17 +74,19 @@ export class PipelineStack extends Stack {
       selfMutation: true,
       crossAccountKeys: true,
       enableKeyRotation: true,
-      artifactBucket: this.artifactBucket(),
+      artifactBucket,
       publishAssetsInParallel: false,
       // Pinned like everything else: self-mutation and asset publishing otherwise install `@latest`.
       cliVersion: PINNED_TOOLS.awsCdkCli,
       cdkAssetsCliVersion: PINNED_TOOLS.cdkAssets,
       codeBuildDefaults: {
-        buildEnvironment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, computeType: codebuild.ComputeType.MEDIUM },
-        // Node 20, as in package.json "engines" and on developers' machines (the image offers several).
-        partialBuildSpec: codebuild.BuildSpec.fromObject({ phases: { install: { 'runtime-versions': { nodejs: '20' } } } }),
+        buildEnvironment: { buildImage: BUILD_IMAGES.default, computeType: codebuild.ComputeType.MEDIUM },
+        // Every step runs node (CDK Pipelines' own steps and the bundled tools); steps that run more select more.
+        // What each image offers: lib/pipeline/codebuild-images.ts.
+        partialBuildSpec: selectRuntimes('nodejs'),
         timeout: Duration.minutes(60),
       },
+      synthCodeBuildDefaults: buildStepCodeBuildOptions(artifactBucket),
     });
 
     // The cloud assembly (cdk.out): image.json and the bundled tools, for the image build, gates and smoke tests.
