@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULTS, STACK_ENVIRONMENTS } from './defaults';
+import { checkPipelineLimits } from './pipeline-limits';
 import { type DeliveryConfig, resolveConfig } from './resolve';
 import { type ConfigProblem, type DeliveryConfigInput, checkDeliveryConfig, crossFieldInputOf, deliveryConfigSchema, formatPath, salvageCrossFieldInput } from './schema';
 
@@ -27,13 +28,15 @@ export class ConfigError extends Error {
 export function validateConfig(raw: unknown, source = 'STACK_ENVIRONMENTS', configFile?: string): DeliveryConfig {
   const parsed = deliveryConfigSchema.safeParse(raw);
   const problems: ConfigProblem[] = parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: describeIssue(issue) }));
+  const crossField = parsed.success ? crossFieldInputOf(parsed.data) : salvageCrossFieldInput(raw);
   problems.push(
-    ...checkDeliveryConfig(parsed.success ? crossFieldInputOf(parsed.data) : salvageCrossFieldInput(raw), {
+    ...checkDeliveryConfig(crossField, {
       architecture: DEFAULTS.image.architecture,
       instanceType: DEFAULTS.environment.nodes.instanceType,
       nodes: DEFAULTS.environment.nodes,
       replicas: DEFAULTS.environment.replicas,
     }),
+    ...checkPipelineLimits(crossField),
   );
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   const input: DeliveryConfigInput = parsed.data;

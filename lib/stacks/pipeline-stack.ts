@@ -13,6 +13,7 @@ import { ImageReplicasStage } from '../stages/image-replicas-stage';
 import { ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
 import { buildStep, buildStepCodeBuildOptions } from '../pipeline/build-step';
 import { BUILD_IMAGES, selectRuntimes } from '../pipeline/codebuild-images';
+import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../pipeline/limits';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: DeliveryConfig;
@@ -162,7 +163,13 @@ export class PipelineStack extends Stack {
     const names = this.pipeline.pipeline.stages.map((s) => s.stageName);
     for (const name of this.deployStageNames) {
       const index = names.indexOf(name);
-      if (index < 0) throw new Error(`internal: pipeline stage ${name} not found among ${names.join(', ')}`);
+      if (index < 0) {
+        const split = names.filter((n) => n.startsWith(`${name}.`));
+        // Config validation refuses waves that would split (lib/config/pipeline-limits.ts); reaching
+        // this means the steps per region changed without lib/pipeline/limits.ts.
+        if (split.length > 0) throw new Error(`pipeline stage ${name} has more than ${MAX_ACTIONS_PER_STAGE} actions and was split into ${split.join(', ')}: ACTIONS_PER_REGION (${ACTIONS_PER_REGION}) in lib/pipeline/limits.ts no longer matches the steps each region runs; update it`);
+        throw new Error(`internal: pipeline stage ${name} not found among ${names.join(', ')}`);
+      }
       cfn.addPropertyOverride(`Stages.${index}.OnFailure`, { Result: 'ROLLBACK' });
     }
   }
