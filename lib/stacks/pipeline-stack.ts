@@ -14,6 +14,7 @@ import { ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps'
 import { buildStep, buildStepCodeBuildOptions } from '../pipeline/build-step';
 import { BUILD_IMAGES, selectRuntimes } from '../pipeline/codebuild-images';
 import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../pipeline/limits';
+import { scopePipelineGrants } from '../pipeline/scoped-grants';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: DeliveryConfig;
@@ -152,6 +153,8 @@ export class PipelineStack extends Stack {
 
     this.pipeline.buildPipeline();
     this.enableStageRollback();
+    // The `*` grants CDK Pipelines writes for cross-region keys and asset publishing, narrowed (docs/decisions/0008-scoped-pipeline-iam.md).
+    scopePipelineGrants(this.pipeline.pipeline, this.pipeline.node.tryFindChild('Assets'));
   }
 
   /**
