@@ -27,7 +27,8 @@ export class AppStage extends Stage {
       description: `hello-web ${props.environment.stageName}: VPC, EKS cluster, workload and breakglass store`,
       environment: props.environment,
       image: props.image,
-      terminationProtection: props.environment.kind === 'prod',
+      // No terminationProtection: CDK Pipelines' CloudFormation actions never apply it (a claim that
+      // would not hold); docs/runbooks/first-deployment.md turns it on once per prod stack.
     });
     this.serviceUrl = this.stack.serviceUrl;
     this.imageTag = this.stack.imageTag;
