@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULTS, STACK_ENVIRONMENTS } from './defaults';
+import { checkAvailabilityZones } from './availability-zones';
 import { checkPipelineLimits } from './pipeline-limits';
 import { type DeliveryConfig, resolveConfig } from './resolve';
 import { type ConfigProblem, type DeliveryConfigInput, checkDeliveryConfig, crossFieldInputOf, deliveryConfigSchema, formatPath, salvageCrossFieldInput } from './schema';
@@ -37,6 +38,7 @@ export function validateConfig(raw: unknown, source = 'STACK_ENVIRONMENTS', conf
       replicas: DEFAULTS.environment.replicas,
     }),
     ...checkPipelineLimits(crossField),
+    ...checkAvailabilityZones(crossField),
   );
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   const input: DeliveryConfigInput = parsed.data;
