@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { App, type AppProps, Validations } from 'aws-cdk-lib';
+import { App, type AppProps, Aspects, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { RetainExceptOnCreate } from './aspects/retain-except-on-create';
 import { type DeliveryConfig } from './config';
 import { IMAGE_ARTIFACT_FILE, type ImageArtifact, imageTagFor } from './image/tag';
 import { acknowledgeCfnValidateFindings, acknowledgeFindings } from './nag-acknowledgements';
@@ -37,6 +38,9 @@ export function buildApp(options: BuildAppOptions): { app: App; pipelineStack: P
     buildSpecFile: path.join(options.repoRoot, 'buildspec.yml'),
     terminationProtection: true,
   });
+
+  // A failed first create can be retried: nothing is DeletionPolicy Retain (docs/decisions/0007-first-deployment.md).
+  Aspects.of(app).add(new RetainExceptOnCreate());
 
   if (options.nag ?? true) {
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -28,7 +28,7 @@ export const DEFAULTS = {
   sourceCreate: true,
   image: { repositoryName: 'hello-web', architecture: 'arm64', failOn: 'CRITICAL', scanning: 'ENHANCED', keepImages: 30 },
   environment: {
-    azSuffixes: ['a', 'b', 'c'],
+    // availabilityZones: `<region>a/b/c`, except where lib/config/availability-zones.ts knows better or requires them
     vpcCidr: '10.0.0.0/16',
     kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
     endpointPublicCidrs: [] as string[],

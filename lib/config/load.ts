@@ -1,6 +1,8 @@
 import { ConfigFileError, parseConfigJson, readConfigFile } from './config-file';
 import { DEFAULTS, STACK_ENVIRONMENTS } from './defaults';
 import { type LimitsInput, checkLimits } from './limits';
+import { checkAvailabilityZones, defaultAvailabilityZones } from './availability-zones';
+import { checkPipelineLimits } from './pipeline-limits';
 import { type DeliveryConfig, resolveConfig } from './resolve';
 import { checkSource } from './source';
 import { type ConfigProblem, type CrossFieldInput, type DeliveryConfigInput, checkDeliveryConfig, crossFieldInputOf, deliveryConfigSchema, formatPath, salvageCrossFieldInput } from './schema';
@@ -39,6 +41,8 @@ export function validateConfig(raw: unknown, source = 'STACK_ENVIRONMENTS', conf
       replicas: DEFAULTS.environment.replicas,
     }),
     ...checkLimits(limitsInputOf(crossField)),
+    ...checkPipelineLimits(crossField),
+    ...checkAvailabilityZones(crossField),
   );
   problems.push(...checkSource(raw));
   problems.push(...checkSafeDelivery(raw));
@@ -78,7 +82,8 @@ function limitsInputOf(input: CrossFieldInput): LimitsInput[] {
   return input.environments.map(({ env, path }) => ({
     path,
     vpcCidr: env.vpcCidr ?? d.vpcCidr,
-    zones: env.availabilityZones?.length ?? d.azSuffixes.length,
+    // us-west-1 has no default (validation requires its zones); 2 is what it would get.
+    zones: env.availabilityZones?.length ?? defaultAvailabilityZones(env.region ?? '')?.length ?? 2,
     nodesMax: env.nodes?.max ?? d.nodes.max,
     replicasMax: env.replicas?.max ?? d.replicas.max,
   }));

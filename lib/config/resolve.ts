@@ -1,3 +1,4 @@
+import { defaultAvailabilityZones } from './availability-zones';
 import { DEFAULTS } from './defaults';
 import type { SupportedKubernetesVersion } from './kubernetes-versions';
 import { type PatchingConfig, resolvePatching } from './patching';
@@ -63,7 +64,8 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
   const env = (e: EnvironmentInput, kind: 'preprod' | 'prod', wave?: number, waveSize = 1): EnvironmentConfig => {
     const d = DEFAULTS.environment;
     const stageName = e.name ?? defaultStageName(kind, e.region);
-    const availabilityZones = e.availabilityZones ?? d.azSuffixes.map((s) => `${e.region}${s}`);
+    // validateConfig has required availabilityZones where a region has no safe default (availability-zones.ts).
+    const availabilityZones = e.availabilityZones ?? defaultAvailabilityZones(e.region) ?? [];
     return {
       stageName,
       kind,

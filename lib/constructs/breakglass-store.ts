@@ -31,7 +31,7 @@ export class BreakglassStore extends Construct {
       versioned: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
       lifecycleRules: [{ expiration: Duration.days(365) }],
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
 
     this.bucket = new s3.Bucket(this, 'Manifests', {
@@ -43,7 +43,7 @@ export class BreakglassStore extends Construct {
       serverAccessLogsPrefix: 'manifests/',
       // Old versions are the history of what ran; keep a year of them.
       lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(365) }],
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
 
     this.auditTable = new dynamodb.TableV2(this, 'Audit', {
@@ -53,7 +53,7 @@ export class BreakglassStore extends Construct {
       encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
 
     // A new object version whenever the manifests change (CloudFormation updates the resource only then).

@@ -61,13 +61,13 @@ export class EksCluster extends Construct {
     const controlPlaneLogs = new logs.LogGroup(this, 'ControlPlaneLogs', {
       logGroupName: `/aws/eks/${props.clusterName}/cluster`,
       retention: logRetention(props.logRetentionDays),
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
 
     const secretsKey = new kms.Key(this, 'SecretsKey', {
       description: `Envelope encryption of Kubernetes secrets in ${props.clusterName}`,
       enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
 
     const endpointAccess =

@@ -42,7 +42,7 @@ export class ImageRepository extends Construct {
       imageScanOnPush: true,
       encryption: ecr.RepositoryEncryption.AES_256,
       lifecycleRules: [{ rulePriority: 1, description: `keep the newest ${props.keepImages} images (rollback targets)`, tagStatus: ecr.TagStatus.ANY, maxImageCount: props.keepImages }],
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     this.repository.addToResourcePolicy(
       new iam.PolicyStatement({

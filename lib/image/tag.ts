@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DockerIgnoreStrategy } from 'aws-cdk-lib';
 
 /**
  * The image tag is a fingerprint of what goes into the image: every file under `app/` that the
@@ -9,70 +10,47 @@ import * as path from 'node:path';
  * Computed at synth, offline, without git (the pipeline's synth runs on a source zip).
  */
 export function imageTagFor(appDir: string): string {
-  const dockerignore = readDockerignore(appDir);
+  const root = path.resolve(appDir);
+  const dockerignore = readDockerignore(root);
   // Docker always sends the Dockerfile and .dockerignore, whatever .dockerignore says (an
   // allowlist such as `*` + `!*.go` would otherwise hide a base-image bump from the tag).
   const ignore = (p: string) => !ALWAYS_IN_CONTEXT.includes(p) && dockerignore(p);
   const hash = createHash('sha256');
-  const files = listFiles(appDir, '', ignore).sort();
+  const files = listFiles(root, '').filter((rel) => !ignore(rel)).sort();
   if (files.length === 0) throw new Error(`no files found under ${appDir}: cannot fingerprint the image source`);
   for (const rel of files) {
     hash.update(rel).update('\0');
-    hash.update(fs.readFileSync(path.join(appDir, rel))).update('\0');
+    hash.update(fs.readFileSync(path.join(root, rel))).update('\0');
   }
   return `app-${hash.digest('hex').slice(0, 16)}`;
 }
 
 const ALWAYS_IN_CONTEXT = ['Dockerfile', '.dockerignore'];
 
-function listFiles(root: string, rel: string, ignore: (p: string) => boolean): string[] {
+/**
+ * Every file under `root`. Directories are not pruned by .dockerignore: Docker lets an exception
+ * (`!dir/keep.go`) bring a file back from an ignored directory, so each file is matched on its own.
+ */
+function listFiles(root: string, rel: string): string[] {
   const out: string[] = [];
   for (const entry of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
     const p = rel === '' ? entry.name : `${rel}/${entry.name}`;
-    if (ignore(p)) continue;
-    if (entry.isDirectory()) out.push(...listFiles(root, p, ignore));
+    if (entry.isDirectory()) out.push(...listFiles(root, p));
     else if (entry.isFile()) out.push(p);
   }
   return out;
 }
 
-/** The subset of .dockerignore syntax this repository uses: paths and globs (`*`, `**`, `?`), `!` exceptions. */
+/**
+ * `.dockerignore` with Docker's own matching rules, through aws-cdk-lib's DockerIgnoreStrategy
+ * (what DockerImageAsset fingerprints with), not a hand-written glob matcher.
+ */
 export function readDockerignore(appDir: string): (relPath: string) => boolean {
-  const file = path.join(appDir, '.dockerignore');
-  const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n') : [];
-  const rules = lines
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'))
-    .map((l) => {
-      const negate = l.startsWith('!');
-      const pattern = (negate ? l.slice(1) : l).replace(/^\/+/, '').replace(/\/+$/, '');
-      return { negate, re: globToRegExp(pattern) };
-    });
-  return (relPath) => {
-    let ignored = false;
-    for (const { negate, re } of rules) {
-      // a pattern matching a directory ignores everything below it
-      const parts = relPath.split('/');
-      const hit = parts.some((_, i) => re.test(parts.slice(0, i + 1).join('/')));
-      if (hit) ignored = !negate;
-    }
-    return ignored;
-  };
-}
-
-function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*' && glob[i + 1] === '*') {
-      re += '.*';
-      i++;
-      if (glob[i + 1] === '/') i++;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
+  const root = path.resolve(appDir);
+  const file = path.join(root, '.dockerignore');
+  const patterns = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')) : [];
+  const strategy = new DockerIgnoreStrategy(root, patterns);
+  return (relPath) => strategy.ignores(path.join(root, relPath));
 }
 
 /** The file the synth writes into the cloud assembly for the image build and the gates: `image.json`. */

@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { CodeBuildStep, type IFileSetProducer } from 'aws-cdk-lib/pipelines';
 import { parse } from 'yaml';
 import { IMAGE_ARTIFACT_FILE } from '../image/tag';
+import { BUILD_IMAGES } from './codebuild-images';
 
 /** Where the synth step puts bundled tools inside the cloud assembly (tools/bundle.ts, `npm run bundle:tools`). */
 export const TOOLS_DIR = 'tools';
@@ -41,7 +42,7 @@ export class ImageBuildStep extends CodeBuildStep {
       },
       buildEnvironment: {
         // Build natively for the nodes' architecture: no emulation, no multi-arch manifest.
-        buildImage: props.architecture === 'arm64' ? codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0 : codebuild.LinuxBuildImage.AMAZON_LINUX_2023_5,
+        buildImage: BUILD_IMAGES.imageBuild[props.architecture],
         privileged: true,
         computeType: codebuild.ComputeType.MEDIUM,
       },

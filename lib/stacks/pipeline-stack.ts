@@ -10,10 +10,13 @@ import { ImageRepository } from '../constructs/image-repository';
 import { AppStage } from '../stages/app-stage';
 import { ImageReplicasStage } from '../stages/image-replicas-stage';
 import { ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
-import { shellQuote } from '../pipeline/shell-quote';
 import { pipelineSource } from '../pipeline/source';
 import { PipelineNotifications, approvalComment } from '../pipeline/notifications';
 import { addStageConditions, deployStagesOf } from '../pipeline/stage-conditions';
+import { buildStep, buildStepCodeBuildOptions } from '../pipeline/build-step';
+import { BUILD_IMAGES, selectRuntimes } from '../pipeline/codebuild-images';
+import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../pipeline/limits';
+import { scopePipelineGrants } from '../pipeline/scoped-grants';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: DeliveryConfig;
@@ -61,20 +64,9 @@ export class PipelineStack extends Stack {
 
     const source = pipelineSource(this, config.source);
 
-    const configArg = config.configFile ? ` -c ${shellQuote(`config=${config.configFile}`)}` : '';
-    const synth = new pipelines.ShellStep('Synth', {
-      input: source,
-      // The unit tests include moto_server integration tests (pinned Python tools, .venv) and the
-      // Go manifest validator (CodeBuild's Go fetches the pinned toolchain through the module proxy).
-      installCommands: ['npm ci', 'bash scripts/setup-python.sh'],
-      commands: [
-        // A failing test stops the pipeline here, before anything deploys.
-        'npm run test:unit',
-        `npx cdk synth${configArg}`,
-        'npm run bundle:tools',
-      ],
-      primaryOutputDirectory: 'cdk.out',
-    });
+    // Go service checks and manifest validation, unit tests, then synth (lib/pipeline/build-step.ts).
+    const synth = buildStep({ input: source, configFile: config.configFile });
+    const artifactBucket = this.artifactBucket();
 
     this.pipeline = new pipelines.CodePipeline(this, 'Pipeline', {
       pipelineName: config.pipeline.name,
@@ -83,17 +75,19 @@ export class PipelineStack extends Stack {
       selfMutation: true,
       crossAccountKeys: true,
       enableKeyRotation: true,
-      artifactBucket: this.artifactBucket(),
+      artifactBucket,
       publishAssetsInParallel: false,
       // Pinned like everything else: self-mutation and asset publishing otherwise install `@latest`.
       cliVersion: PINNED_TOOLS.awsCdkCli,
       cdkAssetsCliVersion: PINNED_TOOLS.cdkAssets,
       codeBuildDefaults: {
-        buildEnvironment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0, computeType: codebuild.ComputeType.MEDIUM },
-        // Node 20, as in package.json "engines" and on developers' machines (the image offers several).
-        partialBuildSpec: codebuild.BuildSpec.fromObject({ phases: { install: { 'runtime-versions': { nodejs: '20' } } } }),
+        buildEnvironment: { buildImage: BUILD_IMAGES.default, computeType: codebuild.ComputeType.MEDIUM },
+        // Every step runs node (CDK Pipelines' own steps and the bundled tools); steps that run more select more.
+        // What each image offers: lib/pipeline/codebuild-images.ts.
+        partialBuildSpec: selectRuntimes('nodejs'),
         timeout: Duration.minutes(60),
       },
+      synthCodeBuildDefaults: buildStepCodeBuildOptions(artifactBucket),
     });
 
     // The cloud assembly (cdk.out): image.json and the bundled tools, for the image build, gates and smoke tests.
@@ -158,6 +152,8 @@ export class PipelineStack extends Stack {
     // Bake behind alarms (OnSuccess → ROLLBACK), prod windows (BeforeEntry), notifications: lib/pipeline/.
     addStageConditions(this.pipeline.pipeline, deployStagesOf(config));
     new PipelineNotifications(this, 'Notifications', { pipeline: this.pipeline.pipeline, pipelineName: config.pipeline.name, settings: config.notifications });
+    // The `*` grants CDK Pipelines writes for cross-region keys and asset publishing, narrowed (docs/decisions/0008-scoped-pipeline-iam.md).
+    scopePipelineGrants(this.pipeline.pipeline, this.pipeline.node.tryFindChild('Assets'));
   }
 
   /**
@@ -169,7 +165,13 @@ export class PipelineStack extends Stack {
     const names = this.pipeline.pipeline.stages.map((s) => s.stageName);
     for (const name of this.deployStageNames) {
       const index = names.indexOf(name);
-      if (index < 0) throw new Error(`internal: pipeline stage ${name} not found among ${names.join(', ')}`);
+      if (index < 0) {
+        const split = names.filter((n) => n.startsWith(`${name}.`));
+        // Config validation refuses waves that would split (lib/config/pipeline-limits.ts); reaching
+        // this means the steps per region changed without lib/pipeline/limits.ts.
+        if (split.length > 0) throw new Error(`pipeline stage ${name} has more than ${MAX_ACTIONS_PER_STAGE} actions and was split into ${split.join(', ')}: ACTIONS_PER_REGION (${ACTIONS_PER_REGION}) in lib/pipeline/limits.ts no longer matches the steps each region runs; update it`);
+        throw new Error(`internal: pipeline stage ${name} not found among ${names.join(', ')}`);
+      }
       cfn.addPropertyOverride(`Stages.${index}.OnFailure`, { Result: 'ROLLBACK' });
     }
   }
@@ -178,7 +180,7 @@ export class PipelineStack extends Stack {
     const key = new kms.Key(this, 'ArtifactKey', {
       description: 'Pipeline artifacts (cross-account deployments decrypt with it)',
       enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     const accessLogs = new s3.Bucket(this, 'ArtifactAccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -186,7 +188,7 @@ export class PipelineStack extends Stack {
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
       lifecycleRules: [{ expiration: Duration.days(365) }],
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     return new s3.Bucket(this, 'Artifacts', {
       encryption: s3.BucketEncryption.KMS,
@@ -198,7 +200,7 @@ export class PipelineStack extends Stack {
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'artifacts/',
       lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
   }
 }

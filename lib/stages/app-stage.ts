@@ -1,5 +1,6 @@
-import { type CfnOutput, Stage, type StageProps } from 'aws-cdk-lib';
+import { Aspects, type CfnOutput, Stage, type StageProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { RetainExceptOnCreate } from '../aspects/retain-except-on-create';
 import type { EnvironmentConfig } from '../config';
 import { EksAppStack, type EksAppStackProps } from '../stacks/eks-app-stack';
 
@@ -19,12 +20,15 @@ export class AppStage extends Stage {
 
   constructor(scope: Construct, id: string, props: AppStageProps) {
     super(scope, id, { ...props, env: { account: props.environment.account, region: props.environment.region } });
+    // Here, not on the app: CDK Pipelines synthesizes a stage when it is added, before app-level aspects run.
+    Aspects.of(this).add(new RetainExceptOnCreate());
     this.stack = new EksAppStack(this, 'HelloWeb', {
       stackName: props.environment.stackName,
       description: `hello-web ${props.environment.stageName}: VPC, EKS cluster, workload and breakglass store`,
       environment: props.environment,
       image: props.image,
-      terminationProtection: props.environment.kind === 'prod',
+      // No terminationProtection: CDK Pipelines' CloudFormation actions never apply it (a claim that
+      // would not hold); docs/runbooks/first-deployment.md turns it on once per prod stack.
     });
     this.serviceUrl = this.stack.serviceUrl;
     this.imageTag = this.stack.imageTag;

@@ -1,5 +1,6 @@
-import { Stage, type StageProps } from 'aws-cdk-lib';
+import { Aspects, Stage, type StageProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { RetainExceptOnCreate } from '../aspects/retain-except-on-create';
 import type { ImageRepositoryProps } from '../constructs/image-repository';
 import { ImageReplicaStack } from '../stacks/image-replica-stack';
 
@@ -21,6 +22,8 @@ export class ImageReplicasStage extends Stage {
 
   constructor(scope: Construct, id: string, props: ImageReplicasStageProps) {
     super(scope, id, props);
+    // Here, not on the app: CDK Pipelines synthesizes a stage when it is added, before app-level aspects run.
+    Aspects.of(this).add(new RetainExceptOnCreate());
     this.stacks = props.regions.map(
       (region) =>
         new ImageReplicaStack(this, `Replica-${region}`, {

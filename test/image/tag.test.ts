@@ -44,3 +44,47 @@ test("the real app/: a change to its Dockerfile changes the tag", () => {
   fs.appendFileSync(path.join(copy, 'Dockerfile'), '\n# base image bumped\n');
   expect(imageTagFor(copy)).not.toBe(before);
 });
+
+/**
+ * The real app/, copied and changed: the tag changes exactly when the image's content can. The
+ * Dockerfile copies the build context (`COPY go.mod ./`, `COPY . .`) and builds package main; tests,
+ * test-only packages and benchmarks never reach the binary, so they must not redeploy every region.
+ */
+describe('the real app/: what changes the tag', () => {
+  const real = path.join(__dirname, '..', '..', 'app');
+  let copy: string;
+  let before: string;
+  beforeEach(() => {
+    copy = fs.mkdtempSync(path.join(os.tmpdir(), 'app-'));
+    fs.cpSync(real, copy, { recursive: true, filter: (src) => !/\/(bin|\.tmp)$/.test(src) });
+    before = imageTagFor(copy);
+  });
+  const change = (rel: string, text = '\n// changed\n') => {
+    fs.mkdirSync(path.dirname(path.join(copy, rel)), { recursive: true });
+    fs.appendFileSync(path.join(copy, rel), text);
+    return imageTagFor(copy);
+  };
+  const goFiles = (dir: string) => fs.readdirSync(path.join(copy, dir)).filter((f) => f.endsWith('.go'));
+
+  test.each([
+    ['a test file', () => goFiles('.').find((f) => f.endsWith('_test.go'))!],
+    ['a new test file', () => 'new_test.go'],
+    ['test-only code under internal/', () => `internal/dockerfile/${goFiles('internal/dockerfile')[0]}`],
+    ['a benchmark under bench/', () => `bench/load/${goFiles('bench/load')[0]}`],
+    ['the README', () => 'README.md'],
+    ['a script', () => 'scripts/test.sh'],
+  ])('%s: same tag', (_what, file) => {
+    expect(change(file())).toBe(before);
+  });
+
+  test.each([
+    ['a source file of package main', () => goFiles('.').find((f) => !f.endsWith('_test.go'))!],
+    ['a new source file', () => 'extra.go'],
+    ['go.mod', () => 'go.mod'],
+    ['go.sum (appears with the first dependency)', () => 'go.sum'],
+    ['the Dockerfile', () => 'Dockerfile'],
+    ['.dockerignore', () => '.dockerignore'],
+  ])('%s: new tag', (_what, file) => {
+    expect(change(file(), '\n# changed\n')).not.toBe(before);
+  });
+});

@@ -15,20 +15,37 @@ interface BuildSpec {
 }
 const spec = parse(fs.readFileSync(path.join(REPO_ROOT, 'buildspec.yml'), 'utf8')) as BuildSpec;
 
-function runBuildSpec(imageExists: boolean): { status: number | null; calls: string[]; out: string } {
+/**
+ * What the stand-in `aws ecr describe-images` answers, as the AWS CLI does: exit 0 with the image,
+ * or exit 254 with the service's error on stderr (https://docs.aws.amazon.com/cli/latest/userguide/cli-usage-returncodes.html;
+ * ECR's error codes: https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html#API_DescribeImages_Errors).
+ */
+type DescribeImages = 'exists' | 'missing' | 'denied' | 'throttled';
+const DESCRIBE_ERRORS: Record<Exclude<DescribeImages, 'exists'>, string> = {
+  missing: "An error occurred (ImageNotFoundException) when calling the DescribeImages operation: The image with imageId {imageDigest:'null', imageTag:'app-0123456789abcdef'} does not exist within the repository with name 'hello-web' in the registry with id '111111111111'",
+  denied: 'An error occurred (AccessDeniedException) when calling the DescribeImages operation: User: arn:aws:sts::111111111111:assumed-role/build/x is not authorized to perform: ecr:DescribeImages',
+  throttled: 'An error occurred (ThrottlingException) when calling the DescribeImages operation (reached max retries: 2): Rate exceeded',
+};
+
+function runBuildSpec(describe: DescribeImages | boolean): { status: number | null; calls: string[]; out: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'buildspec-'));
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);
   const log = path.join(dir, 'calls.log');
   const stub = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), `#!/usr/bin/env bash\necho "${name} $*" >> "${log}"\n${body}\n`, { mode: 0o755 });
-  stub('aws', `if [ "$2" = "describe-images" ]; then exit ${imageExists ? 0 : 254}; fi\nif [ "$2" = "get-login-password" ]; then echo secret; fi`);
+  const answer: DescribeImages = describe === true ? 'exists' : describe === false ? 'missing' : describe;
+  const describeImages = answer === 'exists' ? 'echo \'{"imageDetails": [{}]}\'; exit 0' : `echo "${DESCRIBE_ERRORS[answer]}" >&2; exit 254`;
+  stub('aws', `if [ "$2" = "describe-images" ]; then ${describeImages}; fi\nif [ "$2" = "get-login-password" ]; then echo secret; fi`);
   stub('docker', 'cat > /dev/null 2>&1 || true');
   fs.mkdirSync(path.join(dir, 'cdk.out'));
   fs.writeFileSync(path.join(dir, 'cdk.out', 'image.json'), JSON.stringify({ repositoryName: 'hello-web', tag: 'app-0123456789abcdef' }));
 
-  const phases = (['pre_build', 'build'] as const).flatMap((p) => spec.phases[p].commands);
-  // CodeBuild sets CODEBUILD_BUILD_SUCCEEDING to 0 once a build command failed, then runs post_build.
-  const script = [...phases.map((c) => `${c}\n[ $? -eq 0 ] || export CODEBUILD_BUILD_SUCCEEDING=0`), ...spec.phases.post_build.commands].join('\n');
+  // CodeBuild stops a phase at its first failing command and sets CODEBUILD_BUILD_SUCCEEDING to 0;
+  // after a failed pre_build the build phase does not run; post_build runs after a failed build.
+  // (https://docs.aws.amazon.com/codebuild/latest/userguide/view-build-details-phases.html)
+  const phase = (name: 'pre_build' | 'build') =>
+    `if [ "$CODEBUILD_BUILD_SUCCEEDING" = 1 ]; then\n${spec.phases[name].commands.map((c) => `if [ "$CODEBUILD_BUILD_SUCCEEDING" = 1 ]; then\n${c}\n[ $? -eq 0 ] || export CODEBUILD_BUILD_SUCCEEDING=0\nfi`).join('\n')}\nfi`;
+  const script = [phase('pre_build'), phase('build'), ...spec.phases.post_build.commands].join('\n');
   const r = spawnSync('bash', ['-c', script], {
     cwd: dir,
     encoding: 'utf8',
@@ -85,4 +102,20 @@ test('a failed build pushes nothing and fails the step', () => {
   } finally {
     spec.phases.build.commands = original;
   }
+});
+
+describe('only ImageNotFoundException means "tag missing"', () => {
+  test('ImageNotFoundException: the tag is built and pushed', () => {
+    const r = runBuildSpec('missing');
+    expect(r.status).toBe(0);
+    expect(r.calls.some((c) => c.startsWith('docker push'))).toBe(true);
+  });
+
+  test.each(['denied', 'throttled'] as const)('any other describe-images failure (%s) stops the build with its message, before building', (answer) => {
+    const r = runBuildSpec(answer);
+    expect(r.status).not.toBe(0);
+    expect(r.calls.filter((c) => c.startsWith('docker build') || c.startsWith('docker push'))).toEqual([]);
+    expect(r.out).toContain(DESCRIBE_ERRORS[answer]);
+    expect(r.out).not.toContain('already exists');
+  });
 });

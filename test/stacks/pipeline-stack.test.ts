@@ -234,13 +234,13 @@ test('self-mutation and asset publishing install pinned CLI versions, never @lat
   const assetSpec = fs.readFileSync(`${s.outdir}/${specs[0]}`, 'utf8');
   expect(assetSpec).toMatch(/npm install -g cdk-assets@\d+\.\d+\.\d+/);
   expect(assetSpec).not.toMatch(/@latest/);
-  expect(JSON.parse(assetSpec).phases.install['runtime-versions']).toEqual({ nodejs: '20' });
+  expect(JSON.parse(assetSpec).phases.install['runtime-versions']).toEqual({ nodejs: '24' });
 });
 
-test('every CodeBuild step runs on Node 20, the version the project supports', () => {
+test('every CodeBuild step runs on Node 24, the version the project supports (the other runtimes: test/pipeline/codebuild-runtimes.test.ts)', () => {
   const projects = Object.values(s.pipeline.findResources('AWS::CodeBuild::Project')).filter((p) => JSON.stringify(p).includes('"BuildSpec":"{'));
   expect(projects.length).toBeGreaterThan(5);
-  for (const p of projects) expect(JSON.parse((p as { Properties: { Source: { BuildSpec: string } } }).Properties.Source.BuildSpec).phases.install['runtime-versions']).toEqual({ nodejs: '20' });
+  for (const p of projects) expect(JSON.parse((p as { Properties: { Source: { BuildSpec: string } } }).Properties.Source.BuildSpec).phases.install['runtime-versions']).toMatchObject({ nodejs: '24' });
 });
 
 test("every environment's pipelineStageName (what the rollback command resolves) is a stage of the synthesized pipeline", () => {

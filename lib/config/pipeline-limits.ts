@@ -1,0 +1,34 @@
+import { ACTIONS_PER_REGION, ACTIONS_PER_REPLICA_REGION, MAX_ACTIONS_PER_STAGE, MAX_REGIONS_PER_WAVE, MAX_REPLICA_REGIONS } from '../pipeline/limits';
+import type { ConfigProblem, CrossFieldInput } from './schema';
+
+/**
+ * Rules from the pipeline's shape: a prod wave deploys its regions in one CodePipeline stage, and
+ * the ImageReplicas stage holds one replica stack per region other than the pipeline's; neither
+ * may exceed CodePipeline's actions per stage (lib/pipeline/limits.ts).
+ */
+export function checkPipelineLimits(input: CrossFieldInput): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const waves = new Map<number, number>();
+  for (const { path } of input.environments) {
+    const m = /^prod\.waves\[(\d+)\]/.exec(path);
+    if (m) waves.set(Number(m[1]), (waves.get(Number(m[1])) ?? 0) + 1);
+  }
+  for (const [wave, size] of [...waves].sort(([a], [b]) => a - b)) {
+    if (size > MAX_REGIONS_PER_WAVE) {
+      problems.push({
+        path: `prod.waves[${wave}]`,
+        message: `${size} environments in one wave need ${size * ACTIONS_PER_REGION} pipeline actions (${ACTIONS_PER_REGION} each: image gate, change set, deploy, smoke test), more than the ${MAX_ACTIONS_PER_STAGE} CodePipeline allows in one stage; split it into waves of at most ${MAX_REGIONS_PER_WAVE}`,
+      });
+    }
+  }
+  if (input.pipelineRegion !== undefined) {
+    const replicaRegions = new Set(input.environments.map((e) => e.env.region).filter((r) => r !== input.pipelineRegion));
+    if (replicaRegions.size > MAX_REPLICA_REGIONS) {
+      problems.push({
+        path: 'prod.waves',
+        message: `${replicaRegions.size} regions other than the pipeline's (${input.pipelineRegion}) each need an image replica, ${replicaRegions.size * ACTIONS_PER_REPLICA_REGION} actions in the ImageReplicas stage, more than the ${MAX_ACTIONS_PER_STAGE} CodePipeline allows in one stage; use at most ${MAX_REPLICA_REGIONS} such regions`,
+      });
+    }
+  }
+  return problems;
+}

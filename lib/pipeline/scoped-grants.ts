@@ -1,0 +1,88 @@
+import { Lazy, Stack } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import type * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { IConstruct } from 'constructs';
+
+/**
+ * Narrows two `Resource: "*"` grants CDK Pipelines writes and offers no setting for
+ * (docs/decisions/0008-scoped-pipeline-iam.md):
+ *
+ * - The pipeline role's KMS grant for the cross-region replication buckets. Their keys live in other
+ *   regions, so aws-cdk-lib's Key.grant cannot name their ARNs and grants kms:Decrypt/Encrypt/
+ *   ReEncrypt*\/GenerateDataKey* on `*`: every key in the account whose policy delegates to IAM.
+ *   It becomes the key ARNs of the pipeline account in those regions, limited by `kms:ResourceAliases`
+ *   to the replication keys' aliases (a condition KMS evaluates on key operations:
+ *   https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-resource-aliases).
+ * - The asset-publishing role's codebuild:StartBuild/StopBuild/BatchGetBuilds on `*`: any project in
+ *   the account, the self-mutation project (which may assume the deploy roles) included, for a build
+ *   that installs packages from npm. It becomes the asset-publishing projects only.
+ *
+ * Both rewrite the synthesized policy document (an override computed at synth, after every grant),
+ * and leave any other statement untouched; test/pipeline/iam-wildcards.test.ts fails on a `*` that
+ * is not on its reasoned list.
+ */
+export function scopePipelineGrants(pipeline: codepipeline.Pipeline, assetsScope: IConstruct | undefined): void {
+  const stack = Stack.of(pipeline);
+
+  const crossRegion = Object.entries(pipeline.crossRegionSupport);
+  if (crossRegion.length > 0) {
+    const aliases = crossRegion.map(([, support]) => {
+      const key = support.replicationBucket.encryptionKey as unknown as { aliasName?: string } | undefined;
+      if (!key?.aliasName) throw new Error('internal: a cross-region replication bucket without a KMS alias (crossAccountKeys must stay on)');
+      return key.aliasName;
+    });
+    const keyArns = crossRegion.map(([region]) => stack.formatArn({ service: 'kms', region, resource: 'key', resourceName: '*' }));
+    rewriteStatements(defaultPolicyOf(pipeline.role), (statement) => {
+      if (!isWildcard(statement) || !actionsOf(statement).every((a) => a.startsWith('kms:'))) return [statement];
+      const { Resource, ...rest } = statement;
+      const others = (Array.isArray(Resource) ? Resource : [Resource]).filter((r) => r !== '*');
+      return [
+        ...(others.length > 0 ? [{ ...rest, Resource: others.length === 1 ? others[0] : others }] : []),
+        { ...rest, Resource: keyArns, Condition: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': aliases } } },
+      ];
+    });
+  }
+
+  if (assetsScope) {
+    const projects = assetsScope.node.findAll().filter((c): c is codebuild.Project => c instanceof codebuild.Project);
+    const roles = new Set(projects.map((p) => p.role).filter((r): r is iam.IRole => r !== undefined));
+    for (const role of roles) {
+      rewriteStatements(defaultPolicyOf(role), (statement) =>
+        isWildcard(statement) && actionsOf(statement).every((a) => a.startsWith('codebuild:')) ? [{ ...statement, Resource: projects.map((p) => p.projectArn) }] : [statement],
+      );
+    }
+  }
+}
+
+type Statement = { Action?: string | string[]; Resource?: unknown; Condition?: unknown; [key: string]: unknown };
+
+function actionsOf(s: Statement): string[] {
+  return s.Action === undefined ? [] : Array.isArray(s.Action) ? s.Action : [s.Action];
+}
+
+function isWildcard(s: Statement): boolean {
+  return s.Resource === '*' || (Array.isArray(s.Resource) && s.Resource.includes('*'));
+}
+
+function defaultPolicyOf(role: iam.IRole): iam.CfnPolicy {
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  const cfn = policy instanceof iam.Policy ? (policy.node.defaultChild as iam.CfnPolicy) : undefined;
+  if (!cfn) throw new Error(`internal: role ${role.node.path} has no default policy to scope`);
+  return cfn;
+}
+
+/** Overrides the policy document with its own statements, rewritten, once every grant has been added (at synth). */
+function rewriteStatements(cfn: iam.CfnPolicy, rewrite: (s: Statement) => Statement[]): void {
+  const stack = Stack.of(cfn);
+  const original: unknown = cfn.policyDocument;
+  cfn.addPropertyOverride(
+    'PolicyDocument',
+    Lazy.any({
+      produce: () => {
+        const doc = stack.resolve(original) as { Statement: Statement[] };
+        return { ...doc, Statement: doc.Statement.flatMap(rewrite) };
+      },
+    }),
+  );
+}

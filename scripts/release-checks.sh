@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# What gates a release, before anything is built or deployed (the pipeline's Build step runs it
+# first; docs/decisions/0007-first-deployment.md): the Go service's vet, race tests (fuzz seeds
+# included) and staticcheck, then every environment's rendered Kubernetes manifests through the
+# manifest validator (Kubernetes schemas, Pod Security "restricted"). Stops at the first failure.
+#
+#   bash scripts/release-checks.sh [--config <file.json>]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash app/scripts/test.sh
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+echo "=== manifests: render every environment ($*)"
+npx tsx tools/manifests.ts --out-dir "$out" "$@"
+shopt -s nullglob
+manifests=("$out"/*.yaml)
+if [ ${#manifests[@]} -eq 0 ]; then
+  echo "release-checks: no manifests were rendered" >&2
+  exit 1
+fi
+for f in "${manifests[@]}"; do
+  echo "=== manifests: k8s-validate $(basename "$f")"
+  bash tools/k8s-validate/run.sh "$f"
+done
+echo "=== release checks passed"

@@ -1,0 +1,107 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BUILD_CACHE_DIRS } from '../../lib/pipeline/build-step';
+import { REPO_ROOT } from '../support/paths';
+import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
+
+/** What gates a release: the Build step runs the Go service's checks and the manifest validator before anything is built or deployed. */
+let s: Synthesized;
+let project: { Properties: { Source: { BuildSpec: string }; Cache: { Type: string; Location?: unknown } } };
+let spec: { phases: Record<string, { commands?: string[] }>; env: { variables: Record<string, string> }; cache?: { paths: string[] } };
+beforeAll(() => {
+  s = synthesize();
+  const projects = Object.values(s.pipeline.findResources('AWS::CodeBuild::Project')) as Array<typeof project>;
+  project = projects.find((p) => p.Properties.Source.BuildSpec.includes('cdk synth'))!;
+  spec = JSON.parse(project.Properties.Source.BuildSpec);
+});
+
+test('the Build stage comes before every stage that builds or deploys', () => {
+  const names = pipelineStages(s.pipeline).map((st) => st.name);
+  expect(names.slice(0, 2)).toEqual(['Source', 'Build']);
+});
+
+test('the Build step runs the release checks (Go vet, race tests, staticcheck, manifest validator) first, then the unit tests, then synth', () => {
+  const commands = spec.phases.build.commands!;
+  const at = (needle: string) => commands.findIndex((c) => c.includes(needle));
+  expect(at('bash scripts/release-checks.sh')).toBe(0);
+  expect(at('npm run test:unit')).toBeGreaterThan(at('bash scripts/release-checks.sh'));
+  expect(at('npx cdk synth')).toBeGreaterThan(at('npm run test:unit'));
+  const script = fs.readFileSync(path.join(REPO_ROOT, 'scripts', 'release-checks.sh'), 'utf8');
+  expect(script).toContain('bash app/scripts/test.sh');
+  expect(script).toContain('tools/k8s-validate/run.sh');
+  const appChecks = fs.readFileSync(path.join(REPO_ROOT, 'app', 'scripts', 'test.sh'), 'utf8');
+  for (const check of ['go vet', 'go test -race', 'scripts/lint.sh']) expect(appChecks).toContain(check);
+});
+
+test('npm, pip and Go build and module caches are kept in S3 between runs, at the paths the tools use', () => {
+  expect(project.Properties.Cache.Type).toBe('S3');
+  expect(JSON.stringify(project.Properties.Cache.Location)).toContain('codebuild-cache/build');
+  const vars = spec.env.variables;
+  expect([vars.npm_config_cache, vars.PIP_CACHE_DIR, vars.GOCACHE, vars.GOMODCACHE].sort()).toEqual(Object.values(BUILD_CACHE_DIRS).sort());
+  expect(spec.cache!.paths.sort()).toEqual(Object.values(BUILD_CACHE_DIRS).map((d) => `${d}/**/*`).sort());
+});
+
+test('the config file the pipeline was deployed with reaches the synth and the manifest checks', () => {
+  const withFile = synthesizeCommands('config/example-multi-region.json');
+  expect(withFile).toContain('bash scripts/release-checks.sh --config config/example-multi-region.json');
+  expect(withFile).toContain('npx cdk synth -c config=config/example-multi-region.json');
+});
+
+function synthesizeCommands(configFile: string): string[] {
+  // Only the build step's definition: no second app synth.
+  const { buildStep } = require('../../lib/pipeline/build-step') as typeof import('../../lib/pipeline/build-step');
+  const { CodePipelineSource } = require('aws-cdk-lib/pipelines') as typeof import('aws-cdk-lib/pipelines');
+  const step = buildStep({ input: CodePipelineSource.gitHub('o/r', 'main'), configFile });
+  return step.commands;
+}
+
+describe('scripts/release-checks.sh stops at the first failure (stand-in go and npx)', () => {
+  /** A copy of the scripts it runs, with `go` and `npx` on PATH recording their calls. */
+  function run(opts: { goFails?: string; validatorFinds?: boolean }): { status: number | null; calls: string[]; out: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'release-checks-'));
+    for (const rel of ['scripts/release-checks.sh', 'app/scripts/test.sh', 'app/scripts/lint.sh', 'tools/k8s-validate/run.sh']) {
+      fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      fs.copyFileSync(path.join(REPO_ROOT, rel), path.join(dir, rel));
+    }
+    const bin = path.join(dir, 'stub-bin');
+    fs.mkdirSync(bin);
+    const log = path.join(dir, 'calls.log');
+    const validator = opts.validatorFinds ? 'echo "finding: runAsNonRoot"; exit 1' : 'exit 0';
+    fs.writeFileSync(
+      path.join(bin, 'go'),
+      `#!/usr/bin/env bash\necho "go $*" >> "${log}"\n[ "$1" = "${opts.goFails ?? 'none'}" ] && { echo "go $1 failed" >&2; exit 1; }\nif [ "$1" = build ]; then while [ $# -gt 0 ]; do [ "$1" = -o ] && { printf '#!/usr/bin/env bash\\n${validator}\\n' > "$2"; chmod +x "$2"; }; shift; done; fi\nexit 0\n`,
+      { mode: 0o755 },
+    );
+    fs.writeFileSync(path.join(bin, 'npx'), `#!/usr/bin/env bash\necho "npx $*" >> "${log}"\nwhile [ $# -gt 0 ]; do [ "$1" = --out-dir ] && echo 'kind: Deployment' > "$2/preprod-eu-west-1.yaml"; shift; done\n`, { mode: 0o755 });
+    const r = spawnSync('bash', [path.join(dir, 'scripts', 'release-checks.sh')], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    const calls = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
+    return { status: r.status, calls, out: r.stdout + r.stderr };
+  }
+
+  test('all checks pass: vet, race tests, staticcheck, then every rendered manifest is validated', () => {
+    const r = run({});
+    expect(r.status).toBe(0);
+    const first = (prefix: string) => r.calls.findIndex((c) => c.startsWith(prefix));
+    expect(first('go vet')).toBe(0);
+    expect(first('go test -race')).toBeGreaterThan(first('go vet'));
+    expect(r.calls[first('go run')]).toContain('staticcheck');
+    expect(first('npx tsx tools/manifests.ts --out-dir')).toBeGreaterThan(first('go run'));
+    expect(r.out).toContain('k8s-validate preprod-eu-west-1.yaml');
+  });
+
+  test.each(['vet', 'test', 'run'])('go %s fails: the script fails and nothing after it runs', (sub) => {
+    const r = run({ goFails: sub });
+    expect(r.status).not.toBe(0);
+    expect(r.calls[r.calls.length - 1]).toMatch(new RegExp(`^go ${sub}`));
+    expect(r.calls.some((c) => c.startsWith('npx'))).toBe(false);
+  });
+
+  test('a manifest the validator rejects fails the script', () => {
+    const r = run({ validatorFinds: true });
+    expect(r.status).not.toBe(0);
+    expect(r.out).toContain('finding: runAsNonRoot');
+    expect(r.out).not.toContain('release checks passed');
+  });
+});
