@@ -165,13 +165,13 @@ export function smallestVpcPrefixFor(zones: number): number | undefined {
   return undefined;
 }
 
-/** The parts of an environment the limits span. */
+/** The parts of an environment the limits span, defaults applied; a part that is itself invalid is left out. */
 export interface LimitsInput {
   readonly path: string;
-  readonly vpcCidr: string;
-  readonly zones: number;
-  readonly nodesMax: number;
-  readonly replicasMax: number;
+  readonly vpcCidr?: string;
+  readonly zones?: number;
+  readonly nodesMax?: number;
+  readonly replicasMax?: number;
 }
 
 /** Rules over two fields of one environment; every problem names its path. */
@@ -179,7 +179,7 @@ export function checkLimits(environments: readonly LimitsInput[]): { path: strin
   const problems: { path: string; message: string }[] = [];
   const masks = SUBNET_CONFIGURATION.map((s) => `/${s.cidrMask}`).join(' + ');
   for (const e of environments) {
-    if (vpcCidrSchema.safeParse(e.vpcCidr).success && !subnetsFit(e.vpcCidr, e.zones)) {
+    if (e.vpcCidr !== undefined && e.zones !== undefined && vpcCidrSchema.safeParse(e.vpcCidr).success && !subnetsFit(e.vpcCidr, e.zones)) {
       const need = smallestVpcPrefixFor(e.zones);
       problems.push({
         path: `${e.path}.vpcCidr`,
@@ -189,8 +189,8 @@ export function checkLimits(environments: readonly LimitsInput[]): { path: strin
             : `"${e.vpcCidr}" is too small for the subnets of ${e.zones} availability zones (${masks} per zone): expected /${need} or larger (a smaller prefix), got /${e.vpcCidr.split('/')[1]}; or use fewer availabilityZones`,
       });
     }
-    const podCapacity = e.nodesMax * MAX_PODS_PER_NODE;
-    if (e.replicasMax > podCapacity) {
+    const podCapacity = (e.nodesMax ?? Infinity) * MAX_PODS_PER_NODE;
+    if (e.replicasMax !== undefined && e.replicasMax > podCapacity) {
       problems.push({ path: `${e.path}.replicas.max`, message: `must be at most ${podCapacity}: nodes.max (${e.nodesMax}) × ${MAX_PODS_PER_NODE} pods per node (the Kubernetes limit), got ${e.replicasMax}; more pods could never be scheduled` });
     }
   }

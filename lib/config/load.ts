@@ -1,11 +1,11 @@
 import { ConfigFileError, parseConfigJson, readConfigFile } from './config-file';
 import { DEFAULTS, STACK_ENVIRONMENTS } from './defaults';
-import { type LimitsInput, checkLimits } from './limits';
+import { type LimitsInput, checkLimits, nodeCountSchema, replicaCountSchema, vpcCidrSchema } from './limits';
 import { checkAvailabilityZones, defaultAvailabilityZones } from './availability-zones';
 import { checkPipelineLimits } from './pipeline-limits';
 import { type DeliveryConfig, resolveConfig } from './resolve';
 import { checkSource } from './source';
-import { type ConfigProblem, type CrossFieldInput, type DeliveryConfigInput, checkDeliveryConfig, crossFieldInputOf, deliveryConfigSchema, formatPath, salvageCrossFieldInput } from './schema';
+import { type ConfigProblem, type DeliveryConfigInput, checkDeliveryConfig, crossFieldInputOf, deliveryConfigSchema, formatPath, salvageCrossFieldInput } from './schema';
 import { checkSafeDelivery } from './safe-delivery';
 
 /** Thrown when the configuration is unusable; `problems` holds every problem found, each with its path. */
@@ -32,15 +32,14 @@ export function validateConfig(raw: unknown, source = 'STACK_ENVIRONMENTS', conf
   // reportInput: without it zod leaves `input` out of every issue, and a wrong type cannot be told from a missing key.
   const parsed = deliveryConfigSchema.safeParse(raw, { reportInput: true });
   const problems: ConfigProblem[] = parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: describeIssue(issue) }));
-  const crossField = parsed.success ? crossFieldInputOf(parsed.data) : salvageCrossFieldInput(raw);
   problems.push(
-    ...checkDeliveryConfig(crossField, {
+    ...checkDeliveryConfig(parsed.success ? crossFieldInputOf(parsed.data) : salvageCrossFieldInput(raw), {
       architecture: DEFAULTS.image.architecture,
       instanceType: DEFAULTS.environment.nodes.instanceType,
       nodes: DEFAULTS.environment.nodes,
       replicas: DEFAULTS.environment.replicas,
     }),
-    ...checkLimits(limitsInputOf(crossField)),
+    ...checkLimits(limitsInputOf(raw)),
     ...checkPipelineLimits(crossField),
     ...checkAvailabilityZones(crossField),
   );
@@ -76,16 +75,29 @@ export function loadConfig(options: { contextValue?: unknown; cwd?: string; repo
   return validateConfig(config.raw, shown, config.relative);
 }
 
-/** The fields the two-field limits look at, with the defaults applied. */
-function limitsInputOf(input: CrossFieldInput): LimitsInput[] {
+/**
+ * The fields the two-field limits look at, with the defaults applied, taken field by field from
+ * the raw input: an environment with a bad region or greeting still gets its VPC checked in the
+ * same run. A field that does not parse on its own is already a schema problem and is left out.
+ */
+function limitsInputOf(raw: unknown): LimitsInput[] {
   const d = DEFAULTS.environment;
-  return input.environments.map(({ env, path }) => ({
+  const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  const field = <T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, value: unknown, fallback: T): T | undefined => {
+    if (value === undefined) return fallback;
+    const parsed = schema.safeParse(value);
+    return parsed.success ? parsed.data : undefined;
+  };
+  const environments: { env: Record<string, unknown>; path: string }[] = [{ env: obj(obj(raw).preprod), path: 'preprod' }];
+  const waves = obj(obj(raw).prod).waves;
+  if (Array.isArray(waves)) waves.forEach((wave, w) => Array.isArray(wave) && wave.forEach((env, i) => environments.push({ env: obj(env), path: `prod.waves[${w}][${i}]` })));
+  return environments.map(({ env, path }) => ({
     path,
-    vpcCidr: env.vpcCidr ?? d.vpcCidr,
+    vpcCidr: field(vpcCidrSchema, env.vpcCidr, d.vpcCidr),
     // us-west-1 has no default (validation requires its zones); 2 is what it would get.
-    zones: env.availabilityZones?.length ?? defaultAvailabilityZones(env.region ?? '')?.length ?? 2,
-    nodesMax: env.nodes?.max ?? d.nodes.max,
-    replicasMax: env.replicas?.max ?? d.replicas.max,
+    zones: env.availabilityZones === undefined ? (defaultAvailabilityZones(typeof env.region === 'string' ? env.region : '')?.length ?? 2) : Array.isArray(env.availabilityZones) ? env.availabilityZones.length : undefined,
+    nodesMax: field(nodeCountSchema, obj(env.nodes).max, d.nodes.max),
+    replicasMax: field(replicaCountSchema, obj(env.replicas).max, d.replicas.max),
   }));
 }
 

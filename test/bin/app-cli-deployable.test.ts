@@ -15,8 +15,7 @@ test('values that crashed the synth are validation problems: exit 1, no stack tr
     const raw = JSON.parse(JSON.stringify(STACK_ENVIRONMENTS)) as Record<string, Record<string, unknown>>;
     raw.source.branch = 'main..x';
     raw.image = { repositoryName: 'a' };
-    raw.preprod = { ...raw.preprod, replicas: { min: 2, max: 2 ** 31 }, greeting: 'Hi\u0007' };
-    raw.prod = { waves: [[{ account: '333333333333', region: 'eu-west-1', vpcCidr: '10.0.0.0/24' }]] };
+    raw.preprod = { ...raw.preprod, vpcCidr: '10.0.0.0/24', replicas: { min: 2, max: 2 ** 31 }, greeting: 'Hi\u0007' };
     const file = path.join(dir, 'crashers.json');
     fs.writeFileSync(file, JSON.stringify(raw));
     const env = { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ config: path.relative(REPO_ROOT, file) }), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' };
@@ -25,7 +24,7 @@ test('values that crashed the synth are validation problems: exit 1, no stack tr
     expect(r.stderr).toMatch(/Invalid configuration \(config file .*crashers\.json\): 5 problems/);
     expect(r.stderr).toMatch(/- source\.branch: "main\.\.x" is not a branch name git accepts/);
     expect(r.stderr).toMatch(/- image\.repositoryName: must be an ECR repository name/);
-    expect(r.stderr).toMatch(/- prod\.waves\[0\]\[0\]\.vpcCidr: "10\.0\.0\.0\/24" is too small/);
+    expect(r.stderr).toMatch(/- preprod\.vpcCidr: "10\.0\.0\.0\/24" is too small/);
     expect(r.stderr).toMatch(/- preprod\.replicas\.max: must be at most 2147483647/);
     expect(r.stderr).toMatch(/- preprod\.greeting: must not contain control characters/);
     expect(r.stderr).not.toMatch(/\n\s+at .*\.(ts|js):\d+/);

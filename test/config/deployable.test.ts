@@ -48,6 +48,18 @@ describe('each value a later step refuses is a problem at its path, with what is
     expect(found).toEqual(expect.arrayContaining([expect.stringMatching(expected)]));
   });
 
+  test('limits are checked even in an environment with other problems: every problem at once', () => {
+    const found = problems(withPreprod({ region: 'us-east-9', greeting: 'Hi\n', vpcCidr: '10.0.0.0/24', nodes: { max: 2 }, replicas: { min: 2, max: 300 } }));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^preprod\.region: "us-east-9" is not an AWS region/),
+        expect.stringMatching(/^preprod\.greeting: must not contain control characters/),
+        expect.stringMatching(/^preprod\.vpcCidr: "10\.0\.0\.0\/24" is too small/),
+        expect.stringMatching(/^preprod\.replicas\.max: must be at most 220/),
+      ]),
+    );
+  });
+
   test('a missing key is still reported as required', () => {
     const { source: _source, ...rest } = base();
     expect(problems(rest)).toEqual(['source: is required (expected object)']);
