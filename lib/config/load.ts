@@ -32,8 +32,9 @@ export function validateConfig(raw: unknown, source = 'STACK_ENVIRONMENTS', conf
   // reportInput: without it zod leaves `input` out of every issue, and a wrong type cannot be told from a missing key.
   const parsed = deliveryConfigSchema.safeParse(raw, { reportInput: true });
   const problems: ConfigProblem[] = parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: describeIssue(issue) }));
+  const crossField = parsed.success ? crossFieldInputOf(parsed.data) : salvageCrossFieldInput(raw);
   problems.push(
-    ...checkDeliveryConfig(parsed.success ? crossFieldInputOf(parsed.data) : salvageCrossFieldInput(raw), {
+    ...checkDeliveryConfig(crossField, {
       architecture: DEFAULTS.image.architecture,
       instanceType: DEFAULTS.environment.nodes.instanceType,
       nodes: DEFAULTS.environment.nodes,
