@@ -45,8 +45,9 @@ test('npm, pip and Go build and module caches are kept in S3 between runs, at th
 
 test('the config file the pipeline was deployed with reaches the synth and the manifest checks', () => {
   const withFile = synthesizeCommands('config/example-multi-region.json');
-  expect(withFile).toContain('bash scripts/release-checks.sh --config config/example-multi-region.json');
-  expect(withFile).toContain('npx cdk synth -c config=config/example-multi-region.json');
+  // quoted: the path goes into a shell (lib/pipeline/shell-quote.ts)
+  expect(withFile).toContain("bash scripts/release-checks.sh --config 'config/example-multi-region.json'");
+  expect(withFile).toContain("npx cdk synth -c 'config=config/example-multi-region.json'");
 });
 
 function synthesizeCommands(configFile: string): string[] {
