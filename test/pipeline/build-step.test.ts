@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BUILD_CACHE_DIRS } from '../../lib/pipeline/build-step';
+import { CodePipelineSource } from 'aws-cdk-lib/pipelines';
+import { BUILD_CACHE_DIRS, buildStep } from '../../lib/pipeline/build-step';
 import { REPO_ROOT } from '../support/paths';
 import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
 
@@ -51,10 +52,7 @@ test('the config file the pipeline was deployed with reaches the synth and the m
 
 function synthesizeCommands(configFile: string): string[] {
   // Only the build step's definition: no second app synth.
-  const { buildStep } = require('../../lib/pipeline/build-step') as typeof import('../../lib/pipeline/build-step');
-  const { CodePipelineSource } = require('aws-cdk-lib/pipelines') as typeof import('aws-cdk-lib/pipelines');
-  const step = buildStep({ input: CodePipelineSource.gitHub('o/r', 'main'), configFile });
-  return step.commands;
+  return buildStep({ input: CodePipelineSource.gitHub('o/r', 'main'), configFile }).commands;
 }
 
 describe('scripts/release-checks.sh stops at the first failure (stand-in go and npx)', () => {
