@@ -11,7 +11,7 @@ import { ImageRepository } from '../constructs/image-repository';
 import { AppStage } from '../stages/app-stage';
 import { ImageReplicasStage } from '../stages/image-replicas-stage';
 import { ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
-import { buildStep, buildStepCodeBuildOptions } from '../pipeline/build-step';
+import { BUILD_CACHE_PREFIX, buildStep, buildStepCodeBuildOptions } from '../pipeline/build-step';
 import { BUILD_IMAGES, selectRuntimes } from '../pipeline/codebuild-images';
 import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../pipeline/limits';
 import { scopePipelineGrants } from '../pipeline/scoped-grants';
@@ -200,7 +200,11 @@ export class PipelineStack extends Stack {
       versioned: true,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'artifacts/',
-      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
+      lifecycleRules: [
+        { noncurrentVersionExpiration: Duration.days(30) },
+        // The Build step's cache is rewritten on every run: keep no old copies of it.
+        { prefix: `${BUILD_CACHE_PREFIX}/`, noncurrentVersionExpiration: Duration.days(1) },
+      ],
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
   }

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CodePipelineSource } from 'aws-cdk-lib/pipelines';
-import { BUILD_CACHE_DIRS, buildStep } from '../../lib/pipeline/build-step';
+import { BUILD_CACHE_DIRS, BUILD_CACHE_PREFIX, buildStep } from '../../lib/pipeline/build-step';
 import { REPO_ROOT } from '../support/paths';
 import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
 
@@ -38,10 +38,16 @@ test('the Build step runs the release checks (Go vet, race tests, staticcheck, m
 
 test('npm, pip and Go build and module caches are kept in S3 between runs, at the paths the tools use', () => {
   expect(project.Properties.Cache.Type).toBe('S3');
-  expect(JSON.stringify(project.Properties.Cache.Location)).toContain('codebuild-cache/build');
+  expect(JSON.stringify(project.Properties.Cache.Location)).toContain(BUILD_CACHE_PREFIX);
   const vars = spec.env.variables;
   expect([vars.npm_config_cache, vars.PIP_CACHE_DIR, vars.GOCACHE, vars.GOMODCACHE].sort()).toEqual(Object.values(BUILD_CACHE_DIRS).sort());
   expect(spec.cache!.paths.sort()).toEqual(Object.values(BUILD_CACHE_DIRS).map((d) => `${d}/**/*`).sort());
+});
+
+test('old copies of the cache (rewritten on every run) do not pile up in the versioned artifact bucket', () => {
+  const bucket = Object.values(s.pipeline.findResources('AWS::S3::Bucket')).find((b) => JSON.stringify(b).includes('aws:kms')) as { Properties: { LifecycleConfiguration: { Rules: Array<{ Prefix?: string; NoncurrentVersionExpiration?: { NoncurrentDays: number } }> } } };
+  const rule = bucket.Properties.LifecycleConfiguration.Rules.find((r) => r.Prefix === `${BUILD_CACHE_PREFIX}/`);
+  expect(rule?.NoncurrentVersionExpiration?.NoncurrentDays).toBe(1);
 });
 
 test('the config file the pipeline was deployed with reaches the synth and the manifest checks', () => {
