@@ -15,6 +15,9 @@ export const BUILD_CACHE_DIRS = {
   goModules: '/root/go/pkg/mod',
 } as const;
 
+/** Where the Build step's S3 cache lives in the artifact bucket (the bucket's lifecycle expires its old versions after a day). */
+export const BUILD_CACHE_PREFIX = 'codebuild-cache/build';
+
 export interface BuildStepProps {
   readonly input: pipelines.IFileSetProducer;
   /** Path of the config file the pipeline was deployed with, relative to the repository root. */
@@ -71,6 +74,6 @@ export function buildStepCodeBuildOptions(cacheBucket: s3.IBucket): pipelines.Co
       phases: { install: { 'runtime-versions': { golang: RUNTIME_VERSIONS.golang, python: RUNTIME_VERSIONS.python } } },
       cache: { paths: Object.values(BUILD_CACHE_DIRS).map((dir) => `${dir}/**/*`) },
     }),
-    cache: codebuild.Cache.bucket(cacheBucket, { prefix: 'codebuild-cache/build' }),
+    cache: codebuild.Cache.bucket(cacheBucket, { prefix: BUILD_CACHE_PREFIX }),
   };
 }

@@ -2,6 +2,7 @@ import { Lazy, Stack } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import type { IConstruct } from 'constructs';
 
 /**
@@ -28,8 +29,8 @@ export function scopePipelineGrants(pipeline: codepipeline.Pipeline, assetsScope
   const crossRegion = Object.entries(pipeline.crossRegionSupport);
   if (crossRegion.length > 0) {
     const aliases = crossRegion.map(([, support]) => {
-      const key = support.replicationBucket.encryptionKey as unknown as { aliasName?: string } | undefined;
-      if (!key?.aliasName) throw new Error('internal: a cross-region replication bucket without a KMS alias (crossAccountKeys must stay on)');
+      const key = support.replicationBucket.encryptionKey;
+      if (!(key instanceof kms.Alias)) throw new Error('internal: a cross-region replication bucket without a KMS alias (crossAccountKeys must stay on)');
       return key.aliasName;
     });
     const keyArns = crossRegion.map(([region]) => stack.formatArn({ service: 'kms', region, resource: 'key', resourceName: '*' }));

@@ -13,7 +13,7 @@ import { ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps'
 import { pipelineSource } from '../pipeline/source';
 import { PipelineNotifications, approvalComment } from '../pipeline/notifications';
 import { addStageConditions, deployStagesOf } from '../pipeline/stage-conditions';
-import { buildStep, buildStepCodeBuildOptions } from '../pipeline/build-step';
+import { BUILD_CACHE_PREFIX, buildStep, buildStepCodeBuildOptions } from '../pipeline/build-step';
 import { BUILD_IMAGES, selectRuntimes } from '../pipeline/codebuild-images';
 import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../pipeline/limits';
 import { scopePipelineGrants } from '../pipeline/scoped-grants';
@@ -199,7 +199,11 @@ export class PipelineStack extends Stack {
       versioned: true,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'artifacts/',
-      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
+      lifecycleRules: [
+        { noncurrentVersionExpiration: Duration.days(30) },
+        // The Build step's cache is rewritten on every run: keep no old copies of it.
+        { prefix: `${BUILD_CACHE_PREFIX}/`, noncurrentVersionExpiration: Duration.days(1) },
+      ],
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
   }

@@ -1,4 +1,5 @@
 import { STACK_ENVIRONMENTS, type DeliveryConfigInput, ConfigError, validateConfig } from '../../lib/config';
+import { checkPipelineLimits } from '../../lib/config/pipeline-limits';
 import { ACTIONS_PER_REGION, ACTIONS_PER_REPLICA_REGION, MAX_ACTIONS_PER_STAGE, MAX_REGIONS_PER_WAVE } from '../../lib/pipeline/limits';
 import { MAX_REGIONS_PER_BAKED_WAVE } from '../../lib/config/safe-delivery';
 import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
@@ -52,7 +53,6 @@ test('too many replica regions for the ImageReplicas stage are refused too', () 
   const max = Math.floor(MAX_ACTIONS_PER_STAGE / ACTIONS_PER_REPLICA_REGION);
   const many = Array.from({ length: max + 1 }, (_, i) => `r${i}`);
   // the replica rule counts distinct regions; the schema only knows real ones, so check the rule directly
-  const { checkPipelineLimits } = require('../../lib/config/pipeline-limits') as typeof import('../../lib/config/pipeline-limits');
   const environments = many.map((region, i) => ({ env: { account: '333333333333', region }, path: `prod.waves[${i}][0]`, kind: 'prod' as const }));
   expect(checkPipelineLimits({ pipelineRegion: 'eu-west-1', environments }).map((p) => p.path)).toEqual(['prod.waves']);
   expect(checkPipelineLimits({ pipelineRegion: 'eu-west-1', environments: environments.slice(1) })).toEqual([]);

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BUILD_CACHE_DIRS } from '../../lib/pipeline/build-step';
+import { CodePipelineSource } from 'aws-cdk-lib/pipelines';
+import { BUILD_CACHE_DIRS, BUILD_CACHE_PREFIX, buildStep } from '../../lib/pipeline/build-step';
 import { REPO_ROOT } from '../support/paths';
 import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
 
@@ -37,10 +38,16 @@ test('the Build step runs the release checks (Go vet, race tests, staticcheck, m
 
 test('npm, pip and Go build and module caches are kept in S3 between runs, at the paths the tools use', () => {
   expect(project.Properties.Cache.Type).toBe('S3');
-  expect(JSON.stringify(project.Properties.Cache.Location)).toContain('codebuild-cache/build');
+  expect(JSON.stringify(project.Properties.Cache.Location)).toContain(BUILD_CACHE_PREFIX);
   const vars = spec.env.variables;
   expect([vars.npm_config_cache, vars.PIP_CACHE_DIR, vars.GOCACHE, vars.GOMODCACHE].sort()).toEqual(Object.values(BUILD_CACHE_DIRS).sort());
   expect(spec.cache!.paths.sort()).toEqual(Object.values(BUILD_CACHE_DIRS).map((d) => `${d}/**/*`).sort());
+});
+
+test('old copies of the cache (rewritten on every run) do not pile up in the versioned artifact bucket', () => {
+  const bucket = Object.values(s.pipeline.findResources('AWS::S3::Bucket')).find((b) => JSON.stringify(b).includes('aws:kms')) as { Properties: { LifecycleConfiguration: { Rules: Array<{ Prefix?: string; NoncurrentVersionExpiration?: { NoncurrentDays: number } }> } } };
+  const rule = bucket.Properties.LifecycleConfiguration.Rules.find((r) => r.Prefix === `${BUILD_CACHE_PREFIX}/`);
+  expect(rule?.NoncurrentVersionExpiration?.NoncurrentDays).toBe(1);
 });
 
 test('the config file the pipeline was deployed with reaches the synth and the manifest checks', () => {
@@ -52,10 +59,7 @@ test('the config file the pipeline was deployed with reaches the synth and the m
 
 function synthesizeCommands(configFile: string): string[] {
   // Only the build step's definition: no second app synth.
-  const { buildStep } = require('../../lib/pipeline/build-step') as typeof import('../../lib/pipeline/build-step');
-  const { CodePipelineSource } = require('aws-cdk-lib/pipelines') as typeof import('aws-cdk-lib/pipelines');
-  const step = buildStep({ input: CodePipelineSource.gitHub('o/r', 'main'), configFile });
-  return step.commands;
+  return buildStep({ input: CodePipelineSource.gitHub('o/r', 'main'), configFile }).commands;
 }
 
 describe('scripts/release-checks.sh stops at the first failure (stand-in go and npx)', () => {

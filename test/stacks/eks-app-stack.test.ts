@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { STACK_ENVIRONMENTS } from '../../lib/config';
 import { type Synthesized, synthesize } from '../support/synth';
@@ -146,7 +148,7 @@ describe('workload and outputs', () => {
     const stage = (name: string) => (s.pipelineStack.node.findChild(name) as unknown as { stack: { terminationProtection: boolean } }).stack;
     for (const name of Object.keys(s.stages)) expect({ name, claimed: stage(name).terminationProtection }).toEqual({ name, claimed: false });
     expect(s.pipelineStack.terminationProtection).toBe(true);
-    const runbook = require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', 'docs', 'runbooks', 'first-deployment.md'), 'utf8') as string;
+    const runbook = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'runbooks', 'first-deployment.md'), 'utf8');
     expect(runbook).toContain('update-termination-protection --enable-termination-protection');
   });
 });
