@@ -85,13 +85,16 @@ export class ImageGateStep extends CodeBuildStep {
     super(id, {
       input: props.assembly,
       commands: [
-        `node ${TOOLS_DIR}/image-gate.cjs --repository ${props.repositoryName} --tag-file ${IMAGE_ARTIFACT_FILE} --regions ${props.region} --scan-region ${props.scanRegion} --fail-on ${props.failOn} --timeout ${props.timeoutSeconds ?? 900}`,
+        `node ${TOOLS_DIR}/image-gate.cjs --repository ${props.repositoryName} --tag-file ${IMAGE_ARTIFACT_FILE} --regions ${props.region} --scan-region ${props.scanRegion} --scan-type ${props.scanning} --fail-on ${props.failOn} --timeout ${props.timeoutSeconds ?? 900}`,
       ],
       rolePolicyStatements: [
         new iam.PolicyStatement({
-          actions: ['ecr:DescribeImages', 'ecr:DescribeImageScanFindings', 'ecr:StartImageScan'],
+          // StartImageScan only under BASIC: under ENHANCED Inspector decides when to scan.
+          actions: ['ecr:DescribeImages', 'ecr:DescribeImageScanFindings', ...(props.scanning === 'BASIC' ? ['ecr:StartImageScan'] : [])],
           resources: [props.replicaArn, props.sourceArn],
         }),
+        // A failed replication shows at once where the image was pushed.
+        new iam.PolicyStatement({ actions: ['ecr:DescribeImageReplicationStatus'], resources: [props.sourceArn] }),
         // ECR answers DescribeImageScanFindings for enhanced scans from Amazon Inspector, on the caller's
         // permissions (AmazonECR user guide, "IAM permissions required for enhanced scanning").
         ...(props.scanning === 'ENHANCED' ? [new iam.PolicyStatement({ actions: ['inspector2:ListFindings'], resources: ['*'] })] : []),
