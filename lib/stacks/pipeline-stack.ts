@@ -11,6 +11,7 @@ import { ImageRepository } from '../constructs/image-repository';
 import { AppStage } from '../stages/app-stage';
 import { ImageReplicasStage } from '../stages/image-replicas-stage';
 import { ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
+import { imageGateStageName } from '../pipeline/image-gate-stage';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: DeliveryConfig;
@@ -123,9 +124,10 @@ export class PipelineStack extends Stack {
     });
 
     const image = { registryAccount: config.pipeline.account, repositoryName: config.image.repositoryName, tag: props.imageTag, architecture: config.image.architecture };
-    const stageFor = (env: EnvironmentConfig) => {
-      const stage = new AppStage(this, env.stageName, { environment: env, image });
-      const gate = new ImageGateStep(`ImageGate-${env.stageName}`, {
+    // The gates run in a stage of their own before each deploy stage, so that a rollback of the
+    // deploy stage (which re-runs all its actions) never meets the gate (lib/pipeline/image-gate-stage.ts).
+    const gateFor = (env: EnvironmentConfig) =>
+      new ImageGateStep(`ImageGate-${env.stageName}`, {
         assembly,
         repositoryName: config.image.repositoryName,
         replicaArn: `arn:${Aws.PARTITION}:ecr:${env.region}:${config.pipeline.account}:repository/${config.image.repositoryName}`,
@@ -135,10 +137,13 @@ export class PipelineStack extends Stack {
         scanning: config.image.scanning,
         failOn: config.image.failOn,
       });
+    const stageFor = (env: EnvironmentConfig) => {
+      const stage = new AppStage(this, env.stageName, { environment: env, image });
       const smoke = new SmokeTestStep(`SmokeTest-${env.stageName}`, { assembly, serviceUrl: stage.serviceUrl, imageTag: stage.imageTag });
-      return { stage, options: { pre: [gate], post: [smoke] } };
+      return { stage, options: { post: [smoke] } };
     };
 
+    this.pipeline.addWave(imageGateStageName(config.preprod.pipelineStageName), { post: [gateFor(config.preprod)] });
     const preprod = stageFor(config.preprod);
     this.pipeline.addStage(preprod.stage, preprod.options);
     this.deployStageNames.push(config.preprod.pipelineStageName);
@@ -148,6 +153,7 @@ export class PipelineStack extends Stack {
     });
 
     config.prod.waves.forEach((waveEnvs) => {
+      this.pipeline.addWave(imageGateStageName(waveEnvs[0].pipelineStageName), { post: waveEnvs.map(gateFor) });
       const wave = this.pipeline.addWave(waveEnvs[0].pipelineStageName);
       for (const env of waveEnvs) {
         const s = stageFor(env);
