@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import type { CfnOutput } from 'aws-cdk-lib';
+import { Aws, type CfnOutput } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -98,6 +98,42 @@ export class ImageGateStep extends CodeBuildStep {
         // ECR answers DescribeImageScanFindings for enhanced scans from Amazon Inspector, on the caller's
         // permissions (AmazonECR user guide, "IAM permissions required for enhanced scanning").
         ...(props.scanning === 'ENHANCED' ? [new iam.PolicyStatement({ actions: ['inspector2:ListFindings'], resources: ['*'] })] : []),
+      ],
+    });
+  }
+}
+
+export interface ImageBackfillStepProps {
+  readonly assembly: IFileSetProducer;
+  readonly repositoryName: string;
+  /** Where the image is pushed (the pipeline's region) and its repository there. */
+  readonly sourceRegion: string;
+  readonly sourceArn: string;
+  /** The other stage regions (each holds a replica of the same name), and the pipeline account. */
+  readonly replicaRegions: readonly string[];
+  readonly account: string;
+  /** @default 1800 */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * After the build, before any gate: every stage region's replica holds the current tag
+ * (tools/image-backfill). ECR replication copies only images pushed after the rule exists, so a
+ * region added later would otherwise never receive an image whose tag was built before.
+ */
+export class ImageBackfillStep extends CodeBuildStep {
+  constructor(id: string, props: ImageBackfillStepProps) {
+    const replicaArns = props.replicaRegions.map((r) => `arn:${Aws.PARTITION}:ecr:${r}:${props.account}:repository/${props.repositoryName}`);
+    super(id, {
+      input: props.assembly,
+      commands: [
+        `node ${TOOLS_DIR}/image-backfill.cjs --repository ${props.repositoryName} --tag-file ${IMAGE_ARTIFACT_FILE} --source-region ${props.sourceRegion} --regions ${props.replicaRegions.join(',')} --registry-id ${props.account} --timeout ${props.timeoutSeconds ?? 1800}`,
+      ],
+      rolePolicyStatements: [
+        new iam.PolicyStatement({ actions: ['ecr:BatchGetImage'], resources: [props.sourceArn] }),
+        new iam.PolicyStatement({ actions: ['ecr:DescribeImages', 'ecr:PutImage'], resources: replicaArns }),
+        // Registry-level actions: like ecr:PutReplicationConfiguration they name no repository.
+        new iam.PolicyStatement({ actions: ['ecr:StartReplicationBackfill', 'ecr:DescribeReplicationBackfillResults'], resources: ['*'] }),
       ],
     });
   }

@@ -10,7 +10,7 @@ import { type DeliveryConfig, type EnvironmentConfig, allEnvironments } from '..
 import { ImageRepository } from '../constructs/image-repository';
 import { AppStage } from '../stages/app-stage';
 import { ImageReplicasStage } from '../stages/image-replicas-stage';
-import { ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
+import { ImageBackfillStep, ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
 import { imageGateStageName } from '../pipeline/image-gate-stage';
 
 export interface PipelineStackProps extends StackProps {
@@ -111,17 +111,14 @@ export class PipelineStack extends Stack {
       );
       this.deployStageNames.push(PIPELINE_STAGES.imageReplicas);
     }
-    this.pipeline.addWave(PIPELINE_STAGES.image, {
-      post: [
-        new ImageBuildStep('BuildImage', {
-          source,
-          assembly,
-          repository: this.imageRepository.repository,
-          architecture: config.image.architecture,
-          buildSpecFile: props.buildSpecFile ?? 'buildspec.yml',
-        }),
-      ],
+    const buildImage = new ImageBuildStep('BuildImage', {
+      source,
+      assembly,
+      repository: this.imageRepository.repository,
+      architecture: config.image.architecture,
+      buildSpecFile: props.buildSpecFile ?? 'buildspec.yml',
     });
+    this.pipeline.addWave(PIPELINE_STAGES.image, { post: [buildImage, ...this.backfillAfter(buildImage, assembly, replicaRegions, config)] });
 
     const image = { registryAccount: config.pipeline.account, repositoryName: config.image.repositoryName, tag: props.imageTag, architecture: config.image.architecture };
     // The gates run in a stage of their own before each deploy stage, so that a rollback of the
@@ -164,6 +161,21 @@ export class PipelineStack extends Stack {
 
     this.pipeline.buildPipeline();
     this.enableStageRollback();
+  }
+
+  /** The replicas of regions added after the image was pushed get it before any gate runs (tools/image-backfill). */
+  private backfillAfter(build: pipelines.Step, assembly: pipelines.IFileSetProducer, replicaRegions: readonly string[], config: DeliveryConfig): pipelines.Step[] {
+    if (replicaRegions.length === 0) return [];
+    const backfill = new ImageBackfillStep('BackfillImage', {
+      assembly,
+      repositoryName: config.image.repositoryName,
+      sourceRegion: config.pipeline.region,
+      sourceArn: this.imageRepository.repository.repositoryArn,
+      replicaRegions,
+      account: config.pipeline.account,
+    });
+    backfill.addStepDependency(build);
+    return [backfill];
   }
 
   /**

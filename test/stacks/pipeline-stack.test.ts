@@ -134,7 +134,7 @@ describe('steps', () => {
 
   test("one image gate per stage, each checking that stage's region", () => {
     for (const region of ['eu-west-1', 'us-east-1', 'ap-southeast-2']) {
-      expect(buildSpecOf(`--regions ${region}`)).toContain('--fail-on CRITICAL');
+      expect(buildSpecOf(`--regions ${region} --scan-region`)).toContain('--fail-on CRITICAL');
     }
     const gates = pipelineStages(s.pipeline).flatMap((st) => st.actions).filter((a) => a.name.includes('ImageGate'));
     expect(gates).toHaveLength(4);
