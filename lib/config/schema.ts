@@ -2,6 +2,7 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { AWS_REGIONS, nearestRegion } from './regions';
 import { z } from 'zod';
 import { SUPPORTED_KUBERNETES_VERSIONS, isSupportedKubernetesVersion } from './kubernetes-versions';
+import { tlsFields, tlsProblems } from './tls';
 
 /**
  * The schema of STACK_ENVIRONMENTS. Every object is strict: an unknown key is an error, so a
@@ -73,6 +74,7 @@ export const environmentSchema = z.strictObject({
   replicas: replicasSchema.optional(),
   /** ACM certificate ARN in this environment's region; when set the NLB also terminates TLS on 443. @default none (HTTP on 80 only) */
   certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, { message: 'must be an ACM certificate ARN such as "arn:aws:acm:eu-west-1:111111111111:certificate/0123abcd-..."' }).optional(),
+  ...tlsFields,
   /** The greeting the service answers with (the seed's HELLO variable). @default "Hello" */
   greeting: z.string().min(1).max(64).optional(),
   /** Days to keep control-plane, VPC flow and application logs. @default 90 */
@@ -271,6 +273,7 @@ export function checkDeliveryConfig(input: CrossFieldInput, defaults: { architec
         problems.push({ path: `${path}.certificateArn`, message: `the certificate is in ${certRegion}, but an NLB can only use an ACM certificate of its own region (${env.region})` });
       }
     }
+    problems.push(...tlsProblems(env, path));
   }
   return problems;
 }

@@ -145,6 +145,8 @@ export interface SmokeTestStepProps {
   readonly serviceUrl: CfnOutput;
   /** The stage's `ImageTag` output: /version must report it. */
   readonly imageTag: CfnOutput;
+  /** With TLS: the name the certificate must match (config `tlsHostName`). @default none (plain HTTP) */
+  readonly tlsHostName?: string;
   /** @default 600 */
   readonly timeoutSeconds?: number;
 }
@@ -158,7 +160,9 @@ export class SmokeTestStep extends CodeBuildStep {
     super(id, {
       input: props.assembly,
       envFromCfnOutputs: { SERVICE_URL: props.serviceUrl, EXPECTED_VERSION: props.imageTag },
-      commands: [`node ${TOOLS_DIR}/smoke-test.cjs --url "$SERVICE_URL" --expect-version "$EXPECTED_VERSION" --timeout ${props.timeoutSeconds ?? 600}`],
+      commands: [
+        `node ${TOOLS_DIR}/smoke-test.cjs --url "$SERVICE_URL" --expect-version "$EXPECTED_VERSION"${props.tlsHostName ? ` --tls-host-name ${props.tlsHostName}` : ''} --timeout ${props.timeoutSeconds ?? 600}`,
+      ],
     });
   }
 }

@@ -136,7 +136,7 @@ export class PipelineStack extends Stack {
       });
     const stageFor = (env: EnvironmentConfig) => {
       const stage = new AppStage(this, env.stageName, { environment: env, image });
-      const smoke = new SmokeTestStep(`SmokeTest-${env.stageName}`, { assembly, serviceUrl: stage.serviceUrl, imageTag: stage.imageTag });
+      const smoke = new SmokeTestStep(`SmokeTest-${env.stageName}`, { assembly, serviceUrl: stage.serviceUrl, imageTag: stage.imageTag, tlsHostName: env.tlsHostName });
       return { stage, options: { post: [smoke] } };
     };
 
