@@ -109,9 +109,9 @@ export const deliveryConfigSchema = z.strictObject({
       /** Lowest scan severity that blocks a deployment. @default "CRITICAL" */
       failOn: z.enum(['CRITICAL', 'HIGH', 'MEDIUM', 'LOW']).optional(),
       /**
-       * ENHANCED: Amazon Inspector scans the pushed image continuously (it reads the Go binary's
-       * modules; basic scanning cannot scan a `scratch` image and reports it unsupported).
-       * BASIC: ECR's free scan on push (OS packages only). @default "ENHANCED"
+       * ENHANCED: Amazon Inspector scans the pushed image continuously (the Amazon Linux 2023 base's
+       * packages and the Go binary's modules). BASIC: ECR's free scan on push (OS packages only).
+       * @default "ENHANCED"
        */
       scanning: z.enum(['ENHANCED', 'BASIC']).optional(),
       /** Images the lifecycle policy keeps: every one is a rollback target. @default 30 */

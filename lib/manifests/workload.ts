@@ -27,7 +27,7 @@ export const WORKLOAD = {
   name: 'hello-web',
   container: 'web',
   containerPort: 8080,
-  /** numeric non-root user of the image (app/Dockerfile: `FROM scratch`, `USER 65532:65532`) */
+  /** numeric non-root user of the image (app/Dockerfile: `USER 65532:65532`) */
   runAsUser: 65532,
 } as const;
 

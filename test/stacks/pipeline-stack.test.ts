@@ -197,7 +197,7 @@ describe('artifacts and image repository', () => {
 });
 
 describe('image scanning', () => {
-  test('the pushed image is scanned continuously by Amazon Inspector (basic scanning cannot read a scratch image)', () => {
+  test('the pushed image is scanned continuously by Amazon Inspector', () => {
     s.pipeline.hasResourceProperties('AWS::ECR::RegistryScanningConfiguration', {
       ScanType: 'ENHANCED',
       Rules: [{ ScanFrequency: 'CONTINUOUS_SCAN', RepositoryFilters: [{ Filter: 'hello-web', FilterType: 'WILDCARD' }] }],
