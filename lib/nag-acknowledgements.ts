@@ -126,6 +126,11 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
     reason: 'Image gate with ENHANCED scanning: inspector2:ListFindings (read-only) has no resource-level scoping; ECR calls it on the caller\'s behalf to answer DescribeImageScanFindings. Its ECR actions are scoped to the repository ARNs.',
   },
   {
+    finding: exact('AwsSolutions-IAM5[Resource::*]'),
+    path: path(`${PIPELINE}Pipeline/Image/BackfillImage/BackfillImage/Role/DefaultPolicy/Resource$`),
+    reason: 'Image backfill: ecr:StartReplicationBackfill and ecr:DescribeReplicationBackfillResults are registry-level actions (they name a destination region, not a repository), like ecr:PutReplicationConfiguration. Its PutImage is scoped to the replica repository ARNs and BatchGetImage to the source.',
+  },
+  {
     finding: /^AwsSolutions-IAM5\[Resource::arn:\*:iam::\d{12}:role\/\*\]$/,
     path: path(`${PIPELINE}UpdatePipeline/SelfMutation/Role/DefaultPolicy/Resource$`),
     reason: 'Self-mutation assumes the CDK bootstrap roles (cdk-<qualifier>-*) of the pipeline account; CDK Pipelines scopes it with an iam:ResourceTag/aws-cdk:bootstrap-role condition.',

@@ -9,6 +9,7 @@ import type { BuildOptions } from 'esbuild';
 export const PIPELINE_TOOLS = {
   'image-gate': 'tools/image-gate/cli.ts',
   'smoke-test': 'tools/smoke-test/cli.ts',
+  'image-backfill': 'tools/image-backfill/cli.ts',
 } as const;
 export type PipelineTool = keyof typeof PIPELINE_TOOLS;
 

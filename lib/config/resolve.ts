@@ -28,6 +28,10 @@ export interface EnvironmentConfig {
   readonly nodes: { readonly instanceType: string; readonly min: number; readonly desired: number; readonly max: number; readonly diskSizeGiB: number };
   readonly replicas: { readonly min: number; readonly max: number; readonly targetCpuPercent: number };
   readonly certificateArn?: string;
+  /** With certificateArn: the DNS name the certificate covers (lib/config/tls.ts). */
+  readonly tlsHostName?: string;
+  /** With certificateArn: port 80 stays open too. */
+  readonly httpWithTls: boolean;
   readonly greeting: string;
   readonly logRetentionDays: number;
   readonly patching: PatchingConfig;
@@ -84,6 +88,8 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
       nodes: { ...d.nodes, ...e.nodes },
       replicas: { ...d.replicas, ...e.replicas },
       certificateArn: e.certificateArn,
+      tlsHostName: e.tlsHostName,
+      httpWithTls: e.httpWithTls ?? false,
       greeting: e.greeting ?? d.greeting,
       logRetentionDays: e.logRetentionDays ?? d.logRetentionDays,
       patching: resolvePatching(e.patching),

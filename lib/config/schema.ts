@@ -6,6 +6,7 @@ import { EKS_MAX_PUBLIC_ACCESS_CIDRS, ecrRepositoryNameSchema, greetingSchema, n
 import { patchingSchema } from './patching';
 import { sourceSchema } from './source';
 import { bakeSchema, deploymentWindowSchema, notificationsSchema } from './safe-delivery';
+import { tlsFields, tlsProblems } from './tls';
 
 /**
  * The schema of STACK_ENVIRONMENTS. Every object is strict: an unknown key is an error, so a
@@ -75,6 +76,7 @@ export const environmentSchema = z.strictObject({
   replicas: replicasSchema.optional(),
   /** ACM certificate ARN in this environment's region; when set the NLB also terminates TLS on 443. @default none (HTTP on 80 only) */
   certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, { message: 'must be an ACM certificate ARN such as "arn:aws:acm:eu-west-1:111111111111:certificate/0123abcd-..."' }).optional(),
+  ...tlsFields,
   /** The greeting the service answers with (the seed's HELLO variable). @default "Hello" */
   greeting: greetingSchema.optional(),
   /** Days to keep control-plane, VPC flow and application logs. @default 90 */
@@ -107,9 +109,9 @@ export const deliveryConfigSchema = z.strictObject({
       /** Lowest scan severity that blocks a deployment. @default "CRITICAL" */
       failOn: z.enum(['CRITICAL', 'HIGH', 'MEDIUM', 'LOW']).optional(),
       /**
-       * ENHANCED: Amazon Inspector scans the pushed image continuously (it reads the Go binary's
-       * modules; basic scanning cannot scan a `scratch` image and reports it unsupported).
-       * BASIC: ECR's free scan on push (OS packages only). @default "ENHANCED"
+       * ENHANCED: Amazon Inspector scans the pushed image continuously (the Amazon Linux 2023 base's
+       * packages and the Go binary's modules). BASIC: ECR's free scan on push (OS packages only).
+       * @default "ENHANCED"
        */
       scanning: z.enum(['ENHANCED', 'BASIC']).optional(),
       /** Images the lifecycle policy keeps: every one is a rollback target. @default 30 */
@@ -275,6 +277,7 @@ export function checkDeliveryConfig(input: CrossFieldInput, defaults: { architec
         problems.push({ path: `${path}.certificateArn`, message: `the certificate is in ${certRegion}, but an NLB can only use an ACM certificate of its own region (${env.region})` });
       }
     }
+    problems.push(...tlsProblems(env, path));
   }
   return problems;
 }

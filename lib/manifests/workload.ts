@@ -15,8 +15,10 @@ export interface WorkloadProps {
   readonly replicas: { readonly min: number; readonly max: number; readonly targetCpuPercent: number };
   /** Kubernetes minor version of the cluster, e.g. "1.35": Pod Security is pinned to it. */
   readonly kubernetesVersion: string;
-  /** ACM certificate ARN; when set the NLB terminates TLS on 443 as well. @default none */
+  /** ACM certificate ARN; when set the NLB terminates TLS on 443. @default none */
   readonly certificateArn?: string;
+  /** With a certificate, keep plain HTTP on 80 as well (an NLB cannot redirect). @default false */
+  readonly httpWithTls?: boolean;
 }
 
 /** Names other parts of the system (smoke test, runbooks, breakglass) rely on. */
@@ -25,7 +27,7 @@ export const WORKLOAD = {
   name: 'hello-web',
   container: 'web',
   containerPort: 8080,
-  /** numeric non-root user of the image (app/Dockerfile: `FROM scratch`, `USER 65532:65532`) */
+  /** numeric non-root user of the image (app/Dockerfile: `USER 65532:65532`) */
   runAsUser: 65532,
 } as const;
 
@@ -170,7 +172,8 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
     'service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol': 'HTTP',
     'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes': 'deregistration_delay.timeout_seconds=15',
   };
-  const ports = [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' as const }];
+  // With a certificate, port 80 is closed unless asked for: an NLB cannot redirect it to HTTPS.
+  const ports = props.certificateArn && !props.httpWithTls ? [] : [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' as const }];
   if (props.certificateArn) {
     annotations['service.beta.kubernetes.io/aws-load-balancer-ssl-cert'] = props.certificateArn;
     annotations['service.beta.kubernetes.io/aws-load-balancer-ssl-ports'] = '443';
@@ -217,8 +220,8 @@ export function toYaml(objects: readonly WorkloadObject[]): string {
 
 /** The workload settings of one environment: used by the stack, `npm run manifests` and the tests alike. */
 export function workloadPropsFor(
-  env: { readonly greeting: string; readonly replicas: WorkloadProps['replicas']; readonly kubernetesVersion: string; readonly certificateArn?: string },
+  env: { readonly greeting: string; readonly replicas: WorkloadProps['replicas']; readonly kubernetesVersion: string; readonly certificateArn?: string; readonly httpWithTls?: boolean },
   image: { readonly uri: string; readonly tag: string },
 ): WorkloadProps {
-  return { image: image.uri, imageTag: image.tag, greeting: env.greeting, replicas: env.replicas, kubernetesVersion: env.kubernetesVersion, certificateArn: env.certificateArn };
+  return { image: image.uri, imageTag: image.tag, greeting: env.greeting, replicas: env.replicas, kubernetesVersion: env.kubernetesVersion, certificateArn: env.certificateArn, httpWithTls: env.httpWithTls };
 }

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import type { CfnOutput } from 'aws-cdk-lib';
+import { Aws, type CfnOutput } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -86,16 +86,55 @@ export class ImageGateStep extends CodeBuildStep {
     super(id, {
       input: props.assembly,
       commands: [
-        `node ${TOOLS_DIR}/image-gate.cjs --repository ${props.repositoryName} --tag-file ${IMAGE_ARTIFACT_FILE} --regions ${props.region} --scan-region ${props.scanRegion} --fail-on ${props.failOn} --timeout ${props.timeoutSeconds ?? 900}`,
+        `node ${TOOLS_DIR}/image-gate.cjs --repository ${props.repositoryName} --tag-file ${IMAGE_ARTIFACT_FILE} --regions ${props.region} --scan-region ${props.scanRegion} --scan-type ${props.scanning} --fail-on ${props.failOn} --timeout ${props.timeoutSeconds ?? 900}`,
       ],
       rolePolicyStatements: [
         new iam.PolicyStatement({
-          actions: ['ecr:DescribeImages', 'ecr:DescribeImageScanFindings', 'ecr:StartImageScan'],
+          // StartImageScan only under BASIC: under ENHANCED Inspector decides when to scan.
+          actions: ['ecr:DescribeImages', 'ecr:DescribeImageScanFindings', ...(props.scanning === 'BASIC' ? ['ecr:StartImageScan'] : [])],
           resources: [props.replicaArn, props.sourceArn],
         }),
+        // A failed replication shows at once where the image was pushed.
+        new iam.PolicyStatement({ actions: ['ecr:DescribeImageReplicationStatus'], resources: [props.sourceArn] }),
         // ECR answers DescribeImageScanFindings for enhanced scans from Amazon Inspector, on the caller's
         // permissions (AmazonECR user guide, "IAM permissions required for enhanced scanning").
         ...(props.scanning === 'ENHANCED' ? [new iam.PolicyStatement({ actions: ['inspector2:ListFindings'], resources: ['*'] })] : []),
+      ],
+    });
+  }
+}
+
+export interface ImageBackfillStepProps {
+  readonly assembly: IFileSetProducer;
+  readonly repositoryName: string;
+  /** Where the image is pushed (the pipeline's region) and its repository there. */
+  readonly sourceRegion: string;
+  readonly sourceArn: string;
+  /** The other stage regions (each holds a replica of the same name), and the pipeline account. */
+  readonly replicaRegions: readonly string[];
+  readonly account: string;
+  /** @default 1800 */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * After the build, before any gate: every stage region's replica holds the current tag
+ * (tools/image-backfill). ECR replication copies only images pushed after the rule exists, so a
+ * region added later would otherwise never receive an image whose tag was built before.
+ */
+export class ImageBackfillStep extends CodeBuildStep {
+  constructor(id: string, props: ImageBackfillStepProps) {
+    const replicaArns = props.replicaRegions.map((r) => `arn:${Aws.PARTITION}:ecr:${r}:${props.account}:repository/${props.repositoryName}`);
+    super(id, {
+      input: props.assembly,
+      commands: [
+        `node ${TOOLS_DIR}/image-backfill.cjs --repository ${props.repositoryName} --tag-file ${IMAGE_ARTIFACT_FILE} --source-region ${props.sourceRegion} --regions ${props.replicaRegions.join(',')} --registry-id ${props.account} --timeout ${props.timeoutSeconds ?? 1800}`,
+      ],
+      rolePolicyStatements: [
+        new iam.PolicyStatement({ actions: ['ecr:BatchGetImage'], resources: [props.sourceArn] }),
+        new iam.PolicyStatement({ actions: ['ecr:DescribeImages', 'ecr:PutImage'], resources: replicaArns }),
+        // Registry-level actions: like ecr:PutReplicationConfiguration they name no repository.
+        new iam.PolicyStatement({ actions: ['ecr:StartReplicationBackfill', 'ecr:DescribeReplicationBackfillResults'], resources: ['*'] }),
       ],
     });
   }
@@ -107,6 +146,8 @@ export interface SmokeTestStepProps {
   readonly serviceUrl: CfnOutput;
   /** The stage's `ImageTag` output: /version must report it. */
   readonly imageTag: CfnOutput;
+  /** With TLS: the name the certificate must match (config `tlsHostName`). @default none (plain HTTP) */
+  readonly tlsHostName?: string;
   /** @default 600 */
   readonly timeoutSeconds?: number;
 }
@@ -120,7 +161,9 @@ export class SmokeTestStep extends CodeBuildStep {
     super(id, {
       input: props.assembly,
       envFromCfnOutputs: { SERVICE_URL: props.serviceUrl, EXPECTED_VERSION: props.imageTag },
-      commands: [`node ${TOOLS_DIR}/smoke-test.cjs --url "$SERVICE_URL" --expect-version "$EXPECTED_VERSION" --timeout ${props.timeoutSeconds ?? 600}`],
+      commands: [
+        `node ${TOOLS_DIR}/smoke-test.cjs --url "$SERVICE_URL" --expect-version "$EXPECTED_VERSION"${props.tlsHostName ? ` --tls-host-name ${props.tlsHostName}` : ''} --timeout ${props.timeoutSeconds ?? 600}`,
+      ],
     });
   }
 }

@@ -68,7 +68,10 @@ export class EksAppStack extends Stack {
     // The registry lives in the pipeline account, so its account is the one whose pipeline reads the bake alarm.
     const alarms = new ServiceAlarms(this, 'Alarms', { cluster, clusterName, stageName: env.stageName, bake: env.bake, replicasMin: env.replicas.min, logRetentionDays: env.logRetentionDays, pipelineAccount: props.image.registryAccount });
 
-    this.serviceUrl = new CfnOutput(this, OUTPUTS.serviceUrl, { value: `http://${workload.loadBalancerHostname}`, description: 'The service through its NLB (the smoke test calls /version)' });
+    // With a certificate the NLB's address is called over TLS (the smoke test presents the
+    // certificate's host name, env.tlsHostName); without one, plain HTTP.
+    const scheme = env.certificateArn ? 'https' : 'http';
+    this.serviceUrl = new CfnOutput(this, OUTPUTS.serviceUrl, { value: `${scheme}://${workload.loadBalancerHostname}`, description: 'The service through its NLB (the smoke test calls /version)' });
     this.imageTag = new CfnOutput(this, OUTPUTS.imageTag, { value: props.image.tag, description: 'The image tag this deployment runs' });
     new CfnOutput(this, OUTPUTS.imageUri, { value: uri });
     new CfnOutput(this, OUTPUTS.clusterName, { value: cluster.clusterName });

@@ -9,7 +9,6 @@ import { type DeliveryConfig, type EnvironmentConfig, allEnvironments } from '..
 import { ImageRepository } from '../constructs/image-repository';
 import { AppStage } from '../stages/app-stage';
 import { ImageReplicasStage } from '../stages/image-replicas-stage';
-import { ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
 import { pipelineSource } from '../pipeline/source';
 import { PipelineNotifications, approvalComment } from '../pipeline/notifications';
 import { addStageConditions, deployStagesOf } from '../pipeline/stage-conditions';
@@ -17,6 +16,8 @@ import { BUILD_CACHE_PREFIX, buildStep, buildStepCodeBuildOptions } from '../pip
 import { BUILD_IMAGES, selectRuntimes } from '../pipeline/codebuild-images';
 import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../pipeline/limits';
 import { scopePipelineGrants } from '../pipeline/scoped-grants';
+import { ImageBackfillStep, ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
+import { imageGateStageName } from '../pipeline/image-gate-stage';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: DeliveryConfig;
@@ -111,12 +112,13 @@ export class PipelineStack extends Stack {
       architecture: config.image.architecture,
       buildSpecFile: props.buildSpecFile ?? 'buildspec.yml',
     });
-    this.pipeline.addWave(PIPELINE_STAGES.image, { post: [buildImage] });
+    this.pipeline.addWave(PIPELINE_STAGES.image, { post: [buildImage, ...this.backfillAfter(buildImage, assembly, replicaRegions, config)] });
 
     const image = { registryAccount: config.pipeline.account, repositoryName: config.image.repositoryName, tag: props.imageTag, architecture: config.image.architecture };
-    const stageFor = (env: EnvironmentConfig) => {
-      const stage = new AppStage(this, env.stageName, { environment: env, image });
-      const gate = new ImageGateStep(`ImageGate-${env.stageName}`, {
+    // The gates run in a stage of their own before each deploy stage, so that a rollback of the
+    // deploy stage (which re-runs all its actions) never meets the gate (lib/pipeline/image-gate-stage.ts).
+    const gateFor = (env: EnvironmentConfig) =>
+      new ImageGateStep(`ImageGate-${env.stageName}`, {
         assembly,
         repositoryName: config.image.repositoryName,
         replicaArn: `arn:${Aws.PARTITION}:ecr:${env.region}:${config.pipeline.account}:repository/${config.image.repositoryName}`,
@@ -126,10 +128,13 @@ export class PipelineStack extends Stack {
         scanning: config.image.scanning,
         failOn: config.image.failOn,
       });
-      const smoke = new SmokeTestStep(`SmokeTest-${env.stageName}`, { assembly, serviceUrl: stage.serviceUrl, imageTag: stage.imageTag });
-      return { stage, options: { pre: [gate], post: [smoke] } };
+    const stageFor = (env: EnvironmentConfig) => {
+      const stage = new AppStage(this, env.stageName, { environment: env, image });
+      const smoke = new SmokeTestStep(`SmokeTest-${env.stageName}`, { assembly, serviceUrl: stage.serviceUrl, imageTag: stage.imageTag, tlsHostName: env.tlsHostName });
+      return { stage, options: { post: [smoke] } };
     };
 
+    this.pipeline.addWave(imageGateStageName(config.preprod.pipelineStageName), { post: [gateFor(config.preprod)] });
     const preprod = stageFor(config.preprod);
     this.pipeline.addStage(preprod.stage, preprod.options);
     this.deployStageNames.push(config.preprod.pipelineStageName);
@@ -139,6 +144,7 @@ export class PipelineStack extends Stack {
     });
 
     config.prod.waves.forEach((waveEnvs) => {
+      this.pipeline.addWave(imageGateStageName(waveEnvs[0].pipelineStageName), { post: waveEnvs.map(gateFor) });
       const wave = this.pipeline.addWave(waveEnvs[0].pipelineStageName);
       for (const env of waveEnvs) {
         const s = stageFor(env);
@@ -154,6 +160,21 @@ export class PipelineStack extends Stack {
     new PipelineNotifications(this, 'Notifications', { pipeline: this.pipeline.pipeline, pipelineName: config.pipeline.name, settings: config.notifications });
     // The `*` grants CDK Pipelines writes for cross-region keys and asset publishing, narrowed (docs/decisions/0008-scoped-pipeline-iam.md).
     scopePipelineGrants(this.pipeline.pipeline, this.pipeline.node.tryFindChild('Assets'));
+  }
+
+  /** The replicas of regions added after the image was pushed get it before any gate runs (tools/image-backfill). */
+  private backfillAfter(build: pipelines.Step, assembly: pipelines.IFileSetProducer, replicaRegions: readonly string[], config: DeliveryConfig): pipelines.Step[] {
+    if (replicaRegions.length === 0) return [];
+    const backfill = new ImageBackfillStep('BackfillImage', {
+      assembly,
+      repositoryName: config.image.repositoryName,
+      sourceRegion: config.pipeline.region,
+      sourceArn: this.imageRepository.repository.repositoryArn,
+      replicaRegions,
+      account: config.pipeline.account,
+    });
+    backfill.addStepDependency(build);
+    return [backfill];
   }
 
   /**

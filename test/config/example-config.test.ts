@@ -12,7 +12,17 @@ beforeAll(() => {
 
 test('synthesizes pre-prod and all six prod regions, wave by wave', () => {
   expect(Object.keys(s.stages)).toHaveLength(7);
-  expect(pipelineStages(s.pipeline).map((st) => st.name).slice(6)).toEqual(['preprod-eu-west-1', 'PromoteToProd', 'prod-eu-west-1', 'prod-wave-2', 'prod-wave-3']);
+  expect(pipelineStages(s.pipeline).map((st) => st.name).slice(6)).toEqual([
+    'ImageGate-preprod-eu-west-1',
+    'preprod-eu-west-1',
+    'PromoteToProd',
+    'ImageGate-prod-eu-west-1',
+    'prod-eu-west-1',
+    'ImageGate-prod-wave-2',
+    'prod-wave-2',
+    'ImageGate-prod-wave-3',
+    'prod-wave-3',
+  ]);
   const wave3 = pipelineStages(s.pipeline).find((st) => st.name === 'prod-wave-3')!;
   expect(wave3.actions.filter((a) => a.name.endsWith('.Deploy'))).toHaveLength(3);
   expect(wave3.onFailure).toEqual({ Result: 'ROLLBACK' });

@@ -48,7 +48,8 @@ test('a prod wave with a deployment window starts with it', () => {
 
 test('a wave of several regions is drawn as parallel actions per runOrder', () => {
   const diagram = renderPipelineDiagram(template);
-  expect(diagram).toMatch(/subgraph s\d+r0\["runOrder 1: 2 in parallel"\][^]*prod-us-east-1\.ImageGate-prod-us-east-1/);
+  expect(diagram).toMatch(/subgraph s\d+\["ImageGate-prod-wave-2"\][^]*subgraph s\d+r0\["runOrder 1: 2 in parallel"\][^]*"ImageGate-prod-us-east-1<br\/>CodeBuild"/);
+  expect(diagram).toMatch(/subgraph s\d+\["prod-wave-2 · OnFailure: ROLLBACK"\][^]*subgraph s\d+r0\["runOrder 1: 2 in parallel"\][^]*prod-us-east-1\.hello-web-prod-us-east-1\.Prepare/);
 });
 
 test('the diagram changes when the pipeline changes (an extra prod wave appears as a new stage)', () => {
@@ -67,6 +68,7 @@ test('the diagram changes when the pipeline changes (an extra prod wave appears 
   const changed = renderPipelineDiagramDoc(synthesizePipelineTemplate(extraWave));
   expect(changed).not.toEqual(renderPipelineDiagramDoc(template));
   expect(changed).toContain('["prod-wave-3 · OnFailure: ROLLBACK"]');
-  expect(changed).toContain('prod-eu-central-1.ImageGate-prod-eu-central-1');
+  expect(changed).toContain('["ImageGate-prod-wave-3"]');
+  expect(changed).toContain('"ImageGate-prod-eu-central-1<br/>CodeBuild"');
   expect(renderPipelineDiagram(template)).not.toContain('prod-wave-3');
 });

@@ -86,7 +86,7 @@ test('an internet-facing NLB on port 80 without a certificate', () => {
 test('with a certificate ARN, TLS on 443 is terminated with ACM at the NLB', () => {
   const arn = 'arn:aws:acm:eu-west-1:333333333333:certificate/0123abcd-0000-0000-0000-000000000000';
   const svc = find<Service>('Service', renderWorkload({ ...props, certificateArn: arn }));
-  expect(svc.spec!.ports!.map((p) => p.port)).toEqual([80, 443]);
+  expect(svc.spec!.ports!.map((p) => p.port)).toEqual([443]); // 80 closes with TLS unless httpWithTls (test/stacks/tls.test.ts)
   expect(svc.metadata!.annotations).toMatchObject({ 'service.beta.kubernetes.io/aws-load-balancer-ssl-cert': arn, 'service.beta.kubernetes.io/aws-load-balancer-ssl-ports': '443' });
 });
 

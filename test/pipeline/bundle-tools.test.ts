@@ -9,10 +9,10 @@ test('npm run bundle:tools writes self-contained tools into the cloud assembly t
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-'));
   const b = spawnSync(process.execPath, [TSX_CLI, path.join(REPO_ROOT, 'scripts', 'bundle-tools.ts'), out], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120000 });
   expect(b.status).toBe(0);
-  expect(fs.readdirSync(path.join(out, 'tools')).sort()).toEqual(['image-gate.cjs', 'smoke-test.cjs']);
+  expect(fs.readdirSync(path.join(out, 'tools')).sort()).toEqual(['image-backfill.cjs', 'image-gate.cjs', 'smoke-test.cjs']);
   // run from an empty directory: nothing next to the bundle to lean on
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'empty-'));
-  for (const tool of ['image-gate', 'smoke-test']) {
+  for (const tool of ['image-backfill', 'image-gate', 'smoke-test']) {
     const r = spawnSync(process.execPath, [path.join(out, 'tools', `${tool}.cjs`), '--help'], { cwd, encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/usage/i);

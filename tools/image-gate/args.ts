@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { FAIL_ON_SEVERITIES, type FailOn } from './findings';
-import { DEFAULT_POLL_INTERVAL_SECONDS, DEFAULT_TIMEOUT_SECONDS, type GateOptions } from './gate';
-import { DEFAULT_FAIL_ON, KNOWN_REGIONS, nearestRegion } from './regions';
+import { DEFAULT_POLL_INTERVAL_SECONDS, DEFAULT_TIMEOUT_SECONDS, type GateOptions, type ScanType } from './gate';
+import { DEFAULT_FAIL_ON, DEFAULT_SCAN_TYPE, KNOWN_REGIONS, nearestRegion } from './regions';
 
 /** A command line the gate cannot run with; the message is one line a person can act on. */
 export class ArgsError extends Error {
@@ -17,9 +17,11 @@ export type ParsedArgs = { readonly kind: 'help' } | { readonly kind: 'run'; rea
 export const USAGE = `Usage: image-gate --repository <name> (--tag <tag> | --tag-file <image.json>) --regions <r1,r2,...>
                   [--fail-on CRITICAL|HIGH|MEDIUM|LOW] [--timeout <seconds>]
                   [--poll-interval <seconds>] [--registry-id <account>] [--scan-region <region>]
+                  [--scan-type ENHANCED|BASIC]
 
-Before a stage deploys: waits until <name>:<tag> has replicated to each region, waits for the scan
-of its digest (starting one when the replica has none), and blocks on findings at or above --fail-on.
+Before a stage deploys: waits until <name>:<tag> has replicated to each region, waits for a scan
+of its digest completed after the push (BASIC: starting one when a replica has none), and blocks
+on findings at or above --fail-on, or of a severity it does not know (UNTRIAGED).
 
 Options:
   --repository <name>        ECR repository name (may be left out when --tag-file names it)
@@ -27,15 +29,19 @@ Options:
   --tag-file <path>          JSON file with {"tag": "..."}, such as the pipeline's image.json
   --regions <r1,r2,...>      regions to check, in parallel; the verdict is the worst
   --fail-on <severity>       lowest severity that blocks: ${FAIL_ON_SEVERITIES.join(', ')} (default ${DEFAULT_FAIL_ON})
-  --timeout <seconds>        per region, replication and scan together (default ${DEFAULT_TIMEOUT_SECONDS})
+  --timeout <seconds>        the whole run, every region and call included (default ${DEFAULT_TIMEOUT_SECONDS})
   --poll-interval <seconds>  time between checks (default ${DEFAULT_POLL_INTERVAL_SECONDS})
   --registry-id <account>    account of the registry (default: the caller's)
   --scan-region <region>     read the scan of the digest in this region (where the image was pushed
                              and enhanced scanning runs) instead of in each checked region
+  --scan-type <type>         the registry's scanning, as image.scanning: ENHANCED (Amazon Inspector;
+                             never starts a scan) or BASIC (default ${DEFAULT_SCAN_TYPE})
   -h, --help                 print this text
 
-Exit codes: 0 PASS (may deploy), 1 BLOCKED (findings at or above --fail-on),
-            2 ERROR (image not found, timeout, failed scan, bad arguments).
+Exit codes: 0 PASS (may deploy)
+            1 BLOCKED (findings at or above --fail-on, an unrecognised severity, an expired scan)
+            2 ERROR (failed or unsupported scan, failed replication, AWS error, bad arguments)
+            3 TIMEOUT (no verdict within --timeout: image not replicated or scan not done in time)
 Runbook: docs/runbooks/image-gate-blocked.md`;
 
 const OPTIONS = {
@@ -48,6 +54,7 @@ const OPTIONS = {
   'poll-interval': { type: 'string' },
   'registry-id': { type: 'string' },
   'scan-region': { type: 'string' },
+  'scan-type': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 type OptionName = keyof typeof OPTIONS;
@@ -59,6 +66,7 @@ const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const ACCOUNT_ID = /^\d{12}$/;
 const MAX_TIMEOUT_SECONDS = 86400;
 const MAX_POLL_INTERVAL_SECONDS = 300;
+const SCAN_TYPES: readonly ScanType[] = ['ENHANCED', 'BASIC'];
 
 function isOptionName(name: string): name is OptionName {
   return Object.prototype.hasOwnProperty.call(OPTIONS, name);
@@ -188,6 +196,10 @@ export function parseGateArgs(argv: readonly string[], readFile: (path: string) 
   }
   const scanRegion = scanRegionFlag;
 
+  const scanTypeFlag = stringFlag(flags, 'scan-type');
+  const scanType = scanTypeFlag === undefined ? DEFAULT_SCAN_TYPE : SCAN_TYPES.find((t) => t === scanTypeFlag.toUpperCase());
+  if (scanType === undefined) throw new ArgsError(`--scan-type: ${JSON.stringify(scanTypeFlag)} is not one of ${SCAN_TYPES.join(', ')}`);
+
   return {
     kind: 'run',
     options: {
@@ -199,6 +211,7 @@ export function parseGateArgs(argv: readonly string[], readFile: (path: string) 
       pollIntervalSeconds: parseSeconds('poll-interval', stringFlag(flags, 'poll-interval'), DEFAULT_POLL_INTERVAL_SECONDS, 1, MAX_POLL_INTERVAL_SECONDS),
       registryId,
       scanRegion,
+      scanType,
     },
   };
 }

@@ -15,7 +15,7 @@ export type FailOn = DeliveryConfig['image']['failOn'];
 export const FAIL_ON_SEVERITIES: readonly FailOn[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'];
 
 export interface Finding {
-  /** One of SEVERITIES; anything else ECR reports (Inspector's UNTRIAGED) is ranked as UNDEFINED. */
+  /** One of SEVERITIES, or anything else ECR reports (Inspector's UNTRIAGED): see isBlocking. */
   readonly severity: string;
   /** CVE id (or the scanner's name for the finding). */
   readonly name: string;
@@ -24,14 +24,25 @@ export interface Finding {
   readonly uri?: string;
 }
 
-/** 0 for CRITICAL, ... 5 for UNDEFINED and for severities ECR may add later. */
-export function severityRank(severity: string): number {
-  const i = (SEVERITIES as readonly string[]).indexOf(severity);
-  return i === -1 ? SEVERITIES.indexOf('UNDEFINED') : i;
+export function isRecognised(severity: string): severity is Severity {
+  return (SEVERITIES as readonly string[]).includes(severity);
 }
 
-export function isAtOrAbove(severity: string, threshold: FailOn): boolean {
-  return severityRank(severity) <= severityRank(threshold);
+/**
+ * 0 for CRITICAL, ... 5 for UNDEFINED; -1 for a severity the gate does not know (Inspector's
+ * UNTRIAGED, or one ECR adds later), so that it sorts first and blocks (isBlocking).
+ */
+export function severityRank(severity: string): number {
+  return (SEVERITIES as readonly string[]).indexOf(severity);
+}
+
+/**
+ * Blocks at or above the threshold, and always when the severity is not one the gate knows:
+ * nobody has ranked it yet (UNTRIAGED: "not yet triaged" in Inspector's severity list), so it
+ * cannot be assumed below any threshold.
+ */
+export function isBlocking(severity: string, threshold: FailOn): boolean {
+  return !isRecognised(severity) || severityRank(severity) <= severityRank(threshold);
 }
 
 function attribute(finding: ImageScanFinding, key: string): string | undefined {
@@ -79,17 +90,19 @@ export function findingsOfPage(page: ImageScanFindings | undefined): PageFinding
   return { findings: [...basic, ...open.map(fromEnhanced)], closed: enhanced.length - open.length };
 }
 
-export type SeverityCounts = Record<Severity, number>;
+/** Findings per known severity, and those of any other severity under UNRECOGNISED. */
+export type SeverityCounts = Record<Severity | 'UNRECOGNISED', number>;
 
 export function countBySeverity(findings: readonly Finding[]): SeverityCounts {
-  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as SeverityCounts;
-  for (const f of findings) counts[SEVERITIES[severityRank(f.severity)]] += 1;
+  const counts = Object.fromEntries([...SEVERITIES, 'UNRECOGNISED'].map((s) => [s, 0])) as SeverityCounts;
+  for (const f of findings) counts[isRecognised(f.severity) ? f.severity : 'UNRECOGNISED'] += 1;
   return counts;
 }
 
-/** `CRITICAL 1, HIGH 0, MEDIUM 2, LOW 0, INFORMATIONAL 0, UNDEFINED 0` */
+/** `CRITICAL 1, HIGH 0, MEDIUM 2, LOW 0, INFORMATIONAL 0, UNDEFINED 0` (and `, UNRECOGNISED n` when n > 0) */
 export function formatCounts(counts: SeverityCounts): string {
-  return SEVERITIES.map((s) => `${s} ${counts[s]}`).join(', ');
+  const known = SEVERITIES.map((s) => `${s} ${counts[s]}`);
+  return [...known, ...(counts.UNRECOGNISED > 0 ? [`UNRECOGNISED ${counts.UNRECOGNISED}`] : [])].join(', ');
 }
 
 /** Most severe first, then by name, so the table reads the same on every run. */

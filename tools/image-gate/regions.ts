@@ -6,3 +6,6 @@ export { AWS_REGIONS as KNOWN_REGIONS, nearestRegion } from '../../lib/config/re
 
 /** `image.failOn`'s default in lib/config (DEFAULTS.image.failOn; test/tools/image-gate/args.test.ts holds them equal). */
 export const DEFAULT_FAIL_ON = 'CRITICAL';
+
+/** `image.scanning`'s default in lib/config (DEFAULTS.image.scanning; test/tools/image-gate/args.test.ts holds them equal). */
+export const DEFAULT_SCAN_TYPE = 'ENHANCED';

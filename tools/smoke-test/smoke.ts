@@ -1,3 +1,5 @@
+import { type SmokeFetch, fetchPresenting, isCertificateError } from './tls';
+
 /**
  * The post-deployment smoke test: GET <url>/version until it answers 200 with the expected
  * version (the image tag the stage deployed), retrying within a bounded time. A fresh NLB takes a
@@ -12,8 +14,15 @@ export interface SmokeOptions {
   readonly intervalMs?: number;
   /** One request's timeout. @default 5000 */
   readonly requestTimeoutMs?: number;
+  /**
+   * With an https:// URL: the name the service's certificate must match, presented as SNI and Host
+   * while connecting to the URL's address. @default the URL's own host
+   */
+  readonly tlsHostName?: string;
+  /** Extra trusted CA certificates (PEM), for tests. @default Node's CA store */
+  readonly tlsCa?: string;
   readonly log?: (line: string) => void;
-  readonly fetchImpl?: typeof fetch;
+  readonly fetchImpl?: SmokeFetch;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
 }
@@ -26,7 +35,7 @@ export interface SmokeResult {
 
 export async function smokeTest(o: SmokeOptions): Promise<SmokeResult> {
   const log = o.log ?? ((l: string) => console.log(l));
-  const doFetch = o.fetchImpl ?? fetch;
+  const doFetch: SmokeFetch = o.fetchImpl ?? (o.tlsHostName || o.tlsCa ? fetchPresenting(o.tlsHostName ?? new URL(o.url).hostname, o.tlsCa) : fetch);
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = o.now ?? Date.now;
   const start = now();
@@ -55,7 +64,13 @@ export async function smokeTest(o: SmokeOptions): Promise<SmokeResult> {
         last = version === undefined ? `answer is not JSON with a "version" field: ${body.slice(0, 80)}` : `version is ${JSON.stringify(version)}, expected ${JSON.stringify(o.expectVersion)} (old pods still serving?)`;
       }
     } catch (e) {
-      last = (e as Error).name === 'TimeoutError' ? 'request timed out' : `${(e as Error).message}${(e as { cause?: { code?: string } }).cause?.code ? ` (${(e as { cause: { code: string } }).cause.code})` : ''}`;
+      const code = (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code;
+      last = (e as Error).name === 'TimeoutError' ? 'request timed out' : `${(e as Error).message}${code ? ` (${code})` : ''}`;
+      if (isCertificateError(e)) {
+        const reason = `${target}: the TLS certificate is not valid for ${o.tlsHostName ?? new URL(o.url).hostname}: ${last}; check certificateArn and tlsHostName`;
+        log(`smoke-test: FAIL ${reason}`);
+        return { ok: false, attempts, reason };
+      }
     }
     const elapsed = now() - start;
     if (elapsed >= o.timeoutMs) {

@@ -129,6 +129,8 @@ const (
 	RuleBuildTrimpath  = "build-trimpath"  // go build with -trimpath
 	RuleBuildStamp     = "build-stamp"     // -X main.version=${VERSION} -X main.commit=${COMMIT}
 	RuleBuildFound     = "build-found"     // exactly one readable RUN ... go build
+	RuleFinalScannable = "final-scannable" // final stage on a base the image scanner supports
+	RuleFinalNoRun     = "final-no-run"    // no RUN in the final stage: its base has no shell
 )
 
 // AllowedRegistry is where every base image must come from.
@@ -137,6 +139,12 @@ const AllowedRegistry = "public.ecr.aws/"
 // exactVersion accepts tags that name one release: 1.26.8, 1.26.8-bookworm,
 // v1.2.3. "1.26", "bookworm" or "latest" could move under us.
 var exactVersion = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+([-.+_][0-9A-Za-z.-]+)?$`)
+
+// datedBuild accepts EKS Distro's base-image tags, one per daily build:
+// <date>-<epoch seconds>.<Amazon Linux version>, e.g. 2026-08-14-1786723447.2023
+// (aws/eks-distro-build-tooling, EKS_DISTRO_TAG_FILE.yaml). "latest.2023"
+// or a date alone could move under us.
+var datedBuild = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{9,}\.[0-9]+$`)
 
 // Check parses a Dockerfile and returns every rule it breaks. An error means
 // it could not be read at all.
@@ -159,6 +167,17 @@ func Check(src string) ([]Violation, error) {
 	}
 
 	final := stages[len(stages)-1]
+	if final.Image == "scratch" {
+		// Amazon Inspector (ECR enhanced scanning) reports such images as
+		// UNSUPPORTED_IMAGE, and the image gate cannot pass them
+		// (aws/containers-roadmap#2301).
+		add(RuleFinalScannable, final.From.Line, "final stage is FROM scratch, which Amazon Inspector cannot scan (UNSUPPORTED_IMAGE); use a minimal base of a supported OS")
+	}
+	for _, inst := range final.Instructions {
+		if inst.Keyword == "RUN" {
+			add(RuleFinalNoRun, inst.Line, "RUN in the final stage needs a shell in the image; build in an earlier stage and COPY the result")
+		}
+	}
 	if user, ok := last(final, "USER"); !ok {
 		add(RuleUserNonRoot, final.From.Line, "final stage has no USER: it would run as root")
 	} else if !numericNonRoot(user.Args) {
@@ -229,8 +248,8 @@ func checkBase(s Stage, earlier []string) []Violation {
 	switch {
 	case !hasTag:
 		vs = append(vs, Violation{RuleFromPinned, line, fmt.Sprintf("%s has no tag: that means latest", image)})
-	case !exactVersion.MatchString(tag):
-		vs = append(vs, Violation{RuleFromPinned, line, fmt.Sprintf("%s: tag %q is not an exact version such as 1.26.8-bookworm", image, tag)})
+	case !exactVersion.MatchString(tag) && !datedBuild.MatchString(tag):
+		vs = append(vs, Violation{RuleFromPinned, line, fmt.Sprintf("%s: tag %q is not an exact version such as 1.26.8-bookworm or one dated build such as 2026-08-14-1786723447.2023", image, tag)})
 	}
 	return vs
 }

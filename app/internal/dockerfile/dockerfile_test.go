@@ -45,8 +45,17 @@ func TestRealDockerfileShape(t *testing.T) {
 	if len(stages) < 2 {
 		t.Fatalf("%d stages, want a multi-stage build", len(stages))
 	}
-	if final := stages[len(stages)-1].Image; final != "scratch" && !strings.HasPrefix(final, AllowedRegistry+"distroless/") {
-		t.Errorf("final stage is %s, want scratch or distroless static", final)
+	// A minimal base Amazon Inspector supports (Amazon Linux 2023), not scratch: see
+	// docs/decisions/0009-inspector-scannable-base-image.md.
+	const minimalBase = AllowedRegistry + "eks-distro-build-tooling/eks-distro-minimal-base-nonroot:"
+	final := stages[len(stages)-1]
+	if !strings.HasPrefix(final.Image, minimalBase) || !strings.HasSuffix(final.Image, ".2023") {
+		t.Errorf("final stage is %s, want %s<dated build>.2023", final.Image, minimalBase)
+	}
+	for _, inst := range final.Instructions {
+		if inst.Keyword != "COPY" && inst.Keyword != "USER" && inst.Keyword != "EXPOSE" && inst.Keyword != "ENTRYPOINT" {
+			t.Errorf("line %d: %s in the final stage; it holds only the binary and its metadata", inst.Line, inst.Keyword)
+		}
 	}
 }
 
@@ -56,6 +65,7 @@ func TestRealDockerfileShape(t *testing.T) {
 func TestCheckCatchesEachBrokenRule(t *testing.T) {
 	good := readDockerfile(t)
 	const golang = "public.ecr.aws/docker/library/golang:1.26.8-bookworm"
+	const finalBase = "public.ecr.aws/eks-distro-build-tooling/eks-distro-minimal-base-nonroot:2026-08-14-1786723447.2023"
 	tests := []struct {
 		name, old, new, rule string
 	}{
@@ -65,7 +75,11 @@ func TestCheckCatchesEachBrokenRule(t *testing.T) {
 		{"distro-only tag", golang, "public.ecr.aws/docker/library/golang:bookworm", RuleFromPinned},
 		{"Docker Hub", golang, "golang:1.26.8-bookworm", RuleFromRegistry},
 		{"Docker Hub explicit", golang, "docker.io/library/golang:1.26.8-bookworm", RuleFromRegistry},
-		{"final base unpinned", "FROM scratch", "FROM public.ecr.aws/distroless/static:latest", RuleFromPinned},
+		{"final base unpinned", finalBase, "public.ecr.aws/eks-distro-build-tooling/eks-distro-minimal-base-nonroot:latest.2023", RuleFromPinned},
+		{"final base by date only", finalBase, "public.ecr.aws/eks-distro-build-tooling/eks-distro-minimal-base-nonroot:2026-08-14", RuleFromPinned},
+		{"final base off public ECR", finalBase, "gcr.io/distroless/static-debian12:1.0.0", RuleFromRegistry},
+		{"final base scratch", "FROM " + finalBase, "FROM scratch", RuleFinalScannable},
+		{"RUN in the final stage", "COPY --from=build /out/hello-web /hello-web\n", "COPY --from=build /out/hello-web /hello-web\nRUN chmod 0555 /hello-web\n", RuleFinalNoRun},
 		{"USER root name", "USER 65532:65532", "USER root", RuleUserNonRoot},
 		{"USER 0", "USER 65532:65532", "USER 0", RuleUserNonRoot},
 		{"USER group 0", "USER 65532:65532", "USER 65532:0", RuleUserNonRoot},

@@ -1,6 +1,6 @@
 import { AWS_REGIONS, DEFAULTS } from '../../../lib/config';
 import { ArgsError, type ParsedArgs, parseGateArgs } from '../../../tools/image-gate/args';
-import { DEFAULT_FAIL_ON, KNOWN_REGIONS } from '../../../tools/image-gate/regions';
+import { DEFAULT_FAIL_ON, DEFAULT_SCAN_TYPE, KNOWN_REGIONS } from '../../../tools/image-gate/regions';
 
 const BASE = ['--repository', 'hello-web', '--tag', 'v1', '--regions', 'eu-west-1'];
 
@@ -32,6 +32,7 @@ describe('image gate arguments', () => {
     expect(KNOWN_REGIONS).toEqual(AWS_REGIONS);
     expect(KNOWN_REGIONS).toContain('ap-southeast-2');
     expect(DEFAULT_FAIL_ON).toBe(DEFAULTS.image.failOn);
+    expect(DEFAULT_SCAN_TYPE).toBe(DEFAULTS.image.scanning);
   });
 
   test('the minimal command line, with the defaults', () => {
@@ -43,11 +44,12 @@ describe('image gate arguments', () => {
       timeoutSeconds: 900,
       pollIntervalSeconds: 5,
       registryId: undefined,
+      scanType: 'ENHANCED',
     });
   });
 
   test('every option, in --flag=value form too', () => {
-    expect(run(['--repository=team/hello-web', '--tag=1.2.3_abc', '--regions=eu-west-1, us-east-1,eu-west-1', '--fail-on', 'high', '--timeout=0', '--poll-interval', '2', '--registry-id', '333333333333'])).toEqual({
+    expect(run(['--repository=team/hello-web', '--tag=1.2.3_abc', '--regions=eu-west-1, us-east-1,eu-west-1', '--fail-on', 'high', '--timeout=0', '--poll-interval', '2', '--registry-id', '333333333333', '--scan-type=basic'])).toEqual({
       repository: 'team/hello-web',
       tag: '1.2.3_abc',
       regions: ['eu-west-1', 'us-east-1'],
@@ -55,6 +57,7 @@ describe('image gate arguments', () => {
       timeoutSeconds: 0,
       pollIntervalSeconds: 2,
       registryId: '333333333333',
+      scanType: 'BASIC',
     });
   });
 
@@ -115,6 +118,7 @@ describe('image gate arguments', () => {
     [[...BASE, '--timeout', '1.5'], /^--timeout: "1.5" must be a whole number/],
     [[...BASE, '--timeout', '86401'], /^--timeout: "86401" must be a whole number/],
     [[...BASE, '--poll-interval', '0'], /^--poll-interval: "0" must be a whole number of seconds from 1 to 300$/],
+    [[...BASE, '--scan-type', 'INSPECTOR'], /^--scan-type: "INSPECTOR" is not one of ENHANCED, BASIC$/],
     [[...BASE, '--registry-id', '12345'], /^--registry-id: "12345" must be a 12-digit AWS account id$/],
     [[...BASE, '--scan-region', 'eu-west-9'], /^--scan-region: "eu-west-9" is not an AWS region \(did you mean eu-west-\d\?\); give one region$/],
     [[...BASE, '--scan-region', 'eu-west-1,us-east-1'], /^--scan-region: "eu-west-1,us-east-1" is not an AWS region/],

@@ -41,7 +41,7 @@ describe('image-gate CLI', () => {
     const { code, out, err } = await cli(ARGS);
     expect(code).toBe(0);
     expect(err).toEqual([]);
-    expect(out[0]).toBe('image-gate: checking hello-web:v1 in eu-west-1 (fail on CRITICAL and above, timeout 900s)');
+    expect(out[0]).toBe('image-gate: checking hello-web:v1 in eu-west-1 (ENHANCED scanning, fail on CRITICAL and above, timeout 900s)');
     expect(out).toContain('[eu-west-1] scan COMPLETE (0s): CRITICAL 0, HIGH 0, MEDIUM 0, LOW 1, INFORMATIONAL 0, UNDEFINED 0');
     expect(out[out.length - 1]).toMatch(/^image-gate: PASS hello-web:v1 \(sha256:[0-9a-f]{64}\): no findings at or above CRITICAL in eu-west-1 \(eu-west-1: LOW 1\)$/);
   });
@@ -55,12 +55,13 @@ describe('image-gate CLI', () => {
     expect(err).toEqual(['image-gate: BLOCKED hello-web:v1: 1 finding at or above CRITICAL in eu-west-1 (CVE-2024-9999)']);
   });
 
-  test('timeout waiting for the image: one ERROR line; exit 2', async () => {
+  test('timeout waiting for the image: one TIMEOUT line; exit 3, which the usage documents', async () => {
     ecr.on(DescribeImagesCommand).rejects(imageNotFound());
     const { code, out, err } = await cli([...ARGS, '--timeout', '20']);
-    expect(code).toBe(2);
+    expect(code).toBe(3);
     expect(out).toContain('[eu-west-1] waiting for replication (15s)');
-    expect(err).toEqual(['image-gate: ERROR image hello-web:v1 not found in eu-west-1 after 20s']);
+    expect(err).toEqual(['image-gate: TIMEOUT image hello-web:v1 not found in eu-west-1 after 20s (--timeout 20)']);
+    expect((await cli(['--help'])).out.join('\n')).toMatch(/3 TIMEOUT \(no verdict within --timeout/);
   });
 
   test('--tag-file feeds the tag to the gate', async () => {

@@ -5,6 +5,7 @@ import {
   ImageNotFoundException,
   RepositoryNotFoundException,
   ScanNotFoundException,
+  type ScanStatus,
 } from '@aws-sdk/client-ecr';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import type { GateDeps, GateOptions } from '../../../tools/image-gate/gate';
@@ -20,7 +21,12 @@ export const OPTIONS: GateOptions = {
   failOn: 'CRITICAL',
   timeoutSeconds: 60,
   pollIntervalSeconds: 5,
+  scanType: 'ENHANCED',
 };
+
+/** Before the fake clock's start: when the image was pushed, and when Inspector then scanned it. */
+export const PUSHED_AT = new Date(1_699_999_000_000);
+export const SCANNED_AT = new Date(1_699_999_600_000);
 
 export type EcrMock = AwsClientStub<ECRClient>;
 
@@ -85,13 +91,13 @@ export function completeScan(findings: ImageScanFinding[], nextToken?: string): 
     repositoryName: 'hello-web',
     imageId: { imageDigest: DIGEST },
     imageScanStatus: { status: 'COMPLETE', description: 'The scan was completed successfully.' },
-    imageScanFindings: { findings },
+    imageScanFindings: { findings, imageScanCompletedAt: SCANNED_AT },
     nextToken,
   };
 }
 
-export function scanStatus(status: 'IN_PROGRESS' | 'PENDING' | 'FAILED' | 'UNSUPPORTED_IMAGE' | 'FINDINGS_UNAVAILABLE', description?: string): DescribeImageScanFindingsCommandOutput {
-  return { $metadata: {}, repositoryName: 'hello-web', imageId: { imageDigest: DIGEST }, imageScanStatus: { status, description } };
+export function scanStatus(status: ScanStatus | (string & {}), description?: string): DescribeImageScanFindingsCommandOutput {
+  return { $metadata: {}, repositoryName: 'hello-web', imageId: { imageDigest: DIGEST }, imageScanStatus: { status: status as ScanStatus, description } };
 }
 
-export const imageFound = { $metadata: {}, imageDetails: [{ repositoryName: 'hello-web', imageDigest: DIGEST, imageTags: ['v1'] }] };
+export const imageFound = { $metadata: {}, imageDetails: [{ repositoryName: 'hello-web', imageDigest: DIGEST, imageTags: ['v1'], imagePushedAt: PUSHED_AT }] };

@@ -87,13 +87,16 @@ async function seed(endpoint: string): Promise<void> {
     finding('CVE-2022-48174', 'LOW', 'busybox', '1.36.1'),
   ]);
   await ecr('eu-west-1').send(new PutImageCommand({ repositoryName: 'hello-web', imageTag: 'broken-1', imageManifest: manifest('d') }));
+  await ecr('eu-west-1').send(new PutImageCommand({ repositoryName: 'hello-web', imageTag: 'fresh-1', imageManifest: manifest('e') }));
   await setScanResult('eu-west-1', 'broken-1', 'UNSUPPORTED_IMAGE', 'The operating system and/or package manager are not supported.', []);
   for (const client of clients.values()) client.destroy();
 }
 
+/** moto emulates basic scanning (a scan exists once StartImageScan made one): BASIC unless a test says otherwise. */
 function gate(args: string[]): Promise<NodeRun> {
   if (!moto) throw new Error('moto is not running');
-  return runNode(bundle, [...args, '--poll-interval', '1'], { cwd: dir, env: motoEnv(moto.endpoint) });
+  const scanType = args.includes('--scan-type') ? [] : ['--scan-type', 'BASIC'];
+  return runNode(bundle, [...args, ...scanType, '--poll-interval', '1'], { cwd: dir, env: motoEnv(moto.endpoint) });
 }
 
 beforeAll(async () => {
@@ -143,18 +146,20 @@ describeWithMoto('image gate against moto_server', () => {
     expect(gateLines(run.stderr)).toEqual(['image-gate: BLOCKED hello-web:vuln-1: 2 findings at or above HIGH in eu-west-1 (CVE-2024-45337, CVE-2023-44487)']);
   });
 
-  test('ERROR (exit 2): an image that never arrives times out, with or without the repository', async () => {
+  test('TIMEOUT (exit 3): an image that never arrives times out, with or without the repository', async () => {
     // eu-west-1 has the repository but not the tag; ap-southeast-2 has no repository at all
     const run = await gate(['--repository', 'hello-web', '--tag', 'not-pushed', '--regions', 'eu-west-1,ap-southeast-2', '--timeout', '2']);
     const out = gateLines(run.stdout);
 
-    expect(run.code).toBe(2);
+    expect(run.code).toBe(3);
     // polled about once a second until the deadline, in both regions
     for (const region of ['eu-west-1', 'ap-southeast-2']) {
       expect(out.filter((l) => new RegExp(`^\\[${region}\\] waiting for replication \\(\\d+s\\)$`).test(l)).length).toBeGreaterThanOrEqual(2);
     }
     expect(gateLines(run.stderr)).toEqual([
-      expect.stringMatching(/^image-gate: ERROR image hello-web:not-pushed not found in eu-west-1 after [23]s; image hello-web:not-pushed not found in ap-southeast-2 after [23]s$/),
+      expect.stringMatching(
+        /^image-gate: TIMEOUT image hello-web:not-pushed not found in eu-west-1 after [23]s \(--timeout 2\); image hello-web:not-pushed not found in ap-southeast-2 after [23]s \(--timeout 2\)$/,
+      ),
     ]);
   });
 
@@ -163,7 +168,18 @@ describeWithMoto('image gate against moto_server', () => {
 
     expect(run.code).toBe(2);
     expect(gateLines(run.stderr)).toEqual([
-      expect.stringMatching(/^image-gate: ERROR scan of hello-web:broken-1 \(sha256:[0-9a-f]{64}\) in eu-west-1 ended UNSUPPORTED_IMAGE: The operating system and\/or package manager are not supported\.$/),
+      expect.stringMatching(/^image-gate: ERROR scan of hello-web:broken-1 \(sha256:[0-9a-f]{64}\) in eu-west-1 ended UNSUPPORTED_IMAGE: The operating system and\/or package manager are not supported\. \(the scanner cannot read this image .*\)$/),
     ]);
+  });
+
+  test('ENHANCED never calls StartImageScan: with no scan of the image it waits and times out (exit 3)', async () => {
+    const run = await gate(['--repository', 'hello-web', '--tag', 'fresh-1', '--regions', 'eu-west-1', '--scan-type', 'ENHANCED', '--timeout', '2']);
+    const out = gateLines(run.stdout);
+
+    expect(run.code).toBe(3);
+    expect(out).toContainEqual(expect.stringMatching(/^\[eu-west-1\] waiting for the scan to start \(\d+s\)$/));
+    expect(out.join('\n')).not.toContain('StartImageScan');
+    // moto would have created a scan on StartImageScan: the scan never started, so none was called
+    expect(gateLines(run.stderr)).toEqual([expect.stringMatching(/^image-gate: TIMEOUT scan of hello-web:fresh-1 \(sha256:[0-9a-f]{64}\) in eu-west-1 has not started after [23]s \(--timeout 2\)$/)]);
   });
 });
