@@ -18,8 +18,11 @@ import (
 // directives, heredocs, FROM and RUN flags mean here what they mean there.
 type Dockerfile struct {
 	Stages []instructions.Stage
-	// BuildKit's own lint warnings (e.g. FromAsCasing) and parser warnings
-	// (e.g. empty continuation lines), as violations of RuleBuildKitLint.
+	// The warnings of the lint rules BuildKit runs while parsing
+	// (FromAsCasing, StageNameCasing, MaintainerDeprecated) and of its parser
+	// (empty continuation lines), as violations of RuleBuildKitLint. The
+	// other build checks (docs.docker.com/reference/build-checks) run while
+	// converting to LLB, which would bring in most of BuildKit.
 	Warnings []Violation
 	escape   rune // the escape parser directive: \ unless the file says otherwise
 }

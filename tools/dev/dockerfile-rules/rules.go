@@ -41,7 +41,7 @@ const (
 	RuleBuildFound     = "build-found"     // exactly one readable RUN ... go build
 	RuleFinalScannable = "final-scannable" // final stage on a base the image scanner supports
 	RuleFinalNoRun     = "final-no-run"    // no RUN in the final stage: its base has no shell
-	RuleBuildKitLint   = "buildkit-lint"   // a warning of BuildKit's own Dockerfile checks
+	RuleBuildKitLint   = "buildkit-lint"   // a warning of BuildKit's parse-time checks
 )
 
 // AllowedRegistry is where every base image must come from.
