@@ -32,6 +32,7 @@ if need go "https://go.dev/dl (Go 1.26)"; then
   gate "Go service: vet, race tests, fuzz seeds, staticcheck (app/)" bash app/scripts/test.sh
   # and build its binary once, before jest calls it
   gate "manifest validator tests (tools/k8s-validate)" bash -c 'cd tools/k8s-validate && go test -count=1 ./... && bash run.sh --help >/dev/null'
+  gate "Dockerfile rules: gofmt, vet, race tests, staticcheck (tools/dev/dockerfile-rules)" bash tools/dev/dockerfile-rules/test.sh
 elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("go missing"); fi
 # after the Go gates: the jest suite calls the manifest validator, which is then already built
 gate "jest (CDK assertions, config, tools, moto integration)" npx jest --ci
@@ -56,6 +57,8 @@ if need checkov "bash scripts/setup-python.sh"; then
   # skips, each with its reason: .checkov-cloudformation.yaml
   checkov_templates() { compgen -G 'cdk.out/*.template.json' >/dev/null || { echo 'no synthesized templates to scan'; return 1; }; checkov -d cdk.out --config-file .checkov-cloudformation.yaml; }
   gate "checkov (synthesized CloudFormation templates)" checkov_templates
+  # skips, each with its reason: .checkov-dockerfile.yaml
+  gate "checkov (app/Dockerfile)" checkov -f app/Dockerfile --config-file .checkov-dockerfile.yaml
 elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("checkov missing"); fi
 
 echo

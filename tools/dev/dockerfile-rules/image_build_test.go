@@ -1,4 +1,4 @@
-package dockerfile
+package rules
 
 import (
 	"bufio"
@@ -20,8 +20,8 @@ import (
 	"time"
 )
 
-// moduleDir is app/, the Docker build context.
-const moduleDir = "../.."
+// moduleDir is app/, the Docker build context, from tools/dev/dockerfile-rules/.
+const moduleDir = "../../../app"
 
 const (
 	testVersion = "v9.9.9-test"
@@ -34,11 +34,11 @@ const (
 // COMMIT=...` would, for this machine's OS and architecture.
 func buildLikeTheImage(t *testing.T) string {
 	t.Helper()
-	stages, err := Parse(readDockerfile(t))
+	d, err := Parse(readDockerfile(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	build, err := FindGoBuild(stages, map[string]string{
+	build, err := d.FindGoBuild(map[string]string{
 		"VERSION": testVersion, "COMMIT": testCommit, "TARGETOS": runtime.GOOS, "TARGETARCH": runtime.GOARCH,
 	})
 	if err != nil {

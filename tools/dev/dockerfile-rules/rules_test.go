@@ -1,4 +1,4 @@
-package dockerfile
+package rules
 
 import (
 	"os"
@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// The Dockerfile under test: app/Dockerfile.
-const dockerfilePath = "../../Dockerfile"
+// The Dockerfile under test: app/Dockerfile, from tools/dev/dockerfile-rules/.
+const dockerfilePath = "../../../app/Dockerfile"
 
 func readDockerfile(t *testing.T) string {
 	t.Helper()
@@ -38,10 +38,11 @@ func TestRealDockerfileKeepsEveryRule(t *testing.T) {
 }
 
 func TestRealDockerfileShape(t *testing.T) {
-	stages, err := Parse(readDockerfile(t))
+	d, err := Parse(readDockerfile(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	stages := d.Stages
 	if len(stages) < 2 {
 		t.Fatalf("%d stages, want a multi-stage build", len(stages))
 	}
@@ -49,12 +50,12 @@ func TestRealDockerfileShape(t *testing.T) {
 	// docs/decisions/0009-inspector-scannable-base-image.md.
 	const minimalBase = AllowedRegistry + "eks-distro-build-tooling/eks-distro-minimal-base-nonroot:"
 	final := stages[len(stages)-1]
-	if !strings.HasPrefix(final.Image, minimalBase) || !strings.HasSuffix(final.Image, ".2023") {
-		t.Errorf("final stage is %s, want %s<dated build>.2023", final.Image, minimalBase)
+	if !strings.HasPrefix(final.BaseName, minimalBase) || !strings.HasSuffix(final.BaseName, ".2023") {
+		t.Errorf("final stage is %s, want %s<dated build>.2023", final.BaseName, minimalBase)
 	}
-	for _, inst := range final.Instructions {
-		if inst.Keyword != "COPY" && inst.Keyword != "USER" && inst.Keyword != "EXPOSE" && inst.Keyword != "ENTRYPOINT" {
-			t.Errorf("line %d: %s in the final stage; it holds only the binary and its metadata", inst.Line, inst.Keyword)
+	for _, cmd := range final.Commands {
+		if kw := strings.ToUpper(cmd.Name()); kw != "COPY" && kw != "USER" && kw != "EXPOSE" && kw != "ENTRYPOINT" {
+			t.Errorf("line %d: %s in the final stage; it holds only the binary and its metadata", lineOf(cmd.Location()), kw)
 		}
 	}
 }
@@ -93,6 +94,11 @@ func TestCheckCatchesEachBrokenRule(t *testing.T) {
 		{"version not stamped", "-X main.version=${VERSION} ", "", RuleBuildStamp},
 		{"commit hard-coded", "-X main.commit=${COMMIT}", "-X main.commit=abc", RuleBuildStamp},
 		{"no go build", "    go build -trimpath", "    go install -trimpath", RuleBuildFound},
+		{"go build in a second RUN", "COPY . .\n", "COPY . .\nRUN go build -o /x .\n", RuleBuildFound},
+		{"go build in exec form", "RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \\\n", `RUN ["go", "build", "."]` + "\n" + "RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \\\n", RuleBuildFound},
+		{"undeclared build arg", "ARG COMMIT=unknown\n", "", RuleBuildFound},
+		// BuildKit's own checks: `as` in another case than FROM (FromAsCasing).
+		{"AS in lower case", " AS build", " as build", RuleBuildKitLint},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,8 +136,13 @@ ENTRYPOINT ["/x"]
 	}
 }
 
+// What `docker build` refuses, the rules refuse to read. (A continuation at the end of the file
+// is not among them: BuildKit accepts it, so the rules do too.)
 func TestParseErrors(t *testing.T) {
-	for _, src := range []string{"", "# only a comment\n", "RUN echo hi\nFROM scratch\n", "FROM a b c d\n", "FROM scratch\nRUN a \\"} {
+	for _, src := range []string{
+		"", "# only a comment\n", "RUN echo hi\nFROM scratch\n", "FROM a b c d\n",
+		"FROM scratch\nFROBNICATE x\n", "FROM scratch\nUSER\n", "FROM scratch AS 1st\n",
+	} {
 		if _, err := Parse(src); err == nil {
 			t.Errorf("Parse(%q) succeeded, want an error", src)
 		}
@@ -139,11 +150,11 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestFindGoBuildExpandsBuildArgs(t *testing.T) {
-	stages, err := Parse(readDockerfile(t))
+	d, err := Parse(readDockerfile(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := FindGoBuild(stages, map[string]string{"VERSION": "v1.2.3", "COMMIT": "abc", "TARGETOS": "linux", "TARGETARCH": "arm64"})
+	b, err := d.FindGoBuild(map[string]string{"VERSION": "v1.2.3", "COMMIT": "abc", "TARGETOS": "linux", "TARGETARCH": "arm64"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +169,7 @@ func TestFindGoBuildExpandsBuildArgs(t *testing.T) {
 	}
 
 	// Without build args, the ARG defaults apply.
-	b, err = FindGoBuild(stages, nil)
+	b, err = d.FindGoBuild(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,16 +179,17 @@ func TestFindGoBuildExpandsBuildArgs(t *testing.T) {
 }
 
 func TestFindGoBuildRejectsUndeclaredVariables(t *testing.T) {
-	stages, err := Parse("FROM scratch\nRUN go build -ldflags \"-X main.version=${VERSION}\" .\n")
+	d, err := Parse("FROM scratch\nRUN go build -ldflags \"-X main.version=${VERSION}\" .\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := FindGoBuild(stages, map[string]string{"VERSION": "x"}); err == nil || !strings.Contains(err.Error(), "VERSION") {
+	if _, err := d.FindGoBuild(map[string]string{"VERSION": "x"}); err == nil || !strings.Contains(err.Error(), "VERSION") {
 		t.Errorf("err = %v, want one naming the undeclared VERSION", err)
 	}
 }
 
-func TestSplitWords(t *testing.T) {
+// The go build line is split as sh would split it, by BuildKit's shell lexer.
+func TestShellWords(t *testing.T) {
 	vars := map[string]string{"V": "1.0", "E": ""}
 	tests := []struct {
 		in   string
@@ -189,17 +201,19 @@ func TestSplitWords(t *testing.T) {
 		{`x=$V y=${E} z`, []string{"x=1.0", "y=", "z"}},
 		{`"a\"b" a\ b`, []string{`a"b`, "a b"}},
 		{`a && b ; c`, []string{"a", "&&", "b", ";", "c"}},
-		{`""`, []string{""}},
+		{`${V:-x} ${E:-x}`, []string{"1.0", "x"}}, // sh's defaults, as BuildKit reads them
+		{`cost $`, []string{"cost", "$"}},         // a lone $ is literal in sh too
 	}
 	for _, tt := range tests {
-		got, err := SplitWords(tt.in, vars)
+		got, err := shellWords(tt.in, vars)
 		if err != nil || !slices.Equal(got, tt.want) {
-			t.Errorf("SplitWords(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			t.Errorf("shellWords(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
-	for _, bad := range []string{`"open`, `'open`, `$(date)`, "`date`", `${V:-x}`, `$UNSET`, `${V`, `$`} {
-		if got, err := SplitWords(bad, vars); err == nil {
-			t.Errorf("SplitWords(%q) = %q, want an error", bad, got)
+	// Unreadable, run by sh but not by the lexer (command substitution), or an undeclared variable.
+	for _, bad := range []string{`"open`, `'open`, `$(date)`, "`date`", `$UNSET`, `${UNSET:-x}`, `${V`} {
+		if got, err := shellWords(bad, vars); err == nil {
+			t.Errorf("shellWords(%q) = %q, want an error", bad, got)
 		}
 	}
 }
