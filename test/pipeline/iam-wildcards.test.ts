@@ -45,6 +45,11 @@ const ALLOWED: readonly Allowed[] = [
     reason: "Cluster Autoscaler writes, only to ASGs tagged as this cluster's (owned).",
   },
   {
+    policy: /ImageBackfill.*RoleDefaultPolicy/,
+    actions: ['ecr:DescribeReplicationBackfillResults', 'ecr:StartReplicationBackfill'],
+    reason: 'registry-level ECR actions (the registry is the resource; the ECR service authorization reference lists no resource type for them): start and follow a replication backfill of the pipeline registry to a stage region (tools/image-backfill).',
+  },
+  {
     policy: /AlbControlleralbsaRoleDefaultPolicy/,
     actions: ['*'],
     reason: 'AWS Load Balancer Controller: the upstream IAM policy (kubernetes-sigs/aws-load-balancer-controller docs/install/iam_policy.json) shipped by aws-eks-v2; its writes carry elbv2.k8s.aws/cluster tag conditions.',
