@@ -125,11 +125,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       `--tls-private-key-file=${pki.apiserverKey}`,
       `--client-ca-file=${pki.caCert}`,
       '--authorization-mode=Node,RBAC',
+      // as on EKS (and kubeadm): privileged pods are an API feature, and Pod Security decides per namespace
+      '--allow-privileged=true',
       // no --enable-admission-plugins: the default set, PodSecurity included, at its defaults (privileged unless a namespace says otherwise)
       `--service-account-issuer=${server}`,
       `--service-account-key-file=${pki.saPublic}`,
       `--service-account-signing-key-file=${pki.saPrivate}`,
       '--service-cluster-ip-range=10.96.0.0/16',
+      // the "kubernetes" Service's endpoint may not be a loopback address; nothing in this cluster calls it
+      '--endpoint-reconciler-type=none',
       '--profiling=false',
     ]);
     await waitFor('kube-apiserver /readyz', timeoutMs, log, apiserver, async () => (await httpGet(`${server}/readyz`, pki.caCert)).status === 200);
