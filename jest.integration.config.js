@@ -12,6 +12,8 @@ module.exports = {
   globalSetup: '<rootDir>/test/integration/global-setup.ts',
   globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
   maxWorkers: 1,
-  // one test walks an environment through create, release and undo: each step waits on a real rollout
+  // the environments of test/integration/workload.test.ts run side by side, each in its own namespace
+  maxConcurrency: 6,
+  // one test walks an environment through create, release and undo: each step waits on real rollouts
   testTimeout: 600000,
 };

@@ -9,7 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { WORKLOAD } from '../../lib/manifests/workload';
 import { type MotoServer, motoEnv, startMoto } from '../support/moto';
 import { REPO_ROOT, TSX_CLI } from '../support/paths';
-import { CdkKubectlHandler, type K8sObject, getJson, kubeconfig, kubectl, pods, rolloutStatus, waitForReplicas } from './support/kubectl';
+import { CdkKubectlHandler, type K8sObject, deleteNamespace, getJson, kubeconfig, kubectl, pods, rolloutStatus, waitForReplicas } from './support/kubectl';
 import { type DeploymentShape, type HpaShape, find } from './support/render';
 
 /**
@@ -34,6 +34,7 @@ let work: string;
 let kubeconfigForBreakglass: string;
 let stored: string;
 let min: number;
+let handler: CdkKubectlHandler;
 const s3 = () => new S3Client({ region: REGION, endpoint: moto.endpoint, credentials: CREDS, forcePathStyle: true });
 const dynamodb = () => new DynamoDBClient({ region: REGION, endpoint: moto.endpoint, credentials: CREDS });
 
@@ -67,14 +68,16 @@ async function auditItems() {
   return res.Items ?? [];
 }
 /** resourceVersion of every object of the manifest, as the cluster has them. */
-function resourceVersions(objects: readonly K8sObject[]): string[] {
-  return objects.map((o) => getJson<{ metadata: { resourceVersion: string } }>(['get', `${o.kind}/${o.metadata.name}`, ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : [])]).metadata.resourceVersion);
+async function resourceVersions(objects: readonly K8sObject[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const o of objects) out.push((await getJson<{ metadata: { resourceVersion: string } }>(['get', `${o.kind}/${o.metadata.name}`, ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : [])])).metadata.resourceVersion);
+  return out;
 }
 /** `kubectl diff` of a manifest against the cluster: 0 when the cluster runs exactly it. */
-function diffExit(text: string): number | null {
+async function diffExit(text: string): Promise<number | null> {
   const file = path.join(work, `diff-${Date.now()}.yaml`);
   fs.writeFileSync(file, text);
-  return kubectl(['diff', '-f', file]).code;
+  return (await kubectl(['diff', '-f', file])).code;
 }
 
 beforeAll(async () => {
@@ -93,10 +96,11 @@ beforeAll(async () => {
   stored = rendered.stdout;
   const objects = objectsOf(stored);
   min = find<HpaShape>(objects, 'HorizontalPodAutoscaler').spec.minReplicas;
-  kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=180s'], { timeoutMs: 200_000 });
-  const created = new CdkKubectlHandler(path.join(work, 'handler')).create(objects);
+  await deleteNamespace(NS);
+  handler = new CdkKubectlHandler(path.join(work, 'handler'));
+  const created = await handler.create(objects);
   if (created.code !== 0) throw new Error(created.stderr);
-  waitForReplicas(NS, NAME, min);
+  await waitForReplicas(NS, NAME, min);
 
   await s3().send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
   await s3().send(new PutBucketVersioningCommand({ Bucket: BUCKET, VersioningConfiguration: { Status: 'Enabled' } }));
@@ -124,30 +128,33 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=180s'], { timeoutMs: 200_000 });
+  await deleteNamespace(NS);
   await moto?.stop();
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-test('the deployed manifest is what S3 holds, to begin with', async () => {
+test('the deployed manifest is what S3 holds, to begin with (apart from the prune label the stage adds)', async () => {
   expect((await currentManifest()).text).toBe(stored);
-  expect(diffExit(stored)).toBe(0);
+  // The stage applies the objects with the CDK's prune label; S3 holds them without it (and a
+  // breakglass apply therefore removes the label from every object).
+  const labelled = objectsOf(stored).map((o) => ({ ...o, metadata: { ...o.metadata, labels: { ...(o.metadata.labels ?? {}), [handler.pruneLabel]: '' } } }));
+  expect(await diffExit(labelled.map((o) => JSON.stringify(o)).join('\n'))).toBe(0);
 });
 
 test('--image: the cluster runs the new tag; the stored manifest and the audit record match what runs', async () => {
   const before = await currentManifest();
   const res = await breakglass(['--image', 'app-2222222222222222', '--reason', 'INC-1: roll forward to the fixed image']);
   expect({ code: res.code, stderr: res.stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/\n\s+at /) });
-  rolloutStatus(NS, NAME);
-  waitForReplicas(NS, NAME, min);
-  const image = liveDeployment().spec.template.spec.containers[0].image;
+  await rolloutStatus(NS, NAME);
+  await waitForReplicas(NS, NAME, min);
+  const image = (await liveDeployment()).spec.template.spec.containers[0].image;
   expect(image).toMatch(/:app-2222222222222222$/);
-  expect(pods(NS, SELECTOR).filter((p) => !p.terminating).map((p) => p.image)).toEqual(Array(min).fill(image));
+  expect((await pods(NS, SELECTOR)).filter((p) => !p.terminating).map((p) => p.image)).toEqual(Array(min).fill(image));
 
   const now = await currentManifest();
   expect(now.versionId).not.toBe(before.versionId);
   expect(find<DeploymentShape>(objectsOf(now.text), 'Deployment').spec.template.spec.containers[0].image).toBe(image);
-  expect(diffExit(now.text)).toBe(0);
+  expect(await diffExit(now.text)).toBe(0);
   const items = await auditItems();
   expect(items).toHaveLength(1);
   expect(items[0]).toMatchObject({ result: { S: 'SUCCEEDED' }, action: { S: 'image' }, kubectlContext: { S: CONTEXT }, imageAfter: { S: image }, s3VersionBefore: { S: before.versionId }, s3VersionAfter: { S: now.versionId } });
@@ -161,15 +168,15 @@ test('--manifest: the cluster runs the replacement (new greeting and tag); S3 ho
   fs.writeFileSync(file, replacement);
   const res = await breakglass(['--manifest', file, '--reason', 'INC-2: whole manifest']);
   expect({ code: res.code, stderr: res.stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/\n\s+at /) });
-  rolloutStatus(NS, NAME);
-  waitForReplicas(NS, NAME, min);
-  const container = liveDeployment().spec.template.spec.containers[0];
+  await rolloutStatus(NS, NAME);
+  await waitForReplicas(NS, NAME, min);
+  const container = (await liveDeployment()).spec.template.spec.containers[0];
   expect(container.image).toMatch(/:app-3333333333333333$/);
   expect(container.env).toContainEqual({ name: 'HELLO', value: 'Breakglass greeting' });
-  expect(pods(NS, SELECTOR).filter((p) => !p.terminating).map((p) => p.image)).toEqual(Array(min).fill(container.image));
+  expect((await pods(NS, SELECTOR)).filter((p) => !p.terminating).map((p) => p.image)).toEqual(Array(min).fill(container.image));
   const now = await currentManifest();
   expect(now.text).toBe(replacement);
-  expect(diffExit(now.text)).toBe(0);
+  expect(await diffExit(now.text)).toBe(0);
   const items = await auditItems();
   expect(items).toHaveLength(2);
   expect(items.find((i) => i.action?.S === 'manifest')).toMatchObject({ result: { S: 'SUCCEEDED' }, imageAfter: { S: container.image }, s3VersionBefore: { S: before.versionId }, s3VersionAfter: { S: now.versionId } });
@@ -178,7 +185,7 @@ test('--manifest: the cluster runs the replacement (new greeting and tag); S3 ho
 test('a manifest the API server rejects leaves the cluster, S3 and the audit table as they were', async () => {
   const before = await currentManifest();
   const objects = objectsOf(before.text);
-  const rvBefore = resourceVersions(objects);
+  const rvBefore = await resourceVersions(objects);
   const versionsBefore = await versionIds();
   const auditBefore = await auditItems();
   // maxSurge 0 with maxUnavailable 0 is invalid (no rollout could ever progress): only the API server's validation says so
@@ -189,8 +196,9 @@ test('a manifest the API server rejects leaves the cluster, S3 and the audit tab
   const res = await breakglass(['--manifest', file, '--reason', 'INC-3: a manifest the cluster refuses']);
   expect(res.code).toBe(1);
   expect(res.stderr).toMatch(/Invalid value: 0: may not be 0 when `maxSurge` is 0/);
+  expect(res.stderr).toContain('the API server rejected the change');
   expect(res.stderr).not.toMatch(/\n\s+at /);
-  expect(resourceVersions(objects)).toEqual(rvBefore);
+  expect(await resourceVersions(objects)).toEqual(rvBefore);
   expect(await versionIds()).toEqual(versionsBefore);
   expect((await currentManifest()).text).toBe(before.text);
   expect(await auditItems()).toEqual(auditBefore);

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WORKLOAD } from '../../lib/manifests/workload';
-import { CdkKubectlHandler, type K8sObject, kubectl, pods, waitForReplicas } from './support/kubectl';
+import { CdkKubectlHandler, type K8sObject, deleteNamespace, pods, waitForReplicas } from './support/kubectl';
 import { type DeploymentShape, type HpaShape, find, renderAll } from './support/render';
 import { RUNBOOKS_DIR, runRunbookCommand, runbookKubectlCommands } from './support/runbooks';
 
@@ -26,16 +26,17 @@ const image = (objects: K8sObject[]) => find<DeploymentShape>(objects, 'Deployme
 const min = find<HpaShape>(release1, 'HorizontalPodAutoscaler').spec.minReplicas;
 const handler = new CdkKubectlHandler(path.join(work, 'handler'));
 
-beforeAll(() => {
-  kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=180s'], { timeoutMs: 200_000 });
+beforeAll(async () => {
+  await deleteNamespace(NS);
   // two releases deployed the stage's way, so there is a previous revision to go back to
-  if (handler.create(release1).code !== 0) throw new Error('create failed');
-  waitForReplicas(NS, NAME, min);
-  if (handler.update(release2).code !== 0) throw new Error('update failed');
-  waitForReplicas(NS, NAME, min);
+  for (const step of [() => handler.create(release1), () => handler.update(release2)]) {
+    const r = await step();
+    if (r.code !== 0) throw new Error(r.stderr);
+    await waitForReplicas(NS, NAME, min);
+  }
 });
-afterAll(() => {
-  kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=180s'], { timeoutMs: 200_000 });
+afterAll(async () => {
+  await deleteNamespace(NS);
   fs.rmSync(work, { recursive: true, force: true });
 });
 
@@ -44,26 +45,27 @@ test('every runbook with kubectl commands is run by a test', () => {
   expect(withKubectl.sort()).toEqual(Object.keys(COVERED).sort());
 });
 
-test('rollback.md, last resort: rollout history, undo and status bring the previous image back', () => {
+test('rollback.md, last resort: rollout history, undo and status bring the previous image back', async () => {
   const commands = runbookKubectlCommands('rollback.md');
   expect(commands.map((c) => /rollout (\w+)/.exec(c)?.[1])).toEqual(['history', 'undo', 'status']);
-  const outputs = commands.map((cmd) => {
-    const r = runRunbookCommand(cmd);
+  const outputs: string[] = [];
+  for (const cmd of commands) {
+    const r = await runRunbookCommand(cmd);
     expect({ cmd, code: r.code, stderr: r.stderr }).toEqual({ cmd, code: 0, stderr: '' });
-    return r.stdout;
-  });
+    outputs.push(r.stdout);
+  }
   expect(outputs[0]).toMatch(/REVISION\s+CHANGE-CAUSE\n1\s+.*\n2\s+/);
   expect(outputs[1]).toContain('deployment.apps/hello-web rolled back');
   expect(outputs[2]).toContain('successfully rolled out');
-  waitForReplicas(NS, NAME, min);
-  expect(pods(NS, `app.kubernetes.io/name=${NAME}`).filter((p) => !p.terminating).map((p) => p.image)).toEqual(Array(min).fill(image(release1)));
+  await waitForReplicas(NS, NAME, min);
+  expect((await pods(NS, `app.kubernetes.io/name=${NAME}`)).filter((p) => !p.terminating).map((p) => p.image)).toEqual(Array(min).fill(image(release1)));
 });
 
-test('breakglass.md: the access check and the rollout status of "Verify" work', () => {
+test('breakglass.md: the access check and the rollout status of "Verify" work', async () => {
   const commands = runbookKubectlCommands('breakglass.md');
   expect(commands).toHaveLength(2);
   for (const cmd of commands) {
-    const r = runRunbookCommand(cmd);
+    const r = await runRunbookCommand(cmd);
     expect({ cmd, code: r.code, stderr: r.stderr }).toEqual({ cmd, code: 0, stderr: '' });
     expect(r.stdout).toMatch(/hello-web/);
   }

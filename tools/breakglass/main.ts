@@ -197,6 +197,16 @@ export async function breakglassMain(argv: readonly string[], deps: BreakglassDe
     });
     const dynamodb = deps.clients.dynamodb(env.region);
 
+    // The API server's own checks first (schema, strict fields, admission such as Pod Security,
+    // webhooks): a change it rejects leaves the cluster, S3 and the audit table as they were.
+    out.out(`$ kubectl --context ${targets.context} apply --dry-run=server -f ${manifestFile}`);
+    const checked = await deps.kubectl(['--context', targets.context, 'apply', '--dry-run=server', '-f', manifestFile], out);
+    if (checked.exitCode !== 0) {
+      throw new OperationError(
+        `the API server rejected the change (${checked.problem ?? `kubectl apply --dry-run=server exited with code ${checked.exitCode}`}; see kubectl's output above): nothing applied, nothing uploaded, no audit record`,
+      );
+    }
+
     out.out(`$ kubectl --context ${targets.context} apply -f ${manifestFile}`);
     const applied = await deps.kubectl(['--context', targets.context, 'apply', '-f', manifestFile], out);
     if (applied.exitCode !== 0) {

@@ -61,12 +61,20 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   let stopped = false;
 
   const killAll = (signal: NodeJS.Signals) => {
-    for (const s of [...started].reverse()) if (s.child.exitCode === null && s.child.signalCode === null && s.child.pid) process.kill(s.child.pid, signal);
+    for (const s of [...started].reverse()) {
+      if (s.child.exitCode !== null || s.child.signalCode !== null || !s.child.pid) continue;
+      try {
+        process.kill(s.child.pid, signal);
+      } catch {
+        // already gone (ESRCH): nothing left to stop
+      }
+    }
   };
   // Interrupted (Ctrl-C, CI timeout) or the test process exiting: nothing we started may outlive us.
   const onSignal = (signal: NodeJS.Signals) => {
     log(`${signal}: stopping the control plane`);
     killAll('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   const onExit = () => killAll('SIGKILL');
@@ -85,11 +93,26 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     log('stopped; temp dir removed');
   };
 
+  // If this process is killed outright (SIGKILL: no handler runs), a small watcher kills what we
+  // started: it polls our PID once a second and then SIGKILLs every PID listed in `pids` whose
+  // command line is still one of our binaries (so a reused PID is never hit).
+  const pidFile = path.join(dir, 'pids');
+  fs.writeFileSync(pidFile, '');
+  const reaperScript = [
+    'while kill -0 "$1" 2>/dev/null; do sleep 1; done',
+    'while read -r pid; do grep -qF "$3" "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid"; done < "$2"',
+    'rm -rf "$4"',
+  ].join('\n');
+  const reaper = spawn('bash', ['-c', reaperScript, 'control-plane-reaper', String(process.pid), pidFile, opts.binDir, dir], { stdio: 'ignore', detached: true });
+  reaper.unref();
+  started.push({ name: 'reaper', child: reaper, logFile: pidFile });
+
   const start = (name: string, args: string[]): Started => {
     const logFile = path.join(dir, `${name}.log`);
     const fd = fs.openSync(logFile, 'a');
     const child = spawn(path.join(opts.binDir, name), args, { stdio: ['ignore', fd, fd], cwd: dir });
     fs.closeSync(fd);
+    fs.appendFileSync(pidFile, `${child.pid}\n`);
     const s = { name, child, logFile };
     started.push(s);
     log(`${name} started (pid ${child.pid}), log: ${logFile}`);
@@ -155,6 +178,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       // The HPA raises a fresh Deployment (no spec.replicas) to minReplicas on its first sync; 5 s
       // instead of 15 s only shortens the test. Without a metrics API it never scales on CPU.
       '--horizontal-pod-autoscaler-sync-period=5s',
+      // A test machine can be loaded enough to delay a simulated heartbeat by many seconds; a node
+      // marked NotReady would mark its pods unready mid-rollout. Real node failure is not under test.
+      '--node-monitor-grace-period=2m',
       '--profiling=false',
     ]);
     const scheduler = start('kube-scheduler', [
@@ -176,6 +202,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
       '--cidr=10.244.0.1/16',
       '--node-ip=127.0.0.1',
+      // node leases renewed every 10 s, as a kubelet does (kwok's default without this flag is
+      // status-only heartbeats 20-45 s apart, close to the controller-manager's grace period)
+      '--node-lease-duration-seconds=40',
     ]);
 
     const nodeZones: Record<string, string> = {};

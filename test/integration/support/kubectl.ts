@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -16,22 +17,54 @@ export interface Run {
   readonly stderr: string;
 }
 
+/**
+ * Runs a command without blocking the event loop (so Ctrl-C and the control plane's signal
+ * handlers stay responsive while a rollout is awaited), killed after `timeoutMs`.
+ */
+export function runProcess(cmd: string, args: readonly string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  const timeoutMs = opts.timeoutMs ?? 180_000;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, [...args], { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} ${args.join(' ')}: ${e.message}`));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr: timedOut ? `${stderr}\n(killed after ${timeoutMs / 1000} s)` : stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
 /** The real kubectl on PATH, against the integration cluster; every call bounded in time. */
-export function kubectl(args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Run {
-  const r = spawnSync('kubectl', ['--kubeconfig', kubeconfig(), ...args], { input: opts.input, encoding: 'utf8', timeout: opts.timeoutMs ?? 180_000 });
-  if (r.error) throw new Error(`kubectl ${args.join(' ')}: ${r.error.message}`);
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+export function kubectl(args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Run> {
+  return runProcess('kubectl', ['--kubeconfig', kubeconfig(), ...args], opts);
 }
 
 /** kubectl that must succeed; returns stdout. */
-export function kubectlOk(args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): string {
-  const r = kubectl(args, opts);
+export async function kubectlOk(args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+  const r = await kubectl(args, opts);
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
   return r.stdout;
 }
 
-export function getJson<T = Record<string, unknown>>(args: readonly string[]): T {
-  return JSON.parse(kubectlOk([...args, '-o', 'json'])) as T;
+export async function getJson<T = Record<string, unknown>>(args: readonly string[]): Promise<T> {
+  return JSON.parse(await kubectlOk([...args, '-o', 'json'])) as T;
+}
+
+/** Deletes the namespace and waits until it is gone (bounded), so one case never sees another's objects. */
+export async function deleteNamespace(namespace: string): Promise<void> {
+  await kubectlOk(['delete', 'namespace', namespace, '--ignore-not-found', '--wait=true', '--timeout=180s'], { timeoutMs: 200_000 });
 }
 
 export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown }; [k: string]: unknown };
@@ -55,56 +88,59 @@ export function readManifest(file: string): K8sObject[] {
  *   server-side field validation (`--validate=strict`, the default since kubectl 1.27).
  */
 export class CdkKubectlHandler {
-  /** A fixed construct address: the label's value is what matters, not which address. */
-  static readonly PRUNE_LABEL = 'aws.cdk.eks/prune-c8d5c2ba8ff9bb7f0d7d1f3c2e6a0a4f6e2b7c11a5';
+  /** `aws.cdk.eks/prune-` + the 42-character construct address ("c8" + 40 hex digits) of the manifest. */
+  readonly pruneLabel: string;
 
-  constructor(private readonly workDir: string) {
+  /** `id` stands for the construct address: each stage's manifest construct has its own. */
+  constructor(
+    private readonly workDir: string,
+    id = 'hello-web',
+  ) {
     fs.mkdirSync(workDir, { recursive: true });
+    this.pruneLabel = `aws.cdk.eks/prune-c8${createHash('sha1').update(id).digest('hex')}`;
   }
 
   /** Writes the objects as the handler does and returns the file. */
   write(objects: readonly K8sObject[], name = 'manifest.yaml'): string {
     const file = path.join(this.workDir, name);
-    const labelled = objects.map((o) => ({ ...o, metadata: { ...o.metadata, labels: { ...(o.metadata.labels ?? {}), [CdkKubectlHandler.PRUNE_LABEL]: '' } } }));
+    const labelled = objects.map((o) => ({ ...o, metadata: { ...o.metadata, labels: { ...(o.metadata.labels ?? {}), [this.pruneLabel]: '' } } }));
     fs.writeFileSync(file, labelled.map((o) => JSON.stringify(o)).join(''));
     return file;
   }
 
-  create(objects: readonly K8sObject[]): Run {
+  create(objects: readonly K8sObject[]): Promise<Run> {
     return kubectlVerb('create', this.write(objects), ['--save-config']);
   }
 
   /** `extra` only for tests that must see the server's answer (`-o json`); the handler passes none. */
-  update(objects: readonly K8sObject[], extra: readonly string[] = []): Run {
-    return kubectlVerb('apply', this.write(objects), ['--prune', '-l', CdkKubectlHandler.PRUNE_LABEL, ...extra]);
+  update(objects: readonly K8sObject[], extra: readonly string[] = []): Promise<Run> {
+    return kubectlVerb('apply', this.write(objects), ['--prune', '-l', this.pruneLabel, ...extra]);
   }
 
-  delete(objects: readonly K8sObject[]): Run {
+  delete(objects: readonly K8sObject[]): Promise<Run> {
     return kubectlVerb('delete', this.write(objects), []);
   }
 
   /** `kubectl diff` of what Update would apply: exit 0 = no change, 1 = differences, >1 = error. */
-  diff(objects: readonly K8sObject[]): Run {
+  diff(objects: readonly K8sObject[]): Promise<Run> {
     return kubectl(['diff', '-f', this.write(objects, 'diff.yaml')]);
   }
 }
 
-function kubectlVerb(verb: string, file: string, opts: string[]): Run {
+function kubectlVerb(verb: string, file: string, opts: string[]): Promise<Run> {
   // the handler's argument order: ['kubectl', verb, '--kubeconfig', kubeconfig, '-f', file] + opts
-  const r = spawnSync('kubectl', [verb, '--kubeconfig', kubeconfig(), '-f', file, ...opts], { encoding: 'utf8', timeout: 180_000 });
-  if (r.error) throw new Error(`kubectl ${verb}: ${r.error.message}`);
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runProcess('kubectl', [verb, '--kubeconfig', kubeconfig(), '-f', file, ...opts]);
 }
 
 /** Waits (bounded) until the Deployment's rollout is complete: `kubectl rollout status`. */
-export function rolloutStatus(namespace: string, name: string, timeout = '180s'): void {
-  kubectlOk(['-n', namespace, 'rollout', 'status', `deployment/${name}`, `--timeout=${timeout}`], { timeoutMs: 200_000 });
+export async function rolloutStatus(namespace: string, name: string, timeout = '180s'): Promise<void> {
+  await kubectlOk(['-n', namespace, 'rollout', 'status', `deployment/${name}`, `--timeout=${timeout}`], { timeoutMs: 200_000 });
 }
 
 /** Waits (bounded) until the Deployment has exactly `replicas` pods, all updated, ready and available, and no others. */
-export function waitForReplicas(namespace: string, name: string, replicas: number, timeout = '180s'): void {
+export async function waitForReplicas(namespace: string, name: string, replicas: number, timeout = '180s'): Promise<void> {
   for (const field of ['replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas']) {
-    kubectlOk(['-n', namespace, 'wait', `deployment/${name}`, `--for=jsonpath={.status.${field}}=${replicas}`, `--timeout=${timeout}`], { timeoutMs: 200_000 });
+    await kubectlOk(['-n', namespace, 'wait', `deployment/${name}`, `--for=jsonpath={.status.${field}}=${replicas}`, `--timeout=${timeout}`], { timeoutMs: 200_000 });
   }
 }
 
@@ -116,8 +152,8 @@ export interface PodView {
   readonly terminating: boolean;
 }
 
-export function pods(namespace: string, selector: string): PodView[] {
-  const list = getJson<{ items: { metadata: { name: string; deletionTimestamp?: string }; spec: { nodeName?: string; containers: { image: string }[] }; status: { conditions?: { type: string; status: string }[] } }[] }>(['-n', namespace, 'get', 'pods', '-l', selector]);
+export async function pods(namespace: string, selector: string): Promise<PodView[]> {
+  const list = await getJson<{ items: { metadata: { name: string; deletionTimestamp?: string }; spec: { nodeName?: string; containers: { image: string }[] }; status: { conditions?: { type: string; status: string }[] } }[] }>(['-n', namespace, 'get', 'pods', '-l', selector]);
   return list.items.map((p) => ({
     name: p.metadata.name,
     node: p.spec.nodeName ?? '',

@@ -1,8 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../../support/paths';
-import { type Run, kubeconfig } from './kubectl';
+import { type Run, kubeconfig, runProcess } from './kubectl';
 
 export const RUNBOOKS_DIR = path.join(REPO_ROOT, 'docs', 'runbooks');
 
@@ -35,8 +34,6 @@ export function runbookKubectlCommands(file: string): string[] {
  * `set -o pipefail`, so a failing kubectl anywhere in a pipeline fails the command.
  * The commands come from this repository's own docs, never from outside input.
  */
-export function runRunbookCommand(cmd: string, extraEnv: Record<string, string> = {}): Run {
-  const r = spawnSync('bash', ['-o', 'pipefail', '-c', cmd], { encoding: 'utf8', timeout: 400_000, env: { ...process.env, KUBECONFIG: kubeconfig(), CTX: 'integration', ...extraEnv } });
-  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+export function runRunbookCommand(cmd: string, extraEnv: Record<string, string> = {}): Promise<Run> {
+  return runProcess('bash', ['-o', 'pipefail', '-c', cmd], { timeoutMs: 400_000, env: { ...process.env, KUBECONFIG: kubeconfig(), CTX: 'integration', ...extraEnv } });
 }
