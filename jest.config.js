@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // the integration tier needs a control plane: `npm run test:integration` (jest.integration.config.js)
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/'],
   // Type checking is `tsc --noEmit` (scripts/test-all.sh); ts-jest only transpiles, which keeps
   // the suite fast on a 2-core machine.
   transform: { '^.+\\.ts$': 'ts-jest' },

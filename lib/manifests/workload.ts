@@ -80,13 +80,14 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
   const sa = new ServiceAccount({ metadata: { name, namespace, labels }, automountServiceAccountToken: false });
 
   // Only the service port in; nothing out (the service calls nothing). Enforced by the VPC CNI's network policy agent.
+  // "Egress" in policyTypes without egress rules denies all egress. No `egress: []`: the API server
+  // does not keep an empty list, so every apply would re-send it and `kubectl diff` never be clean.
   const networkPolicy = new NetworkPolicy({
     metadata: { name, namespace, labels },
     spec: {
       podSelector: { matchLabels: labels },
       policyTypes: ['Ingress', 'Egress'],
       ingress: [{ ports: [{ port: WORKLOAD.containerPort, protocol: 'TCP' }] }],
-      egress: [],
     },
   });
 
@@ -98,8 +99,10 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
       annotations: Object.fromEntries(Object.entries(CHECKOV_SKIPS).map(([id, reason], i) => [`checkov.io/skip${i + 1}`, `${id}=${reason}`])),
     },
     spec: {
-      // The HPA owns the live count; kubectl's three-way merge leaves it alone while this value is unchanged.
-      replicas: props.replicas.min,
+      // No spec.replicas: the HPA owns the count. kubectl apply sends every field whose live value
+      // differs from the manifest, so a replicas here would reset what the HPA scaled on every
+      // release. A new Deployment starts at 1 and the HPA raises it to minReplicas; environments
+      // deployed with the field hand it over once (docs/decisions/0012-hpa-owns-replicas.md).
       revisionHistoryLimit: 10,
       selector: { matchLabels: labels },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },

@@ -28,8 +28,14 @@ test('runs the given image with the greeting from config', () => {
   expect(container.env).toEqual(expect.arrayContaining([{ name: 'HELLO', value: 'Howdy' }]));
 });
 
-test('replicas from config, and a rolling update that never drops below the desired count', () => {
-  expect(deployment.spec!.replicas).toBe(3);
+test('the HPA owns the replica count: the Deployment leaves spec.replicas out, so an apply never resets what the HPA scaled', () => {
+  // https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#migrating-deployments-and-statefulsets-to-horizontal-autoscaling
+  // (proved against a real API server: test/integration/workload.test.ts)
+  expect(deployment.spec).not.toHaveProperty('replicas');
+  expect(find<HorizontalPodAutoscaler>('HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: props.replicas.min, scaleTargetRef: { kind: 'Deployment', name: deployment.metadata!.name } });
+});
+
+test('a rolling update that never drops below the desired count', () => {
   expect(deployment.spec!.strategy).toMatchObject({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 } });
 });
 
@@ -96,9 +102,13 @@ test('a PodDisruptionBudget and an HPA bounded by the configured replicas', () =
 });
 
 test('a NetworkPolicy lets only the service port in and nothing out', () => {
-  const np = find<WorkloadObject & { spec: { podSelector: { matchLabels: Record<string, string> }; ingress: unknown[]; egress: unknown[]; policyTypes: string[] } }>('NetworkPolicy');
+  const np = find<WorkloadObject & { spec: { podSelector: { matchLabels: Record<string, string> }; ingress: unknown[]; egress?: unknown[]; policyTypes: string[] } }>('NetworkPolicy');
+  // "Egress" in policyTypes with no egress rule denies all egress
+  // (https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-deny-all-egress-traffic).
+  // No `egress` key at all: the API server drops an empty list, so `egress: []` made every apply
+  // re-send it and `kubectl diff` never clean (proved in test/integration/workload.test.ts).
   expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
   expect(np.spec.ingress).toEqual([{ ports: [{ port: WORKLOAD.containerPort, protocol: 'TCP' }] }]);
-  expect(np.spec.egress).toEqual([]);
+  expect(np.spec).not.toHaveProperty('egress');
   for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels)) expect(deployment.spec!.template.metadata!.labels![k]).toBe(v);
 });

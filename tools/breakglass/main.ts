@@ -276,6 +276,18 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
       what: `change ${env.stageName}`,
     });
 
+    // The API server's own checks first (schema, strict fields, admission such as Pod Security,
+    // webhooks), before the hold is taken: a change it rejects leaves the cluster, S3 and the
+    // audit table as they were.
+    out.out(`$ kubectl --context ${targets.context} apply --dry-run=server -f ${manifestFile}`);
+    const checked = await deps.kubectl(['--context', targets.context, 'apply', '--dry-run=server', '-f', manifestFile], out, AbortSignal.timeout(Math.max(1000, control.remainingMs())));
+    if (checked.exitCode !== 0) {
+      if (checked.stopped) throw new TimeoutError(`timed out: kubectl apply --dry-run=server did not answer within --timeout ${formatSeconds(control.timeoutMs)}; nothing applied, nothing uploaded, no audit record`);
+      throw new OperationError(
+        `the API server rejected the change (${checked.problem ?? `kubectl apply --dry-run=server exited with code ${checked.exitCode}`}; see kubectl's output above): nothing applied, nothing uploaded, no audit record`,
+      );
+    }
+
     const runId = randomUUID();
     const dynamodb = deps.clients.dynamodb(env.region);
     const hold = await EnvironmentHold.acquire({ client: dynamodb, table: targets.table, environment: env.stageName, owner: { runId, who, reason: o.reason }, leaseMs: control.remainingMs() + HOLD_MARGIN_MS, now: deps.now(), control });

@@ -25,17 +25,23 @@ build() { # build <module dir> <package> <output name>
   local dir=$1 pkg=$2 out=$3 start=$SECONDS
   if [ -x "$cache/bin/$out" ]; then log "$out: cached"; return 0; fi
   log "$out: building $pkg (first build of the control plane takes about 30 min on 2 cores)"
-  # Progress: go build is silent for minutes; print a heartbeat with the package count compiled so far.
-  ( while sleep 30; do log "$out: still building ($((SECONDS - start)) s)"; done ) &
+  # Progress: go build is silent for minutes; with -v it names each package it compiles (on stderr),
+  # so the heartbeat can say how many it has compiled so far. The same file keeps the compiler's errors.
+  local vlog="$cache/bin/.$out.build.log"
+  : > "$vlog"
+  ( while sleep 30; do log "$out: still building ($((SECONDS - start)) s, $(grep -c . "$vlog") packages compiled)"; done ) &
   local beat=$!
   # -trimpath and no debug info: smaller binaries, faster links; the build cache does the rest.
-  if (cd "$here/$dir" && GOFLAGS=-mod=readonly go build -trimpath -ldflags='-s -w' -o "$cache/bin/.$out.tmp" "$pkg"); then
+  if (cd "$here/$dir" && GOFLAGS=-mod=readonly go build -v -trimpath -ldflags='-s -w' -o "$cache/bin/.$out.tmp" "$pkg") 2>>"$vlog"; then
     kill "$beat" 2>/dev/null; wait "$beat" 2>/dev/null || true
     mv "$cache/bin/.$out.tmp" "$cache/bin/$out"
-    log "$out: built in $((SECONDS - start)) s"
+    log "$out: built in $((SECONDS - start)) s ($(grep -c . "$vlog") packages compiled)"
+    rm -f "$vlog"
   else
     kill "$beat" 2>/dev/null; wait "$beat" 2>/dev/null || true
-    log "$out: build FAILED"; return 1
+    log "$out: build FAILED; the last lines of go build's output:"
+    tail -n 30 "$vlog" >&2
+    return 1
   fi
 }
 build etcd go.etcd.io/etcd/server/v3 etcd

@@ -105,11 +105,17 @@ describeMoto('breakglass against moto', () => {
     return fs.existsSync(`${log}.args`) ? fs.readFileSync(`${log}.args`, 'utf8').trim().split('\n') : [];
   }
 
-  function inProcess(log: string, opts: { kubectlExit?: number; clients?: AwsClients; interactive?: boolean } = {}) {
+  function inProcess(log: string, opts: { kubectlExit?: number; serverDryRunExit?: number; clients?: AwsClients; interactive?: boolean } = {}) {
     const output = memoryOutput();
     const deps: BreakglassDeps = {
       clients: opts.clients ?? clients(),
-      kubectl: spawnKubectl({ ...process.env, PATH: `${stubDir}${path.delimiter}${process.env.PATH}`, KUBECTL_STUB_LOG: log, KUBECTL_STUB_EXIT: String(opts.kubectlExit ?? 0) }),
+      kubectl: spawnKubectl({
+        ...process.env,
+        PATH: `${stubDir}${path.delimiter}${process.env.PATH}`,
+        KUBECTL_STUB_LOG: log,
+        KUBECTL_STUB_EXIT: String(opts.kubectlExit ?? 0),
+        KUBECTL_STUB_SERVER_DRY_RUN_EXIT: String(opts.serverDryRunExit ?? 0),
+      }),
       confirm: async () => true,
       interactive: opts.interactive ?? false,
       output,
@@ -154,6 +160,19 @@ describeMoto('breakglass against moto', () => {
     expect(items[0].s3VersionAfter).toBeUndefined();
   });
 
+  test('the API server rejects the change (server-side dry run fails): exit 1, nothing applied, uploaded or recorded', async () => {
+    const s = await seed();
+    const { run, output } = inProcess(s.log, { serverDryRunExit: 1 });
+    expect(await run(['--env', ENV, '--image', 'app-2222222222222222', '--reason', 'INC-9: rejected', '--yes', ...s.flags])).toBe(1);
+    expect(output.stderr).toContain('the API server rejected the change');
+    expect(output.stderr).toContain('nothing applied, nothing uploaded, no audit record');
+    const calls = kubectlCalls(s.log);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toContain('apply --dry-run=server');
+    expect(await versions(s.bucket, s.key)).toHaveLength(1);
+    expect(await auditItems(s.table)).toHaveLength(0);
+  });
+
   test('S3 upload fails after a successful apply: audit record APPLIED_NOT_STORED, loud warning, manifest kept for a manual upload', async () => {
     const s = await seed();
     const failingPut = clients();
@@ -175,7 +194,7 @@ describeMoto('breakglass against moto', () => {
     const items = await auditItems(s.table);
     expect(items).toHaveLength(1);
     expect(items[0]).toMatchObject({ result: { S: 'APPLIED_NOT_STORED' }, error: { S: expect.stringContaining('access denied') } });
-    expect(kubectlCalls(s.log)).toHaveLength(1);
+    expect(kubectlCalls(s.log)).toHaveLength(2); // the server-side dry run, then the apply
   });
 
   test('no terminal and no --yes: refuses after the diff; nothing applied, uploaded or recorded', async () => {
@@ -258,8 +277,9 @@ describeMoto('breakglass against moto', () => {
     expect(res.stdout).toContain('docs/runbooks/breakglass.md');
 
     const calls = kubectlCalls(s.log);
-    expect(calls).toHaveLength(1);
-    expect(calls[0]).toMatch(new RegExp(`^--context ${CONTEXT} apply -f \\S+/${ENV}\\.yaml$`));
+    expect(calls).toHaveLength(2);
+    expect(calls[0]).toMatch(new RegExp(`^--context ${CONTEXT} apply --dry-run=server -f \\S+/${ENV}\\.yaml$`));
+    expect(calls[1]).toMatch(new RegExp(`^--context ${CONTEXT} apply -f \\S+/${ENV}\\.yaml$`));
     const applied = fs.readFileSync(`${s.log}.applied`, 'utf8');
 
     const v = await versions(s.bucket, s.key);
