@@ -1,3 +1,4 @@
+import type { RunKubectl } from '../../../tools/breakglass/kubectl';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -121,8 +122,10 @@ export class Harness {
     return { text: (await res.Body?.transformToString()) ?? '', versionId: res.VersionId };
   }
 
+  /** The kubectl calls that could change the cluster: the API server's dry run (`--dry-run=server`), which breakglass runs first, changes nothing. */
   kubectlCalls(s: Seeded): string[] {
-    return fs.existsSync(`${s.log}.args`) ? fs.readFileSync(`${s.log}.args`, 'utf8').trim().split('\n') : [];
+    const calls = fs.existsSync(`${s.log}.args`) ? fs.readFileSync(`${s.log}.args`, 'utf8').trim().split('\n') : [];
+    return calls.filter((c) => !c.includes('--dry-run=server'));
   }
 
   private stubEnv(s: Seeded, o: StubOptions): NodeJS.ProcessEnv {
@@ -143,6 +146,8 @@ export class Harness {
       cwd: REPO_ROOT,
       now: () => new Date(),
       ...o.deps,
+      // A test's own kubectl stands for the apply; the server-side dry run before it passes.
+      ...(o.deps?.kubectl ? { kubectl: passServerDryRun(o.deps.kubectl) } : {}),
     };
     return { deps, output, run: (argv: string[]) => runCli('breakglass', () => breakglassMain(['--config', CONFIG, ...argv], deps), output) };
   }
@@ -171,4 +176,8 @@ export async function waitForFile(file: string, ms = 30000): Promise<void> {
     if (Date.now() > until) throw new Error(`${file} did not appear within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+function passServerDryRun(kubectl: RunKubectl): RunKubectl {
+  return async (args, out, signal) => (args.includes('--dry-run=server') ? { exitCode: 0 } : kubectl(args, out, signal));
 }
