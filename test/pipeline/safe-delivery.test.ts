@@ -249,9 +249,12 @@ describe('notifications', () => {
     expect(statement?.Principal?.Service).toEqual(['codestar-notifications.amazonaws.com', 'events.amazonaws.com']);
   });
 
-  test('no subscriptions by default; the example subscribes its on-call address', () => {
+  test('no subscriptions by default; the example subscribes its on-call address and a Slack channel', () => {
     def.pipeline.resourceCountIs('AWS::SNS::Subscription', 0);
     example.pipeline.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'platform-oncall@example.com' });
+    example.pipeline.hasResourceProperties('AWS::CodeStarNotifications::NotificationRule', {
+      Targets: Match.arrayWith([{ TargetType: 'AWSChatbotSlack', TargetAddress: 'arn:aws:chatbot::111111111111:chat-configuration/slack-channel/hello-web-deploys' }]),
+    });
   });
 
   test('the approval names the commit, the image tag and the pre-prod bake result', () => {
