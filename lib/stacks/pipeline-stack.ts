@@ -13,6 +13,7 @@ import { ImageReplicasStage } from '../stages/image-replicas-stage';
 import { ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
 import { PipelineNotifications, approvalComment } from '../pipeline/notifications';
 import { addStageConditions, deployStagesOf } from '../pipeline/stage-conditions';
+import { BakeWatch } from '../pipeline/bake-watch';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: DeliveryConfig;
@@ -159,6 +160,7 @@ export class PipelineStack extends Stack {
     this.enableStageRollback();
     // Bake behind alarms (OnSuccess → ROLLBACK), prod windows (BeforeEntry), notifications: lib/pipeline/.
     addStageConditions(this.pipeline.pipeline, deployStagesOf(config));
+    new BakeWatch(this, 'BakeWatch', { pipeline: this.pipeline.pipeline, pipelineName: config.pipeline.name, stages: deployStagesOf(config) });
     new PipelineNotifications(this, 'Notifications', { pipeline: this.pipeline.pipeline, pipelineName: config.pipeline.name, settings: config.notifications });
   }
 

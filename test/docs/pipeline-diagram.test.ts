@@ -34,8 +34,9 @@ test('every deploy stage ends with its bake: each region\'s alarm and bake time,
   const diagram = renderPipelineDiagram(template);
   expect(diagram).toContain('bake 10 min: hello-web-preprod-eu-west-1-bake (eu-west-1)<br/>OnSuccess: ROLLBACK on alarm');
   expect(diagram).toMatch(/bake 30 min: hello-web-prod-ap-southeast-2-bake \(ap-southeast-2\)<br\/>bake 30 min: hello-web-prod-us-east-1-bake \(us-east-1\)|bake 30 min: hello-web-prod-us-east-1-bake \(us-east-1\)<br\/>bake 30 min: hello-web-prod-ap-southeast-2-bake/);
-  // The bake comes after the smoke test.
-  expect(diagram).toMatch(/s6a3 --> s6k/);
+  // The bake action follows the smoke test, and the OnSuccess check comes last.
+  expect(diagram).toMatch(/s6a3\["SmokeTest-preprod-eu-west-1<br\/>CodeBuild"\]\n\s+s6a4\["Bake-preprod-eu-west-1<br\/>CodeBuild"\]/);
+  expect(diagram).toMatch(/s6a4 --> s6k/);
 });
 
 test('a prod wave with a deployment window starts with it', () => {

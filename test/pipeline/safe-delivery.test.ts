@@ -77,12 +77,43 @@ describe.each([
     }
   });
 
+  test('every deploy stage ends with a Bake action per environment that watches its alarm for its bake time', () => {
+    const s = get();
+    const stages = stagesOf(s.pipeline);
+    for (const { name, envs } of deployStages(s)) {
+      const stage = stages.find((x) => x.Name === name)!;
+      const actions = stage.Actions as Array<{ Name: string; RunOrder: number; ActionTypeId: { Provider: string }; Configuration: { EnvironmentVariables?: unknown } }>;
+      const bakes = actions.filter((a) => a.Name.startsWith('Bake-'));
+      expect(bakes.map((a) => a.Name).sort()).toEqual(envs.map((e) => `Bake-${e.stageName}`).sort());
+      const others = actions.filter((a) => !a.Name.startsWith('Bake-'));
+      for (const bake of bakes) {
+        expect(bake.ActionTypeId.Provider).toBe('CodeBuild');
+        // After everything else in the stage (the smoke tests included), all environments in parallel.
+        expect(bake.RunOrder).toBe(Math.max(...others.map((a) => a.RunOrder)) + 1);
+        const env = envs.find((e) => bake.Name === `Bake-${e.stageName}`)!;
+        // A JSON string, joined with the partition token for the role ARN.
+        const vars = Object.fromEntries((JSON.parse(arnOf(bake.Configuration.EnvironmentVariables)) as Array<{ name: string; value: string }>).map((v) => [v.name, v.value]));
+        expect(vars).toMatchObject({
+          PIPELINE_NAME: s.config.pipeline.name,
+          EXECUTION_ID: '#{codepipeline.PipelineExecutionId}',
+          ALARM_NAME: BAKE_NAMES.bakeAlarm(env.stageName),
+          ALARM_REGION: env.region,
+          BAKE_MINUTES: String(env.bake.minutes),
+        });
+        expect(vars.ROLE_ARN).toBe(`arn:aws:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`);
+      }
+    }
+  });
+
   test('stages that deploy nothing have no bake', () => {
     const s = get();
     const deploying = new Set(deployStages(s).map((d) => d.name));
     const others = stagesOf(s.pipeline).filter((x) => !deploying.has(x.Name));
     expect(others.map((x) => x.Name)).toEqual(expect.arrayContaining(['Source', 'Build', 'PromoteToProd']));
-    for (const x of others) expect(x.OnSuccess).toBeUndefined();
+    for (const x of others) {
+      expect(x.OnSuccess).toBeUndefined();
+      expect(x.Actions.some((a) => typeof a.Name === 'string' && a.Name.startsWith('Bake-'))).toBe(false);
+    }
   });
 
   test('the alarm and role each rule names exist in that environment\'s stack, and the role may only read that alarm', () => {
