@@ -61,6 +61,12 @@ export interface BakeWatchProps {
   readonly pipeline: codepipeline.Pipeline;
   readonly pipelineName: string;
   readonly stages: readonly DeployStage[];
+  /**
+   * Runtimes the build selects, as the pipeline's other CodeBuild steps do (pipeline-stack.ts,
+   * codeBuildDefaults); the script itself needs only the AWS CLI.
+   * @default { nodejs: '20' }
+   */
+  readonly runtimeVersions?: Record<string, string>;
 }
 
 /**
@@ -76,7 +82,11 @@ export class BakeWatch extends Construct {
     const longest = Math.max(...props.stages.flatMap((s) => s.environments.map((e) => e.bake.minutes)));
     this.project = new codebuild.PipelineProject(this, 'Project', {
       description: `Bakes a release: watches an environment's bake alarm (${props.pipelineName})`,
-      buildSpec: codebuild.BuildSpec.fromObject({ version: '0.2', env: { shell: 'bash' }, phases: { build: { commands: [BAKE_WATCH_SCRIPT] } } }),
+      buildSpec: codebuild.BuildSpec.fromObject({
+        version: '0.2',
+        env: { shell: 'bash' },
+        phases: { install: { 'runtime-versions': props.runtimeVersions ?? { nodejs: '20' } }, build: { commands: [BAKE_WATCH_SCRIPT] } },
+      }),
       // The smallest Graviton build: the script only sleeps and calls two APIs.
       environment: { buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0, computeType: codebuild.ComputeType.SMALL },
       timeout: Duration.minutes(longest + 15),
