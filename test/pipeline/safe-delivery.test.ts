@@ -140,6 +140,17 @@ describe.each([
   });
 });
 
+test("the bake actions' role may assume the environments' reader roles and read this pipeline's executions, nothing else", () => {
+  const policies = Object.entries(def.pipeline.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('BakeWatchProjectRole')) as Array<[string, { Properties: { PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> } } }]>;
+  expect(policies).toHaveLength(1);
+  const statements = policies[0][1].Properties.PolicyDocument.Statement;
+  const assume = statements.find((st) => st.Action === 'sts:AssumeRole')!;
+  expect((assume.Resource as unknown[]).map(arnOf).sort()).toEqual(allEnvironments(def.config).map((e) => `arn:aws:iam::${e.account}:role/${BAKE_NAMES.readerRole(e.stageName)}`).sort());
+  const read = statements.find((st) => st.Action === 'codepipeline:GetPipelineExecution')!;
+  expect(JSON.stringify(read.Resource)).toContain(`"${Object.keys(def.pipeline.findResources('AWS::CodePipeline::Pipeline'))[0]}"`);
+  expect(statements.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action])).filter((a) => /^(cloudwatch|iam|sts):/.test(String(a)))).toEqual(['sts:AssumeRole']);
+});
+
 describe('alarms of one environment', () => {
   const alarm = (t: Template, name: string) => {
     const found = Object.values(t.findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmName: name } })) as Array<{ Properties: Record<string, unknown> }>;
