@@ -17,7 +17,7 @@ export function checkPipelineLimits(input: CrossFieldInput): ConfigProblem[] {
     if (size > MAX_REGIONS_PER_WAVE) {
       problems.push({
         path: `prod.waves[${wave}]`,
-        message: `${size} environments in one wave need ${size * ACTIONS_PER_REGION} pipeline actions (${ACTIONS_PER_REGION} each: change set, deploy, smoke test), more than the ${MAX_ACTIONS_PER_STAGE} CodePipeline allows in one stage; split it into waves of at most ${MAX_REGIONS_PER_WAVE}`,
+        message: `${size} environments in one wave need ${size * ACTIONS_PER_REGION} pipeline actions (${ACTIONS_PER_REGION} each: change set, deploy, smoke test, bake), more than the ${MAX_ACTIONS_PER_STAGE} CodePipeline allows in one stage; split it into waves of at most ${MAX_REGIONS_PER_WAVE}`,
       });
     }
   }

@@ -13,12 +13,12 @@ export const MAX_ACTIONS_PER_STAGE = 50;
 
 /**
  * Actions the pipeline puts in a deploy stage for each region: the change set (Prepare), its
- * execution (Deploy) and the smoke test (post). The image gate runs in a stage of its own before
+ * execution (Deploy), the smoke test and the bake watch (lib/pipeline/bake-watch.ts). The image gate runs in a stage of its own before
  * it (one action per region, lib/pipeline/image-gate-stage.ts), so a rollback never re-runs it. A test derives this number
  * from the synthesized pipeline (test/config/pipeline-limits.test.ts): when a step is added per
  * region, change it here and validation follows.
  */
-export const ACTIONS_PER_REGION = 3;
+export const ACTIONS_PER_REGION = 4;
 
 /** Actions of the ImageReplicas stage per replica region: the replica stack's change set and its execution. */
 export const ACTIONS_PER_REPLICA_REGION = 2;

@@ -18,6 +18,7 @@ import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../pipeline/limits';
 import { scopePipelineGrants } from '../pipeline/scoped-grants';
 import { ImageBackfillStep, ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
 import { imageGateStageName } from '../pipeline/image-gate-stage';
+import { BakeWatch } from '../pipeline/bake-watch';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: DeliveryConfig;
@@ -157,6 +158,7 @@ export class PipelineStack extends Stack {
     this.enableStageRollback();
     // Bake behind alarms (OnSuccess → ROLLBACK), prod windows (BeforeEntry), notifications: lib/pipeline/.
     addStageConditions(this.pipeline.pipeline, deployStagesOf(config));
+    new BakeWatch(this, 'BakeWatch', { pipeline: this.pipeline.pipeline, pipelineName: config.pipeline.name, stages: deployStagesOf(config) });
     new PipelineNotifications(this, 'Notifications', { pipeline: this.pipeline.pipeline, pipelineName: config.pipeline.name, settings: config.notifications });
     // The `*` grants CDK Pipelines writes for cross-region keys and asset publishing, narrowed (docs/decisions/0008-scoped-pipeline-iam.md).
     scopePipelineGrants(this.pipeline.pipeline, this.pipeline.node.tryFindChild('Assets'));

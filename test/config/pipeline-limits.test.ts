@@ -44,7 +44,7 @@ test('a 17-region wave is refused by validation, naming the wave and the limit (
   // The bake's rule limit (lib/config/safe-delivery.ts) refuses it too; this test is about the stage's actions.
   const actions = problemsOf(withWave(REGIONS)).filter((p) => p.includes('pipeline actions'));
   expect(actions).toHaveLength(1);
-  expect(actions[0]).toMatch(/^prod\.waves\[1\]: 17 environments in one wave need 51 pipeline actions/);
+  expect(actions[0]).toMatch(/^prod\.waves\[1\]: 17 environments in one wave need 68 pipeline actions/);
   expect(actions[0]).toContain(`more than the ${MAX_ACTIONS_PER_STAGE} CodePipeline allows in one stage`);
   expect(actions[0]).toContain(`waves of at most ${MAX_REGIONS_PER_WAVE}`);
 });

@@ -34,10 +34,11 @@ test('every deploy stage ends with its bake: each region\'s alarm and bake time,
   const diagram = renderPipelineDiagram(template);
   expect(diagram).toContain('bake 10 min: hello-web-preprod-eu-west-1-bake (eu-west-1)<br/>OnSuccess: ROLLBACK on alarm');
   expect(diagram).toMatch(/bake 30 min: hello-web-prod-ap-southeast-2-bake \(ap-southeast-2\)<br\/>bake 30 min: hello-web-prod-us-east-1-bake \(us-east-1\)|bake 30 min: hello-web-prod-us-east-1-bake \(us-east-1\)<br\/>bake 30 min: hello-web-prod-ap-southeast-2-bake/);
-  // The bake comes after the stage's last action (the smoke test).
+  // The bake action follows the smoke test, and the OnSuccess check comes last.
   const preprod = /subgraph (s\d+)\["preprod-eu-west-1 /.exec(diagram)![1];
-  const last = Math.max(...[...diagram.matchAll(new RegExp(`${preprod}a(\\d+)\\[`, 'g'))].map((m) => Number(m[1])));
-  expect(diagram).toContain(`${preprod}a${last} --> ${preprod}k`);
+  const smoke = new RegExp(`${preprod}a(\\d+)\\["SmokeTest-preprod-eu-west-1<br/>CodeBuild"\\]\\n\\s+${preprod}a(\\d+)\\["Bake-preprod-eu-west-1<br/>CodeBuild"\\]`).exec(diagram);
+  expect(smoke).not.toBeNull();
+  expect(diagram).toContain(`${preprod}a${smoke![2]} --> ${preprod}k`);
 });
 
 test('a prod wave with a deployment window starts with it', () => {

@@ -77,12 +77,43 @@ describe.each([
     }
   });
 
+  test('every deploy stage ends with a Bake action per environment that watches its alarm for its bake time', () => {
+    const s = get();
+    const stages = stagesOf(s.pipeline);
+    for (const { name, envs } of deployStages(s)) {
+      const stage = stages.find((x) => x.Name === name)!;
+      const actions = stage.Actions as Array<{ Name: string; RunOrder: number; ActionTypeId: { Provider: string }; Configuration: { EnvironmentVariables?: unknown } }>;
+      const bakes = actions.filter((a) => a.Name.startsWith('Bake-'));
+      expect(bakes.map((a) => a.Name).sort()).toEqual(envs.map((e) => `Bake-${e.stageName}`).sort());
+      const others = actions.filter((a) => !a.Name.startsWith('Bake-'));
+      for (const bake of bakes) {
+        expect(bake.ActionTypeId.Provider).toBe('CodeBuild');
+        // After everything else in the stage (the smoke tests included), all environments in parallel.
+        expect(bake.RunOrder).toBe(Math.max(...others.map((a) => a.RunOrder)) + 1);
+        const env = envs.find((e) => bake.Name === `Bake-${e.stageName}`)!;
+        // A JSON string, joined with the partition token for the role ARN.
+        const vars = Object.fromEntries((JSON.parse(arnOf(bake.Configuration.EnvironmentVariables)) as Array<{ name: string; value: string }>).map((v) => [v.name, v.value]));
+        expect(vars).toMatchObject({
+          PIPELINE_NAME: s.config.pipeline.name,
+          EXECUTION_ID: '#{codepipeline.PipelineExecutionId}',
+          ALARM_NAME: BAKE_NAMES.bakeAlarm(env.stageName),
+          ALARM_REGION: env.region,
+          BAKE_MINUTES: String(env.bake.minutes),
+        });
+        expect(vars.ROLE_ARN).toBe(`arn:aws:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`);
+      }
+    }
+  });
+
   test('stages that deploy nothing have no bake', () => {
     const s = get();
     const deploying = new Set(deployStages(s).map((d) => d.name));
     const others = stagesOf(s.pipeline).filter((x) => !deploying.has(x.Name));
     expect(others.map((x) => x.Name)).toEqual(expect.arrayContaining(['Source', 'Build', 'PromoteToProd']));
-    for (const x of others) expect(x.OnSuccess).toBeUndefined();
+    for (const x of others) {
+      expect(x.OnSuccess).toBeUndefined();
+      expect(x.Actions.some((a) => typeof a.Name === 'string' && a.Name.startsWith('Bake-'))).toBe(false);
+    }
   });
 
   test('the alarm and role each rule names exist in that environment\'s stack, and the role may only read that alarm', () => {
@@ -107,6 +138,17 @@ describe.each([
     const resources = (Array.isArray(statement?.Resource) ? statement!.Resource : [statement?.Resource]) as unknown[];
     expect(resources.map(arnOf).sort()).toEqual(allEnvironments(s.config).map((e) => `arn:aws:iam::${e.account}:role/${BAKE_NAMES.readerRole(e.stageName)}`).sort());
   });
+});
+
+test("the bake actions' role may assume the environments' reader roles and read this pipeline's executions, nothing else", () => {
+  const policies = Object.entries(def.pipeline.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('BakeWatchProjectRole')) as Array<[string, { Properties: { PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> } } }]>;
+  expect(policies).toHaveLength(1);
+  const statements = policies[0][1].Properties.PolicyDocument.Statement;
+  const assume = statements.find((st) => st.Action === 'sts:AssumeRole')!;
+  expect((assume.Resource as unknown[]).map(arnOf).sort()).toEqual(allEnvironments(def.config).map((e) => `arn:aws:iam::${e.account}:role/${BAKE_NAMES.readerRole(e.stageName)}`).sort());
+  const read = statements.find((st) => st.Action === 'codepipeline:GetPipelineExecution')!;
+  expect(JSON.stringify(read.Resource)).toContain(`"${Object.keys(def.pipeline.findResources('AWS::CodePipeline::Pipeline'))[0]}"`);
+  expect(statements.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action])).filter((a) => /^(cloudwatch|iam|sts):/.test(String(a)))).toEqual(['sts:AssumeRole']);
 });
 
 describe('alarms of one environment', () => {
@@ -249,9 +291,12 @@ describe('notifications', () => {
     expect(statement?.Principal?.Service).toEqual(['codestar-notifications.amazonaws.com', 'events.amazonaws.com']);
   });
 
-  test('no subscriptions by default; the example subscribes its on-call address', () => {
+  test('no subscriptions by default; the example subscribes its on-call address and a Slack channel', () => {
     def.pipeline.resourceCountIs('AWS::SNS::Subscription', 0);
     example.pipeline.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'platform-oncall@example.com' });
+    example.pipeline.hasResourceProperties('AWS::CodeStarNotifications::NotificationRule', {
+      Targets: Match.arrayWith([{ TargetType: 'AWSChatbotSlack', TargetAddress: 'arn:aws:chatbot::111111111111:chat-configuration/slack-channel/hello-web-deploys' }]),
+    });
   });
 
   test('the approval names the commit, the image tag and the pre-prod bake result', () => {
