@@ -118,7 +118,10 @@ export class RunControl {
         finish(() => reject(this.interruptError(doing, signal)));
       };
       if (!opts.finishing) this.listeners.add(onInterrupt);
-      fn(ac.signal).then(
+      // Through a promise, so that a function that throws or returns a plain value behaves the same.
+      Promise.resolve()
+        .then(() => fn(ac.signal))
+        .then(
         (v) => finish(() => resolve(v)),
         (e: unknown) => finish(() => reject(e)),
       );
