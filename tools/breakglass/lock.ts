@@ -97,6 +97,7 @@ export class EnvironmentHold {
       if (!i || Number(i.expiresAtMs?.N ?? 0) < now.getTime()) return undefined;
       return { runId: i.runId?.S ?? '?', who: i.who?.S ?? '?', host: i.host?.S ?? '?', reason: i.reason?.S ?? '', acquiredAt: i.acquiredAt?.S ?? '?', expiresAt: i.expiresAt?.S ?? '?' };
     } catch {
+      // Only to name the holder in the refusal: the refusal itself stands without the name.
       return undefined;
     }
   }

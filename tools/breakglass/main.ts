@@ -290,8 +290,12 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
 
     const runId = randomUUID();
     const dynamodb = deps.clients.dynamodb(env.region);
-    const hold = await EnvironmentHold.acquire({ client: dynamodb, table: targets.table, environment: env.stageName, owner: { runId, who, reason: o.reason }, leaseMs: control.remainingMs() + HOLD_MARGIN_MS, now: deps.now(), control });
+    // An interrupt waits for the answer, so that a hold DynamoDB did take is also released.
+    const hold = await control.protect('taking the hold on the environment', () =>
+      EnvironmentHold.acquire({ client: dynamodb, table: targets.table, environment: env.stageName, owner: { runId, who, reason: o.reason }, leaseMs: control.remainingMs() + HOLD_MARGIN_MS, now: deps.now(), control }),
+    );
     try {
+      control.checkpoint('holding the environment, before applying');
       // Under the hold: what the diff showed must still be what S3 holds, or this run would apply
       // (and store) a change on top of a version the operator never saw.
       const now = await headManifest(s3, targets, control);
@@ -301,7 +305,7 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
             `Nothing was applied; run again to see the diff against what runs now.`,
         );
       }
-      control.checkpoint('about to apply');
+      control.checkpoint('holding the environment, before applying');
       const applyMs = control.remainingMs() - Math.min(RECORD_RESERVE_MS, control.timeoutMs / 4);
       if (applyMs < 1000) throw new TimeoutError(`timed out: too little of --timeout ${formatSeconds(control.timeoutMs)} is left to apply and record the change; nothing was applied`);
 

@@ -91,8 +91,10 @@ export class RunControl {
     const callLimit = opts.timeoutMs ?? this.opts.callTimeoutMs;
     const remaining = this.remainingMs();
     const byDeadline = !opts.finishing && remaining <= callLimit;
+    // Inside protect(...), an interrupt waits: the call is not abandoned.
+    const interruptible = !opts.finishing && this.protecting === undefined;
     const limit = opts.finishing ? callLimit : Math.min(callLimit, remaining);
-    if (!opts.finishing) {
+    if (interruptible) {
       try {
         this.checkpoint(doing);
       } catch (e) {
@@ -117,8 +119,11 @@ export class RunControl {
         ac.abort();
         finish(() => reject(this.interruptError(doing, signal)));
       };
-      if (!opts.finishing) this.listeners.add(onInterrupt);
-      fn(ac.signal).then(
+      if (interruptible) this.listeners.add(onInterrupt);
+      // Through a promise, so that a function that throws or returns a plain value behaves the same.
+      Promise.resolve()
+        .then(() => fn(ac.signal))
+        .then(
         (v) => finish(() => resolve(v)),
         (e: unknown) => finish(() => reject(e)),
       );

@@ -43,6 +43,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	psaFlag := fs.String("psa-version", "v"+KubernetesVersion, `Pod Security Standards version to evaluate "restricted" at ("v1.x" or "latest")`)
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
+	// The flag package keeps the last of a repeated flag; every command of the repository refuses
+	// one instead (issue 13), so that "--x a --x b" never silently means b.
+	fs.VisitAll(func(f *flag.Flag) { f.Value = &onceValue{Value: f.Value, name: f.Name} })
 
 	// Flags may come before or after the file name.
 	var positional []string
@@ -127,4 +130,25 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// onceValue refuses a second Set of the same flag.
+type onceValue struct {
+	flag.Value
+	name string
+	set  bool
+}
+
+func (o *onceValue) Set(s string) error {
+	if o.set {
+		return fmt.Errorf("--%s is given twice; give it once", o.name)
+	}
+	o.set = true
+	return o.Value.Set(s)
+}
+
+// IsBoolFlag keeps a wrapped switch (--json) a switch that takes no value.
+func (o *onceValue) IsBoolFlag() bool {
+	b, ok := o.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }

@@ -107,6 +107,8 @@ func TestCLIUsageAndInputErrorsExitTwo(t *testing.T) {
 		{"no file", "", nil, "want exactly one file"},
 		{"two files", "", []string{"testdata/compliant.yaml", "testdata/compliant.yaml"}, "want exactly one file"},
 		{"unknown flag", "", []string{"--strict", "testdata/compliant.yaml"}, "flag provided but not defined: -strict"},
+		{"repeated flag", "", []string{"--psa-version", "v1.34", "--psa-version", "v1.35", "testdata/compliant.yaml"}, "--psa-version is given twice"},
+		{"repeated switch", "", []string{"--json", "--json", "testdata/compliant.yaml"}, "--json is given twice"},
 		{"missing file", "", []string{"testdata/no-such-file.yaml"}, "no such file or directory"},
 		{"directory", "", []string{"testdata"}, "testdata"},
 		{"bad --psa-version", "", []string{"--psa-version", "1.35", "testdata/compliant.yaml"}, `must be "latest" or "v1.x"`},

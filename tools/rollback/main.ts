@@ -1,13 +1,19 @@
 import { CodePipelineClient, type PipelineExecutionSummary, RollbackStageCommand } from '@aws-sdk/client-codepipeline';
 import { parseFlags, requireFlag } from '../common/args';
 import { invocationDir, loadToolConfig } from '../common/config';
-import { EXIT_FAILED, EXIT_OK, OperationError, UsageError, awsErrorName, describeAwsError } from '../common/errors';
+import { RunControl, parseTimeoutSeconds } from '../common/control';
+import { EXIT_FAILED, EXIT_OK, OperationError, TimeoutError, UsageError, awsErrorName, describeAwsError, isStop } from '../common/errors';
 import { type Output, formatElapsed } from '../common/output';
 import { type Confirm, confirmOrRefuse } from '../common/prompt';
 import { PipelineReader, describeRevisions, imageTagsOf } from './pipeline';
 import { describeScope, resolveStage } from './stages';
 
-export const ROLLBACK_USAGE = 'usage: npm run rollback -- --stage <environment or pipeline stage> [--to <pipeline execution id>] [--yes] [--config <file>]';
+export const ROLLBACK_USAGE = 'usage: npm run rollback -- --stage <environment or pipeline stage> [--to <pipeline execution id>] [--yes] [--timeout <seconds>] [--config <file>]';
+
+/** Default --timeout: reading, the prompt, and following the rollback to its end. */
+export const DEFAULT_TIMEOUT_SECONDS = 5400;
+/** The most one CodePipeline call (with the SDK's retries) may take. */
+export const DEFAULT_CALL_TIMEOUT_MS = 30000;
 
 export interface RollbackDeps {
   /** A CodePipeline client for a region (the pipeline's region). */
@@ -26,6 +32,8 @@ export interface RollbackDeps {
   readonly pollIntervalMs?: number;
   /** How long to follow the rollback before giving up on following it (the rollback goes on). @default 5400000 (90 min) */
   readonly maxWaitMs?: number;
+  /** The most one CodePipeline call may take. @default DEFAULT_CALL_TIMEOUT_MS */
+  readonly callTimeoutMs?: number;
 }
 
 export function defaultRollbackDeps(output: Output, interactive: boolean, confirm: Confirm): RollbackDeps {
@@ -54,7 +62,7 @@ const FINAL_STATUSES = new Set(['Succeeded', 'Failed', 'Stopped', 'Cancelled', '
  */
 export async function rollbackMain(argv: readonly string[], deps: RollbackDeps): Promise<number> {
   const out = deps.output;
-  const flags = parseFlags(argv, { stage: { type: 'string' }, to: { type: 'string' }, yes: { type: 'boolean' }, config: { type: 'string' } }, ROLLBACK_USAGE);
+  const flags = parseFlags(argv, { stage: { type: 'string' }, to: { type: 'string' }, yes: { type: 'boolean' }, config: { type: 'string' }, timeout: { type: 'string' } }, ROLLBACK_USAGE);
   if (flags.help) {
     out.out(ROLLBACK_USAGE);
     out.out('Rolls a deploy stage back to its last successful execution (or --to), after confirmation. Runbook: docs/runbooks/rollback.md');
@@ -64,12 +72,14 @@ export async function rollbackMain(argv: readonly string[], deps: RollbackDeps):
   if (flags.to !== undefined && !EXECUTION_ID.test(flags.to)) {
     throw new UsageError(`--to must be a pipeline execution id such as 1a2b3c4d-0000-4000-8000-123456789abc, got "${flags.to}"`);
   }
+  const timeoutSeconds = parseTimeoutSeconds('--timeout', flags.timeout, DEFAULT_TIMEOUT_SECONDS, 1, 86400);
   const cfg = loadToolConfig(flags.config, deps.cwd, deps.repoRoot);
   const stage = resolveStage(cfg, stageArg);
+  const control = new RunControl({ timeoutMs: timeoutSeconds * 1000, callTimeoutMs: deps.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, now: deps.now });
   const stageName = stage.pipelineStageName;
   const { name: pipelineName, region } = cfg.pipeline;
   const client = deps.codePipeline(region);
-  const reader = new PipelineReader(client, pipelineName, region);
+  const reader = new PipelineReader(client, pipelineName, region, control);
 
   out.out(`Pipeline ${pipelineName} (${region}), stage ${stageName}: ${describeScope(stage)}.`);
 
@@ -139,20 +149,29 @@ export async function rollbackMain(argv: readonly string[], deps: RollbackDeps):
   out.out(`            image   ${formatTags(targetImages)}`);
   out.out('');
 
-  await confirmOrRefuse({ yes: flags.yes === true, interactive: deps.interactive, confirm: deps.confirm, question: `Roll back ${stageName} to ${targetId}? [y/N]`, what: `roll back ${stageName}` });
+  await confirmOrRefuse({
+    yes: flags.yes === true,
+    interactive: deps.interactive,
+    // The prompt is bounded by --timeout too.
+    confirm: (question) => control.call('waiting for your answer', (signal) => deps.confirm(question, signal), { timeoutMs: control.remainingMs() }),
+    question: `Roll back ${stageName} to ${targetId}? [y/N]`,
+    what: `roll back ${stageName}`,
+  });
 
   let rollbackId: string;
   try {
-    const res = await client.send(new RollbackStageCommand({ pipelineName, stageName, targetPipelineExecutionId: targetId }));
+    const res = await control.call(`rolling back ${stageName}`, (abortSignal) => client.send(new RollbackStageCommand({ pipelineName, stageName, targetPipelineExecutionId: targetId }), { abortSignal }));
     if (!res.pipelineExecutionId) throw new OperationError('RollbackStage returned no execution id; check the pipeline in the console');
     rollbackId = res.pipelineExecutionId;
   } catch (e) {
     if (e instanceof OperationError) throw e;
+    if (e instanceof TimeoutError) throw new TimeoutError(`${e.message}: the rollback may or may not have started; check stage ${stageName} in the console before trying again`);
+    if (isStop(e)) throw e;
     throw new OperationError(explainRollbackError(e, stageName, targetId));
   }
   out.out(`Rollback started: execution ${rollbackId}. Following it (Ctrl-C stops following, not the rollback).`);
 
-  const final = await follow(reader, rollbackId, stageName, deps);
+  const final = await follow(reader, rollbackId, stageName, deps, control);
   if (final.status === 'Succeeded') {
     out.out(`Rollback of ${stageName} succeeded after ${formatElapsed(final.elapsedMs)}: it runs ${targetId} again (image ${formatTags(targetImages)}).`);
     out.out(`The next pipeline run deploys whatever is in git again: revert or fix the change in git before pushing.`);
@@ -163,7 +182,7 @@ export async function rollbackMain(argv: readonly string[], deps: RollbackDeps):
   return EXIT_FAILED;
 }
 
-async function follow(reader: PipelineReader, rollbackId: string, stageName: string, deps: RollbackDeps): Promise<{ status: string; summary?: string; elapsedMs: number }> {
+async function follow(reader: PipelineReader, rollbackId: string, stageName: string, deps: RollbackDeps, control: RunControl): Promise<{ status: string; summary?: string; elapsedMs: number }> {
   const interval = deps.pollIntervalMs ?? 15000;
   const maxWait = deps.maxWaitMs ?? 90 * 60 * 1000;
   const start = deps.now();
@@ -173,18 +192,25 @@ async function follow(reader: PipelineReader, rollbackId: string, stageName: str
     lastSeen.set(what, status);
     deps.output.out(`  [${formatElapsed(deps.now() - start)}] ${what}: ${status}`);
   };
-  for (;;) {
-    const exec = await executionOnceVisible(reader, rollbackId, deps.now() - start);
-    const status = exec?.status ?? 'Starting';
-    for (const action of await reader.actionExecutions(rollbackId, stageName)) {
-      if (action.actionName && action.status) report(`  ${action.actionName}`, action.status);
+  let status = 'Starting';
+  const goesOn = () => `rollback ${rollbackId} is still ${status}; it goes on in CodePipeline, follow it in the console`;
+  try {
+    for (;;) {
+      const exec = await executionOnceVisible(reader, rollbackId, deps.now() - start);
+      status = exec?.status ?? 'Starting';
+      for (const action of await reader.actionExecutions(rollbackId, stageName)) {
+        if (action.actionName && action.status) report(`  ${action.actionName}`, action.status);
+      }
+      report(`rollback ${rollbackId}`, status);
+      if (FINAL_STATUSES.has(status)) return { status, summary: exec?.statusSummary, elapsedMs: deps.now() - start };
+      if (deps.now() - start >= maxWait) throw new OperationError(`stopped following after ${formatElapsed(deps.now() - start)}: ${goesOn()}`);
+      control.checkpoint('following the rollback');
+      await deps.sleep(Math.min(interval, control.remainingMs()));
+      control.checkpoint('following the rollback');
     }
-    report(`rollback ${rollbackId}`, status);
-    if (FINAL_STATUSES.has(status)) return { status, summary: exec?.statusSummary, elapsedMs: deps.now() - start };
-    if (deps.now() - start >= maxWait) {
-      throw new OperationError(`stopped following after ${formatElapsed(deps.now() - start)}: rollback ${rollbackId} is still ${status}; it goes on in CodePipeline, follow it in the console`);
-    }
-    await deps.sleep(interval);
+  } catch (e) {
+    if (e instanceof TimeoutError) throw new TimeoutError(`${e.message} (after ${formatElapsed(deps.now() - start)}): ${goesOn()}`);
+    throw e;
   }
 }
 

@@ -9,7 +9,14 @@ import {
   type PipelineExecutionSummary,
   type StageExecution,
 } from '@aws-sdk/client-codepipeline';
-import { OperationError, awsErrorName, describeAwsError } from '../common/errors';
+import type { RunControl } from '../common/control';
+import { OperationError, awsErrorName, describeAwsError, isStop } from '../common/errors';
+
+/**
+ * Most pages read of one listing. A stage's successful executions in the current pipeline
+ * structure fit in a few pages of 100; a listing that goes on beyond this is a fault, not history.
+ */
+export const MAX_PAGES = 50;
 
 /**
  * Read-side queries of CodePipeline for one pipeline, each turning the API's errors into a
@@ -20,11 +27,12 @@ export class PipelineReader {
     private readonly client: CodePipelineClient,
     readonly pipelineName: string,
     readonly region: string,
+    private readonly control: RunControl,
   ) {}
 
   /** The stage's latest execution (what it runs now), or undefined if it never ran. */
   async latestStageExecution(stageName: string): Promise<StageExecution | undefined> {
-    const state = await this.call(`reading the state of pipeline ${this.pipelineName}`, () => this.client.send(new GetPipelineStateCommand({ name: this.pipelineName })));
+    const state = await this.call(`reading the state of pipeline ${this.pipelineName}`, (abortSignal) => this.client.send(new GetPipelineStateCommand({ name: this.pipelineName }), { abortSignal }));
     const stage = state.stageStates?.find((s) => s.stageName === stageName);
     if (!stage) {
       const stages = (state.stageStates ?? []).map((s) => s.stageName).join(', ');
@@ -34,7 +42,7 @@ export class PipelineReader {
   }
 
   async execution(id: string): Promise<PipelineExecution> {
-    const res = await this.call(`reading pipeline execution ${id}`, () => this.client.send(new GetPipelineExecutionCommand({ pipelineName: this.pipelineName, pipelineExecutionId: id })));
+    const res = await this.call(`reading pipeline execution ${id}`, (abortSignal) => this.client.send(new GetPipelineExecutionCommand({ pipelineName: this.pipelineName, pipelineExecutionId: id }), { abortSignal }));
     if (!res.pipelineExecution) throw new OperationError(`pipeline execution ${id} returned no details`);
     return res.pipelineExecution;
   }
@@ -47,35 +55,50 @@ export class PipelineReader {
    */
   async succeededInStage(stageName: string, stop: (seen: PipelineExecutionSummary[]) => boolean = () => false): Promise<PipelineExecutionSummary[]> {
     const seen: PipelineExecutionSummary[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await this.call(`listing executions that succeeded in ${stageName}`, () =>
-        this.client.send(new ListPipelineExecutionsCommand({ pipelineName: this.pipelineName, filter: { succeededInStage: { stageName } }, maxResults: 100, nextToken })),
+    const doing = `listing executions that succeeded in ${stageName}`;
+    await this.pages(doing, async (nextToken, abortSignal) => {
+      const page = await this.client.send(
+        new ListPipelineExecutionsCommand({ pipelineName: this.pipelineName, filter: { succeededInStage: { stageName } }, maxResults: 100, nextToken }),
+        { abortSignal },
       );
       seen.push(...(page.pipelineExecutionSummaries ?? []));
-      nextToken = page.nextToken;
-    } while (nextToken && !stop(seen));
+      return stop(seen) ? undefined : page.nextToken;
+    });
     return seen.sort((a, b) => (b.startTime?.getTime() ?? 0) - (a.startTime?.getTime() ?? 0));
   }
 
   /** The action executions of one pipeline execution in one stage. */
   async actionExecutions(pipelineExecutionId: string, stageName: string): Promise<ActionExecutionDetail[]> {
     const out: ActionExecutionDetail[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await this.call(`listing the actions of execution ${pipelineExecutionId}`, () =>
-        this.client.send(new ListActionExecutionsCommand({ pipelineName: this.pipelineName, filter: { pipelineExecutionId }, maxResults: 100, nextToken })),
-      );
+    await this.pages(`listing the actions of execution ${pipelineExecutionId}`, async (nextToken, abortSignal) => {
+      const page = await this.client.send(new ListActionExecutionsCommand({ pipelineName: this.pipelineName, filter: { pipelineExecutionId }, maxResults: 100, nextToken }), { abortSignal });
       out.push(...(page.actionExecutionDetails ?? []).filter((a) => a.stageName === stageName));
-      nextToken = page.nextToken;
-    } while (nextToken);
+      return page.nextToken;
+    });
     return out;
   }
 
-  private async call<T>(doing: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Reads page after page while `readPage` returns a token: each page bounded in time, at most
+   * MAX_PAGES of them, and a token seen before ends it (a listing that would never end).
+   */
+  private async pages(doing: string, readPage: (nextToken: string | undefined, abortSignal: AbortSignal) => Promise<string | undefined>): Promise<void> {
+    const tokens = new Set<string>();
+    let nextToken: string | undefined;
+    for (let page = 1; ; page++) {
+      nextToken = await this.call(doing, (abortSignal) => readPage(nextToken, abortSignal));
+      if (!nextToken) return;
+      if (tokens.has(nextToken)) throw new OperationError(`${doing}: CodePipeline returned the same page token twice (after ${page} pages), so the listing would never end; try again later, or name the target with --to`);
+      tokens.add(nextToken);
+      if (page >= MAX_PAGES) throw new OperationError(`${doing}: more than ${MAX_PAGES} pages; stopping there. Name the target with --to <execution id> (the console lists the executions)`);
+    }
+  }
+
+  private async call<T>(doing: string, fn: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return await this.control.call(doing, fn);
     } catch (e) {
+      if (isStop(e) || e instanceof OperationError) throw e;
       if (awsErrorName(e) === 'PipelineNotFoundException') {
         throw new OperationError(`pipeline ${this.pipelineName} not found in ${this.region}; check the account of your credentials and --config (config.pipeline.name/region)`, { cause: e });
       }
