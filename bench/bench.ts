@@ -8,7 +8,7 @@ import { STACK_ENVIRONMENTS } from '../lib/config';
 import { prodRegionsConfig, writeConfig } from './configs';
 import { GNU_TIME, type Measurement, gnuTimeAvailable, measure } from './measure';
 import { pipelineShape } from './pipeline-shape';
-import { type BenchResults, type GoBench, type MachineInfo, type SynthCase, type SuiteRun, parseGateTimes, renderReport, verdictLines } from './report';
+import { type BenchResults, type GoBench, type MachineInfo, type SynthCase, type SuiteRun, parseGateTimes, renderReport, stripAnsi, verdictLines } from './report';
 
 /**
  * `npm run bench [-- --runs N] [-- --quick] [-- --with-full-suite] [-- --out FILE]`
@@ -159,10 +159,10 @@ async function suite(full: boolean): Promise<SuiteRun> {
     sampleMs: 500,
     onLine: (line) => {
       lines.push(line);
-      if (/^== .*: (ok|FAILED) \(\d+s\)$/.test(line.replace(/\x1b\[[0-9;]*m/g, '').trim())) progress(`  ${line.trim()}`);
+      if (/^== .*: (ok|FAILED) \(\d+s\)$/.test(stripAnsi(line).trim())) progress(`  ${line.trim()}`);
     },
   });
-  const plain = lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, ''));
+  const plain = lines.map(stripAnsi);
   const summary = plain.filter((l) => /^(Test Suites|Tests):|^gates:/.test(l.trim())).map((l) => l.trim().replace(/\s+/g, ' '));
   return { command: display, measurement: m, summary, gates: parseGateTimes(plain) };
 }

@@ -57,11 +57,19 @@ export interface GateTime {
   readonly seconds: number;
 }
 
+/** ESC [ ... m colour codes (built from the char code: a control character in a regex literal is a lint error). */
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
+/** The line without terminal colour codes. */
+export function stripAnsi(line: string): string {
+  return line.replace(ANSI_COLOUR, '');
+}
+
 /** The gates of scripts/test-all.sh from its output lines `== <name>: ok (12s)` / `== <name>: FAILED (3s)`. */
 export function parseGateTimes(lines: readonly string[]): GateTime[] {
   const out: GateTime[] = [];
   for (const raw of lines) {
-    const m = /^== (.+): (ok|FAILED) \((\d+)s\)$/.exec(raw.replace(/\x1b\[[0-9;]*m/g, '').trim());
+    const m = /^== (.+): (ok|FAILED) \((\d+)s\)$/.exec(stripAnsi(raw).trim());
     if (m) out.push({ name: m[1], ok: m[2] === 'ok', seconds: Number(m[3]) });
   }
   return out;
