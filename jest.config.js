@@ -10,4 +10,8 @@ module.exports = {
   transform: { '^.+\\.ts$': 'ts-jest' },
   setupFilesAfterEnv: ['aws-cdk-lib/testhelpers/jest-autoclean'],
   testTimeout: 120000,
+  // Every core: jest's default is one worker less than the cores (one worker on a 2-core machine),
+  // which leaves a core idle while the CPU-bound synths run one file after another; the parent
+  // process mostly waits. Measured: docs/decisions/0019-where-each-validator-runs.md.
+  maxWorkers: '100%',
 };

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -7,24 +8,27 @@ import { STACK_ENVIRONMENTS } from '../lib/config';
 import { prodRegionsConfig, writeConfig } from './configs';
 import { GNU_TIME, type Measurement, gnuTimeAvailable, measure } from './measure';
 import { pipelineShape } from './pipeline-shape';
-import { type BenchResults, type GoBench, type MachineInfo, type SynthCase, type SuiteRun, renderReport, verdictLines } from './report';
+import { type BenchResults, type GoBench, type MachineInfo, type SynthCase, type SuiteRun, parseGateTimes, renderReport, stripAnsi, verdictLines } from './report';
 
 /**
  * `npm run bench [-- --runs N] [-- --quick] [-- --with-full-suite] [-- --out FILE]`
  *
  * A benchmark, not a test: times a real `npx cdk synth` for the default config and for generated
- * configs with more prod regions, reads the pipeline's shape from the synthesized template, runs
+ * configs with more prod regions, side by side with the plain-reading baseline (bench/baseline,
+ * installed here with `npm ci` from its own lock file), reads the pipeline's shape from the synthesized template, runs
  * the Go service benchmark and times the test suite, then prints a Markdown report and writes it
  * to docs/performance.md (full mode) or bench/.tmp/performance-quick.md (--quick).
  */
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 const TMP = path.join(REPO_ROOT, 'bench', '.tmp');
-const USAGE = `usage: npm run bench -- [--runs N] [--quick] [--with-full-suite | --skip-suite] [--out FILE]
-  --runs N            runs per figure, the median is reported (default 3)
+const BASELINE_DIR = path.join(REPO_ROOT, 'bench', 'baseline');
+const USAGE = `usage: npm run bench -- [--runs N] [--quick] [--jest-only | --skip-suite] [--skip-baseline] [--out FILE]
+  --runs N            runs per figure, the median is reported (default 5)
   --quick             1 run, no 16-region config, no Go benchmark; writes bench/.tmp/performance-quick.md
-  --with-full-suite   time \`npm test\` (every gate) instead of \`npx jest --ci\`
+  --jest-only         time \`npx jest --ci\` instead of the whole \`npm test\` (every gate)
   --skip-suite        do not time the test suite (while working on the bench itself)
+  --skip-baseline     do not install and synthesize the plain-reading baseline (bench/baseline)
   --out FILE          where to write the report (default docs/performance.md, or the quick file)`;
 
 const started = Date.now();
@@ -78,6 +82,24 @@ interface SynthPlan {
   readonly prodRegions: number;
   readonly waves: number;
   readonly configFile?: string;
+  /** Where `npx cdk synth` runs. @default the repository root */
+  readonly cwd?: string;
+}
+
+/**
+ * Installs the baseline's pinned packages into bench/baseline/node_modules (git-ignored) with
+ * `npm ci`, unless the lock file is the one installed last time. The stamp is the lock file's hash.
+ */
+async function ensureBaseline(): Promise<void> {
+  const lock = fs.readFileSync(path.join(BASELINE_DIR, 'package-lock.json'));
+  const want = createHash('sha256').update(lock).digest('hex');
+  const stamp = path.join(BASELINE_DIR, 'node_modules', '.bench-lock-sha256');
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim() === want) return;
+  progress('plain-reading baseline: npm ci in bench/baseline (its own lock file)...');
+  const m = await measure('npm', ['ci', '--no-audit', '--no-fund'], { cwd: BASELINE_DIR, gnuTime: false, sampleMs: 1000 });
+  if (m.exitCode !== 0) throw new Error(`npm ci in bench/baseline failed (exit ${m.exitCode}):\n${m.outputTail}`);
+  fs.writeFileSync(stamp, `${want}\n`);
+  progress(`  installed in ${m.wallSeconds.toFixed(0)} s`);
 }
 
 function synthPlans(quick: boolean): SynthPlan[] {
@@ -98,8 +120,8 @@ function mib(kib: number | undefined): string {
 async function synthOnce(plan: SynthPlan, outdir: string): Promise<Measurement> {
   fs.rmSync(outdir, { recursive: true, force: true });
   const args = ['cdk', 'synth', '-q', '-o', outdir, ...(plan.configFile ? ['-c', `config=${plan.configFile}`] : [])];
-  const m = await measure('npx', args, { cwd: REPO_ROOT });
-  if (m.exitCode !== 0) throw new Error(`npx ${args.join(' ')} failed (exit ${m.exitCode}):\n${m.outputTail}`);
+  const m = await measure('npx', args, { cwd: plan.cwd ?? REPO_ROOT });
+  if (m.exitCode !== 0) throw new Error(`npx ${args.join(' ')} in ${plan.cwd ?? REPO_ROOT} failed (exit ${m.exitCode}):\n${m.outputTail}`);
   return m;
 }
 
@@ -131,16 +153,24 @@ async function goBench(runs: number): Promise<{ go?: GoBench; skipped?: string }
 
 async function suite(full: boolean): Promise<SuiteRun> {
   const [command, args, display] = full ? ['npm', ['test'], 'npm test'] : ['npx', ['jest', '--ci'], 'npx jest --ci'];
-  const m = await measure(command, args, { cwd: REPO_ROOT, sampleMs: 500 });
-  const plain = m.outputTail.replace(/\x1b\[[0-9;]*m/g, '');
-  const summary = plain.split('\n').filter((l) => /^(Test Suites|Tests):|^gates:/.test(l.trim())).map((l) => l.trim().replace(/\s+/g, ' '));
-  return { command: display, measurement: m, summary };
+  const lines: string[] = [];
+  const m = await measure(command, args, {
+    cwd: REPO_ROOT,
+    sampleMs: 500,
+    onLine: (line) => {
+      lines.push(line);
+      if (/^== .*: (ok|FAILED) \(\d+s\)$/.test(stripAnsi(line).trim())) progress(`  ${line.trim()}`);
+    },
+  });
+  const plain = lines.map(stripAnsi);
+  const summary = plain.filter((l) => /^(Test Suites|Tests):|^gates:/.test(l.trim())).map((l) => l.trim().replace(/\s+/g, ' '));
+  return { command: display, measurement: m, summary, gates: parseGateTimes(plain) };
 }
 
 async function main(argv: string[]): Promise<number> {
-  let values: { runs?: string; quick?: boolean; 'with-full-suite'?: boolean; 'skip-suite'?: boolean; out?: string; help?: boolean };
+  let values: { runs?: string; quick?: boolean; 'jest-only'?: boolean; 'skip-suite'?: boolean; 'skip-baseline'?: boolean; out?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { runs: { type: 'string' }, quick: { type: 'boolean' }, 'with-full-suite': { type: 'boolean' }, 'skip-suite': { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean' } }, strict: true }));
+    ({ values } = parseArgs({ args: argv, options: { runs: { type: 'string' }, quick: { type: 'boolean' }, 'jest-only': { type: 'boolean' }, 'skip-suite': { type: 'boolean' }, 'skip-baseline': { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean' } }, strict: true }));
   } catch (e) {
     console.error(`bench: ${(e as Error).message}\n${USAGE}`);
     return 2;
@@ -150,7 +180,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const quick = values.quick ?? false;
-  const runs = quick ? 1 : Number(values.runs ?? 3);
+  const runs = Number(values.runs ?? (quick ? 1 : 5));
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) {
     console.error(`bench: --runs must be a whole number from 1 to 20, got ${values.runs}\n${USAGE}`);
     return 2;
@@ -162,6 +192,16 @@ async function main(argv: string[]): Promise<number> {
   if (machine.gnuTimeMissing) progress(`WARNING: ${machine.gnuTimeMissing}`);
 
   const plans = synthPlans(quick);
+  let baselinePlan: SynthPlan | undefined;
+  let baselineSkipped: string | undefined;
+  if (values['skip-baseline']) {
+    baselineSkipped = 'skipped (--skip-baseline)';
+  } else {
+    await ensureBaseline();
+    baselinePlan = { label: 'plain reading (bench/baseline)', prodRegions: 3, waves: 2, cwd: BASELINE_DIR };
+  }
+  const baseline: Measurement[] = [];
+  const baselineOutdir = path.join(os.tmpdir(), `bench-baseline-${process.pid}`);
   const outdirs = new Map(plans.map((p, i) => [p, path.join(os.tmpdir(), `bench-synth-${process.pid}-${i}`)]));
   const results = new Map<SynthPlan, Measurement[]>(plans.map((p) => [p, []]));
   const appOnly: Measurement[] = [];
@@ -173,7 +213,13 @@ async function main(argv: string[]): Promise<number> {
         progress(`synth ${plan.label}, run ${run}/${runs}...`);
         const m = await synthOnce(plan, outdirs.get(plan) as string);
         (results.get(plan) as Measurement[]).push(m);
-        progress(`  ${m.wallSeconds.toFixed(1)} s, peak RSS ${mib(m.largestProcessPeakKiB)} (largest process), ${mib(m.treePeakKiB)} (tree)`);
+        progress(`  ${m.wallSeconds.toFixed(1)} s, CPU ${m.cpuSeconds?.toFixed(1) ?? 'n/a'} s, peak RSS ${mib(m.largestProcessPeakKiB)} (largest process), ${mib(m.treePeakKiB)} (tree)`);
+      }
+      if (baselinePlan) {
+        progress(`synth ${baselinePlan.label}, run ${run}/${runs}...`);
+        const m = await synthOnce(baselinePlan, baselineOutdir);
+        baseline.push(m);
+        progress(`  ${m.wallSeconds.toFixed(1)} s, CPU ${m.cpuSeconds?.toFixed(1) ?? 'n/a'} s, peak RSS ${mib(m.largestProcessPeakKiB)} (largest process)`);
       }
       if (!quick) {
         progress(`app alone (npx tsx bin/app.ts, default config), run ${run}/${runs}...`);
@@ -198,7 +244,7 @@ async function main(argv: string[]): Promise<number> {
       if (go) progress(`  hello-web ${go.servers['hello-web'].rps.toFixed(0)} req/s, naive ${go.servers.naive.rps.toFixed(0)} req/s`);
     }
 
-    const full = values['with-full-suite'] ?? false;
+    const full = !(values['jest-only'] ?? false);
     let suiteRun: SuiteRun | undefined;
     if (values['skip-suite']) {
       progress('test suite: skipped (--skip-suite)');
@@ -213,6 +259,8 @@ async function main(argv: string[]): Promise<number> {
       runsPerFigure: runs,
       machine: { ...machine, loadAfter: loadAverage() },
       synth,
+      baseline: baselinePlan ? baseline : undefined,
+      baselineSkipped,
       appOnly: quick ? undefined : appOnly,
       shape,
       go,
@@ -229,7 +277,7 @@ async function main(argv: string[]): Promise<number> {
     progress(`wrote ${path.relative(REPO_ROOT, out)} (raw results: bench/.tmp/results.json)`);
     return 0;
   } finally {
-    for (const dir of [...outdirs.values(), appOutdir]) fs.rmSync(dir, { recursive: true, force: true });
+    for (const dir of [...outdirs.values(), appOutdir, baselineOutdir]) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

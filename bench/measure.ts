@@ -6,6 +6,31 @@ import * as path from 'node:path';
 /** GNU time, whose `%M` is the peak RSS of the largest single process it waited for. */
 export const GNU_TIME = '/usr/bin/time';
 
+/**
+ * What GNU time writes: user CPU seconds, system CPU seconds, peak RSS in KiB. `%U`/`%S` are the
+ * rusage of the command and every descendant it (or they) waited for, i.e. the whole process tree
+ * of a synth (npx, the CDK CLI, the app); `%M` is the largest single process's ru_maxrss.
+ */
+export const GNU_TIME_FORMAT = '%U %S %M';
+
+export interface GnuTimeFigures {
+  readonly userSeconds: number;
+  readonly systemSeconds: number;
+  readonly maxRssKiB: number;
+}
+
+/**
+ * Reads GNU time's output file (`-f GNU_TIME_FORMAT -o file`). When the command fails, GNU time
+ * writes "Command exited with non-zero status N" (or "Command terminated by signal N") first, so
+ * the figures are on the last line. Undefined when the file holds no such line.
+ */
+export function parseGnuTime(text: string): GnuTimeFigures | undefined {
+  const lines = text.trim().split('\n');
+  const m = /^(\d+(?:\.\d+)?) (\d+(?:\.\d+)?) (\d+)$/.exec(lines[lines.length - 1].trim());
+  if (!m) return undefined;
+  return { userSeconds: Number(m[1]), systemSeconds: Number(m[2]), maxRssKiB: Number(m[3]) };
+}
+
 export function gnuTimeAvailable(): boolean {
   try {
     fs.accessSync(GNU_TIME, fs.constants.X_OK);
@@ -24,6 +49,12 @@ export interface Measurement {
    * (the kernel's ru_maxrss over every waited-for descendant); undefined without GNU time.
    */
   readonly largestProcessPeakKiB?: number;
+  /**
+   * CPU seconds (user + system) of the whole process tree, from GNU time's `%U + %S`; undefined
+   * without GNU time. A process that is never waited for (a daemon that outlives the command) is
+   * not counted; nothing the benchmark runs leaves one.
+   */
+  readonly cpuSeconds?: number;
   /** Highest sum of VmRSS over the whole process tree seen by sampling /proc every `sampleMs`, in KiB. */
   readonly treePeakKiB: number;
   /** The last few KiB of stdout and stderr, for error messages. */
@@ -91,7 +122,7 @@ export function processTreeRssKiB(root: number): number {
 export function measure(command: string, args: readonly string[], options: MeasureOptions): Promise<Measurement> {
   const useTime = (options.gnuTime ?? true) && gnuTimeAvailable();
   const timeFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-time-')), 'maxrss');
-  const [cmd, argv] = useTime ? [GNU_TIME, ['-f', '%M', '-o', timeFile, command, ...args]] : [command, [...args]];
+  const [cmd, argv] = useTime ? [GNU_TIME, ['-f', GNU_TIME_FORMAT, '-o', timeFile, command, ...args]] : [command, [...args]];
   const started = process.hrtime.bigint();
   const child = spawn(cmd, argv, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let treePeakKiB = 0;
@@ -121,15 +152,15 @@ export function measure(command: string, args: readonly string[], options: Measu
       clearInterval(timer);
       const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
       let largestProcessPeakKiB: number | undefined;
-      if (useTime) {
-        // GNU time writes "Command exited with non-zero status N" before %M when the command fails.
-        const lines = fs.existsSync(timeFile) ? fs.readFileSync(timeFile, 'utf8').trim().split('\n') : [];
-        const kib = Number(lines[lines.length - 1]);
-        largestProcessPeakKiB = Number.isFinite(kib) && kib > 0 ? kib : undefined;
+      let cpuSeconds: number | undefined;
+      const figures = useTime && fs.existsSync(timeFile) ? parseGnuTime(fs.readFileSync(timeFile, 'utf8')) : undefined;
+      if (figures) {
+        largestProcessPeakKiB = figures.maxRssKiB > 0 ? figures.maxRssKiB : undefined;
+        cpuSeconds = figures.userSeconds + figures.systemSeconds;
       }
       fs.rmSync(path.dirname(timeFile), { recursive: true, force: true });
       if (partial && options.onLine) options.onLine(partial);
-      resolve({ wallSeconds, exitCode: code ?? (signal ? 128 : 1), largestProcessPeakKiB, treePeakKiB, outputTail: tail });
+      resolve({ wallSeconds, exitCode: code ?? (signal ? 128 : 1), largestProcessPeakKiB, cpuSeconds, treePeakKiB, outputTail: tail });
     });
   });
 }

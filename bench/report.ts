@@ -47,6 +47,32 @@ export interface SuiteRun {
   readonly measurement: Measurement;
   /** The runner's summary lines (jest's "Tests:", test-all's "gates:"). */
   readonly summary: readonly string[];
+  /** Each gate of `npm test` (scripts/test-all.sh) with its time, in order; empty for jest alone. */
+  readonly gates?: readonly GateTime[];
+}
+
+export interface GateTime {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly seconds: number;
+}
+
+/** ESC [ ... m colour codes (built from the char code: a control character in a regex literal is a lint error). */
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
+/** The line without terminal colour codes. */
+export function stripAnsi(line: string): string {
+  return line.replace(ANSI_COLOUR, '');
+}
+
+/** The gates of scripts/test-all.sh from its output lines `== <name>: ok (12s)` / `== <name>: FAILED (3s)`. */
+export function parseGateTimes(lines: readonly string[]): GateTime[] {
+  const out: GateTime[] = [];
+  for (const raw of lines) {
+    const m = /^== (.+): (ok|FAILED) \((\d+)s\)$/.exec(stripAnsi(raw).trim());
+    if (m) out.push({ name: m[1], ok: m[2] === 'ok', seconds: Number(m[3]) });
+  }
+  return out;
 }
 
 export interface BenchResults {
@@ -54,6 +80,13 @@ export interface BenchResults {
   readonly runsPerFigure: number;
   readonly machine: MachineInfo;
   readonly synth: readonly SynthCase[];
+  /**
+   * `npx cdk synth` of the plain-reading baseline (bench/baseline: CDK Pipelines, aws-eks v1,
+   * ts-node, the same four environments), run in the same rounds as the project's synths.
+   */
+  readonly baseline?: readonly Measurement[];
+  /** Why the baseline was not measured, when it was not. */
+  readonly baselineSkipped?: string;
   /** `npx tsx bin/app.ts` alone (default config), to split the synth time between the CDK CLI and the app. */
   readonly appOnly?: readonly Measurement[];
   readonly shape: PipelineShape;
@@ -64,11 +97,23 @@ export interface BenchResults {
   readonly totalSeconds: number;
 }
 
-/** Targets from the issue; reported, never asserted. */
-export const TARGETS = { defaultSynthSeconds: 15, secondsPerAddedRegion: 1 } as const;
+/** Targets from the issues (16 for the ratios and the suite); reported, never asserted. */
+export const TARGETS = {
+  defaultSynthSeconds: 15,
+  secondsPerAddedRegion: 1,
+  /** Default-config synth CPU seconds over the plain reading's, at most. */
+  cpuRatioToBaseline: 0.4,
+  /** Default-config synth peak RSS (largest process) over the plain reading's, at most. */
+  rssRatioToBaseline: 0.45,
+  /** 16 prod regions over the default config (median wall time and CPU seconds), at most. */
+  growth16Regions: 1.3,
+  /** `npm test` on a warm machine, at most. */
+  suiteSeconds: 180,
+} as const;
 
 const s = (x: number) => `${x.toFixed(1)} s`;
 const mib = (kib: number | undefined) => (kib === undefined ? 'n/a' : `${(kib / 1024).toFixed(0)} MiB`);
+const cpu = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(1)} s`);
 const range = (xs: readonly number[], f: (x: number) => string) => (xs.length > 1 ? `${f(Math.min(...xs))} – ${f(Math.max(...xs))}` : '(1 run)');
 
 export function medianWall(c: { runs: readonly Measurement[] }): number {
@@ -78,6 +123,59 @@ export function medianWall(c: { runs: readonly Measurement[] }): number {
 function medianOf(runs: readonly Measurement[], pick: (m: Measurement) => number | undefined): number | undefined {
   const xs = runs.map(pick).filter((x): x is number => x !== undefined);
   return xs.length === runs.length && xs.length > 0 ? median(xs) : undefined;
+}
+
+export interface BaselineComparison {
+  readonly runs: number;
+  readonly projectCpuSeconds: number;
+  readonly baselineCpuSeconds: number;
+  /** Project over baseline: below 1 means the project synthesizes with less CPU. */
+  readonly cpuRatio: number;
+  readonly projectPeakKiB?: number;
+  readonly baselinePeakKiB?: number;
+  readonly rssRatio?: number;
+}
+
+/**
+ * The default-config synth against the plain-reading baseline: medians of CPU seconds (whole
+ * process tree) and of the largest process's peak RSS, and their ratios. Undefined when either
+ * side lacks CPU figures (no GNU time) or the baseline was not run.
+ */
+export function baselineComparison(r: Pick<BenchResults, 'synth' | 'baseline'>): BaselineComparison | undefined {
+  const def = r.synth.find((c) => c.configFile === undefined);
+  if (!def || !r.baseline || r.baseline.length === 0) return undefined;
+  const projectCpu = medianOf(def.runs, (x) => x.cpuSeconds);
+  const baselineCpu = medianOf(r.baseline, (x) => x.cpuSeconds);
+  if (projectCpu === undefined || baselineCpu === undefined) return undefined;
+  const projectPeak = medianOf(def.runs, (x) => x.largestProcessPeakKiB);
+  const baselinePeak = medianOf(r.baseline, (x) => x.largestProcessPeakKiB);
+  return {
+    runs: Math.min(def.runs.length, r.baseline.length),
+    projectCpuSeconds: projectCpu,
+    baselineCpuSeconds: baselineCpu,
+    cpuRatio: projectCpu / baselineCpu,
+    projectPeakKiB: projectPeak,
+    baselinePeakKiB: baselinePeak,
+    rssRatio: projectPeak !== undefined && baselinePeak !== undefined ? projectPeak / baselinePeak : undefined,
+  };
+}
+
+export interface GrowthRatio {
+  readonly prodRegions: number;
+  /** Median wall time of the largest config over the default's. */
+  readonly wall: number;
+  /** Median CPU seconds of the largest config over the default's; undefined without GNU time. */
+  readonly cpu?: number;
+}
+
+/** The config with the most prod regions against the default config (the issue's "16 regions vs default"). */
+export function growthRatio(cases: readonly SynthCase[]): GrowthRatio | undefined {
+  const def = cases.find((c) => c.configFile === undefined);
+  const largest = [...cases].sort((a, b) => b.prodRegions - a.prodRegions)[0];
+  if (!def || !largest || largest.prodRegions <= def.prodRegions) return undefined;
+  const cpuDef = medianOf(def.runs, (x) => x.cpuSeconds);
+  const cpuLargest = medianOf(largest.runs, (x) => x.cpuSeconds);
+  return { prodRegions: largest.prodRegions, wall: medianWall(largest) / medianWall(def), cpu: cpuDef !== undefined && cpuLargest !== undefined ? cpuLargest / cpuDef : undefined };
 }
 
 /** Least-squares fit of the median synth time over the number of prod regions. */
@@ -111,6 +209,24 @@ export function verdicts(r: BenchResults): Verdict[] {
   const fit = synthGrowth(r.synth);
   if (fit) {
     out.push({ pass: fit.slope < TARGETS.secondsPerAddedRegion, line: `each added prod region adds ${fit.slope.toFixed(2)} s (least-squares slope over ${r.synth.length} configs) — target well under ${TARGETS.secondsPerAddedRegion} s` });
+  }
+  const cmp = baselineComparison(r);
+  if (cmp) {
+    out.push({ pass: cmp.cpuRatio <= TARGETS.cpuRatioToBaseline, line: `default synth CPU ${s(cmp.projectCpuSeconds)} vs plain reading ${s(cmp.baselineCpuSeconds)}: ratio ${cmp.cpuRatio.toFixed(2)} (median of ${cmp.runs}) — target <= ${TARGETS.cpuRatioToBaseline.toFixed(2)}` });
+    if (cmp.rssRatio !== undefined) {
+      out.push({ pass: cmp.rssRatio <= TARGETS.rssRatioToBaseline, line: `default synth peak RSS ${mib(cmp.projectPeakKiB)} vs plain reading ${mib(cmp.baselinePeakKiB)}: ratio ${cmp.rssRatio.toFixed(2)} — target <= ${TARGETS.rssRatioToBaseline.toFixed(2)}` });
+    }
+  } else if (r.baselineSkipped) {
+    out.push({ pass: false, line: `plain-reading baseline not measured: ${r.baselineSkipped}` });
+  }
+  const growth = growthRatio(r.synth);
+  if (growth) {
+    const worst = Math.max(growth.wall, growth.cpu ?? 0);
+    out.push({ pass: worst <= TARGETS.growth16Regions, line: `${growth.prodRegions} prod regions vs the default: ${growth.wall.toFixed(2)}x wall${growth.cpu === undefined ? '' : `, ${growth.cpu.toFixed(2)}x CPU`} — target <= ${TARGETS.growth16Regions.toFixed(2)}x` });
+  }
+  if (r.suite) {
+    const t = r.suite.measurement.wallSeconds;
+    out.push({ pass: r.suite.measurement.exitCode === 0 && t <= TARGETS.suiteSeconds, line: `\`${r.suite.command}\` ${s(t)}, exit ${r.suite.measurement.exitCode} — target <= ${TARGETS.suiteSeconds} s, passing` });
   }
   const p = r.shape.publishing;
   out.push({
@@ -166,15 +282,19 @@ export function renderReport(r: BenchResults): string {
     'npx, the CLI, the app and every other child, sampled from /proc every 100 ms (a lower bound: a peak',
     'between two samples is missed).',
     '',
-    '| config | prod regions (waves) | wall time | min – max | added per region vs default | peak RSS, largest process | peak RSS, process tree |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| config | prod regions (waves) | wall time | min – max | added per region vs default | CPU (user+sys, tree) | peak RSS, largest process | peak RSS, process tree |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   const def = r.synth.find((c) => c.configFile === undefined);
   for (const c of r.synth) {
     const t = medianWall(c);
     const perRegion = def && c !== def && c.prodRegions !== def.prodRegions ? `${((t - medianWall(def)) / (c.prodRegions - def.prodRegions)).toFixed(2)} s` : '—';
     const walls = c.runs.map((x) => x.wallSeconds);
-    push(`| ${c.label} | ${c.prodRegions} (${c.waves}) | ${s(t)} | ${range(walls, s)} | ${perRegion} | ${mib(medianOf(c.runs, (x) => x.largestProcessPeakKiB))} | ${mib(medianOf(c.runs, (x) => x.treePeakKiB))} |`);
+    push(`| ${c.label} | ${c.prodRegions} (${c.waves}) | ${s(t)} | ${range(walls, s)} | ${perRegion} | ${cpu(medianOf(c.runs, (x) => x.cpuSeconds))} | ${mib(medianOf(c.runs, (x) => x.largestProcessPeakKiB))} | ${mib(medianOf(c.runs, (x) => x.treePeakKiB))} |`);
+  }
+  if (r.baseline && r.baseline.length > 0) {
+    const b = r.baseline;
+    push(`| plain reading (\`bench/baseline\`, aws-eks v1, ts-node) | 3 (2) | ${s(median(b.map((x) => x.wallSeconds)))} | ${range(b.map((x) => x.wallSeconds), s)} | — | ${cpu(medianOf(b, (x) => x.cpuSeconds))} | ${mib(medianOf(b, (x) => x.largestProcessPeakKiB))} | ${mib(medianOf(b, (x) => x.treePeakKiB))} |`);
   }
   const fit = synthGrowth(r.synth);
   push('');
@@ -185,7 +305,26 @@ export function renderReport(r: BenchResults): string {
         (rssFit ? `; peak RSS of the largest process grows ${rssFit.slope.toFixed(1)} MiB per region (r² ${rssFit.r2.toFixed(2)}).` : '.'),
     );
   }
-  if (m.gnuTimeMissing) push('', `Largest-process peak RSS: n/a — ${m.gnuTimeMissing}.`);
+  const growth = growthRatio(r.synth);
+  if (growth) push('', `${growth.prodRegions} prod regions against the default config: **${growth.wall.toFixed(2)}x** the wall time${growth.cpu === undefined ? '' : `, **${growth.cpu.toFixed(2)}x** the CPU seconds`} (medians; target <= ${TARGETS.growth16Regions.toFixed(2)}x).`);
+  if (m.gnuTimeMissing) push('', `Largest-process peak RSS and CPU seconds: n/a — ${m.gnuTimeMissing}.`);
+  push('', '### Against a plain reading of the design card', '');
+  const cmp = baselineComparison(r);
+  if (cmp) {
+    push(
+      '`bench/baseline` is a small fixture app, installed by the bench with `npm ci` from its own lock file: CDK Pipelines with `aws-eks` v1 and the',
+      'kubectl v29 layer the design card names, run with ts-node (its cdk.json), the same four environments, the same aws-cdk-lib and CLI, the',
+      "recommended feature flags of that aws-cdk-lib, no cdk-nag. It is synthesized with `npx cdk synth -q -o <temp dir>` in the same rounds as the",
+      "project's configs. CPU is user+sys of the whole process tree (GNU time `%U+%S`: npx, the CLI, the app), peak RSS the largest process.",
+      '',
+      '| figure | this project (default config) | plain reading | ratio | target |',
+      '| --- | --- | --- | --- | --- |',
+      `| \`npx cdk synth\`, CPU seconds (median of ${cmp.runs}) | ${s(cmp.projectCpuSeconds)} | ${s(cmp.baselineCpuSeconds)} | **${cmp.cpuRatio.toFixed(2)}** | <= ${TARGETS.cpuRatioToBaseline.toFixed(2)} |`,
+      `| \`npx cdk synth\`, peak RSS (largest process) | ${mib(cmp.projectPeakKiB)} | ${mib(cmp.baselinePeakKiB)} | **${cmp.rssRatio === undefined ? 'n/a' : cmp.rssRatio.toFixed(2)}** | <= ${TARGETS.rssRatioToBaseline.toFixed(2)} |`,
+    );
+  } else {
+    push(`Not measured: ${r.baselineSkipped ?? 'no CPU figures (GNU time missing)'}.`);
+  }
   if (r.appOnly && r.appOnly.length > 0 && def) {
     const app = median(r.appOnly.map((x) => x.wallSeconds));
     push(
@@ -290,6 +429,9 @@ export function renderReport(r: BenchResults): string {
     `| \`${suite.command}\` | ${s(suite.measurement.wallSeconds)} (1 run) | ${mib(suite.measurement.largestProcessPeakKiB)} | exit ${suite.measurement.exitCode}${suite.summary.length ? `: ${suite.summary.join('; ')}` : ''} |`,
     '',
   );
+  if (suite.gates && suite.gates.length > 0) {
+    push('Where the suite\'s time goes (scripts/test-all.sh, each gate\'s own timing):', '', '| gate | result | time |', '| --- | --- | --- |', ...suite.gates.map((g) => `| ${g.name} | ${g.ok ? 'ok' : '**FAILED**'} | ${g.seconds} s |`), '');
+  }
   if (suite.measurement.exitCode !== 0) {
     push('The suite did not pass in this run; its wall time is still the time to a verdict. Other work in the tree at the time can cause that.', '');
   }

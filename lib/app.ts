@@ -8,13 +8,21 @@ import { IMAGE_ARTIFACT_FILE, type ImageArtifact, imageTagFor } from './image/ta
 import { acknowledgeCfnValidateFindings, acknowledgeFindings } from './nag-acknowledgements';
 import { PipelineStack } from './stacks/pipeline-stack';
 
+/**
+ * Props of every App this project creates (`npx cdk synth` through bin/app.ts, and the tests): no
+ * built-in CloudFormation validation. cfn-lint checks every synthesized template instead, in
+ * `npm test` and in the pipeline's Build step; cdk-nag still runs inside every synth
+ * (docs/decisions/0019-where-each-validator-runs.md).
+ */
+export const APP_PROPS: AppProps = { builtinCloudFormationValidation: false };
+
 export interface BuildAppOptions {
   readonly config: DeliveryConfig;
   /** The repository root (holds app/ and buildspec.yml). */
   readonly repoRoot: string;
   /** The app to build into. @default a new App with `appProps` */
   readonly app?: App;
-  /** Passed to a new App (outdir, context). */
+  /** Passed to a new App (outdir, context), over APP_PROPS. */
   readonly appProps?: AppProps;
   /** Run cdk-nag AwsSolutions on every stack. @default true */
   readonly nag?: boolean;
@@ -25,7 +33,7 @@ export interface BuildAppOptions {
  * environment. Also writes image.json (the image tag decided from app/) into the cloud assembly.
  */
 export function buildApp(options: BuildAppOptions): { app: App; pipelineStack: PipelineStack; imageTag: string } {
-  const app = options.app ?? new App(options.appProps);
+  const app = options.app ?? new App({ ...APP_PROPS, ...options.appProps });
   const imageTag = imageTagFor(path.join(options.repoRoot, 'app'));
   const { config } = options;
 

@@ -40,11 +40,8 @@ gate "jest (CDK assertions, config, tools, moto integration)" npx jest --ci
 synth() { rm -rf cdk.out && npx cdk synth -q > /tmp/synth.$$.log 2>&1 || { cat /tmp/synth.$$.log; return 1; }; tail -n 3 /tmp/synth.$$.log; }
 gate "cdk synth, default STACK_ENVIRONMENTS (cdk-nag AwsSolutions inside)" synth
 
-cfnlint() {
-  # W3005 (redundant DependsOn) comes from CDK itself; only errors fail (cfn-lint exit code bit 2).
-  cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json cdk.out/assembly-*/*.template.json
-  local rc=$?; [ $((rc & 2)) -eq 0 ]
-}
+# the same check as the pipeline's Build step: errors fail, W3005 (from CDK itself) ignored
+cfnlint() { bash scripts/cfn-lint.sh cdk.out; }
 if need cfn-lint "bash scripts/setup-python.sh"; then gate "cfn-lint (every synthesized template)" cfnlint; elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("cfn-lint missing"); fi
 
 render() { rm -rf cdk.out/manifests && npx tsx tools/manifests.ts --out-dir cdk.out/manifests; }

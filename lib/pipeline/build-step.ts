@@ -43,6 +43,8 @@ export function buildStep(props: BuildStepProps): pipelines.ShellStep {
       // A failing test stops the pipeline here, before anything deploys.
       'npm run test:unit',
       `npx cdk synth${configArg}`,
+      // CDK's built-in CloudFormation validation is off; cfn-lint gates the templates (ADR 0019).
+      'bash scripts/cfn-lint.sh cdk.out',
       'npm run bundle:tools',
     ],
     primaryOutputDirectory: 'cdk.out',

@@ -4,7 +4,9 @@ import * as path from 'node:path';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { allEnvironments, validateConfig } from '../../lib/config';
 import { prodRegionsConfig } from '../../bench/configs';
-import { pipelineShape } from '../../bench/pipeline-shape';
+import { type Measurement, parseGnuTime } from '../../bench/measure';
+import { type PipelineShape, pipelineShape } from '../../bench/pipeline-shape';
+import { type BenchResults, type MachineInfo, type SynthCase, baselineComparison, growthRatio, parseGateTimes, verdicts } from '../../bench/report';
 import { leastSquares, median } from '../../bench/stats';
 
 // The helpers behind docs/performance.md (npm run bench). The benchmark itself is not a test;
@@ -112,4 +114,63 @@ test('pipeline shape: steps, critical path without the approval, projects, asset
 test('an asset published twice to the same account and region is reported', () => {
   const dir = fakeAssembly([publish('aaa', '222222222222-eu-west-1-1a2b3c4d'), publish('aaa', '222222222222-eu-west-1-99999999')]);
   expect(pipelineShape(dir).publishing.duplicates).toEqual(['aaa → 222222222222-eu-west-1 (2×)']);
+});
+
+describe('CPU seconds, the plain-reading baseline, growth and the suite\'s gates', () => {
+  const run = (wallSeconds: number, cpuSeconds?: number, peakMiB?: number): Measurement => ({ wallSeconds, cpuSeconds, largestProcessPeakKiB: peakMiB === undefined ? undefined : peakMiB * 1024, exitCode: 0, treePeakKiB: 0, outputTail: '' });
+  const synthCase = (prodRegions: number, runs: Measurement[], configFile?: string): SynthCase => ({ label: `${prodRegions}`, prodRegions, waves: 2, configFile, runs });
+
+  test('GNU time: user + system seconds and peak RSS, also after the line it writes for a failed command', () => {
+    expect(parseGnuTime('12.34 1.50 545000\n')).toEqual({ userSeconds: 12.34, systemSeconds: 1.5, maxRssKiB: 545000 });
+    expect(parseGnuTime('Command exited with non-zero status 1\n3.00 0.25 1024\n')).toEqual({ userSeconds: 3, systemSeconds: 0.25, maxRssKiB: 1024 });
+    expect(parseGnuTime('Command terminated by signal 9\n')).toBeUndefined();
+    expect(parseGnuTime('')).toBeUndefined();
+  });
+
+  test('the baseline ratio is the median CPU (and median peak RSS) of the default synth over the baseline\'s', () => {
+    const synth = [synthCase(3, [run(10, 9, 500), run(11, 10, 520), run(30, 24, 530)]), synthCase(16, [run(12, 12, 600)], 'x.json')];
+    const baseline = [run(40, 38, 1300), run(41, 40, 1310), run(90, 60, 1400)];
+    const cmp = baselineComparison({ synth, baseline })!;
+    expect(cmp.projectCpuSeconds).toBe(10);
+    expect(cmp.baselineCpuSeconds).toBe(40);
+    expect(cmp.cpuRatio).toBeCloseTo(0.25, 5);
+    expect(cmp.rssRatio).toBeCloseTo(520 / 1310, 5);
+    expect(cmp.runs).toBe(3);
+    // Without CPU figures (no GNU time) there is no ratio rather than a wrong one.
+    expect(baselineComparison({ synth: [synthCase(3, [run(10)])], baseline })).toBeUndefined();
+    expect(baselineComparison({ synth, baseline: undefined })).toBeUndefined();
+  });
+
+  test('growth: the config with most prod regions over the default, wall and CPU', () => {
+    const g = growthRatio([synthCase(3, [run(10, 20)]), synthCase(8, [run(11, 22)], 'a.json'), synthCase(16, [run(13, 30)], 'b.json')])!;
+    expect(g.prodRegions).toBe(16);
+    expect(g.wall).toBeCloseTo(1.3, 5);
+    expect(g.cpu).toBeCloseTo(1.5, 5);
+    expect(growthRatio([synthCase(3, [run(10, 20)])])).toBeUndefined();
+  });
+
+  test('gate times from scripts/test-all.sh\'s output, colours stripped', () => {
+    const out = ['\x1b[1m== types (tsc --noEmit)\x1b[0m', '== types (tsc --noEmit): ok (41s)', 'noise', '== cfn-lint (every synthesized template): FAILED (12s)', 'gates: 1 passed, 1 failed, 0 skipped'];
+    expect(parseGateTimes(out)).toEqual([
+      { name: 'types (tsc --noEmit)', ok: true, seconds: 41 },
+      { name: 'cfn-lint (every synthesized template)', ok: false, seconds: 12 },
+    ]);
+  });
+
+  test('the verdicts hold the issue\'s targets: CPU <= 0.40x and RSS <= 0.45x the baseline, 16 regions <= 1.30x, suite <= 180 s', () => {
+    const shape = { stages: [], criticalPathSteps: 0, criticalPathIfParallel: 0, codeBuildProjects: 0, assetManifests: [], transitions: [], publishing: { actions: 1, commands: 1, uniquePairs: 1, uniqueAssets: 1, destinations: 1, duplicates: [] } } as unknown as PipelineShape;
+    const base = { mode: 'full' as const, runsPerFigure: 1, machine: {} as MachineInfo, shape, totalSeconds: 1 };
+    const lines = (r: Partial<BenchResults>) => verdicts({ ...base, synth: [], ...r }).map((v) => `${v.pass ? 'PASS' : 'FAIL'} ${v.line}`);
+    const synth = [synthCase(3, [run(10, 16, 500)]), synthCase(16, [run(14, 20, 600)], 'b.json')];
+    const v = lines({ synth, baseline: [run(40, 40, 1000)], suite: { command: 'npm test', measurement: run(200), summary: [] } });
+    expect(v).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^PASS default synth CPU 16\.0 s vs plain reading 40\.0 s: ratio 0\.40/),
+        expect.stringMatching(/^FAIL default synth peak RSS 500 MiB vs plain reading 1000 MiB: ratio 0\.50/),
+        expect.stringMatching(/^FAIL 16 prod regions vs the default: 1\.40x wall, 1\.25x CPU/),
+        expect.stringMatching(/^FAIL `npm test` 200\.0 s, exit 0 — target <= 180 s/),
+      ]),
+    );
+    expect(lines({ synth, baselineSkipped: 'skipped (--skip-baseline)' })).toContainEqual(expect.stringMatching(/^FAIL plain-reading baseline not measured: skipped/));
+  });
 });

@@ -36,6 +36,12 @@ test('the Build step runs the release checks (Go vet, race tests, staticcheck, m
   for (const check of ['go vet', 'go test -race', 'scripts/lint.sh']) expect(appChecks).toContain(check);
 });
 
+test('cfn-lint checks every synthesized template right after the synth (CDK\'s built-in validation is off: ADR 0019)', () => {
+  const commands = spec.phases.build.commands!;
+  const synth = commands.findIndex((c) => c.startsWith('npx cdk synth'));
+  expect(commands[synth + 1]).toBe('bash scripts/cfn-lint.sh cdk.out');
+});
+
 test('npm, pip and Go build and module caches are kept in S3 between runs, at the paths the tools use', () => {
   expect(project.Properties.Cache.Type).toBe('S3');
   expect(JSON.stringify(project.Properties.Cache.Location)).toContain(BUILD_CACHE_PREFIX);
