@@ -335,7 +335,12 @@ describe('cfn-lint knows the stage-condition shapes', () => {
     // their CDKMetadata resource; the in-process synth of the tests writes none (same template otherwise).
     const r = spawnSync(cfnLint, ['--ignore-checks', 'W3005', 'E3703', '--', file], { encoding: 'utf8', timeout: 120_000 });
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
-    return { status: r.status, output: `${r.stdout}${r.stderr}` };
+    // cfn-lint 1.58's IAM action list predates ECR's replication backfill API (2026,
+    // https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_StartReplicationBackfill.html):
+    // its W3037 on exactly those two actions is dropped; any other finding stays.
+    const findings = `${r.stdout}${r.stderr}`.split(/\n(?=[EWI]\d{4} )/).filter((f) => f.trim() && !/^W3037 '(startreplicationbackfill|describereplicationbackfillresults)'/.test(f));
+    const output = findings.join('\n');
+    return { status: output === '' && r.status === 4 ? 0 : r.status, output };
   };
 
   test('the example pipeline (bake on every deploy stage, windows on waves 2 and 3) has no cfn-lint error, and a misspelt rule property is one', () => {
