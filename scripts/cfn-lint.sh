@@ -6,7 +6,7 @@
 #
 #   bash scripts/cfn-lint.sh [cloud-assembly-dir]   (default cdk.out)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export PATH="$PWD/.venv/bin:$PATH"
 dir=${1:-cdk.out}
 command -v cfn-lint >/dev/null || { echo "cfn-lint: not found; run: bash scripts/setup-python.sh" >&2; exit 1; }

@@ -6,7 +6,7 @@
 # Python tools come pinned from requirements-dev.txt into .venv (first run installs them).
 # A missing tool is a failure under CI=true, and a loud skip elsewhere.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export PATH="$PWD/.venv/bin:$PATH"
 
 passed=0; failed=0; skipped=0; failures=()
@@ -31,13 +31,22 @@ gate "types (tsc --noEmit)" npx tsc --noEmit -p .
 if need go "https://go.dev/dl (Go 1.26)"; then
   gate "Go service: vet, race tests, fuzz seeds, staticcheck (app/)" bash app/scripts/test.sh
   # and build its binary once, before jest calls it
-  gate "manifest validator tests (tools/k8s-validate)" bash -c 'cd tools/k8s-validate && go test -count=1 ./... && bash run.sh --help >/dev/null'
+  gate "manifest validator: gofmt, vet, race tests, staticcheck (tools/k8s-validate)" bash -c 'bash scripts/go-checks.sh tools/k8s-validate && bash tools/k8s-validate/run.sh --help >/dev/null'
+  gate "service benchmark: gofmt, vet, staticcheck (bench/service)" bash scripts/go-checks.sh bench/service --no-tests
   gate "Dockerfile rules: gofmt, vet, race tests, staticcheck (tools/dev/dockerfile-rules)" bash tools/dev/dockerfile-rules/test.sh
 elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("go missing"); fi
+if need shellcheck "apt-get install shellcheck"; then
+  # every shell script in the repository (git ls-files: what a clone has)
+  gate "shellcheck (every *.sh and .ci/run)" bash -c '{ git ls-files -z "*.sh"; printf ".ci/run\0"; } | xargs -0 shellcheck'
+elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("shellcheck missing"); fi
 # after the Go gates: the jest suite calls the manifest validator, which is then already built
 gate "jest (CDK assertions, config, tools, moto integration)" npx jest --ci
 
-synth() { rm -rf cdk.out && npx cdk synth -q > /tmp/synth.$$.log 2>&1 || { cat /tmp/synth.$$.log; return 1; }; tail -n 3 /tmp/synth.$$.log; }
+synth() {
+  rm -rf cdk.out
+  if ! npx cdk synth -q > /tmp/synth.$$.log 2>&1; then cat /tmp/synth.$$.log; return 1; fi
+  tail -n 3 /tmp/synth.$$.log
+}
 gate "cdk synth, default STACK_ENVIRONMENTS (cdk-nag AwsSolutions inside)" synth
 
 # the same check as the pipeline's Build step: errors fail, W3005 (from CDK itself) ignored

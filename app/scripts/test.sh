@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+echo "=== app: gofmt -l ."
+unformatted="$(gofmt -l .)"
+if [ -n "$unformatted" ]; then echo "not gofmt-formatted (run gofmt -w): $unformatted" >&2; exit 1; fi
+
 echo "=== app: go vet ./..."
 go vet ./...
 

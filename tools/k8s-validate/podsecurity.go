@@ -36,7 +36,7 @@ func newPodSecurity(version psaapi.Version) (*podSecurity, error) {
 		version = clusterPSAVersion
 	}
 	if clusterPSAVersion.Older(version) {
-		return nil, fmt.Errorf("Pod Security version %s is newer than %s, the newest this build knows (k8s.io/pod-security-admission v0.%d.x)", version, clusterPSAVersion, clusterPSAVersion.Minor())
+		return nil, fmt.Errorf("the Pod Security version %s is newer than %s, the newest this build knows (k8s.io/pod-security-admission v0.%d.x)", version, clusterPSAVersion, clusterPSAVersion.Minor())
 	}
 	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
 	if err != nil {
