@@ -233,11 +233,9 @@ export interface DeploymentWindow {
   readonly timeZone: string;
 }
 
-const snsEmail = z
-  .string()
-  .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, {
-    message: 'must be an email address such as "oncall@example.com"',
-  });
+const snsEmail = z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, {
+  message: 'must be an email address such as "oncall@example.com"',
+});
 const chatbotSlackArn = z
   .string()
   .regex(/^arn:aws[a-z-]*:chatbot::\d{12}:chat-configuration\/slack-channel\/[\w.-]+$/, {

@@ -21,11 +21,9 @@ export const codeCommitSourceSchema = z.strictObject({
   /** Absent or "CodeCommit". */
   provider: z.literal('CodeCommit').optional(),
   /** The CodeCommit repository the pipeline watches. Required. */
-  repositoryName: z
-    .string()
-    .regex(/^[\w.-]{1,100}$/, {
-      message: 'must be a CodeCommit repository name (1-100 of A-Z, a-z, 0-9, ".", "_", "-")',
-    }),
+  repositoryName: z.string().regex(/^[\w.-]{1,100}$/, {
+    message: 'must be a CodeCommit repository name (1-100 of A-Z, a-z, 0-9, ".", "_", "-")',
+  }),
   /** @default "main" */
   branch,
   /** true: the pipeline stack creates the repository; false: it uses an existing one by name. @default true */
@@ -47,11 +45,9 @@ export const connectionSourceSchema = z.strictObject({
       'must be a CodeConnections ARN such as "arn:aws:codeconnections:eu-west-1:111111111111:connection/0123abcd-0123-4567-89ab-0123456789ab" (the older "codestar-connections" form is accepted too)',
   }),
   /** "owner/repository" as the provider names it (GitLab: "group/subgroup/project"). Required. */
-  repository: z
-    .string()
-    .regex(/^[\w.-]+(\/[\w.-]+)+$/, {
-      message: 'must be "owner/repository", such as "my-org/hello-web"',
-    }),
+  repository: z.string().regex(/^[\w.-]+(\/[\w.-]+)+$/, {
+    message: 'must be "owner/repository", such as "my-org/hello-web"',
+  }),
   /** @default "main" */
   branch,
 });

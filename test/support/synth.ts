@@ -68,9 +68,7 @@ export function synthesize(
 }
 
 /** The CodePipeline's stages as `{ name, onFailure, actions: [{ name, runOrder, provider }] }`, in order. */
-export function pipelineStages(
-  t: Template,
-): Array<{
+export function pipelineStages(t: Template): Array<{
   name: string;
   onFailure?: { Result: string };
   actions: Array<{

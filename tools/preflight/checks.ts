@@ -254,15 +254,13 @@ export function instanceTypeCheck(env: EnvironmentConfig): Check {
     target,
     async run({ aws, call }) {
       const out = await call('EC2 DescribeInstanceTypeOfferings', (abortSignal) =>
-        aws
-          .ec2(target)
-          .send(
-            new DescribeInstanceTypeOfferingsCommand({
-              LocationType: 'availability-zone',
-              Filters: [{ Name: 'instance-type', Values: [type] }],
-            }),
-            { abortSignal },
-          ),
+        aws.ec2(target).send(
+          new DescribeInstanceTypeOfferingsCommand({
+            LocationType: 'availability-zone',
+            Filters: [{ Name: 'instance-type', Values: [type] }],
+          }),
+          { abortSignal },
+        ),
       );
       const offered = new Set((out.InstanceTypeOfferings ?? []).map((o) => o.Location ?? ''));
       const missing = env.availabilityZones.filter((z) => !offered.has(z));

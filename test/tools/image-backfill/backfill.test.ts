@@ -45,17 +45,15 @@ function setUp(): {
     });
   const source = mockClient(clients['eu-west-1']);
   const replica = mockClient(clients['ap-southeast-2']);
-  source
-    .on(BatchGetImageCommand)
-    .resolves({
-      images: [
-        {
-          imageId: { imageDigest: DIGEST, imageTag: 'v1' },
-          imageManifest: '{"schemaVersion":2}',
-          imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
-        },
-      ],
-    });
+  source.on(BatchGetImageCommand).resolves({
+    images: [
+      {
+        imageId: { imageDigest: DIGEST, imageTag: 'v1' },
+        imageManifest: '{"schemaVersion":2}',
+        imageManifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
+      },
+    ],
+  });
   const lines: string[] = [];
   const clock = fakeClock();
   return {

@@ -95,41 +95,35 @@ export function mockHealthyOrganisation() {
   mocks.ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: 'vpc-default' }] });
   mocks.ec2.on(DescribeAddressesCommand).resolves({ Addresses: [] });
   mocks.ec2.on(DescribeNatGatewaysCommand).resolves({ NatGateways: [] });
-  mocks.eks
-    .on(DescribeClusterVersionsCommand)
-    .resolves({
-      clusterVersions: [
-        {
-          clusterVersion: '1.35',
-          versionStatus: 'STANDARD_SUPPORT',
-          endOfStandardSupportDate: new Date('2099-01-01'),
-        },
-      ],
-    });
+  mocks.eks.on(DescribeClusterVersionsCommand).resolves({
+    clusterVersions: [
+      {
+        clusterVersion: '1.35',
+        versionStatus: 'STANDARD_SUPPORT',
+        endOfStandardSupportDate: new Date('2099-01-01'),
+      },
+    ],
+  });
   mocks.ecr
     .on(DescribeRegistryCommand)
     .resolves({ registryId: '111111111111', replicationConfiguration: { rules: [] } });
-  mocks.ecr
-    .on(GetRegistryScanningConfigurationCommand)
-    .resolves({
-      registryId: '111111111111',
-      scanningConfiguration: { scanType: 'BASIC', rules: [] },
-    });
-  mocks.inspector
-    .on(BatchGetAccountStatusCommand)
-    .resolves({
-      accounts: [
-        {
-          accountId: '111111111111',
-          state: { status: 'ENABLED', errorCode: undefined, errorMessage: undefined },
-          resourceState: {
-            ec2: undefined,
-            ecr: { status: 'ENABLED', errorCode: undefined, errorMessage: undefined },
-          },
+  mocks.ecr.on(GetRegistryScanningConfigurationCommand).resolves({
+    registryId: '111111111111',
+    scanningConfiguration: { scanType: 'BASIC', rules: [] },
+  });
+  mocks.inspector.on(BatchGetAccountStatusCommand).resolves({
+    accounts: [
+      {
+        accountId: '111111111111',
+        state: { status: 'ENABLED', errorCode: undefined, errorMessage: undefined },
+        resourceState: {
+          ec2: undefined,
+          ecr: { status: 'ENABLED', errorCode: undefined, errorMessage: undefined },
         },
-      ],
-      failedAccounts: [],
-    });
+      },
+    ],
+    failedAccounts: [],
+  });
   mocks.inspector
     .on(GetConfigurationCommand)
     .resolves({ ecrConfiguration: { rescanDurationState: { rescanDuration: 'LIFETIME' } } });
