@@ -128,7 +128,7 @@ function label(text: string): string {
 function describeRule(rule: ConditionRule): string {
   const c = rule.configuration;
   if (rule.provider === 'DeploymentWindow')
-    return `window ${String(c.Cron)} (${String(c.TimeZone ?? 'UTC')})`;
+    return `window ${String(c.Cron)} (${String((c.TimeZone as string | undefined) ?? 'UTC')})`;
   if (rule.provider === 'CloudWatchAlarm')
     return `bake ${String(c.WaitTime)} min: ${String(c.AlarmName)}${rule.region ? ` (${rule.region})` : ''}`;
   return rule.provider;

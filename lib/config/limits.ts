@@ -86,6 +86,7 @@ export function gitBranchNameProblem(name: string): string | undefined {
   if (name === 'HEAD') return 'must not be "HEAD"';
   if (name.startsWith('-')) return 'must not start with "-"';
   // Control characters (< 0x20 and DEL), space, ~ ^ : ? * [ \
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point: git refuses them in branch names
   const bad = /[\u0000-\u0020\u007f~^:?*[\\]/.exec(name);
   if (bad)
     return `must not contain ${JSON.stringify(bad[0])} (nor spaces, control characters, ~ ^ : ? * [ \\)`;

@@ -178,6 +178,7 @@ function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   if (typeof value === 'object') return 'object';
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects returned above: a primitive or a function here
   const shown = JSON.stringify(value) ?? String(value);
   return shown.length <= 40 ? `${typeof value} ${shown}` : typeof value;
 }

@@ -46,7 +46,9 @@ export function scopePipelineGrants(
       if (!isWildcard(statement) || !actionsOf(statement).every((a) => a.startsWith('kms:')))
         return [statement];
       const { Resource, ...rest } = statement;
-      const others = (Array.isArray(Resource) ? Resource : [Resource]).filter((r) => r !== '*');
+      const others = (Array.isArray(Resource) ? (Resource as unknown[]) : [Resource]).filter(
+        (r) => r !== '*',
+      );
       return [
         ...(others.length > 0
           ? [{ ...rest, Resource: others.length === 1 ? others[0] : others }]

@@ -19,6 +19,7 @@ import { scopePipelineGrants } from '../pipeline/scoped-grants';
 import { ImageBackfillStep, ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
 import { imageGateStageName } from '../pipeline/image-gate-stage';
 import { BakeWatch } from '../pipeline/bake-watch';
+import awsCdkPackage from 'aws-cdk/package.json';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: DeliveryConfig;
@@ -33,7 +34,7 @@ export interface PipelineStackProps extends StackProps {
  * package-lock.json (the CLI the synth step runs); cdk-assets is pinned here.
  */
 export const PINNED_TOOLS = {
-  awsCdkCli: (require('aws-cdk/package.json') as { version: string }).version,
+  awsCdkCli: awsCdkPackage.version,
   cdkAssets: '4.7.3',
 } as const;
 

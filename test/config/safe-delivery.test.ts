@@ -5,6 +5,7 @@ import {
   cronProblem,
   validateConfig,
 } from '../../lib/config';
+import exampleMultiRegion from '../../config/example-multi-region.json';
 
 /** The problems validation reports for a config, as "path: message" lines. */
 function problems(raw: unknown): string[] {
@@ -198,7 +199,7 @@ describe('deployment-window cron, as the DeploymentWindow rule reads it', () => 
 
 describe('the multi-region example', () => {
   test('carries a deployment window and valid bake settings', () => {
-    const example = require('../../config/example-multi-region.json') as DeliveryConfigInput;
+    const example = exampleMultiRegion as DeliveryConfigInput;
     const cfg = validateConfig(example);
     expect(cfg.prod.deploymentWindows.some((w) => w !== undefined)).toBe(true);
   });

@@ -25,9 +25,7 @@ const base = (): DeliveryConfigInput =>
 const withProdEnv = (env: Record<string, unknown>): DeliveryConfigInput => ({
   ...base(),
   prod: {
-    waves: [
-      [{ account: '333333333333', region: 'eu-west-1', ...env } as DeliveryConfigInput['preprod']],
-    ],
+    waves: [[{ account: '333333333333', region: 'eu-west-1', ...env }]],
   },
 });
 
@@ -187,7 +185,7 @@ test('every problem is reported at once', () => {
   };
   expect(problems(raw).length).toBeGreaterThanOrEqual(3);
   expect(() => validateConfig(raw)).toThrow(
-    /Invalid configuration \(STACK_ENVIRONMENTS\): \d+ problems\n  - prod\.waves\[0\]\[0\]/,
+    /Invalid configuration \(STACK_ENVIRONMENTS\): \d+ problems\n {2}- prod\.waves\[0\]\[0\]/,
   );
 });
 

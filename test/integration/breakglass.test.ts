@@ -251,7 +251,7 @@ test('--image: the cluster runs the new tag; the stored manifest and the audit r
   ]);
   expect({ code: res.code, stderr: res.stderr }).toEqual({
     code: 0,
-    stderr: expect.not.stringMatching(/\n\s+at /),
+    stderr: expect.not.stringMatching(/\n\s+at /) as unknown,
   });
   await rolloutStatus(NS, NAME);
   await waitForReplicas(NS, NAME, min);
@@ -290,7 +290,7 @@ test('--manifest: the cluster runs the replacement (new greeting and tag); S3 ho
   const res = await breakglass(['--manifest', file, '--reason', 'INC-2: whole manifest']);
   expect({ code: res.code, stderr: res.stderr }).toEqual({
     code: 0,
-    stderr: expect.not.stringMatching(/\n\s+at /),
+    stderr: expect.not.stringMatching(/\n\s+at /) as unknown,
   });
   await rolloutStatus(NS, NAME);
   await waitForReplicas(NS, NAME, min);

@@ -27,10 +27,15 @@ function validate(yamlText: string) {
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-type Plain = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test fixtures mutate arbitrary manifest fields
-function mutated(change: (deployment: Plain, container: Plain) => void): string {
-  const objects = toPlain(renderWorkload(props)) as Plain[];
-  const deployment = objects.find((o) => o.kind === 'Deployment')!;
+/** The fields of a rendered object the cases below mutate; any other field may be added. */
+type Plain = Record<string, unknown>;
+type Container = Plain & { securityContext: Plain };
+type Deployment = Plain & {
+  spec: { template: { spec: Plain & { securityContext: Plain; containers: Container[] } } };
+};
+function mutated(change: (deployment: Deployment, container: Container) => void): string {
+  const objects = toPlain(renderWorkload(props));
+  const deployment = objects.find((o) => o.kind === 'Deployment') as Deployment;
   change(deployment, deployment.spec.template.spec.containers[0]);
   return objects.map((o) => stringify(o)).join('---\n');
 }
@@ -43,7 +48,7 @@ test('the rendered manifests pass: Kubernetes 1.35 schemas and Pod Security rest
   expect(r.status).toBe(0);
 });
 
-test.each<[string, (d: Plain, c: Plain) => void, RegExp]>([
+test.each<[string, (d: Deployment, c: Container) => void, RegExp]>([
   ['privileged container', (_d, c) => (c.securityContext.privileged = true), /privileged/],
   [
     'privilege escalation allowed',

@@ -79,8 +79,8 @@ test('readiness, liveness and startup probes on the health endpoints', () => {
 
 test('CPU and memory requests, memory limit equal to the request', () => {
   expect(container.resources!.requests).toMatchObject({
-    cpu: expect.any(String),
-    memory: expect.any(String),
+    cpu: expect.any(String) as unknown,
+    memory: expect.any(String) as unknown,
   });
   expect(container.resources!.limits!.memory).toBe(container.resources!.requests!.memory);
 });

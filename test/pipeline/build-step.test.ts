@@ -23,7 +23,7 @@ beforeAll(() => {
     typeof project
   >;
   project = projects.find((p) => p.Properties.Source.BuildSpec.includes('cdk synth'))!;
-  spec = JSON.parse(project.Properties.Source.BuildSpec);
+  spec = JSON.parse(project.Properties.Source.BuildSpec) as typeof spec;
 });
 
 test('the Build stage comes before every stage that builds or deploys', () => {

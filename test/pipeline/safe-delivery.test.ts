@@ -11,6 +11,7 @@ import {
 import { BAKE_NAMES, PROBE_PATHS } from '../../lib/constructs/alarms';
 import { NOTIFIED_EVENTS } from '../../lib/pipeline/notifications';
 import { REPO_ROOT, type Synthesized, synthesize } from '../support/synth';
+import exampleMultiRegion from '../../config/example-multi-region.json';
 
 // Safe delivery on the synthesized templates, for the default config and the multi-region example:
 // every deploy stage bakes behind its environments' alarms and rolls back on breach (OnSuccess),
@@ -24,7 +25,7 @@ let example: Synthesized;
 beforeAll(() => {
   def = synthesize();
   example = synthesize({
-    config: require('../../config/example-multi-region.json') as DeliveryConfigInput,
+    config: exampleMultiRegion as DeliveryConfigInput,
   });
 });
 
@@ -207,7 +208,7 @@ describe.each([
       .find((st) => st.Sid === 'ReadBakeAlarms');
     expect(statement?.Action).toBe('sts:AssumeRole');
     const resources = (
-      Array.isArray(statement?.Resource) ? statement!.Resource : [statement?.Resource]
+      Array.isArray(statement?.Resource) ? statement.Resource : [statement?.Resource]
     ) as unknown[];
     expect(resources.map(arnOf).sort()).toEqual(
       allEnvironments(s.config)
@@ -244,7 +245,7 @@ test("the bake actions' role may assume the environments' reader roles and read 
   );
   expect(
     statements
-      .flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action]))
+      .flatMap((st) => (Array.isArray(st.Action) ? (st.Action as unknown[]) : [st.Action]))
       .filter((a) => /^(cloudwatch|iam|sts):/.test(String(a))),
   ).toEqual(['sts:AssumeRole']);
 });
@@ -285,10 +286,10 @@ describe('alarms of one environment', () => {
               Metric: expect.objectContaining({
                 MetricName: 'Errors',
                 Namespace: BAKE_NAMES.namespace(stageName),
-              }),
+              }) as unknown,
               Stat: 'Sum',
               Period: 60,
-            }),
+            }) as unknown,
           }),
           expect.objectContaining({
             Id: 'requests',
@@ -296,10 +297,10 @@ describe('alarms of one environment', () => {
               Metric: expect.objectContaining({
                 MetricName: 'Requests',
                 Namespace: BAKE_NAMES.namespace(stageName),
-              }),
+              }) as unknown,
               Stat: 'Sum',
               Period: 60,
-            }),
+            }) as unknown,
           }),
         ]),
       );
@@ -433,9 +434,7 @@ describe('deployment windows', () => {
 
   test('a prod wave with a window may be entered only inside it; other waves any time', () => {
     const stages = stagesOf(example.pipeline);
-    const windows =
-      (require('../../config/example-multi-region.json') as DeliveryConfigInput).prod
-        .deploymentWindows ?? [];
+    const windows = (exampleMultiRegion as DeliveryConfigInput).prod.deploymentWindows ?? [];
     expect(windows.length).toBeGreaterThan(0);
     example.config.prod.waves.forEach((wave, w) => {
       const stage = stages.find((x) => x.Name === wave[0].pipelineStageName)!;

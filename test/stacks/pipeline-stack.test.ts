@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { STACK_ENVIRONMENTS, allEnvironments } from '../../lib/config';
 import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
+import awsCdkPackage from 'aws-cdk/package.json';
 
 let s: Synthesized;
 /** The config's alternatives, in one synth: an existing repository, BASIC scanning. */
@@ -339,14 +340,15 @@ describe('image scanning', () => {
 test('self-mutation and asset publishing install pinned CLI versions, never @latest', () => {
   const projects = JSON.stringify(s.pipeline.findResources('AWS::CodeBuild::Project'));
   expect(projects).not.toMatch(/@latest/);
-  expect(projects).toContain(`aws-cdk@${require('aws-cdk/package.json').version}`);
+  expect(projects).toContain(`aws-cdk@${awsCdkPackage.version}`);
   // the asset publishing buildspec is written next to the template, in the cloud assembly
   const specs = fs.readdirSync(s.outdir).filter((f) => /^buildspec-.*FileAsset\.yaml$/.test(f));
   expect(specs).toHaveLength(1);
   const assetSpec = fs.readFileSync(`${s.outdir}/${specs[0]}`, 'utf8');
   expect(assetSpec).toMatch(/npm install -g cdk-assets@\d+\.\d+\.\d+/);
   expect(assetSpec).not.toMatch(/@latest/);
-  expect(JSON.parse(assetSpec).phases.install['runtime-versions']).toEqual({ nodejs: '24' });
+  const parsed = JSON.parse(assetSpec) as { phases: { install: Record<string, unknown> } };
+  expect(parsed.phases.install['runtime-versions']).toEqual({ nodejs: '24' });
 });
 
 test('every CodeBuild step runs on Node 24, the version the project supports (the other runtimes: test/pipeline/codebuild-runtimes.test.ts)', () => {

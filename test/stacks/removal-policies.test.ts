@@ -91,8 +91,7 @@ test('the named and data-holding resources are kept on update and delete, remove
       policyOf(
         file,
         'AWS::Logs::LogGroup',
-        (p) =>
-          typeof p.LogGroupName === 'string' && (p.LogGroupName as string).endsWith('/cluster'),
+        (p) => typeof p.LogGroupName === 'string' && p.LogGroupName.endsWith('/cluster'),
       ),
     );
     each(policyOf(file, 'AWS::KMS::Key'));

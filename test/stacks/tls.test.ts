@@ -101,7 +101,10 @@ describe('synthesized', () => {
 
   test('ServiceUrl is https:// where a certificate is set, http:// elsewhere', () => {
     const url = (stage: string) =>
-      JSON.stringify(s.stages[stage].toJSON().Outputs.ServiceUrl.Value);
+      JSON.stringify(
+        (s.stages[stage].toJSON() as { Outputs: Record<string, { Value: unknown }> }).Outputs
+          .ServiceUrl.Value,
+      );
     expect(url('prod-us-east-1')).toMatch(/^\{"Fn::Join":\["",\["https:\/\//);
     expect(url('prod-ap-southeast-2')).toMatch(/^\{"Fn::Join":\["",\["http:\/\//);
   });

@@ -45,6 +45,7 @@ export function objectsOutsideWorkload(
     } else if (ns !== scope.namespace) {
       // Without a namespace kubectl would use the context's default one, wherever that points.
       outside.push(
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a YAML scalar, or a YAML node whose toString() prints YAML
         `${what} (${ns === undefined ? 'no metadata.namespace' : `namespace ${String(ns)}`}; the workload's namespace is ${scope.namespace})`,
       );
     }

@@ -103,6 +103,7 @@ export class RunControl {
       try {
         this.checkpoint(doing);
       } catch (e) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes checkpoint's own error on unchanged
         return Promise.reject(e);
       }
     }
@@ -136,6 +137,7 @@ export class RunControl {
         .then(() => fn(ac.signal))
         .then(
           (v) => finish(() => resolve(v)),
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes fn's own rejection on unchanged
           (e: unknown) => finish(() => reject(e)),
         );
     });

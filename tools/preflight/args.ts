@@ -90,7 +90,7 @@ export function parsePreflightArgs(argv: readonly string[]): PreflightArgs {
     flags[token.name] = value;
   }
   const str = (n: Name): string | undefined =>
-    typeof flags[n] === 'string' ? (flags[n] as string) : undefined;
+    typeof flags[n] === 'string' ? flags[n] : undefined;
 
   let configFile: string | undefined;
   const context = str('c');

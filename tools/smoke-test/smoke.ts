@@ -45,7 +45,7 @@ export async function smokeTest(o: SmokeOptions): Promise<SmokeResult> {
   const start = now();
   const target = `${o.url.replace(/\/+$/, '')}/version`;
   let attempts = 0;
-  let last = 'no attempt made';
+  let last: string;
   for (;;) {
     attempts++;
     try {

@@ -297,41 +297,32 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     });
     if (created.status !== 0)
       throw new Error(`creating the simulated nodes failed: ${created.stderr}`);
-    await waitFor(
-      `${nodes.length} simulated nodes Ready (kwok)`,
-      timeoutMs,
-      log,
-      kwok,
-      async () => {
-        const r = spawnSync(
-          'kubectl',
-          [
-            '--kubeconfig',
-            kubeconfig,
-            'get',
-            'nodes',
-            '-o',
-            'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
-          ],
-          { encoding: 'utf8', timeout: 30_000 },
-        );
-        return (
-          r.status === 0 && r.stdout.split('\n').filter((l) => l === 'True').length === nodes.length
-        );
-      },
-    );
+    await waitFor(`${nodes.length} simulated nodes Ready (kwok)`, timeoutMs, log, kwok, () => {
+      const r = spawnSync(
+        'kubectl',
+        [
+          '--kubeconfig',
+          kubeconfig,
+          'get',
+          'nodes',
+          '-o',
+          'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+        ],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      return Promise.resolve(
+        r.status === 0 && r.stdout.split('\n').filter((l) => l === 'True').length === nodes.length,
+      );
+    });
     // Pods in a new namespace need its "default" service account and the token controller running.
-    await waitFor(
-      'service account controller',
-      timeoutMs,
-      log,
-      kcm,
-      async () =>
+    await waitFor('service account controller', timeoutMs, log, kcm, () =>
+      Promise.resolve(
         spawnSync(
           'kubectl',
           ['--kubeconfig', kubeconfig, 'get', 'serviceaccount', 'default', '-n', 'default'],
           { timeout: 30_000 },
         ).status === 0,
+      ),
     );
     log(
       `ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${server}, ${nodes.length} nodes in ${zones.join(', ')}; KUBECONFIG=${kubeconfig}`,
@@ -401,7 +392,7 @@ function tail(file: string, lines: number): string {
 }
 
 /** GET with a 5 s bound; `ca` is a CA file to trust, or 'insecure' for the components' self-signed serving certificates on loopback. */
-function httpGet(url: string, ca?: string | 'insecure'): Promise<{ status: number; body: string }> {
+function httpGet(url: string, ca?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const options: https.RequestOptions = { timeout: 5000 };

@@ -179,7 +179,7 @@ describeMoto('breakglass against moto', () => {
         KUBECTL_STUB_EXIT: String(opts.kubectlExit ?? 0),
         KUBECTL_STUB_SERVER_DRY_RUN_EXIT: String(opts.serverDryRunExit ?? 0),
       }),
-      confirm: async () => true,
+      confirm: () => Promise.resolve(true),
       interactive: opts.interactive ?? false,
       output,
       cwd: REPO_ROOT,
@@ -249,7 +249,7 @@ describeMoto('breakglass against moto', () => {
       s3VersionBefore: { S: s.versionBefore },
       imageBefore: { S: `${IMAGE_REPO}:app-1111111111111111` },
       imageAfter: { S: `${IMAGE_REPO}:app-2222222222222222` },
-      who: { S: expect.stringMatching(/^arn:aws:(iam|sts)::123456789012:/) },
+      who: { S: expect.stringMatching(/^arn:aws:(iam|sts)::123456789012:/) as unknown },
     });
     expect(items[0].s3VersionAfter).toBeUndefined();
   });
@@ -315,7 +315,7 @@ describeMoto('breakglass against moto', () => {
     expect(items).toHaveLength(1);
     expect(items[0]).toMatchObject({
       result: { S: 'APPLIED_NOT_STORED' },
-      error: { S: expect.stringContaining('access denied') },
+      error: { S: expect.stringContaining('access denied') as unknown },
     });
     expect(kubectlCalls(s.log)).toHaveLength(2); // the server-side dry run, then the apply
   });
@@ -482,8 +482,8 @@ describeMoto('breakglass against moto', () => {
     expect(items).toHaveLength(1);
     expect(items[0]).toMatchObject({
       environment: { S: ENV },
-      at: { S: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) },
-      who: { S: expect.stringMatching(/^arn:aws:(iam|sts)::123456789012:/) },
+      at: { S: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) as unknown },
+      who: { S: expect.stringMatching(/^arn:aws:(iam|sts)::123456789012:/) as unknown },
       reason: { S: 'INC-6: roll forward to the fixed image' },
       action: { S: 'image' },
       result: { S: 'SUCCEEDED' },

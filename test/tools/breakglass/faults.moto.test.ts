@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { RunKubectl } from '../../../tools/breakglass/kubectl';
-import type { BreakglassDeps } from '../../../tools/breakglass/main';
 import type { StopSignal } from '../../../tools/common/control';
 import { motoAvailable } from '../../support/moto';
 import { ENV, Harness, IMAGE_REPO, MANIFESTS, REGION, type Seeded, waitForFile } from './harness';
@@ -20,9 +19,6 @@ import { ENV, Harness, IMAGE_REPO, MANIFESTS, REGION, type Seeded, waitForFile }
 const haveMoto = motoAvailable();
 const describeMoto = haveMoto ? describe : describe.skip;
 const NEW_TAG = 'app-2222222222222222';
-
-/** Extra fields of BreakglassDeps the tests set (typed loosely so the file also runs against older code). */
-type ExtraDeps = Partial<BreakglassDeps> & Record<string, unknown>;
 
 describeMoto('breakglass under faults (moto)', () => {
   const h = new Harness();
@@ -133,7 +129,7 @@ describeMoto('breakglass under faults (moto)', () => {
       expect(items).toHaveLength(1);
       expect(items[0]).toMatchObject({
         result: { S: 'APPLIED_NOT_STORED' },
-        error: { S: expect.stringContaining('was written by someone else') },
+        error: { S: expect.stringContaining('was written by someone else') as unknown },
       });
       const copy = /aws s3 cp (\S+) s3:\/\//.exec(output.stderr)?.[1] as string;
       expect(fs.readFileSync(copy, 'utf8')).toContain(`${IMAGE_REPO}:${NEW_TAG}`);
@@ -172,7 +168,7 @@ describeMoto('breakglass under faults (moto)', () => {
           forcePathStyle: true,
         });
       const { run, output } = h.inProcess(s, {
-        deps: { clients: { ...h.clients(), s3: hungS3 }, callTimeoutMs: 1500 } as ExtraDeps,
+        deps: { clients: { ...h.clients(), s3: hungS3 }, callTimeoutMs: 1500 },
       });
       const started = Date.now();
       const code = await run(image(s));
@@ -234,7 +230,7 @@ describeMoto('breakglass under faults (moto)', () => {
         return { exitCode: 0 };
       };
       const { run, output } = h.inProcess(s, {
-        deps: { kubectl, signals: sig.signals } as ExtraDeps,
+        deps: { kubectl, signals: sig.signals },
       });
       expect(await run(image(s))).toBe(130);
       expect(output.stderr).toContain(
@@ -258,7 +254,7 @@ describeMoto('breakglass under faults (moto)', () => {
           setTimeout(() => sig.fire('SIGTERM'), 50);
         });
       const { run } = h.inProcess(s, {
-        deps: { confirm, interactive: true, signals: sig.signals } as ExtraDeps,
+        deps: { confirm, interactive: true, signals: sig.signals },
       });
       expect(await run(['--env', ENV, '--image', NEW_TAG, '--reason', 'INC-12', ...s.flags])).toBe(
         143,
@@ -346,7 +342,9 @@ describeMoto('breakglass under faults (moto)', () => {
       ).toBe(0);
       expect((await h.auditItems(s))[0]).toMatchObject({
         result: { S: 'SUCCEEDED' },
-        outsideWorkload: { S: expect.stringContaining('ClusterRoleBinding/anonymous-admin') },
+        outsideWorkload: {
+          S: expect.stringContaining('ClusterRoleBinding/anonymous-admin') as unknown,
+        },
       });
     });
   });
@@ -442,7 +440,7 @@ describeMoto('breakglass under faults (moto)', () => {
         { step: 'initialize', name: 'failAuditPut' },
       );
       const { run, output } = h.inProcess(s, {
-        deps: { clients: { ...failing, dynamodb: () => ddb }, auditSpoolDir: spool } as ExtraDeps,
+        deps: { clients: { ...failing, dynamodb: () => ddb }, auditSpoolDir: spool },
       });
       expect(await run(image(s))).toBe(1);
       const file = /It is saved in (\S+)\. Store it/.exec(output.stderr)?.[1] as string;
@@ -471,6 +469,7 @@ describeMoto('breakglass under faults (moto)', () => {
       const reason = 'INC-17\u001b[2J\u001b[31m fake\r\nbreakglass: all good\u009b';
       const { run, output } = h.inProcess(s);
       expect(await run(image(s, reason))).toBe(0);
+      // eslint-disable-next-line no-control-regex -- the test asserts that no terminal escape (ESC, CSI) reaches the output
       expect(output.all).not.toMatch(/[\u001b\r\u009b]/);
       expect(output.stdout).toContain(
         'reason: INC-17\\x1b[2J\\x1b[31m fake\\r\\nbreakglass: all good\\x9b',

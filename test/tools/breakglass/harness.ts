@@ -213,7 +213,7 @@ export class Harness {
     const deps: BreakglassDeps = {
       clients: this.clients(),
       kubectl: spawnKubectl(this.stubEnv(s, o)),
-      confirm: async () => true,
+      confirm: () => Promise.resolve(true),
       interactive: false,
       output,
       cwd: REPO_ROOT,

@@ -26,13 +26,13 @@ function untouchable() {
       sts: refuse('sts'),
       cloudFormation: refuse('cloudformation'),
     },
-    kubectl: async () => {
+    kubectl: () => {
       touched.push('kubectl');
-      return { exitCode: 0 };
+      return Promise.resolve({ exitCode: 0 });
     },
-    confirm: async () => {
+    confirm: () => {
       touched.push('prompt');
-      return true;
+      return Promise.resolve(true);
     },
     interactive: true,
     output,
@@ -132,12 +132,10 @@ describe('breakglass: discovery from the stack outputs', () => {
   beforeEach(() => {
     cfn.reset();
     sts.reset();
-    sts
-      .on(GetCallerIdentityCommand)
-      .resolves({
-        Account: '222222222222',
-        Arn: 'arn:aws:sts::222222222222:assumed-role/Operator/alice',
-      });
+    sts.on(GetCallerIdentityCommand).resolves({
+      Account: '222222222222',
+      Arn: 'arn:aws:sts::222222222222:assumed-role/Operator/alice',
+    });
   });
 
   function depsWithStack() {
@@ -181,18 +179,16 @@ describe('breakglass: discovery from the stack outputs', () => {
   });
 
   test('flags given for the missing outputs make discovery succeed as far as S3', async () => {
-    cfn
-      .on(DescribeStacksCommand)
-      .resolves({
-        Stacks: [
-          {
-            StackName: 'hello-web-preprod-eu-west-1',
-            CreationTime: new Date(),
-            StackStatus: 'UPDATE_COMPLETE',
-            Outputs: [{ OutputKey: 'ManifestBucketName', OutputValue: 'b' }],
-          },
-        ],
-      });
+    cfn.on(DescribeStacksCommand).resolves({
+      Stacks: [
+        {
+          StackName: 'hello-web-preprod-eu-west-1',
+          CreationTime: new Date(),
+          StackStatus: 'UPDATE_COMPLETE',
+          Outputs: [{ OutputKey: 'ManifestBucketName', OutputValue: 'b' }],
+        },
+      ],
+    });
     const { deps, output } = depsWithStack();
     expect(
       await run(
@@ -243,14 +239,12 @@ describe('breakglass: discovery from the stack outputs', () => {
   });
 
   test('a stack that does not exist says which and how to get past it', async () => {
-    cfn
-      .on(DescribeStacksCommand)
-      .rejects(
-        Object.assign(new Error('Stack with id hello-web-preprod-eu-west-1 does not exist'), {
-          name: 'ValidationError',
-          $metadata: {},
-        }),
-      );
+    cfn.on(DescribeStacksCommand).rejects(
+      Object.assign(new Error('Stack with id hello-web-preprod-eu-west-1 does not exist'), {
+        name: 'ValidationError',
+        $metadata: {},
+      }),
+    );
     const { deps, output } = depsWithStack();
     expect(
       await run(['--env', 'preprod-eu-west-1', '--image', 'v2', '--reason', 'INC-1'], deps),

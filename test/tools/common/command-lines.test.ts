@@ -28,11 +28,11 @@ function refusingBreakglassDeps() {
       sts: refuse('sts'),
       cloudFormation: refuse('cloudformation'),
     },
-    kubectl: async () => {
+    kubectl: () => {
       touched.push('kubectl');
-      return { exitCode: 0 };
+      return Promise.resolve({ exitCode: 0 });
     },
-    confirm: async () => true,
+    confirm: () => Promise.resolve(true),
     interactive: true,
     output,
     cwd: REPO_ROOT,
@@ -79,9 +79,9 @@ describe('a repeated flag is refused by every command', () => {
         asked.push(region);
         throw new Error('CodePipeline must not be used');
       },
-      confirm: async () => true,
+      confirm: () => Promise.resolve(true),
       interactive: false,
-      sleep: async () => undefined,
+      sleep: () => Promise.resolve(undefined),
       now: () => 0,
       output,
       cwd: REPO_ROOT,

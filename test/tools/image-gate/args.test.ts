@@ -268,6 +268,9 @@ test('--scan-region is passed on as one region', () => {
   ]);
   expect(parsed).toEqual({
     kind: 'run',
-    options: expect.objectContaining({ regions: ['us-east-1'], scanRegion: 'eu-west-1' }),
+    options: expect.objectContaining({
+      regions: ['us-east-1'],
+      scanRegion: 'eu-west-1',
+    }) as unknown,
   });
 });

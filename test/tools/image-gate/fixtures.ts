@@ -40,9 +40,10 @@ export function fakeClock(): {
   const slept: number[] = [];
   return {
     now: () => t,
-    sleep: async (ms) => {
+    sleep: (ms) => {
       slept.push(ms);
       t += ms;
+      return Promise.resolve();
     },
     slept,
   };

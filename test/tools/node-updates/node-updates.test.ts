@@ -28,7 +28,8 @@ function releaseAfter(days: number): string {
   return `1.35.${PINNED.patch + 1}-${d}`;
 }
 
-type Answer = string | Error | 'hang';
+/** A parameter value, a failure, or the string 'hang': the call never answers. */
+type Answer = string | Error;
 
 /** Each region's answer to GetParameter; records the (region, name) of every call. */
 function answer(byRegion: Record<string, Answer>): Array<{ region: string; name: string }> {

@@ -44,16 +44,14 @@ test('--role-name: every account gets the role of that account, assumed once and
 
 test('the role ARN is in the partition of the pipeline region', async () => {
   sts.reset();
-  sts
-    .on(AssumeRoleCommand)
-    .resolves({
-      Credentials: {
-        AccessKeyId: 'a',
-        SecretAccessKey: 'b',
-        SessionToken: 'c',
-        Expiration: new Date(Date.now() + 3600_000),
-      },
-    });
+  sts.on(AssumeRoleCommand).resolves({
+    Credentials: {
+      AccessKeyId: 'a',
+      SecretAccessKey: 'b',
+      SessionToken: 'c',
+      Expiration: new Date(Date.now() + 3600_000),
+    },
+  });
   const aws = defaultAwsAccess({
     roleName: 'ReadOnly',
     stsRegion: 'cn-north-1',
@@ -75,7 +73,7 @@ test('boundedCall abandons a call that never answers and aborts its signal', asy
     call('EC2 DescribeVpcs', (s) => ((signal = s), new Promise(() => undefined))),
   ).rejects.toThrow(CallTimeoutError);
   expect(signal?.aborted).toBe(true);
-  await expect(call('fast', async () => 42)).resolves.toBe(42);
+  await expect(call('fast', () => Promise.resolve(42))).resolves.toBe(42);
 });
 
 test('runLimited keeps the order of results and the bound', async () => {

@@ -89,7 +89,7 @@ describe('bootstrap: CDKToolkit present, recent enough, trusting the pipeline ac
     const [version] = await bootstrapCheck(PROD).run(contextOf());
     expect(version).toMatchObject({
       status: 'WARN',
-      detail: expect.stringMatching(/version 21 is enough .* older than the CLI's 33/),
+      detail: expect.stringMatching(/version 21 is enough .* older than the CLI's 33/) as unknown,
     });
     expect(version.fix).toBe(
       'npx cdk bootstrap aws://333333333333/eu-west-1 --trust 111111111111 --cloudformation-execution-policies arn:aws:iam::aws:policy/AdministratorAccess',
@@ -108,7 +108,9 @@ describe('bootstrap: CDKToolkit present, recent enough, trusting the pipeline ac
     )!;
     expect(trust).toMatchObject({
       status: 'FAIL',
-      detail: expect.stringContaining('does not trust the pipeline account 111111111111'),
+      detail: expect.stringContaining(
+        'does not trust the pipeline account 111111111111',
+      ) as unknown,
     });
     expect(trust.fix).toContain('--trust 111111111111');
   });
@@ -120,7 +122,7 @@ describe('bootstrap: CDKToolkit present, recent enough, trusting the pipeline ac
     const [f] = await bootstrapCheck(PIPELINE).run(contextOf());
     expect(f).toMatchObject({
       status: 'FAIL',
-      detail: expect.stringContaining('not bootstrapped'),
+      detail: expect.stringContaining('not bootstrapped') as unknown,
       fix: 'npx cdk bootstrap aws://111111111111/eu-west-1 --cloudformation-execution-policies arn:aws:iam::aws:policy/AdministratorAccess',
     });
   });
@@ -165,7 +167,7 @@ describe('availability zones: resolved to AZ IDs that EKS supports', () => {
       status: 'PASS',
       detail: expect.stringContaining(
         'eu-west-1a=euw1-az3, eu-west-1b=euw1-az1, eu-west-1c=euw1-az2',
-      ),
+      ) as unknown,
     });
   });
 
@@ -182,7 +184,9 @@ describe('availability zones: resolved to AZ IDs that EKS supports', () => {
     const [f] = await availabilityZonesCheck(useast).run(contextOf());
     expect(f).toMatchObject({
       status: 'FAIL',
-      detail: expect.stringContaining('us-east-1a is use1-az3, where EKS creates no control plane'),
+      detail: expect.stringContaining(
+        'us-east-1a is use1-az3, where EKS creates no control plane',
+      ) as unknown,
     });
     expect(f.fix).toContain('["us-east-1b","us-east-1c","us-east-1d"]');
   });
@@ -209,15 +213,13 @@ describe('availability zones: resolved to AZ IDs that EKS supports', () => {
 
 describe('instance type: offered in every configured zone', () => {
   const offered = (...zones: string[]) =>
-    ec2
-      .on(DescribeInstanceTypeOfferingsCommand)
-      .resolves({
-        InstanceTypeOfferings: zones.map((z) => ({
-          InstanceType: 'm7g.large',
-          LocationType: 'availability-zone',
-          Location: z,
-        })),
-      });
+    ec2.on(DescribeInstanceTypeOfferingsCommand).resolves({
+      InstanceTypeOfferings: zones.map((z) => ({
+        InstanceType: 'm7g.large',
+        LocationType: 'availability-zone',
+        Location: z,
+      })),
+    });
 
   test('PASS', async () => {
     offered('eu-west-1a', 'eu-west-1b', 'eu-west-1c');
@@ -233,7 +235,7 @@ describe('instance type: offered in every configured zone', () => {
     const [f] = await instanceTypeCheck(prodEuWest1).run(contextOf());
     expect(f).toMatchObject({
       status: 'FAIL',
-      detail: expect.stringContaining('not offered in eu-west-1c'),
+      detail: expect.stringContaining('not offered in eu-west-1c') as unknown,
     });
   });
 
@@ -247,18 +249,16 @@ describe('instance type: offered in every configured zone', () => {
 
 describe('kubernetes version: offered by EKS in the region', () => {
   const version = (versionStatus: string, endOfStandardSupportDate = new Date('2027-03-27')) =>
-    eks
-      .on(DescribeClusterVersionsCommand)
-      .resolves({
-        clusterVersions: [
-          {
-            clusterVersion: '1.35',
-            versionStatus: versionStatus as 'STANDARD_SUPPORT',
-            endOfStandardSupportDate,
-            endOfExtendedSupportDate: new Date('2028-03-27'),
-          },
-        ],
-      });
+    eks.on(DescribeClusterVersionsCommand).resolves({
+      clusterVersions: [
+        {
+          clusterVersion: '1.35',
+          versionStatus: versionStatus as 'STANDARD_SUPPORT',
+          endOfStandardSupportDate,
+          endOfExtendedSupportDate: new Date('2028-03-27'),
+        },
+      ],
+    });
   const now = () => new Date('2026-11-30');
 
   test('PASS: standard support', async () => {
@@ -296,19 +296,15 @@ describe('network quotas: VPCs, Elastic IPs, NAT gateways per zone against one e
     ec2
       .on(DescribeVpcsCommand)
       .resolves({ Vpcs: Array.from({ length: vpcs }, (_, i) => ({ VpcId: `vpc-${i}` })) });
-    ec2
-      .on(DescribeAddressesCommand)
-      .resolves({
-        Addresses: Array.from({ length: eips }, (_, i) => ({ AllocationId: `eipalloc-${i}` })),
-      });
-    ec2
-      .on(DescribeNatGatewaysCommand)
-      .resolves({
-        NatGateways: Array.from({ length: natsInA }, (_, i) => ({
-          NatGatewayId: `nat-${i}`,
-          SubnetId: 'subnet-a',
-        })),
-      });
+    ec2.on(DescribeAddressesCommand).resolves({
+      Addresses: Array.from({ length: eips }, (_, i) => ({ AllocationId: `eipalloc-${i}` })),
+    });
+    ec2.on(DescribeNatGatewaysCommand).resolves({
+      NatGateways: Array.from({ length: natsInA }, (_, i) => ({
+        NatGatewayId: `nat-${i}`,
+        SubnetId: 'subnet-a',
+      })),
+    });
     ec2
       .on(DescribeSubnetsCommand)
       .resolves({ Subnets: [{ SubnetId: 'subnet-a', AvailabilityZone: 'eu-west-1a' }] });
@@ -379,7 +375,7 @@ describe('codebuild concurrency against the widest stage', () => {
       detail: 'prod-wave-2 runs 2 builds at once; Linux/Medium quota 1',
       fix: expect.stringContaining(
         '--service-code codebuild --quota-code L-2DC20C30 --desired-value 4',
-      ),
+      ) as unknown,
     });
   });
 });
@@ -401,58 +397,52 @@ describe('the registry: replication and scanning are account-wide; what deployin
       status: 'PASS',
       detail: expect.stringContaining(
         'deploying adds hello-web* -> 111111111111/us-east-1, 111111111111/ap-southeast-2',
-      ),
+      ) as unknown,
     });
     ecr.reset();
-    ecr
-      .on(DescribeRegistryCommand)
-      .resolves({
-        replicationConfiguration: {
-          rules: [{ ...ours, destinations: [...ours.destinations].reverse() }],
-        },
-      });
+    ecr.on(DescribeRegistryCommand).resolves({
+      replicationConfiguration: {
+        rules: [{ ...ours, destinations: [...ours.destinations].reverse() }],
+      },
+    });
     expect((await registryReplicationCheck(PIPELINE).run(contextOf()))[0]).toMatchObject({
       status: 'PASS',
-      detail: expect.stringContaining('already as deployed'),
+      detail: expect.stringContaining('already as deployed') as unknown,
     });
   });
 
   test("replication WARN: another team's rule would be removed", async () => {
-    ecr
-      .on(DescribeRegistryCommand)
-      .resolves({
-        replicationConfiguration: {
-          rules: [
-            {
-              destinations: [{ region: 'eu-central-1', registryId: '999999999999' }],
-              repositoryFilters: [{ filter: 'payments', filterType: 'PREFIX_MATCH' }],
-            },
-          ],
-        },
-      });
+    ecr.on(DescribeRegistryCommand).resolves({
+      replicationConfiguration: {
+        rules: [
+          {
+            destinations: [{ region: 'eu-central-1', registryId: '999999999999' }],
+            repositoryFilters: [{ filter: 'payments', filterType: 'PREFIX_MATCH' }],
+          },
+        ],
+      },
+    });
     const [f] = await registryReplicationCheck(PIPELINE).run(contextOf());
     expect(f).toMatchObject({
       status: 'WARN',
       detail: expect.stringContaining(
         '1 rule(s) would be removed (payments* -> 999999999999/eu-central-1)',
-      ),
+      ) as unknown,
     });
   });
 
   test('replication PASS when the config has no replica region (no replication resource)', async () => {
-    ecr
-      .on(DescribeRegistryCommand)
-      .resolves({
-        replicationConfiguration: {
-          rules: [{ destinations: [{ region: 'eu-central-1', registryId: '999999999999' }] }],
-        },
-      });
+    ecr.on(DescribeRegistryCommand).resolves({
+      replicationConfiguration: {
+        rules: [{ destinations: [{ region: 'eu-central-1', registryId: '999999999999' }] }],
+      },
+    });
     const single = configOf({
       prod: { waves: [[{ account: '333333333333', region: 'eu-west-1' }]] },
     });
     expect((await registryReplicationCheck(PIPELINE).run(contextOf(single)))[0]).toMatchObject({
       status: 'PASS',
-      detail: expect.stringContaining('unchanged'),
+      detail: expect.stringContaining('unchanged') as unknown,
     });
   });
 
@@ -462,97 +452,87 @@ describe('the registry: replication and scanning are account-wide; what deployin
       .resolves({ scanningConfiguration: { scanType: 'BASIC', rules: [] } });
     expect(statusOf(await registryScanningCheck(PIPELINE).run(contextOf()))).toEqual(['PASS']);
     ecr.reset();
-    ecr
-      .on(GetRegistryScanningConfigurationCommand)
-      .resolves({
-        scanningConfiguration: {
-          scanType: 'ENHANCED',
-          rules: [
-            {
-              scanFrequency: 'CONTINUOUS_SCAN',
-              repositoryFilters: [{ filter: 'hello-web', filterType: 'WILDCARD' }],
-            },
-          ],
-        },
-      });
+    ecr.on(GetRegistryScanningConfigurationCommand).resolves({
+      scanningConfiguration: {
+        scanType: 'ENHANCED',
+        rules: [
+          {
+            scanFrequency: 'CONTINUOUS_SCAN',
+            repositoryFilters: [{ filter: 'hello-web', filterType: 'WILDCARD' }],
+          },
+        ],
+      },
+    });
     expect((await registryScanningCheck(PIPELINE).run(contextOf()))[0].detail).toMatch(
       /already as deployed/,
     );
   });
 
   test('scanning WARN: existing rules (other repositories) would be replaced', async () => {
-    ecr
-      .on(GetRegistryScanningConfigurationCommand)
-      .resolves({
-        scanningConfiguration: {
-          scanType: 'ENHANCED',
-          rules: [
-            {
-              scanFrequency: 'SCAN_ON_PUSH',
-              repositoryFilters: [{ filter: '*', filterType: 'WILDCARD' }],
-            },
-          ],
-        },
-      });
+    ecr.on(GetRegistryScanningConfigurationCommand).resolves({
+      scanningConfiguration: {
+        scanType: 'ENHANCED',
+        rules: [
+          {
+            scanFrequency: 'SCAN_ON_PUSH',
+            repositoryFilters: [{ filter: '*', filterType: 'WILDCARD' }],
+          },
+        ],
+      },
+    });
     const [f] = await registryScanningCheck(PIPELINE).run(contextOf());
     expect(f).toMatchObject({
       status: 'WARN',
       detail: expect.stringContaining(
         'REPLACES the registry-wide scanning configuration ENHANCED (SCAN_ON_PUSH: *)',
-      ),
+      ) as unknown,
     });
   });
 
   test('scanning PASS (unchanged) when image.scanning is BASIC', async () => {
-    ecr
-      .on(GetRegistryScanningConfigurationCommand)
-      .resolves({
-        scanningConfiguration: {
-          scanType: 'ENHANCED',
-          rules: [
-            {
-              scanFrequency: 'SCAN_ON_PUSH',
-              repositoryFilters: [{ filter: '*', filterType: 'WILDCARD' }],
-            },
-          ],
-        },
-      });
+    ecr.on(GetRegistryScanningConfigurationCommand).resolves({
+      scanningConfiguration: {
+        scanType: 'ENHANCED',
+        rules: [
+          {
+            scanFrequency: 'SCAN_ON_PUSH',
+            repositoryFilters: [{ filter: '*', filterType: 'WILDCARD' }],
+          },
+        ],
+      },
+    });
     expect(
       (
         await registryScanningCheck(PIPELINE).run(
           contextOf(configOf({ image: { scanning: 'BASIC' } })),
         )
       )[0],
-    ).toMatchObject({ status: 'PASS', detail: expect.stringContaining('unchanged') });
+    ).toMatchObject({ status: 'PASS', detail: expect.stringContaining('unchanged') as unknown });
   });
 });
 
 describe('amazon inspector: ECR scanning status and rescan duration', () => {
   const inspectorSays = (ecrStatus: string, rescanDuration: string) => {
-    inspector
-      .on(BatchGetAccountStatusCommand)
-      .resolves({
-        accounts: [
-          {
-            accountId: '111111111111',
-            state: { status: 'ENABLED', errorCode: undefined, errorMessage: undefined },
-            resourceState: {
-              ec2: undefined,
-              ecr: {
-                status: ecrStatus as 'ENABLED',
-                errorCode: undefined,
-                errorMessage: undefined,
-              },
+    inspector.on(BatchGetAccountStatusCommand).resolves({
+      accounts: [
+        {
+          accountId: '111111111111',
+          state: { status: 'ENABLED', errorCode: undefined, errorMessage: undefined },
+          resourceState: {
+            ec2: undefined,
+            ecr: {
+              status: ecrStatus as 'ENABLED',
+              errorCode: undefined,
+              errorMessage: undefined,
             },
           },
-        ],
-        failedAccounts: [],
-      });
-    inspector
-      .on(GetConfigurationCommand)
-      .resolves({
-        ecrConfiguration: { rescanDurationState: { rescanDuration: rescanDuration as 'LIFETIME' } },
-      });
+        },
+      ],
+      failedAccounts: [],
+    });
+    inspector.on(GetConfigurationCommand).resolves({
+      ecrConfiguration: { rescanDurationState: { rescanDuration: rescanDuration as 'LIFETIME' } },
+    });
   };
   test('PASS: enabled, lifetime rescans', async () => {
     inspectorSays('ENABLED', 'LIFETIME');

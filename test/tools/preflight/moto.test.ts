@@ -63,7 +63,7 @@ describeWithMoto('preflight checks against moto_server', () => {
     const other = { account: ACCOUNT, region: 'us-east-1' };
     expect((await bootstrapCheck(other).run(ctx))[0]).toMatchObject({
       status: 'FAIL',
-      detail: expect.stringContaining('not bootstrapped'),
+      detail: expect.stringContaining('not bootstrapped') as unknown,
     });
     // The parameter and output the CDK bootstrap template declares (node_modules/aws-cdk/lib/api/bootstrap/bootstrap-template.yaml;
     // its output is a GetAtt of the version parameter, which moto does not resolve, hence the literal).
@@ -108,7 +108,7 @@ describeWithMoto('preflight checks against moto_server', () => {
     const [pass] = await availabilityZonesCheck(ctx.config.preprod).run(ctx);
     expect(pass).toMatchObject({
       status: 'PASS',
-      detail: expect.stringContaining(`eu-west-1a=${a.ZoneId}`),
+      detail: expect.stringContaining(`eu-west-1a=${a.ZoneId}`) as unknown,
     });
     const [missing] = await availabilityZonesCheck({
       ...ctx.config.preprod,
@@ -116,7 +116,7 @@ describeWithMoto('preflight checks against moto_server', () => {
     }).run(ctx);
     expect(missing).toMatchObject({
       status: 'FAIL',
-      detail: expect.stringContaining('eu-west-1z does not exist in this account'),
+      detail: expect.stringContaining('eu-west-1z does not exist in this account') as unknown,
     });
   });
 
@@ -127,7 +127,7 @@ describeWithMoto('preflight checks against moto_server', () => {
     }).run(ctx);
     expect(f).toMatchObject({
       status: 'PASS',
-      detail: expect.stringContaining('t3.medium offered in eu-west-1a, eu-west-1b'),
+      detail: expect.stringContaining('t3.medium offered in eu-west-1a, eu-west-1b') as unknown,
     });
   });
 
@@ -160,11 +160,11 @@ describeWithMoto('preflight checks against moto_server', () => {
     );
     expect((await registryReplicationCheck(T).run(ctx))[0]).toMatchObject({
       status: 'WARN',
-      detail: expect.stringContaining(`payments* -> ${ACCOUNT}/eu-central-1`),
+      detail: expect.stringContaining(`payments* -> ${ACCOUNT}/eu-central-1`) as unknown,
     });
     expect((await registryScanningCheck(T).run(ctx))[0]).toMatchObject({
       status: 'WARN',
-      detail: expect.stringContaining('SCAN_ON_PUSH: payments*'),
+      detail: expect.stringContaining('SCAN_ON_PUSH: payments*') as unknown,
     });
   });
 });

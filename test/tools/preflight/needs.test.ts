@@ -29,7 +29,7 @@ test('the widest stage is the two-region prod wave: its gates run at once', () =
   // The wave's gate stage and its deploy stage both run two builds at once: either is the answer.
   expect(needs.parallelBuilds).toEqual({
     ...NEEDS.parallelBuilds,
-    stage: expect.stringMatching(/^(ImageGate-)?prod-wave-2$/),
+    stage: expect.stringMatching(/^(ImageGate-)?prod-wave-2$/) as unknown,
   });
 });
 

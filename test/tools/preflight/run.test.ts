@@ -52,7 +52,7 @@ test('a healthy organisation: every row PASS, exit 0', async () => {
 test('one failing and one warning check: exit 1, each with its fix, numbered under the table', async () => {
   // 333333333333 in us-east-1 was bootstrapped without trusting the pipeline account ...
   mocks.cfn.on(DescribeStacksCommand).callsFake((_input, getClient) => {
-    const t = TARGET_OF.get(getClient() as object)!;
+    const t = TARGET_OF.get(getClient())!;
     const trusted = t.account === '333333333333' && t.region === 'us-east-1' ? '' : '111111111111';
     return {
       Stacks: [
@@ -132,14 +132,12 @@ test('credentials of another account: that account is not checked (ERROR, exit 2
 });
 
 test('an access-denied check is "could not check" with the reason, not a verdict', async () => {
-  mocks.quotas
-    .on(GetServiceQuotaCommand)
-    .rejects(
-      Object.assign(new Error('User is not authorized to perform: servicequotas:GetServiceQuota'), {
-        name: 'AccessDeniedException',
-        $metadata: {},
-      }),
-    );
+  mocks.quotas.on(GetServiceQuotaCommand).rejects(
+    Object.assign(new Error('User is not authorized to perform: servicequotas:GetServiceQuota'), {
+      name: 'AccessDeniedException',
+      $metadata: {},
+    }),
+  );
   const { code, stdout } = await preflight();
   expect(code).toBe(2);
   expect(rowOf(stdout, 'codebuild concurrency', '111111111111/eu-west-1')).toMatch(
@@ -183,7 +181,7 @@ test('an app that does not synthesize: nothing is checked, exit 2 with the reaso
     exitCode: 2,
     message: expect.stringContaining(
       'could not synthesize the app to learn what it deploys: boom: a construct failed',
-    ),
+    ) as unknown,
   });
   expect(mocks.sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(0);
 });

@@ -195,14 +195,15 @@ function makeDeps(opts: { interactive?: boolean; answer?: boolean } = {}) {
   const deps: RollbackDeps = {
     codePipeline: (region) =>
       new CodePipelineClient({ region, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
-    confirm: async (q) => {
+    confirm: (q) => {
       questions.push(q);
-      return opts.answer ?? false;
+      return Promise.resolve(opts.answer ?? false);
     },
     interactive: opts.interactive ?? false,
-    sleep: async (ms) => {
+    sleep: (ms) => {
       sleeps.push(ms);
       clock += ms;
+      return Promise.resolve();
     },
     now: () => clock,
     output,

@@ -33,10 +33,11 @@ function deps(extra: ExtraDeps = {}) {
   const d: RollbackDeps = {
     codePipeline: (region) =>
       new CodePipelineClient({ region, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
-    confirm: async () => true,
+    confirm: () => Promise.resolve(true),
     interactive: false,
-    sleep: async (ms) => {
+    sleep: (ms) => {
       clock += ms;
+      return Promise.resolve();
     },
     now: () => clock,
     output,
