@@ -6,7 +6,17 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['cdk.out/**', 'node_modules/**', '.venv/**', 'bench/.tmp/**', 'bench/baseline/**', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'cdk.out/**',
+      'node_modules/**',
+      '.venv/**',
+      'bench/.tmp/**',
+      'bench/baseline/**',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,7 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
-import { AWS_REGIONS, type DeliveryConfigInput, MAX_REGIONS_PER_BAKED_WAVE, STACK_ENVIRONMENTS, validateConfig } from '../lib/config';
+import {
+  AWS_REGIONS,
+  type DeliveryConfigInput,
+  MAX_REGIONS_PER_BAKED_WAVE,
+  STACK_ENVIRONMENTS,
+  validateConfig,
+} from '../lib/config';
 
 /** Regions of the `aws` partition, the one the default pipeline (eu-west-1) lives in. */
 export function awsPartitionRegions(): string[] {
@@ -17,9 +23,14 @@ export function awsPartitionRegions(): string[] {
  */
 export function prodRegionsConfig(regionCount: number): DeliveryConfigInput {
   const defaultRegions = STACK_ENVIRONMENTS.prod.waves.flat().map((e) => e.region);
-  const regions = [...defaultRegions, ...awsPartitionRegions().filter((r) => !defaultRegions.includes(r))];
+  const regions = [
+    ...defaultRegions,
+    ...awsPartitionRegions().filter((r) => !defaultRegions.includes(r)),
+  ];
   if (regionCount < 3 || regionCount > regions.length) {
-    throw new Error(`prod region count must be 3-${regions.length} (the aws partition's regions), got ${regionCount}`);
+    throw new Error(
+      `prod region count must be 3-${regions.length} (the aws partition's regions), got ${regionCount}`,
+    );
   }
   const account = STACK_ENVIRONMENTS.prod.waves[0][0].account;
   const [first, ...rest] = regions.slice(0, regionCount);
@@ -30,14 +41,22 @@ export function prodRegionsConfig(regionCount: number): DeliveryConfigInput {
     waves.push(rest.slice(start, start + size));
     start += size;
   }
-  return { ...STACK_ENVIRONMENTS, prod: { waves: waves.map((w) => w.map((region) => ({ account, region }))) } };
+  return {
+    ...STACK_ENVIRONMENTS,
+    prod: { waves: waves.map((w) => w.map((region) => ({ account, region }))) },
+  };
 }
 
 /**
  * Writes the config as JSON under `dir` (which must be inside the repository: the config loader
  * refuses files outside it) after validating it, and returns its path relative to `repoRoot`.
  */
-export function writeConfig(repoRoot: string, dir: string, name: string, config: DeliveryConfigInput): string {
+export function writeConfig(
+  repoRoot: string,
+  dir: string,
+  name: string,
+  config: DeliveryConfigInput,
+): string {
   validateConfig(config, `generated ${name}`);
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.json`);

@@ -119,12 +119,22 @@ export function processTreeRssKiB(root: number): number {
  * (GNU time) and the process tree's peak (sampled; a lower bound, since a peak between two samples
  * is missed). Never throws for a failing command: the exit code is part of the result.
  */
-export function measure(command: string, args: readonly string[], options: MeasureOptions): Promise<Measurement> {
+export function measure(
+  command: string,
+  args: readonly string[],
+  options: MeasureOptions,
+): Promise<Measurement> {
   const useTime = (options.gnuTime ?? true) && gnuTimeAvailable();
   const timeFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-time-')), 'maxrss');
-  const [cmd, argv] = useTime ? [GNU_TIME, ['-f', GNU_TIME_FORMAT, '-o', timeFile, command, ...args]] : [command, [...args]];
+  const [cmd, argv] = useTime
+    ? [GNU_TIME, ['-f', GNU_TIME_FORMAT, '-o', timeFile, command, ...args]]
+    : [command, [...args]];
   const started = process.hrtime.bigint();
-  const child = spawn(cmd, argv, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, argv, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let treePeakKiB = 0;
   const sample = () => {
     if (child.pid !== undefined) treePeakKiB = Math.max(treePeakKiB, processTreeRssKiB(child.pid));
@@ -153,14 +163,24 @@ export function measure(command: string, args: readonly string[], options: Measu
       const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
       let largestProcessPeakKiB: number | undefined;
       let cpuSeconds: number | undefined;
-      const figures = useTime && fs.existsSync(timeFile) ? parseGnuTime(fs.readFileSync(timeFile, 'utf8')) : undefined;
+      const figures =
+        useTime && fs.existsSync(timeFile)
+          ? parseGnuTime(fs.readFileSync(timeFile, 'utf8'))
+          : undefined;
       if (figures) {
         largestProcessPeakKiB = figures.maxRssKiB > 0 ? figures.maxRssKiB : undefined;
         cpuSeconds = figures.userSeconds + figures.systemSeconds;
       }
       fs.rmSync(path.dirname(timeFile), { recursive: true, force: true });
       if (partial && options.onLine) options.onLine(partial);
-      resolve({ wallSeconds, exitCode: code ?? (signal ? 128 : 1), largestProcessPeakKiB, cpuSeconds, treePeakKiB, outputTail: tail });
+      resolve({
+        wallSeconds,
+        exitCode: code ?? (signal ? 128 : 1),
+        largestProcessPeakKiB,
+        cpuSeconds,
+        treePeakKiB,
+        outputTail: tail,
+      });
     });
   });
 }

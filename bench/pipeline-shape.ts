@@ -1,7 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { type CfnTemplateJson, type PipelineAction, type PipelineStage, readPipelineStages, runOrderGroups } from '../tools/diagram';
+import {
+  type CfnTemplateJson,
+  type PipelineAction,
+  type PipelineStage,
+  readPipelineStages,
+  runOrderGroups,
+} from '../tools/diagram';
 
 /**
  * The shape of the synthesized pipeline, read from a cloud assembly directory (`cdk synth -o`):
@@ -51,7 +57,12 @@ export interface AssetPublishing {
 }
 
 export interface PipelineShape {
-  readonly stages: ReadonlyArray<{ readonly name: string; readonly actions: number; readonly steps: number; readonly onFailure?: string }>;
+  readonly stages: ReadonlyArray<{
+    readonly name: string;
+    readonly actions: number;
+    readonly steps: number;
+    readonly onFailure?: string;
+  }>;
   /** Sequential runOrder steps from push to the last prod region, approval excluded. */
   readonly criticalPathSteps: number;
   /** The same if every step that depends on nothing in the step before it ran alongside it. */
@@ -68,14 +79,23 @@ export function artifactName(name: string): string {
 }
 
 export const isApproval = (a: PipelineAction) => a.category === 'Approval';
-export const isImageGate = (a: PipelineAction) => a.provider === 'CodeBuild' && /ImageGate/.test(a.name);
+export const isImageGate = (a: PipelineAction) =>
+  a.provider === 'CodeBuild' && /ImageGate/.test(a.name);
 const isCloudFormation = (a: PipelineAction) => a.provider === 'CloudFormation';
-const isChangeSetExecute = (a: PipelineAction) => isCloudFormation(a) && a.configuration.ActionMode === 'CHANGE_SET_EXECUTE';
-export const isChangeSetReplace = (a: PipelineAction) => isCloudFormation(a) && a.configuration.ActionMode === 'CHANGE_SET_REPLACE';
+const isChangeSetExecute = (a: PipelineAction) =>
+  isCloudFormation(a) && a.configuration.ActionMode === 'CHANGE_SET_EXECUTE';
+export const isChangeSetReplace = (a: PipelineAction) =>
+  isCloudFormation(a) && a.configuration.ActionMode === 'CHANGE_SET_REPLACE';
 
 /** The pipeline's steps in execution order: stage by stage, runOrder by runOrder. */
 export function pipelineSteps(stages: readonly PipelineStage[]): Step[] {
-  return stages.flatMap((stage) => runOrderGroups(stage).map((actions) => ({ stage: stage.name, runOrder: actions[0].runOrder, actions })));
+  return stages.flatMap((stage) =>
+    runOrderGroups(stage).map((actions) => ({
+      stage: stage.name,
+      runOrder: actions[0].runOrder,
+      actions,
+    })),
+  );
 }
 
 /** Sequential steps, not counting steps made only of manual approvals (their wait is a person's). */
@@ -90,26 +110,59 @@ export function criticalPathSteps(steps: readonly Step[]): number {
  * ECR) or orderings the design asks for (self-mutation first, the approval, the gate before the
  * deployment, waves in order).
  */
-export function dependency(earlier: { stage: string; action: PipelineAction }, later: { stage: string; action: PipelineAction }, stageKinds: ReadonlyMap<string, 'deploy' | 'other'>): { kind: DependencyKind; reason: string } {
+export function dependency(
+  earlier: { stage: string; action: PipelineAction },
+  later: { stage: string; action: PipelineAction },
+  stageKinds: ReadonlyMap<string, 'deploy' | 'other'>,
+): { kind: DependencyKind; reason: string } {
   const e = earlier.action;
   const l = later.action;
   const shared = l.inputArtifacts.filter((x) => e.outputArtifacts.includes(x));
-  if (shared.length > 0) return { kind: 'data', reason: `reads artifact ${shared.map(artifactName).join(', ')}` };
-  if (e.namespace && JSON.stringify(l.configuration).includes(`#{${e.namespace}.`)) return { kind: 'data', reason: `reads variables of ${e.name}` };
-  if (isChangeSetExecute(l) && isChangeSetReplace(e) && l.configuration.StackName === e.configuration.StackName) return { kind: 'data', reason: 'executes the change set the earlier action created' };
+  if (shared.length > 0)
+    return { kind: 'data', reason: `reads artifact ${shared.map(artifactName).join(', ')}` };
+  if (e.namespace && JSON.stringify(l.configuration).includes(`#{${e.namespace}.`))
+    return { kind: 'data', reason: `reads variables of ${e.name}` };
+  if (
+    isChangeSetExecute(l) &&
+    isChangeSetReplace(e) &&
+    l.configuration.StackName === e.configuration.StackName
+  )
+    return { kind: 'data', reason: 'executes the change set the earlier action created' };
   if (isApproval(e)) return { kind: 'by design', reason: 'waits for the manual approval' };
-  if (isApproval(l)) return { kind: 'by design', reason: 'the approval is asked once pre-prod passed' };
-  if (earlier.stage === 'UpdatePipeline') return { kind: 'by design', reason: 'self-mutation first: a changed pipeline restarts' };
-  if (isCloudFormation(l) && earlier.stage === 'Assets') return { kind: 'side effect', reason: 'the stack template and its file assets must be in S3' };
-  if (isImageGate(l) && earlier.stage === 'Image') return { kind: 'side effect', reason: 'the gate checks the image the build pushed to ECR' };
-  if (isChangeSetExecute(l) && isImageGate(e) && earlier.stage === later.stage) return { kind: 'by design', reason: 'the image gate guards the deployment' };
-  if (earlier.stage !== later.stage && stageKinds.get(earlier.stage) === 'deploy' && stageKinds.get(later.stage) === 'deploy') return { kind: 'by design', reason: 'prod waves deploy one after another' };
+  if (isApproval(l))
+    return { kind: 'by design', reason: 'the approval is asked once pre-prod passed' };
+  if (earlier.stage === 'UpdatePipeline')
+    return { kind: 'by design', reason: 'self-mutation first: a changed pipeline restarts' };
+  if (isCloudFormation(l) && earlier.stage === 'Assets')
+    return { kind: 'side effect', reason: 'the stack template and its file assets must be in S3' };
+  if (isImageGate(l) && earlier.stage === 'Image')
+    return { kind: 'side effect', reason: 'the gate checks the image the build pushed to ECR' };
+  if (isChangeSetExecute(l) && isImageGate(e) && earlier.stage === later.stage)
+    return { kind: 'by design', reason: 'the image gate guards the deployment' };
+  if (
+    earlier.stage !== later.stage &&
+    stageKinds.get(earlier.stage) === 'deploy' &&
+    stageKinds.get(later.stage) === 'deploy'
+  )
+    return { kind: 'by design', reason: 'prod waves deploy one after another' };
   return { kind: 'none', reason: 'uses nothing the earlier step produces' };
 }
 
-function stepDependency(earlier: Step, later: Step, stageKinds: ReadonlyMap<string, 'deploy' | 'other'>): { kind: DependencyKind; reason: string } {
+function stepDependency(
+  earlier: Step,
+  later: Step,
+  stageKinds: ReadonlyMap<string, 'deploy' | 'other'>,
+): { kind: DependencyKind; reason: string } {
   const order: DependencyKind[] = ['data', 'side effect', 'by design'];
-  const found = later.actions.flatMap((l) => earlier.actions.map((e) => dependency({ stage: earlier.stage, action: e }, { stage: later.stage, action: l }, stageKinds)));
+  const found = later.actions.flatMap((l) =>
+    earlier.actions.map((e) =>
+      dependency(
+        { stage: earlier.stage, action: e },
+        { stage: later.stage, action: l },
+        stageKinds,
+      ),
+    ),
+  );
   for (const kind of order) {
     const hit = found.find((d) => d.kind === kind);
     if (hit) return hit;
@@ -118,11 +171,15 @@ function stepDependency(earlier: Step, later: Step, stageKinds: ReadonlyMap<stri
 }
 
 /** The critical path if each step ran alongside the steps before it that it does not depend on (greedy merge). */
-function mergedPathSteps(steps: readonly Step[], stageKinds: ReadonlyMap<string, 'deploy' | 'other'>): number {
+function mergedPathSteps(
+  steps: readonly Step[],
+  stageKinds: ReadonlyMap<string, 'deploy' | 'other'>,
+): number {
   const groups: Step[][] = [];
   for (const step of steps) {
     const current = groups[groups.length - 1];
-    if (current && current.every((s) => stepDependency(s, step, stageKinds).kind === 'none')) current.push(step);
+    if (current && current.every((s) => stepDependency(s, step, stageKinds).kind === 'none'))
+      current.push(step);
     else groups.push([step]);
   }
   return groups.filter((g) => !g.every((s) => s.actions.every(isApproval))).length;
@@ -140,21 +197,40 @@ function readJson<T>(file: string): T {
 export function assetManifests(outdir: string, pipelineStackId: string): AssetManifestSummary[] {
   const found: AssetManifestSummary[] = [];
   const summarize = (dir: string, owner: string) => {
-    for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.assets.json')).sort()) {
-      const m = readJson<{ files?: Record<string, { source?: { path?: string } }>; dockerImages?: Record<string, unknown> }>(path.join(dir, f));
+    for (const f of fs
+      .readdirSync(dir)
+      .filter((n) => n.endsWith('.assets.json'))
+      .sort()) {
+      const m = readJson<{
+        files?: Record<string, { source?: { path?: string } }>;
+        dockerImages?: Record<string, unknown>;
+      }>(path.join(dir, f));
       const files = Object.values(m.files ?? {});
       const templates = files.filter((x) => x.source?.path?.endsWith('.template.json')).length;
-      found.push({ owner, files: files.length, templates, dockerImages: Object.keys(m.dockerImages ?? {}).length });
+      found.push({
+        owner,
+        files: files.length,
+        templates,
+        dockerImages: Object.keys(m.dockerImages ?? {}).length,
+      });
     }
   };
   summarize(outdir, `${pipelineStackId} (pipeline stack, published by self-mutation)`);
   const prefix = `assembly-${pipelineStackId}-`;
-  for (const d of fs.readdirSync(outdir).filter((n) => n.startsWith(prefix)).sort()) summarize(path.join(outdir, d), d.slice(prefix.length));
+  for (const d of fs
+    .readdirSync(outdir)
+    .filter((n) => n.startsWith(prefix))
+    .sort())
+    summarize(path.join(outdir, d), d.slice(prefix.length));
   return found;
 }
 
 /** The buildspec of a CodeBuild project: inline (JSON or YAML) or a file of the cloud assembly. */
-function buildSpecOf(template: CfnTemplateJson, projectRef: unknown, outdir: string): { phases?: Record<string, { commands?: string[] }> } {
+function buildSpecOf(
+  template: CfnTemplateJson,
+  projectRef: unknown,
+  outdir: string,
+): { phases?: Record<string, { commands?: string[] }> } {
   const logicalId = (projectRef as { Ref?: string } | undefined)?.Ref;
   const project = logicalId ? template.Resources?.[logicalId] : undefined;
   const spec = (project?.Properties?.Source as { BuildSpec?: unknown } | undefined)?.BuildSpec;
@@ -165,7 +241,11 @@ function buildSpecOf(template: CfnTemplateJson, projectRef: unknown, outdir: str
 }
 
 /** What the Assets stage publishes, from its CodeBuild projects' `cdk-assets ... publish "<asset>:<destination>"` commands. */
-export function assetPublishing(template: CfnTemplateJson, stages: readonly PipelineStage[], outdir: string): AssetPublishing {
+export function assetPublishing(
+  template: CfnTemplateJson,
+  stages: readonly PipelineStage[],
+  outdir: string,
+): AssetPublishing {
   const pairs: string[] = [];
   let actions = 0;
   for (const stage of stages.filter((s) => s.name === 'Assets')) {
@@ -173,7 +253,8 @@ export function assetPublishing(template: CfnTemplateJson, stages: readonly Pipe
       actions++;
       const spec = buildSpecOf(template, action.configuration.ProjectName, outdir);
       const commands = Object.values(spec.phases ?? {}).flatMap((p) => p.commands ?? []);
-      for (const c of commands) for (const m of c.matchAll(/\bpublish\s+"([^"]+)"/g)) pairs.push(m[1]);
+      for (const c of commands)
+        for (const m of c.matchAll(/\bpublish\s+"([^"]+)"/g)) pairs.push(m[1]);
     }
   }
   // Destination ids read "<account>-<region>-<hash>"; one account and region is one bootstrap bucket.
@@ -197,12 +278,27 @@ export function assetPublishing(template: CfnTemplateJson, stages: readonly Pipe
 export function pipelineShape(outdir: string, pipelineStackId = 'HelloWebPipeline'): PipelineShape {
   const template = readJson<CfnTemplateJson>(path.join(outdir, `${pipelineStackId}.template.json`));
   const stages = readPipelineStages(template);
-  const stageKinds = new Map(stages.map((s) => [s.name, s.actions.some(isCloudFormation) ? ('deploy' as const) : ('other' as const)]));
+  const stageKinds = new Map(
+    stages.map((s) => [
+      s.name,
+      s.actions.some(isCloudFormation) ? ('deploy' as const) : ('other' as const),
+    ]),
+  );
   const steps = pipelineSteps(stages);
   const transitions: Transition[] = [];
-  for (let i = 1; i < steps.length; i++) transitions.push({ earlier: steps[i - 1], later: steps[i], ...stepDependency(steps[i - 1], steps[i], stageKinds) });
+  for (let i = 1; i < steps.length; i++)
+    transitions.push({
+      earlier: steps[i - 1],
+      later: steps[i],
+      ...stepDependency(steps[i - 1], steps[i], stageKinds),
+    });
   return {
-    stages: stages.map((s) => ({ name: s.name, actions: s.actions.length, steps: runOrderGroups(s).length, onFailure: s.onFailure })),
+    stages: stages.map((s) => ({
+      name: s.name,
+      actions: s.actions.length,
+      steps: runOrderGroups(s).length,
+      onFailure: s.onFailure,
+    })),
     criticalPathSteps: criticalPathSteps(steps),
     criticalPathIfParallel: mergedPathSteps(steps, stageKinds),
     codeBuildProjects: countResources(template, 'AWS::CodeBuild::Project'),

@@ -1,5 +1,11 @@
 import type { Measurement } from './measure';
-import { type PipelineShape, type Transition, artifactName, isChangeSetReplace, isImageGate } from './pipeline-shape';
+import {
+  type PipelineShape,
+  type Transition,
+  artifactName,
+  isChangeSetReplace,
+  isImageGate,
+} from './pipeline-shape';
 import { type LinearFit, leastSquares, median } from './stats';
 
 /** What `npm run bench` measured, everything the Markdown report is rendered from. */
@@ -30,7 +36,10 @@ export interface SynthCase {
 }
 
 export interface GoBench {
-  readonly servers: Record<string, { rps: number; p50_ms: number; p99_ms: number; peak_rss_mib: number; errors: number }>;
+  readonly servers: Record<
+    string,
+    { rps: number; p50_ms: number; p99_ms: number; peak_rss_mib: number; errors: number }
+  >;
   readonly ratio_hello_web_to_naive: Record<string, number>;
   readonly runs: number;
   readonly concurrency: number;
@@ -112,15 +121,20 @@ export const TARGETS = {
 } as const;
 
 const s = (x: number) => `${x.toFixed(1)} s`;
-const mib = (kib: number | undefined) => (kib === undefined ? 'n/a' : `${(kib / 1024).toFixed(0)} MiB`);
+const mib = (kib: number | undefined) =>
+  kib === undefined ? 'n/a' : `${(kib / 1024).toFixed(0)} MiB`;
 const cpu = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(1)} s`);
-const range = (xs: readonly number[], f: (x: number) => string) => (xs.length > 1 ? `${f(Math.min(...xs))} – ${f(Math.max(...xs))}` : '(1 run)');
+const range = (xs: readonly number[], f: (x: number) => string) =>
+  xs.length > 1 ? `${f(Math.min(...xs))} – ${f(Math.max(...xs))}` : '(1 run)';
 
 export function medianWall(c: { runs: readonly Measurement[] }): number {
   return median(c.runs.map((r) => r.wallSeconds));
 }
 
-function medianOf(runs: readonly Measurement[], pick: (m: Measurement) => number | undefined): number | undefined {
+function medianOf(
+  runs: readonly Measurement[],
+  pick: (m: Measurement) => number | undefined,
+): number | undefined {
   const xs = runs.map(pick).filter((x): x is number => x !== undefined);
   return xs.length === runs.length && xs.length > 0 ? median(xs) : undefined;
 }
@@ -141,7 +155,9 @@ export interface BaselineComparison {
  * process tree) and of the largest process's peak RSS, and their ratios. Undefined when either
  * side lacks CPU figures (no GNU time) or the baseline was not run.
  */
-export function baselineComparison(r: Pick<BenchResults, 'synth' | 'baseline'>): BaselineComparison | undefined {
+export function baselineComparison(
+  r: Pick<BenchResults, 'synth' | 'baseline'>,
+): BaselineComparison | undefined {
   const def = r.synth.find((c) => c.configFile === undefined);
   if (!def || !r.baseline || r.baseline.length === 0) return undefined;
   const projectCpu = medianOf(def.runs, (x) => x.cpuSeconds);
@@ -156,7 +172,10 @@ export function baselineComparison(r: Pick<BenchResults, 'synth' | 'baseline'>):
     cpuRatio: projectCpu / baselineCpu,
     projectPeakKiB: projectPeak,
     baselinePeakKiB: baselinePeak,
-    rssRatio: projectPeak !== undefined && baselinePeak !== undefined ? projectPeak / baselinePeak : undefined,
+    rssRatio:
+      projectPeak !== undefined && baselinePeak !== undefined
+        ? projectPeak / baselinePeak
+        : undefined,
   };
 }
 
@@ -175,7 +194,11 @@ export function growthRatio(cases: readonly SynthCase[]): GrowthRatio | undefine
   if (!def || !largest || largest.prodRegions <= def.prodRegions) return undefined;
   const cpuDef = medianOf(def.runs, (x) => x.cpuSeconds);
   const cpuLargest = medianOf(largest.runs, (x) => x.cpuSeconds);
-  return { prodRegions: largest.prodRegions, wall: medianWall(largest) / medianWall(def), cpu: cpuDef !== undefined && cpuLargest !== undefined ? cpuLargest / cpuDef : undefined };
+  return {
+    prodRegions: largest.prodRegions,
+    wall: medianWall(largest) / medianWall(def),
+    cpu: cpuDef !== undefined && cpuLargest !== undefined ? cpuLargest / cpuDef : undefined,
+  };
 }
 
 /** Least-squares fit of the median synth time over the number of prod regions. */
@@ -204,17 +227,29 @@ export function verdicts(r: BenchResults): Verdict[] {
   const def = r.synth.find((c) => c.configFile === undefined);
   if (def) {
     const t = medianWall(def);
-    out.push({ pass: t < TARGETS.defaultSynthSeconds, line: `default synth ${s(t)} (median of ${def.runs.length}) — target well under ${TARGETS.defaultSynthSeconds} s on this ${r.machine.cpus}-core machine` });
+    out.push({
+      pass: t < TARGETS.defaultSynthSeconds,
+      line: `default synth ${s(t)} (median of ${def.runs.length}) — target well under ${TARGETS.defaultSynthSeconds} s on this ${r.machine.cpus}-core machine`,
+    });
   }
   const fit = synthGrowth(r.synth);
   if (fit) {
-    out.push({ pass: fit.slope < TARGETS.secondsPerAddedRegion, line: `each added prod region adds ${fit.slope.toFixed(2)} s (least-squares slope over ${r.synth.length} configs) — target well under ${TARGETS.secondsPerAddedRegion} s` });
+    out.push({
+      pass: fit.slope < TARGETS.secondsPerAddedRegion,
+      line: `each added prod region adds ${fit.slope.toFixed(2)} s (least-squares slope over ${r.synth.length} configs) — target well under ${TARGETS.secondsPerAddedRegion} s`,
+    });
   }
   const cmp = baselineComparison(r);
   if (cmp) {
-    out.push({ pass: cmp.cpuRatio <= TARGETS.cpuRatioToBaseline, line: `default synth CPU ${s(cmp.projectCpuSeconds)} vs plain reading ${s(cmp.baselineCpuSeconds)}: ratio ${cmp.cpuRatio.toFixed(2)} (median of ${cmp.runs}) — target <= ${TARGETS.cpuRatioToBaseline.toFixed(2)}` });
+    out.push({
+      pass: cmp.cpuRatio <= TARGETS.cpuRatioToBaseline,
+      line: `default synth CPU ${s(cmp.projectCpuSeconds)} vs plain reading ${s(cmp.baselineCpuSeconds)}: ratio ${cmp.cpuRatio.toFixed(2)} (median of ${cmp.runs}) — target <= ${TARGETS.cpuRatioToBaseline.toFixed(2)}`,
+    });
     if (cmp.rssRatio !== undefined) {
-      out.push({ pass: cmp.rssRatio <= TARGETS.rssRatioToBaseline, line: `default synth peak RSS ${mib(cmp.projectPeakKiB)} vs plain reading ${mib(cmp.baselinePeakKiB)}: ratio ${cmp.rssRatio.toFixed(2)} — target <= ${TARGETS.rssRatioToBaseline.toFixed(2)}` });
+      out.push({
+        pass: cmp.rssRatio <= TARGETS.rssRatioToBaseline,
+        line: `default synth peak RSS ${mib(cmp.projectPeakKiB)} vs plain reading ${mib(cmp.baselinePeakKiB)}: ratio ${cmp.rssRatio.toFixed(2)} — target <= ${TARGETS.rssRatioToBaseline.toFixed(2)}`,
+      });
     }
   } else if (r.baselineSkipped) {
     out.push({ pass: false, line: `plain-reading baseline not measured: ${r.baselineSkipped}` });
@@ -222,16 +257,25 @@ export function verdicts(r: BenchResults): Verdict[] {
   const growth = growthRatio(r.synth);
   if (growth) {
     const worst = Math.max(growth.wall, growth.cpu ?? 0);
-    out.push({ pass: worst <= TARGETS.growth16Regions, line: `${growth.prodRegions} prod regions vs the default: ${growth.wall.toFixed(2)}x wall${growth.cpu === undefined ? '' : `, ${growth.cpu.toFixed(2)}x CPU`} — target <= ${TARGETS.growth16Regions.toFixed(2)}x` });
+    out.push({
+      pass: worst <= TARGETS.growth16Regions,
+      line: `${growth.prodRegions} prod regions vs the default: ${growth.wall.toFixed(2)}x wall${growth.cpu === undefined ? '' : `, ${growth.cpu.toFixed(2)}x CPU`} — target <= ${TARGETS.growth16Regions.toFixed(2)}x`,
+    });
   }
   if (r.suite) {
     const t = r.suite.measurement.wallSeconds;
-    out.push({ pass: r.suite.measurement.exitCode === 0 && t <= TARGETS.suiteSeconds, line: `\`${r.suite.command}\` ${s(t)}, exit ${r.suite.measurement.exitCode} — target <= ${TARGETS.suiteSeconds} s, passing` });
+    out.push({
+      pass: r.suite.measurement.exitCode === 0 && t <= TARGETS.suiteSeconds,
+      line: `\`${r.suite.command}\` ${s(t)}, exit ${r.suite.measurement.exitCode} — target <= ${TARGETS.suiteSeconds} s, passing`,
+    });
   }
   const p = r.shape.publishing;
   out.push({
     pass: p.duplicates.length === 0 && p.commands > 0,
-    line: p.commands === 0 ? 'asset publishing: no cdk-assets publish command found in the Assets stage (cannot check)' : `no asset published twice: ${p.commands} publish commands, ${p.uniquePairs} distinct asset→destination pairs${p.duplicates.length ? `; duplicates: ${p.duplicates.join(', ')}` : ''}`,
+    line:
+      p.commands === 0
+        ? 'asset publishing: no cdk-assets publish command found in the Assets stage (cannot check)'
+        : `no asset published twice: ${p.commands} publish commands, ${p.uniquePairs} distinct asset→destination pairs${p.duplicates.length ? `; duplicates: ${p.duplicates.join(', ')}` : ''}`,
   });
   return out;
 }
@@ -288,33 +332,59 @@ export function renderReport(r: BenchResults): string {
   const def = r.synth.find((c) => c.configFile === undefined);
   for (const c of r.synth) {
     const t = medianWall(c);
-    const perRegion = def && c !== def && c.prodRegions !== def.prodRegions ? `${((t - medianWall(def)) / (c.prodRegions - def.prodRegions)).toFixed(2)} s` : '—';
+    const perRegion =
+      def && c !== def && c.prodRegions !== def.prodRegions
+        ? `${((t - medianWall(def)) / (c.prodRegions - def.prodRegions)).toFixed(2)} s`
+        : '—';
     const walls = c.runs.map((x) => x.wallSeconds);
-    push(`| ${c.label} | ${c.prodRegions} (${c.waves}) | ${s(t)} | ${range(walls, s)} | ${perRegion} | ${cpu(medianOf(c.runs, (x) => x.cpuSeconds))} | ${mib(medianOf(c.runs, (x) => x.largestProcessPeakKiB))} | ${mib(medianOf(c.runs, (x) => x.treePeakKiB))} |`);
+    push(
+      `| ${c.label} | ${c.prodRegions} (${c.waves}) | ${s(t)} | ${range(walls, s)} | ${perRegion} | ${cpu(medianOf(c.runs, (x) => x.cpuSeconds))} | ${mib(medianOf(c.runs, (x) => x.largestProcessPeakKiB))} | ${mib(medianOf(c.runs, (x) => x.treePeakKiB))} |`,
+    );
   }
   if (r.baseline && r.baseline.length > 0) {
     const b = r.baseline;
-    push(`| plain reading (\`bench/baseline\`, aws-eks v1, ts-node) | 3 (2) | ${s(median(b.map((x) => x.wallSeconds)))} | ${range(b.map((x) => x.wallSeconds), s)} | — | ${cpu(medianOf(b, (x) => x.cpuSeconds))} | ${mib(medianOf(b, (x) => x.largestProcessPeakKiB))} | ${mib(medianOf(b, (x) => x.treePeakKiB))} |`);
+    push(
+      `| plain reading (\`bench/baseline\`, aws-eks v1, ts-node) | 3 (2) | ${s(median(b.map((x) => x.wallSeconds)))} | ${range(
+        b.map((x) => x.wallSeconds),
+        s,
+      )} | — | ${cpu(medianOf(b, (x) => x.cpuSeconds))} | ${mib(medianOf(b, (x) => x.largestProcessPeakKiB))} | ${mib(medianOf(b, (x) => x.treePeakKiB))} |`,
+    );
   }
   const fit = synthGrowth(r.synth);
   push('');
   if (fit) {
-    const rssFit = r.synth.every((c) => medianOf(c.runs, (x) => x.largestProcessPeakKiB) !== undefined) ? leastSquares(r.synth.map((c) => ({ x: c.prodRegions, y: (medianOf(c.runs, (x) => x.largestProcessPeakKiB) as number) / 1024 }))) : undefined;
+    const rssFit = r.synth.every(
+      (c) => medianOf(c.runs, (x) => x.largestProcessPeakKiB) !== undefined,
+    )
+      ? leastSquares(
+          r.synth.map((c) => ({
+            x: c.prodRegions,
+            y: (medianOf(c.runs, (x) => x.largestProcessPeakKiB) as number) / 1024,
+          })),
+        )
+      : undefined;
     push(
       `Growth: least-squares over the ${r.synth.length} points, **${fit.slope.toFixed(2)} s per added prod region** (intercept ${s(fit.intercept)}, r² ${fit.r2.toFixed(2)})` +
-        (rssFit ? `; peak RSS of the largest process grows ${rssFit.slope.toFixed(1)} MiB per region (r² ${rssFit.r2.toFixed(2)}).` : '.'),
+        (rssFit
+          ? `; peak RSS of the largest process grows ${rssFit.slope.toFixed(1)} MiB per region (r² ${rssFit.r2.toFixed(2)}).`
+          : '.'),
     );
   }
   const growth = growthRatio(r.synth);
-  if (growth) push('', `${growth.prodRegions} prod regions against the default config: **${growth.wall.toFixed(2)}x** the wall time${growth.cpu === undefined ? '' : `, **${growth.cpu.toFixed(2)}x** the CPU seconds`} (medians; target <= ${TARGETS.growth16Regions.toFixed(2)}x).`);
-  if (m.gnuTimeMissing) push('', `Largest-process peak RSS and CPU seconds: n/a — ${m.gnuTimeMissing}.`);
+  if (growth)
+    push(
+      '',
+      `${growth.prodRegions} prod regions against the default config: **${growth.wall.toFixed(2)}x** the wall time${growth.cpu === undefined ? '' : `, **${growth.cpu.toFixed(2)}x** the CPU seconds`} (medians; target <= ${TARGETS.growth16Regions.toFixed(2)}x).`,
+    );
+  if (m.gnuTimeMissing)
+    push('', `Largest-process peak RSS and CPU seconds: n/a — ${m.gnuTimeMissing}.`);
   push('', '### Against a plain reading of the design card', '');
   const cmp = baselineComparison(r);
   if (cmp) {
     push(
       '`bench/baseline` is a small fixture app, installed by the bench with `npm ci` from its own lock file: CDK Pipelines with `aws-eks` v1 and the',
       'kubectl v29 layer the design card names, run with ts-node (its cdk.json), the same four environments, the same aws-cdk-lib and CLI, the',
-      "recommended feature flags of that aws-cdk-lib, no cdk-nag. It is synthesized with `npx cdk synth -q -o <temp dir>` in the same rounds as the",
+      'recommended feature flags of that aws-cdk-lib, no cdk-nag. It is synthesized with `npx cdk synth -q -o <temp dir>` in the same rounds as the',
       "project's configs. CPU is user+sys of the whole process tree (GNU time `%U+%S`: npx, the CLI, the app), peak RSS the largest process.",
       '',
       '| figure | this project (default config) | plain reading | ratio | target |',
@@ -329,7 +399,10 @@ export function renderReport(r: BenchResults): string {
     const app = median(r.appOnly.map((x) => x.wallSeconds));
     push(
       '',
-      `Where the default synth's time goes: the app alone (\`npx tsx bin/app.ts\`, the command cdk.json gives the CLI, run directly with \`CDK_OUTDIR\` and cdk.json's context) takes **${s(app)}** (median of ${r.appOnly.length}, ${range(r.appOnly.map((x) => x.wallSeconds), s)}; peak RSS ${mib(medianOf(r.appOnly, (x) => x.largestProcessPeakKiB))} largest process, ${mib(medianOf(r.appOnly, (x) => x.treePeakKiB))} tree), so the CLI around it adds about ${s(medianWall(def) - app)} (difference of the medians).`,
+      `Where the default synth's time goes: the app alone (\`npx tsx bin/app.ts\`, the command cdk.json gives the CLI, run directly with \`CDK_OUTDIR\` and cdk.json's context) takes **${s(app)}** (median of ${r.appOnly.length}, ${range(
+        r.appOnly.map((x) => x.wallSeconds),
+        s,
+      )}; peak RSS ${mib(medianOf(r.appOnly, (x) => x.largestProcessPeakKiB))} largest process, ${mib(medianOf(r.appOnly, (x) => x.treePeakKiB))} tree), so the CLI around it adds about ${s(medianWall(def) - app)} (difference of the medians).`,
     );
   }
 
@@ -345,7 +418,12 @@ export function renderReport(r: BenchResults): string {
     `| actions on the critical path, push → last prod region, approval excluded | **${sh.criticalPathSteps}** sequential steps (per stage: the number of distinct runOrders; summed over stages) |`,
     `| the same if independent consecutive steps ran in parallel | ${sh.criticalPathIfParallel} |`,
     `| CodeBuild projects (\`AWS::CodeBuild::Project\`) | ${sh.codeBuildProjects} |`,
-    `| stages rolling back on failure (\`OnFailure: ROLLBACK\`) | ${sh.stages.filter((x) => x.onFailure === 'ROLLBACK').map((x) => x.name).join(', ') || 'none'} |`,
+    `| stages rolling back on failure (\`OnFailure: ROLLBACK\`) | ${
+      sh.stages
+        .filter((x) => x.onFailure === 'ROLLBACK')
+        .map((x) => x.name)
+        .join(', ') || 'none'
+    } |`,
     `| docker image assets (all manifests) | ${sh.assetManifests.reduce((n, a) => n + a.dockerImages, 0)} (the service image is built by the Image stage, not as an asset) |`,
     `| asset publishing (Assets stage) | ${pub.commands} \`cdk-assets publish\` commands in ${pub.actions} CodeBuild action${pub.actions === 1 ? '' : 's'}: ${pub.uniqueAssets} distinct assets to ${pub.destinations} account/region destinations; ${pub.uniquePairs} distinct asset→destination pairs; ${pub.duplicates.length === 0 ? '**no asset published twice**' : `**duplicates: ${pub.duplicates.join(', ')}**`} |`,
     '',
@@ -353,12 +431,14 @@ export function renderReport(r: BenchResults): string {
     '| --- | --- | --- | --- |',
     ...sh.stages.map((x) => `| ${x.name} | ${x.actions} | ${x.steps} | ${x.onFailure ?? ''} |`),
     '',
-    'File assets per stage (each stage assembly\'s `*.assets.json`, `files` entries). The stack template is one of',
+    "File assets per stage (each stage assembly's `*.assets.json`, `files` entries). The stack template is one of",
     'them; CDK Pipelines deploys it from the pipeline artifact, so the Assets stage publishes the others.',
     '',
     '| asset manifest | file assets | of which the stack template | docker image assets |',
     '| --- | --- | --- | --- |',
-    ...sh.assetManifests.map((a) => `| ${a.owner} | ${a.files} | ${a.templates} | ${a.dockerImages} |`),
+    ...sh.assetManifests.map(
+      (a) => `| ${a.owner} | ${a.files} | ${a.templates} | ${a.dockerImages} |`,
+    ),
     '',
     '## What could run in parallel',
     '',
@@ -373,9 +453,14 @@ export function renderReport(r: BenchResults): string {
     '',
   );
   if (independent.length === 0) {
-    push('Every consecutive pair of steps depends on the one before it: nothing sequential could run in parallel.');
+    push(
+      'Every consecutive pair of steps depends on the one before it: nothing sequential could run in parallel.',
+    );
   } else {
-    const gatePrepare = (t: Transition) => t.earlier.stage === t.later.stage && t.earlier.actions.every(isImageGate) && t.later.actions.every(isChangeSetReplace);
+    const gatePrepare = (t: Transition) =>
+      t.earlier.stage === t.later.stage &&
+      t.earlier.actions.every(isImageGate) &&
+      t.later.actions.every(isChangeSetReplace);
     const gateThenPrepare = independent.filter(gatePrepare);
     const parts: string[] = [];
     if (gateThenPrepare.length > 0) {
@@ -384,24 +469,46 @@ export function renderReport(r: BenchResults): string {
       );
     }
     for (const t of independent.filter((x) => !gatePrepare(x))) {
-      const inputs = [...new Set(t.later.actions.flatMap((a) => a.inputArtifacts.map(artifactName)))];
-      const where = t.earlier.stage === t.later.stage ? `In ${t.later.stage}, runOrder ${t.earlier.runOrder} and ${t.later.runOrder} are` : `The ${t.earlier.stage} and ${t.later.stage} stages are`;
-      parts.push(`${where} sequential, yet ${names(t.later)} reads only ${inputs.length ? `the artifacts ${inputs.join(', ')}` : 'nothing from the pipeline'}, nothing ${names(t.earlier)} produces: they could run side by side.`);
+      const inputs = [
+        ...new Set(t.later.actions.flatMap((a) => a.inputArtifacts.map(artifactName))),
+      ];
+      const where =
+        t.earlier.stage === t.later.stage
+          ? `In ${t.later.stage}, runOrder ${t.earlier.runOrder} and ${t.later.runOrder} are`
+          : `The ${t.earlier.stage} and ${t.later.stage} stages are`;
+      parts.push(
+        `${where} sequential, yet ${names(t.later)} reads only ${inputs.length ? `the artifacts ${inputs.join(', ')}` : 'nothing from the pipeline'}, nothing ${names(t.earlier)} produces: they could run side by side.`,
+      );
     }
     if (pub.actions === 1 && pub.commands > 1) {
-      parts.push(`Inside the Assets stage, one CodeBuild action runs all ${pub.commands} \`cdk-assets publish\` commands one after another (CDK Pipelines' \`publishAssetsInParallel: false\`); publishing in parallel would take one CodeBuild project per asset (${pub.uniqueAssets} instead of 1).`);
+      parts.push(
+        `Inside the Assets stage, one CodeBuild action runs all ${pub.commands} \`cdk-assets publish\` commands one after another (CDK Pipelines' \`publishAssetsInParallel: false\`); publishing in parallel would take one CodeBuild project per asset (${pub.uniqueAssets} instead of 1).`,
+      );
     }
-    parts.push(`Together: ${sh.criticalPathIfParallel} sequential steps instead of ${sh.criticalPathSteps}. These are structural findings, not measured durations; this repository changes neither (lib/ is not part of the benchmark).`);
+    parts.push(
+      `Together: ${sh.criticalPathIfParallel} sequential steps instead of ${sh.criticalPathSteps}. These are structural findings, not measured durations; this repository changes neither (lib/ is not part of the benchmark).`,
+    );
     push(parts.join(' '));
   }
-  push('', '| consecutive steps | waits because |', '| --- | --- |', ...sh.transitions.map((t) => `| ${transitionLabel(t)} | ${t.kind === 'none' ? '**nothing: could run in parallel**' : `${t.kind}: ${t.reason}`} |`));
+  push(
+    '',
+    '| consecutive steps | waits because |',
+    '| --- | --- |',
+    ...sh.transitions.map(
+      (t) =>
+        `| ${transitionLabel(t)} | ${t.kind === 'none' ? '**nothing: could run in parallel**' : `${t.kind}: ${t.reason}`} |`,
+    ),
+  );
 
   push('', '## Go service: `bash bench/service/run.sh`', '');
   if (r.go) {
     const g = r.go;
     const a = g.servers['hello-web'];
     const n = g.servers.naive;
-    const ratio = (k: string) => (g.ratio_hello_web_to_naive[k] === undefined ? '' : `${g.ratio_hello_web_to_naive[k].toFixed(2)}×`);
+    const ratio = (k: string) =>
+      g.ratio_hello_web_to_naive[k] === undefined
+        ? ''
+        : `${g.ratio_hello_web_to_naive[k].toFixed(2)}×`;
     push(
       `GET /world on loopback, ${g.duration_s} s per measure, ${g.runs} runs per server alternating (bench/service/load); medians over the runs. Requests/s: wrk -t1 -c${g.concurrency} (saturated). p50/p99: vegeta's open model at a constant ${g.rate ?? '?'} req/s offered to both servers (half the naive server's wrk throughput in this run), so queueing shows in the p99. The ratio is hello-web over the seed-style naive server, the median of the per-run ratios (${g.go_version}; load average ${g.loadavg_before} → ${g.loadavg_after}).`,
       '',
@@ -411,7 +518,7 @@ export function renderReport(r: BenchResults): string {
       `| naive (seed) | ${n.rps.toFixed(0)} | ${n.p50_ms.toFixed(3)} ms | ${n.p99_ms.toFixed(3)} ms | ${n.peak_rss_mib.toFixed(1)} MiB | ${n.errors} |`,
       `| hello-web / naive | ${ratio('rps')} | ${ratio('p50')} | ${ratio('p99')} | ${ratio('peak_rss')} | |`,
       '',
-      'The naive server is the seed\'s one-line handler with no timeouts, probes or logging; hello-web logs every request (structured, to stdout, discarded by the load tool), and that cost is part of its figures (bench/service/load).',
+      "The naive server is the seed's one-line handler with no timeouts, probes or logging; hello-web logs every request (structured, to stdout, discarded by the load tool), and that cost is part of its figures (bench/service/load).",
     );
   } else {
     push(`Not run: ${r.goSkipped ?? 'unknown reason'}.`);
@@ -430,10 +537,20 @@ export function renderReport(r: BenchResults): string {
     '',
   );
   if (suite.gates && suite.gates.length > 0) {
-    push('Where the suite\'s time goes (scripts/test-all.sh, each gate\'s own timing):', '', '| gate | result | time |', '| --- | --- | --- |', ...suite.gates.map((g) => `| ${g.name} | ${g.ok ? 'ok' : '**FAILED**'} | ${g.seconds} s |`), '');
+    push(
+      "Where the suite's time goes (scripts/test-all.sh, each gate's own timing):",
+      '',
+      '| gate | result | time |',
+      '| --- | --- | --- |',
+      ...suite.gates.map((g) => `| ${g.name} | ${g.ok ? 'ok' : '**FAILED**'} | ${g.seconds} s |`),
+      '',
+    );
   }
   if (suite.measurement.exitCode !== 0) {
-    push('The suite did not pass in this run; its wall time is still the time to a verdict. Other work in the tree at the time can cause that.', '');
+    push(
+      'The suite did not pass in this run; its wall time is still the time to a verdict. Other work in the tree at the time can cause that.',
+      '',
+    );
   }
   return lines.join('\n');
 }

@@ -9,7 +9,11 @@ import { APP_PROPS, buildApp } from '../lib/app';
 const repoRoot = path.resolve(__dirname, '..');
 const app = new App(APP_PROPS);
 try {
-  const config = loadConfig({ contextValue: app.node.tryGetContext('config'), cwd: process.cwd(), repoRoot });
+  const config = loadConfig({
+    contextValue: app.node.tryGetContext('config'),
+    cwd: process.cwd(),
+    repoRoot,
+  });
   buildApp({ app, config, repoRoot });
 } catch (e) {
   if (e instanceof ConfigError) {

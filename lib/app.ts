@@ -32,14 +32,19 @@ export interface BuildAppOptions {
  * The whole delivery system as one CDK app: the pipeline stack, which holds a stage per
  * environment. Also writes image.json (the image tag decided from app/) into the cloud assembly.
  */
-export function buildApp(options: BuildAppOptions): { app: App; pipelineStack: PipelineStack; imageTag: string } {
+export function buildApp(options: BuildAppOptions): {
+  app: App;
+  pipelineStack: PipelineStack;
+  imageTag: string;
+} {
   const app = options.app ?? new App({ ...APP_PROPS, ...options.appProps });
   const imageTag = imageTagFor(path.join(options.repoRoot, 'app'));
   const { config } = options;
 
   const pipelineStack = new PipelineStack(app, 'HelloWebPipeline', {
     stackName: `${config.pipeline.name}-pipeline`,
-    description: 'hello-web delivery pipeline: CodeCommit → build → pre-prod → approval → prod waves',
+    description:
+      'hello-web delivery pipeline: CodeCommit → build → pre-prod → approval → prod waves',
     env: { account: config.pipeline.account, region: config.pipeline.region },
     config,
     imageTag,
@@ -58,6 +63,9 @@ export function buildApp(options: BuildAppOptions): { app: App; pipelineStack: P
 
   const artifact: ImageArtifact = { repositoryName: config.image.repositoryName, tag: imageTag };
   fs.mkdirSync(app.outdir, { recursive: true });
-  fs.writeFileSync(path.join(app.outdir, IMAGE_ARTIFACT_FILE), `${JSON.stringify(artifact, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(app.outdir, IMAGE_ARTIFACT_FILE),
+    `${JSON.stringify(artifact, null, 2)}\n`,
+  );
   return { app, pipelineStack, imageTag };
 }

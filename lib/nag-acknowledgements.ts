@@ -24,36 +24,56 @@ const exact = (s: string) => new RegExp(`^${s.replace(/[.*+?^${}()|[\]\\]/g, '\\
 
 export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
   // --- EKS nodes and cluster: AWS-managed policies EKS documents as required ---
-  ...['AmazonEKSWorkerNodePolicy', 'AmazonEKS_CNI_Policy', 'AmazonEC2ContainerRegistryReadOnly', 'AmazonSSMManagedInstanceCore'].map((p) => ({
+  ...[
+    'AmazonEKSWorkerNodePolicy',
+    'AmazonEKS_CNI_Policy',
+    'AmazonEC2ContainerRegistryReadOnly',
+    'AmazonSSMManagedInstanceCore',
+  ].map((p) => ({
     finding: exact(`AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${p}]`),
     path: path(`${STAGE_STACK}Eks/NodeRole/Resource$`),
     reason: `${p} is the AWS-managed policy the EKS user guide requires for managed node groups (SSM: patching through Systems Manager, as the seed asked); AWS keeps it current with the service.`,
   })),
   {
-    finding: exact('AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonEKSClusterPolicy]'),
+    finding: exact(
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonEKSClusterPolicy]',
+    ),
     path: path(`${STAGE_STACK}Eks/Cluster/Role/Resource$`),
-    reason: 'The EKS cluster service role must carry AmazonEKSClusterPolicy (EKS user guide, cluster IAM role); created by aws-eks-v2.',
+    reason:
+      'The EKS cluster service role must carry AmazonEKSClusterPolicy (EKS user guide, cluster IAM role); created by aws-eks-v2.',
   },
   // --- CDK-internal provider functions (kubectl provider, AwsCustomResource) ---
-  ...['service-role/AWSLambdaBasicExecutionRole', 'service-role/AWSLambdaVPCAccessExecutionRole', 'AmazonEC2ContainerRegistryReadOnly'].map((p) => ({
+  ...[
+    'service-role/AWSLambdaBasicExecutionRole',
+    'service-role/AWSLambdaVPCAccessExecutionRole',
+    'AmazonEC2ContainerRegistryReadOnly',
+  ].map((p) => ({
     finding: exact(`AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/${p}]`),
-    path: path(`${STAGE_STACK}(Eks/Cluster/KubectlProvider/.*ServiceRole|AWS679f53fac002430cb0da5b7982bd2287/ServiceRole)/Resource$`),
+    path: path(
+      `${STAGE_STACK}(Eks/Cluster/KubectlProvider/.*ServiceRole|AWS679f53fac002430cb0da5b7982bd2287/ServiceRole)/Resource$`,
+    ),
     reason: `Role of a CDK-internal provider Lambda (kubectl provider / AwsCustomResource); ${p} is how aws-cdk-lib grants logs, VPC ENIs and the kubectl layer image pull. Not configurable.`,
   })),
   {
-    finding: /^AwsSolutions-IAM4\[Policy::\{"Fn::If":\["EksClusterKubectlProviderHandlerHasEcrPublic/,
+    finding:
+      /^AwsSolutions-IAM4\[Policy::\{"Fn::If":\["EksClusterKubectlProviderHandlerHasEcrPublic/,
     path: path(`${STAGE_STACK}Eks/Cluster/KubectlProvider/Handler/ServiceRole/Resource$`),
-    reason: 'aws-eks-v2 kubectl provider: conditional AmazonElasticContainerRegistryPublicReadOnly, attached only in regions that pull the helm/kubectl images from ECR Public. Not configurable.',
+    reason:
+      'aws-eks-v2 kubectl provider: conditional AmazonElasticContainerRegistryPublicReadOnly, attached only in regions that pull the helm/kubectl images from ECR Public. Not configurable.',
   },
   {
     finding: exact('AwsSolutions-IAM5[Resource::<EksClusterKubectlProviderHandlerDA75FB7A.Arn>:*]'),
-    path: path(`${STAGE_STACK}Eks/Cluster/KubectlProvider/Provider/framework-onEvent/ServiceRole/DefaultPolicy/Resource$`),
-    reason: 'CDK custom-resource framework: may invoke any version of its own kubectl handler function (the wildcard is the version qualifier).',
+    path: path(
+      `${STAGE_STACK}Eks/Cluster/KubectlProvider/Provider/framework-onEvent/ServiceRole/DefaultPolicy/Resource$`,
+    ),
+    reason:
+      'CDK custom-resource framework: may invoke any version of its own kubectl handler function (the wildcard is the version qualifier).',
   },
   {
     finding: exact('AwsSolutions-L1'),
     path: path(`${STAGE_STACK}Eks/Cluster/KubectlProvider/Handler/Resource$`),
-    reason: 'The kubectl handler runtime is chosen by aws-eks-v2 to match the kubectl layer; it is updated with aws-cdk-lib (pinned in package-lock.json).',
+    reason:
+      'The kubectl handler runtime is chosen by aws-eks-v2 to match the kubectl layer; it is updated with aws-cdk-lib (pinned in package-lock.json).',
   },
   // --- Controllers on the cluster: upstream-documented IAM policies ---
   ...[
@@ -69,33 +89,54 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
   ].map((r) => ({
     finding: exact(`AwsSolutions-IAM5[${r}]`),
     path: path(`${STAGE_STACK}[^/]+-AlbController/alb-sa/Role/DefaultPolicy/Resource$`),
-    reason: 'AWS Load Balancer Controller: the upstream IAM policy (kubernetes-sigs/aws-load-balancer-controller docs/install/iam_policy.json), shipped by aws-eks-v2; the controller creates load balancers whose names are not known in advance, and tag conditions scope its writes.',
+    reason:
+      'AWS Load Balancer Controller: the upstream IAM policy (kubernetes-sigs/aws-load-balancer-controller docs/install/iam_policy.json), shipped by aws-eks-v2; the controller creates load balancers whose names are not known in advance, and tag conditions scope its writes.',
   })),
   {
     finding: exact('AwsSolutions-IAM5[Resource::*]'),
     path: path(`${STAGE_STACK}Eks/Cluster/ClusterAutoscalerSA/Role/DefaultPolicy/Resource$`),
-    reason: 'Cluster Autoscaler: Describe*/Get* calls cannot be scoped to resources (AWS API design); its write actions are limited to ASGs tagged k8s.io/cluster-autoscaler/<cluster>=owned (lib/constructs/cluster.ts).',
+    reason:
+      'Cluster Autoscaler: Describe*/Get* calls cannot be scoped to resources (AWS API design); its write actions are limited to ASGs tagged k8s.io/cluster-autoscaler/<cluster>=owned (lib/constructs/cluster.ts).',
   },
   // --- CDK Pipelines: roles and grants it generates ---
-  ...['s3:GetBucket*', 's3:GetObject*', 's3:List*', 's3:Abort*', 's3:DeleteObject*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'].map((a) => ({
+  ...[
+    's3:GetBucket*',
+    's3:GetObject*',
+    's3:List*',
+    's3:Abort*',
+    's3:DeleteObject*',
+    'kms:GenerateDataKey*',
+    'kms:ReEncrypt*',
+  ].map((a) => ({
     finding: exact(`AwsSolutions-IAM5[Action::${a}]`),
-    path: path(`^HelloWebPipeline/Pipeline/(Pipeline/|UpdatePipeline/|Assets/).*(Role|FileRole|CodePipelineActionRole)/DefaultPolicy/Resource$`),
+    path: path(
+      `^HelloWebPipeline/Pipeline/(Pipeline/|UpdatePipeline/|Assets/).*(Role|FileRole|CodePipelineActionRole)/DefaultPolicy/Resource$`,
+    ),
     reason: `CDK Pipelines grants its actions read/write on the pipeline's own artifact bucket and KMS key with ${a} (aws-cdk-lib grantRead/grantReadWrite); the resource is that bucket or key only.`,
   })),
   {
     finding: /^AwsSolutions-IAM5\[Resource::<Artifacts[0-9A-F]{8}\.Arn>\/\*\]$/,
-    path: path(`^HelloWebPipeline/Pipeline/(Pipeline/|UpdatePipeline/|Assets/).*(Role|FileRole|CodePipelineActionRole)/DefaultPolicy/Resource$`),
-    reason: "Objects in the pipeline's own artifact bucket: pipeline actions read and write artifacts under keys the service chooses.",
+    path: path(
+      `^HelloWebPipeline/Pipeline/(Pipeline/|UpdatePipeline/|Assets/).*(Role|FileRole|CodePipelineActionRole)/DefaultPolicy/Resource$`,
+    ),
+    reason:
+      "Objects in the pipeline's own artifact bucket: pipeline actions read and write artifacts under keys the service chooses.",
   },
   {
-    finding: /^AwsSolutions-IAM5\[Resource::arn:(aws|<AWS::Partition>):s3:::[a-z0-9-]+bucket[0-9a-f]+\/\*\]$/,
+    finding:
+      /^AwsSolutions-IAM5\[Resource::arn:(aws|<AWS::Partition>):s3:::[a-z0-9-]+bucket[0-9a-f]+\/\*\]$/,
     path: path(`${PIPELINE}Pipeline/Role/DefaultPolicy/Resource$`),
-    reason: "Objects in CDK Pipelines' cross-region artifact replication buckets (one per prod region): the pipeline copies artifacts there for cross-region deploy actions.",
+    reason:
+      "Objects in CDK Pipelines' cross-region artifact replication buckets (one per prod region): the pipeline copies artifacts there for cross-region deploy actions.",
   },
   {
-    finding: /^AwsSolutions-IAM5\[Resource::arn:(aws|<AWS::Partition>):(logs|codebuild):[a-z0-9-]+:\d{12}:(log-group:\/aws\/codebuild\/|report-group\/)(<[A-Za-z0-9]+>)?(-\*|:\*|\*)\]$/,
-    path: path(`^HelloWebPipeline/Pipeline/(Pipeline/|UpdatePipeline/|Assets/).*Role/DefaultPolicy/Resource$`),
-    reason: "A CodeBuild project's own log group and report groups (names derived from the project, created at run time); standard CodeBuild service-role grant from aws-cdk-lib.",
+    finding:
+      /^AwsSolutions-IAM5\[Resource::arn:(aws|<AWS::Partition>):(logs|codebuild):[a-z0-9-]+:\d{12}:(log-group:\/aws\/codebuild\/|report-group\/)(<[A-Za-z0-9]+>)?(-\*|:\*|\*)\]$/,
+    path: path(
+      `^HelloWebPipeline/Pipeline/(Pipeline/|UpdatePipeline/|Assets/).*Role/DefaultPolicy/Resource$`,
+    ),
+    reason:
+      "A CodeBuild project's own log group and report groups (names derived from the project, created at run time); standard CodeBuild service-role grant from aws-cdk-lib.",
   },
   // One entry per role, each saying what its `*` statement grants (test/pipeline/iam-wildcards.test.ts
   // checks the synthesized templates against the same list). cdk-nag reads the policy before
@@ -103,64 +144,90 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
   {
     finding: exact('AwsSolutions-IAM5[Resource::*]'),
     path: path(`^HelloWebPipeline/Pipeline/Pipeline/Role/DefaultPolicy/Resource$`),
-    reason: "kms:Decrypt/DescribeKey/Encrypt/GenerateDataKey*/ReEncrypt* for the cross-region replication buckets' keys (CDK cannot name a key of another region). lib/pipeline/scoped-grants.ts narrows it in the template to arn:<partition>:kms:<replica region>:<pipeline account>:key/* with kms:ResourceAliases equal to those keys' aliases.",
+    reason:
+      "kms:Decrypt/DescribeKey/Encrypt/GenerateDataKey*/ReEncrypt* for the cross-region replication buckets' keys (CDK cannot name a key of another region). lib/pipeline/scoped-grants.ts narrows it in the template to arn:<partition>:kms:<replica region>:<pipeline account>:key/* with kms:ResourceAliases equal to those keys' aliases.",
   },
   {
     finding: exact('AwsSolutions-IAM5[Resource::*]'),
     path: path(`^HelloWebPipeline/Pipeline/Assets/FileRole/DefaultPolicy/Resource$`),
-    reason: 'codebuild:BatchGetBuilds/StartBuild/StopBuild, written by CDK Pipelines on *; lib/pipeline/scoped-grants.ts narrows it in the template to the asset-publishing projects only (never the self-mutation project).',
+    reason:
+      'codebuild:BatchGetBuilds/StartBuild/StopBuild, written by CDK Pipelines on *; lib/pipeline/scoped-grants.ts narrows it in the template to the asset-publishing projects only (never the self-mutation project).',
   },
   {
     finding: exact('AwsSolutions-IAM5[Resource::*]'),
-    path: path(`^HelloWebPipeline/Pipeline/Pipeline/Image/BuildImage/BuildImage/Role/DefaultPolicy/Resource$`),
-    reason: 'ecr:GetAuthorizationToken only: a registry login token, an action with no resource type. Pushing is scoped to the repository ARN.',
+    path: path(
+      `^HelloWebPipeline/Pipeline/Pipeline/Image/BuildImage/BuildImage/Role/DefaultPolicy/Resource$`,
+    ),
+    reason:
+      'ecr:GetAuthorizationToken only: a registry login token, an action with no resource type. Pushing is scoped to the repository ARN.',
   },
   {
     finding: exact('AwsSolutions-IAM5[Resource::*]'),
-    path: path(`^HelloWebPipeline/Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy/Resource$`),
-    reason: 'cloudformation:DescribeStacks and s3:ListBucket (read-only) for CDK Pipelines self-mutation (`cdk deploy` reads stack status and the bootstrap bucket); not configurable in aws-cdk-lib. Its writes go through the bootstrap roles it assumes.',
+    path: path(
+      `^HelloWebPipeline/Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy/Resource$`,
+    ),
+    reason:
+      'cloudformation:DescribeStacks and s3:ListBucket (read-only) for CDK Pipelines self-mutation (`cdk deploy` reads stack status and the bootstrap bucket); not configurable in aws-cdk-lib. Its writes go through the bootstrap roles it assumes.',
   },
   {
     finding: exact('AwsSolutions-IAM5[Resource::*]'),
-    path: path(`${PIPELINE}Pipeline/[^/]+/([^/]+\\.)?ImageGate-[^/]+/ImageGate-[^/]+/Role/DefaultPolicy/Resource$`),
-    reason: 'Image gate with ENHANCED scanning: inspector2:ListFindings (read-only) has no resource-level scoping; ECR calls it on the caller\'s behalf to answer DescribeImageScanFindings. Its ECR actions are scoped to the repository ARNs.',
+    path: path(
+      `${PIPELINE}Pipeline/[^/]+/([^/]+\\.)?ImageGate-[^/]+/ImageGate-[^/]+/Role/DefaultPolicy/Resource$`,
+    ),
+    reason:
+      "Image gate with ENHANCED scanning: inspector2:ListFindings (read-only) has no resource-level scoping; ECR calls it on the caller's behalf to answer DescribeImageScanFindings. Its ECR actions are scoped to the repository ARNs.",
   },
   {
     finding: exact('AwsSolutions-IAM5[Resource::*]'),
-    path: path(`${PIPELINE}Pipeline/Image/BackfillImage/BackfillImage/Role/DefaultPolicy/Resource$`),
-    reason: 'Image backfill: ecr:StartReplicationBackfill and ecr:DescribeReplicationBackfillResults are registry-level actions (they name a destination region, not a repository), like ecr:PutReplicationConfiguration. Its PutImage is scoped to the replica repository ARNs and BatchGetImage to the source.',
+    path: path(
+      `${PIPELINE}Pipeline/Image/BackfillImage/BackfillImage/Role/DefaultPolicy/Resource$`,
+    ),
+    reason:
+      'Image backfill: ecr:StartReplicationBackfill and ecr:DescribeReplicationBackfillResults are registry-level actions (they name a destination region, not a repository), like ecr:PutReplicationConfiguration. Its PutImage is scoped to the replica repository ARNs and BatchGetImage to the source.',
   },
   {
     finding: /^AwsSolutions-IAM5\[Resource::arn:\*:iam::\d{12}:role\/\*\]$/,
     path: path(`${PIPELINE}UpdatePipeline/SelfMutation/Role/DefaultPolicy/Resource$`),
-    reason: 'Self-mutation assumes the CDK bootstrap roles (cdk-<qualifier>-*) of the pipeline account; CDK Pipelines scopes it with an iam:ResourceTag/aws-cdk:bootstrap-role condition.',
+    reason:
+      'Self-mutation assumes the CDK bootstrap roles (cdk-<qualifier>-*) of the pipeline account; CDK Pipelines scopes it with an iam:ResourceTag/aws-cdk:bootstrap-role condition.',
   },
   {
-    finding: exact('AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/CloudWatchAgentServerPolicy]'),
+    finding: exact(
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/CloudWatchAgentServerPolicy]',
+    ),
     path: path(`${STAGE_STACK}Alarms/CloudWatchAgentRole/Resource$`),
-    reason: 'CloudWatch Observability add-on (agent + Fluent Bit, via EKS Pod Identity): CloudWatchAgentServerPolicy is the AWS-managed policy its install guide requires (PutMetricData, PutLogEvents, ...); AWS keeps it in step with the agent.',
+    reason:
+      'CloudWatch Observability add-on (agent + Fluent Bit, via EKS Pod Identity): CloudWatchAgentServerPolicy is the AWS-managed policy its install guide requires (PutMetricData, PutLogEvents, ...); AWS keeps it in step with the agent.',
   },
   // --- The bake action's CodeBuild project (lib/pipeline/bake-watch.ts): the standard grants of a pipeline CodeBuild action ---
-  ...['s3:GetBucket*', 's3:GetObject*', 's3:List*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'].map((a) => ({
-    finding: exact(`AwsSolutions-IAM5[Action::${a}]`),
-    path: path('^HelloWebPipeline/BakeWatch/Project/Role/DefaultPolicy/Resource$'),
-    reason: `The bake action reads its input artifact from the pipeline's artifact bucket and key with ${a} (aws-cdk-lib CodeBuildAction grant); the resource is that bucket or key only.`,
-  })),
+  ...['s3:GetBucket*', 's3:GetObject*', 's3:List*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'].map(
+    (a) => ({
+      finding: exact(`AwsSolutions-IAM5[Action::${a}]`),
+      path: path('^HelloWebPipeline/BakeWatch/Project/Role/DefaultPolicy/Resource$'),
+      reason: `The bake action reads its input artifact from the pipeline's artifact bucket and key with ${a} (aws-cdk-lib CodeBuildAction grant); the resource is that bucket or key only.`,
+    }),
+  ),
   {
     finding: /^AwsSolutions-IAM5\[Resource::<Artifacts[0-9A-F]{8}\.Arn>\/\*\]$/,
     path: path('^HelloWebPipeline/BakeWatch/Project/Role/DefaultPolicy/Resource$'),
-    reason: "Objects in the pipeline's own artifact bucket: the bake action's input artifact, under a key CodePipeline chooses.",
+    reason:
+      "Objects in the pipeline's own artifact bucket: the bake action's input artifact, under a key CodePipeline chooses.",
   },
   {
-    finding: /^AwsSolutions-IAM5\[Resource::arn:(aws|<AWS::Partition>):(logs|codebuild):[a-z0-9-]+:\d{12}:(log-group:\/aws\/codebuild\/|report-group\/)(<[A-Za-z0-9]+>)?(-\*|:\*|\*)\]$/,
+    finding:
+      /^AwsSolutions-IAM5\[Resource::arn:(aws|<AWS::Partition>):(logs|codebuild):[a-z0-9-]+:\d{12}:(log-group:\/aws\/codebuild\/|report-group\/)(<[A-Za-z0-9]+>)?(-\*|:\*|\*)\]$/,
     path: path('^HelloWebPipeline/BakeWatch/Project/Role/DefaultPolicy/Resource$'),
-    reason: "The bake project's own log group and report groups (names derived from the project, created at run time); standard CodeBuild service-role grant from aws-cdk-lib.",
+    reason:
+      "The bake project's own log group and report groups (names derived from the project, created at run time); standard CodeBuild service-role grant from aws-cdk-lib.",
   },
   // --- CDK Pipelines cross-region support stacks ---
   {
     finding: exact('AwsSolutions-S1'),
-    path: path('^cross-region-stack-\\d{12}:[a-z0-9-]+/Default/CrossRegionCodePipelineReplicationBucket/Resource$'),
-    reason: 'Generated by CodePipeline for cross-region actions: holds transient, KMS-encrypted pipeline artifacts only; every access is already in CloudTrail through the pipeline.',
+    path: path(
+      '^cross-region-stack-\\d{12}:[a-z0-9-]+/Default/CrossRegionCodePipelineReplicationBucket/Resource$',
+    ),
+    reason:
+      'Generated by CodePipeline for cross-region actions: holds transient, KMS-encrypted pipeline artifacts only; every access is already in CloudTrail through the pipeline.',
   },
 ];
 
@@ -169,12 +236,14 @@ const CFN_VALIDATE_ACKNOWLEDGEMENTS = [
   {
     id: 'CloudFormation-Validate::W3010',
     path: path(`${STAGE_STACK}Network/Vpc/[^/]+/Subnet$`),
-    reason: 'The availability zones come from config on purpose: synth must never call AWS to look them up, and a subnet must stay in the zone it was created in.',
+    reason:
+      'The availability zones come from config on purpose: synth must never call AWS to look them up, and a subnet must stay in the zone it was created in.',
   },
   {
     id: 'CloudFormation-Validate::W9009',
     path: path(`${STAGE_STACK}Eks/Cluster/Resource$`),
-    reason: "aws-eks-v2 writes EncryptionConfig.Resources: ['secrets'], which the CloudFormation schema marks deprecated but EKS still requires for secrets envelope encryption.",
+    reason:
+      "aws-eks-v2 writes EncryptionConfig.Resources: ['secrets'], which the CloudFormation schema marks deprecated but EKS still requires for secrets envelope encryption.",
   },
 ];
 
@@ -189,9 +258,12 @@ export function acknowledgeFindings(app: IConstruct): void {
   for (const violation of report.violations) {
     for (const resource of violation.violatingResources) {
       const constructPath = resource.constructPath ?? '';
-      const ack = NAG_ACKNOWLEDGEMENTS.find((a) => a.finding.test(violation.ruleName) && a.path.test(constructPath));
+      const ack = NAG_ACKNOWLEDGEMENTS.find(
+        (a) => a.finding.test(violation.ruleName) && a.path.test(constructPath),
+      );
       const construct = byPath.get(constructPath);
-      if (ack && construct) Validations.of(construct).acknowledge({ id: violation.ruleName, reason: ack.reason });
+      if (ack && construct)
+        Validations.of(construct).acknowledge({ id: violation.ruleName, reason: ack.reason });
     }
   }
 }
@@ -200,7 +272,8 @@ export function acknowledgeFindings(app: IConstruct): void {
 export function acknowledgeCfnValidateFindings(app: IConstruct): void {
   for (const c of app.node.findAll()) {
     for (const ack of CFN_VALIDATE_ACKNOWLEDGEMENTS) {
-      if (ack.path.test(c.node.path)) Validations.of(c).acknowledge({ id: ack.id, reason: ack.reason });
+      if (ack.path.test(c.node.path))
+        Validations.of(c).acknowledge({ id: ack.id, reason: ack.reason });
     }
   }
 }

@@ -10,7 +10,9 @@ async function main(): Promise<void> {
   for (const tool of Object.keys(PIPELINE_TOOLS) as PipelineTool[]) {
     const options = toolBuildOptions(repoRoot, outdir, tool);
     await build(options);
-    console.log(`bundled ${PIPELINE_TOOLS[tool]} -> ${path.relative(process.cwd(), options.outfile as string)}`);
+    console.log(
+      `bundled ${PIPELINE_TOOLS[tool]} -> ${path.relative(process.cwd(), options.outfile as string)}`,
+    );
   }
 }
 

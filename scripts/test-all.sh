@@ -28,6 +28,7 @@ need() { # need <tool> <install hint>
 
 gate "python tools (.venv: cfn-lint, checkov, moto)" bash scripts/setup-python.sh
 gate "types (tsc --noEmit)" npx tsc --noEmit -p .
+gate "lint (eslint type-aware, prettier --check)" npm run -s lint
 if need go "https://go.dev/dl (Go 1.26)"; then
   gate "Go service: vet, race tests, fuzz seeds, staticcheck (app/)" bash app/scripts/test.sh
   # and build its binary once, before jest calls it

@@ -27,13 +27,16 @@ interface Failure {
 }
 
 function usage(message: string): never {
-  process.stderr.write(`test:repeat: ${message}\nusage: npm run test:repeat -- [--go-runs N] [--jest-runs N] [--npm-test-runs N] [--integration-runs N] [--no-load] [--load-seconds S]\n`);
+  process.stderr.write(
+    `test:repeat: ${message}\nusage: npm run test:repeat -- [--go-runs N] [--jest-runs N] [--npm-test-runs N] [--integration-runs N] [--no-load] [--load-seconds S]\n`,
+  );
   process.exit(2);
 }
 
 function count(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) > 1000) usage(`--${name} must be a whole number 0-1000, got "${value}"`);
+  if (!/^\d+$/.test(value) || Number(value) > 1000)
+    usage(`--${name} must be a whole number 0-1000, got "${value}"`);
   return Number(value);
 }
 
@@ -72,7 +75,12 @@ function goRun(run: number, failures: Map<string, Failure>): boolean {
     }
     if (res.status !== 0 && ok) {
       ok = false; // a build failure or a crash reports no test
-      record(failures, `go ${mod}`, `(go test exited ${res.status}: ${res.stderr.trim().slice(-300)})`, run);
+      record(
+        failures,
+        `go ${mod}`,
+        `(go test exited ${res.status}: ${res.stderr.trim().slice(-300)})`,
+        run,
+      );
     }
   }
   return ok;
@@ -81,16 +89,31 @@ function goRun(run: number, failures: Map<string, Failure>): boolean {
 /** jest's --json report: every assertion result whose status is "failed". */
 function jestRun(run: number, failures: Map<string, Failure>, config?: string): boolean {
   const out = path.join(os.tmpdir(), `test-repeat-jest-${process.pid}-${run}.json`);
-  const args = ['jest', '--ci', '--json', `--outputFile=${out}`, ...(config ? ['--config', config] : [])];
+  const args = [
+    'jest',
+    '--ci',
+    '--json',
+    `--outputFile=${out}`,
+    ...(config ? ['--config', config] : []),
+  ];
   const res = spawnSync('npx', args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   const suite = config ? `jest ${path.basename(config)}` : 'jest';
   if (!fs.existsSync(out)) {
-    record(failures, suite, `(no report; jest exited ${res.status}: ${res.stderr.trim().slice(-300)})`, run);
+    record(
+      failures,
+      suite,
+      `(no report; jest exited ${res.status}: ${res.stderr.trim().slice(-300)})`,
+      run,
+    );
     return false;
   }
   const report = JSON.parse(fs.readFileSync(out, 'utf8')) as {
     success: boolean;
-    testResults: { name: string; message: string; assertionResults: { fullName: string; status: string }[] }[];
+    testResults: {
+      name: string;
+      message: string;
+      assertionResults: { fullName: string; status: string }[];
+    }[];
   };
   fs.rmSync(out, { force: true });
   for (const file of report.testResults) {
@@ -98,17 +121,25 @@ function jestRun(run: number, failures: Map<string, Failure>, config?: string): 
     const failed = file.assertionResults.filter((a) => a.status === 'failed');
     for (const a of failed) record(failures, suite, `${rel} › ${a.fullName}`, run);
     // A file that fails to load or whose hooks throw has no failed assertion, only a message.
-    if (failed.length === 0 && file.message) record(failures, suite, `${rel} (suite failed to run)`, run);
+    if (failed.length === 0 && file.message)
+      record(failures, suite, `${rel} (suite failed to run)`, run);
   }
   return report.success;
 }
 
 /** The whole `npm test`: the gates it prints as failed. */
 function npmTestRun(run: number, failures: Map<string, Failure>): boolean {
-  const res = spawnSync('npm', ['test'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const res = spawnSync('npm', ['test'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
   const line = res.stdout.split('\n').find((l) => l.startsWith('failed gates: '));
-  if (line) for (const gate of line.slice('failed gates: '.length).split(' ')) record(failures, 'npm test', `gate ${gate}`, run);
-  if (res.status !== 0 && !line) record(failures, 'npm test', `(exited ${res.status} without a gate summary)`, run);
+  if (line)
+    for (const gate of line.slice('failed gates: '.length).split(' '))
+      record(failures, 'npm test', `gate ${gate}`, run);
+  if (res.status !== 0 && !line)
+    record(failures, 'npm test', `(exited ${res.status} without a gate summary)`, run);
   return res.status === 0;
 }
 
@@ -136,13 +167,19 @@ function main(): void {
   const integrationRuns = count(values['integration-runs'], 'integration-runs', 0);
   const loadSeconds = count(values['load-seconds'], 'load-seconds', 7200);
   const integrationConfig = path.join(ROOT, 'jest.integration.config.js');
-  if (integrationRuns > 0 && !fs.existsSync(integrationConfig)) usage('--integration-runs needs jest.integration.config.js');
+  if (integrationRuns > 0 && !fs.existsSync(integrationConfig))
+    usage('--integration-runs needs jest.integration.config.js');
 
   const load = values['no-load'] ? [] : startLoad(loadSeconds);
   const stopLoad = (): void => load.forEach((p) => p.kill('SIGKILL'));
   process.on('exit', stopLoad);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
-  console.log(`test:repeat: background load ${load.length ? `${load.length} busy processes (≤ ${loadSeconds} s)` : 'off'}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `test:repeat: background load ${load.length ? `${load.length} busy processes (≤ ${loadSeconds} s)` : 'off'}; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 
   const failures = new Map<string, Failure>();
   const plan: [string, number, (run: number) => boolean][] = [
@@ -158,7 +195,9 @@ function main(): void {
       const start = Date.now();
       const ok = once(run);
       if (!ok) failed++;
-      console.log(`test:repeat: ${name} run ${run}/${runs}: ${ok ? 'passed' : 'FAILED'} (${((Date.now() - start) / 1000).toFixed(0)} s, load ${os.loadavg()[0].toFixed(1)})`);
+      console.log(
+        `test:repeat: ${name} run ${run}/${runs}: ${ok ? 'passed' : 'FAILED'} (${((Date.now() - start) / 1000).toFixed(0)} s, load ${os.loadavg()[0].toFixed(1)})`,
+      );
     }
     if (runs > 0) summary.push(`${name}: ${runs} runs, ${failed} failed`);
   }
@@ -169,7 +208,8 @@ function main(): void {
     return;
   }
   console.log('test:repeat: tests that failed at least once:');
-  for (const f of failures.values()) console.log(`  [${f.suite}] ${f.test}  (runs ${f.runs.join(', ')})`);
+  for (const f of failures.values())
+    console.log(`  [${f.suite}] ${f.test}  (runs ${f.runs.join(', ')})`);
   process.exitCode = 1;
 }
 

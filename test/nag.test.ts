@@ -8,12 +8,23 @@ import { NAG_ACKNOWLEDGEMENTS } from '../lib/nag-acknowledgements';
 import { CDK_JSON_CONTEXT, REPO_ROOT } from './support/synth';
 
 interface Report {
-  pluginReports: Array<{ pluginName: string; violations: Array<{ ruleName: string; violatingConstructs: Array<{ constructPath: string }> }> }>;
+  pluginReports: Array<{
+    pluginName: string;
+    violations: Array<{ ruleName: string; violatingConstructs: Array<{ constructPath: string }> }>;
+  }>;
 }
 
-function synthWithNag(extra?: (app: ReturnType<typeof buildApp>) => void): { report: Report; error?: Error } {
+function synthWithNag(extra?: (app: ReturnType<typeof buildApp>) => void): {
+  report: Report;
+  error?: Error;
+} {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nag-'));
-  const built = buildApp({ config: validateConfig(STACK_ENVIRONMENTS), repoRoot: REPO_ROOT, appProps: { outdir, context: CDK_JSON_CONTEXT }, nag: true });
+  const built = buildApp({
+    config: validateConfig(STACK_ENVIRONMENTS),
+    repoRoot: REPO_ROOT,
+    appProps: { outdir, context: CDK_JSON_CONTEXT },
+    nag: true,
+  });
   extra?.(built);
   let error: Error | undefined;
   const spy = jest.spyOn(console, 'error').mockImplementation(() => undefined);
@@ -24,7 +35,12 @@ function synthWithNag(extra?: (app: ReturnType<typeof buildApp>) => void): { rep
   } finally {
     spy.mockRestore();
   }
-  return { report: JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as Report, error };
+  return {
+    report: JSON.parse(
+      fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8'),
+    ) as Report,
+    error,
+  };
 }
 
 // One synth for the whole file (each synth of the app costs seconds): the default app plus one
@@ -37,7 +53,16 @@ beforeAll(() => {
   });
 });
 
-const findings = (r: Report) => r.pluginReports.flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => ({ plugin: p.pluginName, rule: v.ruleName, path: c.constructPath }))));
+const findings = (r: Report) =>
+  r.pluginReports.flatMap((p) =>
+    p.violations.flatMap((v) =>
+      v.violatingConstructs.map((c) => ({
+        plugin: p.pluginName,
+        rule: v.ruleName,
+        path: c.constructPath,
+      })),
+    ),
+  );
 
 test('cdk-nag AwsSolutions: no unacknowledged finding on any stack (pipeline, every stage, support stacks)', () => {
   const open = findings(planted.report).filter((f) => !f.path.includes('UnloggedBucket'));
@@ -45,12 +70,14 @@ test('cdk-nag AwsSolutions: no unacknowledged finding on any stack (pipeline, ev
 });
 
 test('a new finding is not swallowed by the acknowledgements, and it fails the synth', () => {
-  const rules = findings(planted.report).filter((f) => f.path.includes('UnloggedBucket')).map((f) => f.rule);
+  const rules = findings(planted.report)
+    .filter((f) => f.path.includes('UnloggedBucket'))
+    .map((f) => f.rule);
   expect(rules).toContain('AwsSolutions-S1');
   expect(planted.error?.message).toMatch(/AwsSolutions-S1/);
 });
 
-test('cdk-nag runs in every synth; CDK\'s built-in CloudFormation validation does not (cfn-lint checks the templates: ADR 0019)', () => {
+test("cdk-nag runs in every synth; CDK's built-in CloudFormation validation does not (cfn-lint checks the templates: ADR 0019)", () => {
   const plugins = planted.report.pluginReports.map((p) => p.pluginName);
   expect(plugins).toContain('AwsSolutions'); // cdk-nag's AwsSolutionsChecks
   expect(plugins).not.toContain('CloudFormation Validate');

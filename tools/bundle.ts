@@ -26,7 +26,11 @@ export const BUNDLE_OPTIONS = {
 } as const satisfies BuildOptions;
 
 /** Complete esbuild options: bundle `tool` from `repoRoot` into `outdir/<tool>.cjs`. */
-export function toolBuildOptions(repoRoot: string, outdir: string, tool: PipelineTool): BuildOptions {
+export function toolBuildOptions(
+  repoRoot: string,
+  outdir: string,
+  tool: PipelineTool,
+): BuildOptions {
   return {
     ...BUNDLE_OPTIONS,
     absWorkingDir: repoRoot,

@@ -15,7 +15,10 @@ export const DIAGRAM_FILE = path.join(REPO_ROOT, 'docs', 'pipeline-diagram.md');
 
 /** A CloudFormation template as JSON (what `Template.toJSON()` or `*.template.json` hold). */
 export interface CfnTemplateJson {
-  readonly Resources?: Record<string, { readonly Type: string; readonly Properties?: Record<string, unknown> }>;
+  readonly Resources?: Record<
+    string,
+    { readonly Type: string; readonly Properties?: Record<string, unknown> }
+  >;
 }
 
 export interface PipelineAction {
@@ -55,7 +58,11 @@ export interface PipelineStage {
 }
 
 function readCondition(value: unknown): StageCondition | undefined {
-  const condition = (value as { Conditions?: Array<{ Result?: string; Rules?: Array<Record<string, unknown>> }> } | undefined)?.Conditions?.[0];
+  const condition = (
+    value as
+      | { Conditions?: Array<{ Result?: string; Rules?: Array<Record<string, unknown>> }> }
+      | undefined
+  )?.Conditions?.[0];
   if (!condition) return undefined;
   return {
     result: String(condition.Result),
@@ -69,8 +76,13 @@ function readCondition(value: unknown): StageCondition | undefined {
 
 /** The single CodePipeline's stages in order, read from a synthesized template. */
 export function readPipelineStages(template: CfnTemplateJson): PipelineStage[] {
-  const pipelines = Object.values(template.Resources ?? {}).filter((r) => r.Type === 'AWS::CodePipeline::Pipeline');
-  if (pipelines.length !== 1) throw new Error(`expected one AWS::CodePipeline::Pipeline in the template, found ${pipelines.length}`);
+  const pipelines = Object.values(template.Resources ?? {}).filter(
+    (r) => r.Type === 'AWS::CodePipeline::Pipeline',
+  );
+  if (pipelines.length !== 1)
+    throw new Error(
+      `expected one AWS::CodePipeline::Pipeline in the template, found ${pipelines.length}`,
+    );
   const stages = (pipelines[0].Properties?.Stages ?? []) as Array<Record<string, unknown>>;
   return stages.map((s) => ({
     name: String(s.Name),
@@ -79,7 +91,8 @@ export function readPipelineStages(template: CfnTemplateJson): PipelineStage[] {
     beforeEntry: readCondition(s.BeforeEntry),
     actions: ((s.Actions ?? []) as Array<Record<string, unknown>>).map((a) => {
       const type = a.ActionTypeId as { Category: string; Provider: string };
-      const artifacts = (list: unknown) => ((list ?? []) as Array<{ Name: string }>).map((x) => x.Name);
+      const artifacts = (list: unknown) =>
+        ((list ?? []) as Array<{ Name: string }>).map((x) => x.Name);
       return {
         name: typeof a.Name === 'string' ? a.Name : type.Provider,
         runOrder: typeof a.RunOrder === 'number' ? a.RunOrder : 1,
@@ -97,26 +110,35 @@ export function readPipelineStages(template: CfnTemplateJson): PipelineStage[] {
 /** A stage's actions grouped by runOrder, ascending; the actions of one group run in parallel. */
 export function runOrderGroups(stage: PipelineStage): PipelineAction[][] {
   const orders = [...new Set(stage.actions.map((a) => a.runOrder))].sort((a, b) => a - b);
-  return orders.map((o) => stage.actions.filter((a) => a.runOrder === o).sort((a, b) => a.name.localeCompare(b.name)));
+  return orders.map((o) =>
+    stage.actions.filter((a) => a.runOrder === o).sort((a, b) => a.name.localeCompare(b.name)),
+  );
 }
 
 /** Mermaid label text: quotes and angle brackets as entities, so any action name is safe. */
 function label(text: string): string {
-  return text.replace(/&/g, '#amp;').replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+  return text
+    .replace(/&/g, '#amp;')
+    .replace(/"/g, '#quot;')
+    .replace(/</g, '#lt;')
+    .replace(/>/g, '#gt;');
 }
 
 /** One line per rule: a window's cron and time zone, a bake's alarm, region and minutes. */
 function describeRule(rule: ConditionRule): string {
   const c = rule.configuration;
-  if (rule.provider === 'DeploymentWindow') return `window ${String(c.Cron)} (${String(c.TimeZone ?? 'UTC')})`;
-  if (rule.provider === 'CloudWatchAlarm') return `bake ${String(c.WaitTime)} min: ${String(c.AlarmName)}${rule.region ? ` (${rule.region})` : ''}`;
+  if (rule.provider === 'DeploymentWindow')
+    return `window ${String(c.Cron)} (${String((c.TimeZone as string | undefined) ?? 'UTC')})`;
+  if (rule.provider === 'CloudWatchAlarm')
+    return `bake ${String(c.WaitTime)} min: ${String(c.AlarmName)}${rule.region ? ` (${rule.region})` : ''}`;
   return rule.provider;
 }
 
 function describe(action: PipelineAction): string {
   if (action.category === 'Approval') return 'manual approval';
   const branch = action.configuration.BranchName;
-  if (action.category === 'Source') return typeof branch === 'string' ? `source, branch ${branch}` : 'source';
+  if (action.category === 'Source')
+    return typeof branch === 'string' ? `source, branch ${branch}` : 'source';
   const mode = action.configuration.ActionMode;
   return typeof mode === 'string' ? `${action.provider} ${mode}` : action.provider;
 }
@@ -157,7 +179,10 @@ export function renderPipelineDiagram(template: CfnTemplateJson): string {
         steps.push(nodes[0].replace(/[[{].*$/, ''));
       } else {
         const gid = `${sid}r${gi}`;
-        lines.push(`    subgraph ${gid}["runOrder ${group[0].runOrder}: ${group.length} in parallel"]`, '      direction TB');
+        lines.push(
+          `    subgraph ${gid}["runOrder ${group[0].runOrder}: ${group.length} in parallel"]`,
+          '      direction TB',
+        );
         for (const node of nodes) lines.push(`      ${node}`);
         lines.push('    end');
         steps.push(gid);
@@ -166,13 +191,17 @@ export function renderPipelineDiagram(template: CfnTemplateJson): string {
     // The window is checked before the first action, the bake after the last one.
     if (stage.beforeEntry) {
       const id = `${sid}w`;
-      lines.push(`    ${id}[/"${stage.beforeEntry.rules.map((r) => label(describeRule(r))).join('<br/>')}<br/>BeforeEntry: ${stage.beforeEntry.result} outside"/]`);
+      lines.push(
+        `    ${id}[/"${stage.beforeEntry.rules.map((r) => label(describeRule(r))).join('<br/>')}<br/>BeforeEntry: ${stage.beforeEntry.result} outside"/]`,
+      );
       steps.unshift(id);
       windows.push(id);
     }
     if (stage.onSuccess) {
       const id = `${sid}k`;
-      lines.push(`    ${id}[/"${stage.onSuccess.rules.map((r) => label(describeRule(r))).join('<br/>')}<br/>OnSuccess: ${stage.onSuccess.result} on alarm"/]`);
+      lines.push(
+        `    ${id}[/"${stage.onSuccess.rules.map((r) => label(describeRule(r))).join('<br/>')}<br/>OnSuccess: ${stage.onSuccess.result} on alarm"/]`,
+      );
       steps.push(id);
       bakes.push(id);
     }
@@ -180,10 +209,23 @@ export function renderPipelineDiagram(template: CfnTemplateJson): string {
     lines.push('  end');
   });
   for (let i = 1; i < stages.length; i++) lines.push(`  s${i - 1} --> s${i}`);
-  if (approvals.length > 0) lines.push('  classDef approval fill:#fff4c2,stroke:#b58900', `  class ${approvals.join(',')} approval`);
-  if (rollbacks.length > 0) lines.push('  classDef rollback stroke:#c0392b,stroke-width:2px', `  class ${rollbacks.join(',')} rollback`);
-  if (bakes.length > 0) lines.push('  classDef bake fill:#e8f4fd,stroke:#2471a3', `  class ${bakes.join(',')} bake`);
-  if (windows.length > 0) lines.push('  classDef window fill:#f4ecf7,stroke:#7d3c98', `  class ${windows.join(',')} window`);
+  if (approvals.length > 0)
+    lines.push(
+      '  classDef approval fill:#fff4c2,stroke:#b58900',
+      `  class ${approvals.join(',')} approval`,
+    );
+  if (rollbacks.length > 0)
+    lines.push(
+      '  classDef rollback stroke:#c0392b,stroke-width:2px',
+      `  class ${rollbacks.join(',')} rollback`,
+    );
+  if (bakes.length > 0)
+    lines.push('  classDef bake fill:#e8f4fd,stroke:#2471a3', `  class ${bakes.join(',')} bake`);
+  if (windows.length > 0)
+    lines.push(
+      '  classDef window fill:#f4ecf7,stroke:#7d3c98',
+      `  class ${windows.join(',')} window`,
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -198,9 +240,9 @@ export function renderPipelineDiagramDoc(template: CfnTemplateJson): string {
     '`STACK_ENVIRONMENTS`; do not edit it by hand. Each box is a pipeline stage, in order; inside it the',
     'actions run left to right by `runOrder`, and actions sharing a `runOrder` run in parallel. Stages',
     'marked `OnFailure: ROLLBACK` roll back to their last successful execution when they fail. A deploy',
-    'stage ends with its bake: a `Bake-<environment>` action per environment watches that environment\'s',
+    "stage ends with its bake: a `Bake-<environment>` action per environment watches that environment's",
     'alarm for the bake time (an ALARM fails it, so the stage rolls back), then the slanted box, the',
-    'stage\'s `OnSuccess` condition, checks the same alarms once more (`ROLLBACK` on alarm). A prod wave',
+    "stage's `OnSuccess` condition, checks the same alarms once more (`ROLLBACK` on alarm). A prod wave",
     'with a deployment window starts with a box naming it (`BeforeEntry`); the default configuration has none.',
     '`test/docs/pipeline-diagram.test.ts` fails when this file no longer matches the pipeline.',
     '',
@@ -213,14 +255,25 @@ export function renderPipelineDiagramDoc(template: CfnTemplateJson): string {
 
 /** The feature flags and context of cdk.json, so the in-process synth matches `cdk synth`. */
 function cdkJsonContext(): Record<string, unknown> {
-  return (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+  return (
+    JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+      context: Record<string, unknown>;
+    }
+  ).context;
 }
 
 /** Synthesizes the app in-process (cdk-nag off, temporary outdir) and returns the pipeline stack's template. */
-export function synthesizePipelineTemplate(config: DeliveryConfigInput = STACK_ENVIRONMENTS): CfnTemplateJson {
+export function synthesizePipelineTemplate(
+  config: DeliveryConfigInput = STACK_ENVIRONMENTS,
+): CfnTemplateJson {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-diagram-'));
   try {
-    const { app, pipelineStack } = buildApp({ config: validateConfig(config), repoRoot: REPO_ROOT, appProps: { outdir, context: cdkJsonContext() }, nag: false });
+    const { app, pipelineStack } = buildApp({
+      config: validateConfig(config),
+      repoRoot: REPO_ROOT,
+      appProps: { outdir, context: cdkJsonContext() },
+      nag: false,
+    });
     return app.synth().getStackArtifact(pipelineStack.artifactId).template as CfnTemplateJson;
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });

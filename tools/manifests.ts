@@ -1,6 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type DeliveryConfig, ConfigError, allEnvironments, findEnvironment, loadConfig } from '../lib/config';
+import {
+  type DeliveryConfig,
+  ConfigError,
+  allEnvironments,
+  findEnvironment,
+  loadConfig,
+} from '../lib/config';
 import { imageTagFor, imageUri } from '../lib/image/tag';
 import { renderWorkload, toYaml, workloadPropsFor } from '../lib/manifests/workload';
 import { parseFlags } from './common/args';
@@ -13,11 +19,18 @@ import { safeForTerminal } from './common/terminal';
  * tag from app/ unless --tag is given). `--out-dir <dir>` instead writes every environment to
  * `<dir>/<stage name>.yaml` (what `npm test` validates and scans).
  */
-const USAGE = 'usage: npm run -s manifests -- (--env <stage name> | --out-dir <dir>) [--config <file.json>] [--tag <image tag>]';
+const USAGE =
+  'usage: npm run -s manifests -- (--env <stage name> | --out-dir <dir>) [--config <file.json>] [--tag <image tag>]';
 
 export function renderEnvironment(config: DeliveryConfig, stageName: string, tag: string): string {
   const env = findEnvironment(config, stageName);
-  const uri = imageUri({ registryAccount: config.pipeline.account, region: env.region, urlSuffix: 'amazonaws.com', repositoryName: config.image.repositoryName, tag });
+  const uri = imageUri({
+    registryAccount: config.pipeline.account,
+    region: env.region,
+    urlSuffix: 'amazonaws.com',
+    repositoryName: config.image.repositoryName,
+    tag,
+  });
   return toYaml(renderWorkload(workloadPropsFor(env, { uri, tag })));
 }
 
@@ -32,9 +45,11 @@ function prepareOutDir(dir: string): string | undefined {
   try {
     stat = fs.statSync(dir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return `--out-dir ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      return `--out-dir ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
   }
-  if (stat && !stat.isDirectory()) return `--out-dir ${dir} is a file, not a directory; name a directory (it is created if missing)`;
+  if (stat && !stat.isDirectory())
+    return `--out-dir ${dir} is a file, not a directory; name a directory (it is created if missing)`;
   try {
     fs.mkdirSync(dir, { recursive: true });
     fs.accessSync(dir, fs.constants.W_OK);
@@ -47,7 +62,16 @@ function prepareOutDir(dir: string): string | undefined {
 function main(argv: string[]): number {
   let values: { env?: string; config?: string; tag?: string; 'out-dir'?: string; help?: boolean };
   try {
-    values = parseFlags(argv, { env: { type: 'string' }, config: { type: 'string' }, tag: { type: 'string' }, 'out-dir': { type: 'string' } }, USAGE);
+    values = parseFlags(
+      argv,
+      {
+        env: { type: 'string' },
+        config: { type: 'string' },
+        tag: { type: 'string' },
+        'out-dir': { type: 'string' },
+      },
+      USAGE,
+    );
   } catch (e) {
     return fail((e as Error).message);
   }
@@ -55,7 +79,8 @@ function main(argv: string[]): number {
     console.log(USAGE);
     return 0;
   }
-  if (values.tag !== undefined && !IMAGE_TAG.test(values.tag)) return fail(`--tag ${JSON.stringify(values.tag)} is not a valid image tag (${IMAGE_TAG_RULE})`);
+  if (values.tag !== undefined && !IMAGE_TAG.test(values.tag))
+    return fail(`--tag ${JSON.stringify(values.tag)} is not a valid image tag (${IMAGE_TAG_RULE})`);
   const repoRoot = path.resolve(__dirname, '..');
   let config: DeliveryConfig;
   try {
@@ -71,9 +96,12 @@ function main(argv: string[]): number {
     const problem = prepareOutDir(outDir);
     if (problem) return fail(problem);
     try {
-      for (const n of names) fs.writeFileSync(path.join(outDir, `${n}.yaml`), renderEnvironment(config, n, tag));
+      for (const n of names)
+        fs.writeFileSync(path.join(outDir, `${n}.yaml`), renderEnvironment(config, n, tag));
     } catch (e) {
-      console.error(`manifests: writing to ${safeForTerminal(outDir)} failed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      console.error(
+        `manifests: writing to ${safeForTerminal(outDir)} failed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
       return 1;
     }
     console.log(`manifests: wrote ${names.map((n) => `${n}.yaml`).join(', ')} to ${outDir}`);

@@ -13,7 +13,10 @@ import type { IConstruct } from 'constructs';
  */
 export class RetainExceptOnCreate implements IAspect {
   visit(node: IConstruct): void {
-    if (node instanceof CfnResource && node.cfnOptions.deletionPolicy === CfnDeletionPolicy.RETAIN) {
+    if (
+      node instanceof CfnResource &&
+      node.cfnOptions.deletionPolicy === CfnDeletionPolicy.RETAIN
+    ) {
       node.cfnOptions.deletionPolicy = CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE;
     }
   }

@@ -17,9 +17,20 @@ interface RegionZones {
 }
 
 export const REGION_ZONES: Readonly<Record<string, RegionZones>> = {
-  'us-west-1': { letters: ['a', 'b', 'c'], why: 'each account has two of its zones, and which letters they are differs between accounts' },
-  'ap-northeast-1': { letters: ['a', 'b', 'c', 'd'], defaults: ['a', 'c', 'd'], why: 'ap-northeast-1b is offered to older accounts only' },
-  'ca-central-1': { letters: ['a', 'b', 'd'], defaults: ['a', 'b', 'd'], why: 'its zones are a, b and d' },
+  'us-west-1': {
+    letters: ['a', 'b', 'c'],
+    why: 'each account has two of its zones, and which letters they are differs between accounts',
+  },
+  'ap-northeast-1': {
+    letters: ['a', 'b', 'c', 'd'],
+    defaults: ['a', 'c', 'd'],
+    why: 'ap-northeast-1b is offered to older accounts only',
+  },
+  'ca-central-1': {
+    letters: ['a', 'b', 'd'],
+    defaults: ['a', 'b', 'd'],
+    why: 'its zones are a, b and d',
+  },
 };
 
 const STANDARD = ['a', 'b', 'c'] as const;
@@ -31,7 +42,8 @@ export function defaultAvailabilityZones(region: string): string[] | undefined {
   return letters?.map((l) => `${region}${l}`);
 }
 
-const listCommand = (region: string) => `aws ec2 describe-availability-zones --region ${region} --query "AvailabilityZones[?ZoneType=='availability-zone'].[ZoneName,ZoneId]" --output table`;
+const listCommand = (region: string) =>
+  `aws ec2 describe-availability-zones --region ${region} --query "AvailabilityZones[?ZoneType=='availability-zone'].[ZoneName,ZoneId]" --output table`;
 
 /** availabilityZones is required where no default holds, and a zone letter must exist in its Region. */
 export function checkAvailabilityZones(input: CrossFieldInput): ConfigProblem[] {
@@ -40,7 +52,10 @@ export function checkAvailabilityZones(input: CrossFieldInput): ConfigProblem[] 
     const known = REGION_ZONES[env.region];
     if (!env.availabilityZones) {
       if (defaultAvailabilityZones(env.region) === undefined) {
-        problems.push({ path: `${path}.availabilityZones`, message: `required in ${env.region}: ${known?.why ?? 'no default holds in every account'}. List your account's zones (name and AZ ID) with: ${listCommand(env.region)}` });
+        problems.push({
+          path: `${path}.availabilityZones`,
+          message: `required in ${env.region}: ${known?.why ?? 'no default holds in every account'}. List your account's zones (name and AZ ID) with: ${listCommand(env.region)}`,
+        });
       }
       continue;
     }
@@ -48,7 +63,10 @@ export function checkAvailabilityZones(input: CrossFieldInput): ConfigProblem[] 
     env.availabilityZones.forEach((az, i) => {
       const letter = az.startsWith(env.region) ? az.slice(env.region.length) : undefined;
       if (letter !== undefined && /^[a-z]$/.test(letter) && !known.letters.includes(letter)) {
-        problems.push({ path: `${path}.availabilityZones[${i}]`, message: `"${az}" is not an availability zone of ${env.region} (it has ${known.letters.map((l) => `${env.region}${l}`).join(', ')}; ${known.why})` });
+        problems.push({
+          path: `${path}.availabilityZones[${i}]`,
+          message: `"${az}" is not an availability zone of ${env.region} (it has ${known.letters.map((l) => `${env.region}${l}`).join(', ')}; ${known.why})`,
+        });
       }
     });
   }

@@ -17,13 +17,18 @@ export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
  * and "-", separated by "/". Nothing a shell would interpret, so it is safe even unquoted (and
  * it is quoted anyway, lib/stacks/pipeline-stack.ts).
  */
-export const SAFE_CONFIG_PATH = /^(?!.*(?:^|\/)\.{1,2}(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
+export const SAFE_CONFIG_PATH =
+  /^(?!.*(?:^|\/)\.{1,2}(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
 
 /** Why a config file could not be used; `message` never holds the file's content. */
 export class ConfigFileError extends Error {}
 
 /** The file's JSON text and its path relative to the repository root (with "/" separators). */
-export function readConfigFile(contextValue: string, cwd: string, repoRoot: string): { text: string; relative: string } {
+export function readConfigFile(
+  contextValue: string,
+  cwd: string,
+  repoRoot: string,
+): { text: string; relative: string } {
   const given = path.resolve(cwd, contextValue);
   // A root that does not exist holds no file: every path is outside it.
   const realRoot = fs.existsSync(repoRoot) ? fs.realpathSync(repoRoot) : path.resolve(repoRoot);
@@ -32,19 +37,29 @@ export function readConfigFile(contextValue: string, cwd: string, repoRoot: stri
     real = fs.realpathSync(given);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ConfigFileError(`${given} does not exist; give a JSON file of the STACK_ENVIRONMENTS shape, e.g. -c config=config/example-multi-region.json`);
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new ConfigFileError(
+        `${given} does not exist; give a JSON file of the STACK_ENVIRONMENTS shape, e.g. -c config=config/example-multi-region.json`,
+      );
     throw new ConfigFileError(`${given} cannot be resolved (${code ?? 'error'})`);
   }
   const relativeReal = path.relative(realRoot, real);
   if (relativeReal === '' || relativeReal.startsWith('..') || path.isAbsolute(relativeReal)) {
     const via = real === given ? '' : ` (it resolves to ${real})`;
-    throw new ConfigFileError(`${given} is outside the repository (${realRoot})${via}; commit the file inside the repository so the pipeline's synth step uses the same configuration`);
+    throw new ConfigFileError(
+      `${given} is outside the repository (${realRoot})${via}; commit the file inside the repository so the pipeline's synth step uses the same configuration`,
+    );
   }
   // The path the pipeline will use is the one given (a symlink inside the repository to a file
   // inside it is fine: git stores the link, and it resolves the same way in CodeBuild).
-  const relative = path.relative(realRoot, path.join(fs.realpathSync(path.dirname(given)), path.basename(given))).split(path.sep).join('/');
+  const relative = path
+    .relative(realRoot, path.join(fs.realpathSync(path.dirname(given)), path.basename(given)))
+    .split(path.sep)
+    .join('/');
   if (relative.startsWith('..') || !SAFE_CONFIG_PATH.test(relative)) {
-    throw new ConfigFileError(`the path ${JSON.stringify(relative)} may hold only letters, digits, ".", "_", "-" and "/" between names, for example config/prod.json: the pipeline passes it to its synth command`);
+    throw new ConfigFileError(
+      `the path ${JSON.stringify(relative)} may hold only letters, digits, ".", "_", "-" and "/" between names, for example config/prod.json: the pipeline passes it to its synth command`,
+    );
   }
 
   // O_NONBLOCK: opening a FIFO must not wait for a writer; the fstat below then refuses it.
@@ -52,12 +67,18 @@ export function readConfigFile(contextValue: string, cwd: string, repoRoot: stri
   try {
     fd = fs.openSync(real, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (e) {
-    throw new ConfigFileError(`${given} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigFileError(
+      `${given} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   try {
     const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) throw new ConfigFileError(`${given} is not a regular file; give a JSON file`);
-    if (stat.size > MAX_CONFIG_FILE_BYTES) throw new ConfigFileError(`${given} is ${stat.size} bytes; a config file may be at most ${MAX_CONFIG_FILE_BYTES} bytes`);
+    if (!stat.isFile())
+      throw new ConfigFileError(`${given} is not a regular file; give a JSON file`);
+    if (stat.size > MAX_CONFIG_FILE_BYTES)
+      throw new ConfigFileError(
+        `${given} is ${stat.size} bytes; a config file may be at most ${MAX_CONFIG_FILE_BYTES} bytes`,
+      );
     // Read at most one byte past the limit, in case the file grows while it is read.
     const buffer = Buffer.alloc(MAX_CONFIG_FILE_BYTES + 1);
     let length = 0;
@@ -65,7 +86,10 @@ export function readConfigFile(contextValue: string, cwd: string, repoRoot: stri
       const n = fs.readSync(fd, buffer, length, buffer.length - length, null);
       if (n === 0) break;
       length += n;
-      if (length > MAX_CONFIG_FILE_BYTES) throw new ConfigFileError(`${given} is larger than ${MAX_CONFIG_FILE_BYTES} bytes; a config file may be at most that`);
+      if (length > MAX_CONFIG_FILE_BYTES)
+        throw new ConfigFileError(
+          `${given} is larger than ${MAX_CONFIG_FILE_BYTES} bytes; a config file may be at most that`,
+        );
     }
     return { text: buffer.subarray(0, length).toString('utf8'), relative };
   } finally {

@@ -9,7 +9,12 @@ import { DEFAULT_KUBERNETES_VERSION } from './kubernetes-versions';
 export const STACK_ENVIRONMENTS: DeliveryConfigInput = {
   pipeline: { account: '111111111111', region: 'eu-west-1' },
   source: { repositoryName: 'hello-web', branch: 'main' },
-  preprod: { account: '222222222222', region: 'eu-west-1', replicas: { min: 2, max: 4 }, nodes: { min: 2, desired: 2, max: 4 } },
+  preprod: {
+    account: '222222222222',
+    region: 'eu-west-1',
+    replicas: { min: 2, max: 4 },
+    nodes: { min: 2, desired: 2, max: 4 },
+  },
   prod: {
     waves: [
       [{ account: '333333333333', region: 'eu-west-1' }],
@@ -26,7 +31,13 @@ export const DEFAULTS = {
   pipelineName: 'hello-web-delivery',
   sourceBranch: 'main',
   sourceCreate: true,
-  image: { repositoryName: 'hello-web', architecture: 'arm64', failOn: 'CRITICAL', scanning: 'ENHANCED', keepImages: 30 },
+  image: {
+    repositoryName: 'hello-web',
+    architecture: 'arm64',
+    failOn: 'CRITICAL',
+    scanning: 'ENHANCED',
+    keepImages: 30,
+  },
   environment: {
     // availabilityZones: `<region>a/b/c`, except where lib/config/availability-zones.ts knows better or requires them
     vpcCidr: '10.0.0.0/16',

@@ -2,6 +2,17 @@ export * from './defaults';
 export * from './kubernetes-versions';
 export * from './load';
 export * from './resolve';
-export { AWS_REGIONS, type ConfigProblem, type DeliveryConfigInput, type EnvironmentInput, formatPath } from './schema';
-export { CONNECTION_PROVIDERS, type ConnectionProvider, type SourceConfig, parseConnectionArn } from './source';
+export {
+  AWS_REGIONS,
+  type ConfigProblem,
+  type DeliveryConfigInput,
+  type EnvironmentInput,
+  formatPath,
+} from './schema';
+export {
+  CONNECTION_PROVIDERS,
+  type ConnectionProvider,
+  type SourceConfig,
+  parseConnectionArn,
+} from './source';
 export * from './safe-delivery';

@@ -23,7 +23,8 @@ import type { Construct } from 'constructs';
 export const KUBERNETES_VERSIONS = {
   '1.35': {
     version: eks.KubernetesVersion.V1_35,
-    kubectlLayer: (scope: Construct, id: string): lambda.ILayerVersion => new KubectlV35Layer(scope, id),
+    kubectlLayer: (scope: Construct, id: string): lambda.ILayerVersion =>
+      new KubectlV35Layer(scope, id),
     /** The npm package that provides the layer, for humans and tests. */
     layerPackage: '@aws-cdk/lambda-layer-kubectl-v35',
     /**
@@ -37,7 +38,9 @@ export const KUBERNETES_VERSIONS = {
 
 export type SupportedKubernetesVersion = keyof typeof KUBERNETES_VERSIONS;
 
-export const SUPPORTED_KUBERNETES_VERSIONS = Object.keys(KUBERNETES_VERSIONS) as SupportedKubernetesVersion[];
+export const SUPPORTED_KUBERNETES_VERSIONS = Object.keys(
+  KUBERNETES_VERSIONS,
+) as SupportedKubernetesVersion[];
 
 export const DEFAULT_KUBERNETES_VERSION: SupportedKubernetesVersion = '1.35';
 

@@ -42,7 +42,11 @@ export const VPC_PREFIX = { min: 16, max: 28 } as const;
  * (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html,
  * `repositoryName`); aws-cdk-lib's `Repository` throws at synth on anything else.
  */
-export const ECR_REPOSITORY_NAME = { pattern: /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/, minLength: 2, maxLength: 256 } as const;
+export const ECR_REPOSITORY_NAME = {
+  pattern: /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/,
+  minLength: 2,
+  maxLength: 256,
+} as const;
 
 /** CodeCommit branch names are 1-256 characters: https://docs.aws.amazon.com/codecommit/latest/APIReference/API_CreateBranch.html */
 export const MAX_BRANCH_NAME_LENGTH = 256;
@@ -60,9 +64,11 @@ export function greetingProblem(text: string): string | undefined {
   // A lone UTF-16 surrogate cannot be encoded as UTF-8: the service would receive U+FFFD or nothing.
   if (/\p{Cs}/u.test(text)) return 'must be valid Unicode (it holds a lone UTF-16 surrogate)';
   const characters = [...text].length;
-  if (characters > MAX_GREETING_CHARACTERS) return `must be at most ${MAX_GREETING_CHARACTERS} characters, got ${characters}`;
+  if (characters > MAX_GREETING_CHARACTERS)
+    return `must be at most ${MAX_GREETING_CHARACTERS} characters, got ${characters}`;
   const control = /\p{Cc}/u.exec(text);
-  if (control) return `must not contain control characters, got U+${control[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} at character ${[...text.slice(0, control.index)].length + 1}`;
+  if (control)
+    return `must not contain control characters, got U+${control[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} at character ${[...text.slice(0, control.index)].length + 1}`;
   return undefined;
 }
 
@@ -75,19 +81,25 @@ export function greetingProblem(text: string): string | undefined {
  */
 export function gitBranchNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'must not be empty';
-  if (name.length > MAX_BRANCH_NAME_LENGTH) return `must be at most ${MAX_BRANCH_NAME_LENGTH} characters (CodeCommit), got ${name.length}`;
+  if (name.length > MAX_BRANCH_NAME_LENGTH)
+    return `must be at most ${MAX_BRANCH_NAME_LENGTH} characters (CodeCommit), got ${name.length}`;
   if (name === 'HEAD') return 'must not be "HEAD"';
   if (name.startsWith('-')) return 'must not start with "-"';
   // Control characters (< 0x20 and DEL), space, ~ ^ : ? * [ \
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point: git refuses them in branch names
   const bad = /[\u0000-\u0020\u007f~^:?*[\\]/.exec(name);
-  if (bad) return `must not contain ${JSON.stringify(bad[0])} (nor spaces, control characters, ~ ^ : ? * [ \\)`;
+  if (bad)
+    return `must not contain ${JSON.stringify(bad[0])} (nor spaces, control characters, ~ ^ : ? * [ \\)`;
   if (name.includes('..')) return 'must not contain ".."';
   if (name.includes('@{')) return 'must not contain "@{"';
-  if (name.startsWith('/') || name.endsWith('/') || name.includes('//')) return 'must not start or end with "/" or contain "//"';
+  if (name.startsWith('/') || name.endsWith('/') || name.includes('//'))
+    return 'must not start or end with "/" or contain "//"';
   if (name.endsWith('.')) return 'must not end with "."';
   for (const component of name.split('/')) {
-    if (component.startsWith('.')) return `no "/"-separated part may start with "." (got "${component}")`;
-    if (component.endsWith('.lock')) return `no "/"-separated part may end with ".lock" (got "${component}")`;
+    if (component.startsWith('.'))
+      return `no "/"-separated part may start with "." (got "${component}")`;
+    if (component.endsWith('.lock'))
+      return `no "/"-separated part may end with ".lock" (got "${component}")`;
   }
   return undefined;
 }
@@ -99,13 +111,20 @@ export const greetingSchema = z.string().superRefine((text, ctx) => {
 
 export const branchSchema = z.string().superRefine((name, ctx) => {
   const problem = gitBranchNameProblem(name);
-  if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(name)} is not a branch name git accepts: ${problem} (git check-ref-format rules)` });
+  if (problem)
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(name)} is not a branch name git accepts: ${problem} (git check-ref-format rules)`,
+    });
 });
 
 export const ecrRepositoryNameSchema = z.string().superRefine((name, ctx) => {
   const { pattern, minLength, maxLength } = ECR_REPOSITORY_NAME;
   if (name.length < minLength || name.length > maxLength || !pattern.test(name)) {
-    ctx.addIssue({ code: 'custom', message: `must be an ECR repository name: ${minLength}-${maxLength} characters of lowercase letters, digits and single "." "_" "-" or "/" between them, such as "hello-web" or "team/hello-web"; got ${JSON.stringify(name)} (${name.length} characters)` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be an ECR repository name: ${minLength}-${maxLength} characters of lowercase letters, digits and single "." "_" "-" or "/" between them, such as "hello-web" or "team/hello-web"; got ${JSON.stringify(name)} (${name.length} characters)`,
+    });
   }
 });
 
@@ -114,29 +133,45 @@ export const nodeCountSchema = z
   .number()
   .int('must be a whole number')
   .min(1, 'must be at least 1')
-  .max(EKS_MAX_NODES_PER_MANAGED_NODE_GROUP, `must be at most ${EKS_MAX_NODES_PER_MANAGED_NODE_GROUP}, the EKS quota "Nodes per managed node group" (docs/configuration.md says how to raise it)`);
+  .max(
+    EKS_MAX_NODES_PER_MANAGED_NODE_GROUP,
+    `must be at most ${EKS_MAX_NODES_PER_MANAGED_NODE_GROUP}, the EKS quota "Nodes per managed node group" (docs/configuration.md says how to raise it)`,
+  );
 
 /** Bounds for pod counts: Kubernetes' int32 fields. `checkLimits` bounds them further by the node group. */
-export const replicaCountSchema = z.number().int('must be a whole number').min(1, 'must be at least 1').max(INT32_MAX, `must be at most ${INT32_MAX} (Kubernetes stores replica counts as int32)`);
+export const replicaCountSchema = z
+  .number()
+  .int('must be a whole number')
+  .min(1, 'must be at least 1')
+  .max(INT32_MAX, `must be at most ${INT32_MAX} (Kubernetes stores replica counts as int32)`);
 
 /** An IPv4 CIDR AWS accepts as a VPC's block: /16 to /28, written as its network address. */
 export const vpcCidrSchema = z.string().superRefine((cidr, ctx) => {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
   const octets = m ? m.slice(1, 5).map(Number) : [];
   if (!m || octets.some((o) => o > 255)) {
-    ctx.addIssue({ code: 'custom', message: `must be an IPv4 CIDR such as "10.0.0.0/16", got ${JSON.stringify(cidr)}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be an IPv4 CIDR such as "10.0.0.0/16", got ${JSON.stringify(cidr)}`,
+    });
     return;
   }
   const prefix = Number(m[5]);
   if (prefix < VPC_PREFIX.min || prefix > VPC_PREFIX.max) {
-    ctx.addIssue({ code: 'custom', message: `a VPC's CIDR must be between /${VPC_PREFIX.min} and /${VPC_PREFIX.max} (AWS VPC limit), got /${prefix}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `a VPC's CIDR must be between /${VPC_PREFIX.min} and /${VPC_PREFIX.max} (AWS VPC limit), got /${prefix}`,
+    });
     return;
   }
   const address = octets.reduce((a, o) => a * 256 + o, 0);
   const network = address - (address % 2 ** (32 - prefix));
   if (network !== address) {
     const n = [24, 16, 8, 0].map((s) => Math.floor(network / 2 ** s) % 256).join('.');
-    ctx.addIssue({ code: 'custom', message: `must be written as its network address: expected "${n}/${prefix}", got ${JSON.stringify(cidr)}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be written as its network address: expected "${n}/${prefix}", got ${JSON.stringify(cidr)}`,
+    });
   }
 });
 
@@ -146,7 +181,11 @@ export const vpcCidrSchema = z.string().superRefine((cidr, ctx) => {
  */
 export function subnetsFit(cidr: string, zones: number): boolean {
   const requestedSubnets = SUBNET_CONFIGURATION.flatMap((configuration) =>
-    Array.from({ length: zones }, (_, i) => ({ availabilityZone: `zone-${i}`, subnetConstructId: `${configuration.name}${i}`, configuration })),
+    Array.from({ length: zones }, (_, i) => ({
+      availabilityZone: `zone-${i}`,
+      subnetConstructId: `${configuration.name}${i}`,
+      configuration,
+    })),
   );
   try {
     ec2.IpAddresses.cidr(cidr).allocateSubnetsCidr({ vpcCidr: cidr, requestedSubnets });
@@ -175,11 +214,18 @@ export interface LimitsInput {
 }
 
 /** Rules over two fields of one environment; every problem names its path. */
-export function checkLimits(environments: readonly LimitsInput[]): { path: string; message: string }[] {
+export function checkLimits(
+  environments: readonly LimitsInput[],
+): { path: string; message: string }[] {
   const problems: { path: string; message: string }[] = [];
   const masks = SUBNET_CONFIGURATION.map((s) => `/${s.cidrMask}`).join(' + ');
   for (const e of environments) {
-    if (e.vpcCidr !== undefined && e.zones !== undefined && vpcCidrSchema.safeParse(e.vpcCidr).success && !subnetsFit(e.vpcCidr, e.zones)) {
+    if (
+      e.vpcCidr !== undefined &&
+      e.zones !== undefined &&
+      vpcCidrSchema.safeParse(e.vpcCidr).success &&
+      !subnetsFit(e.vpcCidr, e.zones)
+    ) {
       const need = smallestVpcPrefixFor(e.zones);
       problems.push({
         path: `${e.path}.vpcCidr`,
@@ -191,7 +237,10 @@ export function checkLimits(environments: readonly LimitsInput[]): { path: strin
     }
     const podCapacity = (e.nodesMax ?? Infinity) * MAX_PODS_PER_NODE;
     if (e.replicasMax !== undefined && e.replicasMax > podCapacity) {
-      problems.push({ path: `${e.path}.replicas.max`, message: `must be at most ${podCapacity}: nodes.max (${e.nodesMax}) × ${MAX_PODS_PER_NODE} pods per node (the Kubernetes limit), got ${e.replicasMax}; more pods could never be scheduled` });
+      problems.push({
+        path: `${e.path}.replicas.max`,
+        message: `must be at most ${podCapacity}: nodes.max (${e.nodesMax}) × ${MAX_PODS_PER_NODE} pods per node (the Kubernetes limit), got ${e.replicasMax}; more pods could never be scheduled`,
+      });
     }
   }
   return problems;

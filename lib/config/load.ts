@@ -1,11 +1,25 @@
 import { ConfigFileError, parseConfigJson, readConfigFile } from './config-file';
 import { DEFAULTS, STACK_ENVIRONMENTS } from './defaults';
-import { type LimitsInput, checkLimits, nodeCountSchema, replicaCountSchema, vpcCidrSchema } from './limits';
+import {
+  type LimitsInput,
+  checkLimits,
+  nodeCountSchema,
+  replicaCountSchema,
+  vpcCidrSchema,
+} from './limits';
 import { checkAvailabilityZones, defaultAvailabilityZones } from './availability-zones';
 import { checkPipelineLimits } from './pipeline-limits';
 import { type DeliveryConfig, resolveConfig } from './resolve';
 import { checkSource } from './source';
-import { type ConfigProblem, type DeliveryConfigInput, checkDeliveryConfig, crossFieldInputOf, deliveryConfigSchema, formatPath, salvageCrossFieldInput } from './schema';
+import {
+  type ConfigProblem,
+  type DeliveryConfigInput,
+  checkDeliveryConfig,
+  crossFieldInputOf,
+  deliveryConfigSchema,
+  formatPath,
+  salvageCrossFieldInput,
+} from './schema';
 import { checkSafeDelivery } from './safe-delivery';
 
 /** Thrown when the configuration is unusable; `problems` holds every problem found, each with its path. */
@@ -28,10 +42,19 @@ export class ConfigError extends Error {
  * Reports every problem at once: the schema's, then the cross-field rules' over every part of
  * the config that passed the schema (so a bad region elsewhere does not hide a node-size problem).
  */
-export function validateConfig(raw: unknown, source = 'STACK_ENVIRONMENTS', configFile?: string): DeliveryConfig {
+export function validateConfig(
+  raw: unknown,
+  source = 'STACK_ENVIRONMENTS',
+  configFile?: string,
+): DeliveryConfig {
   // reportInput: without it zod leaves `input` out of every issue, and a wrong type cannot be told from a missing key.
   const parsed = deliveryConfigSchema.safeParse(raw, { reportInput: true });
-  const problems: ConfigProblem[] = parsed.success ? [] : parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: describeIssue(issue) }));
+  const problems: ConfigProblem[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => ({
+        path: formatPath(issue.path),
+        message: describeIssue(issue),
+      }));
   const crossField = parsed.success ? crossFieldInputOf(parsed.data) : salvageCrossFieldInput(raw);
   problems.push(
     ...checkDeliveryConfig(crossField, {
@@ -56,21 +79,33 @@ export function validateConfig(raw: unknown, source = 'STACK_ENVIRONMENTS', conf
  * directory, inside the repository so that the pipeline's own synth step can read it too), or
  * STACK_ENVIRONMENTS when no file is given.
  */
-export function loadConfig(options: { contextValue?: unknown; cwd?: string; repoRoot?: string } = {}): DeliveryConfig {
+export function loadConfig(
+  options: { contextValue?: unknown; cwd?: string; repoRoot?: string } = {},
+): DeliveryConfig {
   const { contextValue } = options;
   if (contextValue === undefined || contextValue === null || contextValue === '') {
     return validateConfig(STACK_ENVIRONMENTS);
   }
   if (typeof contextValue !== 'string') {
-    throw new ConfigError('-c config', [{ path: 'config', message: 'must be the path of a JSON file, for example -c config=config/prod.json' }]);
+    throw new ConfigError('-c config', [
+      {
+        path: 'config',
+        message: 'must be the path of a JSON file, for example -c config=config/prod.json',
+      },
+    ]);
   }
   const shown = `config file ${contextValue}`;
   let config: { raw: unknown; relative: string };
   try {
-    const { text, relative } = readConfigFile(contextValue, options.cwd ?? process.cwd(), options.repoRoot ?? options.cwd ?? process.cwd());
+    const { text, relative } = readConfigFile(
+      contextValue,
+      options.cwd ?? process.cwd(),
+      options.repoRoot ?? options.cwd ?? process.cwd(),
+    );
     config = { raw: parseConfigJson(text, relative), relative };
   } catch (e) {
-    if (e instanceof ConfigFileError) throw new ConfigError(shown, [{ path: 'config', message: e.message }]);
+    if (e instanceof ConfigFileError)
+      throw new ConfigError(shown, [{ path: 'config', message: e.message }]);
     throw e;
   }
   return validateConfig(config.raw, shown, config.relative);
@@ -83,26 +118,51 @@ export function loadConfig(options: { contextValue?: unknown; cwd?: string; repo
  */
 function limitsInputOf(raw: unknown): LimitsInput[] {
   const d = DEFAULTS.environment;
-  const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-  const field = <T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, value: unknown, fallback: T): T | undefined => {
+  const obj = (v: unknown): Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const field = <T>(
+    schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+    value: unknown,
+    fallback: T,
+  ): T | undefined => {
     if (value === undefined) return fallback;
     const parsed = schema.safeParse(value);
     return parsed.success ? parsed.data : undefined;
   };
-  const environments: { env: Record<string, unknown>; path: string }[] = [{ env: obj(obj(raw).preprod), path: 'preprod' }];
+  const environments: { env: Record<string, unknown>; path: string }[] = [
+    { env: obj(obj(raw).preprod), path: 'preprod' },
+  ];
   const waves = obj(obj(raw).prod).waves;
-  if (Array.isArray(waves)) waves.forEach((wave, w) => Array.isArray(wave) && wave.forEach((env, i) => environments.push({ env: obj(env), path: `prod.waves[${w}][${i}]` })));
+  if (Array.isArray(waves))
+    waves.forEach(
+      (wave, w) =>
+        Array.isArray(wave) &&
+        wave.forEach((env, i) =>
+          environments.push({ env: obj(env), path: `prod.waves[${w}][${i}]` }),
+        ),
+    );
   return environments.map(({ env, path }) => ({
     path,
     vpcCidr: field(vpcCidrSchema, env.vpcCidr, d.vpcCidr),
     // us-west-1 has no default (validation requires its zones); 2 is what it would get.
-    zones: env.availabilityZones === undefined ? (defaultAvailabilityZones(typeof env.region === 'string' ? env.region : '')?.length ?? 2) : Array.isArray(env.availabilityZones) ? env.availabilityZones.length : undefined,
+    zones:
+      env.availabilityZones === undefined
+        ? (defaultAvailabilityZones(typeof env.region === 'string' ? env.region : '')?.length ?? 2)
+        : Array.isArray(env.availabilityZones)
+          ? env.availabilityZones.length
+          : undefined,
     nodesMax: field(nodeCountSchema, obj(env.nodes).max, d.nodes.max),
     replicasMax: field(replicaCountSchema, obj(env.replicas).max, d.replicas.max),
   }));
 }
 
-function describeIssue(issue: { code: string; message: string; keys?: readonly string[]; expected?: unknown; input?: unknown }): string {
+function describeIssue(issue: {
+  code: string;
+  message: string;
+  keys?: readonly string[];
+  expected?: unknown;
+  input?: unknown;
+}): string {
   if (issue.code === 'unrecognized_keys' && issue.keys) {
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (a typo? see docs/configuration.md for the valid keys)`;
   }
@@ -118,6 +178,7 @@ function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   if (typeof value === 'object') return 'object';
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects returned above: a primitive or a function here
   const shown = JSON.stringify(value) ?? String(value);
   return shown.length <= 40 ? `${typeof value} ${shown}` : typeof value;
 }

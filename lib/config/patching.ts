@@ -18,7 +18,8 @@ export function associationScheduleProblem(expression: string): string | undefin
     const n = Number(rate[1]);
     const unit = rate[2];
     if (n < 1) return 'a rate must be at least 1';
-    if ((n === 1) !== !unit.endsWith('s')) return `write "rate(${n} ${n === 1 ? unit.replace(/s$/, '') : unit.replace(/s?$/, 's')})": the unit is singular for 1 and plural otherwise`;
+    if ((n === 1) !== !unit.endsWith('s'))
+      return `write "rate(${n} ${n === 1 ? unit.replace(/s$/, '') : unit.replace(/s?$/, 's')})": the unit is singular for 1 and plural otherwise`;
     const minutes = n * (unit.startsWith('minute') ? 1 : unit.startsWith('hour') ? 60 : 1440);
     if (minutes < 30) return 'an association runs at most every 30 minutes';
     if (minutes >= 31 * 1440) return 'an association rate must be under 31 days';
@@ -27,10 +28,13 @@ export function associationScheduleProblem(expression: string): string | undefin
   const cron = /^cron\((.+)\)$/.exec(expression);
   if (cron) {
     const fields = cron[1].trim().split(/\s+/);
-    if (fields.length === 7 && fields[0] !== '0') return 'the optional seconds field of an association cron must be 0';
-    if (fields.length !== 6 && fields.length !== 7) return `a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), got ${fields.length}`;
+    if (fields.length === 7 && fields[0] !== '0')
+      return 'the optional seconds field of an association cron must be 0';
+    if (fields.length !== 6 && fields.length !== 7)
+      return `a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), got ${fields.length}`;
     const [dayOfMonth, , dayOfWeek] = fields.slice(fields.length - 4);
-    if (dayOfMonth !== '?' && dayOfWeek !== '?') return 'put "?" in day-of-month or day-of-week, for example "cron(0 3 ? * * *)"';
+    if (dayOfMonth !== '?' && dayOfWeek !== '?')
+      return 'put "?" in day-of-month or day-of-week, for example "cron(0 3 ? * * *)"';
     return undefined;
   }
   return 'must be "rate(<n> <minutes|hours|days>)" or "cron(<6 fields>)", for example "rate(1 day)" or "cron(0 3 ? * * *)"';
@@ -41,13 +45,19 @@ export const patchingSchema = z.strictObject({
    * Days after a security update (Critical or Important) is released before the patch baseline
    * approves it, i.e. before a node missing it is reported non-compliant. @default 7
    */
-  approveAfterDays: z.number().int('must be a whole number of days').min(0).max(360, 'Patch Manager accepts at most 360 days').optional(),
+  approveAfterDays: z
+    .number()
+    .int('must be a whole number of days')
+    .min(0)
+    .max(360, 'Patch Manager accepts at most 360 days')
+    .optional(),
   /** When the Scan association runs on the environment's nodes (UTC). @default "rate(1 day)" */
   scanSchedule: z
     .string()
     .superRefine((value, ctx) => {
       const problem = associationScheduleProblem(value);
-      if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)}: ${problem}` });
+      if (problem)
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)}: ${problem}` });
     })
     .optional(),
 });

@@ -1,4 +1,10 @@
-import { ACTIONS_PER_REGION, ACTIONS_PER_REPLICA_REGION, MAX_ACTIONS_PER_STAGE, MAX_REGIONS_PER_WAVE, MAX_REPLICA_REGIONS } from '../pipeline/limits';
+import {
+  ACTIONS_PER_REGION,
+  ACTIONS_PER_REPLICA_REGION,
+  MAX_ACTIONS_PER_STAGE,
+  MAX_REGIONS_PER_WAVE,
+  MAX_REPLICA_REGIONS,
+} from '../pipeline/limits';
 import type { ConfigProblem, CrossFieldInput } from './schema';
 
 /**
@@ -22,7 +28,9 @@ export function checkPipelineLimits(input: CrossFieldInput): ConfigProblem[] {
     }
   }
   if (input.pipelineRegion !== undefined) {
-    const replicaRegions = new Set(input.environments.map((e) => e.env.region).filter((r) => r !== input.pipelineRegion));
+    const replicaRegions = new Set(
+      input.environments.map((e) => e.env.region).filter((r) => r !== input.pipelineRegion),
+    );
     if (replicaRegions.size > MAX_REPLICA_REGIONS) {
       problems.push({
         path: 'prod.waves',

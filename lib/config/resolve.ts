@@ -4,7 +4,14 @@ import type { SupportedKubernetesVersion } from './kubernetes-versions';
 import { type PatchingConfig, resolvePatching } from './patching';
 import { type DeliveryConfigInput, type EnvironmentInput, defaultStageName } from './schema';
 import { type SourceConfig, resolveSource } from './source';
-import { type BakeSettings, type DeploymentWindow, type NotificationSettings, resolveBake, resolveDeploymentWindows, resolveNotifications } from './safe-delivery';
+import {
+  type BakeSettings,
+  type DeploymentWindow,
+  type NotificationSettings,
+  resolveBake,
+  resolveDeploymentWindows,
+  resolveNotifications,
+} from './safe-delivery';
 
 /** One deployment target with every default applied. */
 export interface EnvironmentConfig {
@@ -25,8 +32,18 @@ export interface EnvironmentConfig {
   readonly kubernetesVersion: SupportedKubernetesVersion;
   readonly endpointPublicCidrs: readonly string[];
   readonly operatorRoleArn?: string;
-  readonly nodes: { readonly instanceType: string; readonly min: number; readonly desired: number; readonly max: number; readonly diskSizeGiB: number };
-  readonly replicas: { readonly min: number; readonly max: number; readonly targetCpuPercent: number };
+  readonly nodes: {
+    readonly instanceType: string;
+    readonly min: number;
+    readonly desired: number;
+    readonly max: number;
+    readonly diskSizeGiB: number;
+  };
+  readonly replicas: {
+    readonly min: number;
+    readonly max: number;
+    readonly targetCpuPercent: number;
+  };
   readonly certificateArn?: string;
   /** With certificateArn: the DNS name the certificate covers (lib/config/tls.ts). */
   readonly tlsHostName?: string;
@@ -43,7 +60,13 @@ export interface EnvironmentConfig {
 export interface DeliveryConfig {
   readonly pipeline: { readonly account: string; readonly region: string; readonly name: string };
   readonly source: SourceConfig;
-  readonly image: { readonly repositoryName: string; readonly architecture: 'arm64' | 'amd64'; readonly failOn: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW'; readonly scanning: 'ENHANCED' | 'BASIC'; readonly keepImages: number };
+  readonly image: {
+    readonly repositoryName: string;
+    readonly architecture: 'arm64' | 'amd64';
+    readonly failOn: 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW';
+    readonly scanning: 'ENHANCED' | 'BASIC';
+    readonly keepImages: number;
+  };
   readonly preprod: EnvironmentConfig;
   readonly prod: {
     readonly waves: readonly (readonly EnvironmentConfig[])[];
@@ -65,7 +88,12 @@ export function stackNameFor(stageName: string): string {
 
 /** Applies the defaults to validated input. Call only after `validateConfig` found no problem. */
 export function resolveConfig(input: DeliveryConfigInput, configFile?: string): DeliveryConfig {
-  const env = (e: EnvironmentInput, kind: 'preprod' | 'prod', wave?: number, waveSize = 1): EnvironmentConfig => {
+  const env = (
+    e: EnvironmentInput,
+    kind: 'preprod' | 'prod',
+    wave?: number,
+    waveSize = 1,
+  ): EnvironmentConfig => {
     const d = DEFAULTS.environment;
     const stageName = e.name ?? defaultStageName(kind, e.region);
     // validateConfig has required availabilityZones where a region has no safe default (availability-zones.ts).
@@ -97,13 +125,23 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
     };
   };
   return {
-    pipeline: { account: input.pipeline.account, region: input.pipeline.region, name: input.pipeline.name ?? DEFAULTS.pipelineName },
-    source: resolveSource(input.source, { branch: DEFAULTS.sourceBranch, create: DEFAULTS.sourceCreate }),
+    pipeline: {
+      account: input.pipeline.account,
+      region: input.pipeline.region,
+      name: input.pipeline.name ?? DEFAULTS.pipelineName,
+    },
+    source: resolveSource(input.source, {
+      branch: DEFAULTS.sourceBranch,
+      create: DEFAULTS.sourceCreate,
+    }),
     image: { ...DEFAULTS.image, ...input.image },
     preprod: env(input.preprod, 'preprod'),
     prod: {
       waves: input.prod.waves.map((wave, w) => wave.map((e) => env(e, 'prod', w, wave.length))),
-      deploymentWindows: resolveDeploymentWindows(input.prod.deploymentWindows, input.prod.waves.length),
+      deploymentWindows: resolveDeploymentWindows(
+        input.prod.deploymentWindows,
+        input.prod.waves.length,
+      ),
     },
     notifications: resolveNotifications(input.notifications),
     configFile,
@@ -119,7 +157,11 @@ export function allEnvironments(cfg: DeliveryConfig): EnvironmentConfig[] {
 export function findEnvironment(cfg: DeliveryConfig, stageName: string): EnvironmentConfig {
   const found = allEnvironments(cfg).find((e) => e.stageName === stageName);
   if (!found) {
-    throw new Error(`unknown environment "${stageName}"; known: ${allEnvironments(cfg).map((e) => e.stageName).join(', ')}`);
+    throw new Error(
+      `unknown environment "${stageName}"; known: ${allEnvironments(cfg)
+        .map((e) => e.stageName)
+        .join(', ')}`,
+    );
   }
   return found;
 }

@@ -19,11 +19,21 @@ export const MAX_REGIONS_PER_BAKED_WAVE = 5;
 
 export const bakeSchema = z.strictObject({
   /** Minutes the stage watches its alarms after it deployed (the CloudWatchAlarm rule's WaitTime). @default 10 in pre-prod, 30 in prod */
-  minutes: z.number().int('must be a whole number of minutes').min(1, 'must be at least 1').max(1440, 'must be at most 1440 (one day)').optional(),
+  minutes: z
+    .number()
+    .int('must be a whole number of minutes')
+    .min(1, 'must be at least 1')
+    .max(1440, 'must be at most 1440 (one day)')
+    .optional(),
   /** 5xx responses, percent of requests (probes excluded), above which the error-rate alarm fires. @default 1 */
   errorRatePercent: z.number().gt(0, 'must be above 0').max(100, 'must be at most 100').optional(),
   /** p99 request latency in milliseconds above which the latency alarm fires. @default 500 */
-  p99LatencyMs: z.number().int('must be a whole number of milliseconds').min(1, 'must be at least 1').max(60_000, 'must be at most 60000').optional(),
+  p99LatencyMs: z
+    .number()
+    .int('must be a whole number of milliseconds')
+    .min(1, 'must be at least 1')
+    .max(60_000, 'must be at most 60000')
+    .optional(),
   /** Length of one alarm period in seconds (60 or a multiple of 60). @default 60 */
   periodSeconds: z
     .number()
@@ -33,7 +43,12 @@ export const bakeSchema = z.strictObject({
     .refine((s) => s % 60 === 0, { message: 'must be a multiple of 60' })
     .optional(),
   /** Consecutive breaching periods before an alarm fires. @default 3 in pre-prod, 5 in prod */
-  evaluationPeriods: z.number().int().min(1, 'must be at least 1').max(60, 'must be at most 60').optional(),
+  evaluationPeriods: z
+    .number()
+    .int()
+    .min(1, 'must be at least 1')
+    .max(60, 'must be at most 60')
+    .optional(),
 });
 
 export type BakeInput = z.input<typeof bakeSchema>;
@@ -49,8 +64,20 @@ export interface BakeSettings {
 
 /** Defaults per kind: pre-prod bakes shorter and alarms sooner than prod. docs/configuration.md lists the same values. */
 export const BAKE_DEFAULTS: Record<'preprod' | 'prod', BakeSettings> = {
-  preprod: { minutes: 10, errorRatePercent: 1, p99LatencyMs: 500, periodSeconds: 60, evaluationPeriods: 3 },
-  prod: { minutes: 30, errorRatePercent: 1, p99LatencyMs: 500, periodSeconds: 60, evaluationPeriods: 5 },
+  preprod: {
+    minutes: 10,
+    errorRatePercent: 1,
+    p99LatencyMs: 500,
+    periodSeconds: 60,
+    evaluationPeriods: 3,
+  },
+  prod: {
+    minutes: 30,
+    errorRatePercent: 1,
+    p99LatencyMs: 500,
+    periodSeconds: 60,
+    evaluationPeriods: 5,
+  },
 };
 
 export function resolveBake(input: BakeInput | undefined, kind: 'preprod' | 'prod'): BakeSettings {
@@ -70,15 +97,44 @@ export function cronProblem(expression: string): string | undefined {
     return `has ${fields.length} field${fields.length === 1 ? '' : 's'}; expected 6 or 7: seconds minutes hours day-of-month month day-of-week [year], e.g. "* * 9-16 ? * MON-THU"`;
   }
   const [seconds, minutes, hours, dom, month, dow, year] = fields;
-  const months = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+  const months = [
+    'JAN',
+    'FEB',
+    'MAR',
+    'APR',
+    'MAY',
+    'JUN',
+    'JUL',
+    'AUG',
+    'SEP',
+    'OCT',
+    'NOV',
+    'DEC',
+  ];
   const days = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
   const checks: Array<[string, string, string | undefined]> = [
-    ['seconds', seconds, seconds === '*' ? undefined : 'must be "*" (the rule does not schedule by the second)'],
+    [
+      'seconds',
+      seconds,
+      seconds === '*' ? undefined : 'must be "*" (the rule does not schedule by the second)',
+    ],
     ['minutes', minutes, listProblem(minutes, 0, 59)],
     ['hours', hours, listProblem(hours, 0, 23)],
-    ['day-of-month', dom, dom === '?' || /^(L(-\d{1,2})?|LW|\d{1,2}W)$/.test(dom) ? domSpecial(dom) : listProblem(dom, 1, 31)],
+    [
+      'day-of-month',
+      dom,
+      dom === '?' || /^(L(-\d{1,2})?|LW|\d{1,2}W)$/.test(dom)
+        ? domSpecial(dom)
+        : listProblem(dom, 1, 31),
+    ],
     ['month', month, listProblem(month, 1, 12, months, 1)],
-    ['day-of-week', dow, dow === '?' || /^(\d|[A-Z]{3})(L|#[1-5])$/.test(dow) || dow === 'L' ? dowSpecial(dow, days) : listProblem(dow, 1, 7, days, 1)],
+    [
+      'day-of-week',
+      dow,
+      dow === '?' || /^(\d|[A-Z]{3})(L|#[1-5])$/.test(dow) || dow === 'L'
+        ? dowSpecial(dow, days)
+        : listProblem(dow, 1, 7, days, 1),
+    ],
   ];
   if (year !== undefined) checks.push(['year', year, listProblem(year, 1970, 2199)]);
   for (const [name, value, problem] of checks) {
@@ -104,20 +160,33 @@ function dowSpecial(value: string, names: string[]): string | undefined {
 }
 
 /** `*`, `n`, `a-b`, `*\/s`, `a/s`, `a-b/s`, comma-separated; names (JAN, MON) where the field has them. */
-function listProblem(field: string, min: number, max: number, names: readonly string[] = [], nameBase = 0): string | undefined {
+function listProblem(
+  field: string,
+  min: number,
+  max: number,
+  names: readonly string[] = [],
+  nameBase = 0,
+): string | undefined {
   const value = (v: string): number | undefined => {
     if (/^\d+$/.test(v)) return Number(v);
     const i = names.indexOf(v.toUpperCase());
     return i < 0 ? undefined : i + nameBase;
   };
-  const range = names.length > 0 ? `${min}-${max} or ${names[0]}-${names[names.length - 1]}` : `${min}-${max}`;
+  const range =
+    names.length > 0 ? `${min}-${max} or ${names[0]}-${names[names.length - 1]}` : `${min}-${max}`;
   for (const item of field.split(',')) {
     const m = /^(\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:\/(\d+))?$/.exec(item);
     if (!m) return `is not a list of values, ranges ("a-b") or steps ("*/n"); allowed: ${range}`;
-    if (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > max)) return `has a step of ${m[2]}; a step is 1-${max}`;
+    if (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > max))
+      return `has a step of ${m[2]}; a step is 1-${max}`;
     if (m[1] === '*') continue;
     const [from, to] = m[1].split('-').map(value);
-    if (from === undefined || from < min || from > max || (m[1].includes('-') && (to === undefined || to < min || to > max))) {
+    if (
+      from === undefined ||
+      from < min ||
+      from > max ||
+      (m[1].includes('-') && (to === undefined || to < min || to > max))
+    ) {
       return `has "${item}" outside ${range}`;
     }
     if (to !== undefined && to < from) return `has the range "${item}" backwards`;
@@ -141,12 +210,19 @@ export const deploymentWindowSchema = z.strictObject({
   /** When the wave may start, as the DeploymentWindow rule's cron (6-7 fields, seconds "*"). Required. */
   cron: z.string().superRefine((c, ctx) => {
     const problem = cronProblem(c);
-    if (problem) ctx.addIssue({ code: 'custom', message: `"${c}" is not a deployment-window cron: ${problem}` });
+    if (problem)
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${c}" is not a deployment-window cron: ${problem}`,
+      });
   }),
   /** IANA time zone the cron is read in. @default "UTC" */
   timeZone: z
     .string()
-    .refine(isTimeZone, { error: (issue) => `${JSON.stringify(issue.input)} is not an IANA time zone (for example "Europe/Dublin", "America/New_York", "UTC")` })
+    .refine(isTimeZone, {
+      error: (issue) =>
+        `${JSON.stringify(issue.input)} is not an IANA time zone (for example "Europe/Dublin", "America/New_York", "UTC")`,
+    })
     .optional(),
 });
 
@@ -157,10 +233,15 @@ export interface DeploymentWindow {
   readonly timeZone: string;
 }
 
-const snsEmail = z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, { message: 'must be an email address such as "oncall@example.com"' });
-const chatbotSlackArn = z.string().regex(/^arn:aws[a-z-]*:chatbot::\d{12}:chat-configuration\/slack-channel\/[\w.-]+$/, {
-  message: 'must be an AWS Chatbot Slack channel configuration ARN such as "arn:aws:chatbot::111111111111:chat-configuration/slack-channel/deploys"',
+const snsEmail = z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, {
+  message: 'must be an email address such as "oncall@example.com"',
 });
+const chatbotSlackArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:chatbot::\d{12}:chat-configuration\/slack-channel\/[\w.-]+$/, {
+    message:
+      'must be an AWS Chatbot Slack channel configuration ARN such as "arn:aws:chatbot::111111111111:chat-configuration/slack-channel/deploys"',
+  });
 
 export const notificationsSchema = z.strictObject({
   /** Email addresses subscribed to the pipeline's notification topic (each confirms by email). @default [] */
@@ -177,17 +258,28 @@ export interface NotificationSettings {
 }
 
 export function resolveNotifications(input: NotificationsInput | undefined): NotificationSettings {
-  return { emails: input?.emails ?? [], chatbotSlackChannelArns: input?.chatbotSlackChannelArns ?? [] };
+  return {
+    emails: input?.emails ?? [],
+    chatbotSlackChannelArns: input?.chatbotSlackChannelArns ?? [],
+  };
 }
 
 /** The window of each prod wave (index 0 = wave 1), undefined where the wave has none. */
-export function resolveDeploymentWindows(input: readonly DeploymentWindowInput[] | undefined, waveCount: number): (DeploymentWindow | undefined)[] {
-  const windows: (DeploymentWindow | undefined)[] = Array.from({ length: waveCount }, () => undefined);
-  for (const w of input ?? []) windows[w.wave - 1] = { cron: w.cron.trim(), timeZone: w.timeZone ?? 'UTC' };
+export function resolveDeploymentWindows(
+  input: readonly DeploymentWindowInput[] | undefined,
+  waveCount: number,
+): (DeploymentWindow | undefined)[] {
+  const windows: (DeploymentWindow | undefined)[] = Array.from(
+    { length: waveCount },
+    () => undefined,
+  );
+  for (const w of input ?? [])
+    windows[w.wave - 1] = { cron: w.cron.trim(), timeZone: w.timeZone ?? 'UTC' };
   return windows;
 }
 
-const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const obj = (v: unknown): Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 
 /**
  * Cross-field rules of the safe-delivery settings, over the raw input (so they report even when
@@ -228,10 +320,17 @@ export function checkSafeDelivery(raw: unknown): ConfigProblem[] {
       const wave = obj(entry).wave;
       if (typeof wave !== 'number' || !Number.isInteger(wave) || wave < 1) return;
       if (waves.length > 0 && wave > waves.length) {
-        problems.push({ path: `prod.deploymentWindows[${i}].wave`, message: `wave ${wave} does not exist: prod has ${waves.length} wave${waves.length === 1 ? '' : 's'} (counted from 1)` });
+        problems.push({
+          path: `prod.deploymentWindows[${i}].wave`,
+          message: `wave ${wave} does not exist: prod has ${waves.length} wave${waves.length === 1 ? '' : 's'} (counted from 1)`,
+        });
       }
       const first = seen.get(wave);
-      if (first !== undefined) problems.push({ path: `prod.deploymentWindows[${i}].wave`, message: `wave ${wave} already has a window at prod.deploymentWindows[${first}]; a wave has at most one` });
+      if (first !== undefined)
+        problems.push({
+          path: `prod.deploymentWindows[${i}].wave`,
+          message: `wave ${wave} already has a window at prod.deploymentWindows[${first}]; a wave has at most one`,
+        });
       else seen.set(wave, i);
     });
   }

@@ -2,7 +2,14 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { AWS_REGIONS, nearestRegion } from './regions';
 import { z } from 'zod';
 import { SUPPORTED_KUBERNETES_VERSIONS, isSupportedKubernetesVersion } from './kubernetes-versions';
-import { EKS_MAX_PUBLIC_ACCESS_CIDRS, ecrRepositoryNameSchema, greetingSchema, nodeCountSchema, replicaCountSchema, vpcCidrSchema } from './limits';
+import {
+  EKS_MAX_PUBLIC_ACCESS_CIDRS,
+  ecrRepositoryNameSchema,
+  greetingSchema,
+  nodeCountSchema,
+  replicaCountSchema,
+  vpcCidrSchema,
+} from './limits';
 import { patchingSchema } from './patching';
 import { sourceSchema } from './source';
 import { bakeSchema, deploymentWindowSchema, notificationsSchema } from './safe-delivery';
@@ -17,10 +24,13 @@ import { tlsFields, tlsProblems } from './tls';
 
 export { AWS_REGIONS };
 
-const account = z.string().regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id, for example "111111111111"' });
+const account = z
+  .string()
+  .regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id, for example "111111111111"' });
 
 const region = z.string().refine((r) => AWS_REGIONS.includes(r), {
-  error: (issue) => `${JSON.stringify(issue.input)} is not an AWS region${suggestRegion(String(issue.input))}`,
+  error: (issue) =>
+    `${JSON.stringify(issue.input)} is not an AWS region${suggestRegion(String(issue.input))}`,
 });
 
 const ipv4Cidr = z
@@ -31,7 +41,12 @@ const ipv4Cidr = z
 
 export const nodesSchema = z.strictObject({
   /** EC2 instance type of the managed node group. Graviton (`m7g`, `c7g`, ...) or x86; it must match `image.architecture`. @default "m7g.large" */
-  instanceType: z.string().regex(/^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/, { message: 'must be an EC2 instance type such as "m7g.large"' }).optional(),
+  instanceType: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/, {
+      message: 'must be an EC2 instance type such as "m7g.large"',
+    })
+    .optional(),
   /** @default 3 */
   min: nodeCountSchema.optional(),
   /** @default 3 */
@@ -57,25 +72,51 @@ export const environmentSchema = z.strictObject({
   /** The AWS region the environment deploys to. Required. */
   region,
   /** Stage name; must be unique. @default "<preprod|prod>-<region>" */
-  name: z.string().regex(/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/, { message: 'must be 2-40 characters of a-z, 0-9 and "-", starting with a letter' }).optional(),
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/, {
+      message: 'must be 2-40 characters of a-z, 0-9 and "-", starting with a letter',
+    })
+    .optional(),
   /** The VPC's availability zones, at least two, all in `region`. Never looked up at synth. @default ["<region>a", "<region>b", "<region>c"] */
   availabilityZones: z.array(z.string()).optional(),
   /** NAT gateways: one per AZ keeps egress up when an AZ fails. @default one per availability zone */
-  natGateways: z.number().int().min(1, 'must be at least 1: nodes in private subnets need egress to pull images').optional(),
+  natGateways: z
+    .number()
+    .int()
+    .min(1, 'must be at least 1: nodes in private subnets need egress to pull images')
+    .optional(),
   /** CIDR of the VPC. @default "10.0.0.0/16" */
   vpcCidr: vpcCidrSchema.optional(),
   /** Kubernetes minor version; must be one the project ships a kubectl layer for. @default "1.35" */
   kubernetesVersion: z.string().optional(),
   /** Source CIDRs allowed to reach the public cluster endpoint. Empty means a private endpoint only. @default [] */
-  endpointPublicCidrs: z.array(ipv4Cidr).max(EKS_MAX_PUBLIC_ACCESS_CIDRS, `at most ${EKS_MAX_PUBLIC_ACCESS_CIDRS} CIDRs: the EKS quota "Public endpoint access CIDR ranges per cluster" (not adjustable)`).optional(),
+  endpointPublicCidrs: z
+    .array(ipv4Cidr)
+    .max(
+      EKS_MAX_PUBLIC_ACCESS_CIDRS,
+      `at most ${EKS_MAX_PUBLIC_ACCESS_CIDRS} CIDRs: the EKS quota "Public endpoint access CIDR ranges per cluster" (not adjustable)`,
+    )
+    .optional(),
   /** IAM role ARN given cluster-admin through an EKS access entry (on-call and breakglass). @default none */
-  operatorRoleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, { message: 'must be an IAM role ARN such as "arn:aws:iam::111111111111:role/Operators"' }).optional(),
+  operatorRoleArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, {
+      message: 'must be an IAM role ARN such as "arn:aws:iam::111111111111:role/Operators"',
+    })
+    .optional(),
   /** Managed node group settings. */
   nodes: nodesSchema.optional(),
   /** Pod count bounds for the HPA. */
   replicas: replicasSchema.optional(),
   /** ACM certificate ARN in this environment's region; when set the NLB also terminates TLS on 443. @default none (HTTP on 80 only) */
-  certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, { message: 'must be an ACM certificate ARN such as "arn:aws:acm:eu-west-1:111111111111:certificate/0123abcd-..."' }).optional(),
+  certificateArn: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, {
+      message:
+        'must be an ACM certificate ARN such as "arn:aws:acm:eu-west-1:111111111111:certificate/0123abcd-..."',
+    })
+    .optional(),
   ...tlsFields,
   /** The greeting the service answers with (the seed's HELLO variable). @default "Hello" */
   greeting: greetingSchema.optional(),
@@ -87,7 +128,9 @@ export const environmentSchema = z.strictObject({
   bake: bakeSchema.optional(),
 });
 
-const waveSchema = z.array(environmentSchema).min(1, { message: 'a wave must hold at least one environment' });
+const waveSchema = z
+  .array(environmentSchema)
+  .min(1, { message: 'a wave must hold at least one environment' });
 
 export const deliveryConfigSchema = z.strictObject({
   /** Where the pipeline itself lives. Required. */
@@ -95,7 +138,12 @@ export const deliveryConfigSchema = z.strictObject({
     account,
     region,
     /** The CodePipeline's name. @default "hello-web-delivery" */
-    name: z.string().regex(/^[A-Za-z0-9.@_-]{1,100}$/, { message: 'must be 1-100 characters of A-Z, a-z, 0-9, ".", "@", "_", "-"' }).optional(),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9.@_-]{1,100}$/, {
+        message: 'must be 1-100 characters of A-Z, a-z, 0-9, ".", "@", "_", "-"',
+      })
+      .optional(),
   }),
   /** Where the code comes from: a CodeCommit repository or a CodeConnections source (source.ts). Required. */
   source: sourceSchema,
@@ -115,7 +163,12 @@ export const deliveryConfigSchema = z.strictObject({
        */
       scanning: z.enum(['ENHANCED', 'BASIC']).optional(),
       /** Images the lifecycle policy keeps: every one is a rollback target. @default 30 */
-      keepImages: z.number().int().min(30, 'must be at least 30: each kept image is a rollback target').max(1000).optional(),
+      keepImages: z
+        .number()
+        .int()
+        .min(30, 'must be at least 30: each kept image is a rollback target')
+        .max(1000)
+        .optional(),
     })
     .optional(),
   /** The pre-production environment, deployed first and smoke-tested before the approval. Required. */
@@ -166,8 +219,16 @@ export interface CrossFieldInput {
 /** Cross-field input from a config that passed the schema. */
 export function crossFieldInputOf(cfg: DeliveryConfigInput): CrossFieldInput {
   const environments: EnvironmentAt[] = [{ env: cfg.preprod, path: 'preprod', kind: 'preprod' }];
-  cfg.prod.waves.forEach((wave, w) => wave.forEach((env, i) => environments.push({ env, path: `prod.waves[${w}][${i}]`, kind: 'prod' })));
-  return { pipelineRegion: cfg.pipeline.region, architecture: cfg.image?.architecture, environments };
+  cfg.prod.waves.forEach((wave, w) =>
+    wave.forEach((env, i) =>
+      environments.push({ env, path: `prod.waves[${w}][${i}]`, kind: 'prod' }),
+    ),
+  );
+  return {
+    pipelineRegion: cfg.pipeline.region,
+    architecture: cfg.image?.architecture,
+    environments,
+  };
 }
 
 /**
@@ -176,7 +237,8 @@ export function crossFieldInputOf(cfg: DeliveryConfigInput): CrossFieldInput {
  * on those parts in the same run as the schema problems.
  */
 export function salvageCrossFieldInput(raw: unknown): CrossFieldInput {
-  const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  const obj = (v: unknown): Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
   const root = obj(raw);
   const pipeline = deliveryConfigSchema.shape.pipeline.safeParse(root.pipeline);
   const image = deliveryConfigSchema.shape.image.safeParse(root.image);
@@ -187,8 +249,17 @@ export function salvageCrossFieldInput(raw: unknown): CrossFieldInput {
   };
   take(root.preprod, 'preprod', 'preprod');
   const waves = obj(root.prod).waves;
-  if (Array.isArray(waves)) waves.forEach((wave, w) => Array.isArray(wave) && wave.forEach((env, i) => take(env, `prod.waves[${w}][${i}]`, 'prod')));
-  return { pipelineRegion: pipeline.success ? pipeline.data.region : undefined, architecture: image.success ? image.data?.architecture : undefined, environments };
+  if (Array.isArray(waves))
+    waves.forEach(
+      (wave, w) =>
+        Array.isArray(wave) &&
+        wave.forEach((env, i) => take(env, `prod.waves[${w}][${i}]`, 'prod')),
+    );
+  return {
+    pipelineRegion: pipeline.success ? pipeline.data.region : undefined,
+    architecture: image.success ? image.data?.architecture : undefined,
+    environments,
+  };
 }
 
 export function defaultStageName(kind: 'preprod' | 'prod', region: string): string {
@@ -205,23 +276,38 @@ export function instanceArchitecture(instanceType: string): 'arm64' | 'amd64' {
  * Rules that span several fields, over the parts of the config that passed the schema; collects
  * every problem instead of stopping at the first.
  */
-export function checkDeliveryConfig(input: CrossFieldInput, defaults: { architecture: string; instanceType: string; nodes: { min: number; desired: number; max: number }; replicas: { min: number; max: number } }): ConfigProblem[] {
+export function checkDeliveryConfig(
+  input: CrossFieldInput,
+  defaults: {
+    architecture: string;
+    instanceType: string;
+    nodes: { min: number; desired: number; max: number };
+    replicas: { min: number; max: number };
+  },
+): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const partitionOf = (r: string) => RegionInfo.get(r).partition;
-  const pipelinePartition = input.pipelineRegion === undefined ? undefined : partitionOf(input.pipelineRegion);
+  const pipelinePartition =
+    input.pipelineRegion === undefined ? undefined : partitionOf(input.pipelineRegion);
   const architecture = input.architecture ?? defaults.architecture;
   const seenStage = new Map<string, string>();
   const seenTarget = new Map<string, string>();
 
   for (const { env, path, kind } of input.environments) {
     if (pipelinePartition !== undefined && partitionOf(env.region) !== pipelinePartition) {
-      problems.push({ path: `${path}.region`, message: `"${env.region}" is in partition ${partitionOf(env.region)}, but the pipeline (pipeline.region "${input.pipelineRegion}") is in ${pipelinePartition}; a pipeline cannot deploy across partitions` });
+      problems.push({
+        path: `${path}.region`,
+        message: `"${env.region}" is in partition ${partitionOf(env.region)}, but the pipeline (pipeline.region "${input.pipelineRegion}") is in ${pipelinePartition}; a pipeline cannot deploy across partitions`,
+      });
     }
 
     const stageName = env.name ?? defaultStageName(kind, env.region);
     const firstWithName = seenStage.get(stageName);
     if (firstWithName) {
-      problems.push({ path: env.name ? `${path}.name` : `${path}.region`, message: `stage name "${stageName}" is already used by ${firstWithName}; stage names must be unique (give one of them a "name")` });
+      problems.push({
+        path: env.name ? `${path}.name` : `${path}.region`,
+        message: `stage name "${stageName}" is already used by ${firstWithName}; stage names must be unique (give one of them a "name")`,
+      });
     } else {
       seenStage.set(stageName, path);
     }
@@ -229,52 +315,93 @@ export function checkDeliveryConfig(input: CrossFieldInput, defaults: { architec
     if (kind === 'prod') {
       const target = `${env.account}/${env.region}`;
       const first = seenTarget.get(target);
-      if (first) problems.push({ path, message: `account ${env.account} in ${env.region} is already a prod environment at ${first}; each prod environment needs its own account and region` });
+      if (first)
+        problems.push({
+          path,
+          message: `account ${env.account} in ${env.region} is already a prod environment at ${first}; each prod environment needs its own account and region`,
+        });
       else seenTarget.set(target, path);
     }
 
     if (env.availabilityZones) {
       const azs = env.availabilityZones;
-      if (azs.length < 2) problems.push({ path: `${path}.availabilityZones`, message: `needs at least two availability zones for a highly available cluster, got ${azs.length}` });
+      if (azs.length < 2)
+        problems.push({
+          path: `${path}.availabilityZones`,
+          message: `needs at least two availability zones for a highly available cluster, got ${azs.length}`,
+        });
       azs.forEach((az, i) => {
         if (!new RegExp(`^${env.region}[a-z]$`).test(az)) {
-          problems.push({ path: `${path}.availabilityZones[${i}]`, message: `"${az}" is not an availability zone of ${env.region} (expected "${env.region}a", "${env.region}b", ...)` });
+          problems.push({
+            path: `${path}.availabilityZones[${i}]`,
+            message: `"${az}" is not an availability zone of ${env.region} (expected "${env.region}a", "${env.region}b", ...)`,
+          });
         } else if (azs.indexOf(az) !== i) {
-          problems.push({ path: `${path}.availabilityZones[${i}]`, message: `"${az}" is listed twice` });
+          problems.push({
+            path: `${path}.availabilityZones[${i}]`,
+            message: `"${az}" is listed twice`,
+          });
         }
       });
       if (env.natGateways !== undefined && env.natGateways > azs.length) {
-        problems.push({ path: `${path}.natGateways`, message: `${env.natGateways} NAT gateways for ${azs.length} availability zones; at most one per zone` });
+        problems.push({
+          path: `${path}.natGateways`,
+          message: `${env.natGateways} NAT gateways for ${azs.length} availability zones; at most one per zone`,
+        });
       }
     } else if (env.natGateways !== undefined && env.natGateways > 3) {
-      problems.push({ path: `${path}.natGateways`, message: `${env.natGateways} NAT gateways for the 3 default availability zones; at most one per zone` });
+      problems.push({
+        path: `${path}.natGateways`,
+        message: `${env.natGateways} NAT gateways for the 3 default availability zones; at most one per zone`,
+      });
     }
 
-    if (env.kubernetesVersion !== undefined && !isSupportedKubernetesVersion(env.kubernetesVersion)) {
-      problems.push({ path: `${path}.kubernetesVersion`, message: `"${env.kubernetesVersion}" has no kubectl layer in this project; supported: ${SUPPORTED_KUBERNETES_VERSIONS.join(', ')} (see lib/config/kubernetes-versions.ts)` });
+    if (
+      env.kubernetesVersion !== undefined &&
+      !isSupportedKubernetesVersion(env.kubernetesVersion)
+    ) {
+      problems.push({
+        path: `${path}.kubernetesVersion`,
+        message: `"${env.kubernetesVersion}" has no kubectl layer in this project; supported: ${SUPPORTED_KUBERNETES_VERSIONS.join(', ')} (see lib/config/kubernetes-versions.ts)`,
+      });
     }
 
     const nodes = { ...defaults.nodes, ...env.nodes };
     if (!(nodes.min <= nodes.desired && nodes.desired <= nodes.max)) {
-      problems.push({ path: `${path}.nodes`, message: `node group sizes must satisfy 1 <= min <= desired <= max, got min ${nodes.min}, desired ${nodes.desired}, max ${nodes.max}` });
+      problems.push({
+        path: `${path}.nodes`,
+        message: `node group sizes must satisfy 1 <= min <= desired <= max, got min ${nodes.min}, desired ${nodes.desired}, max ${nodes.max}`,
+      });
     }
     const instanceType = env.nodes?.instanceType ?? defaults.instanceType;
     if (instanceArchitecture(instanceType) !== architecture) {
-      problems.push({ path: `${path}.nodes.instanceType`, message: `"${instanceType}" is ${instanceArchitecture(instanceType)} but the image is built for ${architecture} (image.architecture); pick an ${architecture} instance type or change image.architecture` });
+      problems.push({
+        path: `${path}.nodes.instanceType`,
+        message: `"${instanceType}" is ${instanceArchitecture(instanceType)} but the image is built for ${architecture} (image.architecture); pick an ${architecture} instance type or change image.architecture`,
+      });
     }
 
     const replicas = { ...defaults.replicas, ...env.replicas };
     if (replicas.min > replicas.max) {
-      problems.push({ path: `${path}.replicas`, message: `replicas.min (${replicas.min}) must not exceed replicas.max (${replicas.max})` });
+      problems.push({
+        path: `${path}.replicas`,
+        message: `replicas.min (${replicas.min}) must not exceed replicas.max (${replicas.max})`,
+      });
     }
     if (kind === 'prod' && replicas.min < 2) {
-      problems.push({ path: `${path}.replicas.min`, message: `must be at least 2 in prod so one pod can be replaced while another serves, got ${replicas.min}` });
+      problems.push({
+        path: `${path}.replicas.min`,
+        message: `must be at least 2 in prod so one pod can be replaced while another serves, got ${replicas.min}`,
+      });
     }
 
     if (env.certificateArn) {
       const certRegion = env.certificateArn.split(':')[3];
       if (certRegion !== env.region) {
-        problems.push({ path: `${path}.certificateArn`, message: `the certificate is in ${certRegion}, but an NLB can only use an ACM certificate of its own region (${env.region})` });
+        problems.push({
+          path: `${path}.certificateArn`,
+          message: `the certificate is in ${certRegion}, but an NLB can only use an ACM certificate of its own region (${env.region})`,
+        });
       }
     }
     problems.push(...tlsProblems(env, path));
@@ -284,5 +411,7 @@ export function checkDeliveryConfig(input: CrossFieldInput, defaults: { architec
 
 function suggestRegion(input: string): string {
   const near = nearestRegion(input);
-  return near ? ` (did you mean "${near}"?)` : ' (expected a region such as "eu-west-1"; see docs/configuration.md)';
+  return near
+    ? ` (did you mean "${near}"?)`
+    : ' (expected a region such as "eu-west-1"; see docs/configuration.md)';
 }

@@ -21,7 +21,9 @@ export const codeCommitSourceSchema = z.strictObject({
   /** Absent or "CodeCommit". */
   provider: z.literal('CodeCommit').optional(),
   /** The CodeCommit repository the pipeline watches. Required. */
-  repositoryName: z.string().regex(/^[\w.-]{1,100}$/, { message: 'must be a CodeCommit repository name (1-100 of A-Z, a-z, 0-9, ".", "_", "-")' }),
+  repositoryName: z.string().regex(/^[\w.-]{1,100}$/, {
+    message: 'must be a CodeCommit repository name (1-100 of A-Z, a-z, 0-9, ".", "_", "-")',
+  }),
   /** @default "main" */
   branch,
   /** true: the pipeline stack creates the repository; false: it uses an existing one by name. @default true */
@@ -31,41 +33,79 @@ export const codeCommitSourceSchema = z.strictObject({
 // CodeConnections ARNs, new and old service prefix (the service was renamed from CodeStar
 // Connections in 2024; both prefixes name the same resources):
 // https://docs.aws.amazon.com/dtconsole/latest/userguide/rename.html
-const CONNECTION_ARN = /^arn:(aws[a-z-]*):(codeconnections|codestar-connections):([a-z0-9-]+):(\d{12}):connection\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CONNECTION_ARN =
+  /^arn:(aws[a-z-]*):(codeconnections|codestar-connections):([a-z0-9-]+):(\d{12}):connection\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const connectionSourceSchema = z.strictObject({
   /** The Git provider the connection reaches. Required for a connection source. */
   provider: z.enum(CONNECTION_PROVIDERS),
   /** The connection's ARN (created in the pipeline account, then authorised in the console). Required. */
   connectionArn: z.string().regex(CONNECTION_ARN, {
-    message: 'must be a CodeConnections ARN such as "arn:aws:codeconnections:eu-west-1:111111111111:connection/0123abcd-0123-4567-89ab-0123456789ab" (the older "codestar-connections" form is accepted too)',
+    message:
+      'must be a CodeConnections ARN such as "arn:aws:codeconnections:eu-west-1:111111111111:connection/0123abcd-0123-4567-89ab-0123456789ab" (the older "codestar-connections" form is accepted too)',
   }),
   /** "owner/repository" as the provider names it (GitLab: "group/subgroup/project"). Required. */
-  repository: z.string().regex(/^[\w.-]+(\/[\w.-]+)+$/, { message: 'must be "owner/repository", such as "my-org/hello-web"' }),
+  repository: z.string().regex(/^[\w.-]+(\/[\w.-]+)+$/, {
+    message: 'must be "owner/repository", such as "my-org/hello-web"',
+  }),
   /** @default "main" */
   branch,
 });
 
-export const sourceSchema = z.discriminatedUnion('provider', [codeCommitSourceSchema, connectionSourceSchema], {
-  error: (issue) => (issue.code === 'invalid_union' ? `provider must be one of ${['CodeCommit', ...CONNECTION_PROVIDERS].map((p) => `"${p}"`).join(', ')} (leave it out for CodeCommit)` : undefined),
-});
+export const sourceSchema = z.discriminatedUnion(
+  'provider',
+  [codeCommitSourceSchema, connectionSourceSchema],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? `provider must be one of ${['CodeCommit', ...CONNECTION_PROVIDERS].map((p) => `"${p}"`).join(', ')} (leave it out for CodeCommit)`
+        : undefined,
+  },
+);
 
 export type SourceInput = z.input<typeof sourceSchema>;
 
 /** The source with its defaults applied. */
 export type SourceConfig =
-  | { readonly kind: 'codecommit'; readonly repositoryName: string; readonly branch: string; readonly create: boolean }
-  | { readonly kind: 'connection'; readonly provider: ConnectionProvider; readonly connectionArn: string; readonly repository: string; readonly branch: string };
+  | {
+      readonly kind: 'codecommit';
+      readonly repositoryName: string;
+      readonly branch: string;
+      readonly create: boolean;
+    }
+  | {
+      readonly kind: 'connection';
+      readonly provider: ConnectionProvider;
+      readonly connectionArn: string;
+      readonly repository: string;
+      readonly branch: string;
+    };
 
-export function resolveSource(input: SourceInput, defaults: { branch: string; create: boolean }): SourceConfig {
+export function resolveSource(
+  input: SourceInput,
+  defaults: { branch: string; create: boolean },
+): SourceConfig {
   if (!('connectionArn' in input)) {
-    return { kind: 'codecommit', repositoryName: input.repositoryName, branch: input.branch ?? defaults.branch, create: input.create ?? defaults.create };
+    return {
+      kind: 'codecommit',
+      repositoryName: input.repositoryName,
+      branch: input.branch ?? defaults.branch,
+      create: input.create ?? defaults.create,
+    };
   }
-  return { kind: 'connection', provider: input.provider, connectionArn: input.connectionArn, repository: input.repository, branch: input.branch ?? defaults.branch };
+  return {
+    kind: 'connection',
+    provider: input.provider,
+    connectionArn: input.connectionArn,
+    repository: input.repository,
+    branch: input.branch ?? defaults.branch,
+  };
 }
 
 /** The parts of a connection ARN, or undefined when it does not have the shape. */
-export function parseConnectionArn(arn: string): { partition: string; region: string; account: string } | undefined {
+export function parseConnectionArn(
+  arn: string,
+): { partition: string; region: string; account: string } | undefined {
   const m = CONNECTION_ARN.exec(arn);
   return m ? { partition: m[1], region: m[3], account: m[4] } : undefined;
 }
@@ -89,13 +129,22 @@ export function checkSource(raw: unknown): { path: string; message: string }[] {
   }
   const regionPartition = RegionInfo.get(arn.region).partition;
   if (regionPartition !== arn.partition) {
-    problems.push({ path, message: `the ARN says partition "${arn.partition}" but its region ${arn.region} is in "${regionPartition}"` });
+    problems.push({
+      path,
+      message: `the ARN says partition "${arn.partition}" but its region ${arn.region} is in "${regionPartition}"`,
+    });
   }
-  const pipeline = root.pipeline !== null && typeof root.pipeline === 'object' ? (root.pipeline as Record<string, unknown>) : {};
+  const pipeline =
+    root.pipeline !== null && typeof root.pipeline === 'object'
+      ? (root.pipeline as Record<string, unknown>)
+      : {};
   if (typeof pipeline.region === 'string' && AWS_REGIONS.includes(pipeline.region)) {
     const pipelinePartition = RegionInfo.get(pipeline.region).partition;
     if (pipelinePartition !== arn.partition) {
-      problems.push({ path, message: `the connection is in partition "${arn.partition}", but the pipeline (pipeline.region "${pipeline.region}") is in "${pipelinePartition}"; create the connection in the pipeline's partition` });
+      problems.push({
+        path,
+        message: `the connection is in partition "${arn.partition}", but the pipeline (pipeline.region "${pipeline.region}") is in "${pipelinePartition}"; create the connection in the pipeline's partition`,
+      });
     }
   }
   return problems;

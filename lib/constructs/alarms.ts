@@ -16,7 +16,8 @@ import { logRetention } from './network';
 export const BAKE_NAMES = {
   /** The composite alarm the stage's OnSuccess condition watches. */
   bakeAlarm: (stageName: string) => `hello-web-${stageName}-bake`,
-  child: (stageName: string, signal: 'error-rate' | 'p99-latency' | 'availability' | 'signals') => `hello-web-${stageName}-${signal}`,
+  child: (stageName: string, signal: 'error-rate' | 'p99-latency' | 'availability' | 'signals') =>
+    `hello-web-${stageName}-${signal}`,
   /** IAM role in the environment's account that the pipeline's role assumes to read the bake alarm. */
   readerRole: (stageName: string) => `hello-web-${stageName}-bake-reader`,
   /** Metrics the access-log filters publish, one namespace per environment. */
@@ -24,7 +25,14 @@ export const BAKE_NAMES = {
 } as const;
 
 /** The JSON access log as the add-on's Fluent Bit ships it: the service's line parsed under `log_processed`. */
-const FIELD = { namespace: '$.kubernetes.namespace_name', container: '$.kubernetes.container_name', msg: '$.log_processed.msg', path: '$.log_processed.path', status: '$.log_processed.status', duration: '$.log_processed.duration_ms' } as const;
+const FIELD = {
+  namespace: '$.kubernetes.namespace_name',
+  container: '$.kubernetes.container_name',
+  msg: '$.log_processed.msg',
+  path: '$.log_processed.path',
+  status: '$.log_processed.status',
+  duration: '$.log_processed.duration_ms',
+} as const;
 
 /** Probe paths: the kubelet and the NLB health checks call them every few seconds; they are not user traffic. */
 export const PROBE_PATHS = ['/healthz', '/readyz'] as const;
@@ -33,7 +41,10 @@ export const PROBE_PATHS = ['/healthz', '/readyz'] as const;
  * The Amazon CloudWatch Observability EKS add-on and the service account its agent and Fluent Bit
  * run as (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/install-CloudWatch-Observability-EKS-addon.html).
  */
-export const CLOUDWATCH_OBSERVABILITY_ADDON = { name: 'amazon-cloudwatch-observability', serviceAccount: 'cloudwatch-agent' } as const;
+export const CLOUDWATCH_OBSERVABILITY_ADDON = {
+  name: 'amazon-cloudwatch-observability',
+  serviceAccount: 'cloudwatch-agent',
+} as const;
 
 export interface ServiceAlarmsProps {
   readonly cluster: eks.Cluster;
@@ -61,7 +72,12 @@ export interface ServiceAlarmsProps {
  */
 export class ServiceAlarms extends Construct {
   readonly bakeAlarm: cloudwatch.CompositeAlarm;
-  readonly alarms: { readonly errorRate: cloudwatch.Alarm; readonly latency: cloudwatch.Alarm; readonly availability: cloudwatch.Alarm; readonly signals: cloudwatch.Alarm };
+  readonly alarms: {
+    readonly errorRate: cloudwatch.Alarm;
+    readonly latency: cloudwatch.Alarm;
+    readonly availability: cloudwatch.Alarm;
+    readonly signals: cloudwatch.Alarm;
+  };
   readonly readerRole: iam.Role;
   readonly logGroup: logs.LogGroup;
 
@@ -77,30 +93,82 @@ export class ServiceAlarms extends Construct {
     });
 
     const agentRole = new iam.Role(this, 'CloudWatchAgentRole', {
-      description: 'CloudWatch agent and Fluent Bit of the CloudWatch Observability add-on (EKS Pod Identity)',
+      description:
+        'CloudWatch agent and Fluent Bit of the CloudWatch Observability add-on (EKS Pod Identity)',
       assumedBy: new iam.SessionTagsPrincipal(new iam.ServicePrincipal('pods.eks.amazonaws.com')),
       managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('CloudWatchAgentServerPolicy')],
     });
-    const addon = new eks.Addon(this, 'CloudWatchObservability', { cluster: props.cluster, addonName: CLOUDWATCH_OBSERVABILITY_ADDON.name });
-    (addon.node.defaultChild as eks.CfnAddon).podIdentityAssociations = [{ serviceAccount: CLOUDWATCH_OBSERVABILITY_ADDON.serviceAccount, roleArn: agentRole.roleArn }];
+    const addon = new eks.Addon(this, 'CloudWatchObservability', {
+      cluster: props.cluster,
+      addonName: CLOUDWATCH_OBSERVABILITY_ADDON.name,
+    });
+    (addon.node.defaultChild as eks.CfnAddon).podIdentityAssociations = [
+      { serviceAccount: CLOUDWATCH_OBSERVABILITY_ADDON.serviceAccount, roleArn: agentRole.roleArn },
+    ];
     addon.node.addDependency(this.logGroup);
-    if (props.cluster.eksPodIdentityAgent) addon.node.addDependency(props.cluster.eksPodIdentityAgent);
+    if (props.cluster.eksPodIdentityAgent)
+      addon.node.addDependency(props.cluster.eksPodIdentityAgent);
 
     const period = Duration.seconds(bake.periodSeconds);
     const namespace = BAKE_NAMES.namespace(stageName);
-    const ours = [logs.FilterPattern.stringValue(FIELD.namespace, '=', WORKLOAD.namespace), logs.FilterPattern.stringValue(FIELD.container, '=', WORKLOAD.container), logs.FilterPattern.stringValue(FIELD.msg, '=', 'request')];
-    const userTraffic = [...ours, ...PROBE_PATHS.map((p) => logs.FilterPattern.stringValue(FIELD.path, '!=', p))];
-    const filter = (name: string, pattern: logs.IFilterPattern, metricValue: string, unit: cloudwatch.Unit) =>
-      new logs.MetricFilter(this, `${name}Filter`, { logGroup: this.logGroup, filterPattern: pattern, metricNamespace: namespace, metricName: name, metricValue, unit }).metric({ period });
+    const ours = [
+      logs.FilterPattern.stringValue(FIELD.namespace, '=', WORKLOAD.namespace),
+      logs.FilterPattern.stringValue(FIELD.container, '=', WORKLOAD.container),
+      logs.FilterPattern.stringValue(FIELD.msg, '=', 'request'),
+    ];
+    const userTraffic = [
+      ...ours,
+      ...PROBE_PATHS.map((p) => logs.FilterPattern.stringValue(FIELD.path, '!=', p)),
+    ];
+    const filter = (
+      name: string,
+      pattern: logs.IFilterPattern,
+      metricValue: string,
+      unit: cloudwatch.Unit,
+    ) =>
+      new logs.MetricFilter(this, `${name}Filter`, {
+        logGroup: this.logGroup,
+        filterPattern: pattern,
+        metricNamespace: namespace,
+        metricName: name,
+        metricValue,
+        unit,
+      }).metric({ period });
 
-    const requests = filter('Requests', logs.FilterPattern.all(...userTraffic), '1', cloudwatch.Unit.COUNT).with({ statistic: cloudwatch.Stats.SUM });
-    const errors = filter('Errors', logs.FilterPattern.all(...userTraffic, logs.FilterPattern.numberValue(FIELD.status, '>=', 500)), '1', cloudwatch.Unit.COUNT).with({ statistic: cloudwatch.Stats.SUM });
-    const latency = filter('LatencyMs', logs.FilterPattern.all(...userTraffic), FIELD.duration, cloudwatch.Unit.MILLISECONDS).with({ statistic: cloudwatch.Stats.p(99) });
+    const requests = filter(
+      'Requests',
+      logs.FilterPattern.all(...userTraffic),
+      '1',
+      cloudwatch.Unit.COUNT,
+    ).with({ statistic: cloudwatch.Stats.SUM });
+    const errors = filter(
+      'Errors',
+      logs.FilterPattern.all(
+        ...userTraffic,
+        logs.FilterPattern.numberValue(FIELD.status, '>=', 500),
+      ),
+      '1',
+      cloudwatch.Unit.COUNT,
+    ).with({ statistic: cloudwatch.Stats.SUM });
+    const latency = filter(
+      'LatencyMs',
+      logs.FilterPattern.all(...userTraffic),
+      FIELD.duration,
+      cloudwatch.Unit.MILLISECONDS,
+    ).with({ statistic: cloudwatch.Stats.p(99) });
     // Every access-log line, probes included: the kubelet probes each pod every few seconds, so a
     // silent metric means the signal path is broken (add-on, Fluent Bit, filter), not "no traffic".
-    const lines = filter('AccessLogLines', logs.FilterPattern.all(...ours), '1', cloudwatch.Unit.COUNT).with({ statistic: cloudwatch.Stats.SUM });
+    const lines = filter(
+      'AccessLogLines',
+      logs.FilterPattern.all(...ours),
+      '1',
+      cloudwatch.Unit.COUNT,
+    ).with({ statistic: cloudwatch.Stats.SUM });
 
-    const common = { evaluationPeriods: bake.evaluationPeriods, datapointsToAlarm: bake.evaluationPeriods };
+    const common = {
+      evaluationPeriods: bake.evaluationPeriods,
+      datapointsToAlarm: bake.evaluationPeriods,
+    };
     // treatMissingData, decided per alarm so that no data never reads as healthy by accident
     // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data):
     // - error rate and latency: no user request in a period means no user saw an error or a slow
@@ -111,7 +179,12 @@ export class ServiceAlarms extends Construct {
     const errorRate = new cloudwatch.Alarm(this, 'ErrorRate', {
       alarmName: BAKE_NAMES.child(stageName, 'error-rate'),
       alarmDescription: `${stageName}: 5xx responses above ${bake.errorRatePercent}% of requests (probes excluded) for ${bake.evaluationPeriods} periods of ${bake.periodSeconds} s`,
-      metric: new cloudwatch.MathExpression({ expression: '100 * FILL(errors, 0) / requests', usingMetrics: { errors, requests }, period, label: '5xx % of requests' }),
+      metric: new cloudwatch.MathExpression({
+        expression: '100 * FILL(errors, 0) / requests',
+        usingMetrics: { errors, requests },
+        period,
+        label: '5xx % of requests',
+      }),
       threshold: bake.errorRatePercent,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -131,7 +204,11 @@ export class ServiceAlarms extends Construct {
     const runningPods = new cloudwatch.Metric({
       namespace: 'ContainerInsights',
       metricName: 'service_number_of_running_pods',
-      dimensionsMap: { ClusterName: props.clusterName, Namespace: WORKLOAD.namespace, Service: WORKLOAD.name },
+      dimensionsMap: {
+        ClusterName: props.clusterName,
+        Namespace: WORKLOAD.namespace,
+        Service: WORKLOAD.name,
+      },
       statistic: cloudwatch.Stats.MINIMUM,
       period,
     });
@@ -158,7 +235,11 @@ export class ServiceAlarms extends Construct {
     this.bakeAlarm = new cloudwatch.CompositeAlarm(this, 'Bake', {
       compositeAlarmName: BAKE_NAMES.bakeAlarm(stageName),
       alarmDescription: `${stageName} is unhealthy: the pipeline rolls a release back when this alarm is in ALARM during its bake (docs/runbooks/alarm-rollback.md)`,
-      alarmRule: cloudwatch.AlarmRule.anyOf(...Object.values(this.alarms).map((a) => cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM))),
+      alarmRule: cloudwatch.AlarmRule.anyOf(
+        ...Object.values(this.alarms).map((a) =>
+          cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM),
+        ),
+      ),
     });
 
     // The CodePipeline CloudWatchAlarm rule reads the alarm with the rule's RoleArn, which the
@@ -171,7 +252,12 @@ export class ServiceAlarms extends Construct {
       assumedBy: new iam.AccountPrincipal(props.pipelineAccount),
       inlinePolicies: {
         ReadBakeAlarm: new iam.PolicyDocument({
-          statements: [new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms', 'cloudwatch:DescribeAlarmHistory'], resources: [this.bakeAlarm.alarmArn] })],
+          statements: [
+            new iam.PolicyStatement({
+              actions: ['cloudwatch:DescribeAlarms', 'cloudwatch:DescribeAlarmHistory'],
+              resources: [this.bakeAlarm.alarmArn],
+            }),
+          ],
         }),
       },
     });

@@ -60,13 +60,20 @@ export class BreakglassStore extends Construct {
     const put: cr.AwsSdkCall = {
       service: 's3',
       action: 'PutObject',
-      parameters: { Bucket: this.bucket.bucketName, Key: MANIFEST_OBJECT_KEY, Body: props.manifestsYaml, ContentType: 'application/yaml' },
+      parameters: {
+        Bucket: this.bucket.bucketName,
+        Key: MANIFEST_OBJECT_KEY,
+        Body: props.manifestsYaml,
+        ContentType: 'application/yaml',
+      },
       physicalResourceId: cr.PhysicalResourceId.of(`${Stack.of(this).stackName}-manifests`),
     };
     new cr.AwsCustomResource(this, 'StoreManifests', {
       onCreate: put,
       onUpdate: put,
-      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [this.bucket.arnForObjects(MANIFEST_OBJECT_KEY)] }),
+      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({
+        resources: [this.bucket.arnForObjects(MANIFEST_OBJECT_KEY)],
+      }),
       installLatestAwsSdk: false,
     });
   }

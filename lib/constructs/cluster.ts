@@ -5,7 +5,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { KUBERNETES_VERSIONS, type SupportedKubernetesVersion } from '../config/kubernetes-versions';
+import {
+  KUBERNETES_VERSIONS,
+  type SupportedKubernetesVersion,
+} from '../config/kubernetes-versions';
 import type { PatchingConfig } from '../config/patching';
 import { logRetention } from './network';
 import { NodePatching } from './node-patching';
@@ -16,7 +19,12 @@ import { NodePatching } from './node-patching';
  */
 export const CLUSTER_ADDONS = {
   albController: eks.AlbControllerVersion.V2_17_1,
-  clusterAutoscaler: { chart: 'cluster-autoscaler', repository: 'https://kubernetes.github.io/autoscaler', chartVersion: '9.50.1', imageTag: 'v1.35.0' },
+  clusterAutoscaler: {
+    chart: 'cluster-autoscaler',
+    repository: 'https://kubernetes.github.io/autoscaler',
+    chartVersion: '9.50.1',
+    imageTag: 'v1.35.0',
+  },
 } as const;
 
 export interface ClusterProps {
@@ -27,7 +35,13 @@ export interface ClusterProps {
   readonly endpointPublicCidrs: readonly string[];
   /** Given cluster-admin through an access entry. @default none */
   readonly operatorRoleArn?: string;
-  readonly nodes: { readonly instanceType: string; readonly min: number; readonly desired: number; readonly max: number; readonly diskSizeGiB: number };
+  readonly nodes: {
+    readonly instanceType: string;
+    readonly min: number;
+    readonly desired: number;
+    readonly max: number;
+    readonly diskSizeGiB: number;
+  };
   readonly architecture: 'arm64' | 'amd64';
   readonly logRetentionDays: number;
   /** Patch compliance reporting of the nodes (Systems Manager Scan). */
@@ -71,7 +85,9 @@ export class EksCluster extends Construct {
     });
 
     const endpointAccess =
-      props.endpointPublicCidrs.length === 0 ? eks.EndpointAccess.PRIVATE : eks.EndpointAccess.PUBLIC_AND_PRIVATE.onlyFrom(...props.endpointPublicCidrs);
+      props.endpointPublicCidrs.length === 0
+        ? eks.EndpointAccess.PRIVATE
+        : eks.EndpointAccess.PUBLIC_AND_PRIVATE.onlyFrom(...props.endpointPublicCidrs);
 
     this.cluster = new eks.Cluster(this, 'Cluster', {
       clusterName: props.clusterName,
@@ -87,7 +103,8 @@ export class EksCluster extends Construct {
       kubectlProviderOptions: {
         kubectlLayer: catalog.kubectlLayer(this, 'KubectlLayer'),
         // A private endpoint is reachable only from inside the VPC.
-        privateSubnets: props.endpointPublicCidrs.length === 0 ? props.vpc.privateSubnets : undefined,
+        privateSubnets:
+          props.endpointPublicCidrs.length === 0 ? props.vpc.privateSubnets : undefined,
       },
       albController: { version: CLUSTER_ADDONS.albController },
     });
@@ -108,18 +125,32 @@ export class EksCluster extends Construct {
     const launchTemplate = new ec2.LaunchTemplate(this, 'NodeLaunchTemplate', {
       requireImdsv2: true,
       httpPutResponseHopLimit: 1, // pods cannot reach the node's instance credentials
-      blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(props.nodes.diskSizeGiB, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }) }],
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(props.nodes.diskSizeGiB, {
+            encrypted: true,
+            volumeType: ec2.EbsDeviceVolumeType.GP3,
+          }),
+        },
+      ],
     });
 
     this.nodegroup = this.cluster.addNodegroupCapacity('Nodes', {
       instanceTypes: [new ec2.InstanceType(props.nodes.instanceType)],
-      amiType: props.architecture === 'arm64' ? eks.NodegroupAmiType.AL2023_ARM_64_STANDARD : eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
+      amiType:
+        props.architecture === 'arm64'
+          ? eks.NodegroupAmiType.AL2023_ARM_64_STANDARD
+          : eks.NodegroupAmiType.AL2023_X86_64_STANDARD,
       minSize: props.nodes.min,
       desiredSize: props.nodes.desired,
       maxSize: props.nodes.max,
       nodeRole,
       subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-      launchTemplateSpec: { id: launchTemplate.launchTemplateId!, version: launchTemplate.latestVersionNumber },
+      launchTemplateSpec: {
+        id: launchTemplate.launchTemplateId!,
+        version: launchTemplate.latestVersionNumber,
+      },
       // The AMI is pinned in the version catalog, so a newer AMI is a reviewed change the pipeline
       // rolls out. The launch template names no AMI, so EKS accepts releaseVersion:
       // https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateNodegroup.html#AmazonEKS-CreateNodegroup-request-releaseVersion
@@ -135,19 +166,33 @@ export class EksCluster extends Construct {
     // DEFAULT: new nodes come up before old ones are drained (surge), so capacity never drops
     // during a roll; MINIMAL would drain first. Not exposed by aws-cdk-lib's Nodegroup.
     // https://docs.aws.amazon.com/eks/latest/APIReference/API_NodegroupUpdateConfig.html
-    (this.nodegroup.node.defaultChild as eks.CfnNodegroup).addPropertyOverride('UpdateConfig.UpdateStrategy', 'DEFAULT');
-    this.patching = new NodePatching(this, 'Patching', { patchGroup: props.clusterName, launchTemplate, ...props.patching });
+    (this.nodegroup.node.defaultChild as eks.CfnNodegroup).addPropertyOverride(
+      'UpdateConfig.UpdateStrategy',
+      'DEFAULT',
+    );
+    this.patching = new NodePatching(this, 'Patching', {
+      patchGroup: props.clusterName,
+      launchTemplate,
+      ...props.patching,
+    });
 
     new eks.Addon(this, 'MetricsServer', { cluster: this.cluster, addonName: 'metrics-server' });
     // The VPC CNI as a managed add-on with its network policy agent on, so the workload's NetworkPolicy is enforced.
-    const vpcCni = new eks.Addon(this, 'VpcCni', { cluster: this.cluster, addonName: 'vpc-cni', configurationValues: { enableNetworkPolicy: 'true' }, preserveOnDelete: true });
+    const vpcCni = new eks.Addon(this, 'VpcCni', {
+      cluster: this.cluster,
+      addonName: 'vpc-cni',
+      configurationValues: { enableNetworkPolicy: 'true' },
+      preserveOnDelete: true,
+    });
     // EKS installed the self-managed VPC CNI at cluster creation; the managed add-on takes it over.
     (vpcCni.node.defaultChild as eks.CfnAddon).resolveConflicts = 'OVERWRITE';
     this.addClusterAutoscaler(props.clusterName, stack.region);
 
     if (props.operatorRoleArn) {
       this.cluster.grantAccess('OperatorsAccess', props.operatorRoleArn, [
-        eks.AccessPolicy.fromAccessPolicyName('AmazonEKSClusterAdminPolicy', { accessScopeType: eks.AccessScopeType.CLUSTER }),
+        eks.AccessPolicy.fromAccessPolicyName('AmazonEKSClusterAdminPolicy', {
+          accessScopeType: eks.AccessScopeType.CLUSTER,
+        }),
       ]);
     }
     // The pipeline deploys through CloudFormation with the CDK bootstrap's deploy role; it may read
@@ -155,7 +200,9 @@ export class EksCluster extends Construct {
     // stack's kubectl provider.
     const deployRoleArn = `arn:${stack.partition}:iam::${stack.account}:role/cdk-${DefaultStackSynthesizer.DEFAULT_QUALIFIER}-deploy-role-${stack.account}-${stack.region}`;
     this.cluster.grantAccess('PipelineDeployRoleAccess', deployRoleArn, [
-      eks.AccessPolicy.fromAccessPolicyName('AmazonEKSViewPolicy', { accessScopeType: eks.AccessScopeType.CLUSTER }),
+      eks.AccessPolicy.fromAccessPolicyName('AmazonEKSViewPolicy', {
+        accessScopeType: eks.AccessScopeType.CLUSTER,
+      }),
     ]);
   }
 
@@ -186,9 +233,14 @@ export class EksCluster extends Construct {
     );
     serviceAccount.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup'],
+        actions: [
+          'autoscaling:SetDesiredCapacity',
+          'autoscaling:TerminateInstanceInAutoScalingGroup',
+        ],
         resources: ['*'],
-        conditions: { StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: 'owned' } },
+        conditions: {
+          StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: 'owned' },
+        },
       }),
     );
     const { chart, repository, chartVersion, imageTag } = CLUSTER_ADDONS.clusterAutoscaler;
@@ -204,7 +256,11 @@ export class EksCluster extends Construct {
         autoDiscovery: { clusterName },
         image: { tag: imageTag },
         rbac: { serviceAccount: { create: false, name: 'cluster-autoscaler' } },
-        extraArgs: { 'balance-similar-node-groups': true, 'skip-nodes-with-system-pods': false, expander: 'least-waste' },
+        extraArgs: {
+          'balance-similar-node-groups': true,
+          'skip-nodes-with-system-pods': false,
+          expander: 'least-waste',
+        },
       },
     });
     helm.node.addDependency(serviceAccount);

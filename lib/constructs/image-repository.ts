@@ -41,14 +41,25 @@ export class ImageRepository extends Construct {
       imageTagMutability: ecr.TagMutability.IMMUTABLE,
       imageScanOnPush: true,
       encryption: ecr.RepositoryEncryption.AES_256,
-      lifecycleRules: [{ rulePriority: 1, description: `keep the newest ${props.keepImages} images (rollback targets)`, tagStatus: ecr.TagStatus.ANY, maxImageCount: props.keepImages }],
+      lifecycleRules: [
+        {
+          rulePriority: 1,
+          description: `keep the newest ${props.keepImages} images (rollback targets)`,
+          tagStatus: ecr.TagStatus.ANY,
+          maxImageCount: props.keepImages,
+        },
+      ],
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     this.repository.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'PullFromDeliveryAccounts',
         principals: props.pullAccounts.map((a) => new iam.AccountPrincipal(a)),
-        actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+        actions: [
+          'ecr:BatchGetImage',
+          'ecr:GetDownloadUrlForLayer',
+          'ecr:BatchCheckLayerAvailability',
+        ],
       }),
     );
 
@@ -57,7 +68,12 @@ export class ImageRepository extends Construct {
       // Registry-wide setting of the pipeline account (one per account and region): see docs/configuration.md.
       new ecr.CfnRegistryScanningConfiguration(this, 'Scanning', {
         scanType: 'ENHANCED',
-        rules: [{ scanFrequency: 'CONTINUOUS_SCAN', repositoryFilters: [{ filter: props.repositoryName, filterType: 'WILDCARD' }] }],
+        rules: [
+          {
+            scanFrequency: 'CONTINUOUS_SCAN',
+            repositoryFilters: [{ filter: props.repositoryName, filterType: 'WILDCARD' }],
+          },
+        ],
       });
     }
     if (props.source.replicaRegions.length > 0) {
@@ -66,7 +82,10 @@ export class ImageRepository extends Construct {
         replicationConfiguration: {
           rules: [
             {
-              destinations: props.source.replicaRegions.map((region) => ({ region, registryId: stack.account })),
+              destinations: props.source.replicaRegions.map((region) => ({
+                region,
+                registryId: stack.account,
+              })),
               repositoryFilters: [{ filter: props.repositoryName, filterType: 'PREFIX_MATCH' }],
             },
           ],

@@ -57,7 +57,10 @@ export class Network extends Construct {
 
 /** CloudWatch Logs accepts only certain retention periods: the configured days, rounded up to the next one. */
 export function logRetention(days: number): logs.RetentionDays {
-  const allowed = Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number' && v > 0).sort((a, b) => a - b);
+  const allowed = Object.values(logs.RetentionDays)
+    .filter((v): v is number => typeof v === 'number')
+    .filter((v) => v > 0)
+    .sort((a, b) => a - b);
   const pick = allowed.find((v) => v >= days) ?? allowed[allowed.length - 1];
-  return pick as logs.RetentionDays;
+  return pick;
 }

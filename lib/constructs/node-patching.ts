@@ -44,7 +44,10 @@ export class NodePatching extends Construct {
     // A custom baseline rather than AWS-AmazonLinux2023DefaultPatchBaseline: the predefined ones
     // report every missing patch as "Unspecified", and the approval delay is ours to set.
     // https://docs.aws.amazon.com/systems-manager/latest/userguide/patch-manager-predefined-and-custom-patch-baselines.html
-    const rule = (severity: 'Critical' | 'Important', complianceLevel: 'CRITICAL' | 'HIGH'): ssm.CfnPatchBaseline.RuleProperty => ({
+    const rule = (
+      severity: 'Critical' | 'Important',
+      complianceLevel: 'CRITICAL' | 'HIGH',
+    ): ssm.CfnPatchBaseline.RuleProperty => ({
       approveAfterDays: props.approveAfterDays,
       complianceLevel,
       patchFilterGroup: {

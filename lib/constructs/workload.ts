@@ -8,7 +8,11 @@ export class Workload extends Construct {
   /** The NLB's DNS name, read from the Service once the controller has provisioned it. */
   readonly loadBalancerHostname: string;
 
-  constructor(scope: Construct, id: string, props: WorkloadProps & { readonly cluster: eks.Cluster }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: WorkloadProps & { readonly cluster: eks.Cluster },
+  ) {
     super(scope, id);
     const { cluster, ...workload } = props;
     const manifest = cluster.addManifest('Manifests', ...toPlain(renderWorkload(workload)));

@@ -16,8 +16,11 @@ export function imageTagFor(appDir: string): string {
   // allowlist such as `*` + `!*.go` would otherwise hide a base-image bump from the tag).
   const ignore = (p: string) => !ALWAYS_IN_CONTEXT.includes(p) && dockerignore(p);
   const hash = createHash('sha256');
-  const files = listFiles(root, '').filter((rel) => !ignore(rel)).sort();
-  if (files.length === 0) throw new Error(`no files found under ${appDir}: cannot fingerprint the image source`);
+  const files = listFiles(root, '')
+    .filter((rel) => !ignore(rel))
+    .sort();
+  if (files.length === 0)
+    throw new Error(`no files found under ${appDir}: cannot fingerprint the image source`);
   for (const rel of files) {
     hash.update(rel).update('\0');
     hash.update(fs.readFileSync(path.join(root, rel))).update('\0');
@@ -48,7 +51,13 @@ function listFiles(root: string, rel: string): string[] {
 export function readDockerignore(appDir: string): (relPath: string) => boolean {
   const root = path.resolve(appDir);
   const file = path.join(root, '.dockerignore');
-  const patterns = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')) : [];
+  const patterns = fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'))
+    : [];
   const strategy = new DockerIgnoreStrategy(root, patterns);
   return (relPath) => strategy.ignores(path.join(root, relPath));
 }
@@ -65,6 +74,12 @@ export interface ImageArtifact {
  * The image's URI in one region's replica: the repository lives in the pipeline account and is
  * replicated to every stage region, so a stage pulls from its own region.
  */
-export function imageUri(image: { readonly registryAccount: string; readonly region: string; readonly urlSuffix: string; readonly repositoryName: string; readonly tag: string }): string {
+export function imageUri(image: {
+  readonly registryAccount: string;
+  readonly region: string;
+  readonly urlSuffix: string;
+  readonly repositoryName: string;
+  readonly tag: string;
+}): string {
   return `${image.registryAccount}.dkr.ecr.${image.region}.${image.urlSuffix}/${image.repositoryName}:${image.tag}`;
 }

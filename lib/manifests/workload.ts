@@ -12,7 +12,11 @@ export interface WorkloadProps {
   /** The image tag; the service reports it on /version and the smoke test expects it. */
   readonly imageTag: string;
   readonly greeting: string;
-  readonly replicas: { readonly min: number; readonly max: number; readonly targetCpuPercent: number };
+  readonly replicas: {
+    readonly min: number;
+    readonly max: number;
+    readonly targetCpuPercent: number;
+  };
   /** Kubernetes minor version of the cluster, e.g. "1.35": Pod Security is pinned to it. */
   readonly kubernetesVersion: string;
   /** ACM certificate ARN; when set the NLB terminates TLS on 443. @default none */
@@ -37,19 +41,38 @@ export const WORKLOAD = {
  * sends SIGTERM; the service fails /readyz, waits DRAIN_DELAY, then drains in-flight requests for
  * up to SHUTDOWN_TIMEOUT. The grace period covers all three plus a margin, so no request is cut.
  */
-export const SHUTDOWN = { preStopSeconds: 10, drainDelaySeconds: 5, shutdownTimeoutSeconds: 20, marginSeconds: 5 } as const;
-export const TERMINATION_GRACE_SECONDS = SHUTDOWN.preStopSeconds + SHUTDOWN.drainDelaySeconds + SHUTDOWN.shutdownTimeoutSeconds + SHUTDOWN.marginSeconds;
+export const SHUTDOWN = {
+  preStopSeconds: 10,
+  drainDelaySeconds: 5,
+  shutdownTimeoutSeconds: 20,
+  marginSeconds: 5,
+} as const;
+export const TERMINATION_GRACE_SECONDS =
+  SHUTDOWN.preStopSeconds +
+  SHUTDOWN.drainDelaySeconds +
+  SHUTDOWN.shutdownTimeoutSeconds +
+  SHUTDOWN.marginSeconds;
 
-export type WorkloadObject = Namespace | ServiceAccount | NetworkPolicy | Deployment | Service | PodDisruptionBudget | HorizontalPodAutoscaler;
+export type WorkloadObject =
+  | Namespace
+  | ServiceAccount
+  | NetworkPolicy
+  | Deployment
+  | Service
+  | PodDisruptionBudget
+  | HorizontalPodAutoscaler;
 
 /**
  * checkov findings this workload accepts, with the reason; written into the Deployment as
  * checkov's own skip annotations, so the reason travels with the manifest.
  */
 export const CHECKOV_SKIPS: Record<string, string> = {
-  CKV_K8S_11: 'no CPU limit on purpose: CFS throttling adds tail latency; CPU requests are set and the HPA scales on them',
-  CKV_K8S_43: 'the tag is immutable in ECR (IMMUTABLE repository and replicas), which pins the image as a digest would',
-  CKV_K8S_15: 'IfNotPresent is safe with immutable tags and avoids a registry call on every pod start',
+  CKV_K8S_11:
+    'no CPU limit on purpose: CFS throttling adds tail latency; CPU requests are set and the HPA scales on them',
+  CKV_K8S_43:
+    'the tag is immutable in ECR (IMMUTABLE repository and replicas), which pins the image as a digest would',
+  CKV_K8S_15:
+    'IfNotPresent is safe with immutable tags and avoids a registry call on every pod start',
 };
 
 /** The workload's manifests, in apply order. The single place they are defined. */
@@ -77,7 +100,10 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
     },
   });
 
-  const sa = new ServiceAccount({ metadata: { name, namespace, labels }, automountServiceAccountToken: false });
+  const sa = new ServiceAccount({
+    metadata: { name, namespace, labels },
+    automountServiceAccountToken: false,
+  });
 
   // Only the service port in; nothing out (the service calls nothing). Enforced by the VPC CNI's network policy agent.
   // "Egress" in policyTypes without egress rules denies all egress. No `egress: []`: the API server
@@ -96,7 +122,12 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
       name,
       namespace,
       labels,
-      annotations: Object.fromEntries(Object.entries(CHECKOV_SKIPS).map(([id, reason], i) => [`checkov.io/skip${i + 1}`, `${id}=${reason}`])),
+      annotations: Object.fromEntries(
+        Object.entries(CHECKOV_SKIPS).map(([id, reason], i) => [
+          `checkov.io/skip${i + 1}`,
+          `${id}=${reason}`,
+        ]),
+      ),
     },
     spec: {
       // No spec.replicas: the HPA owns the count. kubectl apply sends every field whose live value
@@ -123,8 +154,18 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
           },
           topologySpreadConstraints: [
             // ScheduleAnyway: when a zone is lost, the pods it held must still be able to start elsewhere.
-            { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } },
-            { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: labels } },
+            {
+              maxSkew: 1,
+              topologyKey: 'topology.kubernetes.io/zone',
+              whenUnsatisfiable: 'ScheduleAnyway',
+              labelSelector: { matchLabels: labels },
+            },
+            {
+              maxSkew: 1,
+              topologyKey: 'kubernetes.io/hostname',
+              whenUnsatisfiable: 'ScheduleAnyway',
+              labelSelector: { matchLabels: labels },
+            },
           ],
           containers: [
             {
@@ -144,9 +185,23 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
                 // 96Mi: twice what MAX_CONNECTIONS idle connections measured (app/README.md).
                 limits: { memory: '96Mi' },
               },
-              startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, failureThreshold: 30 },
-              livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
-              readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+              startupProbe: {
+                httpGet: { path: '/healthz', port: 'http' },
+                periodSeconds: 2,
+                failureThreshold: 30,
+              },
+              livenessProbe: {
+                httpGet: { path: '/healthz', port: 'http' },
+                periodSeconds: 10,
+                timeoutSeconds: 2,
+                failureThreshold: 3,
+              },
+              readinessProbe: {
+                httpGet: { path: '/readyz', port: 'http' },
+                periodSeconds: 5,
+                timeoutSeconds: 2,
+                failureThreshold: 2,
+              },
               lifecycle: { preStop: { sleep: { seconds: SHUTDOWN.preStopSeconds } } },
               securityContext: {
                 allowPrivilegeEscalation: false,
@@ -173,14 +228,19 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
     'service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled': 'true',
     'service.beta.kubernetes.io/aws-load-balancer-healthcheck-path': '/readyz',
     'service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol': 'HTTP',
-    'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes': 'deregistration_delay.timeout_seconds=15',
+    'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes':
+      'deregistration_delay.timeout_seconds=15',
   };
   // With a certificate, port 80 is closed unless asked for: an NLB cannot redirect it to HTTPS.
-  const ports = props.certificateArn && !props.httpWithTls ? [] : [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' as const }];
+  const ports =
+    props.certificateArn && !props.httpWithTls
+      ? []
+      : [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' as const }];
   if (props.certificateArn) {
     annotations['service.beta.kubernetes.io/aws-load-balancer-ssl-cert'] = props.certificateArn;
     annotations['service.beta.kubernetes.io/aws-load-balancer-ssl-ports'] = '443';
-    annotations['service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy'] = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
+    annotations['service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy'] =
+      'ELBSecurityPolicy-TLS13-1-2-2021-06';
     ports.push({ name: 'https', port: 443, targetPort: 'http', protocol: 'TCP' });
   }
   const service = new Service({
@@ -199,7 +259,15 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
       minReplicas: props.replicas.min,
       maxReplicas: props.replicas.max,
-      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: props.replicas.targetCpuPercent } } }],
+      metrics: [
+        {
+          type: 'Resource',
+          resource: {
+            name: 'cpu',
+            target: { type: 'Utilization', averageUtilization: props.replicas.targetCpuPercent },
+          },
+        },
+      ],
       behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
     },
   });
@@ -223,8 +291,22 @@ export function toYaml(objects: readonly WorkloadObject[]): string {
 
 /** The workload settings of one environment: used by the stack, `npm run manifests` and the tests alike. */
 export function workloadPropsFor(
-  env: { readonly greeting: string; readonly replicas: WorkloadProps['replicas']; readonly kubernetesVersion: string; readonly certificateArn?: string; readonly httpWithTls?: boolean },
+  env: {
+    readonly greeting: string;
+    readonly replicas: WorkloadProps['replicas'];
+    readonly kubernetesVersion: string;
+    readonly certificateArn?: string;
+    readonly httpWithTls?: boolean;
+  },
   image: { readonly uri: string; readonly tag: string },
 ): WorkloadProps {
-  return { image: image.uri, imageTag: image.tag, greeting: env.greeting, replicas: env.replicas, kubernetesVersion: env.kubernetesVersion, certificateArn: env.certificateArn, httpWithTls: env.httpWithTls };
+  return {
+    image: image.uri,
+    imageTag: image.tag,
+    greeting: env.greeting,
+    replicas: env.replicas,
+    kubernetesVersion: env.kubernetesVersion,
+    certificateArn: env.certificateArn,
+    httpWithTls: env.httpWithTls,
+  };
 }

@@ -80,21 +80,41 @@ export class BakeWatch extends Construct {
 
   constructor(scope: Construct, id: string, props: BakeWatchProps) {
     super(scope, id);
-    const longest = Math.max(...props.stages.flatMap((s) => s.environments.map((e) => e.bake.minutes)));
+    const longest = Math.max(
+      ...props.stages.flatMap((s) => s.environments.map((e) => e.bake.minutes)),
+    );
     this.project = new codebuild.PipelineProject(this, 'Project', {
       description: `Bakes a release: watches an environment's bake alarm (${props.pipelineName})`,
       buildSpec: codebuild.BuildSpec.fromObject({
         version: '0.2',
         env: { shell: 'bash' },
-        phases: { ...(props.runtimeVersions ? { install: { 'runtime-versions': props.runtimeVersions } } : {}), build: { commands: [BAKE_WATCH_SCRIPT] } },
+        phases: {
+          ...(props.runtimeVersions
+            ? { install: { 'runtime-versions': props.runtimeVersions } }
+            : {}),
+          build: { commands: [BAKE_WATCH_SCRIPT] },
+        },
       }),
       // The smallest Graviton build: the script only sleeps and calls two APIs.
-      environment: { buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_4_0, computeType: codebuild.ComputeType.SMALL },
+      environment: {
+        buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_4_0,
+        computeType: codebuild.ComputeType.SMALL,
+      },
       timeout: Duration.minutes(longest + 15),
       encryptionKey: props.pipeline.artifactBucket.encryptionKey,
     });
-    this.project.addToRolePolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: props.stages.flatMap((s) => s.environments.map(bakeReaderRoleArn)) }));
-    this.project.addToRolePolicy(new iam.PolicyStatement({ actions: ['codepipeline:GetPipelineExecution'], resources: [props.pipeline.pipelineArn] }));
+    this.project.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['sts:AssumeRole'],
+        resources: props.stages.flatMap((s) => s.environments.map(bakeReaderRoleArn)),
+      }),
+    );
+    this.project.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['codepipeline:GetPipelineExecution'],
+        resources: [props.pipeline.pipelineArn],
+      }),
+    );
 
     for (const deploy of props.stages) {
       const stage = props.pipeline.stages.find((s) => s.stageName === deploy.stageName);
@@ -102,7 +122,10 @@ export class BakeWatch extends Construct {
       const last = Math.max(...stage.actions.map((a) => a.actionProperties.runOrder ?? 1));
       // CodePipeline requires an input artifact for a CodeBuild action; any the stage already reads will do.
       const input = stage.actions.flatMap((a) => a.actionProperties.inputs ?? [])[0];
-      if (!input) throw new Error(`internal: stage ${deploy.stageName} has no input artifact to give the bake action`);
+      if (!input)
+        throw new Error(
+          `internal: stage ${deploy.stageName} has no input artifact to give the bake action`,
+        );
       for (const env of deploy.environments) {
         stage.addAction(
           new actions.CodeBuildAction({

@@ -73,7 +73,11 @@ export function buildStepCodeBuildOptions(cacheBucket: s3.IBucket): pipelines.Co
           PIP_CACHE_DIR: BUILD_CACHE_DIRS.pip,
         },
       },
-      phases: { install: { 'runtime-versions': { golang: RUNTIME_VERSIONS.golang, python: RUNTIME_VERSIONS.python } } },
+      phases: {
+        install: {
+          'runtime-versions': { golang: RUNTIME_VERSIONS.golang, python: RUNTIME_VERSIONS.python },
+        },
+      },
       cache: { paths: Object.values(BUILD_CACHE_DIRS).map((dir) => `${dir}/**/*`) },
     }),
     cache: codebuild.Cache.bucket(cacheBucket, { prefix: BUILD_CACHE_PREFIX }),

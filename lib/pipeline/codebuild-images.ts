@@ -21,7 +21,8 @@ export interface CodeBuildImageRuntimes {
   readonly python: readonly string[];
 }
 
-const RUNTIMES_YML = 'https://github.com/aws/aws-codebuild-docker-images/blob/1590e48787084015430500926ea922130dbe9367';
+const RUNTIMES_YML =
+  'https://github.com/aws/aws-codebuild-docker-images/blob/1590e48787084015430500926ea922130dbe9367';
 
 export const CODEBUILD_IMAGES: Readonly<Record<string, CodeBuildImageRuntimes>> = {
   'aws/codebuild/standard:8.0': {
@@ -47,7 +48,10 @@ export const CODEBUILD_IMAGES: Readonly<Record<string, CodeBuildImageRuntimes>> 
 /** The images in use: every step on standard:8.0, except the image build, which runs natively on the nodes' architecture. */
 export const BUILD_IMAGES = {
   default: codebuild.LinuxBuildImage.STANDARD_8_0,
-  imageBuild: { arm64: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_4_0, amd64: codebuild.LinuxBuildImage.AMAZON_LINUX_2023_6 },
+  imageBuild: {
+    arm64: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_4_0,
+    amd64: codebuild.LinuxBuildImage.AMAZON_LINUX_2023_6,
+  },
 } as const;
 
 /**
@@ -69,5 +73,11 @@ export type Runtime = keyof typeof RUNTIME_VERSIONS;
 
 /** A partial buildspec selecting exactly these runtimes, at the project's versions. */
 export function selectRuntimes(...runtimes: Runtime[]): codebuild.BuildSpec {
-  return codebuild.BuildSpec.fromObject({ phases: { install: { 'runtime-versions': Object.fromEntries(runtimes.map((r) => [r, RUNTIME_VERSIONS[r]])) } } });
+  return codebuild.BuildSpec.fromObject({
+    phases: {
+      install: {
+        'runtime-versions': Object.fromEntries(runtimes.map((r) => [r, RUNTIME_VERSIONS[r]])),
+      },
+    },
+  });
 }

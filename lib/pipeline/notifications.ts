@@ -33,7 +33,11 @@ export function rollbackEventPattern(pipelineName: string): events.EventPattern 
   return {
     source: ['aws.codepipeline'],
     detailType: ['CodePipeline Pipeline Execution State Change'],
-    detail: { pipeline: [pipelineName], state: ['STARTED'], 'execution-trigger': { 'trigger-type': ['AutomatedRollback', 'ManualRollback'] } },
+    detail: {
+      pipeline: [pipelineName],
+      state: ['STARTED'],
+      'execution-trigger': { 'trigger-type': ['AutomatedRollback', 'ManualRollback'] },
+    },
   };
 }
 
@@ -53,21 +57,34 @@ export class PipelineNotifications extends Construct {
 
   constructor(scope: Construct, id: string, props: PipelineNotificationsProps) {
     super(scope, id);
-    const key = new kms.Key(this, 'TopicKey', { description: `Notifications of ${props.pipelineName}`, enableKeyRotation: true });
+    const key = new kms.Key(this, 'TopicKey', {
+      description: `Notifications of ${props.pipelineName}`,
+      enableKeyRotation: true,
+    });
     // Services publishing to an encrypted topic need the key (SNS developer guide, "Enable compatibility
     // between event sources from AWS services and encrypted topics").
     key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'PublishToEncryptedTopic',
-        principals: [new iam.ServicePrincipal('codestar-notifications.amazonaws.com'), new iam.ServicePrincipal('events.amazonaws.com')],
+        principals: [
+          new iam.ServicePrincipal('codestar-notifications.amazonaws.com'),
+          new iam.ServicePrincipal('events.amazonaws.com'),
+        ],
         actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
         resources: ['*'],
       }),
     );
-    this.topic = new sns.Topic(this, 'Topic', { displayName: `${props.pipelineName} notifications`, masterKey: key, enforceSSL: true });
-    for (const email of props.settings.emails) this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+    this.topic = new sns.Topic(this, 'Topic', {
+      displayName: `${props.pipelineName} notifications`,
+      masterKey: key,
+      enforceSSL: true,
+    });
+    for (const email of props.settings.emails)
+      this.topic.addSubscription(new subscriptions.EmailSubscription(email));
 
-    const slackChannels = props.settings.chatbotSlackChannelArns.map((arn, i) => chatbot.SlackChannelConfiguration.fromSlackChannelConfigurationArn(this, `Slack${i}`, arn));
+    const slackChannels = props.settings.chatbotSlackChannelArns.map((arn, i) =>
+      chatbot.SlackChannelConfiguration.fromSlackChannelConfigurationArn(this, `Slack${i}`, arn),
+    );
     new notifications.NotificationRule(this, 'Rule', {
       source: props.pipeline,
       events: Object.values(NOTIFIED_EVENTS),
@@ -96,7 +113,10 @@ export class PipelineNotifications extends Construct {
  * approval stage is entered only after pre-prod's OnSuccess condition passed, so reaching it means
  * pre-prod baked with its alarm OK.
  */
-export function approvalComment(preprod: EnvironmentConfig, variables: { readonly commit: string; readonly imageTag: string }): string {
+export function approvalComment(
+  preprod: EnvironmentConfig,
+  variables: { readonly commit: string; readonly imageTag: string },
+): string {
   return (
     `Promote commit ${variables.commit} (image ${variables.imageTag}) to prod? ` +
     `Pre-prod (${preprod.stageName}) passed its smoke test and baked ${preprod.bake.minutes} min with alarm ${BAKE_NAMES.bakeAlarm(preprod.stageName)} OK ` +

@@ -23,40 +23,68 @@ import type { IConstruct } from 'constructs';
  * and leave any other statement untouched; test/pipeline/iam-wildcards.test.ts fails on a `*` that
  * is not on its reasoned list.
  */
-export function scopePipelineGrants(pipeline: codepipeline.Pipeline, assetsScope: IConstruct | undefined): void {
+export function scopePipelineGrants(
+  pipeline: codepipeline.Pipeline,
+  assetsScope: IConstruct | undefined,
+): void {
   const stack = Stack.of(pipeline);
 
   const crossRegion = Object.entries(pipeline.crossRegionSupport);
   if (crossRegion.length > 0) {
     const aliases = crossRegion.map(([, support]) => {
       const key = support.replicationBucket.encryptionKey;
-      if (!(key instanceof kms.Alias)) throw new Error('internal: a cross-region replication bucket without a KMS alias (crossAccountKeys must stay on)');
+      if (!(key instanceof kms.Alias))
+        throw new Error(
+          'internal: a cross-region replication bucket without a KMS alias (crossAccountKeys must stay on)',
+        );
       return key.aliasName;
     });
-    const keyArns = crossRegion.map(([region]) => stack.formatArn({ service: 'kms', region, resource: 'key', resourceName: '*' }));
+    const keyArns = crossRegion.map(([region]) =>
+      stack.formatArn({ service: 'kms', region, resource: 'key', resourceName: '*' }),
+    );
     rewriteStatements(defaultPolicyOf(pipeline.role), (statement) => {
-      if (!isWildcard(statement) || !actionsOf(statement).every((a) => a.startsWith('kms:'))) return [statement];
+      if (!isWildcard(statement) || !actionsOf(statement).every((a) => a.startsWith('kms:')))
+        return [statement];
       const { Resource, ...rest } = statement;
-      const others = (Array.isArray(Resource) ? Resource : [Resource]).filter((r) => r !== '*');
+      const others = (Array.isArray(Resource) ? (Resource as unknown[]) : [Resource]).filter(
+        (r) => r !== '*',
+      );
       return [
-        ...(others.length > 0 ? [{ ...rest, Resource: others.length === 1 ? others[0] : others }] : []),
-        { ...rest, Resource: keyArns, Condition: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': aliases } } },
+        ...(others.length > 0
+          ? [{ ...rest, Resource: others.length === 1 ? others[0] : others }]
+          : []),
+        {
+          ...rest,
+          Resource: keyArns,
+          Condition: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': aliases } },
+        },
       ];
     });
   }
 
   if (assetsScope) {
-    const projects = assetsScope.node.findAll().filter((c): c is codebuild.Project => c instanceof codebuild.Project);
-    const roles = new Set(projects.map((p) => p.role).filter((r): r is iam.IRole => r !== undefined));
+    const projects = assetsScope.node
+      .findAll()
+      .filter((c): c is codebuild.Project => c instanceof codebuild.Project);
+    const roles = new Set(
+      projects.map((p) => p.role).filter((r): r is iam.IRole => r !== undefined),
+    );
     for (const role of roles) {
       rewriteStatements(defaultPolicyOf(role), (statement) =>
-        isWildcard(statement) && actionsOf(statement).every((a) => a.startsWith('codebuild:')) ? [{ ...statement, Resource: projects.map((p) => p.projectArn) }] : [statement],
+        isWildcard(statement) && actionsOf(statement).every((a) => a.startsWith('codebuild:'))
+          ? [{ ...statement, Resource: projects.map((p) => p.projectArn) }]
+          : [statement],
       );
     }
   }
 }
 
-type Statement = { Action?: string | string[]; Resource?: unknown; Condition?: unknown; [key: string]: unknown };
+type Statement = {
+  Action?: string | string[];
+  Resource?: unknown;
+  Condition?: unknown;
+  [key: string]: unknown;
+};
 
 function actionsOf(s: Statement): string[] {
   return s.Action === undefined ? [] : Array.isArray(s.Action) ? s.Action : [s.Action];
@@ -68,7 +96,8 @@ function isWildcard(s: Statement): boolean {
 
 function defaultPolicyOf(role: iam.IRole): iam.CfnPolicy {
   const policy = role.node.tryFindChild('DefaultPolicy');
-  const cfn = policy instanceof iam.Policy ? (policy.node.defaultChild as iam.CfnPolicy) : undefined;
+  const cfn =
+    policy instanceof iam.Policy ? (policy.node.defaultChild as iam.CfnPolicy) : undefined;
   if (!cfn) throw new Error(`internal: role ${role.node.path} has no default policy to scope`);
   return cfn;
 }

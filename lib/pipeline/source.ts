@@ -8,13 +8,21 @@ import type { SourceConfig } from '../config';
  * one by name), or a CodeConnections connection to GitHub, GitLab or Bitbucket. Nothing here
  * depends on app/, so a change to the service alone leaves the pipeline's template unchanged.
  */
-export function pipelineSource(scope: Construct, source: SourceConfig): pipelines.CodePipelineSource {
+export function pipelineSource(
+  scope: Construct,
+  source: SourceConfig,
+): pipelines.CodePipelineSource {
   if (source.kind === 'connection') {
     // https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.pipelines.CodePipelineSource.html#static-connectionrepostring-branch-props
-    return pipelines.CodePipelineSource.connection(source.repository, source.branch, { connectionArn: source.connectionArn });
+    return pipelines.CodePipelineSource.connection(source.repository, source.branch, {
+      connectionArn: source.connectionArn,
+    });
   }
   const repository = source.create
-    ? new codecommit.Repository(scope, 'Source', { repositoryName: source.repositoryName, description: 'hello-web service and its delivery pipeline' })
+    ? new codecommit.Repository(scope, 'Source', {
+        repositoryName: source.repositoryName,
+        description: 'hello-web service and its delivery pipeline',
+      })
     : codecommit.Repository.fromRepositoryName(scope, 'Source', source.repositoryName);
   return pipelines.CodePipelineSource.codeCommit(repository, source.branch);
 }

@@ -18,7 +18,11 @@ export interface DeployStage {
 export function deployStagesOf(config: DeliveryConfig): DeployStage[] {
   return [
     { stageName: config.preprod.pipelineStageName, environments: [config.preprod] },
-    ...config.prod.waves.map((wave, w) => ({ stageName: wave[0].pipelineStageName, environments: wave, deploymentWindow: config.prod.deploymentWindows[w] })),
+    ...config.prod.waves.map((wave, w) => ({
+      stageName: wave[0].pipelineStageName,
+      environments: wave,
+      deploymentWindow: config.prod.deploymentWindows[w],
+    })),
   ];
 }
 
@@ -50,7 +54,11 @@ export function bakeCondition(stage: DeployStage): Record<string, unknown> {
         Rules: stage.environments.map((env) => ({
           Name: `Bake-${env.stageName}`,
           RuleTypeId: RULES.cloudWatchAlarm,
-          Configuration: { AlarmName: BAKE_NAMES.bakeAlarm(env.stageName), AlarmStates: 'ALARM', WaitTime: String(env.bake.minutes) },
+          Configuration: {
+            AlarmName: BAKE_NAMES.bakeAlarm(env.stageName),
+            AlarmStates: 'ALARM',
+            WaitTime: String(env.bake.minutes),
+          },
           Region: env.region,
           RoleArn: bakeReaderRoleArn(env),
         })),
@@ -60,12 +68,21 @@ export function bakeCondition(stage: DeployStage): Record<string, unknown> {
 }
 
 /** The BeforeEntry condition of a prod wave with a window: outside it, entry fails and the release waits for a retry. */
-export function windowCondition(stageName: string, window: DeploymentWindow): Record<string, unknown> {
+export function windowCondition(
+  stageName: string,
+  window: DeploymentWindow,
+): Record<string, unknown> {
   return {
     Conditions: [
       {
         Result: 'FAIL',
-        Rules: [{ Name: `Window-${stageName}`, RuleTypeId: RULES.deploymentWindow, Configuration: { Cron: window.cron, TimeZone: window.timeZone } }],
+        Rules: [
+          {
+            Name: `Window-${stageName}`,
+            RuleTypeId: RULES.deploymentWindow,
+            Configuration: { Cron: window.cron, TimeZone: window.timeZone },
+          },
+        ],
       },
     ],
   };
@@ -77,15 +94,31 @@ export function windowCondition(stageName: string, window: DeploymentWindow): Re
  * on the underlying CfnPipeline after `buildPipeline()`, finding each stage by name. It also lets
  * the pipeline's role assume the environments' bake reader roles.
  */
-export function addStageConditions(pipeline: codepipeline.Pipeline, stages: readonly DeployStage[]): void {
+export function addStageConditions(
+  pipeline: codepipeline.Pipeline,
+  stages: readonly DeployStage[],
+): void {
   const cfn = pipeline.node.defaultChild as codepipeline.CfnPipeline;
   const names = pipeline.stages.map((s) => s.stageName);
   for (const stage of stages) {
     const index = names.indexOf(stage.stageName);
-    if (index < 0) throw new Error(`internal: pipeline stage ${stage.stageName} not found among ${names.join(', ')}`);
+    if (index < 0)
+      throw new Error(
+        `internal: pipeline stage ${stage.stageName} not found among ${names.join(', ')}`,
+      );
     cfn.addPropertyOverride(`Stages.${index}.OnSuccess`, bakeCondition(stage));
-    if (stage.deploymentWindow) cfn.addPropertyOverride(`Stages.${index}.BeforeEntry`, windowCondition(stage.stageName, stage.deploymentWindow));
+    if (stage.deploymentWindow)
+      cfn.addPropertyOverride(
+        `Stages.${index}.BeforeEntry`,
+        windowCondition(stage.stageName, stage.deploymentWindow),
+      );
   }
   const roleArns = stages.flatMap((s) => s.environments.map(bakeReaderRoleArn));
-  pipeline.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadBakeAlarms', actions: ['sts:AssumeRole'], resources: roleArns }));
+  pipeline.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadBakeAlarms',
+      actions: ['sts:AssumeRole'],
+      resources: roleArns,
+    }),
+  );
 }

@@ -46,11 +46,23 @@ export class ImageBuildStep extends CodeBuildStep {
         privileged: true,
         computeType: codebuild.ComputeType.MEDIUM,
       },
-      cache: codebuild.Cache.local(codebuild.LocalCacheMode.DOCKER_LAYER, codebuild.LocalCacheMode.SOURCE),
+      cache: codebuild.Cache.local(
+        codebuild.LocalCacheMode.DOCKER_LAYER,
+        codebuild.LocalCacheMode.SOURCE,
+      ),
       rolePolicyStatements: [
         new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
         new iam.PolicyStatement({
-          actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:CompleteLayerUpload', 'ecr:DescribeImages', 'ecr:GetDownloadUrlForLayer', 'ecr:InitiateLayerUpload', 'ecr:PutImage', 'ecr:UploadLayerPart'],
+          actions: [
+            'ecr:BatchCheckLayerAvailability',
+            'ecr:BatchGetImage',
+            'ecr:CompleteLayerUpload',
+            'ecr:DescribeImages',
+            'ecr:GetDownloadUrlForLayer',
+            'ecr:InitiateLayerUpload',
+            'ecr:PutImage',
+            'ecr:UploadLayerPart',
+          ],
           resources: [props.repository.repositoryArn],
         }),
       ],
@@ -91,14 +103,23 @@ export class ImageGateStep extends CodeBuildStep {
       rolePolicyStatements: [
         new iam.PolicyStatement({
           // StartImageScan only under BASIC: under ENHANCED Inspector decides when to scan.
-          actions: ['ecr:DescribeImages', 'ecr:DescribeImageScanFindings', ...(props.scanning === 'BASIC' ? ['ecr:StartImageScan'] : [])],
+          actions: [
+            'ecr:DescribeImages',
+            'ecr:DescribeImageScanFindings',
+            ...(props.scanning === 'BASIC' ? ['ecr:StartImageScan'] : []),
+          ],
           resources: [props.replicaArn, props.sourceArn],
         }),
         // A failed replication shows at once where the image was pushed.
-        new iam.PolicyStatement({ actions: ['ecr:DescribeImageReplicationStatus'], resources: [props.sourceArn] }),
+        new iam.PolicyStatement({
+          actions: ['ecr:DescribeImageReplicationStatus'],
+          resources: [props.sourceArn],
+        }),
         // ECR answers DescribeImageScanFindings for enhanced scans from Amazon Inspector, on the caller's
         // permissions (AmazonECR user guide, "IAM permissions required for enhanced scanning").
-        ...(props.scanning === 'ENHANCED' ? [new iam.PolicyStatement({ actions: ['inspector2:ListFindings'], resources: ['*'] })] : []),
+        ...(props.scanning === 'ENHANCED'
+          ? [new iam.PolicyStatement({ actions: ['inspector2:ListFindings'], resources: ['*'] })]
+          : []),
       ],
     });
   }
@@ -124,7 +145,9 @@ export interface ImageBackfillStepProps {
  */
 export class ImageBackfillStep extends CodeBuildStep {
   constructor(id: string, props: ImageBackfillStepProps) {
-    const replicaArns = props.replicaRegions.map((r) => `arn:${Aws.PARTITION}:ecr:${r}:${props.account}:repository/${props.repositoryName}`);
+    const replicaArns = props.replicaRegions.map(
+      (r) => `arn:${Aws.PARTITION}:ecr:${r}:${props.account}:repository/${props.repositoryName}`,
+    );
     super(id, {
       input: props.assembly,
       commands: [
@@ -132,9 +155,15 @@ export class ImageBackfillStep extends CodeBuildStep {
       ],
       rolePolicyStatements: [
         new iam.PolicyStatement({ actions: ['ecr:BatchGetImage'], resources: [props.sourceArn] }),
-        new iam.PolicyStatement({ actions: ['ecr:DescribeImages', 'ecr:PutImage'], resources: replicaArns }),
+        new iam.PolicyStatement({
+          actions: ['ecr:DescribeImages', 'ecr:PutImage'],
+          resources: replicaArns,
+        }),
         // Registry-level actions: like ecr:PutReplicationConfiguration they name no repository.
-        new iam.PolicyStatement({ actions: ['ecr:StartReplicationBackfill', 'ecr:DescribeReplicationBackfillResults'], resources: ['*'] }),
+        new iam.PolicyStatement({
+          actions: ['ecr:StartReplicationBackfill', 'ecr:DescribeReplicationBackfillResults'],
+          resources: ['*'],
+        }),
       ],
     });
   }

@@ -12,7 +12,12 @@ import { renderWorkload, toYaml, workloadPropsFor } from '../manifests/workload'
 export interface EksAppStackProps extends StackProps {
   readonly environment: EnvironmentConfig;
   /** The image to run: repository in the pipeline account, replicated to this region. */
-  readonly image: { readonly registryAccount: string; readonly repositoryName: string; readonly tag: string; readonly architecture: 'arm64' | 'amd64' };
+  readonly image: {
+    readonly registryAccount: string;
+    readonly repositoryName: string;
+    readonly tag: string;
+    readonly architecture: 'arm64' | 'amd64';
+  };
 }
 
 /** The names of the stack's outputs: the pipeline's smoke test and the operator commands read them. */
@@ -64,23 +69,50 @@ export class EksAppStack extends Stack {
     const uri = imageUri({ ...props.image, region: this.region, urlSuffix: this.urlSuffix });
     const workloadProps = workloadPropsFor(env, { uri, tag: props.image.tag });
     const workload = new Workload(this, 'Workload', { cluster, ...workloadProps });
-    const store = new BreakglassStore(this, 'Breakglass', { manifestsYaml: toYaml(renderWorkload(workloadProps)) });
+    const store = new BreakglassStore(this, 'Breakglass', {
+      manifestsYaml: toYaml(renderWorkload(workloadProps)),
+    });
     // The registry lives in the pipeline account, so its account is the one whose pipeline reads the bake alarm.
-    const alarms = new ServiceAlarms(this, 'Alarms', { cluster, clusterName, stageName: env.stageName, bake: env.bake, replicasMin: env.replicas.min, logRetentionDays: env.logRetentionDays, pipelineAccount: props.image.registryAccount });
+    const alarms = new ServiceAlarms(this, 'Alarms', {
+      cluster,
+      clusterName,
+      stageName: env.stageName,
+      bake: env.bake,
+      replicasMin: env.replicas.min,
+      logRetentionDays: env.logRetentionDays,
+      pipelineAccount: props.image.registryAccount,
+    });
 
     // With a certificate the NLB's address is called over TLS (the smoke test presents the
     // certificate's host name, env.tlsHostName); without one, plain HTTP.
     const scheme = env.certificateArn ? 'https' : 'http';
-    this.serviceUrl = new CfnOutput(this, OUTPUTS.serviceUrl, { value: `${scheme}://${workload.loadBalancerHostname}`, description: 'The service through its NLB (the smoke test calls /version)' });
-    this.imageTag = new CfnOutput(this, OUTPUTS.imageTag, { value: props.image.tag, description: 'The image tag this deployment runs' });
+    this.serviceUrl = new CfnOutput(this, OUTPUTS.serviceUrl, {
+      value: `${scheme}://${workload.loadBalancerHostname}`,
+      description: 'The service through its NLB (the smoke test calls /version)',
+    });
+    this.imageTag = new CfnOutput(this, OUTPUTS.imageTag, {
+      value: props.image.tag,
+      description: 'The image tag this deployment runs',
+    });
     new CfnOutput(this, OUTPUTS.imageUri, { value: uri });
     new CfnOutput(this, OUTPUTS.clusterName, { value: cluster.clusterName });
-    new CfnOutput(this, OUTPUTS.clusterArn, { value: cluster.clusterArn, description: 'Also the kubectl context name `aws eks update-kubeconfig` creates' });
+    new CfnOutput(this, OUTPUTS.clusterArn, {
+      value: cluster.clusterArn,
+      description: 'Also the kubectl context name `aws eks update-kubeconfig` creates',
+    });
     new CfnOutput(this, OUTPUTS.manifestBucketName, { value: store.bucket.bucketName });
     new CfnOutput(this, OUTPUTS.manifestObjectKey, { value: MANIFEST_OBJECT_KEY });
     new CfnOutput(this, OUTPUTS.auditTableName, { value: store.auditTable.tableName });
-    new CfnOutput(this, OUTPUTS.patchGroup, { value: patching.patchGroup, description: 'Patch group of the nodes: aws ssm describe-instance-patch-states-for-patch-group --patch-group <this> (docs/runbooks/patching-nodes.md)' });
-    new CfnOutput(this, OUTPUTS.bakeAlarmName, { value: alarms.bakeAlarm.alarmName, description: 'The composite alarm this environment bakes behind (docs/runbooks/alarm-rollback.md)' });
+    new CfnOutput(this, OUTPUTS.patchGroup, {
+      value: patching.patchGroup,
+      description:
+        'Patch group of the nodes: aws ssm describe-instance-patch-states-for-patch-group --patch-group <this> (docs/runbooks/patching-nodes.md)',
+    });
+    new CfnOutput(this, OUTPUTS.bakeAlarmName, {
+      value: alarms.bakeAlarm.alarmName,
+      description:
+        'The composite alarm this environment bakes behind (docs/runbooks/alarm-rollback.md)',
+    });
   }
 
   /** The AZs come from config: a stack with an explicit env would otherwise look them up (an AWS call at synth). */

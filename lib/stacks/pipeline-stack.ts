@@ -19,6 +19,7 @@ import { scopePipelineGrants } from '../pipeline/scoped-grants';
 import { ImageBackfillStep, ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
 import { imageGateStageName } from '../pipeline/image-gate-stage';
 import { BakeWatch } from '../pipeline/bake-watch';
+import awsCdkPackage from 'aws-cdk/package.json';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: DeliveryConfig;
@@ -33,12 +34,16 @@ export interface PipelineStackProps extends StackProps {
  * package-lock.json (the CLI the synth step runs); cdk-assets is pinned here.
  */
 export const PINNED_TOOLS = {
-  awsCdkCli: (require('aws-cdk/package.json') as { version: string }).version,
+  awsCdkCli: awsCdkPackage.version,
   cdkAssets: '4.7.3',
 } as const;
 
 /** Pipeline stage names other tools (rollback, docs, tests) rely on. */
-export const PIPELINE_STAGES = { imageReplicas: 'ImageReplicas', image: 'Image', approval: 'PromoteToProd' } as const;
+export const PIPELINE_STAGES = {
+  imageReplicas: 'ImageReplicas',
+  image: 'Image',
+  approval: 'PromoteToProd',
+} as const;
 
 /**
  * The delivery pipeline: CodeCommit → synth (unit tests, cdk synth) → self-mutation → assets →
@@ -61,8 +66,13 @@ export class PipelineStack extends Stack {
       pullAccounts: [...new Set(environments.map((e) => e.account))],
       keepImages: config.image.keepImages,
     };
-    const replicaRegions = [...new Set(environments.map((e) => e.region))].filter((r) => r !== config.pipeline.region);
-    this.imageRepository = new ImageRepository(this, 'Image', { ...repositoryProps, source: { replicaRegions, scanning: config.image.scanning } });
+    const replicaRegions = [...new Set(environments.map((e) => e.region))].filter(
+      (r) => r !== config.pipeline.region,
+    );
+    this.imageRepository = new ImageRepository(this, 'Image', {
+      ...repositoryProps,
+      source: { replicaRegions, scanning: config.image.scanning },
+    });
 
     const source = pipelineSource(this, config.source);
 
@@ -83,7 +93,10 @@ export class PipelineStack extends Stack {
       cliVersion: PINNED_TOOLS.awsCdkCli,
       cdkAssetsCliVersion: PINNED_TOOLS.cdkAssets,
       codeBuildDefaults: {
-        buildEnvironment: { buildImage: BUILD_IMAGES.default, computeType: codebuild.ComputeType.MEDIUM },
+        buildEnvironment: {
+          buildImage: BUILD_IMAGES.default,
+          computeType: codebuild.ComputeType.MEDIUM,
+        },
         // Every step runs node (CDK Pipelines' own steps and the bundled tools); steps that run more select more.
         // What each image offers: lib/pipeline/codebuild-images.ts.
         partialBuildSpec: selectRuntimes('nodejs'),
@@ -113,9 +126,16 @@ export class PipelineStack extends Stack {
       architecture: config.image.architecture,
       buildSpecFile: props.buildSpecFile ?? 'buildspec.yml',
     });
-    this.pipeline.addWave(PIPELINE_STAGES.image, { post: [buildImage, ...this.backfillAfter(buildImage, assembly, replicaRegions, config)] });
+    this.pipeline.addWave(PIPELINE_STAGES.image, {
+      post: [buildImage, ...this.backfillAfter(buildImage, assembly, replicaRegions, config)],
+    });
 
-    const image = { registryAccount: config.pipeline.account, repositoryName: config.image.repositoryName, tag: props.imageTag, architecture: config.image.architecture };
+    const image = {
+      registryAccount: config.pipeline.account,
+      repositoryName: config.image.repositoryName,
+      tag: props.imageTag,
+      architecture: config.image.architecture,
+    };
     // The gates run in a stage of their own before each deploy stage, so that a rollback of the
     // deploy stage (which re-runs all its actions) never meets the gate (lib/pipeline/image-gate-stage.ts).
     const gateFor = (env: EnvironmentConfig) =>
@@ -131,21 +151,37 @@ export class PipelineStack extends Stack {
       });
     const stageFor = (env: EnvironmentConfig) => {
       const stage = new AppStage(this, env.stageName, { environment: env, image });
-      const smoke = new SmokeTestStep(`SmokeTest-${env.stageName}`, { assembly, serviceUrl: stage.serviceUrl, imageTag: stage.imageTag, tlsHostName: env.tlsHostName });
+      const smoke = new SmokeTestStep(`SmokeTest-${env.stageName}`, {
+        assembly,
+        serviceUrl: stage.serviceUrl,
+        imageTag: stage.imageTag,
+        tlsHostName: env.tlsHostName,
+      });
       return { stage, options: { post: [smoke] } };
     };
 
-    this.pipeline.addWave(imageGateStageName(config.preprod.pipelineStageName), { post: [gateFor(config.preprod)] });
+    this.pipeline.addWave(imageGateStageName(config.preprod.pipelineStageName), {
+      post: [gateFor(config.preprod)],
+    });
     const preprod = stageFor(config.preprod);
     this.pipeline.addStage(preprod.stage, preprod.options);
     this.deployStageNames.push(config.preprod.pipelineStageName);
 
     this.pipeline.addWave(PIPELINE_STAGES.approval, {
-      post: [new pipelines.ManualApprovalStep('ApproveProd', { comment: approvalComment(config.preprod, { commit: source.sourceAttribute('CommitId'), imageTag: buildImage.exportedVariable('IMAGE_TAG') }) })],
+      post: [
+        new pipelines.ManualApprovalStep('ApproveProd', {
+          comment: approvalComment(config.preprod, {
+            commit: source.sourceAttribute('CommitId'),
+            imageTag: buildImage.exportedVariable('IMAGE_TAG'),
+          }),
+        }),
+      ],
     });
 
     config.prod.waves.forEach((waveEnvs) => {
-      this.pipeline.addWave(imageGateStageName(waveEnvs[0].pipelineStageName), { post: waveEnvs.map(gateFor) });
+      this.pipeline.addWave(imageGateStageName(waveEnvs[0].pipelineStageName), {
+        post: waveEnvs.map(gateFor),
+      });
       const wave = this.pipeline.addWave(waveEnvs[0].pipelineStageName);
       for (const env of waveEnvs) {
         const s = stageFor(env);
@@ -158,14 +194,27 @@ export class PipelineStack extends Stack {
     this.enableStageRollback();
     // Bake behind alarms (OnSuccess → ROLLBACK), prod windows (BeforeEntry), notifications: lib/pipeline/.
     addStageConditions(this.pipeline.pipeline, deployStagesOf(config));
-    new BakeWatch(this, 'BakeWatch', { pipeline: this.pipeline.pipeline, pipelineName: config.pipeline.name, stages: deployStagesOf(config) });
-    new PipelineNotifications(this, 'Notifications', { pipeline: this.pipeline.pipeline, pipelineName: config.pipeline.name, settings: config.notifications });
+    new BakeWatch(this, 'BakeWatch', {
+      pipeline: this.pipeline.pipeline,
+      pipelineName: config.pipeline.name,
+      stages: deployStagesOf(config),
+    });
+    new PipelineNotifications(this, 'Notifications', {
+      pipeline: this.pipeline.pipeline,
+      pipelineName: config.pipeline.name,
+      settings: config.notifications,
+    });
     // The `*` grants CDK Pipelines writes for cross-region keys and asset publishing, narrowed (docs/decisions/0008-scoped-pipeline-iam.md).
     scopePipelineGrants(this.pipeline.pipeline, this.pipeline.node.tryFindChild('Assets'));
   }
 
   /** The replicas of regions added after the image was pushed get it before any gate runs (tools/image-backfill). */
-  private backfillAfter(build: pipelines.Step, assembly: pipelines.IFileSetProducer, replicaRegions: readonly string[], config: DeliveryConfig): pipelines.Step[] {
+  private backfillAfter(
+    build: pipelines.Step,
+    assembly: pipelines.IFileSetProducer,
+    replicaRegions: readonly string[],
+    config: DeliveryConfig,
+  ): pipelines.Step[] {
     if (replicaRegions.length === 0) return [];
     const backfill = new ImageBackfillStep('BackfillImage', {
       assembly,
@@ -192,7 +241,10 @@ export class PipelineStack extends Stack {
         const split = names.filter((n) => n.startsWith(`${name}.`));
         // Config validation refuses waves that would split (lib/config/pipeline-limits.ts); reaching
         // this means the steps per region changed without lib/pipeline/limits.ts.
-        if (split.length > 0) throw new Error(`pipeline stage ${name} has more than ${MAX_ACTIONS_PER_STAGE} actions and was split into ${split.join(', ')}: ACTIONS_PER_REGION (${ACTIONS_PER_REGION}) in lib/pipeline/limits.ts no longer matches the steps each region runs; update it`);
+        if (split.length > 0)
+          throw new Error(
+            `pipeline stage ${name} has more than ${MAX_ACTIONS_PER_STAGE} actions and was split into ${split.join(', ')}: ACTIONS_PER_REGION (${ACTIONS_PER_REGION}) in lib/pipeline/limits.ts no longer matches the steps each region runs; update it`,
+          );
         throw new Error(`internal: pipeline stage ${name} not found among ${names.join(', ')}`);
       }
       cfn.addPropertyOverride(`Stages.${index}.OnFailure`, { Result: 'ROLLBACK' });

@@ -19,7 +19,10 @@ export class AppStage extends Stage {
   readonly stack: EksAppStack;
 
   constructor(scope: Construct, id: string, props: AppStageProps) {
-    super(scope, id, { ...props, env: { account: props.environment.account, region: props.environment.region } });
+    super(scope, id, {
+      ...props,
+      env: { account: props.environment.account, region: props.environment.region },
+    });
     // Here, not on the app: CDK Pipelines synthesizes a stage when it is added, before app-level aspects run.
     Aspects.of(this).add(new RetainExceptOnCreate());
     this.stack = new EksAppStack(this, 'HelloWeb', {

@@ -12,14 +12,34 @@ test('values that crashed the synth are validation problems: exit 1, no stack tr
   const dir = fs.mkdtempSync(path.join(REPO_ROOT, 'cdk.out.test-'));
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-'));
   try {
-    const raw = JSON.parse(JSON.stringify(STACK_ENVIRONMENTS)) as Record<string, Record<string, unknown>>;
+    const raw = JSON.parse(JSON.stringify(STACK_ENVIRONMENTS)) as Record<
+      string,
+      Record<string, unknown>
+    >;
     raw.source.branch = 'main..x';
     raw.image = { repositoryName: 'a' };
-    raw.preprod = { ...raw.preprod, vpcCidr: '10.0.0.0/24', replicas: { min: 2, max: 2 ** 31 }, greeting: 'Hi\u0007' };
+    raw.preprod = {
+      ...raw.preprod,
+      vpcCidr: '10.0.0.0/24',
+      replicas: { min: 2, max: 2 ** 31 },
+      greeting: 'Hi\u0007',
+    };
     const file = path.join(dir, 'crashers.json');
     fs.writeFileSync(file, JSON.stringify(raw));
-    const env = { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ config: path.relative(REPO_ROOT, file) }), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' };
-    const r = spawnSync(process.execPath, [TSX_CLI, path.join(REPO_ROOT, 'bin', 'app.ts')], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 120000 });
+    const env = {
+      ...process.env,
+      CDK_OUTDIR: outdir,
+      CDK_CONTEXT_JSON: JSON.stringify({ config: path.relative(REPO_ROOT, file) }),
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_PROFILE: '',
+    };
+    const r = spawnSync(process.execPath, [TSX_CLI, path.join(REPO_ROOT, 'bin', 'app.ts')], {
+      cwd: REPO_ROOT,
+      env,
+      encoding: 'utf8',
+      timeout: 120000,
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/Invalid configuration \(config file .*crashers\.json\): 5 problems/);
     expect(r.stderr).toMatch(/- source\.branch: "main\.\.x" is not a branch name git accepts/);

@@ -7,8 +7,20 @@ import { REPO_ROOT, TSX_CLI } from '../support/paths';
 /** Runs the CDK app entry point as `cdk synth` does (context through CDK_CONTEXT_JSON), no AWS credentials. */
 function runApp(context: Record<string, unknown>, cwd = REPO_ROOT) {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-'));
-  const env = { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' };
-  const r = spawnSync(process.execPath, [TSX_CLI, path.join(REPO_ROOT, 'bin', 'app.ts')], { cwd, env, encoding: 'utf8', timeout: 120000 });
+  const env = {
+    ...process.env,
+    CDK_OUTDIR: outdir,
+    CDK_CONTEXT_JSON: JSON.stringify(context),
+    AWS_ACCESS_KEY_ID: '',
+    AWS_SECRET_ACCESS_KEY: '',
+    AWS_PROFILE: '',
+  };
+  const r = spawnSync(process.execPath, [TSX_CLI, path.join(REPO_ROOT, 'bin', 'app.ts')], {
+    cwd,
+    env,
+    encoding: 'utf8',
+    timeout: 120000,
+  });
   return { ...r, outdir, files: fs.readdirSync(outdir) };
 }
 
@@ -16,7 +28,15 @@ test('a bad config file: exit 1, every problem with its path, no stack trace, no
   const dir = fs.mkdtempSync(path.join(REPO_ROOT, 'cdk.out.test-'));
   try {
     const file = path.join(dir, 'bad.json');
-    fs.writeFileSync(file, JSON.stringify({ pipeline: { account: '1', region: 'eu-west-1' }, source: { repositoryName: 'r' }, preprod: { account: '222222222222', region: 'mars-1' }, prod: { waves: [[]] } }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        pipeline: { account: '1', region: 'eu-west-1' },
+        source: { repositoryName: 'r' },
+        preprod: { account: '222222222222', region: 'mars-1' },
+        prod: { waves: [[]] },
+      }),
+    );
     const r = runApp({ config: path.relative(REPO_ROOT, file) });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/Invalid configuration \(config file .*bad\.json\): 3 problems/);
@@ -30,7 +50,7 @@ test('a bad config file: exit 1, every problem with its path, no stack trace, no
   }
 });
 
-test('a valid config file is passed on to the pipeline\'s own synth step', () => {
+test("a valid config file is passed on to the pipeline's own synth step", () => {
   const r = runApp({ config: 'config/example-multi-region.json' });
   expect(r.status).toBe(0);
   const template = fs.readFileSync(path.join(r.outdir, 'HelloWebPipeline.template.json'), 'utf8');
@@ -39,6 +59,8 @@ test('a valid config file is passed on to the pipeline\'s own synth step', () =>
   // CDK's built-in CloudFormation validation does not run in the CLI's synth (cfn-lint does: ADR 0019).
   // When it runs, it reports here even with nothing open (its acknowledged W3010s as suppressed);
   // test/nag.test.ts proves that cdk-nag still runs and fails a synth.
-  const report = JSON.parse(fs.readFileSync(path.join(r.outdir, 'validation-report.json'), 'utf8')) as { pluginReports: Array<{ pluginName: string }> };
+  const report = JSON.parse(
+    fs.readFileSync(path.join(r.outdir, 'validation-report.json'), 'utf8'),
+  ) as { pluginReports: Array<{ pluginName: string }> };
   expect(report.pluginReports.map((p) => p.pluginName)).not.toContain('CloudFormation Validate');
 });

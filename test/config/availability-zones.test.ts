@@ -1,6 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { STACK_ENVIRONMENTS, type DeliveryConfigInput, ConfigError, validateConfig } from '../../lib/config';
+import {
+  STACK_ENVIRONMENTS,
+  type DeliveryConfigInput,
+  ConfigError,
+  validateConfig,
+} from '../../lib/config';
 
 /**
  * Default availability zones must exist in every account. Zone letters are not the same everywhere:
@@ -9,7 +14,10 @@ import { STACK_ENVIRONMENTS, type DeliveryConfigInput, ConfigError, validateConf
  * a, b, d; ap-northeast-1 offers a, c, d). https://docs.aws.amazon.com/global-infrastructure/latest/regions/az-ids.html
  */
 function withProd(env: Record<string, unknown>): DeliveryConfigInput {
-  return { ...STACK_ENVIRONMENTS, prod: { waves: [[{ account: '333333333333', ...env } as never]] } };
+  return {
+    ...STACK_ENVIRONMENTS,
+    prod: { waves: [[{ account: '333333333333', ...env } as never]] },
+  };
 }
 function problemsOf(input: DeliveryConfigInput): string[] {
   try {
@@ -36,15 +44,23 @@ test('us-west-1 (two zones per account, letters differ by account) requires avai
   expect(problems).toHaveLength(1);
   expect(problems[0]).toMatch(/^prod\.waves\[0\]\[0\]\.availabilityZones: required in us-west-1/);
   expect(problems[0]).toContain('aws ec2 describe-availability-zones --region us-west-1');
-  expect(problemsOf(withProd({ region: 'us-west-1', availabilityZones: ['us-west-1b', 'us-west-1c'] }))).toEqual([]);
+  expect(
+    problemsOf(withProd({ region: 'us-west-1', availabilityZones: ['us-west-1b', 'us-west-1c'] })),
+  ).toEqual([]);
 });
 
 test('a letter the region does not have is refused, with the letters it has', () => {
-  const problems = problemsOf(withProd({ region: 'ca-central-1', availabilityZones: ['ca-central-1a', 'ca-central-1c'] }));
-  expect(problems).toEqual([expect.stringMatching(/^prod\.waves\[0\]\[0\]\.availabilityZones\[1\]: "ca-central-1c" is not an availability zone of ca-central-1 .*ca-central-1d/)]);
+  const problems = problemsOf(
+    withProd({ region: 'ca-central-1', availabilityZones: ['ca-central-1a', 'ca-central-1c'] }),
+  );
+  expect(problems).toEqual([
+    expect.stringMatching(
+      /^prod\.waves\[0\]\[0\]\.availabilityZones\[1\]: "ca-central-1c" is not an availability zone of ca-central-1 .*ca-central-1d/,
+    ),
+  ]);
 });
 
-test('docs/configuration.md explains AZ IDs and how to map them to your account\'s zone names', () => {
+test("docs/configuration.md explains AZ IDs and how to map them to your account's zone names", () => {
   const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'configuration.md'), 'utf8');
   expect(doc).toContain('AZ ID');
   expect(doc).toContain('describe-availability-zones');

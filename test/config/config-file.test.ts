@@ -35,8 +35,13 @@ function refusal(contextValue: string): string {
 }
 
 test('a file inside the repository is used, and its path is remembered for the pipeline', () => {
-  expect(loadConfig({ contextValue: 'config/ok.json', cwd: repo, repoRoot: repo }).configFile).toBe('config/ok.json');
-  expect(loadConfig({ contextValue: './config/../config/ok.json', cwd: repo, repoRoot: repo }).configFile).toBe('config/ok.json');
+  expect(loadConfig({ contextValue: 'config/ok.json', cwd: repo, repoRoot: repo }).configFile).toBe(
+    'config/ok.json',
+  );
+  expect(
+    loadConfig({ contextValue: './config/../config/ok.json', cwd: repo, repoRoot: repo })
+      .configFile,
+  ).toBe('config/ok.json');
 });
 
 test('/etc/passwd is refused as outside the repository, and none of its content is shown', () => {
@@ -54,7 +59,9 @@ test('a file outside is refused without its content, even when it is not JSON', 
 test('a symlink inside the repository that points outside is refused (it would dangle in CodeBuild)', () => {
   fs.symlinkSync(path.join(outside, 'secret.json'), path.join(repo, 'config', 'link.json'));
   const message = refusal('config/link.json');
-  expect(message).toMatch(/link\.json is outside the repository .*\(it resolves to .*secret\.json\)/);
+  expect(message).toMatch(
+    /link\.json is outside the repository .*\(it resolves to .*secret\.json\)/,
+  );
   expect(message).not.toMatch(/SECRET/);
 });
 
@@ -78,7 +85,11 @@ test('a directory is refused as not a regular file', () => {
 test('a file larger than the limit is refused before it is read', () => {
   const big = path.join(repo, 'config', 'big.json');
   fs.writeFileSync(big, `{"x":"${'a'.repeat(MAX_CONFIG_FILE_BYTES)}"}`);
-  expect(refusal('config/big.json')).toMatch(new RegExp(`big\\.json is ${MAX_CONFIG_FILE_BYTES + 8} bytes; a config file may be at most ${MAX_CONFIG_FILE_BYTES} bytes`));
+  expect(refusal('config/big.json')).toMatch(
+    new RegExp(
+      `big\\.json is ${MAX_CONFIG_FILE_BYTES + 8} bytes; a config file may be at most ${MAX_CONFIG_FILE_BYTES} bytes`,
+    ),
+  );
 });
 
 test('a file that is not JSON is reported by line and column, without quoting it', () => {
@@ -94,7 +105,12 @@ test.each([
   ['a dollar sign', 'config/$(id).json'],
   ['a quote', "config/it's.json"],
   ['a newline', 'config/a\nb.json'],
-])('a path with %s is refused: it would reach the pipeline\'s synth shell command', (_name, name) => {
-  fs.writeFileSync(path.join(repo, name), JSON.stringify(STACK_ENVIRONMENTS));
-  expect(refusal(name)).toMatch(/may hold only letters, digits, "\.", "_", "-" and "\/" between names/);
-});
+])(
+  "a path with %s is refused: it would reach the pipeline's synth shell command",
+  (_name, name) => {
+    fs.writeFileSync(path.join(repo, name), JSON.stringify(STACK_ENVIRONMENTS));
+    expect(refusal(name)).toMatch(
+      /may hold only letters, digits, "\.", "_", "-" and "\/" between names/,
+    );
+  },
+);

@@ -3,29 +3,39 @@ import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import { KUBERNETES_VERSIONS, SUPPORTED_KUBERNETES_VERSIONS } from '../../lib/config';
 
 describe('the Kubernetes version catalog', () => {
-  test.each(SUPPORTED_KUBERNETES_VERSIONS)('%s: the cluster version and its kubectl layer are the same minor', (v) => {
-    const entry = KUBERNETES_VERSIONS[v];
-    expect(entry.version.version).toBe(v);
-    // The layer package is named after its kubectl minor (lambda-layer-kubectl-v35 = kubectl 1.35)...
-    const minor = v.split('.')[1];
-    expect(entry.layerPackage).toBe(`@aws-cdk/lambda-layer-kubectl-v${minor}`);
-    // ...and the layer it builds says so itself.
-    const layer = entry.kubectlLayer(new Stack(new App(), 'S'), 'Layer');
-    const description = JSON.stringify(Stack.of(layer).resolve((layer.node.defaultChild as { description?: string } | undefined)?.description ?? ''));
-    expect(description).toContain(`1.${minor}`);
-  });
+  test.each(SUPPORTED_KUBERNETES_VERSIONS)(
+    '%s: the cluster version and its kubectl layer are the same minor',
+    (v) => {
+      const entry = KUBERNETES_VERSIONS[v];
+      expect(entry.version.version).toBe(v);
+      // The layer package is named after its kubectl minor (lambda-layer-kubectl-v35 = kubectl 1.35)...
+      const minor = v.split('.')[1];
+      expect(entry.layerPackage).toBe(`@aws-cdk/lambda-layer-kubectl-v${minor}`);
+      // ...and the layer it builds says so itself.
+      const layer = entry.kubectlLayer(new Stack(new App(), 'S'), 'Layer');
+      const description = JSON.stringify(
+        Stack.of(layer).resolve(
+          (layer.node.defaultChild as { description?: string } | undefined)?.description ?? '',
+        ),
+      );
+      expect(description).toContain(`1.${minor}`);
+    },
+  );
 
-  test.each(SUPPORTED_KUBERNETES_VERSIONS)('%s: the pinned node AMI release is an EKS-optimized release of the same minor, with a real date', (v) => {
-    // EKS AMI release versions are `<kubernetes version>-<YYYYMMDD>` (awslabs/amazon-eks-ami CHANGELOG.md,
-    // "Release version" column), the value of .../recommended/release_version in the public SSM parameters.
-    const release = KUBERNETES_VERSIONS[v].nodeAmiReleaseVersion;
-    const m = /^(\d+\.\d+)\.\d+-(\d{4})(\d{2})(\d{2})$/.exec(release);
-    expect(m).not.toBeNull();
-    const [, minor, y, mo, d] = m as RegExpExecArray;
-    expect(minor).toBe(v);
-    const date = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
-    expect(date.toISOString().slice(0, 10)).toBe(`${y}-${mo}-${d}`);
-  });
+  test.each(SUPPORTED_KUBERNETES_VERSIONS)(
+    '%s: the pinned node AMI release is an EKS-optimized release of the same minor, with a real date',
+    (v) => {
+      // EKS AMI release versions are `<kubernetes version>-<YYYYMMDD>` (awslabs/amazon-eks-ami CHANGELOG.md,
+      // "Release version" column), the value of .../recommended/release_version in the public SSM parameters.
+      const release = KUBERNETES_VERSIONS[v].nodeAmiReleaseVersion;
+      const m = /^(\d+\.\d+)\.\d+-(\d{4})(\d{2})(\d{2})$/.exec(release);
+      expect(m).not.toBeNull();
+      const [, minor, y, mo, d] = m as RegExpExecArray;
+      expect(minor).toBe(v);
+      const date = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+      expect(date.toISOString().slice(0, 10)).toBe(`${y}-${mo}-${d}`);
+    },
+  );
 
   test('1.29 is not offered: EKS ended its extended support on 2026-03-23', () => {
     expect(SUPPORTED_KUBERNETES_VERSIONS).not.toContain('1.29');

@@ -1,6 +1,16 @@
-import { STACK_ENVIRONMENTS, type DeliveryConfigInput, ConfigError, validateConfig } from '../../lib/config';
+import {
+  STACK_ENVIRONMENTS,
+  type DeliveryConfigInput,
+  ConfigError,
+  validateConfig,
+} from '../../lib/config';
 import { checkPipelineLimits } from '../../lib/config/pipeline-limits';
-import { ACTIONS_PER_REGION, ACTIONS_PER_REPLICA_REGION, MAX_ACTIONS_PER_STAGE, MAX_REGIONS_PER_WAVE } from '../../lib/pipeline/limits';
+import {
+  ACTIONS_PER_REGION,
+  ACTIONS_PER_REPLICA_REGION,
+  MAX_ACTIONS_PER_STAGE,
+  MAX_REGIONS_PER_WAVE,
+} from '../../lib/pipeline/limits';
 import { MAX_REGIONS_PER_BAKED_WAVE } from '../../lib/config/safe-delivery';
 import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
 
@@ -14,7 +24,25 @@ const WIDEST_WAVE = Math.min(MAX_REGIONS_PER_WAVE, MAX_REGIONS_PER_BAKED_WAVE);
  * the names the rollback command knows. A wave that would split is refused by validation, with
  * its path and the limit; the widest allowed wave synthesizes into one stage.
  */
-const REGIONS = ['us-east-1', 'us-east-2', 'us-west-2', 'eu-central-1', 'eu-west-2', 'eu-west-3', 'eu-north-1', 'ap-southeast-1', 'ap-southeast-2', 'ap-northeast-2', 'ap-south-1', 'ca-central-1', 'sa-east-1', 'ap-northeast-3', 'eu-south-1', 'af-south-1', 'me-south-1'];
+const REGIONS = [
+  'us-east-1',
+  'us-east-2',
+  'us-west-2',
+  'eu-central-1',
+  'eu-west-2',
+  'eu-west-3',
+  'eu-north-1',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ap-northeast-2',
+  'ap-south-1',
+  'ca-central-1',
+  'sa-east-1',
+  'ap-northeast-3',
+  'eu-south-1',
+  'af-south-1',
+  'me-south-1',
+];
 
 function withWave(regions: readonly string[]): DeliveryConfigInput {
   return {
@@ -23,7 +51,11 @@ function withWave(regions: readonly string[]): DeliveryConfigInput {
       waves: [
         [{ account: '333333333333', region: 'eu-west-1' }],
         // AZs given: this test is about the wave, not each region's zone letters
-        regions.map((region) => ({ account: '333333333333', region, availabilityZones: [`${region}a`, `${region}b`] })),
+        regions.map((region) => ({
+          account: '333333333333',
+          region,
+          availabilityZones: [`${region}a`, `${region}b`],
+        })),
       ],
     },
   };
@@ -44,8 +76,12 @@ test('a 17-region wave is refused by validation, naming the wave and the limit (
   // The bake's rule limit (lib/config/safe-delivery.ts) refuses it too; this test is about the stage's actions.
   const actions = problemsOf(withWave(REGIONS)).filter((p) => p.includes('pipeline actions'));
   expect(actions).toHaveLength(1);
-  expect(actions[0]).toMatch(/^prod\.waves\[1\]: 17 environments in one wave need 68 pipeline actions/);
-  expect(actions[0]).toContain(`more than the ${MAX_ACTIONS_PER_STAGE} CodePipeline allows in one stage`);
+  expect(actions[0]).toMatch(
+    /^prod\.waves\[1\]: 17 environments in one wave need 68 pipeline actions/,
+  );
+  expect(actions[0]).toContain(
+    `more than the ${MAX_ACTIONS_PER_STAGE} CodePipeline allows in one stage`,
+  );
   expect(actions[0]).toContain(`waves of at most ${MAX_REGIONS_PER_WAVE}`);
 });
 
@@ -53,9 +89,17 @@ test('too many replica regions for the ImageReplicas stage are refused too', () 
   const max = Math.floor(MAX_ACTIONS_PER_STAGE / ACTIONS_PER_REPLICA_REGION);
   const many = Array.from({ length: max + 1 }, (_, i) => `r${i}`);
   // the replica rule counts distinct regions; the schema only knows real ones, so check the rule directly
-  const environments = many.map((region, i) => ({ env: { account: '333333333333', region }, path: `prod.waves[${i}][0]`, kind: 'prod' as const }));
-  expect(checkPipelineLimits({ pipelineRegion: 'eu-west-1', environments }).map((p) => p.path)).toEqual(['prod.waves']);
-  expect(checkPipelineLimits({ pipelineRegion: 'eu-west-1', environments: environments.slice(1) })).toEqual([]);
+  const environments = many.map((region, i) => ({
+    env: { account: '333333333333', region },
+    path: `prod.waves[${i}][0]`,
+    kind: 'prod' as const,
+  }));
+  expect(
+    checkPipelineLimits({ pipelineRegion: 'eu-west-1', environments }).map((p) => p.path),
+  ).toEqual(['prod.waves']);
+  expect(
+    checkPipelineLimits({ pipelineRegion: 'eu-west-1', environments: environments.slice(1) }),
+  ).toEqual([]);
 });
 
 describe('the widest wave validation allows', () => {
@@ -65,7 +109,9 @@ describe('the widest wave validation allows', () => {
   });
 
   test('ACTIONS_PER_REGION is what the synthesized pipeline really puts in a stage per region', () => {
-    const preprod = pipelineStages(s.pipeline).find((st) => st.name === s.config.preprod.pipelineStageName)!;
+    const preprod = pipelineStages(s.pipeline).find(
+      (st) => st.name === s.config.preprod.pipelineStageName,
+    )!;
     expect(preprod.actions).toHaveLength(ACTIONS_PER_REGION);
   });
 

@@ -19,7 +19,14 @@ beforeAll(() => {
   prod = s.stages['prod-us-east-1'];
   preprod = s.stages['preprod-eu-west-1'];
   custom = synthesize({
-    config: { ...STACK_ENVIRONMENTS, preprod: { account: '222222222222', region: 'eu-west-1', patching: { approveAfterDays: 2, scanSchedule: 'cron(30 4 ? * * *)' } } },
+    config: {
+      ...STACK_ENVIRONMENTS,
+      preprod: {
+        account: '222222222222',
+        region: 'eu-west-1',
+        patching: { approveAfterDays: 2, scanSchedule: 'cron(30 4 ? * * *)' },
+      },
+    },
   }).stages['preprod-eu-west-1'];
 });
 
@@ -29,26 +36,47 @@ const only = (t: Template, type: string): Resource => {
   expect(found).toHaveLength(1);
   return found[0];
 };
-const launchTemplateTags = (t: Template): Array<{ ResourceType: string; Tags: Array<{ Key: string; Value: string }> }> =>
-  ((only(t, 'AWS::EC2::LaunchTemplate').Properties.LaunchTemplateData as { TagSpecifications?: Array<{ ResourceType: string; Tags: Array<{ Key: string; Value: string }> }> }).TagSpecifications ?? []);
+const launchTemplateTags = (
+  t: Template,
+): Array<{ ResourceType: string; Tags: Array<{ Key: string; Value: string }> }> =>
+  (
+    only(t, 'AWS::EC2::LaunchTemplate').Properties.LaunchTemplateData as {
+      TagSpecifications?: Array<{
+        ResourceType: string;
+        Tags: Array<{ Key: string; Value: string }>;
+      }>;
+    }
+  ).TagSpecifications ?? [];
 
 describe('patch compliance (Systems Manager)', () => {
   test('an Amazon Linux 2023 baseline approves Critical and Important security updates after 7 days, reported as CRITICAL and HIGH', () => {
-    const rules = (only(prod, 'AWS::SSM::PatchBaseline').Properties as { OperatingSystem: string; ApprovalRules: { PatchRules: Array<Record<string, unknown>> } });
+    const rules = only(prod, 'AWS::SSM::PatchBaseline').Properties as {
+      OperatingSystem: string;
+      ApprovalRules: { PatchRules: Array<Record<string, unknown>> };
+    };
     expect(rules.OperatingSystem).toBe('AMAZON_LINUX_2023');
     const bySeverity = Object.fromEntries(
       rules.ApprovalRules.PatchRules.map((r) => {
-        const filters = (r.PatchFilterGroup as { PatchFilters: Array<{ Key: string; Values: string[] }> }).PatchFilters;
+        const filters = (
+          r.PatchFilterGroup as { PatchFilters: Array<{ Key: string; Values: string[] }> }
+        ).PatchFilters;
         expect(filters).toContainEqual({ Key: 'CLASSIFICATION', Values: ['Security'] });
         const severity = filters.find((f) => f.Key === 'SEVERITY')?.Values;
         return [JSON.stringify(severity), { days: r.ApproveAfterDays, level: r.ComplianceLevel }];
       }),
     );
-    expect(bySeverity).toEqual({ '["Critical"]': { days: 7, level: 'CRITICAL' }, '["Important"]': { days: 7, level: 'HIGH' } });
+    expect(bySeverity).toEqual({
+      '["Critical"]': { days: 7, level: 'CRITICAL' },
+      '["Important"]': { days: 7, level: 'HIGH' },
+    });
   });
 
   test('the approval delay is a setting', () => {
-    const rules = (only(custom, 'AWS::SSM::PatchBaseline').Properties.ApprovalRules as { PatchRules: Array<{ ApproveAfterDays: number }> }).PatchRules;
+    const rules = (
+      only(custom, 'AWS::SSM::PatchBaseline').Properties.ApprovalRules as {
+        PatchRules: Array<{ ApproveAfterDays: number }>;
+      }
+    ).PatchRules;
     expect(rules.map((r) => r.ApproveAfterDays)).toEqual([2, 2]);
   });
 
@@ -58,15 +86,25 @@ describe('patch compliance (Systems Manager)', () => {
     // https://docs.aws.amazon.com/systems-manager/latest/userguide/patch-manager-patch-groups.html
     // (`PatchGroup` without a space, the spelling that also works with instance tags in IMDS:
     // https://docs.aws.amazon.com/systems-manager/latest/userguide/patch-manager-tag-a-patch-group.html)
-    expect(only(prod, 'AWS::SSM::PatchBaseline').Properties.PatchGroups).toEqual(['hello-web-prod-us-east-1']);
-    expect(only(preprod, 'AWS::SSM::PatchBaseline').Properties.PatchGroups).toEqual(['hello-web-preprod-eu-west-1']);
+    expect(only(prod, 'AWS::SSM::PatchBaseline').Properties.PatchGroups).toEqual([
+      'hello-web-prod-us-east-1',
+    ]);
+    expect(only(preprod, 'AWS::SSM::PatchBaseline').Properties.PatchGroups).toEqual([
+      'hello-web-preprod-eu-west-1',
+    ]);
     // Node group tags do not reach the instances; the launch template's instance tag
     // specification does (https://docs.aws.amazon.com/eks/latest/userguide/launch-templates.html#launch-template-tagging).
-    const instanceTags = launchTemplateTags(prod).find((s) => s.ResourceType === 'instance')?.Tags ?? [];
+    const instanceTags =
+      launchTemplateTags(prod).find((s) => s.ResourceType === 'instance')?.Tags ?? [];
     expect(instanceTags).toContainEqual({ Key: 'PatchGroup', Value: 'hello-web-prod-us-east-1' });
     // ...and the node group launches from that launch template, at its latest version (the one with the tag).
     const [ltId] = Object.keys(prod.findResources('AWS::EC2::LaunchTemplate'));
-    prod.hasResourceProperties('AWS::EKS::Nodegroup', { LaunchTemplate: { Id: { Ref: ltId }, Version: { 'Fn::GetAtt': [ltId, 'LatestVersionNumber'] } } });
+    prod.hasResourceProperties('AWS::EKS::Nodegroup', {
+      LaunchTemplate: {
+        Id: { Ref: ltId },
+        Version: { 'Fn::GetAtt': [ltId, 'LatestVersionNumber'] },
+      },
+    });
   });
 
   test('a State Manager association runs AWS-RunPatchBaseline with Operation=Scan (never Install) on the tagged nodes, daily by default', () => {
@@ -81,7 +119,9 @@ describe('patch compliance (Systems Manager)', () => {
   });
 
   test('the scan schedule is a setting', () => {
-    expect(only(custom, 'AWS::SSM::Association').Properties.ScheduleExpression).toBe('cron(30 4 ? * * *)');
+    expect(only(custom, 'AWS::SSM::Association').Properties.ScheduleExpression).toBe(
+      'cron(30 4 ? * * *)',
+    );
   });
 
   test('the stack outputs the patch group, the key to the per-node compliance commands', () => {
@@ -92,10 +132,16 @@ describe('patch compliance (Systems Manager)', () => {
 describe('AMI rotation (managed node group)', () => {
   test("the node group's AMI release version is the catalog's pin for its Kubernetes version", () => {
     const pinned = KUBERNETES_VERSIONS['1.35'].nodeAmiReleaseVersion;
-    for (const t of Object.values(s.stages)) t.hasResourceProperties('AWS::EKS::Nodegroup', { ReleaseVersion: pinned, Version: Match.absent() });
+    for (const t of Object.values(s.stages))
+      t.hasResourceProperties('AWS::EKS::Nodegroup', {
+        ReleaseVersion: pinned,
+        Version: Match.absent(),
+      });
     // A custom AMI in the launch template would make EKS reject releaseVersion
     // (https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateNodegroup.html#AmazonEKS-CreateNodegroup-request-releaseVersion).
-    expect(only(prod, 'AWS::EC2::LaunchTemplate').Properties.LaunchTemplateData).not.toHaveProperty('ImageId');
+    expect(only(prod, 'AWS::EC2::LaunchTemplate').Properties.LaunchTemplateData).not.toHaveProperty(
+      'ImageId',
+    );
   });
 
   test('a roll drains nodes through the eviction API and honours PodDisruptionBudgets: never forced, one node at a time, surge first', () => {
@@ -103,7 +149,10 @@ describe('AMI rotation (managed node group)', () => {
     // aws-cdk-lib defaults it to true. DEFAULT launches new nodes before draining old ones
     // (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-update-behavior.html).
     for (const t of [prod, preprod]) {
-      t.hasResourceProperties('AWS::EKS::Nodegroup', { ForceUpdateEnabled: false, UpdateConfig: { MaxUnavailable: 1, UpdateStrategy: 'DEFAULT' } });
+      t.hasResourceProperties('AWS::EKS::Nodegroup', {
+        ForceUpdateEnabled: false,
+        UpdateConfig: { MaxUnavailable: 1, UpdateStrategy: 'DEFAULT' },
+      });
     }
   });
 });

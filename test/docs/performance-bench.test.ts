@@ -104,8 +104,8 @@ test('pipeline shape: steps, critical path without the approval, projects, asset
   expect(independent).toEqual(['FileAssets → BuildImage', 'ImageGate-preprod → preprod.Prepare', 'ImageGate-prod → prod.Prepare']);
   expect(shape.criticalPathIfParallel).toBe(12 - 3);
   const why = (from: string) => shape.transitions.find((t) => t.earlier.actions[0].name === from);
-  expect(why('preprod.Prepare')).toMatchObject({ kind: 'data', reason: expect.stringMatching(/change set/) });
-  expect(why('preprod.Deploy')).toMatchObject({ kind: 'data', reason: expect.stringMatching(/variables/) });
+  expect(why('preprod.Prepare')).toMatchObject({ kind: 'data', reason: expect.stringMatching(/change set/) as unknown });
+  expect(why('preprod.Deploy')).toMatchObject({ kind: 'data', reason: expect.stringMatching(/variables/) as unknown });
   expect(why('BuildImage')).toMatchObject({ kind: 'side effect' });
   expect(why('CodeCommit')).toMatchObject({ kind: 'data', reason: 'reads artifact Source' });
   expect(why('SmokeTest-preprod')).toMatchObject({ kind: 'by design' });

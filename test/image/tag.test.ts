@@ -11,7 +11,11 @@ function tree(files: Record<string, string>): string {
   }
   return dir;
 }
-const base = { 'main.go': 'package main', Dockerfile: 'FROM scratch', '.dockerignore': 'bench/\n*.md\n' };
+const base = {
+  'main.go': 'package main',
+  Dockerfile: 'FROM scratch',
+  '.dockerignore': 'bench/\n*.md\n',
+};
 
 test('the same source gives the same tag; a change to the code or the Dockerfile gives another', () => {
   const a = imageTagFor(tree(base));
@@ -31,12 +35,14 @@ test('files the Docker build never sees (.dockerignore) do not change the tag', 
 test('the Dockerfile and .dockerignore always count, even when .dockerignore excludes them (an allowlist)', () => {
   const allowlist = { ...base, '.dockerignore': '*\n!*.go\n' };
   const a = imageTagFor(tree(allowlist));
-  expect(imageTagFor(tree({ ...allowlist, Dockerfile: 'FROM scratch\n# base image bumped' }))).not.toBe(a);
+  expect(
+    imageTagFor(tree({ ...allowlist, Dockerfile: 'FROM scratch\n# base image bumped' })),
+  ).not.toBe(a);
   expect(imageTagFor(tree({ ...allowlist, '.dockerignore': '*\n!*.go\n!go.mod\n' }))).not.toBe(a);
   expect(imageTagFor(tree({ ...allowlist, 'notes.txt': 'not in the context' }))).toBe(a);
 });
 
-test("the real app/: a change to its Dockerfile changes the tag", () => {
+test('the real app/: a change to its Dockerfile changes the tag', () => {
   const real = path.join(__dirname, '..', '..', 'app');
   const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'app-'));
   fs.cpSync(real, copy, { recursive: true, filter: (src) => !/\/bin$/.test(src) });
@@ -64,7 +70,8 @@ describe('the real app/: what changes the tag', () => {
     fs.appendFileSync(path.join(copy, rel), text);
     return imageTagFor(copy);
   };
-  const goFiles = (dir: string) => fs.readdirSync(path.join(copy, dir)).filter((f) => f.endsWith('.go'));
+  const goFiles = (dir: string) =>
+    fs.readdirSync(path.join(copy, dir)).filter((f) => f.endsWith('.go'));
 
   test.each([
     ['a test file', () => goFiles('.').find((f) => f.endsWith('_test.go'))!],

@@ -4,12 +4,29 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CreateTableCommand, DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { parseAllDocuments } from 'yaml';
 import { WORKLOAD } from '../../lib/manifests/workload';
 import { type MotoServer, motoEnv, startMoto } from '../support/moto';
 import { REPO_ROOT, TSX_CLI } from '../support/paths';
-import { CdkKubectlHandler, type K8sObject, deleteNamespace, getJson, kubeconfig, kubectl, pods, rolloutStatus, waitForReplicas } from './support/kubectl';
+import {
+  CdkKubectlHandler,
+  type K8sObject,
+  deleteNamespace,
+  getJson,
+  kubeconfig,
+  kubectl,
+  pods,
+  rolloutStatus,
+  waitForReplicas,
+} from './support/kubectl';
 import { type DeploymentShape, type HpaShape, find } from './support/render';
 
 /**
@@ -35,14 +52,32 @@ let kubeconfigForBreakglass: string;
 let stored: string;
 let min: number;
 let handler: CdkKubectlHandler;
-const s3 = () => new S3Client({ region: REGION, endpoint: moto.endpoint, credentials: CREDS, forcePathStyle: true });
-const dynamodb = () => new DynamoDBClient({ region: REGION, endpoint: moto.endpoint, credentials: CREDS });
+const s3 = () =>
+  new S3Client({
+    region: REGION,
+    endpoint: moto.endpoint,
+    credentials: CREDS,
+    forcePathStyle: true,
+  });
+const dynamodb = () =>
+  new DynamoDBClient({ region: REGION, endpoint: moto.endpoint, credentials: CREDS });
 
-function run(file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...motoEnv(moto.endpoint, REGION), KUBECONFIG: kubeconfigForBreakglass };
+function run(
+  file: string,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...motoEnv(moto.endpoint, REGION),
+    KUBECONFIG: kubeconfigForBreakglass,
+  };
   delete env.AWS_PROFILE;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TSX_CLI, file, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [TSX_CLI, file, ...args], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -52,8 +87,12 @@ function run(file: string, args: string[]): Promise<{ code: number | null; stdou
   });
 }
 
-const breakglass = (args: string[]) => run('tools/breakglass/cli.ts', ['--env', ENV, '--config', CONFIG, '--yes', ...args]);
-const objectsOf = (yaml: string): K8sObject[] => parseAllDocuments(yaml).map((d) => d.toJS() as K8sObject).filter((o) => o !== null);
+const breakglass = (args: string[]) =>
+  run('tools/breakglass/cli.ts', ['--env', ENV, '--config', CONFIG, '--yes', ...args]);
+const objectsOf = (yaml: string): K8sObject[] =>
+  parseAllDocuments(yaml)
+    .map((d) => d.toJS() as K8sObject)
+    .filter((o) => o !== null);
 const liveDeployment = () => getJson<DeploymentShape>(['-n', NS, 'get', 'deployment', NAME]);
 
 async function currentManifest(): Promise<{ text: string; versionId?: string }> {
@@ -61,16 +100,33 @@ async function currentManifest(): Promise<{ text: string; versionId?: string }> 
   return { text: (await res.Body?.transformToString()) ?? '', versionId: res.VersionId };
 }
 async function versionIds(): Promise<string[]> {
-  return ((await s3().send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: KEY }))).Versions ?? []).map((v) => v.VersionId as string);
+  return (
+    (await s3().send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: KEY }))).Versions ?? []
+  ).map((v) => v.VersionId as string);
 }
 async function auditItems() {
-  const res = await dynamodb().send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'environment = :e', ExpressionAttributeValues: { ':e': { S: ENV } } }));
+  const res = await dynamodb().send(
+    new QueryCommand({
+      TableName: TABLE,
+      KeyConditionExpression: 'environment = :e',
+      ExpressionAttributeValues: { ':e': { S: ENV } },
+    }),
+  );
   return res.Items ?? [];
 }
 /** resourceVersion of every object of the manifest, as the cluster has them. */
 async function resourceVersions(objects: readonly K8sObject[]): Promise<string[]> {
   const out: string[] = [];
-  for (const o of objects) out.push((await getJson<{ metadata: { resourceVersion: string } }>(['get', `${o.kind}/${o.metadata.name}`, ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : [])])).metadata.resourceVersion);
+  for (const o of objects)
+    out.push(
+      (
+        await getJson<{ metadata: { resourceVersion: string } }>([
+          'get',
+          `${o.kind}/${o.metadata.name}`,
+          ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : []),
+        ])
+      ).metadata.resourceVersion,
+    );
   return out;
 }
 /** `kubectl diff` of a manifest against the cluster: 0 when the cluster runs exactly it. */
@@ -84,14 +140,24 @@ beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'integ-breakglass-'));
   moto = await startMoto();
   // the admin kubeconfig, its context named as `aws eks update-kubeconfig` names it
-  const kc = JSON.parse(fs.readFileSync(kubeconfig(), 'utf8')) as { contexts: { name: string }[]; 'current-context': string };
+  const kc = JSON.parse(fs.readFileSync(kubeconfig(), 'utf8')) as {
+    contexts: { name: string }[];
+    'current-context': string;
+  };
   kc.contexts[0].name = CONTEXT;
   kc['current-context'] = CONTEXT;
   kubeconfigForBreakglass = path.join(work, 'kubeconfig');
   fs.writeFileSync(kubeconfigForBreakglass, JSON.stringify(kc), { mode: 0o600 });
 
   // what the pipeline deployed: the rendered manifest, applied by the stage and stored in S3
-  const rendered = await run('tools/manifests.ts', ['--env', ENV, '--config', CONFIG, '--tag', 'app-1111111111111111']);
+  const rendered = await run('tools/manifests.ts', [
+    '--env',
+    ENV,
+    '--config',
+    CONFIG,
+    '--tag',
+    'app-1111111111111111',
+  ]);
   if (rendered.code !== 0) throw new Error(rendered.stderr);
   stored = rendered.stdout;
   const objects = objectsOf(stored);
@@ -102,9 +168,26 @@ beforeAll(async () => {
   if (created.code !== 0) throw new Error(created.stderr);
   await waitForReplicas(NS, NAME, min);
 
-  await s3().send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
-  await s3().send(new PutBucketVersioningCommand({ Bucket: BUCKET, VersioningConfiguration: { Status: 'Enabled' } }));
-  await s3().send(new PutObjectCommand({ Bucket: BUCKET, Key: KEY, Body: stored, ContentType: 'application/yaml' }));
+  await s3().send(
+    new CreateBucketCommand({
+      Bucket: BUCKET,
+      CreateBucketConfiguration: { LocationConstraint: REGION },
+    }),
+  );
+  await s3().send(
+    new PutBucketVersioningCommand({
+      Bucket: BUCKET,
+      VersioningConfiguration: { Status: 'Enabled' },
+    }),
+  );
+  await s3().send(
+    new PutObjectCommand({
+      Bucket: BUCKET,
+      Key: KEY,
+      Body: stored,
+      ContentType: 'application/yaml',
+    }),
+  );
   await dynamodb().send(
     new CreateTableCommand({
       TableName: TABLE,
@@ -122,9 +205,23 @@ beforeAll(async () => {
   // the stage stack, as far as breakglass cares: its outputs
   const template = {
     Resources: { Placeholder: { Type: 'AWS::CloudFormation::WaitConditionHandle' } },
-    Outputs: { ManifestBucketName: { Value: BUCKET }, ManifestObjectKey: { Value: KEY }, AuditTableName: { Value: TABLE }, ClusterArn: { Value: CONTEXT } },
+    Outputs: {
+      ManifestBucketName: { Value: BUCKET },
+      ManifestObjectKey: { Value: KEY },
+      AuditTableName: { Value: TABLE },
+      ClusterArn: { Value: CONTEXT },
+    },
   };
-  await new CloudFormationClient({ region: REGION, endpoint: moto.endpoint, credentials: CREDS }).send(new CreateStackCommand({ StackName: `hello-web-${ENV}`, TemplateBody: JSON.stringify(template) }));
+  await new CloudFormationClient({
+    region: REGION,
+    endpoint: moto.endpoint,
+    credentials: CREDS,
+  }).send(
+    new CreateStackCommand({
+      StackName: `hello-web-${ENV}`,
+      TemplateBody: JSON.stringify(template),
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -137,49 +234,83 @@ test('the deployed manifest is what S3 holds, to begin with (apart from the prun
   expect((await currentManifest()).text).toBe(stored);
   // The stage applies the objects with the CDK's prune label; S3 holds them without it (and a
   // breakglass apply therefore removes the label from every object).
-  const labelled = objectsOf(stored).map((o) => ({ ...o, metadata: { ...o.metadata, labels: { ...(o.metadata.labels ?? {}), [handler.pruneLabel]: '' } } }));
+  const labelled = objectsOf(stored).map((o) => ({
+    ...o,
+    metadata: { ...o.metadata, labels: { ...(o.metadata.labels ?? {}), [handler.pruneLabel]: '' } },
+  }));
   expect(await diffExit(labelled.map((o) => JSON.stringify(o)).join('\n'))).toBe(0);
 });
 
 test('--image: the cluster runs the new tag; the stored manifest and the audit record match what runs', async () => {
   const before = await currentManifest();
-  const res = await breakglass(['--image', 'app-2222222222222222', '--reason', 'INC-1: roll forward to the fixed image']);
-  expect({ code: res.code, stderr: res.stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/\n\s+at /) });
+  const res = await breakglass([
+    '--image',
+    'app-2222222222222222',
+    '--reason',
+    'INC-1: roll forward to the fixed image',
+  ]);
+  expect({ code: res.code, stderr: res.stderr }).toEqual({
+    code: 0,
+    stderr: expect.not.stringMatching(/\n\s+at /) as unknown,
+  });
   await rolloutStatus(NS, NAME);
   await waitForReplicas(NS, NAME, min);
   const image = (await liveDeployment()).spec.template.spec.containers[0].image;
   expect(image).toMatch(/:app-2222222222222222$/);
-  expect((await pods(NS, SELECTOR)).filter((p) => !p.terminating).map((p) => p.image)).toEqual(Array(min).fill(image));
+  expect((await pods(NS, SELECTOR)).filter((p) => !p.terminating).map((p) => p.image)).toEqual(
+    Array(min).fill(image),
+  );
 
   const now = await currentManifest();
   expect(now.versionId).not.toBe(before.versionId);
-  expect(find<DeploymentShape>(objectsOf(now.text), 'Deployment').spec.template.spec.containers[0].image).toBe(image);
+  expect(
+    find<DeploymentShape>(objectsOf(now.text), 'Deployment').spec.template.spec.containers[0].image,
+  ).toBe(image);
   expect(await diffExit(now.text)).toBe(0);
   const items = await auditItems();
   expect(items).toHaveLength(1);
-  expect(items[0]).toMatchObject({ result: { S: 'SUCCEEDED' }, action: { S: 'image' }, kubectlContext: { S: CONTEXT }, imageAfter: { S: image }, s3VersionBefore: { S: before.versionId }, s3VersionAfter: { S: now.versionId } });
+  expect(items[0]).toMatchObject({
+    result: { S: 'SUCCEEDED' },
+    action: { S: 'image' },
+    kubectlContext: { S: CONTEXT },
+    imageAfter: { S: image },
+    s3VersionBefore: { S: before.versionId },
+    s3VersionAfter: { S: now.versionId },
+  });
 });
 
 test('--manifest: the cluster runs the replacement (new greeting and tag); S3 holds that file; the audit record says so', async () => {
   const before = await currentManifest();
-  const replacement = before.text.replaceAll('app-2222222222222222', 'app-3333333333333333').replace(/value: Hello$/m, 'value: Breakglass greeting');
+  const replacement = before.text
+    .replaceAll('app-2222222222222222', 'app-3333333333333333')
+    .replace(/value: Hello$/m, 'value: Breakglass greeting');
   expect(replacement).toContain('value: Breakglass greeting');
   const file = path.join(work, 'replacement.yaml');
   fs.writeFileSync(file, replacement);
   const res = await breakglass(['--manifest', file, '--reason', 'INC-2: whole manifest']);
-  expect({ code: res.code, stderr: res.stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/\n\s+at /) });
+  expect({ code: res.code, stderr: res.stderr }).toEqual({
+    code: 0,
+    stderr: expect.not.stringMatching(/\n\s+at /) as unknown,
+  });
   await rolloutStatus(NS, NAME);
   await waitForReplicas(NS, NAME, min);
   const container = (await liveDeployment()).spec.template.spec.containers[0];
   expect(container.image).toMatch(/:app-3333333333333333$/);
   expect(container.env).toContainEqual({ name: 'HELLO', value: 'Breakglass greeting' });
-  expect((await pods(NS, SELECTOR)).filter((p) => !p.terminating).map((p) => p.image)).toEqual(Array(min).fill(container.image));
+  expect((await pods(NS, SELECTOR)).filter((p) => !p.terminating).map((p) => p.image)).toEqual(
+    Array(min).fill(container.image),
+  );
   const now = await currentManifest();
   expect(now.text).toBe(replacement);
   expect(await diffExit(now.text)).toBe(0);
   const items = await auditItems();
   expect(items).toHaveLength(2);
-  expect(items.find((i) => i.action?.S === 'manifest')).toMatchObject({ result: { S: 'SUCCEEDED' }, imageAfter: { S: container.image }, s3VersionBefore: { S: before.versionId }, s3VersionAfter: { S: now.versionId } });
+  expect(items.find((i) => i.action?.S === 'manifest')).toMatchObject({
+    result: { S: 'SUCCEEDED' },
+    imageAfter: { S: container.image },
+    s3VersionBefore: { S: before.versionId },
+    s3VersionAfter: { S: now.versionId },
+  });
 });
 
 test('a manifest the API server rejects leaves the cluster, S3 and the audit table as they were', async () => {
@@ -193,7 +324,12 @@ test('a manifest the API server rejects leaves the cluster, S3 and the audit tab
   expect(rejected).not.toBe(before.text);
   const file = path.join(work, 'rejected.yaml');
   fs.writeFileSync(file, rejected);
-  const res = await breakglass(['--manifest', file, '--reason', 'INC-3: a manifest the cluster refuses']);
+  const res = await breakglass([
+    '--manifest',
+    file,
+    '--reason',
+    'INC-3: a manifest the cluster refuses',
+  ]);
   expect(res.code).toBe(1);
   expect(res.stderr).toMatch(/Invalid value: 0: may not be 0 when `maxSurge` is 0/);
   expect(res.stderr).toContain('the API server rejected the change');

@@ -10,8 +10,14 @@ import { type ControlPlane, startControlPlane } from './support/control-plane';
 export default async function globalSetup(): Promise<void> {
   let binDir = process.env.HELLO_WEB_CONTROLPLANE_BIN;
   if (!binDir) {
-    const build = spawnSync('bash', [path.join(__dirname, 'controlplane', 'build.sh')], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
-    if (build.status !== 0) throw new Error(`building the control plane failed (exit ${build.status}); see its output above`);
+    const build = spawnSync('bash', [path.join(__dirname, 'controlplane', 'build.sh')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+    });
+    if (build.status !== 0)
+      throw new Error(
+        `building the control plane failed (exit ${build.status}); see its output above`,
+      );
     binDir = build.stdout.trim();
   }
   const cp = await startControlPlane({ binDir });

@@ -2,7 +2,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WORKLOAD } from '../../lib/manifests/workload';
-import { CdkKubectlHandler, type K8sObject, deleteNamespace, getJson, kubectlOk, pods, rolloutStatus, waitForReplicas } from './support/kubectl';
+import {
+  CdkKubectlHandler,
+  type K8sObject,
+  deleteNamespace,
+  getJson,
+  kubectlOk,
+  pods,
+  rolloutStatus,
+  waitForReplicas,
+} from './support/kubectl';
 import { type DeploymentShape, type HpaShape, find, renderAll } from './support/render';
 import { RUNBOOKS_DIR, runRunbookCommand, runbookKubectlCommands } from './support/runbooks';
 
@@ -23,7 +32,11 @@ const release2 = renderAll(path.join(work, 'r2'), 'app-2222222222222222').get(ST
 const hpa = find<HpaShape>(release1, 'HorizontalPodAutoscaler');
 const scaled = hpa.spec.minReplicas + 1;
 /** What earlier versions of the project rendered: the same manifest with spec.replicas = minReplicas. */
-const previousRelease = release1.map((o) => (o.kind === 'Deployment' ? { ...o, spec: { replicas: hpa.spec.minReplicas, ...(o as DeploymentShape).spec } } : o));
+const previousRelease = release1.map((o) =>
+  o.kind === 'Deployment'
+    ? { ...o, spec: { replicas: hpa.spec.minReplicas, ...(o as DeploymentShape).spec } }
+    : o,
+);
 const handler = new CdkKubectlHandler(path.join(work, 'handler'));
 
 async function deployPreviousReleaseAndScaleUp(): Promise<void> {
@@ -31,14 +44,35 @@ async function deployPreviousReleaseAndScaleUp(): Promise<void> {
   const created = await handler.create(previousRelease);
   if (created.code !== 0) throw new Error(created.stderr);
   await waitForReplicas(NS, NAME, hpa.spec.minReplicas);
-  await kubectlOk(['-n', NS, 'patch', 'deployment', NAME, '--subresource=scale', '--type=merge', '-p', JSON.stringify({ spec: { replicas: scaled } })]);
+  await kubectlOk([
+    '-n',
+    NS,
+    'patch',
+    'deployment',
+    NAME,
+    '--subresource=scale',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ spec: { replicas: scaled } }),
+  ]);
   await waitForReplicas(NS, NAME, scaled);
 }
 
 const deployment = () => getJson<DeploymentShape>(['-n', NS, 'get', 'deployment', NAME]);
 const lastApplied = async (): Promise<{ spec: Record<string, unknown> }> =>
-  JSON.parse((await getJson<{ metadata: { annotations: Record<string, string> } }>(['-n', NS, 'get', 'deployment', NAME])).metadata.annotations[LAST_APPLIED]) as { spec: Record<string, unknown> };
-const podNames = async () => (await pods(NS, `app.kubernetes.io/name=${NAME}`)).map((p) => p.name).sort();
+  JSON.parse(
+    (
+      await getJson<{ metadata: { annotations: Record<string, string> } }>([
+        '-n',
+        NS,
+        'get',
+        'deployment',
+        NAME,
+      ])
+    ).metadata.annotations[LAST_APPLIED],
+  ) as { spec: Record<string, unknown> };
+const podNames = async () =>
+  (await pods(NS, `app.kubernetes.io/name=${NAME}`)).map((p) => p.name).sort();
 
 afterAll(async () => {
   await deleteNamespace(NS);
@@ -47,7 +81,9 @@ afterAll(async () => {
 
 test('the rendered Deployment leaves spec.replicas to the HPA', () => {
   expect(find<DeploymentShape>(release1, 'Deployment').spec).not.toHaveProperty('replicas');
-  expect(find<DeploymentShape>(previousRelease, 'Deployment').spec.replicas).toBe(hpa.spec.minReplicas);
+  expect(find<DeploymentShape>(previousRelease, 'Deployment').spec.replicas).toBe(
+    hpa.spec.minReplicas,
+  );
 });
 
 test('the catch is real: without the handover, the first apply without spec.replicas sets the scaled-up Deployment to 1', async () => {
@@ -76,11 +112,20 @@ test("the runbook's handover keeps every pod; the next release then keeps the HP
 
   const applied = await handler.update(release2, ['-o', 'json']);
   expect(applied.code).toBe(0);
-  expect((JSON.parse(applied.stdout) as { items: DeploymentShape[] }).items.find((o) => o.kind === 'Deployment')?.spec.replicas).toBe(scaled);
+  expect(
+    (JSON.parse(applied.stdout) as { items: DeploymentShape[] }).items.find(
+      (o) => o.kind === 'Deployment',
+    )?.spec.replicas,
+  ).toBe(scaled);
   await rolloutStatus(NS, NAME);
   await waitForReplicas(NS, NAME, scaled);
-  const image2 = find<DeploymentShape>(release2, 'Deployment').spec.template.spec.containers[0].image;
-  expect((await pods(NS, `app.kubernetes.io/name=${NAME}`)).filter((p) => !p.terminating).map((p) => p.image)).toEqual(Array(scaled).fill(image2));
+  const image2 = find<DeploymentShape>(release2, 'Deployment').spec.template.spec.containers[0]
+    .image;
+  expect(
+    (await pods(NS, `app.kubernetes.io/name=${NAME}`))
+      .filter((p) => !p.terminating)
+      .map((p) => p.image),
+  ).toEqual(Array(scaled).fill(image2));
   expect((await handler.diff(release2)).code).toBe(0);
 });
 

@@ -2,7 +2,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WORKLOAD } from '../../lib/manifests/workload';
-import { CdkKubectlHandler, type K8sObject, deleteNamespace, pods, waitForReplicas } from './support/kubectl';
+import {
+  CdkKubectlHandler,
+  type K8sObject,
+  deleteNamespace,
+  pods,
+  waitForReplicas,
+} from './support/kubectl';
 import { type DeploymentShape, type HpaShape, find, renderAll } from './support/render';
 import { RUNBOOKS_DIR, runRunbookCommand, runbookKubectlCommands } from './support/runbooks';
 
@@ -37,7 +43,8 @@ const READ_ONLY_RUNBOOKS = ['alarm-rollback.md', 'patching-nodes.md', 'service-s
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'integ-runbooks-'));
 const release1 = renderAll(path.join(work, 'r1'), 'app-1111111111111111').get(STAGE) as K8sObject[];
 const release2 = renderAll(path.join(work, 'r2'), 'app-2222222222222222').get(STAGE) as K8sObject[];
-const image = (objects: K8sObject[]) => find<DeploymentShape>(objects, 'Deployment').spec.template.spec.containers[0].image;
+const image = (objects: K8sObject[]) =>
+  find<DeploymentShape>(objects, 'Deployment').spec.template.spec.containers[0].image;
 const min = find<HpaShape>(release1, 'HorizontalPodAutoscaler').spec.minReplicas;
 const handler = new CdkKubectlHandler(path.join(work, 'handler'));
 
@@ -56,7 +63,9 @@ afterAll(async () => {
 });
 
 test('every runbook with kubectl commands is run by a test', () => {
-  const withKubectl = fs.readdirSync(RUNBOOKS_DIR).filter((f) => f.endsWith('.md') && runbookKubectlCommands(f).length > 0);
+  const withKubectl = fs
+    .readdirSync(RUNBOOKS_DIR)
+    .filter((f) => f.endsWith('.md') && runbookKubectlCommands(f).length > 0);
   expect(withKubectl.sort()).toEqual(Object.keys(COVERED).sort());
 });
 
@@ -73,7 +82,11 @@ test('rollback.md, last resort: rollout history, undo and status bring the previ
   expect(outputs[1]).toContain('deployment.apps/hello-web rolled back');
   expect(outputs[2]).toContain('successfully rolled out');
   await waitForReplicas(NS, NAME, min);
-  expect((await pods(NS, `app.kubernetes.io/name=${NAME}`)).filter((p) => !p.terminating).map((p) => p.image)).toEqual(Array(min).fill(image(release1)));
+  expect(
+    (await pods(NS, `app.kubernetes.io/name=${NAME}`))
+      .filter((p) => !p.terminating)
+      .map((p) => p.image),
+  ).toEqual(Array(min).fill(image(release1)));
 });
 
 test('breakglass.md: the access check and the rollout status of "Verify" work', async () => {

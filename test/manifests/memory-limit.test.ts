@@ -8,7 +8,9 @@ import { REPO_ROOT } from '../support/paths';
 // (app/testdata/connection-memory.json, kept honest by app/connection_memory_test.go), so that
 // MAX_CONNECTIONS idle connections fit: past the cap the service refuses or queues connections,
 // and the pod is never OOM-killed.
-const measured = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'app', 'testdata', 'connection-memory.json'), 'utf8')) as { baselineRssBytes: number; bytesPerIdleConnection: number; defaultMaxConnections: number };
+const measured = JSON.parse(
+  fs.readFileSync(path.join(REPO_ROOT, 'app', 'testdata', 'connection-memory.json'), 'utf8'),
+) as { baselineRssBytes: number; bytesPerIdleConnection: number; defaultMaxConnections: number };
 
 /** Kubernetes quantities the manifests use: plain bytes or binary suffixes. */
 function bytes(quantity: string): number {
@@ -17,11 +19,20 @@ function bytes(quantity: string): number {
   return Number(m[1]) * { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 }[m[2] ?? '']!;
 }
 
-const deployment = renderWorkload({ image: 'r/x:t', imageTag: 't', greeting: 'Hi', replicas: { min: 3, max: 12, targetCpuPercent: 70 }, kubernetesVersion: '1.35' }).find((o) => o.kind === 'Deployment') as Deployment;
+const deployment = renderWorkload({
+  image: 'r/x:t',
+  imageTag: 't',
+  greeting: 'Hi',
+  replicas: { min: 3, max: 12, targetCpuPercent: 70 },
+  kubernetesVersion: '1.35',
+}).find((o) => o.kind === 'Deployment') as Deployment;
 const container = deployment.spec!.template.spec!.containers[0];
 
 test('the memory limit holds MAX_CONNECTIONS idle connections twice over', () => {
-  const cap = Number(container.env?.find((e) => e.name === 'MAX_CONNECTIONS')?.value ?? measured.defaultMaxConnections);
+  const cap = Number(
+    container.env?.find((e) => e.name === 'MAX_CONNECTIONS')?.value ??
+      measured.defaultMaxConnections,
+  );
   const needed = measured.baselineRssBytes + cap * measured.bytesPerIdleConnection;
   // Twice: with GOGC=100 the Go heap may reach twice the live heap before a collection, and the
   // kernel's socket memory, not in the process's RSS, is charged to the pod's cgroup too.

@@ -2,25 +2,51 @@ import type { Deployment } from 'kubernetes-models/apps/v1';
 import type { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import type { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { Namespace, Service } from 'kubernetes-models/v1';
-import { SHUTDOWN, TERMINATION_GRACE_SECONDS, WORKLOAD, type WorkloadObject, renderWorkload } from '../../lib/manifests/workload';
+import {
+  SHUTDOWN,
+  TERMINATION_GRACE_SECONDS,
+  WORKLOAD,
+  type WorkloadObject,
+  renderWorkload,
+} from '../../lib/manifests/workload';
 
-const props = { image: '111111111111.dkr.ecr.eu-west-1.amazonaws.com/hello-web:app-0123456789abcdef', imageTag: 'app-0123456789abcdef', greeting: 'Howdy', replicas: { min: 3, max: 12, targetCpuPercent: 70 }, kubernetesVersion: '1.35' };
+const props = {
+  image: '111111111111.dkr.ecr.eu-west-1.amazonaws.com/hello-web:app-0123456789abcdef',
+  imageTag: 'app-0123456789abcdef',
+  greeting: 'Howdy',
+  replicas: { min: 3, max: 12, targetCpuPercent: 70 },
+  kubernetesVersion: '1.35',
+};
 const objects = renderWorkload(props);
-const find = <T extends WorkloadObject>(kind: string, from: WorkloadObject[] = objects): T => from.find((o) => o.kind === kind) as T;
+const find = <T extends WorkloadObject>(kind: string, from: WorkloadObject[] = objects): T =>
+  from.find((o) => o.kind === kind) as T;
 const deployment = find<Deployment>('Deployment');
 const pod = deployment.spec!.template.spec!;
 const container = pod.containers[0];
 
 test('renders namespace, service account, deployment, service, PDB and HPA, in apply order', () => {
-  expect(objects.map((o) => o.kind)).toEqual(['Namespace', 'ServiceAccount', 'NetworkPolicy', 'Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler']);
+  expect(objects.map((o) => o.kind)).toEqual([
+    'Namespace',
+    'ServiceAccount',
+    'NetworkPolicy',
+    'Deployment',
+    'Service',
+    'PodDisruptionBudget',
+    'HorizontalPodAutoscaler',
+  ]);
 });
 
 test('the namespace enforces Pod Security "restricted", pinned to the cluster version', () => {
-  expect(find<Namespace>('Namespace').metadata!.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'v1.35' });
+  expect(find<Namespace>('Namespace').metadata!.labels).toMatchObject({
+    'pod-security.kubernetes.io/enforce': 'restricted',
+    'pod-security.kubernetes.io/enforce-version': 'v1.35',
+  });
 });
 
 test('the NLB readiness gate is injected: a rollout waits for the NLB to see new pods healthy', () => {
-  expect(find<Namespace>('Namespace').metadata!.labels).toMatchObject({ 'elbv2.k8s.aws/pod-readiness-gate-inject': 'enabled' });
+  expect(find<Namespace>('Namespace').metadata!.labels).toMatchObject({
+    'elbv2.k8s.aws/pod-readiness-gate-inject': 'enabled',
+  });
 });
 
 test('runs the given image with the greeting from config', () => {
@@ -32,11 +58,17 @@ test('the HPA owns the replica count: the Deployment leaves spec.replicas out, s
   // https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#migrating-deployments-and-statefulsets-to-horizontal-autoscaling
   // (proved against a real API server: test/integration/workload.test.ts)
   expect(deployment.spec).not.toHaveProperty('replicas');
-  expect(find<HorizontalPodAutoscaler>('HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: props.replicas.min, scaleTargetRef: { kind: 'Deployment', name: deployment.metadata!.name } });
+  expect(find<HorizontalPodAutoscaler>('HorizontalPodAutoscaler').spec).toMatchObject({
+    minReplicas: props.replicas.min,
+    scaleTargetRef: { kind: 'Deployment', name: deployment.metadata!.name },
+  });
 });
 
 test('a rolling update that never drops below the desired count', () => {
-  expect(deployment.spec!.strategy).toMatchObject({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0 } });
+  expect(deployment.spec!.strategy).toMatchObject({
+    type: 'RollingUpdate',
+    rollingUpdate: { maxUnavailable: 0 },
+  });
 });
 
 test('readiness, liveness and startup probes on the health endpoints', () => {
@@ -46,7 +78,10 @@ test('readiness, liveness and startup probes on the health endpoints', () => {
 });
 
 test('CPU and memory requests, memory limit equal to the request', () => {
-  expect(container.resources!.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+  expect(container.resources!.requests).toMatchObject({
+    cpu: expect.any(String) as unknown,
+    memory: expect.any(String) as unknown,
+  });
   expect(container.resources!.limits!.memory).toBe(container.resources!.requests!.memory);
 });
 
@@ -60,49 +95,87 @@ test('restricted security context: non-root numeric user, no escalation, no capa
     seccompProfile: { type: 'RuntimeDefault' },
   });
   expect(WORKLOAD.runAsUser).toBeGreaterThan(0);
-  expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+  expect(pod.securityContext).toMatchObject({
+    runAsNonRoot: true,
+    seccompProfile: { type: 'RuntimeDefault' },
+  });
   expect(pod.automountServiceAccountToken).toBe(false);
-  expect(find<WorkloadObject & { automountServiceAccountToken?: boolean }>('ServiceAccount').automountServiceAccountToken).toBe(false);
+  expect(
+    find<WorkloadObject & { automountServiceAccountToken?: boolean }>('ServiceAccount')
+      .automountServiceAccountToken,
+  ).toBe(false);
 });
 
 test('topology spread across zones, with a selector that matches the pod labels', () => {
-  const zone = pod.topologySpreadConstraints!.find((c) => c.topologyKey === 'topology.kubernetes.io/zone');
+  const zone = pod.topologySpreadConstraints!.find(
+    (c) => c.topologyKey === 'topology.kubernetes.io/zone',
+  );
   expect(zone).toBeDefined();
   const podLabels = deployment.spec!.template.metadata!.labels!;
-  for (const [k, v] of Object.entries(zone!.labelSelector!.matchLabels!)) expect(podLabels[k]).toBe(v);
+  for (const [k, v] of Object.entries(zone!.labelSelector!.matchLabels!))
+    expect(podLabels[k]).toBe(v);
   // and the Deployment's own selector too
-  for (const [k, v] of Object.entries(deployment.spec!.selector.matchLabels!)) expect(podLabels[k]).toBe(v);
+  for (const [k, v] of Object.entries(deployment.spec!.selector.matchLabels!))
+    expect(podLabels[k]).toBe(v);
 });
 
 test('preStop delay, and a grace period longer than the delay plus the drain and shutdown time', () => {
   expect(container.lifecycle!.preStop!.sleep!.seconds).toBe(SHUTDOWN.preStopSeconds);
   expect(pod.terminationGracePeriodSeconds).toBe(TERMINATION_GRACE_SECONDS);
-  expect(TERMINATION_GRACE_SECONDS).toBeGreaterThan(SHUTDOWN.preStopSeconds + SHUTDOWN.drainDelaySeconds + SHUTDOWN.shutdownTimeoutSeconds);
-  expect(container.env).toEqual(expect.arrayContaining([{ name: 'DRAIN_DELAY', value: `${SHUTDOWN.drainDelaySeconds}s` }]));
+  expect(TERMINATION_GRACE_SECONDS).toBeGreaterThan(
+    SHUTDOWN.preStopSeconds + SHUTDOWN.drainDelaySeconds + SHUTDOWN.shutdownTimeoutSeconds,
+  );
+  expect(container.env).toEqual(
+    expect.arrayContaining([{ name: 'DRAIN_DELAY', value: `${SHUTDOWN.drainDelaySeconds}s` }]),
+  );
 });
 
 test('an internet-facing NLB on port 80 without a certificate', () => {
   const svc = find<Service>('Service');
   expect(svc.spec!.type).toBe('LoadBalancer');
-  expect(svc.metadata!.annotations).toMatchObject({ 'service.beta.kubernetes.io/aws-load-balancer-type': 'external', 'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing' });
+  expect(svc.metadata!.annotations).toMatchObject({
+    'service.beta.kubernetes.io/aws-load-balancer-type': 'external',
+    'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing',
+  });
   expect(svc.spec!.ports!.map((p) => p.port)).toEqual([80]);
-  expect(svc.metadata!.annotations!['service.beta.kubernetes.io/aws-load-balancer-ssl-cert']).toBeUndefined();
+  expect(
+    svc.metadata!.annotations!['service.beta.kubernetes.io/aws-load-balancer-ssl-cert'],
+  ).toBeUndefined();
 });
 
 test('with a certificate ARN, TLS on 443 is terminated with ACM at the NLB', () => {
   const arn = 'arn:aws:acm:eu-west-1:333333333333:certificate/0123abcd-0000-0000-0000-000000000000';
   const svc = find<Service>('Service', renderWorkload({ ...props, certificateArn: arn }));
   expect(svc.spec!.ports!.map((p) => p.port)).toEqual([443]); // 80 closes with TLS unless httpWithTls (test/stacks/tls.test.ts)
-  expect(svc.metadata!.annotations).toMatchObject({ 'service.beta.kubernetes.io/aws-load-balancer-ssl-cert': arn, 'service.beta.kubernetes.io/aws-load-balancer-ssl-ports': '443' });
+  expect(svc.metadata!.annotations).toMatchObject({
+    'service.beta.kubernetes.io/aws-load-balancer-ssl-cert': arn,
+    'service.beta.kubernetes.io/aws-load-balancer-ssl-ports': '443',
+  });
 });
 
 test('a PodDisruptionBudget and an HPA bounded by the configured replicas', () => {
-  expect(find<PodDisruptionBudget>('PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1, selector: { matchLabels: deployment.spec!.selector.matchLabels } });
-  expect(find<HorizontalPodAutoscaler>('HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: 3, maxReplicas: 12, scaleTargetRef: { kind: 'Deployment', name: WORKLOAD.name } });
+  expect(find<PodDisruptionBudget>('PodDisruptionBudget').spec).toMatchObject({
+    maxUnavailable: 1,
+    selector: { matchLabels: deployment.spec!.selector.matchLabels },
+  });
+  expect(find<HorizontalPodAutoscaler>('HorizontalPodAutoscaler').spec).toMatchObject({
+    minReplicas: 3,
+    maxReplicas: 12,
+    scaleTargetRef: { kind: 'Deployment', name: WORKLOAD.name },
+  });
 });
 
 test('a NetworkPolicy lets only the service port in and nothing out', () => {
-  const np = find<WorkloadObject & { spec: { podSelector: { matchLabels: Record<string, string> }; ingress: unknown[]; egress?: unknown[]; policyTypes: string[] } }>('NetworkPolicy');
+  const np = find<
+    WorkloadObject & {
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        ingress: unknown[];
+        egress?: unknown[];
+        policyTypes: string[];
+      };
+    }
+  >('NetworkPolicy');
   // "Egress" in policyTypes with no egress rule denies all egress
   // (https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-deny-all-egress-traffic).
   // No `egress` key at all: the API server drops an empty list, so `egress: []` made every apply
@@ -110,5 +183,6 @@ test('a NetworkPolicy lets only the service port in and nothing out', () => {
   expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
   expect(np.spec.ingress).toEqual([{ ports: [{ port: WORKLOAD.containerPort, protocol: 'TCP' }] }]);
   expect(np.spec).not.toHaveProperty('egress');
-  for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels)) expect(deployment.spec!.template.metadata!.labels![k]).toBe(v);
+  for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels))
+    expect(deployment.spec!.template.metadata!.labels![k]).toBe(v);
 });

@@ -13,7 +13,10 @@ let after: Synthesized;
 
 beforeAll(() => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-'));
-  fs.cpSync(path.join(REPO_ROOT, 'app'), path.join(root, 'app'), { recursive: true, filter: (src) => !/\/(bin|testdata\/fuzz)$/.test(src) });
+  fs.cpSync(path.join(REPO_ROOT, 'app'), path.join(root, 'app'), {
+    recursive: true,
+    filter: (src) => !/\/(bin|testdata\/fuzz)$/.test(src),
+  });
   fs.copyFileSync(path.join(REPO_ROOT, 'buildspec.yml'), path.join(root, 'buildspec.yml'));
   before = synthesize({ repoRoot: root });
   fs.appendFileSync(path.join(root, 'app', 'main.go'), '\n// a change to the service only\n');
@@ -22,7 +25,8 @@ beforeAll(() => {
 
 test('the image tag follows app/', () => {
   expect(after.imageTag).not.toBe(before.imageTag);
-  const artifact = (s: Synthesized) => JSON.parse(fs.readFileSync(path.join(s.outdir, 'image.json'), 'utf8')) as { tag: string };
+  const artifact = (s: Synthesized) =>
+    JSON.parse(fs.readFileSync(path.join(s.outdir, 'image.json'), 'utf8')) as { tag: string };
   expect(artifact(before).tag).toBe(before.imageTag);
   expect(artifact(after).tag).toBe(after.imageTag);
 });
@@ -33,7 +37,9 @@ test('the pipeline stack template is byte-for-byte unchanged', () => {
 
 test('every stage template changes (it deploys the new tag)', () => {
   for (const name of Object.keys(before.stages)) {
-    expect(JSON.stringify(after.stages[name].toJSON())).not.toBe(JSON.stringify(before.stages[name].toJSON()));
+    expect(JSON.stringify(after.stages[name].toJSON())).not.toBe(
+      JSON.stringify(before.stages[name].toJSON()),
+    );
     expect(JSON.stringify(after.stages[name].toJSON())).toContain(after.imageTag);
   }
 });

@@ -29,7 +29,10 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function bake(states: string[], env: Record<string, string> = {}): { status: number | null; out: string; calls: string[] } {
+function bake(
+  states: string[],
+  env: Record<string, string> = {},
+): { status: number | null; out: string; calls: string[] } {
   const log = path.join(dir, `log-${Math.random()}`);
   const statesFile = path.join(dir, `states-${Math.random()}`);
   fs.writeFileSync(statesFile, `${states.join('\n')}\n`);
@@ -51,7 +54,11 @@ function bake(states: string[], env: Record<string, string> = {}): { status: num
       ...env,
     },
   });
-  return { status: r.status, out: `${r.stdout}${r.stderr}`, calls: fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean) };
+  return {
+    status: r.status,
+    out: `${r.stdout}${r.stderr}`,
+    calls: fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean),
+  };
 }
 
 test('an alarm that stays OK to the end of the bake passes, read in the environment account and region', () => {
@@ -59,9 +66,15 @@ test('an alarm that stays OK to the end of the bake passes, read in the environm
   expect(r.status).toBe(0);
   expect(r.out).toContain('baked 0 min with hello-web-prod-us-east-1-bake OK');
   expect(r.calls).toEqual([
-    expect.stringMatching(/^codepipeline get-pipeline-execution --pipeline-name hello-web-delivery --pipeline-execution-id 0123abcd-/),
-    expect.stringMatching(/^sts assume-role --role-arn arn:aws:iam::333333333333:role\/hello-web-prod-us-east-1-bake-reader /),
-    expect.stringMatching(/^cloudwatch describe-alarms --region us-east-1 --alarm-names hello-web-prod-us-east-1-bake --alarm-types CompositeAlarm .* \| key=AKIAFAKE$/),
+    expect.stringMatching(
+      /^codepipeline get-pipeline-execution --pipeline-name hello-web-delivery --pipeline-execution-id 0123abcd-/,
+    ),
+    expect.stringMatching(
+      /^sts assume-role --role-arn arn:aws:iam::333333333333:role\/hello-web-prod-us-east-1-bake-reader /,
+    ),
+    expect.stringMatching(
+      /^cloudwatch describe-alarms --region us-east-1 --alarm-names hello-web-prod-us-east-1-bake --alarm-types CompositeAlarm .* \| key=AKIAFAKE$/,
+    ),
   ]);
 });
 
@@ -73,11 +86,14 @@ test('an ALARM during the bake fails at once (the stage then rolls back)', () =>
 });
 
 // INSUFFICIENT_DATA: the alarm never evaluated; None: the CLI's answer when no such alarm exists.
-test.each([['INSUFFICIENT_DATA'], ['None']])('a bake that ends with the alarm state %s fails: no data is not health', (state) => {
-  const r = bake([state]);
-  expect(r.status).not.toBe(0);
-  expect(r.out).toMatch(/the bake ended with hello-web-prod-us-east-1-bake in \S+, not OK/);
-});
+test.each([['INSUFFICIENT_DATA'], ['None']])(
+  'a bake that ends with the alarm state %s fails: no data is not health',
+  (state) => {
+    const r = bake([state]);
+    expect(r.status).not.toBe(0);
+    expect(r.out).toMatch(/the bake ended with hello-web-prod-us-east-1-bake in \S+, not OK/);
+  },
+);
 
 test('a rollback execution does not bake (the previous release is coming back)', () => {
   const r = bake(['ALARM'], { FAKE_TYPE: 'ROLLBACK' });
@@ -89,5 +105,7 @@ test('a rollback execution does not bake (the previous release is coming back)',
 test('a role that cannot be assumed fails with a hint', () => {
   const r = bake(['OK'], { FAKE_NO_ROLE: '1' });
   expect(r.status).not.toBe(0);
-  expect(r.out).toContain('cannot assume arn:aws:iam::333333333333:role/hello-web-prod-us-east-1-bake-reader');
+  expect(r.out).toContain(
+    'cannot assume arn:aws:iam::333333333333:role/hello-web-prod-us-east-1-bake-reader',
+  );
 });

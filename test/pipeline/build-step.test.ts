@@ -9,13 +9,21 @@ import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
 
 /** What gates a release: the Build step runs the Go service's checks and the manifest validator before anything is built or deployed. */
 let s: Synthesized;
-let project: { Properties: { Source: { BuildSpec: string }; Cache: { Type: string; Location?: unknown } } };
-let spec: { phases: Record<string, { commands?: string[] }>; env: { variables: Record<string, string> }; cache?: { paths: string[] } };
+let project: {
+  Properties: { Source: { BuildSpec: string }; Cache: { Type: string; Location?: unknown } };
+};
+let spec: {
+  phases: Record<string, { commands?: string[] }>;
+  env: { variables: Record<string, string> };
+  cache?: { paths: string[] };
+};
 beforeAll(() => {
   s = synthesize();
-  const projects = Object.values(s.pipeline.findResources('AWS::CodeBuild::Project')) as Array<typeof project>;
+  const projects = Object.values(s.pipeline.findResources('AWS::CodeBuild::Project')) as Array<
+    typeof project
+  >;
   project = projects.find((p) => p.Properties.Source.BuildSpec.includes('cdk synth'))!;
-  spec = JSON.parse(project.Properties.Source.BuildSpec);
+  spec = JSON.parse(project.Properties.Source.BuildSpec) as typeof spec;
 });
 
 test('the Build stage comes before every stage that builds or deploys', () => {
@@ -33,10 +41,11 @@ test('the Build step runs the release checks (Go vet, race tests, staticcheck, m
   expect(script).toContain('bash app/scripts/test.sh');
   expect(script).toContain('tools/k8s-validate/run.sh');
   const appChecks = fs.readFileSync(path.join(REPO_ROOT, 'app', 'scripts', 'test.sh'), 'utf8');
-  for (const check of ['go vet', 'go test -race', 'scripts/lint.sh']) expect(appChecks).toContain(check);
+  for (const check of ['go vet', 'go test -race', 'scripts/lint.sh'])
+    expect(appChecks).toContain(check);
 });
 
-test('cfn-lint checks every synthesized template right after the synth (CDK\'s built-in validation is off: ADR 0019)', () => {
+test("cfn-lint checks every synthesized template right after the synth (CDK's built-in validation is off: ADR 0019)", () => {
   const commands = spec.phases.build.commands!;
   const synth = commands.findIndex((c) => c.startsWith('npx cdk synth'));
   expect(commands[synth + 1]).toBe('bash scripts/cfn-lint.sh cdk.out');
@@ -46,20 +55,38 @@ test('npm, pip and Go build and module caches are kept in S3 between runs, at th
   expect(project.Properties.Cache.Type).toBe('S3');
   expect(JSON.stringify(project.Properties.Cache.Location)).toContain(BUILD_CACHE_PREFIX);
   const vars = spec.env.variables;
-  expect([vars.npm_config_cache, vars.PIP_CACHE_DIR, vars.GOCACHE, vars.GOMODCACHE].sort()).toEqual(Object.values(BUILD_CACHE_DIRS).sort());
-  expect(spec.cache!.paths.sort()).toEqual(Object.values(BUILD_CACHE_DIRS).map((d) => `${d}/**/*`).sort());
+  expect([vars.npm_config_cache, vars.PIP_CACHE_DIR, vars.GOCACHE, vars.GOMODCACHE].sort()).toEqual(
+    Object.values(BUILD_CACHE_DIRS).sort(),
+  );
+  expect(spec.cache!.paths.sort()).toEqual(
+    Object.values(BUILD_CACHE_DIRS)
+      .map((d) => `${d}/**/*`)
+      .sort(),
+  );
 });
 
 test('old copies of the cache (rewritten on every run) do not pile up in the versioned artifact bucket', () => {
-  const bucket = Object.values(s.pipeline.findResources('AWS::S3::Bucket')).find((b) => JSON.stringify(b).includes('aws:kms')) as { Properties: { LifecycleConfiguration: { Rules: Array<{ Prefix?: string; NoncurrentVersionExpiration?: { NoncurrentDays: number } }> } } };
-  const rule = bucket.Properties.LifecycleConfiguration.Rules.find((r) => r.Prefix === `${BUILD_CACHE_PREFIX}/`);
+  const bucket = Object.values(s.pipeline.findResources('AWS::S3::Bucket')).find((b) =>
+    JSON.stringify(b).includes('aws:kms'),
+  ) as {
+    Properties: {
+      LifecycleConfiguration: {
+        Rules: Array<{ Prefix?: string; NoncurrentVersionExpiration?: { NoncurrentDays: number } }>;
+      };
+    };
+  };
+  const rule = bucket.Properties.LifecycleConfiguration.Rules.find(
+    (r) => r.Prefix === `${BUILD_CACHE_PREFIX}/`,
+  );
   expect(rule?.NoncurrentVersionExpiration?.NoncurrentDays).toBe(1);
 });
 
 test('the config file the pipeline was deployed with reaches the synth and the manifest checks', () => {
   const withFile = synthesizeCommands('config/example-multi-region.json');
   // quoted: the path goes into a shell (lib/pipeline/shell-quote.ts)
-  expect(withFile).toContain("bash scripts/release-checks.sh --config 'config/example-multi-region.json'");
+  expect(withFile).toContain(
+    "bash scripts/release-checks.sh --config 'config/example-multi-region.json'",
+  );
   expect(withFile).toContain("npx cdk synth -c 'config=config/example-multi-region.json'");
 });
 
@@ -70,9 +97,18 @@ function synthesizeCommands(configFile: string): string[] {
 
 describe('scripts/release-checks.sh stops at the first failure (stand-in go and npx)', () => {
   /** A copy of the scripts it runs, with `go` and `npx` on PATH recording their calls. */
-  function run(opts: { goFails?: string; validatorFinds?: boolean }): { status: number | null; calls: string[]; out: string } {
+  function run(opts: { goFails?: string; validatorFinds?: boolean }): {
+    status: number | null;
+    calls: string[];
+    out: string;
+  } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'release-checks-'));
-    for (const rel of ['scripts/release-checks.sh', 'app/scripts/test.sh', 'app/scripts/lint.sh', 'tools/k8s-validate/run.sh']) {
+    for (const rel of [
+      'scripts/release-checks.sh',
+      'app/scripts/test.sh',
+      'app/scripts/lint.sh',
+      'tools/k8s-validate/run.sh',
+    ]) {
       fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
       fs.copyFileSync(path.join(REPO_ROOT, rel), path.join(dir, rel));
     }
@@ -85,8 +121,15 @@ describe('scripts/release-checks.sh stops at the first failure (stand-in go and 
       `#!/usr/bin/env bash\necho "go $*" >> "${log}"\n[ "$1" = "${opts.goFails ?? 'none'}" ] && { echo "go $1 failed" >&2; exit 1; }\nif [ "$1" = build ]; then while [ $# -gt 0 ]; do [ "$1" = -o ] && { printf '#!/usr/bin/env bash\\n${validator}\\n' > "$2"; chmod +x "$2"; }; shift; done; fi\nexit 0\n`,
       { mode: 0o755 },
     );
-    fs.writeFileSync(path.join(bin, 'npx'), `#!/usr/bin/env bash\necho "npx $*" >> "${log}"\nwhile [ $# -gt 0 ]; do [ "$1" = --out-dir ] && echo 'kind: Deployment' > "$2/preprod-eu-west-1.yaml"; shift; done\n`, { mode: 0o755 });
-    const r = spawnSync('bash', [path.join(dir, 'scripts', 'release-checks.sh')], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    fs.writeFileSync(
+      path.join(bin, 'npx'),
+      `#!/usr/bin/env bash\necho "npx $*" >> "${log}"\nwhile [ $# -gt 0 ]; do [ "$1" = --out-dir ] && echo 'kind: Deployment' > "$2/preprod-eu-west-1.yaml"; shift; done\n`,
+      { mode: 0o755 },
+    );
+    const r = spawnSync('bash', [path.join(dir, 'scripts', 'release-checks.sh')], {
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
     const calls = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
     return { status: r.status, calls, out: r.stdout + r.stderr };
   }
@@ -102,12 +145,15 @@ describe('scripts/release-checks.sh stops at the first failure (stand-in go and 
     expect(r.out).toContain('k8s-validate preprod-eu-west-1.yaml');
   });
 
-  test.each(['vet', 'test', 'run'])('go %s fails: the script fails and nothing after it runs', (sub) => {
-    const r = run({ goFails: sub });
-    expect(r.status).not.toBe(0);
-    expect(r.calls[r.calls.length - 1]).toMatch(new RegExp(`^go ${sub}`));
-    expect(r.calls.some((c) => c.startsWith('npx'))).toBe(false);
-  });
+  test.each(['vet', 'test', 'run'])(
+    'go %s fails: the script fails and nothing after it runs',
+    (sub) => {
+      const r = run({ goFails: sub });
+      expect(r.status).not.toBe(0);
+      expect(r.calls[r.calls.length - 1]).toMatch(new RegExp(`^go ${sub}`));
+      expect(r.calls.some((c) => c.startsWith('npx'))).toBe(false);
+    },
+  );
 
   test('a manifest the validator rejects fails the script', () => {
     const r = run({ validatorFinds: true });

@@ -22,30 +22,54 @@ const spec = parse(fs.readFileSync(path.join(REPO_ROOT, 'buildspec.yml'), 'utf8'
  */
 type DescribeImages = 'exists' | 'missing' | 'denied' | 'throttled';
 const DESCRIBE_ERRORS: Record<Exclude<DescribeImages, 'exists'>, string> = {
-  missing: "An error occurred (ImageNotFoundException) when calling the DescribeImages operation: The image with imageId {imageDigest:'null', imageTag:'app-0123456789abcdef'} does not exist within the repository with name 'hello-web' in the registry with id '111111111111'",
-  denied: 'An error occurred (AccessDeniedException) when calling the DescribeImages operation: User: arn:aws:sts::111111111111:assumed-role/build/x is not authorized to perform: ecr:DescribeImages',
-  throttled: 'An error occurred (ThrottlingException) when calling the DescribeImages operation (reached max retries: 2): Rate exceeded',
+  missing:
+    "An error occurred (ImageNotFoundException) when calling the DescribeImages operation: The image with imageId {imageDigest:'null', imageTag:'app-0123456789abcdef'} does not exist within the repository with name 'hello-web' in the registry with id '111111111111'",
+  denied:
+    'An error occurred (AccessDeniedException) when calling the DescribeImages operation: User: arn:aws:sts::111111111111:assumed-role/build/x is not authorized to perform: ecr:DescribeImages',
+  throttled:
+    'An error occurred (ThrottlingException) when calling the DescribeImages operation (reached max retries: 2): Rate exceeded',
 };
 
-function runBuildSpec(describe: DescribeImages | boolean): { status: number | null; calls: string[]; out: string } {
+function runBuildSpec(describe: DescribeImages | boolean): {
+  status: number | null;
+  calls: string[];
+  out: string;
+} {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'buildspec-'));
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);
   const log = path.join(dir, 'calls.log');
-  const stub = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), `#!/usr/bin/env bash\necho "${name} $*" >> "${log}"\n${body}\n`, { mode: 0o755 });
-  const answer: DescribeImages = describe === true ? 'exists' : describe === false ? 'missing' : describe;
-  const describeImages = answer === 'exists' ? 'echo \'{"imageDetails": [{}]}\'; exit 0' : `echo "${DESCRIBE_ERRORS[answer]}" >&2; exit 254`;
-  stub('aws', `if [ "$2" = "describe-images" ]; then ${describeImages}; fi\nif [ "$2" = "get-login-password" ]; then echo secret; fi`);
+  const stub = (name: string, body: string) =>
+    fs.writeFileSync(
+      path.join(bin, name),
+      `#!/usr/bin/env bash\necho "${name} $*" >> "${log}"\n${body}\n`,
+      { mode: 0o755 },
+    );
+  const answer: DescribeImages =
+    describe === true ? 'exists' : describe === false ? 'missing' : describe;
+  const describeImages =
+    answer === 'exists'
+      ? 'echo \'{"imageDetails": [{}]}\'; exit 0'
+      : `echo "${DESCRIBE_ERRORS[answer]}" >&2; exit 254`;
+  stub(
+    'aws',
+    `if [ "$2" = "describe-images" ]; then ${describeImages}; fi\nif [ "$2" = "get-login-password" ]; then echo secret; fi`,
+  );
   stub('docker', 'cat > /dev/null 2>&1 || true');
   fs.mkdirSync(path.join(dir, 'cdk.out'));
-  fs.writeFileSync(path.join(dir, 'cdk.out', 'image.json'), JSON.stringify({ repositoryName: 'hello-web', tag: 'app-0123456789abcdef' }));
+  fs.writeFileSync(
+    path.join(dir, 'cdk.out', 'image.json'),
+    JSON.stringify({ repositoryName: 'hello-web', tag: 'app-0123456789abcdef' }),
+  );
 
   // CodeBuild stops a phase at its first failing command and sets CODEBUILD_BUILD_SUCCEEDING to 0;
   // after a failed pre_build the build phase does not run; post_build runs after a failed build.
   // (https://docs.aws.amazon.com/codebuild/latest/userguide/view-build-details-phases.html)
   const phase = (name: 'pre_build' | 'build') =>
     `if [ "$CODEBUILD_BUILD_SUCCEEDING" = 1 ]; then\n${spec.phases[name].commands.map((c) => `if [ "$CODEBUILD_BUILD_SUCCEEDING" = 1 ]; then\n${c}\n[ $? -eq 0 ] || export CODEBUILD_BUILD_SUCCEEDING=0\nfi`).join('\n')}\nfi`;
-  const script = [phase('pre_build'), phase('build'), ...spec.phases.post_build.commands].join('\n');
+  const script = [phase('pre_build'), phase('build'), ...spec.phases.post_build.commands].join(
+    '\n',
+  );
   const r = spawnSync('bash', ['-c', script], {
     cwd: dir,
     encoding: 'utf8',
@@ -67,23 +91,41 @@ function runBuildSpec(describe: DescribeImages | boolean): { status: number | nu
 test('a new tag: logs in to ECR, builds app/ with the Dockerfile for the target platform, stamps version and commit, pushes that tag', () => {
   const r = runBuildSpec(false);
   expect(r.status).toBe(0);
-  const login = r.calls.findIndex((c) => c.startsWith('docker login --username AWS --password-stdin 111111111111.dkr.ecr.eu-west-1.amazonaws.com'));
+  const login = r.calls.findIndex((c) =>
+    c.startsWith(
+      'docker login --username AWS --password-stdin 111111111111.dkr.ecr.eu-west-1.amazonaws.com',
+    ),
+  );
   const build = r.calls.findIndex((c) => c.startsWith('docker build'));
-  const push = r.calls.findIndex((c) => c === 'docker push 111111111111.dkr.ecr.eu-west-1.amazonaws.com/hello-web:app-0123456789abcdef');
+  const push = r.calls.findIndex(
+    (c) =>
+      c ===
+      'docker push 111111111111.dkr.ecr.eu-west-1.amazonaws.com/hello-web:app-0123456789abcdef',
+  );
   expect(login).toBeGreaterThanOrEqual(0);
   expect(build).toBeGreaterThan(login);
   expect(push).toBeGreaterThan(build);
   expect(r.calls[build]).toContain('--platform linux/arm64');
   expect(r.calls[build]).toContain('--build-arg VERSION=app-0123456789abcdef');
   expect(r.calls[build]).toContain('--build-arg COMMIT=abc1234');
-  expect(r.calls[build]).toMatch(/--tag 111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/hello-web:app-0123456789abcdef app$/);
+  expect(r.calls[build]).toMatch(
+    /--tag 111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/hello-web:app-0123456789abcdef app$/,
+  );
 });
 
 test('an existing tag (immutable): nothing is built or pushed, and the step succeeds', () => {
   const r = runBuildSpec(true);
   expect(r.status).toBe(0);
-  expect(r.calls.some((c) => c.startsWith('aws ecr describe-images --repository-name hello-web --image-ids imageTag=app-0123456789abcdef'))).toBe(true);
-  expect(r.calls.filter((c) => c.startsWith('docker build') || c.startsWith('docker push'))).toEqual([]);
+  expect(
+    r.calls.some((c) =>
+      c.startsWith(
+        'aws ecr describe-images --repository-name hello-web --image-ids imageTag=app-0123456789abcdef',
+      ),
+    ),
+  ).toBe(true);
+  expect(
+    r.calls.filter((c) => c.startsWith('docker build') || c.startsWith('docker push')),
+  ).toEqual([]);
   expect(r.out).toContain('already exists: nothing to build');
 });
 
@@ -111,11 +153,16 @@ describe('only ImageNotFoundException means "tag missing"', () => {
     expect(r.calls.some((c) => c.startsWith('docker push'))).toBe(true);
   });
 
-  test.each(['denied', 'throttled'] as const)('any other describe-images failure (%s) stops the build with its message, before building', (answer) => {
-    const r = runBuildSpec(answer);
-    expect(r.status).not.toBe(0);
-    expect(r.calls.filter((c) => c.startsWith('docker build') || c.startsWith('docker push'))).toEqual([]);
-    expect(r.out).toContain(DESCRIBE_ERRORS[answer]);
-    expect(r.out).not.toContain('already exists');
-  });
+  test.each(['denied', 'throttled'] as const)(
+    'any other describe-images failure (%s) stops the build with its message, before building',
+    (answer) => {
+      const r = runBuildSpec(answer);
+      expect(r.status).not.toBe(0);
+      expect(
+        r.calls.filter((c) => c.startsWith('docker build') || c.startsWith('docker push')),
+      ).toEqual([]);
+      expect(r.out).toContain(DESCRIBE_ERRORS[answer]);
+      expect(r.out).not.toContain('already exists');
+    },
+  );
 });

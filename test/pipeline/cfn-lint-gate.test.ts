@@ -18,21 +18,31 @@ function lint(templates: Record<string, unknown>): { status: number | null; out:
     fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     fs.writeFileSync(path.join(dir, file), JSON.stringify(body));
   }
-  const r = spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'cfn-lint.sh'), dir], { encoding: 'utf8', timeout: 120000 });
+  const r = spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'cfn-lint.sh'), dir], {
+    encoding: 'utf8',
+    timeout: 120000,
+  });
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
-const bucket = (properties: Record<string, unknown>) => ({ Resources: { Bucket: { Type: 'AWS::S3::Bucket', Properties: properties } } });
+const bucket = (properties: Record<string, unknown>) => ({
+  Resources: { Bucket: { Type: 'AWS::S3::Bucket', Properties: properties } },
+});
 
-test('an error in a stage assembly\'s template fails the gate and names the rule', () => {
-  const r = lint({ 'Pipeline.template.json': bucket({}), 'assembly-Pipeline-prod/Stack.template.json': bucket({ BucketNam: 'typo' }) });
+test("an error in a stage assembly's template fails the gate and names the rule", () => {
+  const r = lint({
+    'Pipeline.template.json': bucket({}),
+    'assembly-Pipeline-prod/Stack.template.json': bucket({ BucketNam: 'typo' }),
+  });
   expect(r.status).not.toBe(0);
   expect(r.out).toContain('E3002');
   expect(r.out).toContain('cfn-lint: 2 templates');
 });
 
 test('warnings are printed but do not fail the gate', () => {
-  const r = lint({ 'Pipeline.template.json': { Parameters: { Unused: { Type: 'String' } }, ...bucket({}) } });
+  const r = lint({
+    'Pipeline.template.json': { Parameters: { Unused: { Type: 'String' } }, ...bucket({}) },
+  });
   expect(r.status).toBe(0);
   expect(r.out).toContain('W2001');
 });

@@ -1,7 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import { CODEBUILD_IMAGES, GO_TOOLCHAIN, RUNTIME_VERSIONS } from '../../lib/pipeline/codebuild-images';
+import {
+  CODEBUILD_IMAGES,
+  GO_TOOLCHAIN,
+  RUNTIME_VERSIONS,
+} from '../../lib/pipeline/codebuild-images';
 import { REPO_ROOT } from '../support/paths';
 import { type Synthesized, synthesize } from '../support/synth';
 
@@ -13,15 +17,33 @@ import { type Synthesized, synthesize } from '../support/synth';
  * its image offers (lib/pipeline/codebuild-images.ts, from the images' runtimes.yml), and nothing else.
  */
 type Runtime = 'nodejs' | 'golang' | 'python';
-const TOOLS: Record<string, Runtime> = { node: 'nodejs', npm: 'nodejs', npx: 'nodejs', cdk: 'nodejs', 'cdk-assets': 'nodejs', go: 'golang', python: 'python', python3: 'python', pip: 'python', pip3: 'python' };
+const TOOLS: Record<string, Runtime> = {
+  node: 'nodejs',
+  npm: 'nodejs',
+  npx: 'nodejs',
+  cdk: 'nodejs',
+  'cdk-assets': 'nodejs',
+  go: 'golang',
+  python: 'python',
+  python3: 'python',
+  pip: 'python',
+  pip3: 'python',
+};
 
 interface Step {
   readonly name: string;
   readonly image: string;
-  readonly spec: { phases?: Record<string, { 'runtime-versions'?: Record<string, string>; commands?: string[] }>; env?: { variables?: Record<string, string> } };
+  readonly spec: {
+    phases?: Record<string, { 'runtime-versions'?: Record<string, string>; commands?: string[] }>;
+    env?: { variables?: Record<string, string> };
+  };
 }
 
-const packageScripts = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+const packageScripts = (
+  JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  }
+).scripts;
 
 /**
  * The runtimes a list of shell commands runs, following `bash <script>` into the repository's
@@ -57,16 +79,22 @@ let s: Synthesized;
 let steps: Step[];
 beforeAll(() => {
   s = synthesize();
-  const projects = s.pipeline.findResources('AWS::CodeBuild::Project') as Record<string, { Properties: { Environment: { Image: string }; Source: { BuildSpec: string } } }>;
+  const projects = s.pipeline.findResources('AWS::CodeBuild::Project') as Record<
+    string,
+    { Properties: { Environment: { Image: string }; Source: { BuildSpec: string } } }
+  >;
   steps = Object.entries(projects).map(([name, p]) => {
     const buildSpec = p.Properties.Source.BuildSpec;
     // CDK Pipelines writes long buildspecs (asset publishing) into the cloud assembly and names the file.
-    const text = buildSpec.trimStart().startsWith('{') ? buildSpec : fs.readFileSync(path.join(s.outdir, buildSpec), 'utf8');
+    const text = buildSpec.trimStart().startsWith('{')
+      ? buildSpec
+      : fs.readFileSync(path.join(s.outdir, buildSpec), 'utf8');
     return { name, image: p.Properties.Environment.Image, spec: parse(text) as Step['spec'] };
   });
 });
 
-const commandsOf = (step: Step) => Object.values(step.spec.phases ?? {}).flatMap((p) => p.commands ?? []);
+const commandsOf = (step: Step) =>
+  Object.values(step.spec.phases ?? {}).flatMap((p) => p.commands ?? []);
 const selected = (step: Step) => step.spec.phases?.install?.['runtime-versions'] ?? {};
 
 test('the command scan sees through scripts and npm scripts (so the main test cannot pass vacuously)', () => {
@@ -79,17 +107,29 @@ test('the command scan sees through scripts and npm scripts (so the main test ca
 test('every CodeBuild step, including those CDK Pipelines creates, runs on an image in the table', () => {
   // synth, self-mutation, asset publishing, image build, and a gate and smoke test per stage
   expect(steps.length).toBeGreaterThanOrEqual(4 + 2 * Object.keys(s.stages).length);
-  for (const step of steps) expect({ step: step.name, known: step.image in CODEBUILD_IMAGES }).toEqual({ step: step.name, known: true });
+  for (const step of steps)
+    expect({ step: step.name, known: step.image in CODEBUILD_IMAGES }).toEqual({
+      step: step.name,
+      known: true,
+    });
 });
 
 test('every step selects exactly the runtimes it runs, each at a version its image offers', () => {
   for (const step of steps) {
     const offers = CODEBUILD_IMAGES[step.image];
     const runs = [...runtimesRun(commandsOf(step))].sort();
-    expect({ step: step.name, selects: Object.keys(selected(step)).sort() }).toEqual({ step: step.name, selects: runs });
+    expect({ step: step.name, selects: Object.keys(selected(step)).sort() }).toEqual({
+      step: step.name,
+      selects: runs,
+    });
     for (const runtime of runs) {
       const version = selected(step)[runtime];
-      expect({ step: step.name, runtime, version, offered: offers[runtime].includes(version) }).toEqual({ step: step.name, runtime, version, offered: true });
+      expect({
+        step: step.name,
+        runtime,
+        version,
+        offered: offers[runtime].includes(version),
+      }).toEqual({ step: step.name, runtime, version, offered: true });
     }
   }
 });

@@ -10,15 +10,27 @@ import { REPO_ROOT, type Synthesized, pipelineStages, synthesize } from '../supp
  * change to app/ alone still leaves the pipeline's template byte-for-byte unchanged (the same
  * guarantee test/pipeline/app-change.test.ts checks for CodeCommit).
  */
-const CONNECTION_ARN = 'arn:aws:codeconnections:eu-west-1:111111111111:connection/0123abcd-0123-4567-89ab-0123456789ab';
-const config = { ...STACK_ENVIRONMENTS, source: { provider: 'GitHub' as const, connectionArn: CONNECTION_ARN, repository: 'my-org/hello-web', branch: 'release' } };
+const CONNECTION_ARN =
+  'arn:aws:codeconnections:eu-west-1:111111111111:connection/0123abcd-0123-4567-89ab-0123456789ab';
+const config = {
+  ...STACK_ENVIRONMENTS,
+  source: {
+    provider: 'GitHub' as const,
+    connectionArn: CONNECTION_ARN,
+    repository: 'my-org/hello-web',
+    branch: 'release',
+  },
+};
 
 let before: Synthesized;
 let after: Synthesized;
 
 beforeAll(() => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-'));
-  fs.cpSync(path.join(REPO_ROOT, 'app'), path.join(root, 'app'), { recursive: true, filter: (src) => !/\/(bin|testdata\/fuzz)$/.test(src) });
+  fs.cpSync(path.join(REPO_ROOT, 'app'), path.join(root, 'app'), {
+    recursive: true,
+    filter: (src) => !/\/(bin|testdata\/fuzz)$/.test(src),
+  });
   fs.copyFileSync(path.join(REPO_ROOT, 'buildspec.yml'), path.join(root, 'buildspec.yml'));
   before = synthesize({ config, repoRoot: root });
   fs.appendFileSync(path.join(root, 'app', 'main.go'), '\n// a change to the service only\n');
@@ -29,7 +41,11 @@ test('the Source stage watches the repository and branch through the connection'
   const source = pipelineStages(before.pipeline).find((s) => s.name === 'Source')!;
   expect(source.actions).toHaveLength(1);
   expect(source.actions[0].provider).toBe('CodeStarSourceConnection');
-  expect(source.actions[0].configuration).toMatchObject({ ConnectionArn: CONNECTION_ARN, FullRepositoryId: 'my-org/hello-web', BranchName: 'release' });
+  expect(source.actions[0].configuration).toMatchObject({
+    ConnectionArn: CONNECTION_ARN,
+    FullRepositoryId: 'my-org/hello-web',
+    BranchName: 'release',
+  });
 });
 
 test('no CodeCommit repository is created or referenced', () => {

@@ -21,21 +21,35 @@ const ALLOWED: readonly Allowed[] = [
   {
     policy: /^PipelineImageBuildImageRoleDefaultPolicy/,
     actions: ['ecr:GetAuthorizationToken'],
-    reason: 'a registry login token; the action has no resource type (ECR API reference). Pushing is scoped to the repository ARN.',
+    reason:
+      'a registry login token; the action has no resource type (ECR API reference). Pushing is scoped to the repository ARN.',
   },
   {
     policy: /ImageGate.*RoleDefaultPolicy/,
     actions: ['inspector2:ListFindings'],
-    reason: 'read-only Inspector findings (ENHANCED scanning); ListFindings has no resource type. ECR calls it for DescribeImageScanFindings on the caller\'s permissions.',
+    reason:
+      "read-only Inspector findings (ENHANCED scanning); ListFindings has no resource type. ECR calls it for DescribeImageScanFindings on the caller's permissions.",
   },
   {
     policy: /^PipelineUpdatePipelineSelfMutationRoleDefaultPolicy/,
     actions: ['cloudformation:DescribeStacks', 's3:ListBucket'],
-    reason: 'CDK Pipelines self-mutation (`cdk deploy`): reads stack status and lists the bootstrap bucket; read-only, not configurable in aws-cdk-lib. Writes go through the bootstrap roles it assumes.',
+    reason:
+      'CDK Pipelines self-mutation (`cdk deploy`): reads stack status and lists the bootstrap bucket; read-only, not configurable in aws-cdk-lib. Writes go through the bootstrap roles it assumes.',
   },
   {
     policy: /ClusterAutoscalerSARoleDefaultPolicy/,
-    actions: ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeLaunchConfigurations', 'autoscaling:DescribeScalingActivities', 'autoscaling:DescribeTags', 'ec2:DescribeImages', 'ec2:DescribeInstanceTypes', 'ec2:DescribeLaunchTemplateVersions', 'ec2:GetInstanceTypesFromInstanceRequirements', 'eks:DescribeNodegroup'],
+    actions: [
+      'autoscaling:DescribeAutoScalingGroups',
+      'autoscaling:DescribeAutoScalingInstances',
+      'autoscaling:DescribeLaunchConfigurations',
+      'autoscaling:DescribeScalingActivities',
+      'autoscaling:DescribeTags',
+      'ec2:DescribeImages',
+      'ec2:DescribeInstanceTypes',
+      'ec2:DescribeLaunchTemplateVersions',
+      'ec2:GetInstanceTypesFromInstanceRequirements',
+      'eks:DescribeNodegroup',
+    ],
     reason: 'Cluster Autoscaler discovery: Describe*/Get* without resource types.',
   },
   {
@@ -47,12 +61,14 @@ const ALLOWED: readonly Allowed[] = [
   {
     policy: /ImageBackfill.*RoleDefaultPolicy/,
     actions: ['ecr:DescribeReplicationBackfillResults', 'ecr:StartReplicationBackfill'],
-    reason: 'registry-level ECR actions (the registry is the resource; the ECR service authorization reference lists no resource type for them): start and follow a replication backfill of the pipeline registry to a stage region (tools/image-backfill).',
+    reason:
+      'registry-level ECR actions (the registry is the resource; the ECR service authorization reference lists no resource type for them): start and follow a replication backfill of the pipeline registry to a stage region (tools/image-backfill).',
   },
   {
     policy: /AlbControlleralbsaRoleDefaultPolicy/,
     actions: ['*'],
-    reason: 'AWS Load Balancer Controller: the upstream IAM policy (kubernetes-sigs/aws-load-balancer-controller docs/install/iam_policy.json) shipped by aws-eks-v2; its writes carry elbv2.k8s.aws/cluster tag conditions.',
+    reason:
+      'AWS Load Balancer Controller: the upstream IAM policy (kubernetes-sigs/aws-load-balancer-controller docs/install/iam_policy.json) shipped by aws-eks-v2; its writes carry elbv2.k8s.aws/cluster tag conditions.',
   },
 ];
 
@@ -60,14 +76,40 @@ let s: Synthesized;
 let wildcards: Array<{ file: string; policy: string; actions: string[]; condition: string }>;
 beforeAll(() => {
   s = synthesize();
-  const files = fs.readdirSync(s.outdir, { recursive: true }).map(String).filter((f) => f.endsWith('.template.json'));
+  const files = fs
+    .readdirSync(s.outdir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.template.json'));
   wildcards = files.flatMap((file) => {
-    const resources = (JSON.parse(fs.readFileSync(path.join(s.outdir, file), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> }).Resources;
+    const resources = (
+      JSON.parse(fs.readFileSync(path.join(s.outdir, file), 'utf8')) as {
+        Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+      }
+    ).Resources;
     return Object.entries(resources)
-      .filter(([, r]) => ['AWS::IAM::Policy', 'AWS::IAM::Role', 'AWS::IAM::ManagedPolicy'].includes(r.Type))
+      .filter(([, r]) =>
+        ['AWS::IAM::Policy', 'AWS::IAM::Role', 'AWS::IAM::ManagedPolicy'].includes(r.Type),
+      )
       .flatMap(([id, r]) => {
-        const docs = [r.Properties.PolicyDocument, ...((r.Properties.Policies as Array<{ PolicyDocument: unknown }> | undefined) ?? []).map((p) => p.PolicyDocument)].filter(Boolean) as Array<{ Statement: Array<Record<string, unknown>> }>;
-        return docs.flatMap((d) => d.Statement).filter((st) => st.Effect === 'Allow' && (st.Resource === '*' || (Array.isArray(st.Resource) && st.Resource.includes('*')))).map((st) => ({ file, policy: id, actions: ([] as string[]).concat(st.Action as string | string[]), condition: JSON.stringify(st.Condition ?? '') }));
+        const docs = [
+          r.Properties.PolicyDocument,
+          ...((r.Properties.Policies as Array<{ PolicyDocument: unknown }> | undefined) ?? []).map(
+            (p) => p.PolicyDocument,
+          ),
+        ].filter(Boolean) as Array<{ Statement: Array<Record<string, unknown>> }>;
+        return docs
+          .flatMap((d) => d.Statement)
+          .filter(
+            (st) =>
+              st.Effect === 'Allow' &&
+              (st.Resource === '*' || (Array.isArray(st.Resource) && st.Resource.includes('*'))),
+          )
+          .map((st) => ({
+            file,
+            policy: id,
+            actions: ([] as string[]).concat(st.Action as string | string[]),
+            condition: JSON.stringify(st.Condition ?? ''),
+          }));
       });
   });
 });
@@ -77,24 +119,65 @@ test('the scan finds wildcard statements where they are (it cannot pass vacuousl
 });
 
 test('every Resource "*" statement in every template is on the reasoned list', () => {
-  const unlisted = wildcards.filter((w) => !ALLOWED.some((a) => a.policy.test(w.policy) && (a.actions[0] === '*' || (w.actions.every((x) => a.actions.includes(x)) && (a.condition === undefined || w.condition.includes(a.condition))))));
+  const unlisted = wildcards.filter(
+    (w) =>
+      !ALLOWED.some(
+        (a) =>
+          a.policy.test(w.policy) &&
+          (a.actions[0] === '*' ||
+            (w.actions.every((x) => a.actions.includes(x)) &&
+              (a.condition === undefined || w.condition.includes(a.condition)))),
+      ),
+  );
   expect(unlisted).toEqual([]);
 });
 
 test("the pipeline role's KMS grant names the pipeline account's keys in the replica regions, limited to the replication keys' aliases", () => {
-  const statements = (Object.values(s.pipeline.findResources('AWS::IAM::Policy')).find((p) => JSON.stringify(p).includes('kms:ResourceAliases')) as { Properties: { PolicyDocument: { Statement: Array<Record<string, unknown>> } } } | undefined)?.Properties.PolicyDocument.Statement;
-  const kms = statements?.find((st) => JSON.stringify(st.Condition ?? '').includes('kms:ResourceAliases'));
-  expect(kms?.Resource).toEqual(['arn:aws:kms:ap-southeast-2:111111111111:key/*', 'arn:aws:kms:us-east-1:111111111111:key/*']);
-  const aliases = (kms!.Condition as Record<string, Record<string, string[]>>)['ForAnyValue:StringEquals']['kms:ResourceAliases'];
+  const statements = (
+    Object.values(s.pipeline.findResources('AWS::IAM::Policy')).find((p) =>
+      JSON.stringify(p).includes('kms:ResourceAliases'),
+    ) as
+      { Properties: { PolicyDocument: { Statement: Array<Record<string, unknown>> } } } | undefined
+  )?.Properties.PolicyDocument.Statement;
+  const kms = statements?.find((st) =>
+    JSON.stringify(st.Condition ?? '').includes('kms:ResourceAliases'),
+  );
+  expect(kms?.Resource).toEqual([
+    'arn:aws:kms:ap-southeast-2:111111111111:key/*',
+    'arn:aws:kms:us-east-1:111111111111:key/*',
+  ]);
+  const aliases = (kms!.Condition as Record<string, Record<string, string[]>>)[
+    'ForAnyValue:StringEquals'
+  ]['kms:ResourceAliases'];
   const supportAliases = fs
     .readdirSync(s.outdir)
     .filter((f) => f.startsWith('cross-region-stack-') && f.endsWith('.template.json'))
-    .flatMap((f) => Object.values((JSON.parse(fs.readFileSync(path.join(s.outdir, f), 'utf8')) as { Resources: Record<string, { Type: string; Properties: { AliasName?: string } }> }).Resources).filter((r) => r.Type === 'AWS::KMS::Alias').map((r) => r.Properties.AliasName));
+    .flatMap((f) =>
+      Object.values(
+        (
+          JSON.parse(fs.readFileSync(path.join(s.outdir, f), 'utf8')) as {
+            Resources: Record<string, { Type: string; Properties: { AliasName?: string } }>;
+          }
+        ).Resources,
+      )
+        .filter((r) => r.Type === 'AWS::KMS::Alias')
+        .map((r) => r.Properties.AliasName),
+    );
   expect([...aliases].sort()).toEqual([...supportAliases].sort());
 });
 
 test('asset publishing may start and stop only its own CodeBuild projects (not self-mutation)', () => {
-  const policy = Object.entries(s.pipeline.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('PipelineAssetsFileRoleDefaultPolicy'))!;
-  const statement = (policy[1] as { Properties: { PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement.find((st) => [].concat(st.Action as never).includes('codebuild:StartBuild' as never))!;
-  expect(statement.Resource).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^PipelineAssetsFileAsset/), 'Arn'] }]);
+  const policy = Object.entries(s.pipeline.findResources('AWS::IAM::Policy')).find(([id]) =>
+    id.startsWith('PipelineAssetsFileRoleDefaultPolicy'),
+  )!;
+  const statement = (
+    policy[1] as {
+      Properties: { PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown }> } };
+    }
+  ).Properties.PolicyDocument.Statement.find((st) =>
+    [].concat(st.Action as never).includes('codebuild:StartBuild' as never),
+  )!;
+  expect(statement.Resource).toEqual([
+    { 'Fn::GetAtt': [expect.stringMatching(/^PipelineAssetsFileAsset/), 'Arn'] },
+  ]);
 });

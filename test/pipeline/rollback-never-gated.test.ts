@@ -18,8 +18,13 @@ const isGate = (name: string): boolean => name.includes('ImageGate');
 
 test('no stage that rolls back on failure runs an image gate', () => {
   const rolling = pipelineStages(s.pipeline).filter((st) => st.onFailure?.Result === 'ROLLBACK');
-  expect(rolling.map((st) => st.name)).toEqual(expect.arrayContaining(['preprod-eu-west-1', 'prod-eu-west-1', 'prod-wave-2']));
-  for (const st of rolling) expect(st.actions.filter((a) => isGate(a.name)).map((a) => `${st.name}: ${a.name}`)).toEqual([]);
+  expect(rolling.map((st) => st.name)).toEqual(
+    expect.arrayContaining(['preprod-eu-west-1', 'prod-eu-west-1', 'prod-wave-2']),
+  );
+  for (const st of rolling)
+    expect(st.actions.filter((a) => isGate(a.name)).map((a) => `${st.name}: ${a.name}`)).toEqual(
+      [],
+    );
 });
 
 test("each deploy stage comes right after its own gate stage, which gates exactly that stage's regions and never rolls back", () => {
@@ -31,14 +36,21 @@ test("each deploy stage comes right after its own gate stage, which gates exactl
     expect(gateStage.name).toBe(imageGateStageName(deployStage));
     expect(gateStage.onFailure).toBeUndefined();
     const gated = gateStage.actions.map((a) => a.name).sort();
-    expect(gated).toEqual(envs.filter((e) => e.pipelineStageName === deployStage).map((e) => `ImageGate-${e.stageName}`).sort());
+    expect(gated).toEqual(
+      envs
+        .filter((e) => e.pipelineStageName === deployStage)
+        .map((e) => `ImageGate-${e.stageName}`)
+        .sort(),
+    );
     // Every gate of a wave runs at once: the wave's regions are checked in parallel.
     expect(new Set(gateStage.actions.map((a) => a.runOrder)).size).toBe(1);
   }
 });
 
 test('every image gate in the pipeline sits in a gate stage, and there is one per environment', () => {
-  const gates = pipelineStages(s.pipeline).flatMap((st) => st.actions.filter((a) => isGate(a.name)).map((a) => ({ stage: st.name, name: a.name })));
+  const gates = pipelineStages(s.pipeline).flatMap((st) =>
+    st.actions.filter((a) => isGate(a.name)).map((a) => ({ stage: st.name, name: a.name })),
+  );
   expect(gates).toHaveLength(allEnvironments(s.config).length);
   for (const gate of gates) expect(gate.stage).toMatch(/^ImageGate-/);
 });

@@ -3,10 +3,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { type DeliveryConfigInput, type EnvironmentConfig, allEnvironments } from '../../lib/config';
+import {
+  type DeliveryConfigInput,
+  type EnvironmentConfig,
+  allEnvironments,
+} from '../../lib/config';
 import { BAKE_NAMES, PROBE_PATHS } from '../../lib/constructs/alarms';
 import { NOTIFIED_EVENTS } from '../../lib/pipeline/notifications';
 import { REPO_ROOT, type Synthesized, synthesize } from '../support/synth';
+import exampleMultiRegion from '../../config/example-multi-region.json';
 
 // Safe delivery on the synthesized templates, for the default config and the multi-region example:
 // every deploy stage bakes behind its environments' alarms and rolls back on breach (OnSuccess),
@@ -19,7 +24,9 @@ let example: Synthesized;
 
 beforeAll(() => {
   def = synthesize();
-  example = synthesize({ config: require('../../config/example-multi-region.json') as DeliveryConfigInput });
+  example = synthesize({
+    config: exampleMultiRegion as DeliveryConfigInput,
+  });
 });
 
 interface Rule {
@@ -33,11 +40,17 @@ interface Stage {
   Name: string;
   OnSuccess?: { Conditions: Array<{ Result: string; Rules: Rule[] }> };
   BeforeEntry?: { Conditions: Array<{ Result: string; Rules: Rule[] }> };
-  Actions: Array<{ Name: string; ActionTypeId: { Provider: string }; Configuration?: Record<string, unknown> }>;
+  Actions: Array<{
+    Name: string;
+    ActionTypeId: { Provider: string };
+    Configuration?: Record<string, unknown>;
+  }>;
 }
 
 function stagesOf(t: Template): Stage[] {
-  const [pipeline] = Object.values(t.findResources('AWS::CodePipeline::Pipeline')) as Array<{ Properties: { Stages: Stage[] } }>;
+  const [pipeline] = Object.values(t.findResources('AWS::CodePipeline::Pipeline')) as Array<{
+    Properties: { Stages: Stage[] };
+  }>;
   return pipeline.Properties.Stages;
 }
 
@@ -50,7 +63,10 @@ function arnOf(value: unknown): string {
 
 /** Environments per CodePipeline deploy stage, from the config: pre-prod, then each wave. */
 function deployStages(s: Synthesized): Array<{ name: string; envs: readonly EnvironmentConfig[] }> {
-  return [{ name: s.config.preprod.pipelineStageName, envs: [s.config.preprod] }, ...s.config.prod.waves.map((w) => ({ name: w[0].pipelineStageName, envs: w }))];
+  return [
+    { name: s.config.preprod.pipelineStageName, envs: [s.config.preprod] },
+    ...s.config.prod.waves.map((w) => ({ name: w[0].pipelineStageName, envs: w })),
+  ];
 }
 
 describe.each([
@@ -69,10 +85,21 @@ describe.each([
       expect(condition.Rules.map((r) => r.Region).sort()).toEqual(envs.map((e) => e.region).sort());
       for (const env of envs) {
         const rule = condition.Rules.find((r) => r.Region === env.region)!;
-        expect(rule.RuleTypeId).toEqual({ Category: 'Rule', Owner: 'AWS', Provider: 'CloudWatchAlarm', Version: '1' });
-        expect(rule.Configuration).toEqual({ AlarmName: BAKE_NAMES.bakeAlarm(env.stageName), AlarmStates: 'ALARM', WaitTime: String(env.bake.minutes) });
+        expect(rule.RuleTypeId).toEqual({
+          Category: 'Rule',
+          Owner: 'AWS',
+          Provider: 'CloudWatchAlarm',
+          Version: '1',
+        });
+        expect(rule.Configuration).toEqual({
+          AlarmName: BAKE_NAMES.bakeAlarm(env.stageName),
+          AlarmStates: 'ALARM',
+          WaitTime: String(env.bake.minutes),
+        });
         // Read in the environment's own account: a role there, assumed by the pipeline's role.
-        expect(arnOf(rule.RoleArn)).toBe(`arn:aws:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`);
+        expect(arnOf(rule.RoleArn)).toBe(
+          `arn:aws:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`,
+        );
       }
     }
   });
@@ -82,9 +109,16 @@ describe.each([
     const stages = stagesOf(s.pipeline);
     for (const { name, envs } of deployStages(s)) {
       const stage = stages.find((x) => x.Name === name)!;
-      const actions = stage.Actions as Array<{ Name: string; RunOrder: number; ActionTypeId: { Provider: string }; Configuration: { EnvironmentVariables?: unknown } }>;
+      const actions = stage.Actions as Array<{
+        Name: string;
+        RunOrder: number;
+        ActionTypeId: { Provider: string };
+        Configuration: { EnvironmentVariables?: unknown };
+      }>;
       const bakes = actions.filter((a) => a.Name.startsWith('Bake-'));
-      expect(bakes.map((a) => a.Name).sort()).toEqual(envs.map((e) => `Bake-${e.stageName}`).sort());
+      expect(bakes.map((a) => a.Name).sort()).toEqual(
+        envs.map((e) => `Bake-${e.stageName}`).sort(),
+      );
       const others = actions.filter((a) => !a.Name.startsWith('Bake-'));
       for (const bake of bakes) {
         expect(bake.ActionTypeId.Provider).toBe('CodeBuild');
@@ -92,7 +126,14 @@ describe.each([
         expect(bake.RunOrder).toBe(Math.max(...others.map((a) => a.RunOrder)) + 1);
         const env = envs.find((e) => bake.Name === `Bake-${e.stageName}`)!;
         // A JSON string, joined with the partition token for the role ARN.
-        const vars = Object.fromEntries((JSON.parse(arnOf(bake.Configuration.EnvironmentVariables)) as Array<{ name: string; value: string }>).map((v) => [v.name, v.value]));
+        const vars = Object.fromEntries(
+          (
+            JSON.parse(arnOf(bake.Configuration.EnvironmentVariables)) as Array<{
+              name: string;
+              value: string;
+            }>
+          ).map((v) => [v.name, v.value]),
+        );
         expect(vars).toMatchObject({
           PIPELINE_NAME: s.config.pipeline.name,
           EXECUTION_ID: '#{codepipeline.PipelineExecutionId}',
@@ -100,7 +141,9 @@ describe.each([
           ALARM_REGION: env.region,
           BAKE_MINUTES: String(env.bake.minutes),
         });
-        expect(vars.ROLE_ARN).toBe(`arn:aws:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`);
+        expect(vars.ROLE_ARN).toBe(
+          `arn:aws:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`,
+        );
       }
     }
   });
@@ -109,51 +152,109 @@ describe.each([
     const s = get();
     const deploying = new Set(deployStages(s).map((d) => d.name));
     const others = stagesOf(s.pipeline).filter((x) => !deploying.has(x.Name));
-    expect(others.map((x) => x.Name)).toEqual(expect.arrayContaining(['Source', 'Build', 'PromoteToProd']));
+    expect(others.map((x) => x.Name)).toEqual(
+      expect.arrayContaining(['Source', 'Build', 'PromoteToProd']),
+    );
     for (const x of others) {
       expect(x.OnSuccess).toBeUndefined();
-      expect(x.Actions.some((a) => typeof a.Name === 'string' && a.Name.startsWith('Bake-'))).toBe(false);
+      expect(x.Actions.some((a) => typeof a.Name === 'string' && a.Name.startsWith('Bake-'))).toBe(
+        false,
+      );
     }
   });
 
-  test('the alarm and role each rule names exist in that environment\'s stack, and the role may only read that alarm', () => {
+  test("the alarm and role each rule names exist in that environment's stack, and the role may only read that alarm", () => {
     const s = get();
     for (const env of allEnvironments(s.config)) {
       const t = s.stages[env.stageName];
-      t.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', { AlarmName: BAKE_NAMES.bakeAlarm(env.stageName) });
-      const roles = t.findResources('AWS::IAM::Role', { Properties: { RoleName: BAKE_NAMES.readerRole(env.stageName) } });
-      const [role] = Object.values(roles) as Array<{ Properties: { AssumeRolePolicyDocument: { Statement: Array<{ Principal: { AWS: unknown } }> }; Policies: Array<{ PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown }> } }> } }>;
+      t.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', {
+        AlarmName: BAKE_NAMES.bakeAlarm(env.stageName),
+      });
+      const roles = t.findResources('AWS::IAM::Role', {
+        Properties: { RoleName: BAKE_NAMES.readerRole(env.stageName) },
+      });
+      const [role] = Object.values(roles) as Array<{
+        Properties: {
+          AssumeRolePolicyDocument: { Statement: Array<{ Principal: { AWS: unknown } }> };
+          Policies: Array<{
+            PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown }> };
+          }>;
+        };
+      }>;
       expect(role).toBeDefined();
-      expect(arnOf(role.Properties.AssumeRolePolicyDocument.Statement[0].Principal.AWS)).toBe(`arn:aws:iam::${s.config.pipeline.account}:root`);
+      expect(arnOf(role.Properties.AssumeRolePolicyDocument.Statement[0].Principal.AWS)).toBe(
+        `arn:aws:iam::${s.config.pipeline.account}:root`,
+      );
       const statements = role.Properties.Policies.flatMap((p) => p.PolicyDocument.Statement);
-      expect(statements).toEqual([{ Effect: 'Allow', Action: ['cloudwatch:DescribeAlarmHistory', 'cloudwatch:DescribeAlarms'], Resource: { 'Fn::GetAtt': [expect.stringMatching(/^AlarmsBake/), 'Arn'] } }]);
+      expect(statements).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['cloudwatch:DescribeAlarmHistory', 'cloudwatch:DescribeAlarms'],
+          Resource: { 'Fn::GetAtt': [expect.stringMatching(/^AlarmsBake/), 'Arn'] },
+        },
+      ]);
     }
   });
 
   test("the pipeline's role may assume exactly the environments' bake reader roles", () => {
     const s = get();
-    const policies = Object.values(s.pipeline.findResources('AWS::IAM::Policy')) as Array<{ Properties: { PolicyDocument: { Statement: Array<{ Sid?: string; Action: unknown; Resource: unknown }> } } }>;
-    const statement = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).find((st) => st.Sid === 'ReadBakeAlarms');
+    const policies = Object.values(s.pipeline.findResources('AWS::IAM::Policy')) as Array<{
+      Properties: {
+        PolicyDocument: { Statement: Array<{ Sid?: string; Action: unknown; Resource: unknown }> };
+      };
+    }>;
+    const statement = policies
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .find((st) => st.Sid === 'ReadBakeAlarms');
     expect(statement?.Action).toBe('sts:AssumeRole');
-    const resources = (Array.isArray(statement?.Resource) ? statement!.Resource : [statement?.Resource]) as unknown[];
-    expect(resources.map(arnOf).sort()).toEqual(allEnvironments(s.config).map((e) => `arn:aws:iam::${e.account}:role/${BAKE_NAMES.readerRole(e.stageName)}`).sort());
+    const resources = (
+      Array.isArray(statement?.Resource) ? statement.Resource : [statement?.Resource]
+    ) as unknown[];
+    expect(resources.map(arnOf).sort()).toEqual(
+      allEnvironments(s.config)
+        .map((e) => `arn:aws:iam::${e.account}:role/${BAKE_NAMES.readerRole(e.stageName)}`)
+        .sort(),
+    );
   });
 });
 
 test("the bake actions' role may assume the environments' reader roles and read this pipeline's executions, nothing else", () => {
-  const policies = Object.entries(def.pipeline.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('BakeWatchProjectRole')) as Array<[string, { Properties: { PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> } } }]>;
+  const policies = Object.entries(def.pipeline.findResources('AWS::IAM::Policy')).filter(([id]) =>
+    id.startsWith('BakeWatchProjectRole'),
+  ) as Array<
+    [
+      string,
+      {
+        Properties: {
+          PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> };
+        };
+      },
+    ]
+  >;
   expect(policies).toHaveLength(1);
   const statements = policies[0][1].Properties.PolicyDocument.Statement;
   const assume = statements.find((st) => st.Action === 'sts:AssumeRole')!;
-  expect((assume.Resource as unknown[]).map(arnOf).sort()).toEqual(allEnvironments(def.config).map((e) => `arn:aws:iam::${e.account}:role/${BAKE_NAMES.readerRole(e.stageName)}`).sort());
+  expect((assume.Resource as unknown[]).map(arnOf).sort()).toEqual(
+    allEnvironments(def.config)
+      .map((e) => `arn:aws:iam::${e.account}:role/${BAKE_NAMES.readerRole(e.stageName)}`)
+      .sort(),
+  );
   const read = statements.find((st) => st.Action === 'codepipeline:GetPipelineExecution')!;
-  expect(JSON.stringify(read.Resource)).toContain(`"${Object.keys(def.pipeline.findResources('AWS::CodePipeline::Pipeline'))[0]}"`);
-  expect(statements.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action])).filter((a) => /^(cloudwatch|iam|sts):/.test(String(a)))).toEqual(['sts:AssumeRole']);
+  expect(JSON.stringify(read.Resource)).toContain(
+    `"${Object.keys(def.pipeline.findResources('AWS::CodePipeline::Pipeline'))[0]}"`,
+  );
+  expect(
+    statements
+      .flatMap((st) => (Array.isArray(st.Action) ? (st.Action as unknown[]) : [st.Action]))
+      .filter((a) => /^(cloudwatch|iam|sts):/.test(String(a))),
+  ).toEqual(['sts:AssumeRole']);
 });
 
 describe('alarms of one environment', () => {
   const alarm = (t: Template, name: string) => {
-    const found = Object.values(t.findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmName: name } })) as Array<{ Properties: Record<string, unknown> }>;
+    const found = Object.values(
+      t.findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmName: name } }),
+    ) as Array<{ Properties: Record<string, unknown> }>;
     expect(found).toHaveLength(1);
     return found[0].Properties;
   };
@@ -161,82 +262,167 @@ describe('alarms of one environment', () => {
   test.each([
     ['preprod-eu-west-1', 3, 2],
     ['prod-us-east-1', 5, 3],
-  ])('%s: error rate, p99 latency and availability alarms with the configured thresholds and %i evaluation periods', (stageName, periods, replicasMin) => {
-    const t = def.stages[stageName];
-    const env = allEnvironments(def.config).find((e) => e.stageName === stageName)!;
-    expect(env.bake.evaluationPeriods).toBe(periods);
-    expect(env.replicas.min).toBe(replicasMin);
+  ])(
+    '%s: error rate, p99 latency and availability alarms with the configured thresholds and %i evaluation periods',
+    (stageName, periods, replicasMin) => {
+      const t = def.stages[stageName];
+      const env = allEnvironments(def.config).find((e) => e.stageName === stageName)!;
+      expect(env.bake.evaluationPeriods).toBe(periods);
+      expect(env.replicas.min).toBe(replicasMin);
 
-    const errorRate = alarm(t, BAKE_NAMES.child(stageName, 'error-rate'));
-    expect(errorRate).toMatchObject({ ComparisonOperator: 'GreaterThanThreshold', Threshold: env.bake.errorRatePercent, EvaluationPeriods: periods, DatapointsToAlarm: periods });
-    expect(errorRate.Metrics).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ Expression: '100 * FILL(errors, 0) / requests' }),
-        expect.objectContaining({ Id: 'errors', MetricStat: expect.objectContaining({ Metric: expect.objectContaining({ MetricName: 'Errors', Namespace: BAKE_NAMES.namespace(stageName) }), Stat: 'Sum', Period: 60 }) }),
-        expect.objectContaining({ Id: 'requests', MetricStat: expect.objectContaining({ Metric: expect.objectContaining({ MetricName: 'Requests', Namespace: BAKE_NAMES.namespace(stageName) }), Stat: 'Sum', Period: 60 }) }),
-      ]),
-    );
+      const errorRate = alarm(t, BAKE_NAMES.child(stageName, 'error-rate'));
+      expect(errorRate).toMatchObject({
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: env.bake.errorRatePercent,
+        EvaluationPeriods: periods,
+        DatapointsToAlarm: periods,
+      });
+      expect(errorRate.Metrics).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ Expression: '100 * FILL(errors, 0) / requests' }),
+          expect.objectContaining({
+            Id: 'errors',
+            MetricStat: expect.objectContaining({
+              Metric: expect.objectContaining({
+                MetricName: 'Errors',
+                Namespace: BAKE_NAMES.namespace(stageName),
+              }) as unknown,
+              Stat: 'Sum',
+              Period: 60,
+            }) as unknown,
+          }),
+          expect.objectContaining({
+            Id: 'requests',
+            MetricStat: expect.objectContaining({
+              Metric: expect.objectContaining({
+                MetricName: 'Requests',
+                Namespace: BAKE_NAMES.namespace(stageName),
+              }) as unknown,
+              Stat: 'Sum',
+              Period: 60,
+            }) as unknown,
+          }),
+        ]),
+      );
 
-    expect(alarm(t, BAKE_NAMES.child(stageName, 'p99-latency'))).toMatchObject({ MetricName: 'LatencyMs', Namespace: BAKE_NAMES.namespace(stageName), ExtendedStatistic: 'p99', Threshold: env.bake.p99LatencyMs, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: periods });
+      expect(alarm(t, BAKE_NAMES.child(stageName, 'p99-latency'))).toMatchObject({
+        MetricName: 'LatencyMs',
+        Namespace: BAKE_NAMES.namespace(stageName),
+        ExtendedStatistic: 'p99',
+        Threshold: env.bake.p99LatencyMs,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: periods,
+      });
 
-    expect(alarm(t, BAKE_NAMES.child(stageName, 'availability'))).toMatchObject({
-      Namespace: 'ContainerInsights',
-      MetricName: 'service_number_of_running_pods',
-      Dimensions: [
-        { Name: 'ClusterName', Value: `hello-web-${stageName}` },
-        { Name: 'Namespace', Value: 'hello-web' },
-        { Name: 'Service', Value: 'hello-web' },
-      ],
-      Statistic: 'Minimum',
-      ComparisonOperator: 'LessThanThreshold',
-      Threshold: replicasMin,
-    });
-  });
+      expect(alarm(t, BAKE_NAMES.child(stageName, 'availability'))).toMatchObject({
+        Namespace: 'ContainerInsights',
+        MetricName: 'service_number_of_running_pods',
+        Dimensions: [
+          { Name: 'ClusterName', Value: `hello-web-${stageName}` },
+          { Name: 'Namespace', Value: 'hello-web' },
+          { Name: 'Service', Value: 'hello-web' },
+        ],
+        Statistic: 'Minimum',
+        ComparisonOperator: 'LessThanThreshold',
+        Threshold: replicasMin,
+      });
+    },
+  );
 
   test('no data during a bake never reads as healthy: the signals that always report treat missing data as breaching, and the bake alarm fires on any child', () => {
     const stageName = 'prod-eu-west-1';
     const t = def.stages[stageName];
     // Always-reporting signals: probes log every few seconds, Container Insights reports every minute.
-    expect(alarm(t, BAKE_NAMES.child(stageName, 'availability')).TreatMissingData).toBe('breaching');
+    expect(alarm(t, BAKE_NAMES.child(stageName, 'availability')).TreatMissingData).toBe(
+      'breaching',
+    );
     expect(alarm(t, BAKE_NAMES.child(stageName, 'signals')).TreatMissingData).toBe('breaching');
     // No user request in a period is no user error; safe because `signals` proves the log path is alive.
-    expect(alarm(t, BAKE_NAMES.child(stageName, 'error-rate')).TreatMissingData).toBe('notBreaching');
-    expect(alarm(t, BAKE_NAMES.child(stageName, 'p99-latency')).TreatMissingData).toBe('notBreaching');
+    expect(alarm(t, BAKE_NAMES.child(stageName, 'error-rate')).TreatMissingData).toBe(
+      'notBreaching',
+    );
+    expect(alarm(t, BAKE_NAMES.child(stageName, 'p99-latency')).TreatMissingData).toBe(
+      'notBreaching',
+    );
 
-    const [composite] = Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm')) as Array<{ Properties: { AlarmRule: unknown } }>;
+    const [composite] = Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm')) as Array<{
+      Properties: { AlarmRule: unknown };
+    }>;
     const rule = JSON.stringify(composite.Properties.AlarmRule);
-    for (const logical of Object.keys(t.findResources('AWS::CloudWatch::Alarm'))) expect(rule).toContain(`"${logical}"`);
+    for (const logical of Object.keys(t.findResources('AWS::CloudWatch::Alarm')))
+      expect(rule).toContain(`"${logical}"`);
     expect(rule).not.toMatch(/AND/);
   });
 
   test('request, error and latency metrics exclude probes; the signal count includes them', () => {
     const t = def.stages['prod-eu-west-1'];
-    const filters = Object.values(t.findResources('AWS::Logs::MetricFilter')) as Array<{ Properties: { FilterPattern: string; MetricTransformations: Array<{ MetricName: string; MetricValue: string }>; LogGroupName: unknown } }>;
-    const byMetric = Object.fromEntries(filters.map((f) => [f.Properties.MetricTransformations[0].MetricName, f.Properties]));
-    expect(Object.keys(byMetric).sort()).toEqual(['AccessLogLines', 'Errors', 'LatencyMs', 'Requests']);
+    const filters = Object.values(t.findResources('AWS::Logs::MetricFilter')) as Array<{
+      Properties: {
+        FilterPattern: string;
+        MetricTransformations: Array<{ MetricName: string; MetricValue: string }>;
+        LogGroupName: unknown;
+      };
+    }>;
+    const byMetric = Object.fromEntries(
+      filters.map((f) => [f.Properties.MetricTransformations[0].MetricName, f.Properties]),
+    );
+    expect(Object.keys(byMetric).sort()).toEqual([
+      'AccessLogLines',
+      'Errors',
+      'LatencyMs',
+      'Requests',
+    ]);
     for (const name of ['Requests', 'Errors', 'LatencyMs']) {
-      for (const probe of PROBE_PATHS) expect(byMetric[name].FilterPattern).toContain(`$.log_processed.path != "${probe}"`);
+      for (const probe of PROBE_PATHS)
+        expect(byMetric[name].FilterPattern).toContain(`$.log_processed.path != "${probe}"`);
       expect(byMetric[name].FilterPattern).toContain('$.kubernetes.container_name = "web"');
     }
     expect(byMetric.Errors.FilterPattern).toContain('$.log_processed.status >= 500');
-    expect(byMetric.LatencyMs.MetricTransformations[0].MetricValue).toBe('$.log_processed.duration_ms');
+    expect(byMetric.LatencyMs.MetricTransformations[0].MetricValue).toBe(
+      '$.log_processed.duration_ms',
+    );
     expect(byMetric.AccessLogLines.FilterPattern).not.toContain('/readyz');
-    t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/containerinsights/hello-web-prod-eu-west-1/application', RetentionInDays: 90 });
+    t.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/aws/containerinsights/hello-web-prod-eu-west-1/application',
+      RetentionInDays: 90,
+    });
   });
 
   test('the CloudWatch Observability add-on ships the logs, with its own Pod Identity role, after our log group exists', () => {
     const t = def.stages['prod-eu-west-1'];
-    const addons = t.findResources('AWS::EKS::Addon', { Properties: { AddonName: 'amazon-cloudwatch-observability' } });
-    const [[, addon]] = Object.entries(addons) as Array<[string, { DependsOn?: string[]; Properties: { PodIdentityAssociations: Array<{ ServiceAccount: string; RoleArn: unknown }> } }]>;
-    expect(addon.Properties.PodIdentityAssociations).toEqual([{ ServiceAccount: 'cloudwatch-agent', RoleArn: { 'Fn::GetAtt': [expect.stringMatching(/^AlarmsCloudWatchAgentRole/), 'Arn'] } }]);
-    const logGroup = Object.keys(t.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: Match.stringLikeRegexp('/application$') } }))[0];
+    const addons = t.findResources('AWS::EKS::Addon', {
+      Properties: { AddonName: 'amazon-cloudwatch-observability' },
+    });
+    const [[, addon]] = Object.entries(addons) as Array<
+      [
+        string,
+        {
+          DependsOn?: string[];
+          Properties: {
+            PodIdentityAssociations: Array<{ ServiceAccount: string; RoleArn: unknown }>;
+          };
+        },
+      ]
+    >;
+    expect(addon.Properties.PodIdentityAssociations).toEqual([
+      {
+        ServiceAccount: 'cloudwatch-agent',
+        RoleArn: { 'Fn::GetAtt': [expect.stringMatching(/^AlarmsCloudWatchAgentRole/), 'Arn'] },
+      },
+    ]);
+    const logGroup = Object.keys(
+      t.findResources('AWS::Logs::LogGroup', {
+        Properties: { LogGroupName: Match.stringLikeRegexp('/application$') },
+      }),
+    )[0];
     expect(addon.DependsOn).toContain(logGroup);
   });
 
   test('bake settings from config reach the alarms (example: prod-eu-west-1 bakes 60 min at p99 300 ms)', () => {
     const t = example.stages['prod-eu-west-1'];
     expect(alarm(t, BAKE_NAMES.child('prod-eu-west-1', 'p99-latency')).Threshold).toBe(300);
-    const rule = stagesOf(example.pipeline).find((x) => x.Name === 'prod-eu-west-1')!.OnSuccess!.Conditions[0].Rules[0];
+    const rule = stagesOf(example.pipeline).find((x) => x.Name === 'prod-eu-west-1')!.OnSuccess!
+      .Conditions[0].Rules[0];
     expect(rule.Configuration.WaitTime).toBe('60');
   });
 });
@@ -248,7 +434,7 @@ describe('deployment windows', () => {
 
   test('a prod wave with a window may be entered only inside it; other waves any time', () => {
     const stages = stagesOf(example.pipeline);
-    const windows = (require('../../config/example-multi-region.json') as DeliveryConfigInput).prod.deploymentWindows ?? [];
+    const windows = (exampleMultiRegion as DeliveryConfigInput).prod.deploymentWindows ?? [];
     expect(windows.length).toBeGreaterThan(0);
     example.config.prod.waves.forEach((wave, w) => {
       const stage = stages.find((x) => x.Name === wave[0].pipelineStageName)!;
@@ -258,7 +444,21 @@ describe('deployment windows', () => {
         return;
       }
       expect(stage.BeforeEntry?.Conditions).toEqual([
-        { Result: 'FAIL', Rules: [{ Name: `Window-${stage.Name}`, RuleTypeId: { Category: 'Rule', Owner: 'AWS', Provider: 'DeploymentWindow', Version: '1' }, Configuration: { Cron: configured.cron, TimeZone: configured.timeZone } }] },
+        {
+          Result: 'FAIL',
+          Rules: [
+            {
+              Name: `Window-${stage.Name}`,
+              RuleTypeId: {
+                Category: 'Rule',
+                Owner: 'AWS',
+                Provider: 'DeploymentWindow',
+                Version: '1',
+              },
+              Configuration: { Cron: configured.cron, TimeZone: configured.timeZone },
+            },
+          ],
+        },
       ]);
     });
   });
@@ -267,50 +467,101 @@ describe('deployment windows', () => {
 describe('notifications', () => {
   test('an encrypted topic hears approvals waiting, stage failures and pipeline successes', () => {
     def.pipeline.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
-    const rules = Object.values(def.pipeline.findResources('AWS::CodeStarNotifications::NotificationRule')) as Array<{ Properties: { EventTypeIds: string[]; Targets: Array<{ TargetType: string }>; DetailType: string } }>;
+    const rules = Object.values(
+      def.pipeline.findResources('AWS::CodeStarNotifications::NotificationRule'),
+    ) as Array<{
+      Properties: {
+        EventTypeIds: string[];
+        Targets: Array<{ TargetType: string }>;
+        DetailType: string;
+      };
+    }>;
     expect(rules).toHaveLength(1);
     expect(rules[0].Properties.EventTypeIds.sort()).toEqual(Object.values(NOTIFIED_EVENTS).sort());
     expect(rules[0].Properties.Targets).toEqual([expect.objectContaining({ TargetType: 'SNS' })]);
   });
 
   test('a rollback (automatic or manual) reaches the topic', () => {
-    const rules = Object.values(def.pipeline.findResources('AWS::Events::Rule')) as Array<{ Properties: { EventPattern: Record<string, unknown>; Targets: Array<{ Arn: unknown }> } }>;
-    const rollback = rules.find((r) => JSON.stringify(r.Properties.EventPattern).includes('AutomatedRollback'));
+    const rules = Object.values(def.pipeline.findResources('AWS::Events::Rule')) as Array<{
+      Properties: { EventPattern: Record<string, unknown>; Targets: Array<{ Arn: unknown }> };
+    }>;
+    const rollback = rules.find((r) =>
+      JSON.stringify(r.Properties.EventPattern).includes('AutomatedRollback'),
+    );
     expect(rollback?.Properties.EventPattern).toMatchObject({
       source: ['aws.codepipeline'],
       'detail-type': ['CodePipeline Pipeline Execution State Change'],
-      detail: { pipeline: [def.config.pipeline.name], state: ['STARTED'], 'execution-trigger': { 'trigger-type': ['AutomatedRollback', 'ManualRollback'] } },
+      detail: {
+        pipeline: [def.config.pipeline.name],
+        state: ['STARTED'],
+        'execution-trigger': { 'trigger-type': ['AutomatedRollback', 'ManualRollback'] },
+      },
     });
     const topic = Object.keys(def.pipeline.findResources('AWS::SNS::Topic'))[0];
-    expect(rollback?.Properties.Targets).toEqual([expect.objectContaining({ Arn: { Ref: topic } })]);
+    expect(rollback?.Properties.Targets).toEqual([
+      expect.objectContaining({ Arn: { Ref: topic } }),
+    ]);
   });
 
   test('the topic key lets CodeStar Notifications and EventBridge publish', () => {
-    const keys = Object.values(def.pipeline.findResources('AWS::KMS::Key')) as Array<{ Properties: { KeyPolicy: { Statement: Array<{ Sid?: string; Principal?: { Service?: unknown } }> } } }>;
-    const statement = keys.flatMap((k) => k.Properties.KeyPolicy.Statement).find((st) => st.Sid === 'PublishToEncryptedTopic');
-    expect(statement?.Principal?.Service).toEqual(['codestar-notifications.amazonaws.com', 'events.amazonaws.com']);
+    const keys = Object.values(def.pipeline.findResources('AWS::KMS::Key')) as Array<{
+      Properties: {
+        KeyPolicy: { Statement: Array<{ Sid?: string; Principal?: { Service?: unknown } }> };
+      };
+    }>;
+    const statement = keys
+      .flatMap((k) => k.Properties.KeyPolicy.Statement)
+      .find((st) => st.Sid === 'PublishToEncryptedTopic');
+    expect(statement?.Principal?.Service).toEqual([
+      'codestar-notifications.amazonaws.com',
+      'events.amazonaws.com',
+    ]);
   });
 
   test('no subscriptions by default; the example subscribes its on-call address and a Slack channel', () => {
     def.pipeline.resourceCountIs('AWS::SNS::Subscription', 0);
-    example.pipeline.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'platform-oncall@example.com' });
+    example.pipeline.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'platform-oncall@example.com',
+    });
     example.pipeline.hasResourceProperties('AWS::CodeStarNotifications::NotificationRule', {
-      Targets: Match.arrayWith([{ TargetType: 'AWSChatbotSlack', TargetAddress: 'arn:aws:chatbot::111111111111:chat-configuration/slack-channel/hello-web-deploys' }]),
+      Targets: Match.arrayWith([
+        {
+          TargetType: 'AWSChatbotSlack',
+          TargetAddress:
+            'arn:aws:chatbot::111111111111:chat-configuration/slack-channel/hello-web-deploys',
+        },
+      ]),
     });
   });
 
   test('the approval names the commit, the image tag and the pre-prod bake result', () => {
     const stages = stagesOf(def.pipeline);
-    const approval = stages.find((x) => x.Name === 'PromoteToProd')!.Actions.find((a) => a.ActionTypeId.Provider === 'Manual')!;
+    const approval = stages
+      .find((x) => x.Name === 'PromoteToProd')!
+      .Actions.find((a) => a.ActionTypeId.Provider === 'Manual')!;
     const text = String(approval.Configuration?.CustomData);
     // Each variable's namespace is the one its action publishes under.
-    const namespaceOf = (stage: string, provider: string) => (stages.find((x) => x.Name === stage)!.Actions.find((a) => a.ActionTypeId.Provider === provider) as { Namespace?: string }).Namespace;
+    const namespaceOf = (stage: string, provider: string) =>
+      (
+        stages
+          .find((x) => x.Name === stage)!
+          .Actions.find((a) => a.ActionTypeId.Provider === provider) as { Namespace?: string }
+      ).Namespace;
     expect(text).toContain(`commit #{${namespaceOf('Source', 'CodeCommit')}.CommitId}`);
     expect(text).toContain(`image #{${namespaceOf('Image', 'CodeBuild')}.IMAGE_TAG}`);
-    expect(text).toContain(`baked ${def.config.preprod.bake.minutes} min with alarm ${BAKE_NAMES.bakeAlarm(def.config.preprod.stageName)} OK`);
+    expect(text).toContain(
+      `baked ${def.config.preprod.bake.minutes} min with alarm ${BAKE_NAMES.bakeAlarm(def.config.preprod.stageName)} OK`,
+    );
     // The build exports the variable the approval reads.
-    const projects = Object.values(def.pipeline.findResources('AWS::CodeBuild::Project')) as Array<{ Properties: { Source: { BuildSpec?: string } } }>;
-    expect(projects.some((p) => /"exported-variables":\s*\[\s*"IMAGE_TAG"/.test(p.Properties.Source.BuildSpec ?? ''))).toBe(true);
+    const projects = Object.values(def.pipeline.findResources('AWS::CodeBuild::Project')) as Array<{
+      Properties: { Source: { BuildSpec?: string } };
+    }>;
+    expect(
+      projects.some((p) =>
+        /"exported-variables":\s*\[\s*"IMAGE_TAG"/.test(p.Properties.Source.BuildSpec ?? ''),
+      ),
+    ).toBe(true);
     // And the tag itself never enters the pipeline's definition (a change to app/ must not change it).
     expect(JSON.stringify(def.pipeline.toJSON())).not.toContain(def.imageTag);
   });
@@ -324,35 +575,53 @@ describe('cfn-lint knows the stage-condition shapes', () => {
   const available = (): boolean => {
     if (fs.existsSync(cfnLint)) return true;
     const hint = 'cfn-lint not found: run `bash scripts/setup-python.sh`';
-    if (process.env.CI === 'true') throw new Error(`${hint}. Under CI=true a missing tool is a failure.`);
+    if (process.env.CI === 'true')
+      throw new Error(`${hint}. Under CI=true a missing tool is a failure.`);
     console.warn(`SKIPPING cfn-lint check: ${hint}`);
     return false;
   };
   const lint = (template: unknown): { status: number | null; output: string } => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-lint-')), 'pipeline.template.json');
+    const file = path.join(
+      fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-lint-')),
+      'pipeline.template.json',
+    );
     fs.writeFileSync(file, JSON.stringify(template));
     // E3703 (Fn::Sub over Fn::Join): cfn-lint does not apply it to CDK templates, which it knows by
     // their CDKMetadata resource; the in-process synth of the tests writes none (same template otherwise).
-    const r = spawnSync(cfnLint, ['--ignore-checks', 'W3005', 'E3703', '--', file], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(cfnLint, ['--ignore-checks', 'W3005', 'E3703', '--', file], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
     // cfn-lint 1.58's IAM action list predates ECR's replication backfill API (2026,
     // https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_StartReplicationBackfill.html):
     // its W3037 on exactly those two actions is dropped; any other finding stays.
-    const findings = `${r.stdout}${r.stderr}`.split(/\n(?=[EWI]\d{4} )/).filter((f) => f.trim() && !/^W3037 '(startreplicationbackfill|describereplicationbackfillresults)'/.test(f));
+    const findings = `${r.stdout}${r.stderr}`
+      .split(/\n(?=[EWI]\d{4} )/)
+      .filter(
+        (f) =>
+          f.trim() &&
+          !/^W3037 '(startreplicationbackfill|describereplicationbackfillresults)'/.test(f),
+      );
     const output = findings.join('\n');
     return { status: output === '' && r.status === 4 ? 0 : r.status, output };
   };
 
   test('the example pipeline (bake on every deploy stage, windows on waves 2 and 3) has no cfn-lint error, and a misspelt rule property is one', () => {
     if (!available()) return;
-    const template = example.pipeline.toJSON() as { Resources: Record<string, { Type: string; Properties: { Stages: Stage[] } }> };
+    const template = example.pipeline.toJSON() as {
+      Resources: Record<string, { Type: string; Properties: { Stages: Stage[] } }>;
+    };
     const good = lint(template);
     expect(good.output).toBe('');
     expect(good.status).toBe(0);
 
     const bad = JSON.parse(JSON.stringify(template)) as typeof template;
-    const pipeline = Object.values(bad.Resources).find((r) => r.Type === 'AWS::CodePipeline::Pipeline')!;
-    const rule = pipeline.Properties.Stages.find((st) => st.BeforeEntry)!.BeforeEntry!.Conditions[0].Rules[0] as unknown as Record<string, unknown>;
+    const pipeline = Object.values(bad.Resources).find(
+      (r) => r.Type === 'AWS::CodePipeline::Pipeline',
+    )!;
+    const rule = pipeline.Properties.Stages.find((st) => st.BeforeEntry)!.BeforeEntry!.Conditions[0]
+      .Rules[0] as unknown as Record<string, unknown>;
     rule.Regions = 'eu-west-1';
     expect(lint(bad).output).toMatch(/E3002 .*'Regions' was unexpected/);
   }, 240_000);

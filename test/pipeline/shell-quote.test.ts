@@ -15,7 +15,10 @@ test.each([
   '-c',
   '',
 ])('%j reaches the command as one word, unchanged', (value) => {
-  const r = spawnSync('sh', ['-c', `printf '%s|' ${shellQuote(value)}`], { encoding: 'utf8', timeout: 10000 });
+  const r = spawnSync('sh', ['-c', `printf '%s|' ${shellQuote(value)}`], {
+    encoding: 'utf8',
+    timeout: 10000,
+  });
   expect(r.status).toBe(0);
   expect(r.stdout).toBe(`${value}|`);
 });

@@ -33,9 +33,17 @@ beforeAll(() => {
 
 describe('network', () => {
   test('the VPC spans the configured availability zones, without looking them up', () => {
-    const azs = new Set(Object.values(prod.findResources('AWS::EC2::Subnet')).map((r) => (r as { Properties: { AvailabilityZone: string } }).Properties.AvailabilityZone));
+    const azs = new Set(
+      Object.values(prod.findResources('AWS::EC2::Subnet')).map(
+        (r) => (r as { Properties: { AvailabilityZone: string } }).Properties.AvailabilityZone,
+      ),
+    );
     expect([...azs].sort()).toEqual(['us-east-1a', 'us-east-1b', 'us-east-1c']);
-    const customAzs = new Set(Object.values(custom.findResources('AWS::EC2::Subnet')).map((r) => (r as { Properties: { AvailabilityZone: string } }).Properties.AvailabilityZone));
+    const customAzs = new Set(
+      Object.values(custom.findResources('AWS::EC2::Subnet')).map(
+        (r) => (r as { Properties: { AvailabilityZone: string } }).Properties.AvailabilityZone,
+      ),
+    );
     expect([...customAzs].sort()).toEqual(['eu-west-1a', 'eu-west-1b']);
   });
 
@@ -53,19 +61,42 @@ describe('cluster', () => {
   test('Kubernetes 1.35, all five control-plane log types, secrets encrypted with a rotating key', () => {
     prod.hasResourceProperties('AWS::EKS::Cluster', {
       Version: '1.35',
-      Logging: { ClusterLogging: { EnabledTypes: Match.arrayEquals(['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'].map((Type) => ({ Type }))) } },
+      Logging: {
+        ClusterLogging: {
+          EnabledTypes: Match.arrayEquals(
+            ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'].map((Type) => ({
+              Type,
+            })),
+          ),
+        },
+      },
       EncryptionConfig: [Match.objectLike({ Resources: ['secrets'] })],
     });
-    prod.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true, Description: Match.stringLikeRegexp('Kubernetes secrets') });
+    prod.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      Description: Match.stringLikeRegexp('Kubernetes secrets'),
+    });
   });
 
   test('the endpoint is private unless public CIDRs are configured, and then limited to them', () => {
-    prod.hasResourceProperties('AWS::EKS::Cluster', { ResourcesVpcConfig: Match.objectLike({ EndpointPrivateAccess: true, EndpointPublicAccess: false }) });
-    custom.hasResourceProperties('AWS::EKS::Cluster', { ResourcesVpcConfig: Match.objectLike({ EndpointPrivateAccess: true, EndpointPublicAccess: true, PublicAccessCidrs: ['203.0.113.0/24'] }) });
+    prod.hasResourceProperties('AWS::EKS::Cluster', {
+      ResourcesVpcConfig: Match.objectLike({
+        EndpointPrivateAccess: true,
+        EndpointPublicAccess: false,
+      }),
+    });
+    custom.hasResourceProperties('AWS::EKS::Cluster', {
+      ResourcesVpcConfig: Match.objectLike({
+        EndpointPrivateAccess: true,
+        EndpointPublicAccess: true,
+        PublicAccessCidrs: ['203.0.113.0/24'],
+      }),
+    });
   });
 
   test("access entries: the operators' role from config is cluster admin; the pipeline's deploy role may view", () => {
-    const entries = (t: Template) => Object.values(t.findResources('AWS::EKS::AccessEntry')).map((r) => JSON.stringify(r));
+    const entries = (t: Template) =>
+      Object.values(t.findResources('AWS::EKS::AccessEntry')).map((r) => JSON.stringify(r));
     const onCall = entries(custom).filter((e) => e.includes('role/OnCall'));
     expect(onCall).toHaveLength(1);
     expect(onCall[0]).toContain('AmazonEKSClusterAdminPolicy');
@@ -76,36 +107,62 @@ describe('cluster', () => {
   });
 
   test('managed node group sized from config, in private subnets, on the architecture of the image', () => {
-    prod.hasResourceProperties('AWS::EKS::Nodegroup', { ScalingConfig: { MinSize: 3, DesiredSize: 3, MaxSize: 9 }, InstanceTypes: ['m7g.large'], AmiType: 'AL2023_ARM_64_STANDARD' });
-    custom.hasResourceProperties('AWS::EKS::Nodegroup', { ScalingConfig: { MinSize: 2, DesiredSize: 3, MaxSize: 5 }, InstanceTypes: ['c7g.xlarge'] });
+    prod.hasResourceProperties('AWS::EKS::Nodegroup', {
+      ScalingConfig: { MinSize: 3, DesiredSize: 3, MaxSize: 9 },
+      InstanceTypes: ['m7g.large'],
+      AmiType: 'AL2023_ARM_64_STANDARD',
+    });
+    custom.hasResourceProperties('AWS::EKS::Nodegroup', {
+      ScalingConfig: { MinSize: 2, DesiredSize: 3, MaxSize: 5 },
+      InstanceTypes: ['c7g.xlarge'],
+    });
     // the built-in default gives pre-prod a smaller node group
-    preprod.hasResourceProperties('AWS::EKS::Nodegroup', { ScalingConfig: { MinSize: 2, DesiredSize: 2, MaxSize: 4 } });
+    preprod.hasResourceProperties('AWS::EKS::Nodegroup', {
+      ScalingConfig: { MinSize: 2, DesiredSize: 2, MaxSize: 4 },
+    });
   });
 
   test('nodes require IMDSv2 (hop limit 1) and encrypted volumes', () => {
     prod.hasResourceProperties('AWS::EC2::LaunchTemplate', {
       LaunchTemplateData: Match.objectLike({
         MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1 },
-        BlockDeviceMappings: [Match.objectLike({ Ebs: Match.objectLike({ Encrypted: true, VolumeType: 'gp3' }) })],
+        BlockDeviceMappings: [
+          Match.objectLike({ Ebs: Match.objectLike({ Encrypted: true, VolumeType: 'gp3' }) }),
+        ],
       }),
     });
   });
 
   test('the node role can be managed (patched) by Systems Manager', () => {
     prod.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })] }),
-      ManagedPolicyArns: Match.arrayWith([Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([':iam::aws:policy/AmazonSSMManagedInstanceCore']) ] })]),
+      AssumeRolePolicyDocument: Match.objectLike({
+        Statement: [Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })],
+      }),
+      ManagedPolicyArns: Match.arrayWith([
+        Match.objectLike({
+          'Fn::Join': ['', Match.arrayWith([':iam::aws:policy/AmazonSSMManagedInstanceCore'])],
+        }),
+      ]),
     });
   });
 
   test('metrics-server (for the HPA) is an EKS add-on; Cluster Autoscaler runs with Pod Identity', () => {
     prod.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'metrics-server' });
-    prod.hasResourceProperties('AWS::EKS::PodIdentityAssociation', { Namespace: 'kube-system', ServiceAccount: 'cluster-autoscaler' });
-    prod.hasResourceProperties('Custom::AWSCDK-EKS-HelmChart', { Chart: 'cluster-autoscaler', Namespace: 'kube-system', Version: Match.stringLikeRegexp('^\\d+\\.\\d+\\.\\d+$') });
+    prod.hasResourceProperties('AWS::EKS::PodIdentityAssociation', {
+      Namespace: 'kube-system',
+      ServiceAccount: 'cluster-autoscaler',
+    });
+    prod.hasResourceProperties('Custom::AWSCDK-EKS-HelmChart', {
+      Chart: 'cluster-autoscaler',
+      Namespace: 'kube-system',
+      Version: Match.stringLikeRegexp('^\\d+\\.\\d+\\.\\d+$'),
+    });
   });
 
   test('the cluster installs the AWS Load Balancer Controller (it provisions the NLB)', () => {
-    prod.hasResourceProperties('Custom::AWSCDK-EKS-HelmChart', { Chart: 'aws-load-balancer-controller' });
+    prod.hasResourceProperties('Custom::AWSCDK-EKS-HelmChart', {
+      Chart: 'aws-load-balancer-controller',
+    });
   });
 });
 
@@ -117,22 +174,57 @@ describe('workload and outputs', () => {
   });
 
   test('the service URL comes from the Service in the cluster; the image tag is an output too', () => {
-    prod.hasResourceProperties('Custom::AWSCDK-EKS-KubernetesObjectValue', { ObjectType: 'service', ObjectName: 'hello-web', ObjectNamespace: 'hello-web', JsonPath: '.status.loadBalancer.ingress[0].hostname' });
+    prod.hasResourceProperties('Custom::AWSCDK-EKS-KubernetesObjectValue', {
+      ObjectType: 'service',
+      ObjectName: 'hello-web',
+      ObjectNamespace: 'hello-web',
+      JsonPath: '.status.loadBalancer.ingress[0].hostname',
+    });
     prod.hasOutput('ServiceUrl', { Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }) });
     prod.hasOutput('ImageTag', { Value: s.imageTag });
-    for (const name of ['ImageUri', 'ClusterName', 'ClusterArn', 'ManifestBucketName', 'ManifestObjectKey', 'AuditTableName']) prod.hasOutput(name, Match.anyValue());
+    for (const name of [
+      'ImageUri',
+      'ClusterName',
+      'ClusterArn',
+      'ManifestBucketName',
+      'ManifestObjectKey',
+      'AuditTableName',
+    ])
+      prod.hasOutput(name, Match.anyValue());
   });
 
   test('breakglass: a versioned, encrypted, SSL-only bucket receives the manifests; the audit table has PITR', () => {
-    prod.hasResourceProperties('AWS::S3::Bucket', { VersioningConfiguration: { Status: 'Enabled' }, LoggingConfiguration: Match.anyValue(), BucketEncryption: Match.anyValue() });
-    const manifestBucket = Object.keys(prod.findResources('AWS::S3::Bucket', { Properties: { LoggingConfiguration: Match.anyValue() } }))[0];
+    prod.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      LoggingConfiguration: Match.anyValue(),
+      BucketEncryption: Match.anyValue(),
+    });
+    const manifestBucket = Object.keys(
+      prod.findResources('AWS::S3::Bucket', {
+        Properties: { LoggingConfiguration: Match.anyValue() },
+      }),
+    )[0];
     prod.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: manifestBucket },
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
     });
     prod.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
-      KeySchema: [{ AttributeName: 'environment', KeyType: 'HASH' }, { AttributeName: 'at', KeyType: 'RANGE' }],
-      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      KeySchema: [
+        { AttributeName: 'environment', KeyType: 'HASH' },
+        { AttributeName: 'at', KeyType: 'RANGE' },
+      ],
+      Replicas: [
+        Match.objectLike({
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        }),
+      ],
       SSESpecification: { SSEEnabled: true },
     });
     const put = JSON.stringify(prod.findResources('Custom::AWS'));
@@ -145,23 +237,43 @@ describe('workload and outputs', () => {
     // CDK Pipelines deploys a stage's stacks with CloudFormation change-set actions, which have no
     // termination-protection setting (aws-cdk-lib/pipelines never reads a stack's terminationProtection);
     // only the CLI applies it, so the pipeline stack (deployed with `cdk deploy`) keeps it.
-    const stage = (name: string) => (s.pipelineStack.node.findChild(name) as unknown as { stack: { terminationProtection: boolean } }).stack;
-    for (const name of Object.keys(s.stages)) expect({ name, claimed: stage(name).terminationProtection }).toEqual({ name, claimed: false });
+    const stage = (name: string) =>
+      (
+        s.pipelineStack.node.findChild(name) as unknown as {
+          stack: { terminationProtection: boolean };
+        }
+      ).stack;
+    for (const name of Object.keys(s.stages))
+      expect({ name, claimed: stage(name).terminationProtection }).toEqual({
+        name,
+        claimed: false,
+      });
     expect(s.pipelineStack.terminationProtection).toBe(true);
-    const runbook = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'runbooks', 'first-deployment.md'), 'utf8');
+    const runbook = fs.readFileSync(
+      path.join(__dirname, '..', '..', 'docs', 'runbooks', 'first-deployment.md'),
+      'utf8',
+    );
     expect(runbook).toContain('update-termination-protection --enable-termination-protection');
   });
 });
 
 describe('ordering and add-on takeover', () => {
   test('the control-plane log group exists before the cluster (EKS would create it without retention)', () => {
-    const cluster = Object.values(prod.findResources('AWS::EKS::Cluster'))[0] as { DependsOn?: string[] };
-    const logGroups = prod.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: '/aws/eks/hello-web-prod-us-east-1/cluster' } });
+    const cluster = Object.values(prod.findResources('AWS::EKS::Cluster'))[0] as {
+      DependsOn?: string[];
+    };
+    const logGroups = prod.findResources('AWS::Logs::LogGroup', {
+      Properties: { LogGroupName: '/aws/eks/hello-web-prod-us-east-1/cluster' },
+    });
     expect(Object.keys(logGroups)).toHaveLength(1);
     expect(cluster.DependsOn).toEqual(expect.arrayContaining(Object.keys(logGroups)));
   });
 
   test('the managed VPC CNI takes over the self-managed one, with its network policy agent on', () => {
-    prod.hasResourceProperties('AWS::EKS::Addon', { AddonName: 'vpc-cni', ResolveConflicts: 'OVERWRITE', ConfigurationValues: Match.serializedJson({ enableNetworkPolicy: 'true' }) });
+    prod.hasResourceProperties('AWS::EKS::Addon', {
+      AddonName: 'vpc-cni',
+      ResolveConflicts: 'OVERWRITE',
+      ConfigurationValues: Match.serializedJson({ enableNetworkPolicy: 'true' }),
+    });
   });
 });

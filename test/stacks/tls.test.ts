@@ -1,5 +1,10 @@
 import type { Service } from 'kubernetes-models/v1';
-import { ConfigError, type DeliveryConfigInput, STACK_ENVIRONMENTS, validateConfig } from '../../lib/config';
+import {
+  ConfigError,
+  type DeliveryConfigInput,
+  STACK_ENVIRONMENTS,
+  validateConfig,
+} from '../../lib/config';
 import { renderWorkload } from '../../lib/manifests/workload';
 import { type Synthesized, synthesize } from '../support/synth';
 
@@ -29,34 +34,63 @@ function problems(raw: DeliveryConfigInput): string[] {
 
 describe('config', () => {
   test('certificateArn needs tlsHostName, the name the smoke test checks the certificate against', () => {
-    expect(problems(withTls({ certificateArn: CERT }))).toEqual([expect.stringMatching(/^prod\.waves\[1\]\[0\]\.tlsHostName: is required with certificateArn/)]);
+    expect(problems(withTls({ certificateArn: CERT }))).toEqual([
+      expect.stringMatching(/^prod\.waves\[1\]\[0\]\.tlsHostName: is required with certificateArn/),
+    ]);
   });
 
   test('tlsHostName and httpWithTls without a certificate are refused, naming their paths', () => {
     expect(problems(withTls({ tlsHostName: 'hello.example.com', httpWithTls: true }))).toEqual([
-      expect.stringMatching(/^prod\.waves\[1\]\[0\]\.tlsHostName: has no effect without certificateArn/),
-      expect.stringMatching(/^prod\.waves\[1\]\[0\]\.httpWithTls: has no effect without certificateArn/),
+      expect.stringMatching(
+        /^prod\.waves\[1\]\[0\]\.tlsHostName: has no effect without certificateArn/,
+      ),
+      expect.stringMatching(
+        /^prod\.waves\[1\]\[0\]\.httpWithTls: has no effect without certificateArn/,
+      ),
     ]);
   });
 
-  test.each(['*.example.com', 'Hello.Example.com', 'hello', 'hello.example.com.', 'a b.com', 'x;y.com'])('tlsHostName %j is not a DNS name', (name) => {
-    expect(problems(withTls({ certificateArn: CERT, tlsHostName: name }))).toEqual([expect.stringMatching(/^prod\.waves\[1\]\[0\]\.tlsHostName: must be a DNS name/)]);
+  test.each([
+    '*.example.com',
+    'Hello.Example.com',
+    'hello',
+    'hello.example.com.',
+    'a b.com',
+    'x;y.com',
+  ])('tlsHostName %j is not a DNS name', (name) => {
+    expect(problems(withTls({ certificateArn: CERT, tlsHostName: name }))).toEqual([
+      expect.stringMatching(/^prod\.waves\[1\]\[0\]\.tlsHostName: must be a DNS name/),
+    ]);
   });
 
   test('port 80 is closed with TLS by default (httpWithTls: false)', () => {
     const cfg = validateConfig(withTls({ certificateArn: CERT, tlsHostName: 'hello.example.com' }));
-    expect(cfg.prod.waves[1][0]).toMatchObject({ certificateArn: CERT, tlsHostName: 'hello.example.com', httpWithTls: false });
+    expect(cfg.prod.waves[1][0]).toMatchObject({
+      certificateArn: CERT,
+      tlsHostName: 'hello.example.com',
+      httpWithTls: false,
+    });
   });
 });
 
 describe('the Service the NLB is made from', () => {
-  const props = { image: 'x:y', imageTag: 'y', greeting: 'Hi', replicas: { min: 3, max: 12, targetCpuPercent: 70 }, kubernetesVersion: '1.35' };
+  const props = {
+    image: 'x:y',
+    imageTag: 'y',
+    greeting: 'Hi',
+    replicas: { min: 3, max: 12, targetCpuPercent: 70 },
+    kubernetesVersion: '1.35',
+  };
   const ports = (p: Partial<Parameters<typeof renderWorkload>[0]>) =>
-    (renderWorkload({ ...props, ...p }).find((o) => o.kind === 'Service') as Service).spec?.ports?.map((x) => `${x.name}:${x.port}`);
+    (
+      renderWorkload({ ...props, ...p }).find((o) => o.kind === 'Service') as Service
+    ).spec?.ports?.map((x) => `${x.name}:${x.port}`);
 
   test('without a certificate: HTTP on 80 only', () => expect(ports({})).toEqual(['http:80']));
-  test('with a certificate: HTTPS on 443 only, by default', () => expect(ports({ certificateArn: CERT })).toEqual(['https:443']));
-  test('with a certificate and httpWithTls: 80 stays open too', () => expect(ports({ certificateArn: CERT, httpWithTls: true })).toEqual(['http:80', 'https:443']));
+  test('with a certificate: HTTPS on 443 only, by default', () =>
+    expect(ports({ certificateArn: CERT })).toEqual(['https:443']));
+  test('with a certificate and httpWithTls: 80 stays open too', () =>
+    expect(ports({ certificateArn: CERT, httpWithTls: true })).toEqual(['http:80', 'https:443']));
 });
 
 describe('synthesized', () => {
@@ -65,8 +99,12 @@ describe('synthesized', () => {
     s = synthesize({ config: withTls({ certificateArn: CERT, tlsHostName: 'hello.example.com' }) });
   });
 
-  test("ServiceUrl is https:// where a certificate is set, http:// elsewhere", () => {
-    const url = (stage: string) => JSON.stringify(s.stages[stage].toJSON().Outputs.ServiceUrl.Value);
+  test('ServiceUrl is https:// where a certificate is set, http:// elsewhere', () => {
+    const url = (stage: string) =>
+      JSON.stringify(
+        (s.stages[stage].toJSON() as { Outputs: Record<string, { Value: unknown }> }).Outputs
+          .ServiceUrl.Value,
+      );
     expect(url('prod-us-east-1')).toMatch(/^\{"Fn::Join":\["",\["https:\/\//);
     expect(url('prod-ap-southeast-2')).toMatch(/^\{"Fn::Join":\["",\["http:\/\//);
   });

@@ -26,8 +26,10 @@ export function findMotoServer(): string | undefined {
 /** True when the integration tests can run; prints the install hint when they cannot. */
 export function motoAvailable(): boolean {
   if (findMotoServer()) return true;
-  const hint = 'moto_server not found: run `bash scripts/setup-python.sh` (installs the pinned moto into .venv)';
-  if (process.env.CI === 'true') throw new Error(`${hint}. Under CI=true a missing tool is a failure.`);
+  const hint =
+    'moto_server not found: run `bash scripts/setup-python.sh` (installs the pinned moto into .venv)';
+  if (process.env.CI === 'true')
+    throw new Error(`${hint}. Under CI=true a missing tool is a failure.`);
   console.warn(`SKIPPING moto integration tests: ${hint}`);
   return false;
 }
@@ -47,13 +49,16 @@ export async function startMoto(timeoutMs = 30000): Promise<MotoServer> {
   const bin = findMotoServer();
   if (!bin) throw new Error('moto_server not found (bash scripts/setup-python.sh)');
   const port = await freePort();
-  const child: ChildProcess = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`moto_server exited early (${child.exitCode}): ${stderr}`);
+    if (child.exitCode !== null)
+      throw new Error(`moto_server exited early (${child.exitCode}): ${stderr}`);
     try {
       const res = await fetch(`${endpoint}/moto-api/`);
       if (res.status < 500) break;
@@ -62,7 +67,9 @@ export async function startMoto(timeoutMs = 30000): Promise<MotoServer> {
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`moto_server did not answer on ${endpoint} within ${timeoutMs} ms: ${stderr}`);
+      throw new Error(
+        `moto_server did not answer on ${endpoint} within ${timeoutMs} ms: ${stderr}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }

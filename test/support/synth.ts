@@ -2,7 +2,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
-import { type DeliveryConfig, type DeliveryConfigInput, STACK_ENVIRONMENTS, allEnvironments, validateConfig } from '../../lib/config';
+import {
+  type DeliveryConfig,
+  type DeliveryConfigInput,
+  STACK_ENVIRONMENTS,
+  allEnvironments,
+  validateConfig,
+} from '../../lib/config';
 import { buildApp } from '../../lib/app';
 import type { PipelineStack } from '../../lib/stacks/pipeline-stack';
 
@@ -11,7 +17,11 @@ import { REPO_ROOT } from './paths';
 export { REPO_ROOT };
 
 /** The feature flags and context of cdk.json, so tests synthesize exactly what `cdk synth` does. */
-export const CDK_JSON_CONTEXT = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+export const CDK_JSON_CONTEXT = (
+  JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+    context: Record<string, unknown>;
+  }
+).context;
 
 export interface Synthesized {
   readonly config: DeliveryConfig;
@@ -28,24 +38,50 @@ export interface Synthesized {
  * Synthesizes the whole app once (call it in `beforeAll`, never per test). Nag is off by
  * default: test/nag.test.ts runs it once for the whole app.
  */
-export function synthesize(options: { config?: DeliveryConfigInput; repoRoot?: string; nag?: boolean } = {}): Synthesized {
+export function synthesize(
+  options: { config?: DeliveryConfigInput; repoRoot?: string; nag?: boolean } = {},
+): Synthesized {
   const config = validateConfig(options.config ?? STACK_ENVIRONMENTS);
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-test-'));
-  const { app, pipelineStack, imageTag } = buildApp({ config, repoRoot: options.repoRoot ?? REPO_ROOT, appProps: { outdir, context: CDK_JSON_CONTEXT }, nag: options.nag ?? false });
+  const { app, pipelineStack, imageTag } = buildApp({
+    config,
+    repoRoot: options.repoRoot ?? REPO_ROOT,
+    appProps: { outdir, context: CDK_JSON_CONTEXT },
+    nag: options.nag ?? false,
+  });
   app.synth();
   const stages: Record<string, Template> = {};
   for (const env of allEnvironments(config)) {
-    const stage = pipelineStack.node.findChild(env.stageName) as unknown as { stack: import('aws-cdk-lib').Stack };
+    const stage = pipelineStack.node.findChild(env.stageName) as unknown as {
+      stack: import('aws-cdk-lib').Stack;
+    };
     stages[env.stageName] = Template.fromStack(stage.stack);
   }
-  return { config, pipelineStack, imageTag, outdir, pipeline: Template.fromStack(pipelineStack), stages };
+  return {
+    config,
+    pipelineStack,
+    imageTag,
+    outdir,
+    pipeline: Template.fromStack(pipelineStack),
+    stages,
+  };
 }
 
 /** The CodePipeline's stages as `{ name, onFailure, actions: [{ name, runOrder, provider }] }`, in order. */
-export function pipelineStages(t: Template): Array<{ name: string; onFailure?: { Result: string }; actions: Array<{ name: string; runOrder: number; provider: string; configuration: Record<string, unknown> }> }> {
+export function pipelineStages(t: Template): Array<{
+  name: string;
+  onFailure?: { Result: string };
+  actions: Array<{
+    name: string;
+    runOrder: number;
+    provider: string;
+    configuration: Record<string, unknown>;
+  }>;
+}> {
   const pipelines = Object.values(t.findResources('AWS::CodePipeline::Pipeline'));
   if (pipelines.length !== 1) throw new Error(`expected one pipeline, found ${pipelines.length}`);
-  const stages = (pipelines[0] as { Properties: { Stages: Array<Record<string, unknown>> } }).Properties.Stages;
+  const stages = (pipelines[0] as { Properties: { Stages: Array<Record<string, unknown>> } })
+    .Properties.Stages;
   return stages.map((s) => ({
     name: s.Name as string,
     onFailure: s.OnFailure as { Result: string } | undefined,

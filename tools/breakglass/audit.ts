@@ -60,12 +60,25 @@ export function toItem(record: AuditRecord): Record<string, AttributeValue> {
 }
 
 /** Writes the record; never overwrites an earlier one (same environment and timestamp). */
-export async function writeAudit(client: DynamoDBClient, table: string, record: AuditRecord, control: RunControl): Promise<void> {
+export async function writeAudit(
+  client: DynamoDBClient,
+  table: string,
+  record: AuditRecord,
+  control: RunControl,
+): Promise<void> {
   try {
     await control.call(
       `writing the audit record to table ${table}`,
       (abortSignal) =>
-        client.send(new PutItemCommand({ TableName: table, Item: toItem(record), ConditionExpression: 'attribute_not_exists(#at)', ExpressionAttributeNames: { '#at': 'at' } }), { abortSignal }),
+        client.send(
+          new PutItemCommand({
+            TableName: table,
+            Item: toItem(record),
+            ConditionExpression: 'attribute_not_exists(#at)',
+            ExpressionAttributeNames: { '#at': 'at' },
+          }),
+          { abortSignal },
+        ),
       { finishing: true },
     );
   } catch (e) {
@@ -82,6 +95,9 @@ export async function writeAudit(client: DynamoDBClient, table: string, record: 
 export function saveAuditLocally(dir: string, record: AuditRecord): string {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, `${record.environment}-${record.at.replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, `${JSON.stringify(toItem(record), null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  fs.writeFileSync(file, `${JSON.stringify(toItem(record), null, 2)}\n`, {
+    mode: 0o600,
+    flag: 'wx',
+  });
   return file;
 }

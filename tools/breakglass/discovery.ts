@@ -25,22 +25,45 @@ const SOURCES: ReadonlyArray<{ target: keyof Targets; output: string; flag: stri
  * (DescribeStacks on `hello-web-<stage>` in the environment's region). With all four flags given,
  * CloudFormation is not asked at all.
  */
-export async function discoverTargets(env: EnvironmentConfig, overrides: Partial<Targets>, cloudFormation: () => CloudFormationClient, control: RunControl): Promise<{ targets: Targets; fromStack: string[] }> {
+export async function discoverTargets(
+  env: EnvironmentConfig,
+  overrides: Partial<Targets>,
+  cloudFormation: () => CloudFormationClient,
+  control: RunControl,
+): Promise<{ targets: Targets; fromStack: string[] }> {
   const open = SOURCES.filter((s) => overrides[s.target] === undefined);
   if (open.length === 0) return { targets: overrides as Targets, fromStack: [] };
 
   const allFlags = SOURCES.map((s) => s.flag).join(', ');
   let outputs: Record<string, string>;
   try {
-    const res = await control.call(`reading the outputs of stack ${env.stackName} in ${env.region}`, (abortSignal) => cloudFormation().send(new DescribeStacksCommand({ StackName: env.stackName }), { abortSignal }));
+    const res = await control.call(
+      `reading the outputs of stack ${env.stackName} in ${env.region}`,
+      (abortSignal) =>
+        cloudFormation().send(new DescribeStacksCommand({ StackName: env.stackName }), {
+          abortSignal,
+        }),
+    );
     const stack = res.Stacks?.[0];
-    outputs = Object.fromEntries((stack?.Outputs ?? []).filter((o) => o.OutputKey && o.OutputValue).map((o) => [o.OutputKey as string, o.OutputValue as string]));
+    outputs = Object.fromEntries(
+      (stack?.Outputs ?? [])
+        .filter((o) => o.OutputKey && o.OutputValue)
+        .map((o) => [o.OutputKey as string, o.OutputValue as string]),
+    );
   } catch (e) {
     if (isStop(e)) throw e;
-    if (awsErrorName(e) === 'ValidationError' || awsErrorName(e) === 'ValidationException' || /does not exist/.test((e as Error).message)) {
-      throw new OperationError(`stack ${env.stackName} not found in ${env.region}: is ${env.stageName} deployed, and are your credentials for account ${env.account}? Otherwise pass ${allFlags}`);
+    if (
+      awsErrorName(e) === 'ValidationError' ||
+      awsErrorName(e) === 'ValidationException' ||
+      /does not exist/.test((e as Error).message)
+    ) {
+      throw new OperationError(
+        `stack ${env.stackName} not found in ${env.region}: is ${env.stageName} deployed, and are your credentials for account ${env.account}? Otherwise pass ${allFlags}`,
+      );
     }
-    throw new OperationError(`${describeAwsError(e, `reading the outputs of stack ${env.stackName} in ${env.region}`)}; or pass ${allFlags}`);
+    throw new OperationError(
+      `${describeAwsError(e, `reading the outputs of stack ${env.stackName} in ${env.region}`)}; or pass ${allFlags}`,
+    );
   }
   const missing = open.filter((s) => outputs[s.output] === undefined);
   if (missing.length > 0) {

@@ -11,7 +11,11 @@ export interface KubectlResult {
 }
 
 /** Runs kubectl with these arguments, streaming its output as it comes; `signal` stops it. */
-export type RunKubectl = (args: readonly string[], output: Output, signal?: AbortSignal) => Promise<KubectlResult>;
+export type RunKubectl = (
+  args: readonly string[],
+  output: Output,
+  signal?: AbortSignal,
+) => Promise<KubectlResult>;
 
 /** Time kubectl gets to exit after SIGTERM before it is killed. */
 const KILL_GRACE_MS = 3000;
@@ -33,9 +37,22 @@ export function spawnKubectl(env: NodeJS.ProcessEnv = process.env): RunKubectl {
         settled = true;
         if (killTimer) clearTimeout(killTimer);
         signal?.removeEventListener('abort', stop);
-        resolve(stopped ? { ...r, exitCode: null, stopped: true, problem: `kubectl was stopped at its time limit (${r.problem ?? `exit code ${r.exitCode}`})` } : r);
+        resolve(
+          stopped
+            ? {
+                ...r,
+                exitCode: null,
+                stopped: true,
+                problem: `kubectl was stopped at its time limit (${r.problem ?? `exit code ${r.exitCode}`})`,
+              }
+            : r,
+        );
       };
-      const child = spawn('kubectl', [...args], { stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
+      const child = spawn('kubectl', [...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env,
+        detached: true,
+      });
       const killGroup = (sig: NodeJS.Signals) => {
         try {
           if (child.pid !== undefined) process.kill(-child.pid, sig);
@@ -52,12 +69,23 @@ export function spawnKubectl(env: NodeJS.ProcessEnv = process.env): RunKubectl {
       else signal?.addEventListener('abort', stop, { once: true });
       child.stdout.on('data', (d: Buffer) => output.outRaw(d.toString()));
       child.stderr.on('data', (d: Buffer) => output.errRaw(d.toString()));
-      child.on('error', (e: NodeJS.ErrnoException) => done({ exitCode: null, problem: e.code === 'ENOENT' ? 'kubectl not found on PATH (install it: https://kubernetes.io/docs/tasks/tools/)' : e.message }));
+      child.on('error', (e: NodeJS.ErrnoException) =>
+        done({
+          exitCode: null,
+          problem:
+            e.code === 'ENOENT'
+              ? 'kubectl not found on PATH (install it: https://kubernetes.io/docs/tasks/tools/)'
+              : e.message,
+        }),
+      );
       // Its output is complete at 'close'; but a grandchild that keeps the pipes open must not keep
       // us waiting after kubectl itself has exited.
       let exited: KubectlResult | undefined;
       child.on('exit', (code, sig) => {
-        exited = code === null ? { exitCode: null, problem: `kubectl was killed by ${sig ?? 'a signal'}` } : { exitCode: code };
+        exited =
+          code === null
+            ? { exitCode: null, problem: `kubectl was killed by ${sig ?? 'a signal'}` }
+            : { exitCode: code };
         setTimeout(() => {
           child.stdout.destroy();
           child.stderr.destroy();

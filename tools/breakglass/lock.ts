@@ -49,7 +49,15 @@ export class EnvironmentHold {
    * the run's remaining --timeout plus a margin), so it only ever expires for a run that died
    * without releasing it (kill -9, a laptop closed).
    */
-  static async acquire(opts: { client: DynamoDBClient; table: string; environment: string; owner: HoldOwner; leaseMs: number; now: Date; control: RunControl }): Promise<EnvironmentHold> {
+  static async acquire(opts: {
+    client: DynamoDBClient;
+    table: string;
+    environment: string;
+    owner: HoldOwner;
+    leaseMs: number;
+    now: Date;
+    control: RunControl;
+  }): Promise<EnvironmentHold> {
     const { client, table, environment, owner, control } = opts;
     const expiresAt = new Date(opts.now.getTime() + opts.leaseMs);
     const item = {
@@ -78,7 +86,9 @@ export class EnvironmentHold {
     } catch (e) {
       if (awsErrorName(e) !== 'ConditionalCheckFailedException') {
         if (isStop(e)) throw e;
-        throw new OperationError(`${describeAwsError(e, `taking the hold on ${environment} (DynamoDB table ${table})`)}; nothing was changed`);
+        throw new OperationError(
+          `${describeAwsError(e, `taking the hold on ${environment} (DynamoDB table ${table})`)}; nothing was changed`,
+        );
       }
       const holder = await EnvironmentHold.holder(client, table, environment, control, opts.now);
       throw new OperationError(
@@ -90,12 +100,30 @@ export class EnvironmentHold {
   }
 
   /** Who holds the environment now, if anyone (an expired hold counts as nobody). */
-  static async holder(client: DynamoDBClient, table: string, environment: string, control: RunControl, now: Date): Promise<Holder | undefined> {
+  static async holder(
+    client: DynamoDBClient,
+    table: string,
+    environment: string,
+    control: RunControl,
+    now: Date,
+  ): Promise<Holder | undefined> {
     try {
-      const res = await control.call(`reading the hold on ${environment}`, (abortSignal) => client.send(new GetItemCommand({ TableName: table, Key: holdKey(environment), ConsistentRead: true }), { abortSignal }));
+      const res = await control.call(`reading the hold on ${environment}`, (abortSignal) =>
+        client.send(
+          new GetItemCommand({ TableName: table, Key: holdKey(environment), ConsistentRead: true }),
+          { abortSignal },
+        ),
+      );
       const i = res.Item;
       if (!i || Number(i.expiresAtMs?.N ?? 0) < now.getTime()) return undefined;
-      return { runId: i.runId?.S ?? '?', who: i.who?.S ?? '?', host: i.host?.S ?? '?', reason: i.reason?.S ?? '', acquiredAt: i.acquiredAt?.S ?? '?', expiresAt: i.expiresAt?.S ?? '?' };
+      return {
+        runId: i.runId?.S ?? '?',
+        who: i.who?.S ?? '?',
+        host: i.host?.S ?? '?',
+        reason: i.reason?.S ?? '',
+        acquiredAt: i.acquiredAt?.S ?? '?',
+        expiresAt: i.expiresAt?.S ?? '?',
+      };
     } catch {
       // Only to name the holder in the refusal: the refusal itself stands without the name.
       return undefined;
@@ -112,7 +140,14 @@ export class EnvironmentHold {
           this.client.send(
             new PutItemCommand({
               TableName: this.table,
-              Item: { ...holdKey(this.environment), runId: { S: this.owner.runId }, who: { S: this.owner.who }, releasedAt: { S: now.toISOString() }, expiresAt: { S: now.toISOString() }, expiresAtMs: { N: '0' } },
+              Item: {
+                ...holdKey(this.environment),
+                runId: { S: this.owner.runId },
+                who: { S: this.owner.who },
+                releasedAt: { S: now.toISOString() },
+                expiresAt: { S: now.toISOString() },
+                expiresAtMs: { N: '0' },
+              },
               ConditionExpression: '#run = :me',
               ExpressionAttributeNames: { '#run': 'runId' },
               ExpressionAttributeValues: { ':me': { S: this.owner.runId } },
@@ -123,7 +158,8 @@ export class EnvironmentHold {
       );
       return undefined;
     } catch (e) {
-      if (awsErrorName(e) === 'ConditionalCheckFailedException') return `the hold on ${this.environment} had already passed to another run`;
+      if (awsErrorName(e) === 'ConditionalCheckFailedException')
+        return `the hold on ${this.environment} had already passed to another run`;
       return `the hold on ${this.environment} could not be released (${e instanceof Error ? e.message : String(e)}); it expires by itself at ${this.expiresAt.toISOString()}`;
     }
   }

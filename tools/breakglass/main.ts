@@ -4,22 +4,56 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetBucketVersioningCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  GetBucketVersioningCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { createTwoFilesPatch } from 'diff';
 import { type EnvironmentConfig, findEnvironment } from '../../lib/config';
 import { parseFlags } from '../common/args';
 import { invocationDir, loadToolConfig } from '../common/config';
-import { RunControl, type SignalSource, type StopSignal, formatSeconds, parseTimeoutSeconds } from '../common/control';
-import { EXIT_FAILED, EXIT_OK, EXIT_SIGNAL, EXIT_TIMEOUT, OperationError, TimeoutError, UsageError, awsErrorName, describeAwsError, isStop } from '../common/errors';
+import {
+  RunControl,
+  type SignalSource,
+  type StopSignal,
+  formatSeconds,
+  parseTimeoutSeconds,
+} from '../common/control';
+import {
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_SIGNAL,
+  EXIT_TIMEOUT,
+  OperationError,
+  TimeoutError,
+  UsageError,
+  awsErrorName,
+  describeAwsError,
+  isStop,
+} from '../common/errors';
 import type { Output } from '../common/output';
 import { type Confirm, confirmOrRefuse } from '../common/prompt';
 import { safeForTerminal } from '../common/terminal';
-import { type AuditRecord, type BreakglassResult, saveAuditLocally, toItem, writeAudit } from './audit';
+import {
+  type AuditRecord,
+  type BreakglassResult,
+  saveAuditLocally,
+  toItem,
+  writeAudit,
+} from './audit';
 import { type Targets, discoverTargets } from './discovery';
 import { type RunKubectl, spawnKubectl } from './kubectl';
 import { EnvironmentHold } from './lock';
-import { checkImageTag, checkReplacementManifest, findWebImage, replaceWebImageTag } from './manifest';
+import {
+  checkImageTag,
+  checkReplacementManifest,
+  findWebImage,
+  replaceWebImageTag,
+} from './manifest';
 import { objectsOutsideWorkload, workloadScope } from './scope';
 
 export const BREAKGLASS_USAGE =
@@ -67,11 +101,19 @@ export interface BreakglassDeps {
 
 /** `$XDG_STATE_HOME/hello-web-breakglass` (by default `~/.local/state/hello-web-breakglass`): kept across reboots, unlike /tmp. */
 export function defaultAuditSpoolDir(env: NodeJS.ProcessEnv = process.env): string {
-  const state = env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : path.join(os.homedir(), '.local', 'state');
+  const state =
+    env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME)
+      ? env.XDG_STATE_HOME
+      : path.join(os.homedir(), '.local', 'state');
   return path.join(state, 'hello-web-breakglass');
 }
 
-export function defaultBreakglassDeps(output: Output, interactive: boolean, confirm: Confirm, signals?: SignalSource): BreakglassDeps {
+export function defaultBreakglassDeps(
+  output: Output,
+  interactive: boolean,
+  confirm: Confirm,
+  signals?: SignalSource,
+): BreakglassDeps {
   return {
     clients: {
       s3: (region) => new S3Client({ region }),
@@ -117,7 +159,10 @@ interface Options {
  * stores the result as a new S3 version (only over the version it read) and records the attempt
  * in the audit table. docs/runbooks/breakglass.md is the operator's guide.
  */
-export async function breakglassMain(argv: readonly string[], deps: BreakglassDeps): Promise<number> {
+export async function breakglassMain(
+  argv: readonly string[],
+  deps: BreakglassDeps,
+): Promise<number> {
   const out = deps.output;
   const flags = parseFlags(
     argv,
@@ -141,19 +186,33 @@ export async function breakglassMain(argv: readonly string[], deps: BreakglassDe
   );
   if (flags.help) {
     out.out(BREAKGLASS_USAGE);
-    out.out('Emergency change to one environment, audited. Try --dry-run first. Runbook: docs/runbooks/breakglass.md');
+    out.out(
+      'Emergency change to one environment, audited. Try --dry-run first. Runbook: docs/runbooks/breakglass.md',
+    );
     return EXIT_OK;
   }
 
   // Everything the command line alone can get wrong is checked before any AWS call.
-  if (flags.env === undefined || flags.env.trim() === '') throw new UsageError(`--env is required\n${BREAKGLASS_USAGE}`);
+  if (flags.env === undefined || flags.env.trim() === '')
+    throw new UsageError(`--env is required\n${BREAKGLASS_USAGE}`);
   if (flags.reason === undefined || flags.reason.trim() === '') {
-    throw new UsageError(`--reason "<text>" is required and must not be blank: say why, for the audit record (e.g. --reason "INC-1234: 5xx after release, pin previous image")`);
+    throw new UsageError(
+      `--reason "<text>" is required and must not be blank: say why, for the audit record (e.g. --reason "INC-1234: 5xx after release, pin previous image")`,
+    );
   }
-  if ([...flags.reason].length > MAX_REASON_CHARS) throw new UsageError(`--reason is ${[...flags.reason].length} characters long; at most ${MAX_REASON_CHARS}: put the details in the incident, its id in the reason`);
+  if ([...flags.reason].length > MAX_REASON_CHARS)
+    throw new UsageError(
+      `--reason is ${[...flags.reason].length} characters long; at most ${MAX_REASON_CHARS}: put the details in the incident, its id in the reason`,
+    );
   // Stored as given (an operator's line breaks are part of it); only what is printed is neutralised.
   const reason = flags.reason;
-  const timeoutSeconds = parseTimeoutSeconds('--timeout', flags.timeout, DEFAULT_TIMEOUT_SECONDS, 10, 86400);
+  const timeoutSeconds = parseTimeoutSeconds(
+    '--timeout',
+    flags.timeout,
+    DEFAULT_TIMEOUT_SECONDS,
+    10,
+    86400,
+  );
   const change = readChange(flags.image, flags.manifest, deps.cwd);
   const overrides: Partial<Record<keyof Targets, string>> = {};
   for (const name of ['bucket', 'key', 'table', 'context'] as const) {
@@ -172,14 +231,18 @@ export async function breakglassMain(argv: readonly string[], deps: BreakglassDe
   const allowOutsideWorkload = flags['allow-outside-workload'] === true;
   if (change.manifestText !== undefined && !allowOutsideWorkload) {
     const outside = objectsOutsideWorkload(change.manifestText, change.label, workloadScope(env));
-    if (outside.length > 0) throw new UsageError(outsideWorkloadMessage(change.label, env, outside));
+    if (outside.length > 0)
+      throw new UsageError(outsideWorkloadMessage(change.label, env, outside));
   }
 
   const control = new RunControl({
     timeoutMs: timeoutSeconds * 1000,
     callTimeoutMs: deps.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
     now: () => deps.now().getTime(),
-    onDeferredInterrupt: (signal, doing) => out.err(`breakglass: ${signal} received while ${doing}: finishing that first so that nothing goes unrecorded, then stopping`),
+    onDeferredInterrupt: (signal, doing) =>
+      out.err(
+        `breakglass: ${signal} received while ${doing}: finishing that first so that nothing goes unrecorded, then stopping`,
+      ),
   });
   const stopListening = deps.signals?.((signal) => control.interrupt(signal));
   try {
@@ -205,13 +268,20 @@ export async function breakglassMain(argv: readonly string[], deps: BreakglassDe
 async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promise<number> {
   const out = deps.output;
   const { env, change } = o;
-  out.out(`Breakglass${o.dryRun ? ' DRY RUN' : ''} for ${env.stageName} (account ${env.account}, ${env.region})`);
+  out.out(
+    `Breakglass${o.dryRun ? ' DRY RUN' : ''} for ${env.stageName} (account ${env.account}, ${env.region})`,
+  );
   out.out(`  reason: ${safeForTerminal(o.reason)}`);
 
   const who = await callerArn(deps.clients.sts(env.region), env, control);
   out.out(`  you:    ${who}`);
 
-  const { targets, fromStack } = await discoverTargets(env, o.overrides, () => deps.clients.cloudFormation(env.region), control);
+  const { targets, fromStack } = await discoverTargets(
+    env,
+    o.overrides,
+    () => deps.clients.cloudFormation(env.region),
+    control,
+  );
   out.out(`  manifests: s3://${targets.bucket}/${targets.key}`);
   out.out(`  audit:     DynamoDB table ${targets.table}`);
   out.out(`  kubectl:   --context ${targets.context}`);
@@ -226,7 +296,9 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
           `Enable versioning (aws s3api put-bucket-versioning --bucket ${targets.bucket} --versioning-configuration Status=Enabled), or pass --accept-unversioned-bucket to accept losing it (the audit record says so). Nothing was changed.`,
       );
     }
-    out.err(`WARNING: bucket ${targets.bucket} is not versioned (${versioning}): --accept-unversioned-bucket, the manifest it holds now will be overwritten and not kept`);
+    out.err(
+      `WARNING: bucket ${targets.bucket} is not versioned (${versioning}): --accept-unversioned-bucket, the manifest it holds now will be overwritten and not kept`,
+    );
   }
   const current = await fetchManifest(s3, targets, control);
   const versionBefore = current.versionId ?? 'null';
@@ -247,15 +319,32 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
   }
   const outside = objectsOutsideWorkload(newText, change.label, workloadScope(env));
   if (outside.length > 0) {
-    if (!o.allowOutsideWorkload) throw new OperationError(outsideWorkloadMessage(source, env, outside));
-    out.err(`WARNING: --allow-outside-workload: applying objects outside the workload (recorded in the audit record): ${outside.join('; ')}`);
+    if (!o.allowOutsideWorkload)
+      throw new OperationError(outsideWorkloadMessage(source, env, outside));
+    out.err(
+      `WARNING: --allow-outside-workload: applying objects outside the workload (recorded in the audit record): ${outside.join('; ')}`,
+    );
   }
 
   out.out('');
   if (newText === current.text) {
-    out.out(`No difference from the stored manifest (version ${versionBefore}): applying it re-asserts it on the cluster.`);
+    out.out(
+      `No difference from the stored manifest (version ${versionBefore}): applying it re-asserts it on the cluster.`,
+    );
   } else {
-    out.outRaw(safeDiff(createTwoFilesPatch(`${source} (version ${versionBefore})`, `${source} (new: ${change.label})`, current.text, newText, undefined, undefined, { context: 3 })));
+    out.outRaw(
+      safeDiff(
+        createTwoFilesPatch(
+          `${source} (version ${versionBefore})`,
+          `${source} (new: ${change.label})`,
+          current.text,
+          newText,
+          undefined,
+          undefined,
+          { context: 3 },
+        ),
+      ),
+    );
   }
   out.out('');
   out.out(`image: ${imageBefore} -> ${imageAfter}`);
@@ -271,7 +360,10 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
       yes: o.yes,
       interactive: deps.interactive,
       // The prompt is bounded by --timeout too, and withdrawn on Ctrl-C.
-      confirm: (question) => control.call('waiting for your answer', (signal) => deps.confirm(question, signal), { timeoutMs: control.remainingMs() }),
+      confirm: (question) =>
+        control.call('waiting for your answer', (signal) => deps.confirm(question, signal), {
+          timeoutMs: control.remainingMs(),
+        }),
       question: `Apply this to ${env.stageName} (kubectl context ${targets.context})? [y/N]`,
       what: `change ${env.stageName}`,
     });
@@ -280,9 +372,16 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
     // webhooks), before the hold is taken: a change it rejects leaves the cluster, S3 and the
     // audit table as they were.
     out.out(`$ kubectl --context ${targets.context} apply --dry-run=server -f ${manifestFile}`);
-    const checked = await deps.kubectl(['--context', targets.context, 'apply', '--dry-run=server', '-f', manifestFile], out, AbortSignal.timeout(Math.max(1000, control.remainingMs())));
+    const checked = await deps.kubectl(
+      ['--context', targets.context, 'apply', '--dry-run=server', '-f', manifestFile],
+      out,
+      AbortSignal.timeout(Math.max(1000, control.remainingMs())),
+    );
     if (checked.exitCode !== 0) {
-      if (checked.stopped) throw new TimeoutError(`timed out: kubectl apply --dry-run=server did not answer within --timeout ${formatSeconds(control.timeoutMs)}; nothing applied, nothing uploaded, no audit record`);
+      if (checked.stopped)
+        throw new TimeoutError(
+          `timed out: kubectl apply --dry-run=server did not answer within --timeout ${formatSeconds(control.timeoutMs)}; nothing applied, nothing uploaded, no audit record`,
+        );
       throw new OperationError(
         `the API server rejected the change (${checked.problem ?? `kubectl apply --dry-run=server exited with code ${checked.exitCode}`}; see kubectl's output above): nothing applied, nothing uploaded, no audit record`,
       );
@@ -292,7 +391,15 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
     const dynamodb = deps.clients.dynamodb(env.region);
     // An interrupt waits for the answer, so that a hold DynamoDB did take is also released.
     const hold = await control.protect('taking the hold on the environment', () =>
-      EnvironmentHold.acquire({ client: dynamodb, table: targets.table, environment: env.stageName, owner: { runId, who, reason: o.reason }, leaseMs: control.remainingMs() + HOLD_MARGIN_MS, now: deps.now(), control }),
+      EnvironmentHold.acquire({
+        client: dynamodb,
+        table: targets.table,
+        environment: env.stageName,
+        owner: { runId, who, reason: o.reason },
+        leaseMs: control.remainingMs() + HOLD_MARGIN_MS,
+        now: deps.now(),
+        control,
+      }),
     );
     try {
       control.checkpoint('holding the environment, before applying');
@@ -307,7 +414,10 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
       }
       control.checkpoint('holding the environment, before applying');
       const applyMs = control.remainingMs() - Math.min(RECORD_RESERVE_MS, control.timeoutMs / 4);
-      if (applyMs < 1000) throw new TimeoutError(`timed out: too little of --timeout ${formatSeconds(control.timeoutMs)} is left to apply and record the change; nothing was applied`);
+      if (applyMs < 1000)
+        throw new TimeoutError(
+          `timed out: too little of --timeout ${formatSeconds(control.timeoutMs)} is left to apply and record the change; nothing was applied`,
+        );
 
       const record = (result: BreakglassResult, extra: Partial<AuditRecord>): AuditRecord => ({
         environment: env.stageName,
@@ -328,12 +438,37 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
         interruptedBy: control.interrupted,
         ...extra,
       });
-      const recorder = (r: AuditRecord) => audited(out, dynamodb, targets.table, r, control, deps.auditSpoolDir ?? defaultAuditSpoolDir());
+      const recorder = (r: AuditRecord) =>
+        audited(
+          out,
+          dynamodb,
+          targets.table,
+          r,
+          control,
+          deps.auditSpoolDir ?? defaultAuditSpoolDir(),
+        );
 
-      const outcome = await control.protect('kubectl applied the change and its record is written', () =>
-        applyAndRecord({ deps, control, s3, targets, env, newText, manifestFile, etag: current.etag, versionBefore, applyMs, record, recorder, keepManifestFile: () => (keepTmp = true) }),
+      const outcome = await control.protect(
+        'kubectl applied the change and its record is written',
+        () =>
+          applyAndRecord({
+            deps,
+            control,
+            s3,
+            targets,
+            env,
+            newText,
+            manifestFile,
+            etag: current.etag,
+            versionBefore,
+            applyMs,
+            record,
+            recorder,
+            keepManifestFile: () => (keepTmp = true),
+          }),
       );
-      if (control.interrupted) return interruptedAfterApply(out, control.interrupted, outcome.result);
+      if (control.interrupted)
+        return interruptedAfterApply(out, control.interrupted, outcome.result);
       return outcome.exitCode;
     } finally {
       const problem = await hold.release(control);
@@ -362,19 +497,34 @@ interface ApplyContext {
 }
 
 /** kubectl apply, the upload (only over the version read) and the audit record: run with interrupts deferred. */
-async function applyAndRecord(c: ApplyContext): Promise<{ exitCode: number; result: BreakglassResult }> {
+async function applyAndRecord(
+  c: ApplyContext,
+): Promise<{ exitCode: number; result: BreakglassResult }> {
   const out = c.deps.output;
   const { targets, env } = c;
   const source = `s3://${targets.bucket}/${targets.key}`;
   out.out(`$ kubectl --context ${targets.context} apply -f ${c.manifestFile}`);
-  const applied = await c.deps.kubectl(['--context', targets.context, 'apply', '-f', c.manifestFile], out, AbortSignal.timeout(c.applyMs));
+  const applied = await c.deps.kubectl(
+    ['--context', targets.context, 'apply', '-f', c.manifestFile],
+    out,
+    AbortSignal.timeout(c.applyMs),
+  );
   if (applied.exitCode !== 0) {
     const result: BreakglassResult = applied.stopped ? 'INCOMPLETE' : 'FAILED';
-    const why = applied.stopped ? `kubectl did not finish within ${formatSeconds(c.applyMs)} (what was left of --timeout) and was stopped` : (applied.problem ?? `kubectl exited with code ${applied.exitCode}`);
-    await c.recorder(c.record(result, { kubectlExitCode: applied.exitCode ?? undefined, error: why }));
+    const why = applied.stopped
+      ? `kubectl did not finish within ${formatSeconds(c.applyMs)} (what was left of --timeout) and was stopped`
+      : (applied.problem ?? `kubectl exited with code ${applied.exitCode}`);
+    await c.recorder(
+      c.record(result, { kubectlExitCode: applied.exitCode ?? undefined, error: why }),
+    );
     const check = `check with kubectl --context ${targets.context} -n hello-web get deployment,pods`;
-    if (applied.stopped) throw new TimeoutError(`timed out: ${why}: nothing uploaded to S3; the audit record says INCOMPLETE. The cluster may be partly changed: ${check}`);
-    throw new OperationError(`${why}: nothing uploaded to S3; the audit record says ${result}. The cluster may be partly changed if kubectl applied some objects before failing: ${check}`);
+    if (applied.stopped)
+      throw new TimeoutError(
+        `timed out: ${why}: nothing uploaded to S3; the audit record says INCOMPLETE. The cluster may be partly changed: ${check}`,
+      );
+    throw new OperationError(
+      `${why}: nothing uploaded to S3; the audit record says ${result}. The cluster may be partly changed if kubectl applied some objects before failing: ${check}`,
+    );
   }
 
   let versionAfter: string;
@@ -391,17 +541,24 @@ async function applyAndRecord(c: ApplyContext): Promise<{ exitCode: number; resu
     out.err('');
     out.err('!!! THE CLUSTER NOW DIFFERS FROM S3 !!!');
     out.err(`!!! kubectl applied the change to ${env.stageName}, but the upload failed: ${why}`);
-    out.err(`!!! S3 does not hold what was applied (this run read version ${c.versionBefore}). Store it by hand once you have checked what S3 holds now:`);
+    out.err(
+      `!!! S3 does not hold what was applied (this run read version ${c.versionBefore}). Store it by hand once you have checked what S3 holds now:`,
+    );
     out.err(`!!!   aws s3 cp ${c.manifestFile} ${source} --region ${env.region}`);
     await c.recorder(c.record('APPLIED_NOT_STORED', { error: why }));
     out.err(`!!! The audit record says APPLIED_NOT_STORED.`);
     printPermanentFixAdvice(out, env);
-    return { exitCode: e instanceof TimeoutError ? EXIT_TIMEOUT : EXIT_FAILED, result: 'APPLIED_NOT_STORED' };
+    return {
+      exitCode: e instanceof TimeoutError ? EXIT_TIMEOUT : EXIT_FAILED,
+      result: 'APPLIED_NOT_STORED',
+    };
   }
 
   await c.recorder(c.record('SUCCEEDED', { s3VersionAfter: versionAfter }));
   out.out('');
-  out.out(`Applied to ${env.stageName}; stored as ${source} version ${versionAfter} (was ${c.versionBefore}); audit record written (SUCCEEDED).`);
+  out.out(
+    `Applied to ${env.stageName}; stored as ${source} version ${versionAfter} (was ${c.versionBefore}); audit record written (SUCCEEDED).`,
+  );
   printPermanentFixAdvice(out, env);
   return { exitCode: EXIT_OK, result: 'SUCCEEDED' };
 }
@@ -412,13 +569,27 @@ async function putManifest(c: ApplyContext): Promise<string> {
   // Conditional writes: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
   const put = await c.control.call(
     `uploading the new manifest to s3://${targets.bucket}/${targets.key}`,
-    (abortSignal) => c.s3.send(new PutObjectCommand({ Bucket: targets.bucket, Key: targets.key, Body: c.newText, ContentType: 'application/yaml', IfMatch: c.etag }), { abortSignal }),
+    (abortSignal) =>
+      c.s3.send(
+        new PutObjectCommand({
+          Bucket: targets.bucket,
+          Key: targets.key,
+          Body: c.newText,
+          ContentType: 'application/yaml',
+          IfMatch: c.etag,
+        }),
+        { abortSignal },
+      ),
     { finishing: true },
   );
   return put.VersionId ?? 'null';
 }
 
-function outsideWorkloadMessage(source: string, env: EnvironmentConfig, outside: readonly string[]): string {
+function outsideWorkloadMessage(
+  source: string,
+  env: EnvironmentConfig,
+  outside: readonly string[],
+): string {
   return (
     `${source} has objects outside the workload of ${env.stageName} (its kinds, in namespace ${workloadScope(env).namespace}): ${outside.join('; ')}. ` +
     `Breakglass applies only the workload; if this is really needed, pass --allow-outside-workload (the audit record lists these objects). Nothing was changed.`
@@ -431,12 +602,15 @@ function safeDiff(diff: string): string {
 }
 
 function interruptedAfterApply(out: Output, signal: StopSignal, result: BreakglassResult): number {
-  out.err(`breakglass: stopped by ${signal} after kubectl apply had started: the apply was let finish and its outcome recorded (audit record ${result}) before exiting`);
+  out.err(
+    `breakglass: stopped by ${signal} after kubectl apply had started: the apply was let finish and its outcome recorded (audit record ${result}) before exiting`,
+  );
   return EXIT_SIGNAL[signal];
 }
 
 function readChange(image: string | undefined, manifest: string | undefined, cwd: string): Change {
-  if (image !== undefined && manifest !== undefined) throw new UsageError('give either --image <tag> or --manifest <file>, not both');
+  if (image !== undefined && manifest !== undefined)
+    throw new UsageError('give either --image <tag> or --manifest <file>, not both');
   if (image !== undefined) {
     const tag = checkImageTag(image.trim());
     return { action: 'image', label: `--image ${tag}`, tag };
@@ -446,7 +620,9 @@ function readChange(image: string | undefined, manifest: string | undefined, cwd
     checkReplacementManifest(text, manifest);
     return { action: 'manifest', label: `--manifest ${manifest}`, manifestText: text };
   }
-  throw new UsageError(`no change given: pass --image <tag> (new tag for the web container) or --manifest <file> (the whole manifest)\n${BREAKGLASS_USAGE}`);
+  throw new UsageError(
+    `no change given: pass --image <tag> (new tag for the web container) or --manifest <file> (the whole manifest)\n${BREAKGLASS_USAGE}`,
+  );
 }
 
 /**
@@ -459,10 +635,18 @@ function readBoundedFile(file: string, what: string): string {
   try {
     stat = fs.statSync(file);
   } catch (e) {
-    throw new UsageError(`${what}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new UsageError(
+      `${what}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
-  if (!stat.isFile()) throw new UsageError(`${what}: not a regular file (a device, a pipe or a directory); give the manifest file itself`);
-  if (stat.size > MAX_MANIFEST_BYTES) throw new UsageError(`${what}: ${stat.size} bytes, more than the ${MAX_MANIFEST_BYTES} breakglass accepts (the workload's manifest is a few KB): is it the right file?`);
+  if (!stat.isFile())
+    throw new UsageError(
+      `${what}: not a regular file (a device, a pipe or a directory); give the manifest file itself`,
+    );
+  if (stat.size > MAX_MANIFEST_BYTES)
+    throw new UsageError(
+      `${what}: ${stat.size} bytes, more than the ${MAX_MANIFEST_BYTES} breakglass accepts (the workload's manifest is a few KB): is it the right file?`,
+    );
   const buf = Buffer.alloc(MAX_MANIFEST_BYTES + 1);
   let fd: number | undefined;
   let length = 0;
@@ -472,11 +656,16 @@ function readBoundedFile(file: string, what: string): string {
       const n = fs.readSync(fd, buf, length, buf.length - length, null);
       if (n === 0) break;
       length += n;
-      if (length > MAX_MANIFEST_BYTES) throw new UsageError(`${what}: more than the ${MAX_MANIFEST_BYTES} bytes breakglass accepts`);
+      if (length > MAX_MANIFEST_BYTES)
+        throw new UsageError(
+          `${what}: more than the ${MAX_MANIFEST_BYTES} bytes breakglass accepts`,
+        );
     }
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw new UsageError(`${what}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new UsageError(
+      `${what}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
@@ -484,81 +673,141 @@ function readBoundedFile(file: string, what: string): string {
 }
 
 /** The caller's ARN, and a refusal when the credentials are for another account than the environment's. */
-async function callerArn(sts: STSClient, env: EnvironmentConfig, control: RunControl): Promise<string> {
+async function callerArn(
+  sts: STSClient,
+  env: EnvironmentConfig,
+  control: RunControl,
+): Promise<string> {
   let identity;
   try {
-    identity = await control.call('identifying you (STS GetCallerIdentity)', (abortSignal) => sts.send(new GetCallerIdentityCommand({}), { abortSignal }));
+    identity = await control.call('identifying you (STS GetCallerIdentity)', (abortSignal) =>
+      sts.send(new GetCallerIdentityCommand({}), { abortSignal }),
+    );
   } catch (e) {
     if (isStop(e)) throw e;
     throw new OperationError(describeAwsError(e, 'identifying you (STS GetCallerIdentity)'));
   }
   if (identity.Account !== env.account) {
-    throw new OperationError(`your credentials are for account ${identity.Account ?? 'unknown'} (${identity.Arn ?? 'unknown'}), but ${env.stageName} is in account ${env.account}: assume the operator role of that account first`);
+    throw new OperationError(
+      `your credentials are for account ${identity.Account ?? 'unknown'} (${identity.Arn ?? 'unknown'}), but ${env.stageName} is in account ${env.account}: assume the operator role of that account first`,
+    );
   }
   return identity.Arn ?? 'unknown';
 }
 
 /** `Enabled`, `Suspended`, or `Disabled` (never enabled: S3 then returns no status). */
-async function bucketVersioning(s3: S3Client, bucket: string, control: RunControl): Promise<string> {
+async function bucketVersioning(
+  s3: S3Client,
+  bucket: string,
+  control: RunControl,
+): Promise<string> {
   try {
-    const res = await control.call(`reading the versioning of bucket ${bucket}`, (abortSignal) => s3.send(new GetBucketVersioningCommand({ Bucket: bucket }), { abortSignal }));
+    const res = await control.call(`reading the versioning of bucket ${bucket}`, (abortSignal) =>
+      s3.send(new GetBucketVersioningCommand({ Bucket: bucket }), { abortSignal }),
+    );
     return res.Status ?? 'Disabled';
   } catch (e) {
     if (isStop(e)) throw e;
-    if (awsErrorName(e) === 'NoSuchBucket') throw new OperationError(`bucket ${bucket} does not exist in this account/region (check --bucket)`);
-    throw new OperationError(`${describeAwsError(e, `reading the versioning of bucket ${bucket} (s3:GetBucketVersioning)`)}; breakglass refuses to overwrite a manifest it cannot be sure is kept`);
+    if (awsErrorName(e) === 'NoSuchBucket')
+      throw new OperationError(
+        `bucket ${bucket} does not exist in this account/region (check --bucket)`,
+      );
+    throw new OperationError(
+      `${describeAwsError(e, `reading the versioning of bucket ${bucket} (s3:GetBucketVersioning)`)}; breakglass refuses to overwrite a manifest it cannot be sure is kept`,
+    );
   }
 }
 
-async function fetchManifest(s3: S3Client, t: Targets, control: RunControl): Promise<{ text: string; versionId?: string; etag?: string }> {
+async function fetchManifest(
+  s3: S3Client,
+  t: Targets,
+  control: RunControl,
+): Promise<{ text: string; versionId?: string; etag?: string }> {
   const where = `s3://${t.bucket}/${t.key}`;
   try {
     return await control.call(`reading ${where}`, async (abortSignal) => {
-      const res = await s3.send(new GetObjectCommand({ Bucket: t.bucket, Key: t.key }), { abortSignal });
+      const res = await s3.send(new GetObjectCommand({ Bucket: t.bucket, Key: t.key }), {
+        abortSignal,
+      });
       if ((res.ContentLength ?? 0) > MAX_MANIFEST_BYTES) {
         (res.Body as { destroy?: () => void } | undefined)?.destroy?.();
-        throw new OperationError(`${where} is ${res.ContentLength} bytes, more than the ${MAX_MANIFEST_BYTES} breakglass accepts: it is not a manifest the pipeline stored (check --bucket/--key)`);
+        throw new OperationError(
+          `${where} is ${res.ContentLength} bytes, more than the ${MAX_MANIFEST_BYTES} breakglass accepts: it is not a manifest the pipeline stored (check --bucket/--key)`,
+        );
       }
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of (res.Body ?? []) as AsyncIterable<Uint8Array>) {
         size += chunk.length;
-        if (size > MAX_MANIFEST_BYTES) throw new OperationError(`${where} is more than the ${MAX_MANIFEST_BYTES} bytes breakglass accepts`);
+        if (size > MAX_MANIFEST_BYTES)
+          throw new OperationError(
+            `${where} is more than the ${MAX_MANIFEST_BYTES} bytes breakglass accepts`,
+          );
         chunks.push(Buffer.from(chunk));
       }
-      return { text: Buffer.concat(chunks).toString('utf8'), versionId: res.VersionId, etag: res.ETag };
+      return {
+        text: Buffer.concat(chunks).toString('utf8'),
+        versionId: res.VersionId,
+        etag: res.ETag,
+      };
     });
   } catch (e) {
     if (isStop(e) || e instanceof OperationError) throw e;
     const name = awsErrorName(e);
-    if (name === 'NoSuchKey') throw new OperationError(`no manifest at ${where}: has the pipeline deployed this environment yet? (check --bucket/--key)`);
-    if (name === 'NoSuchBucket') throw new OperationError(`bucket ${t.bucket} does not exist in this account/region (check --bucket)`);
+    if (name === 'NoSuchKey')
+      throw new OperationError(
+        `no manifest at ${where}: has the pipeline deployed this environment yet? (check --bucket/--key)`,
+      );
+    if (name === 'NoSuchBucket')
+      throw new OperationError(
+        `bucket ${t.bucket} does not exist in this account/region (check --bucket)`,
+      );
     throw new OperationError(describeAwsError(e, `reading ${where}`));
   }
 }
 
-async function headManifest(s3: S3Client, t: Targets, control: RunControl): Promise<{ versionId?: string; etag?: string; lastModified?: Date }> {
+async function headManifest(
+  s3: S3Client,
+  t: Targets,
+  control: RunControl,
+): Promise<{ versionId?: string; etag?: string; lastModified?: Date }> {
   const where = `s3://${t.bucket}/${t.key}`;
   try {
-    const res = await control.call(`checking ${where} again`, (abortSignal) => s3.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key }), { abortSignal }));
+    const res = await control.call(`checking ${where} again`, (abortSignal) =>
+      s3.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key }), { abortSignal }),
+    );
     return { versionId: res.VersionId, etag: res.ETag, lastModified: res.LastModified };
   } catch (e) {
     if (isStop(e)) throw e;
-    throw new OperationError(`${describeAwsError(e, `checking ${where} again`)}; nothing was applied`);
+    throw new OperationError(
+      `${describeAwsError(e, `checking ${where} again`)}; nothing was applied`,
+    );
   }
 }
 
-async function dryRunApply(deps: BreakglassDeps, context: string, file: string, control: RunControl): Promise<number> {
+async function dryRunApply(
+  deps: BreakglassDeps,
+  context: string,
+  file: string,
+  control: RunControl,
+): Promise<number> {
   const out = deps.output;
   // `--dry-run=client` validates and shows what would change without the API server's admission;
   // `--dry-run=server` needs a reachable cluster (see docs/runbooks/breakglass.md).
   out.out(`$ kubectl --context ${context} apply --dry-run=client -f ${file}`);
   control.checkpoint('about to run the kubectl dry run');
-  const res = await control.call('running the kubectl dry run', (signal) => deps.kubectl(['--context', context, 'apply', '--dry-run=client', '-f', file], out, signal), { timeoutMs: control.remainingMs() });
+  const res = await control.call(
+    'running the kubectl dry run',
+    (signal) =>
+      deps.kubectl(['--context', context, 'apply', '--dry-run=client', '-f', file], out, signal),
+    { timeoutMs: control.remainingMs() },
+  );
   out.out('');
   out.out('dry run: nothing applied, nothing uploaded, no audit record');
   if (res.exitCode !== 0) {
-    throw new OperationError(`the kubectl dry run failed (${res.problem ?? `exit code ${res.exitCode}`}); see kubectl's output above: an invalid manifest, a missing context or no access to the cluster all fail here`);
+    throw new OperationError(
+      `the kubectl dry run failed (${res.problem ?? `exit code ${res.exitCode}`}); see kubectl's output above: an invalid manifest, a missing context or no access to the cluster all fail here`,
+    );
   }
   return EXIT_OK;
 }
@@ -568,7 +817,14 @@ async function dryRunApply(deps: BreakglassDeps, context: string, file: string, 
  * with the command that stores it later) and the run fails; the record is printed only when
  * even that file cannot be written.
  */
-async function audited(out: Output, client: DynamoDBClient, table: string, record: AuditRecord, control: RunControl, spoolDir: string): Promise<void> {
+async function audited(
+  out: Output,
+  client: DynamoDBClient,
+  table: string,
+  record: AuditRecord,
+  control: RunControl,
+  spoolDir: string,
+): Promise<void> {
   try {
     await writeAudit(client, table, record, control);
     return;
@@ -578,21 +834,35 @@ async function audited(out: Output, client: DynamoDBClient, table: string, recor
     try {
       file = saveAuditLocally(spoolDir, record);
     } catch (saveError) {
-      out.err(`!!! the audit record could not be written to DynamoDB (${why}) nor saved in ${spoolDir} (${(saveError as Error).message}). Store it by hand:`);
+      out.err(
+        `!!! the audit record could not be written to DynamoDB (${why}) nor saved in ${spoolDir} (${(saveError as Error).message}). Store it by hand:`,
+      );
       out.err(safeForTerminal(JSON.stringify(toItem(record))));
-      throw new OperationError(`audit record not written for a ${record.result} breakglass attempt on ${record.environment}`);
+      throw new OperationError(
+        `audit record not written for a ${record.result} breakglass attempt on ${record.environment}`,
+      );
     }
     out.err(`!!! the audit record could not be written to DynamoDB (${why}).`);
     out.err(`!!! It is saved in ${file}. Store it once DynamoDB answers:`);
-    out.err(`!!!   aws dynamodb put-item --region <region> --table-name ${table} --item file://${file}`);
-    throw new OperationError(`audit record of a ${record.result} breakglass attempt on ${record.environment} not in DynamoDB; saved in ${file}`);
+    out.err(
+      `!!!   aws dynamodb put-item --region <region> --table-name ${table} --item file://${file}`,
+    );
+    throw new OperationError(
+      `audit record of a ${record.result} breakglass attempt on ${record.environment} not in DynamoDB; saved in ${file}`,
+    );
   }
 }
 
 function printPermanentFixAdvice(out: Output, env: EnvironmentConfig): void {
   out.out('');
-  out.out(`WARNING: this change is not in git. The next pipeline run that deploys ${env.stageName} with changed manifests restores what is in git.`);
-  out.out('Make the fix permanent: commit the same change in git (config or lib/manifests), or revert the bad commit, and push.');
-  out.out('To stay on an older image, revert the app/ changes since it: the image tag is a fingerprint of app/, so the same source gives the same tag.');
+  out.out(
+    `WARNING: this change is not in git. The next pipeline run that deploys ${env.stageName} with changed manifests restores what is in git.`,
+  );
+  out.out(
+    'Make the fix permanent: commit the same change in git (config or lib/manifests), or revert the bad commit, and push.',
+  );
+  out.out(
+    'To stay on an older image, revert the app/ changes since it: the image tag is a fingerprint of app/, so the same source gives the same tag.',
+  );
   out.out('See docs/runbooks/breakglass.md ("Make it permanent").');
 }

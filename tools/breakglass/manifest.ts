@@ -8,7 +8,9 @@ export const WEB_CONTAINER = 'web';
 
 export function checkImageTag(tag: string): string {
   if (!IMAGE_TAG.test(tag)) {
-    throw new UsageError(`--image "${safeForTerminal(tag)}" is not a valid image tag (${IMAGE_TAG_RULE}); give the tag only, e.g. --image app-0123456789abcdef`);
+    throw new UsageError(
+      `--image "${safeForTerminal(tag)}" is not a valid image tag (${IMAGE_TAG_RULE}); give the tag only, e.g. --image app-0123456789abcdef`,
+    );
   }
   return tag;
 }
@@ -27,9 +29,14 @@ export function parseDocuments(text: string, source: string): Document.Parsed[] 
   const docs = parseAllDocuments(text);
   if (!Array.isArray(docs)) return [];
   docs.forEach((d, i) => {
-    if (d.errors.length > 0) throw new ManifestError(`${source}: document ${i + 1} is not valid YAML: ${d.errors[0].message.split('\n')[0]}`);
+    if (d.errors.length > 0)
+      throw new ManifestError(
+        `${source}: document ${i + 1} is not valid YAML: ${d.errors[0].message.split('\n')[0]}`,
+      );
   });
-  return docs.filter((d) => d.contents !== null && !(isScalar(d.contents) && d.contents.value === null));
+  return docs.filter(
+    (d) => d.contents !== null && !(isScalar(d.contents) && d.contents.value === null),
+  );
 }
 
 /** A manifest that cannot be used; carries the exit code of the context it was found in. */
@@ -46,7 +53,10 @@ export function checkReplacementManifest(text: string, file: string): void {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if (docs.length === 0) throw new UsageError(`${file} holds no YAML document; give the complete manifest (every object), not a patch`);
+  if (docs.length === 0)
+    throw new UsageError(
+      `${file} holds no YAML document; give the complete manifest (every object), not a patch`,
+    );
   const problems: string[] = [];
   docs.forEach((d, i) => {
     const obj: unknown = d.toJS();
@@ -58,10 +68,19 @@ export function checkReplacementManifest(text: string, file: string): void {
     const missing: string[] = [];
     if (typeof obj.apiVersion !== 'string' || obj.apiVersion === '') missing.push('apiVersion');
     if (typeof obj.kind !== 'string' || obj.kind === '') missing.push('kind');
-    if (!isObject(obj.metadata) || typeof obj.metadata.name !== 'string' || obj.metadata.name === '') missing.push('metadata.name');
-    if (missing.length > 0) problems.push(`${where}${typeof obj.kind === 'string' ? ` (${obj.kind})` : ''} has no ${missing.join(', ')}`);
+    if (
+      !isObject(obj.metadata) ||
+      typeof obj.metadata.name !== 'string' ||
+      obj.metadata.name === ''
+    )
+      missing.push('metadata.name');
+    if (missing.length > 0)
+      problems.push(
+        `${where}${typeof obj.kind === 'string' ? ` (${obj.kind})` : ''} has no ${missing.join(', ')}`,
+      );
   });
-  if (problems.length > 0) throw new UsageError(`${file} is not a Kubernetes manifest: ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new UsageError(`${file} is not a Kubernetes manifest: ${problems.join('; ')}`);
 }
 
 /** The web container's image in every Deployment of the manifest. */
@@ -76,7 +95,13 @@ function webImages(docs: readonly Document.Parsed[]): WebImage[] {
       const node = c.get('image', true);
       if (isScalar(node) && typeof node.value === 'string') {
         const ns = doc.getIn(['metadata', 'namespace']);
-        found.push({ deployment: String(doc.getIn(['metadata', 'name'])), namespace: typeof ns === 'string' ? ns : undefined, image: node.value, node, doc });
+        found.push({
+          deployment: String(doc.getIn(['metadata', 'name'])),
+          namespace: typeof ns === 'string' ? ns : undefined,
+          image: node.value,
+          node,
+          doc,
+        });
       }
     }
   }
@@ -86,7 +111,11 @@ function webImages(docs: readonly Document.Parsed[]): WebImage[] {
 /** The image of the web container, or undefined when the manifest has none (a replacement may lack it). */
 export function findWebImage(text: string, source: string): string | undefined {
   const found = webImages(parseDocuments(text, source));
-  return found.length === 1 ? found[0].image : found.length === 0 ? undefined : found.map((f) => f.image).join(', ');
+  return found.length === 1
+    ? found[0].image
+    : found.length === 0
+      ? undefined
+      : found.map((f) => f.image).join(', ');
 }
 
 /** `<repository>:<tag>` → `<repository>:<newTag>`. A digest (`@sha256:...`) is dropped: it would pin the old image. */
@@ -107,21 +136,30 @@ export const VERSION_LABEL = 'app.kubernetes.io/version';
  * named the old tag (so pods do not claim a version they do not run), and nothing else: the new
  * text is the old text with those scalars replaced, byte for byte, so the diff shows just them.
  */
-export function replaceWebImageTag(text: string, source: string, tag: string): { text: string; before: string; after: string } {
+export function replaceWebImageTag(
+  text: string,
+  source: string,
+  tag: string,
+): { text: string; before: string; after: string } {
   const docs = parseDocuments(text, source);
   const found = webImages(docs);
   if (found.length === 0) {
-    throw new OperationError(`${source} has no Deployment with a container named "${WEB_CONTAINER}"; use --manifest <file> to replace the whole manifest instead`);
+    throw new OperationError(
+      `${source} has no Deployment with a container named "${WEB_CONTAINER}"; use --manifest <file> to replace the whole manifest instead`,
+    );
   }
   if (found.length > 1) {
-    throw new OperationError(`${source} has ${found.length} Deployments with a "${WEB_CONTAINER}" container (${found.map((f) => f.deployment).join(', ')}); use --manifest <file> to say exactly what to apply`);
+    throw new OperationError(
+      `${source} has ${found.length} Deployments with a "${WEB_CONTAINER}" container (${found.map((f) => f.deployment).join(', ')}); use --manifest <file> to say exactly what to apply`,
+    );
   }
   const { image, node, doc } = found[0];
   const after = withTag(image, tag);
   const edits: Array<{ node: Scalar; value: string }> = [{ node, value: after }];
   const oldTag = tagOf(image);
   const label = doc.getIn(['spec', 'template', 'metadata', 'labels', VERSION_LABEL], true);
-  if (oldTag !== undefined && isScalar(label) && label.value === oldTag) edits.push({ node: label, value: tag });
+  if (oldTag !== undefined && isScalar(label) && label.value === oldTag)
+    edits.push({ node: label, value: tag });
 
   let next = text;
   // From the end of the text backwards, so earlier offsets stay valid.
@@ -130,7 +168,10 @@ export function replaceWebImageTag(text: string, source: string, tag: string): {
   }
   // The splice must change exactly that value: re-read it rather than trust offsets.
   const check = findWebImage(next, source);
-  if (check !== after) throw new OperationError(`${source}: replacing the image produced "${check ?? 'no image'}" instead of "${after}"; use --manifest <file> instead`);
+  if (check !== after)
+    throw new OperationError(
+      `${source}: replacing the image produced "${check ?? 'no image'}" instead of "${after}"; use --manifest <file> instead`,
+    );
   return { text: next, before: image, after };
 }
 
@@ -142,7 +183,8 @@ function tagOf(image: string): string | undefined {
 
 function splice(text: string, node: Scalar, value: string, source: string): string {
   const [start, valueEnd] = node.range ?? [];
-  if (start === undefined || valueEnd === undefined) throw new OperationError(`${source}: cannot locate ${JSON.stringify(node.value)} in the text`);
+  if (start === undefined || valueEnd === undefined)
+    throw new OperationError(`${source}: cannot locate ${JSON.stringify(node.value)} in the text`);
   let rendered: string;
   switch (node.type) {
     case Scalar.PLAIN:
@@ -155,7 +197,9 @@ function splice(text: string, node: Scalar, value: string, source: string): stri
       rendered = `'${value}'`;
       break;
     default:
-      throw new OperationError(`${source}: ${JSON.stringify(node.value)} is a ${String(node.type)} scalar, which breakglass does not edit; use --manifest <file> instead`);
+      throw new OperationError(
+        `${source}: ${JSON.stringify(node.value)} is a ${String(node.type)} scalar, which breakglass does not edit; use --manifest <file> instead`,
+      );
   }
   return text.slice(0, start) + rendered + text.slice(valueEnd);
 }

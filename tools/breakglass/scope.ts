@@ -15,12 +15,21 @@ export interface WorkloadScope {
 
 export function workloadScope(env: EnvironmentConfig): WorkloadScope {
   // The image does not change which kinds the workload has: any well-formed one renders them all.
-  const objects = toPlain(renderWorkload(workloadPropsFor(env, { uri: 'registry.invalid/scope:probe', tag: 'probe' })));
-  return { namespace: WORKLOAD.namespace, kinds: new Set(objects.map((o) => `${String(o.apiVersion)} ${String(o.kind)}`)) };
+  const objects = toPlain(
+    renderWorkload(workloadPropsFor(env, { uri: 'registry.invalid/scope:probe', tag: 'probe' })),
+  );
+  return {
+    namespace: WORKLOAD.namespace,
+    kinds: new Set(objects.map((o) => `${String(o.apiVersion)} ${String(o.kind)}`)),
+  };
 }
 
 /** Each object of the manifest outside the scope, described as `<kind>/<name> (<why>)`. */
-export function objectsOutsideWorkload(text: string, source: string, scope: WorkloadScope): string[] {
+export function objectsOutsideWorkload(
+  text: string,
+  source: string,
+  scope: WorkloadScope,
+): string[] {
   const outside: string[] = [];
   for (const doc of parseDocuments(text, source)) {
     const apiVersion = String(doc.get('apiVersion'));
@@ -28,12 +37,17 @@ export function objectsOutsideWorkload(text: string, source: string, scope: Work
     const name = String(doc.getIn(['metadata', 'name']));
     const ns = doc.getIn(['metadata', 'namespace']);
     const what = `${kind}/${name}`;
-    if (!scope.kinds.has(`${apiVersion} ${kind}`)) outside.push(`${what} (${apiVersion} ${kind} is not a kind the workload has)`);
+    if (!scope.kinds.has(`${apiVersion} ${kind}`))
+      outside.push(`${what} (${apiVersion} ${kind} is not a kind the workload has)`);
     else if (kind === 'Namespace') {
-      if (name !== scope.namespace) outside.push(`${what} (the workload's namespace is ${scope.namespace})`);
+      if (name !== scope.namespace)
+        outside.push(`${what} (the workload's namespace is ${scope.namespace})`);
     } else if (ns !== scope.namespace) {
       // Without a namespace kubectl would use the context's default one, wherever that points.
-      outside.push(`${what} (${ns === undefined ? 'no metadata.namespace' : `namespace ${String(ns)}`}; the workload's namespace is ${scope.namespace})`);
+      outside.push(
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a YAML scalar, or a YAML node whose toString() prints YAML
+        `${what} (${ns === undefined ? 'no metadata.namespace' : `namespace ${String(ns)}`}; the workload's namespace is ${scope.namespace})`,
+      );
     }
   }
   return outside;

@@ -6,7 +6,11 @@ import { UsageError } from './errors';
  * operator ran the command in), or STACK_ENVIRONMENTS. An invalid file is bad usage: every
  * problem is listed.
  */
-export function loadToolConfig(configFile: string | undefined, cwd: string, repoRoot: string = cwd): DeliveryConfig {
+export function loadToolConfig(
+  configFile: string | undefined,
+  cwd: string,
+  repoRoot: string = cwd,
+): DeliveryConfig {
   try {
     return loadConfig({ contextValue: configFile, cwd, repoRoot });
   } catch (e) {

@@ -76,7 +76,8 @@ export class RunControl {
 
   /** Throws if the run was interrupted or its time is up: the check before each step that changes something. */
   checkpoint(doing: string): void {
-    if (this.interruptedBy !== undefined && this.protecting === undefined) throw this.interruptError(doing);
+    if (this.interruptedBy !== undefined && this.protecting === undefined)
+      throw this.interruptError(doing);
     if (this.remainingMs() <= 0) throw this.deadlineError(doing);
   }
 
@@ -87,7 +88,11 @@ export class RunControl {
    * (audit record, upload, releasing a hold): bounded by the call limit only, neither by the
    * command's deadline nor by an interrupt, which must not leave a change unrecorded.
    */
-  call<T>(doing: string, fn: (signal: AbortSignal) => Promise<T>, opts: { timeoutMs?: number; finishing?: boolean } = {}): Promise<T> {
+  call<T>(
+    doing: string,
+    fn: (signal: AbortSignal) => Promise<T>,
+    opts: { timeoutMs?: number; finishing?: boolean } = {},
+  ): Promise<T> {
     const callLimit = opts.timeoutMs ?? this.opts.callTimeoutMs;
     const remaining = this.remainingMs();
     const byDeadline = !opts.finishing && remaining <= callLimit;
@@ -98,6 +103,7 @@ export class RunControl {
       try {
         this.checkpoint(doing);
       } catch (e) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes checkpoint's own error on unchanged
         return Promise.reject(e);
       }
     }
@@ -113,7 +119,13 @@ export class RunControl {
       };
       const timer = setTimeout(() => {
         ac.abort();
-        finish(() => reject(byDeadline ? this.deadlineError(doing) : new TimeoutError(`${doing} did not answer within ${formatSeconds(limit)}`)));
+        finish(() =>
+          reject(
+            byDeadline
+              ? this.deadlineError(doing)
+              : new TimeoutError(`${doing} did not answer within ${formatSeconds(limit)}`),
+          ),
+        );
       }, limit);
       const onInterrupt = (signal: StopSignal) => {
         ac.abort();
@@ -124,9 +136,10 @@ export class RunControl {
       Promise.resolve()
         .then(() => fn(ac.signal))
         .then(
-        (v) => finish(() => resolve(v)),
-        (e: unknown) => finish(() => reject(e)),
-      );
+          (v) => finish(() => resolve(v)),
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes fn's own rejection on unchanged
+          (e: unknown) => finish(() => reject(e)),
+        );
     });
   }
 
@@ -144,17 +157,27 @@ export class RunControl {
   /** Sleeps, bounded by the deadline and cut short by an interrupt. */
   sleep(ms: number, doing: string): Promise<void> {
     const wait = Math.min(ms, this.remainingMs());
-    return this.call(doing, (signal) => new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, wait);
-      signal.addEventListener('abort', () => clearTimeout(t), { once: true });
-    }), { timeoutMs: wait + 1000 });
+    return this.call(
+      doing,
+      (signal) =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, wait);
+          signal.addEventListener('abort', () => clearTimeout(t), { once: true });
+        }),
+      { timeoutMs: wait + 1000 },
+    );
   }
 
   private deadlineError(doing: string): TimeoutError {
-    return new TimeoutError(`timed out: the command's --timeout of ${formatSeconds(this.opts.timeoutMs)} ran out while ${doing}`);
+    return new TimeoutError(
+      `timed out: the command's --timeout of ${formatSeconds(this.opts.timeoutMs)} ran out while ${doing}`,
+    );
   }
 
-  private interruptError(doing: string, signal: StopSignal = this.interruptedBy ?? 'SIGINT'): InterruptedError {
+  private interruptError(
+    doing: string,
+    signal: StopSignal = this.interruptedBy ?? 'SIGINT',
+  ): InterruptedError {
     return new InterruptedError(`interrupted (${signal}) while ${doing}`, signal);
   }
 }
@@ -164,9 +187,18 @@ export function formatSeconds(ms: number): string {
 }
 
 /** Parses a `--timeout <seconds>` flag: a whole number of seconds within bounds. */
-export function parseTimeoutSeconds(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
+export function parseTimeoutSeconds(
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
   const seconds = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(seconds >= min && seconds <= max)) throw new UsageError(`${flag}: ${JSON.stringify(value)} must be a whole number of seconds from ${min} to ${max}`);
+  if (!(seconds >= min && seconds <= max))
+    throw new UsageError(
+      `${flag}: ${JSON.stringify(value)} must be a whole number of seconds from ${min} to ${max}`,
+    );
   return seconds;
 }

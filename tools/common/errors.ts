@@ -11,7 +11,10 @@ export const EXIT_USAGE = 2;
 /** The command's --timeout (or one external call's time limit) ran out. As GNU `timeout` says it. */
 export const EXIT_TIMEOUT = 124;
 /** Stopped by SIGINT (Ctrl-C) or SIGTERM: 128 + the signal's number, as a shell reports it. */
-export const EXIT_SIGNAL: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = { SIGINT: 130, SIGTERM: 143 };
+export const EXIT_SIGNAL: Readonly<Record<'SIGINT' | 'SIGTERM', number>> = {
+  SIGINT: 130,
+  SIGTERM: 143,
+};
 
 /** Bad usage: a missing or malformed flag, an unknown name. Exit 2. */
 export class UsageError extends Error {
@@ -85,7 +88,8 @@ export function describeAwsError(e: unknown, doing: string): string {
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
     return `${doing} failed: no AWS credentials found (set AWS_PROFILE or run \`aws sso login\`, then retry)`;
   }
-  if (/ExpiredToken/i.test(name)) return `${doing} failed: your AWS credentials have expired (${oneLine}); refresh them and retry`;
+  if (/ExpiredToken/i.test(name))
+    return `${doing} failed: your AWS credentials have expired (${oneLine}); refresh them and retry`;
   if (/AccessDenied|UnauthorizedOperation|Forbidden/i.test(name)) {
     return `${doing} failed: access denied (${oneLine}); use the operator role for this account`;
   }

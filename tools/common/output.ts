@@ -17,7 +17,11 @@ export function processOutput(): Output {
 }
 
 /** Collects everything written, for tests and transcripts. */
-export function memoryOutput(): Output & { readonly stdout: string; readonly stderr: string; readonly all: string } {
+export function memoryOutput(): Output & {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly all: string;
+} {
   let stdout = '';
   let stderr = '';
   let all = '';

@@ -24,10 +24,18 @@ export const terminalConfirm: Confirm = async (question, signal) => {
  * The confirmation step every changing command shares: `--yes` skips it; without a terminal and
  * without `--yes` the command refuses rather than guess (a pipe or a CI job cannot answer).
  */
-export async function confirmOrRefuse(opts: { yes: boolean; interactive: boolean; confirm: Confirm; question: string; what: string }): Promise<void> {
+export async function confirmOrRefuse(opts: {
+  yes: boolean;
+  interactive: boolean;
+  confirm: Confirm;
+  question: string;
+  what: string;
+}): Promise<void> {
   if (opts.yes) return;
   if (!opts.interactive) {
-    throw new OperationError(`refusing to ${opts.what} without confirmation: no terminal to ask on; pass --yes to confirm non-interactively`);
+    throw new OperationError(
+      `refusing to ${opts.what} without confirmation: no terminal to ask on; pass --yes to confirm non-interactively`,
+    );
   }
   if (!(await opts.confirm(opts.question))) {
     throw new OperationError(`aborted: nothing was changed`);

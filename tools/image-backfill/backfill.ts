@@ -48,7 +48,11 @@ export interface BackfillDeps {
 
 export type BackfillVerdict = 'OK' | 'ERROR' | 'TIMEOUT';
 /** 0 every region holds the tag, 2 an error, 3 timed out (the image gate's codes). */
-export const BACKFILL_EXIT_CODES: Record<BackfillVerdict, 0 | 2 | 3> = { OK: 0, ERROR: 2, TIMEOUT: 3 };
+export const BACKFILL_EXIT_CODES: Record<BackfillVerdict, 0 | 2 | 3> = {
+  OK: 0,
+  ERROR: 2,
+  TIMEOUT: 3,
+};
 
 export interface RegionOutcome {
   readonly region: string;
@@ -84,7 +88,12 @@ function isAbort(e: unknown): boolean {
 
 function describe(e: unknown): string {
   if (isAbort(e)) return 'no answer from ECR in time (the call was abandoned)';
-  const text = e instanceof Error ? (e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : e.message) : String(e);
+  const text =
+    e instanceof Error
+      ? e.name && e.name !== 'Error'
+        ? `${e.name}: ${e.message}`
+        : e.message
+      : String(e);
   return text.replace(/\s+/g, ' ').trim();
 }
 
@@ -94,27 +103,41 @@ interface Manifest {
   readonly digest: string;
 }
 
-export async function runBackfill(options: BackfillOptions, deps: BackfillDeps): Promise<BackfillResult> {
+export async function runBackfill(
+  options: BackfillOptions,
+  deps: BackfillDeps,
+): Promise<BackfillResult> {
   const start = deps.now();
   const deadline = start + options.timeoutSeconds * 1000;
   const remaining = (): number => deadline - deps.now();
   const elapsed = (): number => Math.floor((deps.now() - start) / 1000);
   const call = (): { abortSignal: AbortSignal } => ({
-    abortSignal: AbortSignal.any([AbortSignal.timeout(deps.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS), AbortSignal.timeout(Math.max(1, remaining()))]),
+    abortSignal: AbortSignal.any([
+      AbortSignal.timeout(deps.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS),
+      AbortSignal.timeout(Math.max(1, remaining())),
+    ]),
   });
   const { repository: repositoryName, tag, registryId, sourceRegion } = options;
   const ref = `${repositoryName}:${tag}`;
   const regions = options.regions.filter((r) => r !== sourceRegion);
-  deps.log(`image-backfill: ${ref} from ${sourceRegion} to ${regions.length > 0 ? regions.join(', ') : '(no other region)'} (timeout ${options.timeoutSeconds}s)`);
+  deps.log(
+    `image-backfill: ${ref} from ${sourceRegion} to ${regions.length > 0 ? regions.join(', ') : '(no other region)'} (timeout ${options.timeoutSeconds}s)`,
+  );
 
   const finish = (outcomes: RegionOutcome[], sourceProblem?: RegionOutcome): BackfillResult => {
     const all = sourceProblem ? [sourceProblem] : outcomes;
     const exitCode = Math.max(0, ...all.map((o) => BACKFILL_EXIT_CODES[o.verdict])) as 0 | 2 | 3;
-    const verdict = (Object.keys(BACKFILL_EXIT_CODES) as BackfillVerdict[]).find((v) => BACKFILL_EXIT_CODES[v] === exitCode) ?? 'ERROR';
+    const verdict =
+      (Object.keys(BACKFILL_EXIT_CODES) as BackfillVerdict[]).find(
+        (v) => BACKFILL_EXIT_CODES[v] === exitCode,
+      ) ?? 'ERROR';
     const reason =
       verdict === 'OK'
         ? `${ref} is in ${[sourceRegion, ...regions].join(', ')} (${all.map((o) => `${o.region}: ${o.detail}`).join('; ') || 'nothing to copy'})`
-        : all.filter((o) => o.verdict !== 'OK').map((o) => `${o.region}: ${o.detail}`).join('; ');
+        : all
+            .filter((o) => o.verdict !== 'OK')
+            .map((o) => `${o.region}: ${o.detail}`)
+            .join('; ');
     return { verdict, exitCode, reason, regions: all };
   };
   if (regions.length === 0) return finish([]);
@@ -123,22 +146,46 @@ export async function runBackfill(options: BackfillOptions, deps: BackfillDeps):
   const source = deps.ecrClient(sourceRegion);
   let manifest: Manifest;
   try {
-    const out = await source.send(new BatchGetImageCommand({ repositoryName, registryId, imageIds: [{ imageTag: tag }], acceptedMediaTypes: MANIFEST_TYPES }), call());
+    const out = await source.send(
+      new BatchGetImageCommand({
+        repositoryName,
+        registryId,
+        imageIds: [{ imageTag: tag }],
+        acceptedMediaTypes: MANIFEST_TYPES,
+      }),
+      call(),
+    );
     const image = out.images?.[0];
     if (!image?.imageManifest || !image.imageId?.imageDigest) {
-      const why = out.failures?.[0] ? `${out.failures[0].failureCode}: ${out.failures[0].failureReason}` : 'no such image';
-      return finish([], { region: sourceRegion, verdict: 'ERROR', detail: `${ref} not found where it is pushed (${why}): did the image build run?` });
+      const why = out.failures?.[0]
+        ? `${out.failures[0].failureCode}: ${out.failures[0].failureReason}`
+        : 'no such image';
+      return finish([], {
+        region: sourceRegion,
+        verdict: 'ERROR',
+        detail: `${ref} not found where it is pushed (${why}): did the image build run?`,
+      });
     }
-    manifest = { manifest: image.imageManifest, mediaType: image.imageManifestMediaType, digest: image.imageId.imageDigest };
+    manifest = {
+      manifest: image.imageManifest,
+      mediaType: image.imageManifestMediaType,
+      digest: image.imageId.imageDigest,
+    };
   } catch (e) {
     const verdict = isAbort(e) && remaining() <= 0 ? 'TIMEOUT' : 'ERROR';
-    return finish([], { region: sourceRegion, verdict, detail: `BatchGetImage for ${ref} failed: ${describe(e)}` });
+    return finish([], {
+      region: sourceRegion,
+      verdict,
+      detail: `BatchGetImage for ${ref} failed: ${describe(e)}`,
+    });
   }
   deps.log(`[${sourceRegion}] ${ref} is ${manifest.digest}`);
 
   const outcomes = await Promise.all(
     regions.map((region) =>
-      backfillRegion(region, manifest, options, deps, { remaining, elapsed, call }).catch((e: unknown): RegionOutcome => ({ region, verdict: 'ERROR', detail: describe(e) })),
+      backfillRegion(region, manifest, options, deps, { remaining, elapsed, call }).catch(
+        (e: unknown): RegionOutcome => ({ region, verdict: 'ERROR', detail: describe(e) }),
+      ),
     ),
   );
   return finish(outcomes);
@@ -150,20 +197,35 @@ interface Clock {
   readonly call: () => { abortSignal: AbortSignal };
 }
 
-async function backfillRegion(region: string, manifest: Manifest, options: BackfillOptions, deps: BackfillDeps, clock: Clock): Promise<RegionOutcome> {
+async function backfillRegion(
+  region: string,
+  manifest: Manifest,
+  options: BackfillOptions,
+  deps: BackfillDeps,
+  clock: Clock,
+): Promise<RegionOutcome> {
   const { repository: repositoryName, tag, registryId, sourceRegion } = options;
   const ref = `${repositoryName}:${tag}`;
   const client = deps.ecrClient(region);
   const source = deps.ecrClient(sourceRegion);
   const say = (line: string): void => deps.log(`[${region}] ${line}`);
-  const outcome = (verdict: BackfillVerdict, detail: string): RegionOutcome => ({ region, verdict, detail });
+  const outcome = (verdict: BackfillVerdict, detail: string): RegionOutcome => ({
+    region,
+    verdict,
+    detail,
+  });
   const failed = (what: string, e: unknown): RegionOutcome =>
-    isAbort(e) && clock.remaining() <= 0 ? outcome('TIMEOUT', `${what}: no answer before --timeout ${options.timeoutSeconds}s`) : outcome('ERROR', `${what} failed: ${describe(e)}`);
+    isAbort(e) && clock.remaining() <= 0
+      ? outcome('TIMEOUT', `${what}: no answer before --timeout ${options.timeoutSeconds}s`)
+      : outcome('ERROR', `${what} failed: ${describe(e)}`);
 
   /** The digest the tag has in this region, or undefined when it is not there. */
   const present = async (): Promise<string | undefined> => {
     try {
-      const out = await client.send(new DescribeImagesCommand({ repositoryName, registryId, imageIds: [{ imageTag: tag }] }), clock.call());
+      const out = await client.send(
+        new DescribeImagesCommand({ repositoryName, registryId, imageIds: [{ imageTag: tag }] }),
+        clock.call(),
+      );
       return out.imageDetails?.[0]?.imageDigest;
     } catch (e) {
       if (errorName(e) === 'ImageNotFoundException') return undefined;
@@ -173,13 +235,20 @@ async function backfillRegion(region: string, manifest: Manifest, options: Backf
   const check = (digest: string, how: string): RegionOutcome =>
     digest === manifest.digest
       ? outcome('OK', how)
-      : outcome('ERROR', `${ref} is ${digest} here but ${manifest.digest} in ${sourceRegion}: an immutable tag with two contents; do not deploy, see docs/runbooks/image-gate-blocked.md`);
+      : outcome(
+          'ERROR',
+          `${ref} is ${digest} here but ${manifest.digest} in ${sourceRegion}: an immutable tag with two contents; do not deploy, see docs/runbooks/image-gate-blocked.md`,
+        );
 
   let digest: string | undefined;
   try {
     digest = await present();
   } catch (e) {
-    if (errorName(e) === 'RepositoryNotFoundException') return outcome('ERROR', `no repository ${repositoryName} in ${region}: the ImageReplicas stage creates it; deploy it first`);
+    if (errorName(e) === 'RepositoryNotFoundException')
+      return outcome(
+        'ERROR',
+        `no repository ${repositoryName} in ${region}: the ImageReplicas stage creates it; deploy it first`,
+      );
     return failed(`DescribeImages for ${ref} in ${region}`, e);
   }
   if (digest) {
@@ -191,7 +260,14 @@ async function backfillRegion(region: string, manifest: Manifest, options: Backf
   say(`${ref} is missing: putting the same manifest (${manifest.digest})`);
   try {
     await client.send(
-      new PutImageCommand({ repositoryName, registryId, imageTag: tag, imageManifest: manifest.manifest, imageManifestMediaType: manifest.mediaType, imageDigest: manifest.digest }),
+      new PutImageCommand({
+        repositoryName,
+        registryId,
+        imageTag: tag,
+        imageManifest: manifest.manifest,
+        imageManifestMediaType: manifest.mediaType,
+        imageDigest: manifest.digest,
+      }),
       clock.call(),
     );
     say(`copied ${ref} (same manifest, ${manifest.digest})`);
@@ -203,28 +279,42 @@ async function backfillRegion(region: string, manifest: Manifest, options: Backf
       const now = await present().catch(() => undefined);
       return now ? check(now, 'present') : failed(`PutImage for ${ref} in ${region}`, e);
     }
-    if (name !== 'LayersNotFoundException' && name !== 'ReferencedImagesNotFoundException') return failed(`PutImage for ${ref} in ${region}`, e);
-    say(`the replica lacks the image's layers (${name}): starting ECR's replication backfill to ${region}`);
+    if (name !== 'LayersNotFoundException' && name !== 'ReferencedImagesNotFoundException')
+      return failed(`PutImage for ${ref} in ${region}`, e);
+    say(
+      `the replica lacks the image's layers (${name}): starting ECR's replication backfill to ${region}`,
+    );
   }
 
   // 2. ECR's replication backfill copies the layers too.
   let backfillId: string | undefined;
   try {
-    const out = await source.send(new StartReplicationBackfillCommand({ registryId, destination: { region, registryId } }), clock.call());
+    const out = await source.send(
+      new StartReplicationBackfillCommand({ registryId, destination: { region, registryId } }),
+      clock.call(),
+    );
     backfillId = out.replicationBackfillId;
-    say(`replication backfill ${backfillId ?? '(no id)'} started (${out.status ?? 'unknown status'})`);
+    say(
+      `replication backfill ${backfillId ?? '(no id)'} started (${out.status ?? 'unknown status'})`,
+    );
   } catch (e) {
-    if (errorName(e) !== 'ReplicationBackfillInProgressException') return failed(`StartReplicationBackfill to ${region}`, e);
+    if (errorName(e) !== 'ReplicationBackfillInProgressException')
+      return failed(`StartReplicationBackfill to ${region}`, e);
     say('a replication backfill to this region is already running: waiting for it');
   }
 
   let lastStatus: string | undefined;
   for (;;) {
-    if (clock.remaining() <= 0) return outcome('TIMEOUT', `${ref} did not arrive within --timeout ${options.timeoutSeconds}s (replication backfill ${lastStatus ?? 'status unknown'})`);
+    if (clock.remaining() <= 0)
+      return outcome(
+        'TIMEOUT',
+        `${ref} did not arrive within --timeout ${options.timeoutSeconds}s (replication backfill ${lastStatus ?? 'status unknown'})`,
+      );
     try {
       digest = await present();
     } catch (e) {
-      if (errorName(e) !== 'RepositoryNotFoundException') return failed(`DescribeImages for ${ref} in ${region}`, e);
+      if (errorName(e) !== 'RepositoryNotFoundException')
+        return failed(`DescribeImages for ${ref} in ${region}`, e);
     }
     if (digest) {
       say(`${ref} arrived (${clock.elapsed()}s)`);
@@ -232,16 +322,29 @@ async function backfillRegion(region: string, manifest: Manifest, options: Backf
     }
     if (backfillId) {
       try {
-        const out = await source.send(new DescribeReplicationBackfillResultsCommand({ registryId, replicationBackfillId: backfillId, maxResults: 1 }), clock.call());
+        const out = await source.send(
+          new DescribeReplicationBackfillResultsCommand({
+            registryId,
+            replicationBackfillId: backfillId,
+            maxResults: 1,
+          }),
+          clock.call(),
+        );
         lastStatus = out.status;
         if (out.status && TERMINAL_FAILURES.has(out.status)) {
-          return outcome('ERROR', `replication backfill ${backfillId} to ${region} ended ${out.status}${out.failureCode ? `: ${out.failureCode}` : ''}`);
+          return outcome(
+            'ERROR',
+            `replication backfill ${backfillId} to ${region} ended ${out.status}${out.failureCode ? `: ${out.failureCode}` : ''}`,
+          );
         }
         if (out.status === 'COMPLETE') {
           // Finished: the tag is there now, or the replication rules do not cover this image.
           const after = await present().catch(() => undefined);
           if (after) return check(after, 'backfilled');
-          return outcome('ERROR', `replication backfill ${backfillId} to ${region} is COMPLETE but ${ref} is not there: does the registry's replication rule for ${region} match ${repositoryName}?`);
+          return outcome(
+            'ERROR',
+            `replication backfill ${backfillId} to ${region} is COMPLETE but ${ref} is not there: does the registry's replication rule for ${region} match ${repositoryName}?`,
+          );
         }
       } catch (e) {
         if (isAbort(e) && clock.remaining() <= 0) continue;

@@ -33,44 +33,71 @@ const REPOSITORY_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 function region(flag: string, value: string): string {
-  if (!KNOWN_REGIONS.includes(value)) throw new UsageError(`${flag}: ${JSON.stringify(value)} is not an AWS region`);
+  if (!KNOWN_REGIONS.includes(value))
+    throw new UsageError(`${flag}: ${JSON.stringify(value)} is not an AWS region`);
   return value;
 }
 
-function seconds(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
+function seconds(
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(n >= min && n <= max)) throw new UsageError(`${flag}: ${JSON.stringify(value)} must be a whole number of seconds from ${min} to ${max}`);
+  if (!(n >= min && n <= max))
+    throw new UsageError(
+      `${flag}: ${JSON.stringify(value)} must be a whole number of seconds from ${min} to ${max}`,
+    );
   return n;
 }
 
-export function parseBackfillArgs(argv: readonly string[], readFile: (path: string) => string = (p) => fs.readFileSync(p, 'utf8')): BackfillOptions | 'help' {
+export function parseBackfillArgs(
+  argv: readonly string[],
+  readFile: (path: string) => string = (p) => fs.readFileSync(p, 'utf8'),
+): BackfillOptions | 'help' {
   for (const name of Object.keys(SPEC)) {
-    if (argv.filter((a) => a === `--${name}` || a.startsWith(`--${name}=`)).length > 1) throw new UsageError(`--${name} is given twice`);
+    if (argv.filter((a) => a === `--${name}` || a.startsWith(`--${name}=`)).length > 1)
+      throw new UsageError(`--${name} is given twice`);
   }
   const flags = parseFlags(argv, SPEC, BACKFILL_USAGE);
   if (flags.help) return 'help';
   let tag = flags.tag;
   let repository = flags.repository;
-  if ((tag === undefined) === (flags['tag-file'] === undefined)) throw new UsageError('give exactly one of --tag and --tag-file');
+  if ((tag === undefined) === (flags['tag-file'] === undefined))
+    throw new UsageError('give exactly one of --tag and --tag-file');
   if (flags['tag-file'] !== undefined) {
     let data: unknown;
     try {
       data = JSON.parse(readFile(flags['tag-file']));
     } catch (e) {
-      throw new UsageError(`--tag-file ${flags['tag-file']}: cannot read it as JSON (${e instanceof Error ? e.message : String(e)})`);
+      throw new UsageError(
+        `--tag-file ${flags['tag-file']}: cannot read it as JSON (${e instanceof Error ? e.message : String(e)})`,
+      );
     }
-    const file = (typeof data === 'object' && data !== null ? data : {}) as { tag?: unknown; repositoryName?: unknown };
-    if (typeof file.tag !== 'string') throw new UsageError(`--tag-file ${flags['tag-file']}: no string "tag" field`);
+    const file = (typeof data === 'object' && data !== null ? data : {}) as {
+      tag?: unknown;
+      repositoryName?: unknown;
+    };
+    if (typeof file.tag !== 'string')
+      throw new UsageError(`--tag-file ${flags['tag-file']}: no string "tag" field`);
     tag = file.tag;
-    if (repository === undefined && typeof file.repositoryName === 'string') repository = file.repositoryName;
+    if (repository === undefined && typeof file.repositoryName === 'string')
+      repository = file.repositoryName;
   }
-  if (repository === undefined || !REPOSITORY_NAME.test(repository)) throw new UsageError(`--repository: ${JSON.stringify(repository ?? '')} is not an ECR repository name`);
-  if (tag === undefined || !IMAGE_TAG.test(tag)) throw new UsageError(`tag ${JSON.stringify(tag ?? '')} is not a valid image tag`);
+  if (repository === undefined || !REPOSITORY_NAME.test(repository))
+    throw new UsageError(
+      `--repository: ${JSON.stringify(repository ?? '')} is not an ECR repository name`,
+    );
+  if (tag === undefined || !IMAGE_TAG.test(tag))
+    throw new UsageError(`tag ${JSON.stringify(tag ?? '')} is not a valid image tag`);
   if (flags['source-region'] === undefined) throw new UsageError('--source-region is required');
   if (flags.regions === undefined) throw new UsageError('--regions is required (comma-separated)');
   const registryId = flags['registry-id'];
-  if (registryId === undefined || !/^\d{12}$/.test(registryId)) throw new UsageError('--registry-id must be a 12-digit AWS account id');
+  if (registryId === undefined || !/^\d{12}$/.test(registryId))
+    throw new UsageError('--registry-id must be a 12-digit AWS account id');
   return {
     repository,
     tag,
@@ -89,7 +116,13 @@ export interface BackfillIo {
   readonly deps?: Partial<Omit<BackfillDeps, 'log'>>;
 }
 
-export async function main(argv: readonly string[] = process.argv.slice(2), io: BackfillIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) }): Promise<number> {
+export async function main(
+  argv: readonly string[] = process.argv.slice(2),
+  io: BackfillIo = {
+    out: (l) => process.stdout.write(`${l}\n`),
+    err: (l) => process.stderr.write(`${l}\n`),
+  },
+): Promise<number> {
   try {
     const options = parseBackfillArgs(argv, io.readFile);
     if (options === 'help') {
@@ -103,7 +136,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       callTimeoutMs: io.deps?.callTimeoutMs,
       log: io.out,
     });
-    (result.verdict === 'OK' ? io.out : io.err)(`image-backfill: ${result.verdict} ${result.reason}`);
+    (result.verdict === 'OK' ? io.out : io.err)(
+      `image-backfill: ${result.verdict} ${result.reason}`,
+    );
     return result.exitCode;
   } catch (e) {
     const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];

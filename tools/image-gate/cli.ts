@@ -21,7 +21,10 @@ const defaultIo: CliIo = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
-export async function main(argv: readonly string[] = process.argv.slice(2), io: CliIo = defaultIo): Promise<number> {
+export async function main(
+  argv: readonly string[] = process.argv.slice(2),
+  io: CliIo = defaultIo,
+): Promise<number> {
   try {
     const parsed = parseGateArgs(argv, io.readFile);
     if (parsed.kind === 'help') {
@@ -35,10 +38,13 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       callTimeoutMs: io.gate?.callTimeoutMs,
       log: io.out,
     });
-    (result.verdict === 'PASS' ? io.out : io.err)(`image-gate: ${result.verdict} ${oneLine(result.reason)}`);
+    (result.verdict === 'PASS' ? io.out : io.err)(
+      `image-gate: ${result.verdict} ${oneLine(result.reason)}`,
+    );
     return result.exitCode;
   } catch (e) {
-    const message = e instanceof ArgsError ? `${oneLine(e.message)} (see --help)` : describeError(e);
+    const message =
+      e instanceof ArgsError ? `${oneLine(e.message)} (see --help)` : describeError(e);
     io.err(`image-gate: ERROR ${message}`);
     return 2;
   }

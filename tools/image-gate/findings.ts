@@ -1,4 +1,8 @@
-import type { EnhancedImageScanFinding, ImageScanFinding, ImageScanFindings } from '@aws-sdk/client-ecr';
+import type {
+  EnhancedImageScanFinding,
+  ImageScanFinding,
+  ImageScanFindings,
+} from '@aws-sdk/client-ecr';
 import type { DeliveryConfig } from '../../lib/config';
 
 /**
@@ -7,7 +11,14 @@ import type { DeliveryConfig } from '../../lib/config';
  */
 
 /** ECR's severities, most severe first. */
-export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL', 'UNDEFINED'] as const;
+export const SEVERITIES = [
+  'CRITICAL',
+  'HIGH',
+  'MEDIUM',
+  'LOW',
+  'INFORMATIONAL',
+  'UNDEFINED',
+] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
 /** The thresholds `image.failOn` accepts in the config; the gate takes the same. */
@@ -94,7 +105,9 @@ export function findingsOfPage(page: ImageScanFindings | undefined): PageFinding
 export type SeverityCounts = Record<Severity | 'UNRECOGNISED', number>;
 
 export function countBySeverity(findings: readonly Finding[]): SeverityCounts {
-  const counts = Object.fromEntries([...SEVERITIES, 'UNRECOGNISED'].map((s) => [s, 0])) as SeverityCounts;
+  const counts = Object.fromEntries(
+    [...SEVERITIES, 'UNRECOGNISED'].map((s) => [s, 0]),
+  ) as SeverityCounts;
   for (const f of findings) counts[isRecognised(f.severity) ? f.severity : 'UNRECOGNISED'] += 1;
   return counts;
 }
@@ -102,18 +115,29 @@ export function countBySeverity(findings: readonly Finding[]): SeverityCounts {
 /** `CRITICAL 1, HIGH 0, MEDIUM 2, LOW 0, INFORMATIONAL 0, UNDEFINED 0` (and `, UNRECOGNISED n` when n > 0) */
 export function formatCounts(counts: SeverityCounts): string {
   const known = SEVERITIES.map((s) => `${s} ${counts[s]}`);
-  return [...known, ...(counts.UNRECOGNISED > 0 ? [`UNRECOGNISED ${counts.UNRECOGNISED}`] : [])].join(', ');
+  return [
+    ...known,
+    ...(counts.UNRECOGNISED > 0 ? [`UNRECOGNISED ${counts.UNRECOGNISED}`] : []),
+  ].join(', ');
 }
 
 /** Most severe first, then by name, so the table reads the same on every run. */
 export function sortFindings(findings: readonly Finding[]): Finding[] {
-  return [...findings].sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || a.name.localeCompare(b.name));
+  return [...findings].sort(
+    (a, b) => severityRank(a.severity) - severityRank(b.severity) || a.name.localeCompare(b.name),
+  );
 }
 
 /** A plain-text table (severity, CVE, package, version, URI), one line per finding. */
 export function formatFindingsTable(findings: readonly Finding[]): string[] {
   const header = ['SEVERITY', 'CVE', 'PACKAGE', 'VERSION', 'URI'];
-  const rows = sortFindings(findings).map((f) => [f.severity, f.name, f.packageName ?? '-', f.packageVersion ?? '-', f.uri ?? '-']);
+  const rows = sortFindings(findings).map((f) => [
+    f.severity,
+    f.name,
+    f.packageName ?? '-',
+    f.packageVersion ?? '-',
+    f.uri ?? '-',
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]): string =>
     cells

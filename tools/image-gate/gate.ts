@@ -128,12 +128,27 @@ export const SCAN_STATUS_HANDLING = {
   PENDING: { action: 'wait' },
   IN_PROGRESS: { action: 'wait' },
   SCAN_ELIGIBILITY_EXPIRED: { action: 'expired' },
-  UNSUPPORTED_IMAGE: { action: 'error', why: 'the scanner cannot read this image (its base is not a supported operating system: see docs/decisions/0009-inspector-scannable-base-image.md)' },
-  FINDINGS_UNAVAILABLE: { action: 'error', why: 'the scanner has no findings to give for this image' },
+  UNSUPPORTED_IMAGE: {
+    action: 'error',
+    why: 'the scanner cannot read this image (its base is not a supported operating system: see docs/decisions/0009-inspector-scannable-base-image.md)',
+  },
+  FINDINGS_UNAVAILABLE: {
+    action: 'error',
+    why: 'the scanner has no findings to give for this image',
+  },
   FAILED: { action: 'error', why: 'the scan failed' },
-  LIMIT_EXCEEDED: { action: 'error', why: "the scan quota was exceeded (basic scanning: one scan per image per 24 hours)" },
-  IMAGE_ARCHIVED: { action: 'error', why: 'the image is archived in ECR; restore it before deploying it' },
-} as const satisfies Record<string, { action: 'result' | 'wait' | 'expired' } | { action: 'error'; why: string }>;
+  LIMIT_EXCEEDED: {
+    action: 'error',
+    why: 'the scan quota was exceeded (basic scanning: one scan per image per 24 hours)',
+  },
+  IMAGE_ARCHIVED: {
+    action: 'error',
+    why: 'the image is archived in ECR; restore it before deploying it',
+  },
+} as const satisfies Record<
+  string,
+  { action: 'result' | 'wait' | 'expired' } | { action: 'error'; why: string }
+>;
 
 function errorName(e: unknown): string | undefined {
   return e instanceof Error ? e.name : undefined;
@@ -153,7 +168,13 @@ function isAbort(e: unknown): boolean {
 export function describeError(e: unknown): string {
   // The only aborts are ours: a call that outlived callTimeoutMs or the gate's deadline.
   if (isAbort(e)) return 'no answer from ECR in time (the call was abandoned)';
-  return oneLine(e instanceof Error ? (e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : e.message) : String(e));
+  return oneLine(
+    e instanceof Error
+      ? e.name && e.name !== 'Error'
+        ? `${e.name}: ${e.message}`
+        : e.message
+      : String(e),
+  );
 }
 
 function plural(n: number, word: string): string {
@@ -164,11 +185,20 @@ function iso(date: Date | undefined): string {
   return date ? date.toISOString() : 'unknown';
 }
 
-function statusHandling(status: string): (typeof SCAN_STATUS_HANDLING)[keyof typeof SCAN_STATUS_HANDLING] | undefined {
-  return Object.prototype.hasOwnProperty.call(SCAN_STATUS_HANDLING, status) ? SCAN_STATUS_HANDLING[status as keyof typeof SCAN_STATUS_HANDLING] : undefined;
+function statusHandling(
+  status: string,
+): (typeof SCAN_STATUS_HANDLING)[keyof typeof SCAN_STATUS_HANDLING] | undefined {
+  return Object.prototype.hasOwnProperty.call(SCAN_STATUS_HANDLING, status)
+    ? SCAN_STATUS_HANDLING[status as keyof typeof SCAN_STATUS_HANDLING]
+    : undefined;
 }
 
-async function checkRegion(region: string, options: GateOptions, deps: GateDeps, start: number): Promise<RegionResult> {
+async function checkRegion(
+  region: string,
+  options: GateOptions,
+  deps: GateDeps,
+  start: number,
+): Promise<RegionResult> {
   const client = deps.ecrClient(region);
   const scanRegion = options.scanRegion ?? region;
   const scanClient = scanRegion === region ? client : deps.ecrClient(scanRegion);
@@ -178,17 +208,31 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
   const remaining = (): number => deadline - deps.now();
   const elapsed = (): number => Math.floor((deps.now() - start) / 1000);
   const say = (line: string): void => deps.log(`[${region}] ${line}`);
-  const result = (verdict: Verdict, reason: string, digest?: string): RegionResult => ({ region, verdict, exitCode: EXIT_CODES[verdict], reason, digest, blocking: [] });
-  const timedOut = (what: string, digest?: string): RegionResult => result('TIMEOUT', `${what} after ${elapsed()}s (--timeout ${options.timeoutSeconds})`, digest);
+  const result = (verdict: Verdict, reason: string, digest?: string): RegionResult => ({
+    region,
+    verdict,
+    exitCode: EXIT_CODES[verdict],
+    reason,
+    digest,
+    blocking: [],
+  });
+  const timedOut = (what: string, digest?: string): RegionResult =>
+    result('TIMEOUT', `${what} after ${elapsed()}s (--timeout ${options.timeoutSeconds})`, digest);
   /** A call's signal: abandoned after callTimeoutMs, and never outliving the gate's deadline. */
   const call = (): { abortSignal: AbortSignal } => ({
-    abortSignal: AbortSignal.any([AbortSignal.timeout(deps.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS), AbortSignal.timeout(Math.max(1, remaining()))]),
+    abortSignal: AbortSignal.any([
+      AbortSignal.timeout(deps.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS),
+      AbortSignal.timeout(Math.max(1, remaining())),
+    ]),
   });
   /** A failed call: TIMEOUT when the deadline cut it short, otherwise ERROR. */
   const failed = (what: string, e: unknown, digest?: string): RegionResult =>
-    isAbort(e) && remaining() <= 0 ? timedOut(`${what}: no answer`, digest) : result('ERROR', `${what} failed: ${describeError(e)}`, digest);
+    isAbort(e) && remaining() <= 0
+      ? timedOut(`${what}: no answer`, digest)
+      : result('ERROR', `${what} failed: ${describeError(e)}`, digest);
   /** Sleeps one poll interval, never past the deadline. */
-  const pause = (): Promise<void> => deps.sleep(Math.max(0, Math.min(remaining(), options.pollIntervalSeconds * 1000)));
+  const pause = (): Promise<void> =>
+    deps.sleep(Math.max(0, Math.min(remaining(), options.pollIntervalSeconds * 1000)));
 
   // 1. Replication. The replica repository itself appears with the first replicated image.
   let digest: string | undefined;
@@ -197,12 +241,16 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
   for (;;) {
     if (remaining() <= 0) return timedOut(`image ${ref} not found in ${region}`);
     try {
-      const out = await client.send(new DescribeImagesCommand({ repositoryName, registryId, imageIds: [{ imageTag: tag }] }), call());
+      const out = await client.send(
+        new DescribeImagesCommand({ repositoryName, registryId, imageIds: [{ imageTag: tag }] }),
+        call(),
+      );
       digest = out.imageDetails?.[0]?.imageDigest;
       pushedAt = out.imageDetails?.[0]?.imagePushedAt;
     } catch (e) {
       const name = errorName(e);
-      if (name !== 'ImageNotFoundException' && name !== 'RepositoryNotFoundException') return failed(`DescribeImages for ${ref} in ${region}`, e);
+      if (name !== 'ImageNotFoundException' && name !== 'RepositoryNotFoundException')
+        return failed(`DescribeImages for ${ref} in ${region}`, e);
     }
     if (digest) break;
     if (scanRegion !== region) {
@@ -224,7 +272,14 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
     say(`reading the scan of ${digest} in ${scanRegion} (same digest)`);
     if (options.scanType === 'ENHANCED') {
       try {
-        const out = await scanClient.send(new DescribeImagesCommand({ repositoryName, registryId, imageIds: [{ imageDigest: digest }] }), call());
+        const out = await scanClient.send(
+          new DescribeImagesCommand({
+            repositoryName,
+            registryId,
+            imageIds: [{ imageDigest: digest }],
+          }),
+          call(),
+        );
         pushedAt = out.imageDetails?.[0]?.imagePushedAt;
       } catch (e) {
         return failed(`DescribeImages for ${repositoryName}@${digest} in ${scanRegion}`, e, digest);
@@ -237,18 +292,25 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
   let complete: DescribeImageScanFindingsCommandOutput | undefined;
   let last = 'has not started';
   while (!complete) {
-    if (remaining() <= 0) return timedOut(`scan of ${ref} (${digest}) in ${scanRegion} ${last}`, digest);
+    if (remaining() <= 0)
+      return timedOut(`scan of ${ref} (${digest}) in ${scanRegion} ${last}`, digest);
     let progress: string;
     try {
       const out = await scanClient.send(
-        new DescribeImageScanFindingsCommand({ repositoryName, registryId, imageId: { imageDigest: digest }, maxResults: PAGE_SIZE }),
+        new DescribeImageScanFindingsCommand({
+          repositoryName,
+          registryId,
+          imageId: { imageDigest: digest },
+          maxResults: PAGE_SIZE,
+        }),
         call(),
       );
       const status = out.imageScanStatus?.status ?? 'UNKNOWN';
       const description = out.imageScanStatus?.description;
       const handling = statusHandling(status);
       const ended = `scan of ${ref} (${digest}) in ${scanRegion} ended ${status}${description ? `: ${oneLine(description)}` : ''}`;
-      if (handling === undefined) return result('ERROR', `${ended} (a status the gate does not know: no verdict)`, digest);
+      if (handling === undefined)
+        return result('ERROR', `${ended} (a status the gate does not know: no verdict)`, digest);
       if (handling.action === 'error') return result('ERROR', `${ended} (${handling.why})`, digest);
       if (handling.action === 'expired') {
         const when = out.imageScanFindings?.imageScanCompletedAt;
@@ -261,7 +323,10 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
       }
       if (handling.action === 'result') {
         const completedAt = out.imageScanFindings?.imageScanCompletedAt;
-        if (options.scanType === 'BASIC' || (completedAt && pushedAt && completedAt.getTime() > pushedAt.getTime())) {
+        if (
+          options.scanType === 'BASIC' ||
+          (completedAt && pushedAt && completedAt.getTime() > pushedAt.getTime())
+        ) {
           complete = out;
           break;
         }
@@ -274,7 +339,8 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
         progress = `scan ${status} (${elapsed()}s)`;
       }
     } catch (e) {
-      if (errorName(e) !== 'ScanNotFoundException') return failed(`DescribeImageScanFindings for ${ref} in ${scanRegion}`, e, digest);
+      if (errorName(e) !== 'ScanNotFoundException')
+        return failed(`DescribeImageScanFindings for ${ref} in ${scanRegion}`, e, digest);
       progress = `waiting for the scan to start (${elapsed()}s)`;
       if (options.scanType === 'BASIC' && !scanStarted) {
         // Basic scan-on-push does not cover a replica: start one, once. Under ENHANCED this is never
@@ -282,15 +348,24 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
         scanStarted = true;
         say(`no scan of ${digest} yet: starting one (StartImageScan)`);
         try {
-          await scanClient.send(new StartImageScanCommand({ repositoryName, registryId, imageId: { imageDigest: digest } }), call());
+          await scanClient.send(
+            new StartImageScanCommand({
+              repositoryName,
+              registryId,
+              imageId: { imageDigest: digest },
+            }),
+            call(),
+          );
         } catch (startError) {
           // LimitExceeded: a scan of this image already ran today; its result will show up.
-          if (errorName(startError) !== 'LimitExceededException') return failed(`StartImageScan for ${ref} in ${scanRegion}`, startError, digest);
+          if (errorName(startError) !== 'LimitExceededException')
+            return failed(`StartImageScan for ${ref} in ${scanRegion}`, startError, digest);
           say(`StartImageScan: ${describeError(startError)}; waiting for the existing scan`);
         }
       }
     }
-    if (remaining() <= 0) return timedOut(`scan of ${ref} (${digest}) in ${scanRegion} ${last}`, digest);
+    if (remaining() <= 0)
+      return timedOut(`scan of ${ref} (${digest}) in ${scanRegion} ${last}`, digest);
     say(progress);
     await pause();
   }
@@ -309,7 +384,12 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
     const signal = AbortSignal.timeout(Math.max(1, remaining()));
     try {
       const paginator = paginateDescribeImageScanFindings(
-        { client: scanClient, pageSize: PAGE_SIZE, startingToken: complete.nextToken, stopOnSameToken: true },
+        {
+          client: scanClient,
+          pageSize: PAGE_SIZE,
+          startingToken: complete.nextToken,
+          stopOnSameToken: true,
+        },
         { repositoryName, registryId, imageId: { imageDigest: digest } },
         { abortSignal: signal },
       );
@@ -317,28 +397,53 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
         add(page);
         pages += 1;
         if (pages >= MAX_FINDINGS_PAGES && page.nextToken) {
-          return result('ERROR', `DescribeImageScanFindings for ${ref} in ${scanRegion} returned more than ${MAX_FINDINGS_PAGES} pages: stopped (a page token that never ends?)`, digest);
+          return result(
+            'ERROR',
+            `DescribeImageScanFindings for ${ref} in ${scanRegion} returned more than ${MAX_FINDINGS_PAGES} pages: stopped (a page token that never ends?)`,
+            digest,
+          );
         }
-        if (remaining() <= 0) return timedOut(`reading findings of ${ref} in ${scanRegion} (page ${pages})`, digest);
+        if (remaining() <= 0)
+          return timedOut(`reading findings of ${ref} in ${scanRegion} (page ${pages})`, digest);
       }
     } catch (e) {
-      return failed(`DescribeImageScanFindings (page ${pages + 1}) for ${ref} in ${scanRegion}`, e, digest);
+      return failed(
+        `DescribeImageScanFindings (page ${pages + 1}) for ${ref} in ${scanRegion}`,
+        e,
+        digest,
+      );
     }
   }
 
   const counts = countBySeverity(findings);
   say(`scan ${complete.imageScanStatus?.status} (${elapsed()}s): ${formatCounts(counts)}`);
-  if (closed > 0) say(`not counted: ${plural(closed, 'CLOSED Inspector finding')} (no longer present in the image)`);
+  if (closed > 0)
+    say(
+      `not counted: ${plural(closed, 'CLOSED Inspector finding')} (no longer present in the image)`,
+    );
   const blocking = sortFindings(findings.filter((f) => isBlocking(f.severity, options.failOn)));
   if (blocking.length === 0) {
-    return { region, verdict: 'PASS', exitCode: 0, reason: `no findings at or above ${options.failOn} in ${region}`, digest, counts, blocking };
+    return {
+      region,
+      verdict: 'PASS',
+      exitCode: 0,
+      reason: `no findings at or above ${options.failOn} in ${region}`,
+      digest,
+      counts,
+      blocking,
+    };
   }
   const unranked = blocking.filter((f) => !isRecognised(f.severity)).length;
-  say(`${plural(blocking.length, 'finding')} at or above ${options.failOn}${unranked > 0 ? ` or of a severity the gate does not rank (${unranked})` : ''}:`);
+  say(
+    `${plural(blocking.length, 'finding')} at or above ${options.failOn}${unranked > 0 ? ` or of a severity the gate does not rank (${unranked})` : ''}:`,
+  );
   for (const line of formatFindingsTable(blocking)) say(`  ${line}`);
   const names = [...new Set(blocking.map((f) => f.name))];
-  const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '');
-  const unknown = [...new Set(blocking.filter((f) => !isRecognised(f.severity)).map((f) => f.severity))];
+  const shown =
+    names.slice(0, 5).join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '');
+  const unknown = [
+    ...new Set(blocking.filter((f) => !isRecognised(f.severity)).map((f) => f.severity)),
+  ];
   const ranked = blocking.length - unranked;
   const parts = [
     ...(ranked > 0 ? [`${plural(ranked, 'finding')} at or above ${options.failOn}`] : []),
@@ -348,7 +453,15 @@ async function checkRegion(region: string, options: GateOptions, deps: GateDeps,
         ]
       : []),
   ];
-  return { region, verdict: 'BLOCKED', exitCode: 1, reason: `${parts.join(' and ')} in ${region} (${shown})`, digest, counts, blocking };
+  return {
+    region,
+    verdict: 'BLOCKED',
+    exitCode: 1,
+    reason: `${parts.join(' and ')} in ${region} (${shown})`,
+    digest,
+    counts,
+    blocking,
+  };
 }
 
 /**
@@ -366,23 +479,38 @@ async function replicationTo(
   const ref = `${options.repository}:${options.tag}`;
   try {
     const out = await scanClient.send(
-      new DescribeImageReplicationStatusCommand({ repositoryName: options.repository, registryId: options.registryId, imageId: { imageTag: options.tag } }),
+      new DescribeImageReplicationStatusCommand({
+        repositoryName: options.repository,
+        registryId: options.registryId,
+        imageId: { imageTag: options.tag },
+      }),
       call(),
     );
     const status = out.replicationStatuses?.find((s) => s.region === region);
-    if (!status) return { note: `replication of ${ref} to ${region}: none recorded in ${scanRegion} (pushed before ${region} was a destination? the Image stage's backfill copies it)` };
+    if (!status)
+      return {
+        note: `replication of ${ref} to ${region}: none recorded in ${scanRegion} (pushed before ${region} was a destination? the Image stage's backfill copies it)`,
+      };
     if (status.status === 'FAILED') {
-      return { failed: `replication of ${ref} from ${scanRegion} to ${region} FAILED${status.failureCode ? `: ${status.failureCode}` : ''} (see docs/runbooks/image-gate-blocked.md)`, note: '' };
+      return {
+        failed: `replication of ${ref} from ${scanRegion} to ${region} FAILED${status.failureCode ? `: ${status.failureCode}` : ''} (see docs/runbooks/image-gate-blocked.md)`,
+        note: '',
+      };
     }
     return { note: `replication of ${ref} to ${region}: ${status.status ?? 'unknown'}` };
   } catch (e) {
-    if (errorName(e) === 'ImageNotFoundException') return { note: `image ${ref} not found in ${scanRegion} either (not pushed yet?)` };
-    return { note: `DescribeImageReplicationStatus in ${scanRegion}: ${describeError(e)} (going on with DescribeImages)` };
+    if (errorName(e) === 'ImageNotFoundException')
+      return { note: `image ${ref} not found in ${scanRegion} either (not pushed yet?)` };
+    return {
+      note: `DescribeImageReplicationStatus in ${scanRegion}: ${describeError(e)} (going on with DescribeImages)`,
+    };
   }
 }
 
 function nonZeroCounts(counts: SeverityCounts | undefined): string {
-  const present = [...SEVERITIES, 'UNRECOGNISED' as const].filter((s) => (counts?.[s] ?? 0) > 0).map((s) => `${s} ${counts?.[s]}`);
+  const present = [...SEVERITIES, 'UNRECOGNISED' as const]
+    .filter((s) => (counts?.[s] ?? 0) > 0)
+    .map((s) => `${s} ${counts?.[s]}`);
   return present.length > 0 ? present.join(', ') : 'no findings';
 }
 
@@ -407,18 +535,29 @@ export async function runGate(options: GateOptions, deps: GateDeps): Promise<Gat
     options.regions.map(async (region): Promise<RegionResult> => {
       // checkRegion turns AWS errors into results; this catch is for anything else, so one region's
       // surprise still reports the others.
-      const check = checkRegion(region, options, deps, start).catch(
-        (e: unknown): RegionResult => ({ region, verdict: 'ERROR', exitCode: 2, reason: `${region}: ${describeError(e)}`, blocking: [] }),
-      );
+      const check = checkRegion(region, options, deps, start).catch((e: unknown): RegionResult => ({
+        region,
+        verdict: 'ERROR',
+        exitCode: 2,
+        reason: `${region}: ${describeError(e)}`,
+        blocking: [],
+      }));
       const outcome = await Promise.race([check, hardStop]);
       return outcome === 'stop'
-        ? { region, verdict: 'TIMEOUT', exitCode: 3, reason: `${region}: no result within --timeout ${options.timeoutSeconds}s`, blocking: [] }
+        ? {
+            region,
+            verdict: 'TIMEOUT',
+            exitCode: 3,
+            reason: `${region}: no result within --timeout ${options.timeoutSeconds}s`,
+            blocking: [],
+          }
         : outcome;
     }),
   );
   clearTimeout(timer);
   const exitCode = Math.max(...regions.map((r) => r.exitCode)) as ExitCode;
-  const verdict = (Object.keys(EXIT_CODES) as Verdict[]).find((v) => EXIT_CODES[v] === exitCode) ?? 'ERROR';
+  const verdict =
+    (Object.keys(EXIT_CODES) as Verdict[]).find((v) => EXIT_CODES[v] === exitCode) ?? 'ERROR';
   const findings = regions.flatMap((r) => r.blocking.map((f) => ({ ...f, region: r.region })));
 
   let reason: string;
@@ -428,7 +567,9 @@ export async function runGate(options: GateOptions, deps: GateDeps): Promise<Gat
     reason = `${ref} (${digests}): no findings at or above ${options.failOn} in ${options.regions.join(', ')} (${counts})`;
   } else {
     const worst = regions.filter((r) => r.verdict === verdict).map((r) => r.reason);
-    const others = regions.filter((r) => r.verdict !== verdict && r.verdict !== 'PASS').map((r) => `${r.verdict} ${r.reason}`);
+    const others = regions
+      .filter((r) => r.verdict !== verdict && r.verdict !== 'PASS')
+      .map((r) => `${r.verdict} ${r.reason}`);
     reason = `${verdict === 'BLOCKED' ? `${ref}: ` : ''}${worst.join('; ')}${others.length > 0 ? `; also ${others.join('; ')}` : ''}`;
   }
   return { verdict, exitCode, reason, regions, findings };

@@ -23,7 +23,6 @@ Exit codes: 0 every environment is current or within --max-age-days,
             2 an environment could not be checked (or bad arguments).
 Runbook: docs/runbooks/patching-nodes.md`;
 
-
 const OPTIONS = {
   config: { type: 'string' },
   context: { type: 'string', short: 'c' },
@@ -32,7 +31,9 @@ const OPTIONS = {
 } as const;
 type OptionName = keyof typeof OPTIONS;
 
-export type NodeUpdatesArgs = { readonly kind: 'help' } | { readonly kind: 'run'; readonly configFile?: string; readonly maxAgeDays: number };
+export type NodeUpdatesArgs =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'run'; readonly configFile?: string; readonly maxAgeDays: number };
 
 function isOptionName(name: string): name is OptionName {
   return Object.prototype.hasOwnProperty.call(OPTIONS, name);
@@ -48,10 +49,17 @@ function fail(message: string): never {
  * given twice, a stray argument. Throws UsageError (exit 2).
  */
 export function parseNodeUpdatesArgs(argv: readonly string[]): NodeUpdatesArgs {
-  const { tokens } = parseArgs({ args: [...argv], options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const flags: Partial<Record<OptionName, string | true>> = {};
   for (const token of tokens) {
-    if (token.kind === 'positional') fail(`unexpected argument ${JSON.stringify(token.value)} (every value belongs to a flag)`);
+    if (token.kind === 'positional')
+      fail(`unexpected argument ${JSON.stringify(token.value)} (every value belongs to a flag)`);
     if (token.kind === 'option-terminator') fail('unexpected "--"');
     if (token.kind !== 'option') continue;
     if (!isOptionName(token.name)) fail(`unknown option ${token.rawName}`);
@@ -64,7 +72,8 @@ export function parseNodeUpdatesArgs(argv: readonly string[]): NodeUpdatesArgs {
     }
     // Without strict mode the tokenizer takes the next flag as the value (`--config --max-age-days 3`).
     const value = token.value;
-    if (value === undefined || value === '' || (!token.inlineValue && value.startsWith('-'))) fail(`${token.rawName} needs a value`);
+    if (value === undefined || value === '' || (!token.inlineValue && value.startsWith('-')))
+      fail(`${token.rawName} needs a value`);
     flags[name] = value;
   }
   if (flags.help) return { kind: 'help' };
@@ -74,16 +83,21 @@ export function parseNodeUpdatesArgs(argv: readonly string[]): NodeUpdatesArgs {
   if (typeof flags.context === 'string') {
     // The same spelling as `cdk synth -c config=<file>`; this tool reads no other context key.
     const m = /^config=(.+)$/.exec(flags.context);
-    if (!m) fail(`-c takes config=<file.json>, as for cdk synth; got ${JSON.stringify(flags.context)}`);
+    if (!m)
+      fail(`-c takes config=<file.json>, as for cdk synth; got ${JSON.stringify(flags.context)}`);
     contextConfig = m[1];
   }
-  if (configFlag !== undefined && contextConfig !== undefined) fail('give the configuration once: either -c config=<file> or --config <file>');
+  if (configFlag !== undefined && contextConfig !== undefined)
+    fail('give the configuration once: either -c config=<file> or --config <file>');
 
   let maxAgeDays = DEFAULT_MAX_AGE_DAYS;
   if (typeof flags['max-age-days'] === 'string') {
     const text = flags['max-age-days'];
     maxAgeDays = /^\d+$/.test(text) ? Number(text) : NaN;
-    if (!(maxAgeDays >= 1 && maxAgeDays <= MAX_MAX_AGE_DAYS)) fail(`--max-age-days: ${JSON.stringify(text)} must be a whole number of days from 1 to ${MAX_MAX_AGE_DAYS}`);
+    if (!(maxAgeDays >= 1 && maxAgeDays <= MAX_MAX_AGE_DAYS))
+      fail(
+        `--max-age-days: ${JSON.stringify(text)} must be a whole number of days from 1 to ${MAX_MAX_AGE_DAYS}`,
+      );
   }
   return { kind: 'run', configFile: configFlag ?? contextConfig, maxAgeDays };
 }

@@ -1,10 +1,23 @@
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { type EnvironmentConfig, KUBERNETES_VERSIONS, type SupportedKubernetesVersion, allEnvironments } from '../../lib/config';
+import {
+  type EnvironmentConfig,
+  KUBERNETES_VERSIONS,
+  type SupportedKubernetesVersion,
+  allEnvironments,
+} from '../../lib/config';
 import { invocationDir, loadToolConfig } from '../common/config';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, awsErrorName, describeAwsError } from '../common/errors';
 import type { Output } from '../common/output';
 import { NODE_UPDATES_USAGE, parseNodeUpdatesArgs } from './args';
-import { type ReleaseStatus, type ReleaseVersion, ageInDays, compareReleases, parseReleaseVersion, releaseStatus, releaseToPin } from './releases';
+import {
+  type ReleaseStatus,
+  type ReleaseVersion,
+  ageInDays,
+  compareReleases,
+  parseReleaseVersion,
+  releaseStatus,
+  releaseToPin,
+} from './releases';
 
 /**
  * `npm run node-updates`: is each environment's node AMI the release AWS recommends today?
@@ -36,7 +49,13 @@ export interface NodeUpdatesDeps {
 }
 
 export function defaultNodeUpdatesDeps(output: Output): NodeUpdatesDeps {
-  return { ssm: (region) => new SSMClient({ region }), now: () => Date.now(), output, cwd: invocationDir(), repoRoot: process.cwd() };
+  return {
+    ssm: (region) => new SSMClient({ region }),
+    now: () => Date.now(),
+    output,
+    cwd: invocationDir(),
+    repoRoot: process.cwd(),
+  };
 }
 
 /** `arm64` | `amd64` (the image's architecture, which the node instance types match) → the parameter path's name. */
@@ -44,12 +63,18 @@ function amiArchitecture(architecture: 'arm64' | 'amd64'): 'arm64' | 'x86_64' {
   return architecture === 'arm64' ? 'arm64' : 'x86_64';
 }
 
-export function releaseParameterName(prefix: string, kubernetesVersion: string, architecture: 'arm64' | 'amd64'): string {
+export function releaseParameterName(
+  prefix: string,
+  kubernetesVersion: string,
+  architecture: 'arm64' | 'amd64',
+): string {
   return `${prefix}/${kubernetesVersion}/amazon-linux-2023/${amiArchitecture(architecture)}/standard/recommended/release_version`;
 }
 
 /** What AWS recommends in one region for one parameter, or why it is not known. */
-type Lookup = { readonly ok: true; readonly latest: ReleaseVersion; readonly publishedAt?: Date } | { readonly ok: false; readonly reason: string };
+type Lookup =
+  | { readonly ok: true; readonly latest: ReleaseVersion; readonly publishedAt?: Date }
+  | { readonly ok: false; readonly reason: string };
 
 interface Row {
   readonly env: EnvironmentConfig;
@@ -76,17 +101,37 @@ async function withTimeout<T>(run: (signal: AbortSignal) => Promise<T>, ms: numb
   }
 }
 
-async function lookUp(deps: NodeUpdatesDeps, region: string, name: string, kubernetesVersion: string): Promise<Lookup> {
+async function lookUp(
+  deps: NodeUpdatesDeps,
+  region: string,
+  name: string,
+  kubernetesVersion: string,
+): Promise<Lookup> {
   try {
-    const out = await withTimeout((abortSignal) => deps.ssm(region).send(new GetParameterCommand({ Name: name }), { abortSignal }), deps.callTimeoutMs ?? 20_000);
+    const out = await withTimeout(
+      (abortSignal) =>
+        deps.ssm(region).send(new GetParameterCommand({ Name: name }), { abortSignal }),
+      deps.callTimeoutMs ?? 20_000,
+    );
     const value = out.Parameter?.Value ?? '';
     const latest = parseReleaseVersion(value);
-    if (!latest) return { ok: false, reason: `${name} in ${region} holds ${JSON.stringify(value)}, not a release version such as "${kubernetesVersion}.0-20260101"` };
-    if (latest.minor !== kubernetesVersion) return { ok: false, reason: `${name} in ${region} names release ${latest.text}, not one of Kubernetes ${kubernetesVersion}` };
+    if (!latest)
+      return {
+        ok: false,
+        reason: `${name} in ${region} holds ${JSON.stringify(value)}, not a release version such as "${kubernetesVersion}.0-20260101"`,
+      };
+    if (latest.minor !== kubernetesVersion)
+      return {
+        ok: false,
+        reason: `${name} in ${region} names release ${latest.text}, not one of Kubernetes ${kubernetesVersion}`,
+      };
     return { ok: true, latest, publishedAt: out.Parameter?.LastModifiedDate };
   } catch (e) {
     if (awsErrorName(e) === 'ParameterNotFound') {
-      return { ok: false, reason: `${name} does not exist in ${region}: EKS publishes no such AMI there (is Kubernetes ${kubernetesVersion} still supported by EKS in ${region}?)` };
+      return {
+        ok: false,
+        reason: `${name} does not exist in ${region}: EKS publishes no such AMI there (is Kubernetes ${kubernetesVersion} still supported by EKS in ${region}?)`,
+      };
     }
     return { ok: false, reason: describeAwsError(e, `GetParameter ${name} in ${region}`) };
   }
@@ -100,7 +145,10 @@ function pad(text: string, width: number): string {
  * Returns the exit code: 0 all current or within the limit, 1 stale (or pinned ahead of a
  * region), 2 could not check. Throws UsageError for a bad command line or config (exit 2).
  */
-export async function nodeUpdatesMain(argv: readonly string[], deps: NodeUpdatesDeps): Promise<number> {
+export async function nodeUpdatesMain(
+  argv: readonly string[],
+  deps: NodeUpdatesDeps,
+): Promise<number> {
   const out = deps.output;
   const args = parseNodeUpdatesArgs(argv);
   if (args.kind === 'help') {
@@ -120,31 +168,64 @@ export async function nodeUpdatesMain(argv: readonly string[], deps: NodeUpdates
     if (!lookups.has(key)) lookups.set(key, lookUp(deps, env.region, name, env.kubernetesVersion));
   }
   const regions = new Set(envs.map((e) => e.region));
-  out.out(`Reading ${lookups.size} public SSM parameter${lookups.size === 1 ? '' : 's'} in ${regions.size} region${regions.size === 1 ? '' : 's'} (EKS-optimized Amazon Linux 2023, ${amiArchitecture(architecture)}); stale means older than ${args.maxAgeDays} days with a newer release out.`);
+  out.out(
+    `Reading ${lookups.size} public SSM parameter${lookups.size === 1 ? '' : 's'} in ${regions.size} region${regions.size === 1 ? '' : 's'} (EKS-optimized Amazon Linux 2023, ${amiArchitecture(architecture)}); stale means older than ${args.maxAgeDays} days with a newer release out.`,
+  );
 
   const now = deps.now();
   const rows: Row[] = [];
   for (const env of envs) {
     const pinned = KUBERNETES_VERSIONS[env.kubernetesVersion].nodeAmiReleaseVersion;
     const current = parseReleaseVersion(pinned);
-    if (!current) throw new Error(`${CATALOG_FILE}: nodeAmiReleaseVersion "${pinned}" of ${env.kubernetesVersion} is not a release version such as "${env.kubernetesVersion}.0-20260101"`);
-    const lookup = await (lookups.get(`${env.region} ${releaseParameterName(prefix, env.kubernetesVersion, architecture)}`) as Promise<Lookup>);
-    rows.push({ env, kubernetesVersion: env.kubernetesVersion, current, lookup, status: lookup.ok ? releaseStatus(current, lookup.latest, now, args.maxAgeDays) : undefined });
+    if (!current)
+      throw new Error(
+        `${CATALOG_FILE}: nodeAmiReleaseVersion "${pinned}" of ${env.kubernetesVersion} is not a release version such as "${env.kubernetesVersion}.0-20260101"`,
+      );
+    const lookup = await (lookups.get(
+      `${env.region} ${releaseParameterName(prefix, env.kubernetesVersion, architecture)}`,
+    ) as Promise<Lookup>);
+    rows.push({
+      env,
+      kubernetesVersion: env.kubernetesVersion,
+      current,
+      lookup,
+      status: lookup.ok ? releaseStatus(current, lookup.latest, now, args.maxAgeDays) : undefined,
+    });
   }
 
   out.out('');
-  out.out(pad('environment', 24) + pad('region', 16) + pad('k8s', 6) + pad('current (age)', 26) + pad('latest (published here)', 34) + 'status');
+  out.out(
+    pad('environment', 24) +
+      pad('region', 16) +
+      pad('k8s', 6) +
+      pad('current (age)', 26) +
+      pad('latest (published here)', 34) +
+      'status',
+  );
   for (const r of rows) {
     const current = `${r.current.text} (${ageInDays(r.current, now)} d)`;
-    const latest = r.lookup.ok ? `${r.lookup.latest.text} (${r.lookup.publishedAt ? r.lookup.publishedAt.toISOString().slice(0, 10) : 'date unknown'})` : '?';
-    out.out(pad(r.env.stageName, 24) + pad(r.env.region, 16) + pad(r.kubernetesVersion, 6) + pad(current, 26) + pad(latest, 34) + (r.status ?? 'NOT CHECKED'));
+    const latest = r.lookup.ok
+      ? `${r.lookup.latest.text} (${r.lookup.publishedAt ? r.lookup.publishedAt.toISOString().slice(0, 10) : 'date unknown'})`
+      : '?';
+    out.out(
+      pad(r.env.stageName, 24) +
+        pad(r.env.region, 16) +
+        pad(r.kubernetesVersion, 6) +
+        pad(current, 26) +
+        pad(latest, 34) +
+        (r.status ?? 'NOT CHECKED'),
+    );
   }
 
-  const failed = rows.filter((r): r is Row & { lookup: { ok: false; reason: string } } => !r.lookup.ok);
+  const failed = rows.filter(
+    (r): r is Row & { lookup: { ok: false; reason: string } } => !r.lookup.ok,
+  );
   for (const r of failed) out.err(`  ${r.env.stageName}: ${r.lookup.reason}`);
   for (const r of rows.filter((x) => x.status === 'AHEAD')) {
     const latest = (r.lookup as { latest: ReleaseVersion }).latest;
-    out.err(`  ${r.env.stageName}: ${r.env.region} recommends ${latest.text}, older than the pinned ${r.current.text}; EKS may refuse the pinned release there until it reaches ${r.env.region}`);
+    out.err(
+      `  ${r.env.stageName}: ${r.env.region} recommends ${latest.text}, older than the pinned ${r.current.text}; EKS may refuse the pinned release there until it reaches ${r.env.region}`,
+    );
   }
 
   // The catalog change, per Kubernetes version: the oldest of the releases the regions recommend,
@@ -158,24 +239,40 @@ export async function nodeUpdatesMain(argv: readonly string[], deps: NodeUpdates
     out.out(`Catalog change for Kubernetes ${version} (${CATALOG_FILE}, entry '${version}'):`);
     out.out(`-    nodeAmiReleaseVersion: '${pinned.text}',`);
     out.out(`+    nodeAmiReleaseVersion: '${target.text}',`);
-    const newer = ofVersion.filter((r) => r.lookup.ok && compareReleases(r.lookup.latest, target) > 0);
-    if (newer.length > 0) out.out(`(${[...new Set(newer.map((r) => r.env.region))].join(', ')} already recommend${newer.length === 1 ? 's' : ''} a newer release; ${target.text} is the newest every region on ${version} recommends.)`);
+    const newer = ofVersion.filter(
+      (r) => r.lookup.ok && compareReleases(r.lookup.latest, target) > 0,
+    );
+    if (newer.length > 0)
+      out.out(
+        `(${[...new Set(newer.map((r) => r.env.region))].join(', ')} already recommend${newer.length === 1 ? 's' : ''} a newer release; ${target.text} is the newest every region on ${version} recommends.)`,
+      );
     const unchecked = ofVersion.filter((r) => !r.lookup.ok);
-    if (unchecked.length > 0) out.out(`(not checked: ${unchecked.map((r) => r.env.stageName).join(', ')}; confirm ${target.text} exists there before pinning it.)`);
-    out.out(`Commit and push it: the pipeline rolls the node groups on ${version}, one node at a time, pre-prod first (docs/runbooks/patching-nodes.md).`);
+    if (unchecked.length > 0)
+      out.out(
+        `(not checked: ${unchecked.map((r) => r.env.stageName).join(', ')}; confirm ${target.text} exists there before pinning it.)`,
+      );
+    out.out(
+      `Commit and push it: the pipeline rolls the node groups on ${version}, one node at a time, pre-prod first (docs/runbooks/patching-nodes.md).`,
+    );
   }
 
   out.out('');
   const stale = rows.filter((r) => r.status === 'STALE');
   const ahead = rows.filter((r) => r.status === 'AHEAD');
   if (failed.length > 0) {
-    out.err(`node-updates: ERROR could not check ${failed.map((r) => r.env.stageName).join(', ')}${stale.length > 0 ? `; stale: ${stale.map((r) => r.env.stageName).join(', ')}` : ''}`);
+    out.err(
+      `node-updates: ERROR could not check ${failed.map((r) => r.env.stageName).join(', ')}${stale.length > 0 ? `; stale: ${stale.map((r) => r.env.stageName).join(', ')}` : ''}`,
+    );
     return EXIT_USAGE;
   }
   if (stale.length > 0 || ahead.length > 0) {
     const parts = [
-      stale.length > 0 ? `${stale.map((r) => r.env.stageName).join(', ')} run${stale.length === 1 ? 's' : ''} a node AMI older than ${args.maxAgeDays} days with a newer release available` : '',
-      ahead.length > 0 ? `${ahead.map((r) => r.env.stageName).join(', ')} pin${ahead.length === 1 ? 's' : ''} a release its region does not recommend yet` : '',
+      stale.length > 0
+        ? `${stale.map((r) => r.env.stageName).join(', ')} run${stale.length === 1 ? 's' : ''} a node AMI older than ${args.maxAgeDays} days with a newer release available`
+        : '',
+      ahead.length > 0
+        ? `${ahead.map((r) => r.env.stageName).join(', ')} pin${ahead.length === 1 ? 's' : ''} a release its region does not recommend yet`
+        : '',
     ].filter((p) => p !== '');
     out.err(`node-updates: STALE ${parts.join('; ')}`);
     return EXIT_FAILED;

@@ -51,7 +51,12 @@ export function ageInDays(release: ReleaseVersion, now: number): number {
  */
 export type ReleaseStatus = 'CURRENT' | 'BEHIND' | 'STALE' | 'AHEAD';
 
-export function releaseStatus(current: ReleaseVersion, latest: ReleaseVersion, now: number, maxAgeDays: number): ReleaseStatus {
+export function releaseStatus(
+  current: ReleaseVersion,
+  latest: ReleaseVersion,
+  now: number,
+  maxAgeDays: number,
+): ReleaseStatus {
   const order = compareReleases(current, latest);
   if (order === 0) return 'CURRENT';
   if (order > 0) return 'AHEAD';

@@ -41,10 +41,19 @@ const isName = (n: string): n is Name => Object.prototype.hasOwnProperty.call(OP
 // IAM role names (no path): https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 
-function wholeNumber(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
+function wholeNumber(
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(n >= min && n <= max)) throw new UsageError(`${flag}: "${value}" must be a whole number from ${min} to ${max}\n${PREFLIGHT_USAGE}`);
+  if (!(n >= min && n <= max))
+    throw new UsageError(
+      `${flag}: "${value}" must be a whole number from ${min} to ${max}\n${PREFLIGHT_USAGE}`,
+    );
   return n;
 }
 
@@ -53,13 +62,20 @@ function wholeNumber(flag: string, value: string | undefined, fallback: number, 
  * flag given twice, a stray argument or a flag without its value is a UsageError of ours.
  */
 export function parsePreflightArgs(argv: readonly string[]): PreflightArgs {
-  const { tokens } = parseArgs({ args: [...argv], options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const flags: Partial<Record<Name, string | true>> = {};
   const bad = (message: string): never => {
     throw new UsageError(`${message}\n${PREFLIGHT_USAGE}`);
   };
   for (const token of tokens) {
-    if (token.kind === 'positional') bad(`unexpected argument "${token.value}" (every value belongs to a flag)`);
+    if (token.kind === 'positional')
+      bad(`unexpected argument "${token.value}" (every value belongs to a flag)`);
     if (token.kind !== 'option') continue;
     if (!isName(token.name)) return bad(`unknown option ${token.rawName}`);
     const shown = token.name === 'c' ? '-c' : `--${token.name}`;
@@ -69,10 +85,12 @@ export function parsePreflightArgs(argv: readonly string[]): PreflightArgs {
       continue;
     }
     const value = token.value;
-    if (value === undefined || value === '' || (!token.inlineValue && value.startsWith('-'))) return bad(`${shown} needs a value`);
+    if (value === undefined || value === '' || (!token.inlineValue && value.startsWith('-')))
+      return bad(`${shown} needs a value`);
     flags[token.name] = value;
   }
-  const str = (n: Name): string | undefined => (typeof flags[n] === 'string' ? (flags[n] as string) : undefined);
+  const str = (n: Name): string | undefined =>
+    typeof flags[n] === 'string' ? flags[n] : undefined;
 
   let configFile: string | undefined;
   const context = str('c');
@@ -82,7 +100,10 @@ export function parsePreflightArgs(argv: readonly string[]): PreflightArgs {
     configFile = m?.[1];
   }
   const roleName = str('role-name');
-  if (roleName !== undefined && !ROLE_NAME.test(roleName)) bad(`--role-name: "${roleName}" is not an IAM role name (1-64 of letters, digits and +=,.@_-; no path)`);
+  if (roleName !== undefined && !ROLE_NAME.test(roleName))
+    bad(
+      `--role-name: "${roleName}" is not an IAM role name (1-64 of letters, digits and +=,.@_-; no path)`,
+    );
   return {
     help: flags.help === true,
     configFile,

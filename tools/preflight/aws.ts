@@ -24,7 +24,10 @@ export class CallTimeoutError extends Error {
 }
 
 /** Runs one AWS call with a time bound: an abort signal for the SDK, and a timer that does not trust it. */
-export type BoundedCall = <T>(what: string, run: (abortSignal: AbortSignal) => Promise<T>) => Promise<T>;
+export type BoundedCall = <T>(
+  what: string,
+  run: (abortSignal: AbortSignal) => Promise<T>,
+) => Promise<T>;
 
 export function boundedCall(timeoutMs: number): BoundedCall {
   return async (what, run) => {
@@ -66,7 +69,11 @@ export function partitionOf(region: string): string {
  * Clients with the caller's credentials, or, with `roleName`, with a role assumed in each
  * account (arn:<partition>:iam::<account>:role/<roleName>), once per account. Read-only use only.
  */
-export function defaultAwsAccess(options: { roleName?: string; stsRegion: string; call: BoundedCall }): AwsAccess {
+export function defaultAwsAccess(options: {
+  roleName?: string;
+  stsRegion: string;
+  call: BoundedCall;
+}): AwsAccess {
   const roleCredentials = new Map<string, AwsCredentialIdentityProvider>();
   const credentialsFor = (account: string): AwsCredentialIdentityProvider | undefined => {
     const { roleName } = options;
@@ -76,11 +83,28 @@ export function defaultAwsAccess(options: { roleName?: string; stsRegion: string
       const roleArn = `arn:${partitionOf(options.stsRegion)}:iam::${account}:role/${roleName}`;
       let cached: Promise<AwsCredentialIdentity> | undefined;
       provider = () => {
-        cached ??= options.call(`STS AssumeRole ${roleArn}`, (abortSignal) => new STSClient({ region: options.stsRegion }).send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'hello-web-preflight', DurationSeconds: 3600 }), { abortSignal })).then((out) => {
-          const c = out.Credentials;
-          if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error(`AssumeRole ${roleArn} returned no credentials`);
-          return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
-        });
+        cached ??= options
+          .call(`STS AssumeRole ${roleArn}`, (abortSignal) =>
+            new STSClient({ region: options.stsRegion }).send(
+              new AssumeRoleCommand({
+                RoleArn: roleArn,
+                RoleSessionName: 'hello-web-preflight',
+                DurationSeconds: 3600,
+              }),
+              { abortSignal },
+            ),
+          )
+          .then((out) => {
+            const c = out.Credentials;
+            if (!c?.AccessKeyId || !c.SecretAccessKey)
+              throw new Error(`AssumeRole ${roleArn} returned no credentials`);
+            return {
+              accessKeyId: c.AccessKeyId,
+              secretAccessKey: c.SecretAccessKey,
+              sessionToken: c.SessionToken,
+              expiration: c.Expiration,
+            };
+          });
         return cached;
       };
       roleCredentials.set(account, provider);
@@ -88,9 +112,14 @@ export function defaultAwsAccess(options: { roleName?: string; stsRegion: string
     return provider;
   };
   const cache = new Map<string, unknown>();
-  const make = <C>(kind: string, t: Target, create: (config: { region: string; credentials?: AwsCredentialIdentityProvider }) => C): C => {
+  const make = <C>(
+    kind: string,
+    t: Target,
+    create: (config: { region: string; credentials?: AwsCredentialIdentityProvider }) => C,
+  ): C => {
     const key = `${kind}:${t.account}:${t.region}`;
-    if (!cache.has(key)) cache.set(key, create({ region: t.region, credentials: credentialsFor(t.account) }));
+    if (!cache.has(key))
+      cache.set(key, create({ region: t.region, credentials: credentialsFor(t.account) }));
     return cache.get(key) as C;
   };
   return {
@@ -106,8 +135,14 @@ export function defaultAwsAccess(options: { roleName?: string; stsRegion: string
 }
 
 /** Who the credentials for an account are (GetCallerIdentity), to refuse checking one account with another's credentials. */
-export async function callerIdentity(aws: AwsAccess, call: BoundedCall, t: Target): Promise<{ account: string; arn: string }> {
-  const out = await call(`STS GetCallerIdentity (${t.region})`, (abortSignal) => aws.sts(t).send(new GetCallerIdentityCommand({}), { abortSignal }));
+export async function callerIdentity(
+  aws: AwsAccess,
+  call: BoundedCall,
+  t: Target,
+): Promise<{ account: string; arn: string }> {
+  const out = await call(`STS GetCallerIdentity (${t.region})`, (abortSignal) =>
+    aws.sts(t).send(new GetCallerIdentityCommand({}), { abortSignal }),
+  );
   return { account: out.Account ?? '', arn: out.Arn ?? '' };
 }
 
@@ -115,7 +150,10 @@ export async function callerIdentity(aws: AwsAccess, call: BoundedCall, t: Targe
  * Runs tasks with at most `limit` at a time, in order of start. Hand-written (a dozen lines)
  * rather than a new dependency such as p-limit for one loop.
  */
-export async function runLimited<T>(tasks: readonly (() => Promise<T>)[], limit: number): Promise<T[]> {
+export async function runLimited<T>(
+  tasks: readonly (() => Promise<T>)[],
+  limit: number,
+): Promise<T[]> {
   const results: T[] = new Array<T>(tasks.length);
   let next = 0;
   const worker = async (): Promise<void> => {

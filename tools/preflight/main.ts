@@ -14,7 +14,11 @@ export interface PreflightDeps {
   /** The repository root (cdk.json, app/, and where a config file must be). */
   readonly repoRoot: string;
   /** Overrides for tests: the SDK clients, and the needs instead of a synth. */
-  readonly aws?: (options: { roleName?: string; stsRegion: string; call: BoundedCall }) => AwsAccess;
+  readonly aws?: (options: {
+    roleName?: string;
+    stsRegion: string;
+    call: BoundedCall;
+  }) => AwsAccess;
   readonly needs?: (config: DeliveryConfig) => DeploymentNeeds;
   readonly now?: () => number;
 }
@@ -43,20 +47,40 @@ export async function preflightMain(argv: readonly string[], deps: PreflightDeps
   const now = deps.now ?? Date.now;
   const start = now();
   const config = loadToolConfig(args.configFile, deps.cwd, deps.repoRoot);
-  out.out(`Synthesizing the app (offline) to learn what it deploys where${args.configFile ? ` (${args.configFile})` : ''}...`);
+  out.out(
+    `Synthesizing the app (offline) to learn what it deploys where${args.configFile ? ` (${args.configFile})` : ''}...`,
+  );
   let needs: DeploymentNeeds;
   try {
     needs = (deps.needs ?? ((c) => synthesizeNeeds(c, deps.repoRoot)))(config);
   } catch (e) {
-    throw new CouldNotCheckError(`could not synthesize the app to learn what it deploys: ${e instanceof Error ? e.message.split('\n')[0] : String(e)} (does \`npx cdk synth${args.configFile ? ` -c config=${args.configFile}` : ''}\` work?)`);
+    throw new CouldNotCheckError(
+      `could not synthesize the app to learn what it deploys: ${e instanceof Error ? e.message.split('\n')[0] : String(e)} (does \`npx cdk synth${args.configFile ? ` -c config=${args.configFile}` : ''}\` work?)`,
+    );
   }
-  out.out(`  ${needs.bootstrapTargets.length} account/region(s) to bootstrap; stacks require bootstrap version ${needs.requiredBootstrapVersion}; widest stage ${needs.parallelBuilds.stage} (${needs.parallelBuilds.count} builds at once).`);
+  out.out(
+    `  ${needs.bootstrapTargets.length} account/region(s) to bootstrap; stacks require bootstrap version ${needs.requiredBootstrapVersion}; widest stage ${needs.parallelBuilds.stage} (${needs.parallelBuilds.count} builds at once).`,
+  );
   const call = boundedCall(args.callTimeoutMs);
-  const aws = (deps.aws ?? defaultAwsAccess)({ roleName: args.roleName, stsRegion: config.pipeline.region, call });
-  const rows = await runPreflight({ config, needs, aws, call, output: out, concurrency: args.concurrency, roleName: args.roleName });
+  const aws = (deps.aws ?? defaultAwsAccess)({
+    roleName: args.roleName,
+    stsRegion: config.pipeline.region,
+    call,
+  });
+  const rows = await runPreflight({
+    config,
+    needs,
+    aws,
+    call,
+    output: out,
+    concurrency: args.concurrency,
+    roleName: args.roleName,
+  });
   out.out('');
   for (const line of formatReport(rows)) out.out(line);
   const code = exitCodeOf(rows);
-  out.out(`Preflight finished in ${formatElapsed(now() - start)}: ${['nothing fails', 'something FAILS', 'something could not be checked'][code]} (exit ${code}).`);
+  out.out(
+    `Preflight finished in ${formatElapsed(now() - start)}: ${['nothing fails', 'something FAILS', 'something could not be checked'][code]} (exit ${code}).`,
+  );
   return code;
 }

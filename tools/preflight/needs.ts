@@ -45,24 +45,36 @@ export function readDeploymentNeeds(assemblyDir: string): DeploymentNeeds {
   let parallelBuilds = { count: 0, stage: '' };
 
   const visit = (dir: string): void => {
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { artifacts?: Record<string, ManifestArtifact> };
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as {
+      artifacts?: Record<string, ManifestArtifact>;
+    };
     for (const artifact of Object.values(manifest.artifacts ?? {})) {
       const props = artifact.properties ?? {};
-      required = Math.max(required, props.requiresBootstrapStackVersion ?? 0, props.lookupRole?.requiresBootstrapStackVersion ?? 0);
-      if (artifact.type === 'cdk:cloud-assembly' && props.directoryName) visit(path.join(dir, props.directoryName));
+      required = Math.max(
+        required,
+        props.requiresBootstrapStackVersion ?? 0,
+        props.lookupRole?.requiresBootstrapStackVersion ?? 0,
+      );
+      if (artifact.type === 'cdk:cloud-assembly' && props.directoryName)
+        visit(path.join(dir, props.directoryName));
       if (artifact.type !== 'aws:cloudformation:stack') continue;
       const env = /^aws:\/\/(\d{12})\/([a-z0-9-]+)$/.exec(artifact.environment ?? '');
       if (env) targets.set(`${env[1]}/${env[2]}`, { account: env[1], region: env[2] });
       if (props.templateFile) {
-        const widest = widestStage(JSON.parse(fs.readFileSync(path.join(dir, props.templateFile), 'utf8')) as TemplateShape);
+        const widest = widestStage(
+          JSON.parse(fs.readFileSync(path.join(dir, props.templateFile), 'utf8')) as TemplateShape,
+        );
         if (widest.count > parallelBuilds.count) parallelBuilds = widest;
       }
     }
   };
   visit(assemblyDir);
-  if (targets.size === 0) throw new Error(`no stack with an account and region in the cloud assembly at ${assemblyDir}`);
+  if (targets.size === 0)
+    throw new Error(`no stack with an account and region in the cloud assembly at ${assemblyDir}`);
   return {
-    bootstrapTargets: [...targets.values()].sort((a, b) => `${a.account}/${a.region}`.localeCompare(`${b.account}/${b.region}`)),
+    bootstrapTargets: [...targets.values()].sort((a, b) =>
+      `${a.account}/${a.region}`.localeCompare(`${b.account}/${b.region}`),
+    ),
     requiredBootstrapVersion: required,
     latestBootstrapVersion: cliBootstrapVersion(),
     parallelBuilds,
@@ -70,7 +82,18 @@ export function readDeploymentNeeds(assemblyDir: string): DeploymentNeeds {
 }
 
 interface TemplateShape {
-  readonly Resources?: Record<string, { readonly Type: string; readonly Properties?: { readonly Stages?: readonly { readonly Name: string; readonly Actions: readonly PipelineAction[] }[] } }>;
+  readonly Resources?: Record<
+    string,
+    {
+      readonly Type: string;
+      readonly Properties?: {
+        readonly Stages?: readonly {
+          readonly Name: string;
+          readonly Actions: readonly PipelineAction[];
+        }[];
+      };
+    }
+  >;
 }
 
 /** CodeBuild actions with the same RunOrder in one stage run in parallel (a wave's gates, then its smoke tests). */
@@ -94,8 +117,16 @@ function widestStage(template: TemplateShape): { count: number; stage: string } 
 
 /** The version in the bootstrap template the pinned aws-cdk CLI ships (node_modules/aws-cdk). */
 export function cliBootstrapVersion(): number {
-  const file = path.join(path.dirname(require.resolve('aws-cdk/package.json')), 'lib', 'api', 'bootstrap', 'bootstrap-template.yaml');
-  const match = /CdkBootstrapVersion:\s*\n\s*Type: AWS::SSM::Parameter[\s\S]*?Value: '(\d+)'/.exec(fs.readFileSync(file, 'utf8'));
+  const file = path.join(
+    path.dirname(require.resolve('aws-cdk/package.json')),
+    'lib',
+    'api',
+    'bootstrap',
+    'bootstrap-template.yaml',
+  );
+  const match = /CdkBootstrapVersion:\s*\n\s*Type: AWS::SSM::Parameter[\s\S]*?Value: '(\d+)'/.exec(
+    fs.readFileSync(file, 'utf8'),
+  );
   if (!match) throw new Error(`cannot read the bootstrap version from ${file}`);
   return Number(match[1]);
 }
@@ -107,7 +138,11 @@ export function cliBootstrapVersion(): number {
 export function synthesizeNeeds(config: DeliveryConfig, repoRoot: string): DeploymentNeeds {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-'));
   try {
-    const context = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> }).context;
+    const context = (
+      JSON.parse(fs.readFileSync(path.join(repoRoot, 'cdk.json'), 'utf8')) as {
+        context?: Record<string, unknown>;
+      }
+    ).context;
     const { app } = buildApp({ config, repoRoot, app: new App({ outdir, context }), nag: false });
     app.synth();
     return readDeploymentNeeds(outdir);

@@ -1,7 +1,14 @@
 import { type DeliveryConfig, allEnvironments } from '../../lib/config';
 import { describeAwsError } from '../common/errors';
 import type { Output } from '../common/output';
-import { type AwsAccess, type BoundedCall, CallTimeoutError, type Target, callerIdentity, runLimited } from './aws';
+import {
+  type AwsAccess,
+  type BoundedCall,
+  CallTimeoutError,
+  type Target,
+  callerIdentity,
+  runLimited,
+} from './aws';
 import {
   type Check,
   type Finding,
@@ -41,7 +48,9 @@ export function planChecks(config: DeliveryConfig, needs: DeploymentNeeds): Chec
     ...envs.map((e) => availabilityZonesCheck(e)),
     ...envs.map((e) => instanceTypeCheck(e)),
     ...envs.map((e) => kubernetesVersionCheck(e)),
-    ...[...byTarget.values()].map((group) => networkQuotasCheck({ account: group[0].account, region: group[0].region }, group)),
+    ...[...byTarget.values()].map((group) =>
+      networkQuotasCheck({ account: group[0].account, region: group[0].region }, group),
+    ),
     registryReplicationCheck(pipeline),
     registryScanningCheck(pipeline),
     inspectorCheck(pipeline),
@@ -74,9 +83,13 @@ export interface RunOptions {
  */
 export async function runPreflight(o: RunOptions): Promise<Row[]> {
   const checks = planChecks(o.config, o.needs);
-  const accounts = [...new Set([o.config.pipeline.account, ...checks.map((c) => c.target.account)])];
+  const accounts = [
+    ...new Set([o.config.pipeline.account, ...checks.map((c) => c.target.account)]),
+  ];
   const out = o.output;
-  out.out(`Preflight: ${checks.length} checks in ${accounts.length} account(s), ${new Set(checks.map((c) => c.target.region)).size} region(s), ${o.concurrency} at a time.`);
+  out.out(
+    `Preflight: ${checks.length} checks in ${accounts.length} account(s), ${new Set(checks.map((c) => c.target.region)).size} region(s), ${o.concurrency} at a time.`,
+  );
 
   const identityRows = await runLimited(
     accounts.map((account) => async (): Promise<Row> => {
@@ -84,13 +97,29 @@ export async function runPreflight(o: RunOptions): Promise<Row[]> {
       try {
         const id = await callerIdentity(o.aws, o.call, t);
         if (id.account !== account) {
-          const fix = o.roleName ? `check that ${o.roleName} exists in ${account}` : `pass --role-name <role in every account>, or run with credentials for ${account}`;
-          return { check: 'credentials', target: account, status: 'ERROR', detail: `the credentials are for account ${id.account} (${id.arn}), not ${account}`, fix };
+          const fix = o.roleName
+            ? `check that ${o.roleName} exists in ${account}`
+            : `pass --role-name <role in every account>, or run with credentials for ${account}`;
+          return {
+            check: 'credentials',
+            target: account,
+            status: 'ERROR',
+            detail: `the credentials are for account ${id.account} (${id.arn}), not ${account}`,
+            fix,
+          };
         }
         return { check: 'credentials', target: account, status: 'PASS', detail: id.arn };
       } catch (e) {
-        const fix = o.roleName ? `allow your identity to assume ${o.roleName} in ${account}` : 'set AWS_PROFILE (or run `aws sso login`) for an identity that can read this account, or pass --role-name';
-        return { check: 'credentials', target: account, status: 'ERROR', detail: couldNotCheck(e, `identifying the caller in ${account}`), fix };
+        const fix = o.roleName
+          ? `allow your identity to assume ${o.roleName} in ${account}`
+          : 'set AWS_PROFILE (or run `aws sso login`) for an identity that can read this account, or pass --role-name';
+        return {
+          check: 'credentials',
+          target: account,
+          status: 'ERROR',
+          detail: couldNotCheck(e, `identifying the caller in ${account}`),
+          fix,
+        };
       }
     }),
     o.concurrency,
@@ -104,17 +133,37 @@ export async function runPreflight(o: RunOptions): Promise<Row[]> {
       const target = key(check.target);
       let findings: Finding[];
       if (!reachable.has(check.target.account)) {
-        findings = [{ check: check.name, status: 'ERROR', detail: `skipped: no usable credentials for ${check.target.account} (see "credentials")` }];
+        findings = [
+          {
+            check: check.name,
+            status: 'ERROR',
+            detail: `skipped: no usable credentials for ${check.target.account} (see "credentials")`,
+          },
+        ];
       } else {
         try {
-          findings = await check.run({ config: o.config, needs: o.needs, aws: o.aws, call: o.call });
+          findings = await check.run({
+            config: o.config,
+            needs: o.needs,
+            aws: o.aws,
+            call: o.call,
+          });
         } catch (e) {
-          findings = [{ check: check.name, status: 'ERROR', detail: couldNotCheck(e, check.name), fix: 'grant read access (see docs/runbooks/first-deployment.md for the permissions), then run the preflight again' }];
+          findings = [
+            {
+              check: check.name,
+              status: 'ERROR',
+              detail: couldNotCheck(e, check.name),
+              fix: 'grant read access (see docs/runbooks/first-deployment.md for the permissions), then run the preflight again',
+            },
+          ];
         }
       }
       done += 1;
       const worst = worstOf(findings.map((f) => f.status));
-      out.out(`  [${String(done).padStart(String(checks.length).length)}/${checks.length}] ${worst.padEnd(5)} ${check.name} ${target}`);
+      out.out(
+        `  [${String(done).padStart(String(checks.length).length)}/${checks.length}] ${worst.padEnd(5)} ${check.name} ${target}`,
+      );
       return findings.map((f) => ({ ...f, target }));
     }),
     o.concurrency,
@@ -148,14 +197,25 @@ export function formatReport(rows: readonly Row[]): string[] {
   });
   const header = ['CHECK', 'ACCOUNT/REGION', 'STATUS', 'DETAIL'];
   const widths = [0, 1, 2].map((i) => Math.max(header[i].length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c)).join('  ').trimEnd();
-  const lines = [line(header), line(widths.map((w) => '-'.repeat(w)).concat('------')), ...body.map(line)];
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c))
+      .join('  ')
+      .trimEnd();
+  const lines = [
+    line(header),
+    line(widths.map((w) => '-'.repeat(w)).concat('------')),
+    ...body.map(line),
+  ];
   if (fixes.length > 0) {
     lines.push('', 'To fix:');
     fixes.forEach((f, i) => lines.push(`  [${i + 1}] ${f}`));
   }
   const count = (s: Status) => rows.filter((r) => r.status === s).length;
   const n = (s: Status, one: string, many: string) => `${count(s)} ${count(s) === 1 ? one : many}`;
-  lines.push('', `${n('PASS', 'passed', 'passed')}, ${n('WARN', 'warning', 'warnings')}, ${n('FAIL', 'failed', 'failed')}, ${n('ERROR', 'could not be checked', 'could not be checked')}.`);
+  lines.push(
+    '',
+    `${n('PASS', 'passed', 'passed')}, ${n('WARN', 'warning', 'warnings')}, ${n('FAIL', 'failed', 'failed')}, ${n('ERROR', 'could not be checked', 'could not be checked')}.`,
+  );
   return lines;
 }

@@ -20,8 +20,14 @@ export function resolveStage(cfg: DeliveryConfig, name: string): ResolvedStage {
   const envs = allEnvironments(cfg);
   const membersOf = (stage: string) => envs.filter((e) => e.pipelineStageName === stage);
   const env = envs.find((e) => e.stageName === name);
-  if (env) return { pipelineStageName: env.pipelineStageName, environments: membersOf(env.pipelineStageName), requestedEnvironment: env };
-  if (envs.some((e) => e.pipelineStageName === name)) return { pipelineStageName: name, environments: membersOf(name) };
+  if (env)
+    return {
+      pipelineStageName: env.pipelineStageName,
+      environments: membersOf(env.pipelineStageName),
+      requestedEnvironment: env,
+    };
+  if (envs.some((e) => e.pipelineStageName === name))
+    return { pipelineStageName: name, environments: membersOf(name) };
   throw new UsageError(`unknown stage "${name}"; valid: ${validStageNames(cfg).join(', ')}`);
 }
 
@@ -37,10 +43,14 @@ export function validStageNames(cfg: DeliveryConfig): string[] {
 export function describeScope(stage: ResolvedStage): string {
   const names = stage.environments.map((e) => e.stageName);
   const requested = stage.requestedEnvironment;
-  if (requested && requested.stageName === stage.pipelineStageName) return `stage ${stage.pipelineStageName} deploys ${requested.stageName} only`;
+  if (requested && requested.stageName === stage.pipelineStageName)
+    return `stage ${stage.pipelineStageName} deploys ${requested.stageName} only`;
   if (requested) {
     const others = names.filter((n) => n !== requested.stageName);
-    const tail = others.length > 0 ? `; rolling back a wave rolls back every region in it: ${names.join(', ')}` : ` (the only region in it)`;
+    const tail =
+      others.length > 0
+        ? `; rolling back a wave rolls back every region in it: ${names.join(', ')}`
+        : ` (the only region in it)`;
     return `${requested.stageName} is deployed by pipeline stage ${stage.pipelineStageName}${tail}`;
   }
   return names.length > 1

@@ -35,17 +35,24 @@ export interface SmokeResult {
 
 export async function smokeTest(o: SmokeOptions): Promise<SmokeResult> {
   const log = o.log ?? ((l: string) => console.log(l));
-  const doFetch: SmokeFetch = o.fetchImpl ?? (o.tlsHostName || o.tlsCa ? fetchPresenting(o.tlsHostName ?? new URL(o.url).hostname, o.tlsCa) : fetch);
+  const doFetch: SmokeFetch =
+    o.fetchImpl ??
+    (o.tlsHostName || o.tlsCa
+      ? fetchPresenting(o.tlsHostName ?? new URL(o.url).hostname, o.tlsCa)
+      : fetch);
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = o.now ?? Date.now;
   const start = now();
   const target = `${o.url.replace(/\/+$/, '')}/version`;
   let attempts = 0;
-  let last = 'no attempt made';
+  let last: string;
   for (;;) {
     attempts++;
     try {
-      const res = await doFetch(target, { signal: AbortSignal.timeout(o.requestTimeoutMs ?? 5000), redirect: 'manual' });
+      const res = await doFetch(target, {
+        signal: AbortSignal.timeout(o.requestTimeoutMs ?? 5000),
+        redirect: 'manual',
+      });
       const body = await res.text();
       if (res.status !== 200) {
         last = `HTTP ${res.status}`;
@@ -61,11 +68,18 @@ export async function smokeTest(o: SmokeOptions): Promise<SmokeResult> {
           log(`smoke-test: PASS ${reason}`);
           return { ok: true, attempts, reason };
         }
-        last = version === undefined ? `answer is not JSON with a "version" field: ${body.slice(0, 80)}` : `version is ${JSON.stringify(version)}, expected ${JSON.stringify(o.expectVersion)} (old pods still serving?)`;
+        last =
+          version === undefined
+            ? `answer is not JSON with a "version" field: ${body.slice(0, 80)}`
+            : `version is ${JSON.stringify(version)}, expected ${JSON.stringify(o.expectVersion)} (old pods still serving?)`;
       }
     } catch (e) {
-      const code = (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code;
-      last = (e as Error).name === 'TimeoutError' ? 'request timed out' : `${(e as Error).message}${code ? ` (${code})` : ''}`;
+      const code =
+        (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code;
+      last =
+        (e as Error).name === 'TimeoutError'
+          ? 'request timed out'
+          : `${(e as Error).message}${code ? ` (${code})` : ''}`;
       if (isCertificateError(e)) {
         const reason = `${target}: the TLS certificate is not valid for ${o.tlsHostName ?? new URL(o.url).hostname}: ${last}; check certificateArn and tlsHostName`;
         log(`smoke-test: FAIL ${reason}`);
@@ -78,7 +92,9 @@ export async function smokeTest(o: SmokeOptions): Promise<SmokeResult> {
       log(`smoke-test: FAIL ${reason}`);
       return { ok: false, attempts, reason };
     }
-    log(`smoke-test: attempt ${attempts}: ${last}; retrying (${Math.round(elapsed / 1000)}s of ${Math.round(o.timeoutMs / 1000)}s)`);
+    log(
+      `smoke-test: attempt ${attempts}: ${last}; retrying (${Math.round(elapsed / 1000)}s of ${Math.round(o.timeoutMs / 1000)}s)`,
+    );
     await sleep(Math.min(o.intervalMs ?? 10000, Math.max(0, o.timeoutMs - elapsed)));
   }
 }

@@ -40,7 +40,13 @@ export interface ControlPlaneOptions {
 
 /** The label and annotation kwok manages nodes by (kwok's own convention, sigs.k8s.io/kwok docs "Manage nodes"). */
 const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
-const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
+const BINARIES = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kwok',
+] as const;
 
 interface Started {
   readonly name: string;
@@ -54,7 +60,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const zones = opts.zones ?? ['zone-a', 'zone-b', 'zone-c'];
   const nodesPerZone = opts.nodesPerZone ?? 2;
   for (const b of BINARIES) {
-    if (!fs.existsSync(path.join(opts.binDir, b))) throw new Error(`control plane: ${b} is missing from ${opts.binDir} (build it: bash test/integration/controlplane/build.sh)`);
+    if (!fs.existsSync(path.join(opts.binDir, b)))
+      throw new Error(
+        `control plane: ${b} is missing from ${opts.binDir} (build it: bash test/integration/controlplane/build.sh)`,
+      );
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hello-web-controlplane-'));
   const started: Started[] = [];
@@ -103,14 +112,21 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     'while read -r pid; do grep -qF "$3" "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid"; done < "$2"',
     'rm -rf "$4"',
   ].join('\n');
-  const reaper = spawn('bash', ['-c', reaperScript, 'control-plane-reaper', String(process.pid), pidFile, opts.binDir, dir], { stdio: 'ignore', detached: true });
+  const reaper = spawn(
+    'bash',
+    ['-c', reaperScript, 'control-plane-reaper', String(process.pid), pidFile, opts.binDir, dir],
+    { stdio: 'ignore', detached: true },
+  );
   reaper.unref();
   started.push({ name: 'reaper', child: reaper, logFile: pidFile });
 
   const start = (name: string, args: string[]): Started => {
     const logFile = path.join(dir, `${name}.log`);
     const fd = fs.openSync(logFile, 'a');
-    const child = spawn(path.join(opts.binDir, name), args, { stdio: ['ignore', fd, fd], cwd: dir });
+    const child = spawn(path.join(opts.binDir, name), args, {
+      stdio: ['ignore', fd, fd],
+      cwd: dir,
+    });
     fs.closeSync(fd);
     fs.appendFileSync(pidFile, `${child.pid}\n`);
     const s = { name, child, logFile };
@@ -137,7 +153,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       '--unsafe-no-fsync',
       '--log-level=warn',
     ]);
-    await waitFor('etcd healthy', timeoutMs, log, etcd, async () => (await httpGet(`http://127.0.0.1:${etcdClient}/health`)).body.includes('"health":"true"'));
+    await waitFor('etcd healthy', timeoutMs, log, etcd, async () =>
+      (await httpGet(`http://127.0.0.1:${etcdClient}/health`)).body.includes('"health":"true"'),
+    );
 
     const apiserver = start('kube-apiserver', [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
@@ -159,11 +177,35 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       '--endpoint-reconciler-type=none',
       '--profiling=false',
     ]);
-    await waitFor('kube-apiserver /readyz', timeoutMs, log, apiserver, async () => (await httpGet(`${server}/readyz`, pki.caCert)).status === 200);
+    await waitFor(
+      'kube-apiserver /readyz',
+      timeoutMs,
+      log,
+      apiserver,
+      async () => (await httpGet(`${server}/readyz`, pki.caCert)).status === 200,
+    );
 
-    const kubeconfig = writeKubeconfig(dir, 'admin', server, pki.caCert, pki.client('admin', 'system:masters'));
-    const kcmConfig = writeKubeconfig(dir, 'kube-controller-manager', server, pki.caCert, pki.client('system:kube-controller-manager'));
-    const schedConfig = writeKubeconfig(dir, 'kube-scheduler', server, pki.caCert, pki.client('system:kube-scheduler'));
+    const kubeconfig = writeKubeconfig(
+      dir,
+      'admin',
+      server,
+      pki.caCert,
+      pki.client('admin', 'system:masters'),
+    );
+    const kcmConfig = writeKubeconfig(
+      dir,
+      'kube-controller-manager',
+      server,
+      pki.caCert,
+      pki.client('system:kube-controller-manager'),
+    );
+    const schedConfig = writeKubeconfig(
+      dir,
+      'kube-scheduler',
+      server,
+      pki.caCert,
+      pki.client('system:kube-scheduler'),
+    );
 
     const kcm = start('kube-controller-manager', [
       `--kubeconfig=${kcmConfig}`,
@@ -193,8 +235,22 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       '--profiling=false',
     ]);
     // /healthz is in both components' always-allowed paths; their serving certificates are self-signed.
-    await waitFor('kube-controller-manager /healthz', timeoutMs, log, kcm, async () => (await httpGet(`https://127.0.0.1:${kcmPort}/healthz`, 'insecure')).status === 200);
-    await waitFor('kube-scheduler /healthz', timeoutMs, log, scheduler, async () => (await httpGet(`https://127.0.0.1:${schedPort}/healthz`, 'insecure')).status === 200);
+    await waitFor(
+      'kube-controller-manager /healthz',
+      timeoutMs,
+      log,
+      kcm,
+      async () =>
+        (await httpGet(`https://127.0.0.1:${kcmPort}/healthz`, 'insecure')).status === 200,
+    );
+    await waitFor(
+      'kube-scheduler /healthz',
+      timeoutMs,
+      log,
+      scheduler,
+      async () =>
+        (await httpGet(`https://127.0.0.1:${schedPort}/healthz`, 'insecure')).status === 200,
+    );
 
     const kwok = start('kwok', [
       `--kubeconfig=${kubeconfig}`,
@@ -218,21 +274,59 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           metadata: {
             name,
             annotations: { [KWOK_NODE_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-            labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'arm64', 'topology.kubernetes.io/zone': zone, 'topology.kubernetes.io/region': 'local-1', type: 'kwok' },
+            labels: {
+              'kubernetes.io/hostname': name,
+              'kubernetes.io/os': 'linux',
+              'kubernetes.io/arch': 'arm64',
+              'topology.kubernetes.io/zone': zone,
+              'topology.kubernetes.io/region': 'local-1',
+              type: 'kwok',
+            },
           },
-          status: { allocatable: { cpu: '2', memory: '8Gi', pods: '110' }, capacity: { cpu: '2', memory: '8Gi', pods: '110' } },
+          status: {
+            allocatable: { cpu: '2', memory: '8Gi', pods: '110' },
+            capacity: { cpu: '2', memory: '8Gi', pods: '110' },
+          },
         };
       }),
     );
-    const created = spawnSync('kubectl', ['--kubeconfig', kubeconfig, 'create', '-f', '-'], { input: nodes.map((n) => JSON.stringify(n)).join('\n'), encoding: 'utf8', timeout: 30_000 });
-    if (created.status !== 0) throw new Error(`creating the simulated nodes failed: ${created.stderr}`);
-    await waitFor(`${nodes.length} simulated nodes Ready (kwok)`, timeoutMs, log, kwok, async () => {
-      const r = spawnSync('kubectl', ['--kubeconfig', kubeconfig, 'get', 'nodes', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'], { encoding: 'utf8', timeout: 30_000 });
-      return r.status === 0 && r.stdout.split('\n').filter((l) => l === 'True').length === nodes.length;
+    const created = spawnSync('kubectl', ['--kubeconfig', kubeconfig, 'create', '-f', '-'], {
+      input: nodes.map((n) => JSON.stringify(n)).join('\n'),
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    if (created.status !== 0)
+      throw new Error(`creating the simulated nodes failed: ${created.stderr}`);
+    await waitFor(`${nodes.length} simulated nodes Ready (kwok)`, timeoutMs, log, kwok, () => {
+      const r = spawnSync(
+        'kubectl',
+        [
+          '--kubeconfig',
+          kubeconfig,
+          'get',
+          'nodes',
+          '-o',
+          'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+        ],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      return Promise.resolve(
+        r.status === 0 && r.stdout.split('\n').filter((l) => l === 'True').length === nodes.length,
+      );
     });
     // Pods in a new namespace need its "default" service account and the token controller running.
-    await waitFor('service account controller', timeoutMs, log, kcm, async () => spawnSync('kubectl', ['--kubeconfig', kubeconfig, 'get', 'serviceaccount', 'default', '-n', 'default'], { timeout: 30_000 }).status === 0);
-    log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${server}, ${nodes.length} nodes in ${zones.join(', ')}; KUBECONFIG=${kubeconfig}`);
+    await waitFor('service account controller', timeoutMs, log, kcm, () =>
+      Promise.resolve(
+        spawnSync(
+          'kubectl',
+          ['--kubeconfig', kubeconfig, 'get', 'serviceaccount', 'default', '-n', 'default'],
+          { timeout: 30_000 },
+        ).status === 0,
+      ),
+    );
+    log(
+      `ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${server}, ${nodes.length} nodes in ${zones.join(', ')}; KUBECONFIG=${kubeconfig}`,
+    );
     return { kubeconfig, dir, nodeZones, stop };
   } catch (e) {
     log(`start failed: ${(e as Error).message}`);
@@ -249,26 +343,38 @@ async function stopProcess(s: Started, log: (l: string) => void): Promise<void> 
   process.kill(child.pid, 'SIGTERM');
   const timer = setTimeout(() => {
     log(`${s.name} (pid ${child.pid}) ignored SIGTERM for 10 s: SIGKILL`);
-    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+    if (child.exitCode === null && child.signalCode === null && child.pid)
+      process.kill(child.pid, 'SIGKILL');
   }, 10_000);
   await exited;
   clearTimeout(timer);
 }
 
 /** Polls `check` until it is true; fails when the process it waits on exits or the time is up; a progress line every 10 s. */
-async function waitFor(what: string, timeoutMs: number, log: (l: string) => void, on: Started, check: () => Promise<boolean>): Promise<void> {
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  log: (l: string) => void,
+  on: Started,
+  check: () => Promise<boolean>,
+): Promise<void> {
   const t0 = Date.now();
   let lastReport = t0;
   for (;;) {
     if (on.child.exitCode !== null || on.child.signalCode !== null) {
-      throw new Error(`${on.name} exited (${on.child.exitCode ?? on.child.signalCode}) while waiting for ${what}:\n${tail(on.logFile, 20)}`);
+      throw new Error(
+        `${on.name} exited (${on.child.exitCode ?? on.child.signalCode}) while waiting for ${what}:\n${tail(on.logFile, 20)}`,
+      );
     }
     if (await check().catch(() => false)) {
       log(`${what} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       return;
     }
     const now = Date.now();
-    if (now - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; ${on.name} log:\n${tail(on.logFile, 20)}`);
+    if (now - t0 > timeoutMs)
+      throw new Error(
+        `timed out after ${timeoutMs / 1000} s waiting for ${what}; ${on.name} log:\n${tail(on.logFile, 20)}`,
+      );
     if (now - lastReport >= 10_000) {
       log(`waiting for ${what} (${Math.round((now - t0) / 1000)} s)`);
       lastReport = now;
@@ -286,7 +392,7 @@ function tail(file: string, lines: number): string {
 }
 
 /** GET with a 5 s bound; `ca` is a CA file to trust, or 'insecure' for the components' self-signed serving certificates on loopback. */
-function httpGet(url: string, ca?: string | 'insecure'): Promise<{ status: number; body: string }> {
+function httpGet(url: string, ca?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const options: https.RequestOptions = { timeout: 5000 };
@@ -297,7 +403,10 @@ function httpGet(url: string, ca?: string | 'insecure'): Promise<{ status: numbe
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     };
-    const req = u.protocol === 'https:' ? https.get(u, options, onResponse) : http.get(u, options, onResponse);
+    const req =
+      u.protocol === 'https:'
+        ? https.get(u, options, onResponse)
+        : http.get(u, options, onResponse);
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
   });
@@ -342,20 +451,71 @@ function makePki(dir: string): Pki {
   const f = (name: string) => path.join(pki, name);
   const openssl = (args: string[]) => {
     const r = spawnSync('openssl', args, { encoding: 'utf8', timeout: 30_000 });
-    if (r.error) throw new Error(`openssl: ${r.error.message} (the integration tier needs the openssl CLI on PATH)`);
+    if (r.error)
+      throw new Error(
+        `openssl: ${r.error.message} (the integration tier needs the openssl CLI on PATH)`,
+      );
     if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
   };
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=hello-web-integration-ca']);
+  openssl([
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=hello-web-integration-ca',
+  ]);
   const issue = (name: string, subject: string, ext: string[]) => {
-    fs.writeFileSync(f(`${name}.ext`), ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', ...ext].join('\n') + '\n');
-    openssl(['req', '-new', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', subject]);
-    openssl(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`)]);
+    fs.writeFileSync(
+      f(`${name}.ext`),
+      ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', ...ext].join(
+        '\n',
+      ) + '\n',
+    );
+    openssl([
+      'req',
+      '-new',
+      ...ec,
+      '-keyout',
+      f(`${name}.key`),
+      '-out',
+      f(`${name}.csr`),
+      '-subj',
+      subject,
+    ]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      f(`${name}.ext`),
+      '-out',
+      f(`${name}.crt`),
+    ]);
     return { cert: f(`${name}.crt`), key: f(`${name}.key`) };
   };
-  const api = issue('apiserver', '/CN=kube-apiserver', ['extendedKeyUsage=serverAuth', 'subjectAltName=IP:127.0.0.1,DNS:localhost']);
+  const api = issue('apiserver', '/CN=kube-apiserver', [
+    'extendedKeyUsage=serverAuth',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  ]);
   const sa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  fs.writeFileSync(f('sa.key'), sa.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  fs.writeFileSync(f('sa.key'), sa.privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+    mode: 0o600,
+  });
   fs.writeFileSync(f('sa.pub'), sa.publicKey.export({ type: 'spki', format: 'pem' }));
   return {
     caCert: f('ca.crt'),
@@ -363,11 +523,20 @@ function makePki(dir: string): Pki {
     apiserverKey: api.key,
     saPrivate: f('sa.key'),
     saPublic: f('sa.pub'),
-    client: (user, group) => issue(user.replace(/[^a-z0-9-]/gi, '_'), `${group ? `/O=${group}` : ''}/CN=${user}`, ['extendedKeyUsage=clientAuth']),
+    client: (user, group) =>
+      issue(user.replace(/[^a-z0-9-]/gi, '_'), `${group ? `/O=${group}` : ''}/CN=${user}`, [
+        'extendedKeyUsage=clientAuth',
+      ]),
   };
 }
 
-function writeKubeconfig(dir: string, name: string, server: string, ca: string, client: { cert: string; key: string }): string {
+function writeKubeconfig(
+  dir: string,
+  name: string,
+  server: string,
+  ca: string,
+  client: { cert: string; key: string },
+): string {
   const file = path.join(dir, `${name}.kubeconfig`);
   const config = {
     apiVersion: 'v1',

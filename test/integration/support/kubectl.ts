@@ -7,7 +7,10 @@ import { parseAllDocuments } from 'yaml';
 /** The admin kubeconfig of the integration control plane (set by test/integration/global-setup.ts). */
 export function kubeconfig(): string {
   const k = process.env.HELLO_WEB_INTEGRATION_KUBECONFIG;
-  if (!k) throw new Error('HELLO_WEB_INTEGRATION_KUBECONFIG is not set: run the integration tier with `npm run test:integration`');
+  if (!k)
+    throw new Error(
+      'HELLO_WEB_INTEGRATION_KUBECONFIG is not set: run the integration tier with `npm run test:integration`',
+    );
   return k;
 }
 
@@ -21,10 +24,17 @@ export interface Run {
  * Runs a command without blocking the event loop (so Ctrl-C and the control plane's signal
  * handlers stay responsive while a rollout is awaited), killed after `timeoutMs`.
  */
-export function runProcess(cmd: string, args: readonly string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+export function runProcess(
+  cmd: string,
+  args: readonly string[],
+  opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<Run> {
   const timeoutMs = opts.timeoutMs ?? 180_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...args], { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    const child = spawn(cmd, [...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: opts.env ?? process.env,
+    });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -40,21 +50,32 @@ export function runProcess(cmd: string, args: readonly string[], opts: { input?:
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr: timedOut ? `${stderr}\n(killed after ${timeoutMs / 1000} s)` : stderr });
+      resolve({
+        code,
+        stdout,
+        stderr: timedOut ? `${stderr}\n(killed after ${timeoutMs / 1000} s)` : stderr,
+      });
     });
     child.stdin.end(opts.input ?? '');
   });
 }
 
 /** The real kubectl on PATH, against the integration cluster; every call bounded in time. */
-export function kubectl(args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Run> {
+export function kubectl(
+  args: readonly string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<Run> {
   return runProcess('kubectl', ['--kubeconfig', kubeconfig(), ...args], opts);
 }
 
 /** kubectl that must succeed; returns stdout. */
-export async function kubectlOk(args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+export async function kubectlOk(
+  args: readonly string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<string> {
   const r = await kubectl(args, opts);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
+  if (r.code !== 0)
+    throw new Error(`kubectl ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
   return r.stdout;
 }
 
@@ -64,10 +85,23 @@ export async function getJson<T = Record<string, unknown>>(args: readonly string
 
 /** Deletes the namespace and waits until it is gone (bounded), so one case never sees another's objects. */
 export async function deleteNamespace(namespace: string): Promise<void> {
-  await kubectlOk(['delete', 'namespace', namespace, '--ignore-not-found', '--wait=true', '--timeout=180s'], { timeoutMs: 200_000 });
+  await kubectlOk(
+    ['delete', 'namespace', namespace, '--ignore-not-found', '--wait=true', '--timeout=180s'],
+    { timeoutMs: 200_000 },
+  );
 }
 
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown }; [k: string]: unknown };
+export type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+};
 
 /** The objects of a multi-document YAML file, as `npm run manifests` writes them. */
 export function readManifest(file: string): K8sObject[] {
@@ -103,7 +137,10 @@ export class CdkKubectlHandler {
   /** Writes the objects as the handler does and returns the file. */
   write(objects: readonly K8sObject[], name = 'manifest.yaml'): string {
     const file = path.join(this.workDir, name);
-    const labelled = objects.map((o) => ({ ...o, metadata: { ...o.metadata, labels: { ...(o.metadata.labels ?? {}), [this.pruneLabel]: '' } } }));
+    const labelled = objects.map((o) => ({
+      ...o,
+      metadata: { ...o.metadata, labels: { ...(o.metadata.labels ?? {}), [this.pruneLabel]: '' } },
+    }));
     fs.writeFileSync(file, labelled.map((o) => JSON.stringify(o)).join(''));
     return file;
   }
@@ -133,14 +170,36 @@ function kubectlVerb(verb: string, file: string, opts: string[]): Promise<Run> {
 }
 
 /** Waits (bounded) until the Deployment's rollout is complete: `kubectl rollout status`. */
-export async function rolloutStatus(namespace: string, name: string, timeout = '180s'): Promise<void> {
-  await kubectlOk(['-n', namespace, 'rollout', 'status', `deployment/${name}`, `--timeout=${timeout}`], { timeoutMs: 200_000 });
+export async function rolloutStatus(
+  namespace: string,
+  name: string,
+  timeout = '180s',
+): Promise<void> {
+  await kubectlOk(
+    ['-n', namespace, 'rollout', 'status', `deployment/${name}`, `--timeout=${timeout}`],
+    { timeoutMs: 200_000 },
+  );
 }
 
 /** Waits (bounded) until the Deployment has exactly `replicas` pods, all updated, ready and available, and no others. */
-export async function waitForReplicas(namespace: string, name: string, replicas: number, timeout = '180s'): Promise<void> {
+export async function waitForReplicas(
+  namespace: string,
+  name: string,
+  replicas: number,
+  timeout = '180s',
+): Promise<void> {
   for (const field of ['replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas']) {
-    await kubectlOk(['-n', namespace, 'wait', `deployment/${name}`, `--for=jsonpath={.status.${field}}=${replicas}`, `--timeout=${timeout}`], { timeoutMs: 200_000 });
+    await kubectlOk(
+      [
+        '-n',
+        namespace,
+        'wait',
+        `deployment/${name}`,
+        `--for=jsonpath={.status.${field}}=${replicas}`,
+        `--timeout=${timeout}`,
+      ],
+      { timeoutMs: 200_000 },
+    );
   }
 }
 
@@ -153,7 +212,13 @@ export interface PodView {
 }
 
 export async function pods(namespace: string, selector: string): Promise<PodView[]> {
-  const list = await getJson<{ items: { metadata: { name: string; deletionTimestamp?: string }; spec: { nodeName?: string; containers: { image: string }[] }; status: { conditions?: { type: string; status: string }[] } }[] }>(['-n', namespace, 'get', 'pods', '-l', selector]);
+  const list = await getJson<{
+    items: {
+      metadata: { name: string; deletionTimestamp?: string };
+      spec: { nodeName?: string; containers: { image: string }[] };
+      status: { conditions?: { type: string; status: string }[] };
+    }[];
+  }>(['-n', namespace, 'get', 'pods', '-l', selector]);
   return list.items.map((p) => ({
     name: p.metadata.name,
     node: p.spec.nodeName ?? '',

@@ -10,11 +10,28 @@ import { type K8sObject, readManifest } from './kubectl';
  * stage name -> objects, in apply order.
  */
 export function renderAll(outDir: string, tag: string, config?: string): Map<string, K8sObject[]> {
-  const args = [TSX_CLI, 'tools/manifests.ts', '--out-dir', outDir, '--tag', tag, ...(config ? ['--config', config] : [])];
-  const r = spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`rendering the manifests failed (exit ${r.status}): ${r.stderr}`);
+  const args = [
+    TSX_CLI,
+    'tools/manifests.ts',
+    '--out-dir',
+    outDir,
+    '--tag',
+    tag,
+    ...(config ? ['--config', config] : []),
+  ];
+  const r = spawnSync(process.execPath, args, {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  if (r.status !== 0)
+    throw new Error(`rendering the manifests failed (exit ${r.status}): ${r.stderr}`);
   const out = new Map<string, K8sObject[]>();
-  for (const f of fs.readdirSync(outDir).filter((n) => n.endsWith('.yaml')).sort()) out.set(f.replace(/\.yaml$/, ''), readManifest(path.join(outDir, f)));
+  for (const f of fs
+    .readdirSync(outDir)
+    .filter((n) => n.endsWith('.yaml'))
+    .sort())
+    out.set(f.replace(/\.yaml$/, ''), readManifest(path.join(outDir, f)));
   return out;
 }
 
@@ -35,7 +52,13 @@ export interface DeploymentShape extends K8sObject {
 
 export interface PodSpecShape {
   securityContext?: Record<string, unknown>;
-  containers: { name: string; image: string; env?: { name: string; value: string }[]; securityContext?: Record<string, unknown>; [k: string]: unknown }[];
+  containers: {
+    name: string;
+    image: string;
+    env?: { name: string; value: string }[];
+    securityContext?: Record<string, unknown>;
+    [k: string]: unknown;
+  }[];
   [k: string]: unknown;
 }
 

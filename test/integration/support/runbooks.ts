@@ -22,7 +22,8 @@ export function runbookKubectlCommands(file: string): string[] {
     }
     if (!inBlock || !/^kubectl\s/.test(line)) continue;
     let cmd = line;
-    while (cmd.endsWith('\\') && i + 1 < lines.length) cmd = `${cmd.slice(0, -1)} ${lines[++i].trim()}`;
+    while (cmd.endsWith('\\') && i + 1 < lines.length)
+      cmd = `${cmd.slice(0, -1)} ${lines[++i].trim()}`;
     out.push(cmd);
   }
   return out;
@@ -34,6 +35,12 @@ export function runbookKubectlCommands(file: string): string[] {
  * `set -o pipefail`, so a failing kubectl anywhere in a pipeline fails the command.
  * The commands come from this repository's own docs, never from outside input.
  */
-export function runRunbookCommand(cmd: string, extraEnv: Record<string, string> = {}): Promise<Run> {
-  return runProcess('bash', ['-o', 'pipefail', '-c', cmd], { timeoutMs: 400_000, env: { ...process.env, KUBECONFIG: kubeconfig(), CTX: 'integration', ...extraEnv } });
+export function runRunbookCommand(
+  cmd: string,
+  extraEnv: Record<string, string> = {},
+): Promise<Run> {
+  return runProcess('bash', ['-o', 'pipefail', '-c', cmd], {
+    timeoutMs: 400_000,
+    env: { ...process.env, KUBECONFIG: kubeconfig(), CTX: 'integration', ...extraEnv },
+  });
 }

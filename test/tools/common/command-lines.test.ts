@@ -22,12 +22,17 @@ function refusingBreakglassDeps() {
   };
   const output = memoryOutput();
   const deps: BreakglassDeps = {
-    clients: { s3: refuse('s3'), dynamodb: refuse('dynamodb'), sts: refuse('sts'), cloudFormation: refuse('cloudformation') },
-    kubectl: async () => {
-      touched.push('kubectl');
-      return { exitCode: 0 };
+    clients: {
+      s3: refuse('s3'),
+      dynamodb: refuse('dynamodb'),
+      sts: refuse('sts'),
+      cloudFormation: refuse('cloudformation'),
     },
-    confirm: async () => true,
+    kubectl: () => {
+      touched.push('kubectl');
+      return Promise.resolve({ exitCode: 0 });
+    },
+    confirm: () => Promise.resolve(true),
     interactive: true,
     output,
     cwd: REPO_ROOT,
@@ -38,9 +43,27 @@ function refusingBreakglassDeps() {
 
 describe('a repeated flag is refused by every command', () => {
   test.each([
-    [['--env', 'preprod-eu-west-1', '--env', 'prod-eu-west-1', '--image', 'v2', '--reason', 'INC-1'], '--env is given twice'],
-    [['--env', 'preprod-eu-west-1', '--image', 'v2', '--image=v3', '--reason', 'INC-1'], '--image is given twice'],
-    [['--env', 'preprod-eu-west-1', '--image', 'v2', '--reason', 'INC-1', '--yes', '--yes'], '--yes is given twice'],
+    [
+      [
+        '--env',
+        'preprod-eu-west-1',
+        '--env',
+        'prod-eu-west-1',
+        '--image',
+        'v2',
+        '--reason',
+        'INC-1',
+      ],
+      '--env is given twice',
+    ],
+    [
+      ['--env', 'preprod-eu-west-1', '--image', 'v2', '--image=v3', '--reason', 'INC-1'],
+      '--image is given twice',
+    ],
+    [
+      ['--env', 'preprod-eu-west-1', '--image', 'v2', '--reason', 'INC-1', '--yes', '--yes'],
+      '--yes is given twice',
+    ],
   ])('breakglass %j', async (argv, message) => {
     const { deps, output, touched } = refusingBreakglassDeps();
     expect(await runCli('breakglass', () => breakglassMain(argv, deps), output)).toBe(2);
@@ -56,14 +79,24 @@ describe('a repeated flag is refused by every command', () => {
         asked.push(region);
         throw new Error('CodePipeline must not be used');
       },
-      confirm: async () => true,
+      confirm: () => Promise.resolve(true),
       interactive: false,
-      sleep: async () => undefined,
+      sleep: () => Promise.resolve(undefined),
       now: () => 0,
       output,
       cwd: REPO_ROOT,
     };
-    expect(await runCli('rollback', () => rollbackMain(['--stage', 'preprod-eu-west-1', '--stage', 'prod-eu-west-1', '--yes'], deps), output)).toBe(2);
+    expect(
+      await runCli(
+        'rollback',
+        () =>
+          rollbackMain(
+            ['--stage', 'preprod-eu-west-1', '--stage', 'prod-eu-west-1', '--yes'],
+            deps,
+          ),
+        output,
+      ),
+    ).toBe(2);
     expect(output.stderr).toContain('--stage is given twice');
     expect(asked).toEqual([]);
   });
@@ -72,7 +105,16 @@ describe('a repeated flag is refused by every command', () => {
     const errors: string[] = [];
     const spy = jest.spyOn(console, 'error').mockImplementation((m: string) => void errors.push(m));
     try {
-      expect(await smokeMain(['--url', 'http://127.0.0.1:1', '--url', 'http://127.0.0.1:2', '--expect-version', 'v1'])).toBe(2);
+      expect(
+        await smokeMain([
+          '--url',
+          'http://127.0.0.1:1',
+          '--url',
+          'http://127.0.0.1:2',
+          '--expect-version',
+          'v1',
+        ]),
+      ).toBe(2);
     } finally {
       spy.mockRestore();
     }
@@ -81,7 +123,12 @@ describe('a repeated flag is refused by every command', () => {
 });
 
 describe('npm run manifests: bad --out-dir and --tag are usage errors, not stack traces or invalid images', () => {
-  const run = (...args: string[]) => spawnSync(process.execPath, [TSX_CLI, path.join(REPO_ROOT, 'tools', 'manifests.ts'), ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60000 });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [TSX_CLI, path.join(REPO_ROOT, 'tools', 'manifests.ts'), ...args], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 60000,
+    });
 
   test('--out-dir naming an existing file', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'manifests-bad-'));

@@ -1,4 +1,9 @@
-import { CreateRepositoryCommand, DescribeImagesCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import {
+  CreateRepositoryCommand,
+  DescribeImagesCommand,
+  ECRClient,
+  PutImageCommand,
+} from '@aws-sdk/client-ecr';
 import { main } from '../../../tools/image-backfill/cli';
 import { type MotoServer, motoAvailable, startMoto } from '../../support/moto';
 
@@ -16,7 +21,11 @@ const clients = new Map<string, ECRClient>();
 function ecr(region: string): ECRClient {
   let client = clients.get(region);
   if (!client) {
-    client = new ECRClient({ region, endpoint: moto?.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    client = new ECRClient({
+      region,
+      endpoint: moto?.endpoint,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
     clients.set(region, client);
   }
   return client;
@@ -25,19 +34,35 @@ function ecr(region: string): ECRClient {
 const MANIFEST = JSON.stringify({
   schemaVersion: 2,
   mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-  config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: 1469, digest: `sha256:${'c'.repeat(64)}` },
-  layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: 3370706, digest: `sha256:${'a'.repeat(64)}` }],
+  config: {
+    mediaType: 'application/vnd.docker.container.image.v1+json',
+    size: 1469,
+    digest: `sha256:${'c'.repeat(64)}`,
+  },
+  layers: [
+    {
+      mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+      size: 3370706,
+      digest: `sha256:${'a'.repeat(64)}`,
+    },
+  ],
 });
 
 async function backfill(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main([...args, '--registry-id', ACCOUNT, '--poll-interval', '1'], { out: (l) => out.push(l), err: (l) => err.push(l), deps: { ecrClient: ecr } });
+  const code = await main([...args, '--registry-id', ACCOUNT, '--poll-interval', '1'], {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    deps: { ecrClient: ecr },
+  });
   return { code, out, err };
 }
 
 async function digestIn(region: string, tag: string): Promise<string | undefined> {
-  const out = await ecr(region).send(new DescribeImagesCommand({ repositoryName: 'hello-web', imageIds: [{ imageTag: tag }] }));
+  const out = await ecr(region).send(
+    new DescribeImagesCommand({ repositoryName: 'hello-web', imageIds: [{ imageTag: tag }] }),
+  );
   return out.imageDetails?.[0]?.imageDigest;
 }
 
@@ -45,11 +70,17 @@ beforeAll(async () => {
   if (!available) return;
   moto = await startMoto();
   for (const region of ['eu-west-1', 'us-east-1', 'ap-southeast-2']) {
-    await ecr(region).send(new CreateRepositoryCommand({ repositoryName: 'hello-web', imageTagMutability: 'IMMUTABLE' }));
+    await ecr(region).send(
+      new CreateRepositoryCommand({ repositoryName: 'hello-web', imageTagMutability: 'IMMUTABLE' }),
+    );
   }
   // Pushed in the pipeline region; replicated to us-east-1 only: ap-southeast-2 was added later.
-  await ecr('eu-west-1').send(new PutImageCommand({ repositoryName: 'hello-web', imageTag: 'v1', imageManifest: MANIFEST }));
-  await ecr('us-east-1').send(new PutImageCommand({ repositoryName: 'hello-web', imageTag: 'v1', imageManifest: MANIFEST }));
+  await ecr('eu-west-1').send(
+    new PutImageCommand({ repositoryName: 'hello-web', imageTag: 'v1', imageManifest: MANIFEST }),
+  );
+  await ecr('us-east-1').send(
+    new PutImageCommand({ repositoryName: 'hello-web', imageTag: 'v1', imageManifest: MANIFEST }),
+  );
 }, 60000);
 
 afterAll(async () => {
@@ -61,7 +92,16 @@ describeWithMoto('image backfill against moto_server', () => {
   test('a region added later gets the current tag with the same digest; a region that has it is left alone; exit 0', async () => {
     expect(await digestIn('ap-southeast-2', 'v1').catch(() => undefined)).toBeUndefined();
 
-    const run = await backfill(['--repository', 'hello-web', '--tag', 'v1', '--source-region', 'eu-west-1', '--regions', 'eu-west-1,us-east-1,ap-southeast-2']);
+    const run = await backfill([
+      '--repository',
+      'hello-web',
+      '--tag',
+      'v1',
+      '--source-region',
+      'eu-west-1',
+      '--regions',
+      'eu-west-1,us-east-1,ap-southeast-2',
+    ]);
 
     expect(run.err).toEqual([]);
     expect(run.code).toBe(0);
@@ -70,26 +110,61 @@ describeWithMoto('image backfill against moto_server', () => {
     expect(await digestIn('ap-southeast-2', 'v1')).toBe(source);
     expect(run.out).toContain('[us-east-1] hello-web:v1 is already here');
     expect(run.out).toContain(`[ap-southeast-2] copied hello-web:v1 (same manifest, ${source})`);
-    expect(run.out[run.out.length - 1]).toBe('image-backfill: OK hello-web:v1 is in eu-west-1, us-east-1, ap-southeast-2 (us-east-1: present; ap-southeast-2: copied)');
+    expect(run.out[run.out.length - 1]).toBe(
+      'image-backfill: OK hello-web:v1 is in eu-west-1, us-east-1, ap-southeast-2 (us-east-1: present; ap-southeast-2: copied)',
+    );
 
     // Run again (a re-run of the pipeline): nothing to do.
-    const again = await backfill(['--repository', 'hello-web', '--tag', 'v1', '--source-region', 'eu-west-1', '--regions', 'us-east-1,ap-southeast-2']);
+    const again = await backfill([
+      '--repository',
+      'hello-web',
+      '--tag',
+      'v1',
+      '--source-region',
+      'eu-west-1',
+      '--regions',
+      'us-east-1,ap-southeast-2',
+    ]);
     expect(again.code).toBe(0);
-    expect(again.out[again.out.length - 1]).toMatch(/\(us-east-1: present; ap-southeast-2: present\)$/);
+    expect(again.out[again.out.length - 1]).toMatch(
+      /\(us-east-1: present; ap-southeast-2: present\)$/,
+    );
   });
 
   test('a region without the replica repository: exit 2, pointing at the ImageReplicas stage, nothing created', async () => {
-    const run = await backfill(['--repository', 'hello-web', '--tag', 'v1', '--source-region', 'eu-west-1', '--regions', 'eu-central-1']);
+    const run = await backfill([
+      '--repository',
+      'hello-web',
+      '--tag',
+      'v1',
+      '--source-region',
+      'eu-west-1',
+      '--regions',
+      'eu-central-1',
+    ]);
 
     expect(run.code).toBe(2);
-    expect(run.err).toEqual(['image-backfill: ERROR eu-central-1: no repository hello-web in eu-central-1: the ImageReplicas stage creates it; deploy it first']);
+    expect(run.err).toEqual([
+      'image-backfill: ERROR eu-central-1: no repository hello-web in eu-central-1: the ImageReplicas stage creates it; deploy it first',
+    ]);
   });
 
   test('a tag that was never pushed: exit 2, before touching any region', async () => {
-    const run = await backfill(['--repository', 'hello-web', '--tag', 'never', '--source-region', 'eu-west-1', '--regions', 'ap-southeast-2']);
+    const run = await backfill([
+      '--repository',
+      'hello-web',
+      '--tag',
+      'never',
+      '--source-region',
+      'eu-west-1',
+      '--regions',
+      'ap-southeast-2',
+    ]);
 
     expect(run.code).toBe(2);
-    expect(run.err[0]).toMatch(/^image-backfill: ERROR eu-west-1: hello-web:never not found where it is pushed \(.+\): did the image build run\?$/);
+    expect(run.err[0]).toMatch(
+      /^image-backfill: ERROR eu-west-1: hello-web:never not found where it is pushed \(.+\): did the image build run\?$/,
+    );
     expect(await digestIn('ap-southeast-2', 'never').catch(() => undefined)).toBeUndefined();
   });
 });

@@ -50,9 +50,15 @@ describe('image-gate bundle', () => {
   });
 
   test('bad arguments: exit 2 and exactly one line', async () => {
-    const run = await runNode(bundle, ['--repository', 'hello-web', '--tag', 'v1', '--regions', 'eu-west-1,mars-north-1'], { cwd: dir });
+    const run = await runNode(
+      bundle,
+      ['--repository', 'hello-web', '--tag', 'v1', '--regions', 'eu-west-1,mars-north-1'],
+      { cwd: dir },
+    );
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toBe('image-gate: ERROR --regions: "mars-north-1" is not an AWS region (see --help)\n');
+    expect(run.stderr).toBe(
+      'image-gate: ERROR --regions: "mars-north-1" is not an AWS region (see --help)\n',
+    );
   });
 });

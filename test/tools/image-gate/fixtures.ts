@@ -31,25 +31,38 @@ export const SCANNED_AT = new Date(1_699_999_600_000);
 export type EcrMock = AwsClientStub<ECRClient>;
 
 /** A clock that only moves when the gate sleeps, so waiting minutes takes no time. */
-export function fakeClock(): { now: () => number; sleep: (ms: number) => Promise<void>; slept: number[] } {
+export function fakeClock(): {
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  slept: number[];
+} {
   let t = 1_700_000_000_000;
   const slept: number[] = [];
   return {
     now: () => t,
-    sleep: async (ms) => {
+    sleep: (ms) => {
       slept.push(ms);
       t += ms;
+      return Promise.resolve();
     },
     slept,
   };
 }
 
 /** One ECRClient per region, each with its own mock, and the gate's deps wired to them. */
-export function regionMocks(regions: readonly string[]): { mocks: Record<string, EcrMock>; deps: GateDeps; lines: string[]; clock: ReturnType<typeof fakeClock> } {
+export function regionMocks(regions: readonly string[]): {
+  mocks: Record<string, EcrMock>;
+  deps: GateDeps;
+  lines: string[];
+  clock: ReturnType<typeof fakeClock>;
+} {
   const clients: Record<string, ECRClient> = {};
   const mocks: Record<string, EcrMock> = {};
   for (const region of regions) {
-    clients[region] = new ECRClient({ region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    clients[region] = new ECRClient({
+      region,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
     mocks[region] = mockClient(clients[region]);
   }
   const lines: string[] = [];
@@ -67,12 +80,25 @@ export function regionMocks(regions: readonly string[]): { mocks: Record<string,
   return { mocks, deps, lines, clock };
 }
 
-export const imageNotFound = (): ImageNotFoundException => new ImageNotFoundException({ message: "The image with imageId {imageTag:'v1'} does not exist", $metadata: {} });
+export const imageNotFound = (): ImageNotFoundException =>
+  new ImageNotFoundException({
+    message: "The image with imageId {imageTag:'v1'} does not exist",
+    $metadata: {},
+  });
 export const repositoryNotFound = (): RepositoryNotFoundException =>
-  new RepositoryNotFoundException({ message: "The repository with name 'hello-web' does not exist", $metadata: {} });
-export const scanNotFound = (): ScanNotFoundException => new ScanNotFoundException({ message: 'Image scan does not exist for the image', $metadata: {} });
+  new RepositoryNotFoundException({
+    message: "The repository with name 'hello-web' does not exist",
+    $metadata: {},
+  });
+export const scanNotFound = (): ScanNotFoundException =>
+  new ScanNotFoundException({ message: 'Image scan does not exist for the image', $metadata: {} });
 
-export function basicFinding(name: string, severity: ImageScanFinding['severity'], packageName = 'openssl', packageVersion = '3.0.1'): ImageScanFinding {
+export function basicFinding(
+  name: string,
+  severity: ImageScanFinding['severity'],
+  packageName = 'openssl',
+  packageVersion = '3.0.1',
+): ImageScanFinding {
   return {
     name,
     severity,
@@ -85,7 +111,10 @@ export function basicFinding(name: string, severity: ImageScanFinding['severity'
   };
 }
 
-export function completeScan(findings: ImageScanFinding[], nextToken?: string): DescribeImageScanFindingsCommandOutput {
+export function completeScan(
+  findings: ImageScanFinding[],
+  nextToken?: string,
+): DescribeImageScanFindingsCommandOutput {
   return {
     $metadata: {},
     repositoryName: 'hello-web',
@@ -96,8 +125,26 @@ export function completeScan(findings: ImageScanFinding[], nextToken?: string): 
   };
 }
 
-export function scanStatus(status: ScanStatus | (string & {}), description?: string): DescribeImageScanFindingsCommandOutput {
-  return { $metadata: {}, repositoryName: 'hello-web', imageId: { imageDigest: DIGEST }, imageScanStatus: { status: status as ScanStatus, description } };
+export function scanStatus(
+  status: ScanStatus | (string & {}),
+  description?: string,
+): DescribeImageScanFindingsCommandOutput {
+  return {
+    $metadata: {},
+    repositoryName: 'hello-web',
+    imageId: { imageDigest: DIGEST },
+    imageScanStatus: { status: status as ScanStatus, description },
+  };
 }
 
-export const imageFound = { $metadata: {}, imageDetails: [{ repositoryName: 'hello-web', imageDigest: DIGEST, imageTags: ['v1'], imagePushedAt: PUSHED_AT }] };
+export const imageFound = {
+  $metadata: {},
+  imageDetails: [
+    {
+      repositoryName: 'hello-web',
+      imageDigest: DIGEST,
+      imageTags: ['v1'],
+      imagePushedAt: PUSHED_AT,
+    },
+  ],
+};

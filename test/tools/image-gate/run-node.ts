@@ -9,7 +9,11 @@ import { REPO_ROOT } from '../../support/paths';
 export { REPO_ROOT };
 
 /** Bundles the gate exactly as the pipeline gets it, into a fresh temp dir with no node_modules. */
-export async function bundleImageGate(): Promise<{ dir: string; bundle: string; metafile: Metafile }> {
+export async function bundleImageGate(): Promise<{
+  dir: string;
+  bundle: string;
+  metafile: Metafile;
+}> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-gate-bundle-'));
   const options = imageGateBuildOptions(REPO_ROOT, dir);
   const { metafile } = await build({ ...options, metafile: true });
@@ -26,7 +30,11 @@ export interface NodeRun {
  * Runs `node <script> ...args` asynchronously (a moto_server in the same test keeps its log pipe
  * drained), from `cwd`, with only the given environment plus PATH.
  */
-export function runNode(script: string, args: readonly string[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<NodeRun> {
+export function runNode(
+  script: string,
+  args: readonly string[],
+  options: { cwd: string; env?: Record<string, string>; timeoutMs?: number },
+): Promise<NodeRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, ...args], {
       cwd: options.cwd,

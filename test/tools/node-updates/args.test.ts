@@ -3,9 +3,21 @@ import { parseNodeUpdatesArgs } from '../../../tools/node-updates/args';
 
 describe('node-updates command line', () => {
   test('defaults, both spellings of the config file, the age limit, help', () => {
-    expect(parseNodeUpdatesArgs([])).toEqual({ kind: 'run', configFile: undefined, maxAgeDays: 30 });
-    expect(parseNodeUpdatesArgs(['-c', 'config=config/x.json'])).toEqual({ kind: 'run', configFile: 'config/x.json', maxAgeDays: 30 });
-    expect(parseNodeUpdatesArgs(['--config', 'config/x.json', '--max-age-days=14'])).toEqual({ kind: 'run', configFile: 'config/x.json', maxAgeDays: 14 });
+    expect(parseNodeUpdatesArgs([])).toEqual({
+      kind: 'run',
+      configFile: undefined,
+      maxAgeDays: 30,
+    });
+    expect(parseNodeUpdatesArgs(['-c', 'config=config/x.json'])).toEqual({
+      kind: 'run',
+      configFile: 'config/x.json',
+      maxAgeDays: 30,
+    });
+    expect(parseNodeUpdatesArgs(['--config', 'config/x.json', '--max-age-days=14'])).toEqual({
+      kind: 'run',
+      configFile: 'config/x.json',
+      maxAgeDays: 14,
+    });
     expect(parseNodeUpdatesArgs(['--help'])).toEqual({ kind: 'help' });
   });
 

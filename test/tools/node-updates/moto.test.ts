@@ -21,7 +21,12 @@ const REGIONS = ['eu-west-1', 'us-east-1', 'ap-southeast-2'];
 const PINNED = KUBERNETES_VERSIONS['1.35'].nodeAmiReleaseVersion;
 
 let moto: MotoServer | undefined;
-const client = (region: string) => new SSMClient({ region, endpoint: moto!.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+const client = (region: string) =>
+  new SSMClient({
+    region,
+    endpoint: moto!.endpoint,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
 
 beforeAll(async () => {
   if (available) moto = await startMoto();
@@ -34,37 +39,71 @@ describeWithMoto('node-updates against moto_server', () => {
   test('the recommended release of every region, read over the wire: exit 0 when it is the pinned one', async () => {
     const prefix = '/test/eks/optimized-ami';
     for (const region of REGIONS) {
-      await client(region).send(new PutParameterCommand({ Name: `${prefix}/1.35/amazon-linux-2023/arm64/standard/recommended/release_version`, Value: PINNED, Type: 'String' }));
+      await client(region).send(
+        new PutParameterCommand({
+          Name: `${prefix}/1.35/amazon-linux-2023/arm64/standard/recommended/release_version`,
+          Value: PINNED,
+          Type: 'String',
+        }),
+      );
     }
     const output = memoryOutput();
-    const code = await runCli('node-updates', () => nodeUpdatesMain([], { ssm: client, now: () => Date.now(), output, cwd: REPO_ROOT, repoRoot: REPO_ROOT, parameterPrefix: prefix }), output);
+    const code = await runCli(
+      'node-updates',
+      () =>
+        nodeUpdatesMain([], {
+          ssm: client,
+          now: () => Date.now(),
+          output,
+          cwd: REPO_ROOT,
+          repoRoot: REPO_ROOT,
+          parameterPrefix: prefix,
+        }),
+      output,
+    );
     expect(output.stderr).toBe('');
     expect(code).toBe(0);
     // LastModifiedDate came back as a date: today's, when the test put it.
-    expect(output.stdout).toMatch(new RegExp(`prod-ap-southeast-2 .*\\(${new Date().toISOString().slice(0, 10)}\\) +CURRENT`));
+    expect(output.stdout).toMatch(
+      new RegExp(`prod-ap-southeast-2 .*\\(${new Date().toISOString().slice(0, 10)}\\) +CURRENT`),
+    );
   });
 
   test('`npm run node-updates` end to end (tsx, the SDK credential and endpoint chain): a missing public parameter is exit 2 with its name', async () => {
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [TSX_CLI, path.join(REPO_ROOT, 'tools', 'node-updates', 'cli.ts')], {
-        cwd: REPO_ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...motoEnv(moto!.endpoint) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          [TSX_CLI, path.join(REPO_ROOT, 'tools', 'node-updates', 'cli.ts')],
+          {
+            cwd: REPO_ROOT,
+            env: {
+              PATH: process.env.PATH ?? '',
+              HOME: process.env.HOME ?? '',
+              ...motoEnv(moto!.endpoint),
+            },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
+        child.on('error', reject);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout, stderr });
+        });
+      },
+    );
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/arm64/standard/recommended/release_version does not exist in eu-west-1');
-    expect(result.stderr).toContain('node-updates: ERROR could not check preprod-eu-west-1, prod-eu-west-1, prod-us-east-1, prod-ap-southeast-2');
+    expect(result.stderr).toContain(
+      '/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/arm64/standard/recommended/release_version does not exist in eu-west-1',
+    );
+    expect(result.stderr).toContain(
+      'node-updates: ERROR could not check preprod-eu-west-1, prod-eu-west-1, prod-us-east-1, prod-ap-southeast-2',
+    );
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 });

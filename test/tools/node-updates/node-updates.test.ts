@@ -19,7 +19,8 @@ import { REPO_ROOT } from '../../support/paths';
 const ssm = mockClient(SSMClient);
 const PINNED = parseReleaseVersion(KUBERNETES_VERSIONS['1.35'].nodeAmiReleaseVersion)!;
 const DAY = 86_400_000;
-const ARM64_PARAMETER = '/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/arm64/standard/recommended/release_version';
+const ARM64_PARAMETER =
+  '/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/arm64/standard/recommended/release_version';
 
 /** A 1.35 release `days` after the pinned one (one Kubernetes patch later). */
 function releaseAfter(days: number): string {
@@ -27,7 +28,8 @@ function releaseAfter(days: number): string {
   return `1.35.${PINNED.patch + 1}-${d}`;
 }
 
-type Answer = string | Error | 'hang';
+/** A parameter value, a failure, or the string 'hang': the call never answers. */
+type Answer = string | Error;
 
 /** Each region's answer to GetParameter; records the (region, name) of every call. */
 function answer(byRegion: Record<string, Answer>): Array<{ region: string; name: string }> {
@@ -39,15 +41,21 @@ function answer(byRegion: Record<string, Answer>): Array<{ region: string; name:
     if (a === undefined) throw new Error(`test: no answer for ${region}`);
     if (a === 'hang') return new Promise(() => undefined);
     if (a instanceof Error) throw a;
-    return { Parameter: { Name: input.Name, Value: a, LastModifiedDate: new Date(Date.UTC(2026, 10, 21)) } };
+    return {
+      Parameter: { Name: input.Name, Value: a, LastModifiedDate: new Date(Date.UTC(2026, 10, 21)) },
+    };
   });
   return calls;
 }
 
-async function run(argv: string[], options: { daysAfterPinned: number; deps?: Partial<NodeUpdatesDeps> }) {
+async function run(
+  argv: string[],
+  options: { daysAfterPinned: number; deps?: Partial<NodeUpdatesDeps> },
+) {
   const output = memoryOutput();
   const deps: NodeUpdatesDeps = {
-    ssm: (region) => new SSMClient({ region, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
+    ssm: (region) =>
+      new SSMClient({ region, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
     now: () => PINNED.releasedAt + options.daysAfterPinned * DAY + 3_600_000,
     output,
     cwd: REPO_ROOT,
@@ -59,7 +67,11 @@ async function run(argv: string[], options: { daysAfterPinned: number; deps?: Pa
   return { code, ...output };
 }
 
-const everywhere = (value: Answer): Record<string, Answer> => ({ 'eu-west-1': value, 'us-east-1': value, 'ap-southeast-2': value });
+const everywhere = (value: Answer): Record<string, Answer> => ({
+  'eu-west-1': value,
+  'us-east-1': value,
+  'ap-southeast-2': value,
+});
 
 beforeEach(() => ssm.reset());
 
@@ -67,8 +79,14 @@ test('every region recommends the pinned release: exit 0, one call per region an
   const calls = answer(everywhere(PINNED.text));
   const r = await run([], { daysAfterPinned: 90 });
   expect(r.code).toBe(0);
-  expect(r.stdout).toContain('node-updates: OK every environment runs the recommended node AMI release');
-  expect(r.stdout).toMatch(new RegExp(`prod-ap-southeast-2 +ap-southeast-2 +1\\.35 +${PINNED.text.replace(/\./g, '\\.')} \\(90 d\\).*CURRENT`));
+  expect(r.stdout).toContain(
+    'node-updates: OK every environment runs the recommended node AMI release',
+  );
+  expect(r.stdout).toMatch(
+    new RegExp(
+      `prod-ap-southeast-2 +ap-southeast-2 +1\\.35 +${PINNED.text.replace(/\./g, '\\.')} \\(90 d\\).*CURRENT`,
+    ),
+  );
   expect(calls.map((c) => c.region).sort()).toEqual(['ap-southeast-2', 'eu-west-1', 'us-east-1']);
   expect(new Set(calls.map((c) => c.name))).toEqual(new Set([ARM64_PARAMETER]));
   expect(r.stdout).not.toContain('Catalog change');
@@ -78,8 +96,12 @@ test('a newer release and a pin older than 30 days: exit 1, and the exact catalo
   answer(everywhere(releaseAfter(14)));
   const r = await run([], { daysAfterPinned: 40 });
   expect(r.code).toBe(1);
-  expect(r.stdout).toContain(`Catalog change for Kubernetes 1.35 (lib/config/kubernetes-versions.ts, entry '1.35'):\n-    nodeAmiReleaseVersion: '${PINNED.text}',\n+    nodeAmiReleaseVersion: '${releaseAfter(14)}',`);
-  expect(r.stderr).toContain('node-updates: STALE preprod-eu-west-1, prod-eu-west-1, prod-us-east-1, prod-ap-southeast-2 run a node AMI older than 30 days with a newer release available');
+  expect(r.stdout).toContain(
+    `Catalog change for Kubernetes 1.35 (lib/config/kubernetes-versions.ts, entry '1.35'):\n-    nodeAmiReleaseVersion: '${PINNED.text}',\n+    nodeAmiReleaseVersion: '${releaseAfter(14)}',`,
+  );
+  expect(r.stderr).toContain(
+    'node-updates: STALE preprod-eu-west-1, prod-eu-west-1, prod-us-east-1, prod-ap-southeast-2 run a node AMI older than 30 days with a newer release available',
+  );
   expect(r.stdout).toMatch(/prod-us-east-1 .*\(40 d\).*\(2026-11-21\) +STALE/);
 });
 
@@ -89,7 +111,9 @@ test('a newer release while the pin is within --max-age-days: exit 0, the change
   expect(within.code).toBe(0);
   expect(within.stdout).toContain(`+    nodeAmiReleaseVersion: '${releaseAfter(7)}',`);
   expect(within.stdout).toMatch(/BEHIND/);
-  expect(within.stdout).toContain('node-updates: OK every node AMI is within 30 days; a newer release is out for');
+  expect(within.stdout).toContain(
+    'node-updates: OK every node AMI is within 30 days; a newer release is out for',
+  );
 
   const strict = await run(['--max-age-days', '5'], { daysAfterPinned: 10 });
   expect(strict.code).toBe(1);
@@ -97,26 +121,45 @@ test('a newer release while the pin is within --max-age-days: exit 0, the change
 });
 
 test('regions recommend different releases: pin the newest one every region has', async () => {
-  answer({ 'eu-west-1': releaseAfter(7), 'us-east-1': releaseAfter(21), 'ap-southeast-2': releaseAfter(7) });
+  answer({
+    'eu-west-1': releaseAfter(7),
+    'us-east-1': releaseAfter(21),
+    'ap-southeast-2': releaseAfter(7),
+  });
   const r = await run([], { daysAfterPinned: 45 });
   expect(r.code).toBe(1);
   expect(r.stdout).toContain(`+    nodeAmiReleaseVersion: '${releaseAfter(7)}',`);
-  expect(r.stdout).toContain(`(us-east-1 already recommends a newer release; ${releaseAfter(7)} is the newest every region on 1.35 recommends.)`);
+  expect(r.stdout).toContain(
+    `(us-east-1 already recommends a newer release; ${releaseAfter(7)} is the newest every region on 1.35 recommends.)`,
+  );
 });
 
 test('a region that recommends an older release than the pin: exit 1, the deploy there may be refused', async () => {
-  answer({ 'eu-west-1': PINNED.text, 'us-east-1': PINNED.text, 'ap-southeast-2': `1.35.${PINNED.patch}-20250101` });
+  answer({
+    'eu-west-1': PINNED.text,
+    'us-east-1': PINNED.text,
+    'ap-southeast-2': `1.35.${PINNED.patch}-20250101`,
+  });
   const r = await run([], { daysAfterPinned: 3 });
   expect(r.code).toBe(1);
-  expect(r.stderr).toContain(`prod-ap-southeast-2: ap-southeast-2 recommends 1.35.${PINNED.patch}-20250101, older than the pinned ${PINNED.text}`);
-  expect(r.stderr).toContain('node-updates: STALE prod-ap-southeast-2 pins a release its region does not recommend yet');
+  expect(r.stderr).toContain(
+    `prod-ap-southeast-2: ap-southeast-2 recommends 1.35.${PINNED.patch}-20250101, older than the pinned ${PINNED.text}`,
+  );
+  expect(r.stderr).toContain(
+    'node-updates: STALE prod-ap-southeast-2 pins a release its region does not recommend yet',
+  );
 });
 
 test('a parameter that does not exist: exit 2 naming it; the other regions are still reported', async () => {
-  answer({ ...everywhere(PINNED.text), 'ap-southeast-2': new ParameterNotFound({ message: 'not found', $metadata: {} }) });
+  answer({
+    ...everywhere(PINNED.text),
+    'ap-southeast-2': new ParameterNotFound({ message: 'not found', $metadata: {} }),
+  });
   const r = await run([], { daysAfterPinned: 1 });
   expect(r.code).toBe(2);
-  expect(r.stderr).toContain(`prod-ap-southeast-2: ${ARM64_PARAMETER} does not exist in ap-southeast-2`);
+  expect(r.stderr).toContain(
+    `prod-ap-southeast-2: ${ARM64_PARAMETER} does not exist in ap-southeast-2`,
+  );
   expect(r.stderr).toContain('node-updates: ERROR could not check prod-ap-southeast-2');
   expect(r.stdout).toMatch(/prod-us-east-1 .*CURRENT/);
   expect(r.stdout).toMatch(/prod-ap-southeast-2 .*NOT CHECKED/);
@@ -126,12 +169,21 @@ test('a region that does not answer is abandoned after the call timeout: exit 2,
   answer({ ...everywhere(PINNED.text), 'us-east-1': 'hang' });
   const r = await run([], { daysAfterPinned: 1 });
   expect(r.code).toBe(2);
-  expect(r.stderr).toMatch(/prod-us-east-1: GetParameter .* in us-east-1 failed: .*no answer within/);
+  expect(r.stderr).toMatch(
+    /prod-us-east-1: GetParameter .* in us-east-1 failed: .*no answer within/,
+  );
 });
 
 test('access denied and unexpected values: exit 2 with a line an operator can act on', async () => {
-  const denied = Object.assign(new Error('User is not authorized to perform ssm:GetParameter'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } });
-  answer({ 'eu-west-1': denied, 'us-east-1': 'ami-0123456789abcdef0', 'ap-southeast-2': '1.34.2-20260714' });
+  const denied = Object.assign(new Error('User is not authorized to perform ssm:GetParameter'), {
+    name: 'AccessDeniedException',
+    $metadata: { httpStatusCode: 400 },
+  });
+  answer({
+    'eu-west-1': denied,
+    'us-east-1': 'ami-0123456789abcdef0',
+    'ap-southeast-2': '1.34.2-20260714',
+  });
   const r = await run([], { daysAfterPinned: 1 });
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/preprod-eu-west-1: .*access denied/);
@@ -145,19 +197,37 @@ test('-c config=<file> as for cdk synth: an x86_64 configuration reads the x86_6
   const config = {
     ...STACK_ENVIRONMENTS,
     image: { architecture: 'amd64' },
-    preprod: { account: '222222222222', region: 'eu-central-1', nodes: { instanceType: 'm7i.large' } },
-    prod: { waves: [[{ account: '333333333333', region: 'eu-central-1', nodes: { instanceType: 'm7i.large' } }]] },
+    preprod: {
+      account: '222222222222',
+      region: 'eu-central-1',
+      nodes: { instanceType: 'm7i.large' },
+    },
+    prod: {
+      waves: [
+        [{ account: '333333333333', region: 'eu-central-1', nodes: { instanceType: 'm7i.large' } }],
+      ],
+    },
   };
   fs.writeFileSync(path.join(dir, 'amd64.json'), JSON.stringify(config));
   const calls = answer({ 'eu-central-1': PINNED.text });
-  const r = await run(['-c', 'config=amd64.json'], { daysAfterPinned: 1, deps: { cwd: dir, repoRoot: dir } });
+  const r = await run(['-c', 'config=amd64.json'], {
+    daysAfterPinned: 1,
+    deps: { cwd: dir, repoRoot: dir },
+  });
   expect(r.code).toBe(0);
-  expect(calls).toEqual([{ region: 'eu-central-1', name: '/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/standard/recommended/release_version' }]);
+  expect(calls).toEqual([
+    {
+      region: 'eu-central-1',
+      name: '/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/standard/recommended/release_version',
+    },
+  ]);
 });
 
 test('bad usage and a bad config are exit 2 before any AWS call', async () => {
   const calls = answer(everywhere(PINNED.text));
-  const repeated = await run(['--max-age-days', '3', '--max-age-days', '4'], { daysAfterPinned: 1 });
+  const repeated = await run(['--max-age-days', '3', '--max-age-days', '4'], {
+    daysAfterPinned: 1,
+  });
   expect(repeated.code).toBe(2);
   expect(repeated.stderr).toContain('node-updates: error: --max-age-days is given twice');
   const missing = await run(['-c', 'config=does-not-exist.json'], { daysAfterPinned: 1 });

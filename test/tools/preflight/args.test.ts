@@ -2,11 +2,27 @@ import { UsageError } from '../../../tools/common/errors';
 import { parsePreflightArgs } from '../../../tools/preflight/args';
 
 test('defaults: STACK_ENVIRONMENTS, caller credentials, 8 at a time, 20 s per call', () => {
-  expect(parsePreflightArgs([])).toEqual({ help: false, configFile: undefined, roleName: undefined, concurrency: 8, callTimeoutMs: 20000 });
+  expect(parsePreflightArgs([])).toEqual({
+    help: false,
+    configFile: undefined,
+    roleName: undefined,
+    concurrency: 8,
+    callTimeoutMs: 20000,
+  });
 });
 
 test('-c config=<file> as for cdk synth, --role-name, bounds', () => {
-  expect(parsePreflightArgs(['-c', 'config=config/my-org.json', '--role-name', 'PlatformReadOnly', '--concurrency', '4', '--call-timeout=5'])).toEqual({
+  expect(
+    parsePreflightArgs([
+      '-c',
+      'config=config/my-org.json',
+      '--role-name',
+      'PlatformReadOnly',
+      '--concurrency',
+      '4',
+      '--call-timeout=5',
+    ]),
+  ).toEqual({
     help: false,
     configFile: 'config/my-org.json',
     roleName: 'PlatformReadOnly',

@@ -6,7 +6,12 @@ import { EKSClient } from '@aws-sdk/client-eks';
 import { Inspector2Client } from '@aws-sdk/client-inspector2';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { STSClient } from '@aws-sdk/client-sts';
-import { type DeliveryConfig, type DeliveryConfigInput, STACK_ENVIRONMENTS, validateConfig } from '../../../lib/config';
+import {
+  type DeliveryConfig,
+  type DeliveryConfigInput,
+  STACK_ENVIRONMENTS,
+  validateConfig,
+} from '../../../lib/config';
 import { type AwsAccess, type Target, boundedCall } from '../../../tools/preflight/aws';
 import type { CheckContext } from '../../../tools/preflight/checks';
 import type { DeploymentNeeds } from '../../../tools/preflight/needs';
@@ -18,7 +23,11 @@ export function plainAccess(extra: { endpoint?: string } = {}): AwsAccess {
     TARGET_OF.set(client, t);
     return client;
   };
-  const cfg = (t: Target) => ({ region: t.region, credentials, ...(extra.endpoint ? { endpoint: extra.endpoint } : {}) });
+  const cfg = (t: Target) => ({
+    region: t.region,
+    credentials,
+    ...(extra.endpoint ? { endpoint: extra.endpoint } : {}),
+  });
   return {
     cloudFormation: (t) => tag(new CloudFormationClient(cfg(t)), t),
     ec2: (t) => tag(new EC2Client(cfg(t)), t),
@@ -54,7 +63,11 @@ export function configOf(overrides: Partial<DeliveryConfigInput> = {}): Delivery
   return validateConfig({ ...STACK_ENVIRONMENTS, ...overrides });
 }
 
-export function contextOf(config: DeliveryConfig = configOf(), needs: DeploymentNeeds = NEEDS, timeoutMs = 2000): CheckContext {
+export function contextOf(
+  config: DeliveryConfig = configOf(),
+  needs: DeploymentNeeds = NEEDS,
+  timeoutMs = 2000,
+): CheckContext {
   return { config, needs, aws: plainAccess(), call: boundedCall(timeoutMs) };
 }
 

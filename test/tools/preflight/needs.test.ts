@@ -2,7 +2,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { validateConfig, STACK_ENVIRONMENTS } from '../../../lib/config';
-import { type DeploymentNeeds, cliBootstrapVersion, readDeploymentNeeds, synthesizeNeeds } from '../../../tools/preflight/needs';
+import {
+  type DeploymentNeeds,
+  cliBootstrapVersion,
+  readDeploymentNeeds,
+  synthesizeNeeds,
+} from '../../../tools/preflight/needs';
 import { REPO_ROOT } from '../../support/paths';
 import { NEEDS } from './fixtures';
 
@@ -20,9 +25,12 @@ test('the bootstrap version is the highest the synthesized stacks declare (the l
   expect(needs.requiredBootstrapVersion).toBe(NEEDS.requiredBootstrapVersion);
 });
 
-test("the widest stage is the two-region prod wave: its gates run at once", () => {
+test('the widest stage is the two-region prod wave: its gates run at once', () => {
   // The wave's gate stage and its deploy stage both run two builds at once: either is the answer.
-  expect(needs.parallelBuilds).toEqual({ ...NEEDS.parallelBuilds, stage: expect.stringMatching(/^(ImageGate-)?prod-wave-2$/) });
+  expect(needs.parallelBuilds).toEqual({
+    ...NEEDS.parallelBuilds,
+    stage: expect.stringMatching(/^(ImageGate-)?prod-wave-2$/) as unknown,
+  });
 });
 
 test("the CLI's bootstrap template version is read from the pinned aws-cdk", () => {
@@ -32,6 +40,9 @@ test("the CLI's bootstrap template version is read from the pinned aws-cdk", () 
 
 test('an assembly without a deployable stack is an error, not an empty plan', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'empty-assembly-'));
-  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ version: '1', artifacts: {} }));
+  fs.writeFileSync(
+    path.join(dir, 'manifest.json'),
+    JSON.stringify({ version: '1', artifacts: {} }),
+  );
   expect(() => readDeploymentNeeds(dir)).toThrow(/no stack with an account and region/);
 });

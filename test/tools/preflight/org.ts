@@ -1,9 +1,28 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { CodeCommitClient, GetRepositoryCommand, ListRepositoriesCommand } from '@aws-sdk/client-codecommit';
-import { DescribeAddressesCommand, DescribeAvailabilityZonesCommand, DescribeInstanceTypeOfferingsCommand, DescribeNatGatewaysCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { DescribeRegistryCommand, ECRClient, GetRegistryScanningConfigurationCommand } from '@aws-sdk/client-ecr';
+import {
+  CodeCommitClient,
+  GetRepositoryCommand,
+  ListRepositoriesCommand,
+} from '@aws-sdk/client-codecommit';
+import {
+  DescribeAddressesCommand,
+  DescribeAvailabilityZonesCommand,
+  DescribeInstanceTypeOfferingsCommand,
+  DescribeNatGatewaysCommand,
+  DescribeVpcsCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
+import {
+  DescribeRegistryCommand,
+  ECRClient,
+  GetRegistryScanningConfigurationCommand,
+} from '@aws-sdk/client-ecr';
 import { DescribeClusterVersionsCommand, EKSClient } from '@aws-sdk/client-eks';
-import { BatchGetAccountStatusCommand, GetConfigurationCommand, Inspector2Client } from '@aws-sdk/client-inspector2';
+import {
+  BatchGetAccountStatusCommand,
+  GetConfigurationCommand,
+  Inspector2Client,
+} from '@aws-sdk/client-inspector2';
 import { GetServiceQuotaCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -29,31 +48,89 @@ export function mockHealthyOrganisation() {
   const targetOf = (getClient: () => unknown) => TARGET_OF.get(getClient() as object)!;
   mocks.sts.on(GetCallerIdentityCommand).callsFake((_input, getClient) => {
     const { account } = targetOf(getClient);
-    return { Account: account, Arn: `arn:aws:sts::${account}:assumed-role/PlatformReadOnly/preflight`, UserId: 'AROAEXAMPLE:preflight' };
+    return {
+      Account: account,
+      Arn: `arn:aws:sts::${account}:assumed-role/PlatformReadOnly/preflight`,
+      UserId: 'AROAEXAMPLE:preflight',
+    };
   });
   mocks.cfn.on(DescribeStacksCommand).resolves({
-    Stacks: [{ StackName: 'CDKToolkit', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: [{ OutputKey: 'BootstrapVersion', OutputValue: '33' }], Parameters: [{ ParameterKey: 'TrustedAccounts', ParameterValue: '111111111111' }] }],
+    Stacks: [
+      {
+        StackName: 'CDKToolkit',
+        StackStatus: 'UPDATE_COMPLETE',
+        CreationTime: new Date(),
+        Outputs: [{ OutputKey: 'BootstrapVersion', OutputValue: '33' }],
+        Parameters: [{ ParameterKey: 'TrustedAccounts', ParameterValue: '111111111111' }],
+      },
+    ],
   });
-  const ids: Record<string, string> = { 'eu-west-1': 'euw1', 'us-east-1': 'use1', 'ap-southeast-2': 'apse2' };
+  const ids: Record<string, string> = {
+    'eu-west-1': 'euw1',
+    'us-east-1': 'use1',
+    'ap-southeast-2': 'apse2',
+  };
   mocks.ec2.on(DescribeAvailabilityZonesCommand).callsFake((_input, getClient) => {
     const { region } = targetOf(getClient);
     // az4, not az3: use1-az3 is the zone EKS does not support (checks.test.ts covers it).
-    return { AvailabilityZones: ['a', 'b', 'c'].map((s, i) => ({ ZoneName: `${region}${s}`, ZoneId: `${ids[region]}-az${[1, 2, 4][i]}`, State: 'available', ZoneType: 'availability-zone' })) };
+    return {
+      AvailabilityZones: ['a', 'b', 'c'].map((s, i) => ({
+        ZoneName: `${region}${s}`,
+        ZoneId: `${ids[region]}-az${[1, 2, 4][i]}`,
+        State: 'available',
+        ZoneType: 'availability-zone',
+      })),
+    };
   });
   mocks.ec2.on(DescribeInstanceTypeOfferingsCommand).callsFake((_input, getClient) => {
     const { region } = targetOf(getClient);
-    return { InstanceTypeOfferings: ['a', 'b', 'c'].map((s) => ({ InstanceType: 'm7g.large', LocationType: 'availability-zone', Location: `${region}${s}` })) };
+    return {
+      InstanceTypeOfferings: ['a', 'b', 'c'].map((s) => ({
+        InstanceType: 'm7g.large',
+        LocationType: 'availability-zone',
+        Location: `${region}${s}`,
+      })),
+    };
   });
   mocks.ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: 'vpc-default' }] });
   mocks.ec2.on(DescribeAddressesCommand).resolves({ Addresses: [] });
   mocks.ec2.on(DescribeNatGatewaysCommand).resolves({ NatGateways: [] });
-  mocks.eks.on(DescribeClusterVersionsCommand).resolves({ clusterVersions: [{ clusterVersion: '1.35', versionStatus: 'STANDARD_SUPPORT', endOfStandardSupportDate: new Date('2099-01-01') }] });
-  mocks.ecr.on(DescribeRegistryCommand).resolves({ registryId: '111111111111', replicationConfiguration: { rules: [] } });
-  mocks.ecr.on(GetRegistryScanningConfigurationCommand).resolves({ registryId: '111111111111', scanningConfiguration: { scanType: 'BASIC', rules: [] } });
-  mocks.inspector.on(BatchGetAccountStatusCommand).resolves({ accounts: [{ accountId: '111111111111', state: { status: 'ENABLED', errorCode: undefined, errorMessage: undefined }, resourceState: { ec2: undefined, ecr: { status: 'ENABLED', errorCode: undefined, errorMessage: undefined } } }], failedAccounts: [] });
-  mocks.inspector.on(GetConfigurationCommand).resolves({ ecrConfiguration: { rescanDurationState: { rescanDuration: 'LIFETIME' } } });
+  mocks.eks.on(DescribeClusterVersionsCommand).resolves({
+    clusterVersions: [
+      {
+        clusterVersion: '1.35',
+        versionStatus: 'STANDARD_SUPPORT',
+        endOfStandardSupportDate: new Date('2099-01-01'),
+      },
+    ],
+  });
+  mocks.ecr
+    .on(DescribeRegistryCommand)
+    .resolves({ registryId: '111111111111', replicationConfiguration: { rules: [] } });
+  mocks.ecr.on(GetRegistryScanningConfigurationCommand).resolves({
+    registryId: '111111111111',
+    scanningConfiguration: { scanType: 'BASIC', rules: [] },
+  });
+  mocks.inspector.on(BatchGetAccountStatusCommand).resolves({
+    accounts: [
+      {
+        accountId: '111111111111',
+        state: { status: 'ENABLED', errorCode: undefined, errorMessage: undefined },
+        resourceState: {
+          ec2: undefined,
+          ecr: { status: 'ENABLED', errorCode: undefined, errorMessage: undefined },
+        },
+      },
+    ],
+    failedAccounts: [],
+  });
+  mocks.inspector
+    .on(GetConfigurationCommand)
+    .resolves({ ecrConfiguration: { rescanDurationState: { rescanDuration: 'LIFETIME' } } });
   mocks.quotas.on(GetServiceQuotaCommand).resolves({ Quota: { Value: 20 } });
   mocks.codecommit.on(GetRepositoryCommand).rejects(awsError('RepositoryDoesNotExistException'));
-  mocks.codecommit.on(ListRepositoriesCommand).resolves({ repositories: [{ repositoryName: 'platform-tools' }] });
+  mocks.codecommit
+    .on(ListRepositoriesCommand)
+    .resolves({ repositories: [{ repositoryName: 'platform-tools' }] });
   return mocks;
 }

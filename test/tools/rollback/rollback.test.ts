@@ -41,7 +41,13 @@ interface Scenario {
   rollbackStatuses?: string[];
 }
 
-function deployAction(execId: string, stage: string, env: string, tag: string | undefined, status: 'Succeeded' | 'InProgress' | 'Failed' = 'Succeeded'): ActionExecutionDetail {
+function deployAction(
+  execId: string,
+  stage: string,
+  env: string,
+  tag: string | undefined,
+  status: 'Succeeded' | 'InProgress' | 'Failed' = 'Succeeded',
+): ActionExecutionDetail {
   return {
     pipelineExecutionId: execId,
     stageName: stage,
@@ -51,7 +57,12 @@ function deployAction(execId: string, stage: string, env: string, tag: string | 
   };
 }
 
-function summary(id: string, minutesAgo: number, type: 'STANDARD' | 'ROLLBACK' = 'STANDARD', target?: string): PipelineExecutionSummary {
+function summary(
+  id: string,
+  minutesAgo: number,
+  type: 'STANDARD' | 'ROLLBACK' = 'STANDARD',
+  target?: string,
+): PipelineExecutionSummary {
   return {
     pipelineExecutionId: id,
     status: 'Succeeded',
@@ -62,7 +73,12 @@ function summary(id: string, minutesAgo: number, type: 'STANDARD' | 'ROLLBACK' =
   };
 }
 
-function execution(id: string, commit: string, message: string, extra: Partial<PipelineExecution> = {}): PipelineExecution {
+function execution(
+  id: string,
+  commit: string,
+  message: string,
+  extra: Partial<PipelineExecution> = {},
+): PipelineExecution {
   return {
     pipelineName: PIPELINE,
     pipelineExecutionId: id,
@@ -81,14 +97,26 @@ function waveTwo(overrides: Partial<Scenario> = {}): Scenario {
     succeeded: [summary(OLDEST, 120), summary(GOOD, 60)],
     executions: {
       [OLDEST]: execution(OLDEST, 'aaaa1111', 'Initial service'),
-      [GOOD]: execution(GOOD, 'bbbb2222', '{"ProviderType":"CodeCommit","CommitMessage":"Greet in French\\n\\nlonger body"}'),
+      [GOOD]: execution(
+        GOOD,
+        'bbbb2222',
+        '{"ProviderType":"CodeCommit","CommitMessage":"Greet in French\\n\\nlonger body"}',
+      ),
       [BAD]: execution(BAD, 'cccc3333', 'Break the greeting', { status: 'Failed' }),
-      [NEW_ROLLBACK]: execution(NEW_ROLLBACK, 'bbbb2222', 'rollback', { executionType: 'ROLLBACK', status: 'InProgress' }),
+      [NEW_ROLLBACK]: execution(NEW_ROLLBACK, 'bbbb2222', 'rollback', {
+        executionType: 'ROLLBACK',
+        status: 'InProgress',
+      }),
     },
     actions: {
-      [GOOD]: [deployAction(GOOD, stage, 'prod-us-east-1', 'app-good'), deployAction(GOOD, stage, 'prod-ap-southeast-2', 'app-good')],
+      [GOOD]: [
+        deployAction(GOOD, stage, 'prod-us-east-1', 'app-good'),
+        deployAction(GOOD, stage, 'prod-ap-southeast-2', 'app-good'),
+      ],
       [BAD]: [deployAction(BAD, stage, 'prod-us-east-1', 'app-bad', 'Failed')],
-      [NEW_ROLLBACK]: [deployAction(NEW_ROLLBACK, stage, 'prod-us-east-1', undefined, 'InProgress')],
+      [NEW_ROLLBACK]: [
+        deployAction(NEW_ROLLBACK, stage, 'prod-us-east-1', undefined, 'InProgress'),
+      ],
     },
     rollbackStatuses: ['InProgress', 'InProgress', 'Succeeded'],
     ...overrides,
@@ -97,30 +125,65 @@ function waveTwo(overrides: Partial<Scenario> = {}): Scenario {
 
 function arrange(s: Scenario, stage = 'prod-wave-2'): void {
   cp.reset();
-  const stages = ['Source', 'Build', 'UpdatePipeline', 'Assets', 'Image', 'preprod-eu-west-1', 'PromoteToProd', 'prod-eu-west-1', 'prod-wave-2'];
+  const stages = [
+    'Source',
+    'Build',
+    'UpdatePipeline',
+    'Assets',
+    'Image',
+    'preprod-eu-west-1',
+    'PromoteToProd',
+    'prod-eu-west-1',
+    'prod-wave-2',
+  ];
   cp.on(GetPipelineStateCommand, { name: PIPELINE }).resolves({
     pipelineName: PIPELINE,
-    stageStates: stages.map((stageName) => ({ stageName, latestExecution: stageName === stage ? s.latest : { pipelineExecutionId: GOOD, status: 'Succeeded' } })),
+    stageStates: stages.map((stageName) => ({
+      stageName,
+      latestExecution:
+        stageName === stage ? s.latest : { pipelineExecutionId: GOOD, status: 'Succeeded' },
+    })),
   });
-  cp.on(ListPipelineExecutionsCommand, { pipelineName: PIPELINE, filter: { succeededInStage: { stageName: stage } } }).resolves({ pipelineExecutionSummaries: s.succeeded ?? [] });
+  cp.on(ListPipelineExecutionsCommand, {
+    pipelineName: PIPELINE,
+    filter: { succeededInStage: { stageName: stage } },
+  }).resolves({ pipelineExecutionSummaries: s.succeeded ?? [] });
   for (const [id, exec] of Object.entries(s.executions ?? {})) {
     if (id === NEW_ROLLBACK) continue;
-    cp.on(GetPipelineExecutionCommand, { pipelineName: PIPELINE, pipelineExecutionId: id }).resolves({ pipelineExecution: exec });
+    cp.on(GetPipelineExecutionCommand, {
+      pipelineName: PIPELINE,
+      pipelineExecutionId: id,
+    }).resolves({ pipelineExecution: exec });
   }
   const statuses = [...(s.rollbackStatuses ?? [])];
   const rollbackExec = s.executions?.[NEW_ROLLBACK];
   if (rollbackExec) {
-    cp.on(GetPipelineExecutionCommand, { pipelineName: PIPELINE, pipelineExecutionId: NEW_ROLLBACK }).callsFake(() => ({
-      pipelineExecution: { ...rollbackExec, status: statuses.length > 1 ? statuses.shift() : statuses[0], statusSummary: 'deploy action failed' },
+    cp.on(GetPipelineExecutionCommand, {
+      pipelineName: PIPELINE,
+      pipelineExecutionId: NEW_ROLLBACK,
+    }).callsFake(() => ({
+      pipelineExecution: {
+        ...rollbackExec,
+        status: statuses.length > 1 ? statuses.shift() : statuses[0],
+        statusSummary: 'deploy action failed',
+      },
     }));
   }
-  cp.on(ListActionExecutionsCommand).callsFake((input: { filter?: { pipelineExecutionId?: string } }) => {
-    const id = input.filter?.pipelineExecutionId ?? '';
-    const list = s.actions?.[id] ?? [];
-    // the rollback's deploy action finishes when the execution does
-    if (id === NEW_ROLLBACK && statuses.length === 1) return { actionExecutionDetails: list.map((a) => ({ ...a, status: statuses[0] === 'Succeeded' ? 'Succeeded' : 'Failed' })) };
-    return { actionExecutionDetails: list };
-  });
+  cp.on(ListActionExecutionsCommand).callsFake(
+    (input: { filter?: { pipelineExecutionId?: string } }) => {
+      const id = input.filter?.pipelineExecutionId ?? '';
+      const list = s.actions?.[id] ?? [];
+      // the rollback's deploy action finishes when the execution does
+      if (id === NEW_ROLLBACK && statuses.length === 1)
+        return {
+          actionExecutionDetails: list.map((a) => ({
+            ...a,
+            status: statuses[0] === 'Succeeded' ? 'Succeeded' : 'Failed',
+          })),
+        };
+      return { actionExecutionDetails: list };
+    },
+  );
   cp.on(RollbackStageCommand).resolves({ pipelineExecutionId: NEW_ROLLBACK });
 }
 
@@ -130,15 +193,17 @@ function makeDeps(opts: { interactive?: boolean; answer?: boolean } = {}) {
   let clock = 0;
   const sleeps: number[] = [];
   const deps: RollbackDeps = {
-    codePipeline: (region) => new CodePipelineClient({ region, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
-    confirm: async (q) => {
+    codePipeline: (region) =>
+      new CodePipelineClient({ region, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
+    confirm: (q) => {
       questions.push(q);
-      return opts.answer ?? false;
+      return Promise.resolve(opts.answer ?? false);
     },
     interactive: opts.interactive ?? false,
-    sleep: async (ms) => {
+    sleep: (ms) => {
       sleeps.push(ms);
       clock += ms;
+      return Promise.resolve();
     },
     now: () => clock,
     output,
@@ -158,7 +223,9 @@ describe('rollback: choosing the stage', () => {
     arrange(waveTwo());
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-mars-1'], deps)).toBe(2);
-    expect(output.stderr).toContain('unknown stage "prod-mars-1"; valid: preprod-eu-west-1, prod-eu-west-1, prod-us-east-1, prod-ap-southeast-2, prod-wave-2');
+    expect(output.stderr).toContain(
+      'unknown stage "prod-mars-1"; valid: preprod-eu-west-1, prod-eu-west-1, prod-us-east-1, prod-ap-southeast-2, prod-wave-2',
+    );
     expect(cp.calls()).toHaveLength(0);
   });
 
@@ -183,8 +250,14 @@ describe('rollback: choosing the stage', () => {
     arrange(waveTwo());
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-us-east-1', '--yes'], deps)).toBe(0);
-    expect(output.stdout).toContain('prod-us-east-1 is deployed by pipeline stage prod-wave-2; rolling back a wave rolls back every region in it: prod-us-east-1, prod-ap-southeast-2');
-    expect(cp).toHaveReceivedCommandWith(RollbackStageCommand, { pipelineName: PIPELINE, stageName: 'prod-wave-2', targetPipelineExecutionId: GOOD });
+    expect(output.stdout).toContain(
+      'prod-us-east-1 is deployed by pipeline stage prod-wave-2; rolling back a wave rolls back every region in it: prod-us-east-1, prod-ap-southeast-2',
+    );
+    expect(cp).toHaveReceivedCommandWith(RollbackStageCommand, {
+      pipelineName: PIPELINE,
+      stageName: 'prod-wave-2',
+      targetPipelineExecutionId: GOOD,
+    });
   });
 
   test('a one-region wave is named after its environment (CDK Pipelines names a one-stage wave after its stage)', async () => {
@@ -192,7 +265,10 @@ describe('rollback: choosing the stage', () => {
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-eu-west-1', '--yes'], deps)).toBe(0);
     expect(output.stdout).toContain('stage prod-eu-west-1 deploys prod-eu-west-1 only');
-    expect(cp).toHaveReceivedCommandWith(RollbackStageCommand, { stageName: 'prod-eu-west-1', targetPipelineExecutionId: GOOD });
+    expect(cp).toHaveReceivedCommandWith(RollbackStageCommand, {
+      stageName: 'prod-eu-west-1',
+      targetPipelineExecutionId: GOOD,
+    });
   });
 
   test('pre-prod is its own stage', async () => {
@@ -200,7 +276,10 @@ describe('rollback: choosing the stage', () => {
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'preprod-eu-west-1', '--yes'], deps)).toBe(0);
     expect(output.stdout).toContain('stage preprod-eu-west-1 deploys preprod-eu-west-1 only');
-    expect(cp).toHaveReceivedCommandWith(RollbackStageCommand, { stageName: 'preprod-eu-west-1', targetPipelineExecutionId: GOOD });
+    expect(cp).toHaveReceivedCommandWith(RollbackStageCommand, {
+      stageName: 'preprod-eu-west-1',
+      targetPipelineExecutionId: GOOD,
+    });
   });
 });
 
@@ -220,7 +299,9 @@ describe('rollback: the happy path', () => {
     expect(text).toContain(`[0:00] rollback ${NEW_ROLLBACK}: InProgress`);
     expect(text).toContain(`[0:40] rollback ${NEW_ROLLBACK}: Succeeded`);
     expect(text).toContain('prod-us-east-1.HelloWeb.Deploy: Succeeded');
-    expect(text).toMatch(/Rollback of prod-wave-2 succeeded after 0:40: it runs .* again \(image app-good\)/);
+    expect(text).toMatch(
+      /Rollback of prod-wave-2 succeeded after 0:40: it runs .* again \(image app-good\)/,
+    );
     // status lines only on change: InProgress printed once although polled twice
     expect(text.match(/rollback 0{8}-0000-4000-8000-0000000000bb: InProgress/g)).toHaveLength(1);
     expect(sleeps).toEqual([20000, 20000]);
@@ -238,36 +319,54 @@ describe('rollback: the happy path', () => {
     arrange(
       waveTwo({
         latest: { pipelineExecutionId: ROLLBACK_RUN, status: 'Succeeded', type: 'ROLLBACK' },
-        succeeded: [summary(ROLLBACK_RUN, 10, 'ROLLBACK', GOOD), summary(GOOD, 60), summary(OLDEST, 120)],
+        succeeded: [
+          summary(ROLLBACK_RUN, 10, 'ROLLBACK', GOOD),
+          summary(GOOD, 60),
+          summary(OLDEST, 120),
+        ],
         executions: {
           ...waveTwo().executions,
-          [ROLLBACK_RUN]: execution(ROLLBACK_RUN, 'bbbb2222', 'rollback', { executionType: 'ROLLBACK', rollbackMetadata: { rollbackTargetPipelineExecutionId: GOOD } }),
+          [ROLLBACK_RUN]: execution(ROLLBACK_RUN, 'bbbb2222', 'rollback', {
+            executionType: 'ROLLBACK',
+            rollbackMetadata: { rollbackTargetPipelineExecutionId: GOOD },
+          }),
         },
       }),
     );
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(0);
-    expect(cp).toHaveReceivedCommandWith(RollbackStageCommand, { targetPipelineExecutionId: OLDEST });
+    expect(cp).toHaveReceivedCommandWith(RollbackStageCommand, {
+      targetPipelineExecutionId: OLDEST,
+    });
     expect(output.stdout).toContain(`a rollback to ${GOOD}`);
-    expect(output.stdout).toContain('image   unknown (no ImageTag output variable in that execution)');
+    expect(output.stdout).toContain(
+      'image   unknown (no ImageTag output variable in that execution)',
+    );
   });
 
   test('--to rolls back to that execution when it succeeded in the stage', async () => {
     arrange(waveTwo());
     const { deps } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--to', OLDEST, '--yes'], deps)).toBe(0);
-    expect(cp).toHaveReceivedCommandWith(RollbackStageCommand, { stageName: 'prod-wave-2', targetPipelineExecutionId: OLDEST });
+    expect(cp).toHaveReceivedCommandWith(RollbackStageCommand, {
+      stageName: 'prod-wave-2',
+      targetPipelineExecutionId: OLDEST,
+    });
   });
 
   test('follows every page of ListPipelineExecutions until it finds the --to execution', async () => {
     arrange(waveTwo());
     cp.on(ListPipelineExecutionsCommand).callsFake((input: { nextToken?: string }) =>
-      input.nextToken === 'page2' ? { pipelineExecutionSummaries: [summary(OLDEST, 120)] } : { pipelineExecutionSummaries: [summary(GOOD, 60)], nextToken: 'page2' },
+      input.nextToken === 'page2'
+        ? { pipelineExecutionSummaries: [summary(OLDEST, 120)] }
+        : { pipelineExecutionSummaries: [summary(GOOD, 60)], nextToken: 'page2' },
     );
     const { deps } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--to', OLDEST, '--yes'], deps)).toBe(0);
     expect(cp).toHaveReceivedCommandTimes(ListPipelineExecutionsCommand, 2);
-    expect(cp).toHaveReceivedCommandWith(RollbackStageCommand, { targetPipelineExecutionId: OLDEST });
+    expect(cp).toHaveReceivedCommandWith(RollbackStageCommand, {
+      targetPipelineExecutionId: OLDEST,
+    });
   });
 });
 
@@ -300,10 +399,17 @@ describe('rollback: confirmation', () => {
 
 describe('rollback: refusals and failures', () => {
   test('no earlier successful execution: says so, and that automatic rollback needs one too', async () => {
-    arrange(waveTwo({ latest: { pipelineExecutionId: GOOD, status: 'Succeeded', type: 'STANDARD' }, succeeded: [summary(GOOD, 60)] }));
+    arrange(
+      waveTwo({
+        latest: { pipelineExecutionId: GOOD, status: 'Succeeded', type: 'STANDARD' },
+        succeeded: [summary(GOOD, 60)],
+      }),
+    );
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
-    expect(output.stderr).toContain(`nothing to roll back to: prod-wave-2 has no successful execution before ${GOOD}; automatic rollback needs one too`);
+    expect(output.stderr).toContain(
+      `nothing to roll back to: prod-wave-2 has no successful execution before ${GOOD}; automatic rollback needs one too`,
+    );
     expect(cp).not.toHaveReceivedCommand(RollbackStageCommand);
   });
 
@@ -315,42 +421,64 @@ describe('rollback: refusals and failures', () => {
   });
 
   test('a rollback already running (latest stage execution of type ROLLBACK, in progress) is refused', async () => {
-    arrange(waveTwo({ latest: { pipelineExecutionId: ROLLBACK_RUN, status: 'InProgress', type: 'ROLLBACK' } }));
+    arrange(
+      waveTwo({
+        latest: { pipelineExecutionId: ROLLBACK_RUN, status: 'InProgress', type: 'ROLLBACK' },
+      }),
+    );
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
-    expect(output.stderr).toContain(`a rollback of prod-wave-2 is already running (execution ${ROLLBACK_RUN}, InProgress)`);
+    expect(output.stderr).toContain(
+      `a rollback of prod-wave-2 is already running (execution ${ROLLBACK_RUN}, InProgress)`,
+    );
     expect(cp).not.toHaveReceivedCommand(RollbackStageCommand);
   });
 
   test('a stage running a normal deployment is refused with the stop command', async () => {
-    arrange(waveTwo({ latest: { pipelineExecutionId: BAD, status: 'InProgress', type: 'STANDARD' } }));
+    arrange(
+      waveTwo({ latest: { pipelineExecutionId: BAD, status: 'InProgress', type: 'STANDARD' } }),
+    );
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
-    expect(output.stderr).toContain(`aws codepipeline stop-pipeline-execution --region eu-west-1 --pipeline-name ${PIPELINE} --pipeline-execution-id ${BAD} --abandon`);
+    expect(output.stderr).toContain(
+      `aws codepipeline stop-pipeline-execution --region eu-west-1 --pipeline-name ${PIPELINE} --pipeline-execution-id ${BAD} --abandon`,
+    );
   });
 
   test('ConflictException from RollbackStage (a rollback started meanwhile) is explained', async () => {
     arrange(waveTwo());
-    cp.on(RollbackStageCommand).rejects(new ConflictException({ message: 'Pipeline is busy', $metadata: {} }));
+    cp.on(RollbackStageCommand).rejects(
+      new ConflictException({ message: 'Pipeline is busy', $metadata: {} }),
+    );
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
-    expect(output.stderr).toContain('the pipeline is busy (a rollback or another operation on prod-wave-2 is already under way): Pipeline is busy');
+    expect(output.stderr).toContain(
+      'the pipeline is busy (a rollback or another operation on prod-wave-2 is already under way): Pipeline is busy',
+    );
   });
 
   test('PipelineExecutionOutdatedException says the pipeline structure changed', async () => {
     arrange(waveTwo());
-    cp.on(RollbackStageCommand).rejects(new PipelineExecutionOutdatedException({ message: 'outdated', $metadata: {} }));
+    cp.on(RollbackStageCommand).rejects(
+      new PipelineExecutionOutdatedException({ message: 'outdated', $metadata: {} }),
+    );
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
-    expect(output.stderr).toContain(`execution ${GOOD} is outdated for prod-wave-2 (the pipeline's structure changed since it ran)`);
+    expect(output.stderr).toContain(
+      `execution ${GOOD} is outdated for prod-wave-2 (the pipeline's structure changed since it ran)`,
+    );
   });
 
   test('UnableToRollbackStageException is passed on with its message', async () => {
     arrange(waveTwo());
-    cp.on(RollbackStageCommand).rejects(new UnableToRollbackStageException({ message: 'Stage is in progress', $metadata: {} }));
+    cp.on(RollbackStageCommand).rejects(
+      new UnableToRollbackStageException({ message: 'Stage is in progress', $metadata: {} }),
+    );
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
-    expect(output.stderr).toContain(`CodePipeline cannot roll back prod-wave-2 to ${GOOD}: Stage is in progress`);
+    expect(output.stderr).toContain(
+      `CodePipeline cannot roll back prod-wave-2 to ${GOOD}: Stage is in progress`,
+    );
   });
 
   test('--to an execution that did not succeed in the stage is refused, listing ones that did', async () => {
@@ -358,20 +486,32 @@ describe('rollback: refusals and failures', () => {
     const { deps, output } = makeDeps();
     const failedOne = '00000000-0000-4000-8000-0000000000ff';
     expect(await run(['--stage', 'prod-wave-2', '--to', failedOne, '--yes'], deps)).toBe(1);
-    expect(output.stderr).toContain(`--to ${failedOne} did not succeed in prod-wave-2 in the current pipeline structure`);
+    expect(output.stderr).toContain(
+      `--to ${failedOne} did not succeed in prod-wave-2 in the current pipeline structure`,
+    );
     expect(output.stderr).toContain(`executions that did: ${GOOD}`);
     expect(cp).not.toHaveReceivedCommand(RollbackStageCommand);
   });
 
   test('--to a rollback execution is refused and names its target', async () => {
-    arrange(waveTwo({ succeeded: [summary(ROLLBACK_RUN, 10, 'ROLLBACK', OLDEST), summary(GOOD, 60), summary(OLDEST, 120)] }));
+    arrange(
+      waveTwo({
+        succeeded: [
+          summary(ROLLBACK_RUN, 10, 'ROLLBACK', OLDEST),
+          summary(GOOD, 60),
+          summary(OLDEST, 120),
+        ],
+      }),
+    );
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--to', ROLLBACK_RUN, '--yes'], deps)).toBe(1);
     expect(output.stderr).toContain(`roll back to its target ${OLDEST} instead`);
   });
 
   test('--to the current execution is refused', async () => {
-    arrange(waveTwo({ latest: { pipelineExecutionId: GOOD, status: 'Succeeded', type: 'STANDARD' } }));
+    arrange(
+      waveTwo({ latest: { pipelineExecutionId: GOOD, status: 'Succeeded', type: 'STANDARD' } }),
+    );
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--to', GOOD, '--yes'], deps)).toBe(1);
     expect(output.stderr).toContain(`--to ${GOOD} is what prod-wave-2 runs now`);
@@ -379,10 +519,22 @@ describe('rollback: refusals and failures', () => {
 
   test('a rollback execution not readable yet right after RollbackStage is waited for, not reported as a failure', async () => {
     arrange(waveTwo());
-    const notFound = Object.assign(new Error('execution not found'), { name: 'PipelineExecutionNotFoundException', $metadata: {} });
-    cp.on(GetPipelineExecutionCommand, { pipelineName: PIPELINE, pipelineExecutionId: NEW_ROLLBACK })
+    const notFound = Object.assign(new Error('execution not found'), {
+      name: 'PipelineExecutionNotFoundException',
+      $metadata: {},
+    });
+    cp.on(GetPipelineExecutionCommand, {
+      pipelineName: PIPELINE,
+      pipelineExecutionId: NEW_ROLLBACK,
+    })
       .rejectsOnce(notFound)
-      .resolves({ pipelineExecution: { pipelineExecutionId: NEW_ROLLBACK, executionType: 'ROLLBACK', status: 'Succeeded' } });
+      .resolves({
+        pipelineExecution: {
+          pipelineExecutionId: NEW_ROLLBACK,
+          executionType: 'ROLLBACK',
+          status: 'Succeeded',
+        },
+      });
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(0);
     expect(output.stdout).toContain(`[0:00] rollback ${NEW_ROLLBACK}: Starting`);
@@ -391,11 +543,19 @@ describe('rollback: refusals and failures', () => {
 
   test('a rollback execution that never becomes readable is an error after two minutes', async () => {
     arrange(waveTwo());
-    const notFound = Object.assign(new Error('execution not found'), { name: 'PipelineExecutionNotFoundException', $metadata: {} });
-    cp.on(GetPipelineExecutionCommand, { pipelineName: PIPELINE, pipelineExecutionId: NEW_ROLLBACK }).rejects(notFound);
+    const notFound = Object.assign(new Error('execution not found'), {
+      name: 'PipelineExecutionNotFoundException',
+      $metadata: {},
+    });
+    cp.on(GetPipelineExecutionCommand, {
+      pipelineName: PIPELINE,
+      pipelineExecutionId: NEW_ROLLBACK,
+    }).rejects(notFound);
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
-    expect(output.stderr).toContain(`reading pipeline execution ${NEW_ROLLBACK} failed: PipelineExecutionNotFoundException`);
+    expect(output.stderr).toContain(
+      `reading pipeline execution ${NEW_ROLLBACK} failed: PipelineExecutionNotFoundException`,
+    );
   });
 
   test('a rollback that fails exits 1 with the execution summary', async () => {
@@ -403,19 +563,28 @@ describe('rollback: refusals and failures', () => {
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
     expect(output.stdout).toContain(`[0:20] rollback ${NEW_ROLLBACK}: Failed`);
-    expect(output.stderr).toContain('Rollback of prod-wave-2 ended Failed after 0:20: deploy action failed');
+    expect(output.stderr).toContain(
+      'Rollback of prod-wave-2 ended Failed after 0:20: deploy action failed',
+    );
   });
 
   test('gives up following (not the rollback) after the maximum wait', async () => {
     arrange(waveTwo({ rollbackStatuses: ['InProgress'] }));
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
-    expect(output.stderr).toContain(`stopped following after 10:00: rollback ${NEW_ROLLBACK} is still InProgress; it goes on in CodePipeline`);
+    expect(output.stderr).toContain(
+      `stopped following after 10:00: rollback ${NEW_ROLLBACK} is still InProgress; it goes on in CodePipeline`,
+    );
   });
 
   test('a missing pipeline names the pipeline and region', async () => {
     cp.reset();
-    cp.on(GetPipelineStateCommand).rejects(Object.assign(new Error('Account does not have a pipeline with name'), { name: 'PipelineNotFoundException', $metadata: {} }));
+    cp.on(GetPipelineStateCommand).rejects(
+      Object.assign(new Error('Account does not have a pipeline with name'), {
+        name: 'PipelineNotFoundException',
+        $metadata: {},
+      }),
+    );
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
     expect(output.stderr).toContain(`pipeline ${PIPELINE} not found in eu-west-1`);
