@@ -33,9 +33,12 @@ const COVERED: Record<string, string> = {
  * runbooks below is run against the cluster and must exit 0.
  */
 const NOT_HERE: Record<string, string> = {
-  'kubectl -n hello-web top pods': 'needs metrics-server, which the integration control plane does not run',
-  "kubectl -n hello-web describe pods | grep -A3 'Last State'": 'kwok pods never restart, so there is no Last State for grep to find (it exits 1)',
-  "kubectl -n hello-web logs deploy/hello-web | grep '\"listening\"'": 'kwok runs no container, so there are no logs',
+  'kubectl -n hello-web top pods':
+    'needs metrics-server, which the integration control plane does not run',
+  "kubectl -n hello-web describe pods | grep -A3 'Last State'":
+    'kwok pods never restart, so there is no Last State for grep to find (it exits 1)',
+  'kubectl -n hello-web logs deploy/hello-web | grep \'"listening"\'':
+    'kwok runs no container, so there are no logs',
   'kubectl get nodes -L eks.amazonaws.com/nodegroup-image -w': 'watches until interrupted',
 };
 const READ_ONLY_RUNBOOKS = ['alarm-rollback.md', 'patching-nodes.md', 'service-saturated.md'];
@@ -107,10 +110,17 @@ test('alarm-rollback.md, patching-nodes.md, service-saturated.md: every kubectl 
       const bare = cmd.replace(/\s+#.*$/, '').trim();
       if (NOT_HERE[bare] !== undefined) continue;
       const r = await runRunbookCommand(cmd);
-      expect({ file, cmd, code: r.code, stderr: r.stderr.trim() }).toEqual({ file, cmd, code: 0, stderr: expect.any(String) as string });
+      expect({ file, cmd, code: r.code, stderr: r.stderr.trim() }).toEqual({
+        file,
+        cmd,
+        code: 0,
+        stderr: expect.any(String) as string,
+      });
     }
   }
   // Every reason above still names a line a runbook has: a runbook change cannot hide behind it.
-  const all = READ_ONLY_RUNBOOKS.flatMap((f) => runbookKubectlCommands(f).map((c) => c.replace(/\s+#.*$/, '').trim()));
+  const all = READ_ONLY_RUNBOOKS.flatMap((f) =>
+    runbookKubectlCommands(f).map((c) => c.replace(/\s+#.*$/, '').trim()),
+  );
   for (const cmd of Object.keys(NOT_HERE)) expect(all).toContain(cmd);
 });
