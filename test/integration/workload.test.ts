@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -64,16 +65,34 @@ const nodeZones = (): Record<string, string> =>
   JSON.parse(process.env.HELLO_WEB_INTEGRATION_NODE_ZONES ?? '{}') as Record<string, string>;
 
 /** resourceVersion and generation of every object of the manifest, as the cluster has them. */
+/**
+ * What an apply could have written, per object: the object without its status and without what a
+ * status write changes (resourceVersion, the status subresource's managedFields entries). The
+ * resourceVersion alone is not enough: controllers write status at any time (the HPA controller
+ * every sync, here without metrics), which bumps it while the apply wrote nothing.
+ */
 async function versions(objects: readonly K8sObject[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const o of objects) {
-    const live = await getJson<{ metadata: { resourceVersion: string; generation?: number } }>([
+    const live = await getJson<{
+      metadata: {
+        resourceVersion?: string;
+        generation?: number;
+        managedFields?: { subresource?: string }[];
+      };
+      status?: unknown;
+    }>([
       'get',
       `${o.kind}/${o.metadata.name}`,
       ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : []),
     ]);
-    out[`${o.kind}/${o.metadata.name}`] =
-      `rv=${live.metadata.resourceVersion} gen=${live.metadata.generation ?? '-'}`;
+    delete live.status;
+    delete live.metadata.resourceVersion;
+    live.metadata.managedFields = (live.metadata.managedFields ?? []).filter(
+      (f) => f.subresource !== 'status',
+    );
+    const digest = createHash('sha256').update(JSON.stringify(live)).digest('hex').slice(0, 12);
+    out[`${o.kind}/${o.metadata.name}`] = `gen=${live.metadata.generation ?? '-'} ${digest}`;
   }
   return out;
 }
