@@ -6,7 +6,7 @@ import { RetainExceptOnCreate } from './aspects/retain-except-on-create';
 import { type DeliveryConfig } from './config';
 import { IMAGE_ARTIFACT_FILE, type ImageArtifact, imageTagFor } from './image/tag';
 import { acknowledgeCfnValidateFindings, acknowledgeFindings } from './nag-acknowledgements';
-import { PipelineStack } from './stacks/pipeline-stack';
+import { PipelineStack } from './pipeline/pipeline-stack';
 
 /**
  * Props of every App this project creates (`npx cdk synth` through bin/app.ts, and the tests): no

@@ -15,7 +15,7 @@ export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 /**
  * The path the pipeline passes on to its synth command: segments of letters, digits, ".", "_"
  * and "-", separated by "/". Nothing a shell would interpret, so it is safe even unquoted (and
- * it is quoted anyway, lib/stacks/pipeline-stack.ts).
+ * it is quoted anyway, lib/pipeline/pipeline-stack.ts).
  */
 export const SAFE_CONFIG_PATH =
   /^(?!.*(?:^|\/)\.{1,2}(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;

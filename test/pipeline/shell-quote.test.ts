@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { shellQuote } from '../../lib/pipeline/shell-quote';
 
 // The config path reaches the pipeline's synth step as part of a shell command line
-// (lib/stacks/pipeline-stack.ts): whatever it holds, the shell must see one word, unchanged.
+// (lib/pipeline/pipeline-stack.ts): whatever it holds, the shell must see one word, unchanged.
 test.each([
   'config/prod.json',
   'config/my config.json',

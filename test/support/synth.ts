@@ -10,7 +10,7 @@ import {
   validateConfig,
 } from '../../lib/config';
 import { buildApp } from '../../lib/app';
-import type { PipelineStack } from '../../lib/stacks/pipeline-stack';
+import type { PipelineStack } from '../../lib/pipeline/pipeline-stack';
 
 import { REPO_ROOT } from './paths';
 

@@ -9,16 +9,16 @@ import { type DeliveryConfig, type EnvironmentConfig, allEnvironments } from '..
 import { ImageRepository } from '../constructs/image-repository';
 import { AppStage } from '../stages/app-stage';
 import { ImageReplicasStage } from '../stages/image-replicas-stage';
-import { pipelineSource } from '../pipeline/source';
-import { PipelineNotifications, approvalComment } from '../pipeline/notifications';
-import { addStageConditions, deployStagesOf } from '../pipeline/stage-conditions';
-import { BUILD_CACHE_PREFIX, buildStep, buildStepCodeBuildOptions } from '../pipeline/build-step';
-import { BUILD_IMAGES, selectRuntimes } from '../pipeline/codebuild-images';
-import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../pipeline/limits';
-import { scopePipelineGrants } from '../pipeline/scoped-grants';
-import { ImageBackfillStep, ImageBuildStep, ImageGateStep, SmokeTestStep } from '../pipeline/steps';
-import { imageGateStageName } from '../pipeline/image-gate-stage';
-import { BakeWatch } from '../pipeline/bake-watch';
+import { pipelineSource } from './source';
+import { PipelineNotifications, approvalComment } from './notifications';
+import { addStageConditions, deployStagesOf } from './stage-conditions';
+import { BUILD_CACHE_PREFIX, buildStep, buildStepCodeBuildOptions } from './build-step';
+import { BUILD_IMAGES, selectRuntimes } from './codebuild-images';
+import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from './limits';
+import { scopePipelineGrants } from './scoped-grants';
+import { ImageBackfillStep, ImageBuildStep, ImageGateStep, SmokeTestStep } from './steps';
+import { imageGateStageName } from './image-gate-stage';
+import { BakeWatch } from './bake-watch';
 import awsCdkPackage from 'aws-cdk/package.json';
 
 export interface PipelineStackProps extends StackProps {
