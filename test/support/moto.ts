@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 
 /**
@@ -34,41 +33,38 @@ export function motoAvailable(): boolean {
   return false;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startMoto(timeoutMs = 30000): Promise<MotoServer> {
   const bin = findMotoServer();
   if (!bin) throw new Error('moto_server not found (bash scripts/setup-python.sh)');
-  const port = await freePort();
-  const child: ChildProcess = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], {
+  // Port 0: moto_server binds a port the kernel picks and prints it ("Running on
+  // http://127.0.0.1:<port>"). Choosing a free port first and passing it raced on a busy machine:
+  // another process took it before moto bound it ("Address already in use", issue 17).
+  const child: ChildProcess = spawn(bin, ['-H', '127.0.0.1', '-p', '0'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const endpoint = `http://127.0.0.1:${port}`;
+  let endpoint: string | undefined;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null)
       throw new Error(`moto_server exited early (${child.exitCode}): ${stderr}`);
-    try {
-      const res = await fetch(`${endpoint}/moto-api/`);
-      if (res.status < 500) break;
-    } catch {
-      // not listening yet
+    endpoint ??= /Running on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1];
+    if (endpoint) {
+      try {
+        // bounded: a request never waits longer than the time left
+        const res = await fetch(`${endpoint}/moto-api/`, {
+          signal: AbortSignal.timeout(Math.max(1000, deadline - Date.now())),
+        });
+        if (res.status < 500) break;
+      } catch {
+        // not answering yet
+      }
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(
-        `moto_server did not answer on ${endpoint} within ${timeoutMs} ms: ${stderr}`,
+        `moto_server did not answer${endpoint ? ` on ${endpoint}` : ' (no "Running on" line)'} within ${timeoutMs} ms: ${stderr}`,
       );
     }
     await new Promise((r) => setTimeout(r, 200));

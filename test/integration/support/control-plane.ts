@@ -54,8 +54,34 @@ interface Started {
   readonly logFile: string;
 }
 
+/** Starts with one port taken by someone else before a process bound it, then gives up. */
+const START_ATTEMPTS = 3;
+
+/**
+ * The processes bind ports chosen free a moment before (etcd and the API server cannot pick their
+ * own and report it); on a busy machine another process may take one in between. A start that
+ * failed on "address already in use" is stopped and begun again on new ports, a bounded number of
+ * times; any other failure fails at once.
+ */
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`[control plane] ${line}\n`));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce({ ...opts, log });
+    } catch (e) {
+      if (attempt >= START_ATTEMPTS || !/address already in use/i.test((e as Error).message))
+        throw e;
+      log(
+        `a port was taken before its process bound it (attempt ${attempt} of ${START_ATTEMPTS}): starting again on new ports`,
+      );
+    }
+  }
+}
+
+async function startOnce(
+  opts: ControlPlaneOptions & { log: (line: string) => void },
+): Promise<ControlPlane> {
+  const { log } = opts;
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const zones = opts.zones ?? ['zone-a', 'zone-b', 'zone-c'];
   const nodesPerZone = opts.nodesPerZone ?? 2;
