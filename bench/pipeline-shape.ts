@@ -63,7 +63,7 @@ export interface PipelineShape {
     readonly steps: number;
     readonly onFailure?: string;
   }>;
-  /** Sequential runOrder steps from push to the last prod region, approval excluded. */
+  /** Sequential runOrder steps from push to the last prod region, approval included. */
   readonly criticalPathSteps: number;
   /** The same if every step that depends on nothing in the step before it ran alongside it. */
   readonly criticalPathIfParallel: number;
@@ -98,9 +98,12 @@ export function pipelineSteps(stages: readonly PipelineStage[]): Step[] {
   );
 }
 
-/** Sequential steps, not counting steps made only of manual approvals (their wait is a person's). */
+/**
+ * Sequential steps, every one counted, the manual approval too: issue 16 counts every safety step
+ * (image gate, smoke test, bake, approval) on the path from push to the last prod region.
+ */
 export function criticalPathSteps(steps: readonly Step[]): number {
-  return steps.filter((s) => !s.actions.every(isApproval)).length;
+  return steps.length;
 }
 
 /**
@@ -129,16 +132,25 @@ export function dependency(
   )
     return { kind: 'data', reason: 'executes the change set the earlier action created' };
   if (isApproval(e)) return { kind: 'by design', reason: 'waits for the manual approval' };
+  if (isApproval(l) && isImageGate(e))
+    return { kind: 'by design', reason: 'the approver promotes an image the gate passed' };
   if (isApproval(l))
     return { kind: 'by design', reason: 'the approval is asked once pre-prod passed' };
+  if (isImageGate(l) && stageKinds.get(earlier.stage) === 'deploy')
+    return { kind: 'by design', reason: "the prod gate judges the image after pre-prod's bake" };
   if (earlier.stage === 'UpdatePipeline')
     return { kind: 'by design', reason: 'self-mutation first: a changed pipeline restarts' };
   if (isCloudFormation(l) && earlier.stage === 'Assets')
     return { kind: 'side effect', reason: 'the stack template and its file assets must be in S3' };
   if (isImageGate(l) && earlier.stage === 'Image')
     return { kind: 'side effect', reason: 'the gate checks the image the build pushed to ECR' };
-  if (isChangeSetExecute(l) && isImageGate(e) && earlier.stage === later.stage)
+  if (isCloudFormation(l) && isImageGate(e))
     return { kind: 'by design', reason: 'the image gate guards the deployment' };
+  if (isCloudFormation(e) && earlier.stage === 'ImageReplicas' && later.stage === 'Image')
+    return {
+      kind: 'by design',
+      reason: 'the replica repositories exist, with their settings, before the image replicates',
+    };
   if (
     earlier.stage !== later.stage &&
     stageKinds.get(earlier.stage) === 'deploy' &&
@@ -182,7 +194,7 @@ function mergedPathSteps(
       current.push(step);
     else groups.push([step]);
   }
-  return groups.filter((g) => !g.every((s) => s.actions.every(isApproval))).length;
+  return groups.length;
 }
 
 function countResources(template: CfnTemplateJson, type: string): number {

@@ -118,6 +118,10 @@ export const TARGETS = {
   growth16Regions: 1.3,
   /** `npm test` on a warm machine, at most. */
   suiteSeconds: 180,
+  /** Sequential steps from push to the last prod region, every safety step counted, at most. */
+  pathToProdSteps: 15,
+  /** The service's saturated throughput (wrk) over the seed-style naive server's, at least. */
+  serviceRpsRatio: 0.9,
 } as const;
 
 const s = (x: number) => `${x.toFixed(1)} s`;
@@ -269,6 +273,17 @@ export function verdicts(r: BenchResults): Verdict[] {
       line: `\`${r.suite.command}\` ${s(t)}, exit ${r.suite.measurement.exitCode} — target <= ${TARGETS.suiteSeconds} s, passing`,
     });
   }
+  const rps = r.go?.ratio_hello_web_to_naive.rps;
+  if (rps !== undefined) {
+    out.push({
+      pass: rps >= TARGETS.serviceRpsRatio,
+      line: `service throughput (wrk, access log on) ${rps.toFixed(2)}x the seed-style server — target >= ${TARGETS.serviceRpsRatio.toFixed(2)}`,
+    });
+  }
+  out.push({
+    pass: r.shape.criticalPathSteps <= TARGETS.pathToProdSteps,
+    line: `push to the last prod region: ${r.shape.criticalPathSteps} sequential steps, image gates, smoke tests, bakes and the approval included — target <= ${TARGETS.pathToProdSteps}`,
+  });
   const p = r.shape.publishing;
   out.push({
     pass: p.duplicates.length === 0 && p.commands > 0,
@@ -415,7 +430,7 @@ export function renderReport(r: BenchResults): string {
     '| | |',
     '| --- | --- |',
     `| stages | ${sh.stages.length}: ${sh.stages.map((x) => x.name).join(' → ')} |`,
-    `| actions on the critical path, push → last prod region, approval excluded | **${sh.criticalPathSteps}** sequential steps (per stage: the number of distinct runOrders; summed over stages) |`,
+    `| actions on the critical path, push → last prod region, approval included | **${sh.criticalPathSteps}** sequential steps (per stage: the number of distinct runOrders; summed over stages) |`,
     `| the same if independent consecutive steps ran in parallel | ${sh.criticalPathIfParallel} |`,
     `| CodeBuild projects (\`AWS::CodeBuild::Project\`) | ${sh.codeBuildProjects} |`,
     `| stages rolling back on failure (\`OnFailure: ROLLBACK\`) | ${

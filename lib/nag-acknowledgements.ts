@@ -159,7 +159,7 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
       `^HelloWebPipeline/Pipeline/Pipeline/Image/BuildImage/BuildImage/Role/DefaultPolicy/Resource$`,
     ),
     reason:
-      'ecr:GetAuthorizationToken only: a registry login token, an action with no resource type. Pushing is scoped to the repository ARN.',
+      "ecr:GetAuthorizationToken (a registry login token) and, for the backfill after the push, ecr:StartReplicationBackfill and ecr:DescribeReplicationBackfillResults (registry-level: they name a destination region, not a repository); none has a resource type. Pushing is scoped to the repository ARN, the backfill's PutImage to the replica repository ARNs.",
   },
   {
     finding: exact('AwsSolutions-IAM5[Resource::*]'),
@@ -178,14 +178,6 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
       "Image gate with ENHANCED scanning: inspector2:ListFindings (read-only) has no resource-level scoping; ECR calls it on the caller's behalf to answer DescribeImageScanFindings. Its ECR actions are scoped to the repository ARNs.",
   },
   {
-    finding: exact('AwsSolutions-IAM5[Resource::*]'),
-    path: path(
-      `${PIPELINE}Pipeline/Image/BackfillImage/BackfillImage/Role/DefaultPolicy/Resource$`,
-    ),
-    reason:
-      'Image backfill: ecr:StartReplicationBackfill and ecr:DescribeReplicationBackfillResults are registry-level actions (they name a destination region, not a repository), like ecr:PutReplicationConfiguration. Its PutImage is scoped to the replica repository ARNs and BatchGetImage to the source.',
-  },
-  {
     finding: /^AwsSolutions-IAM5\[Resource::arn:\*:iam::\d{12}:role\/\*\]$/,
     path: path(`${PIPELINE}UpdatePipeline/SelfMutation/Role/DefaultPolicy/Resource$`),
     reason:
@@ -198,27 +190,6 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
     path: path(`${STAGE_STACK}Alarms/CloudWatchAgentRole/Resource$`),
     reason:
       'CloudWatch Observability add-on (agent + Fluent Bit, via EKS Pod Identity): CloudWatchAgentServerPolicy is the AWS-managed policy its install guide requires (PutMetricData, PutLogEvents, ...); AWS keeps it in step with the agent.',
-  },
-  // --- The bake action's CodeBuild project (lib/pipeline/bake-watch.ts): the standard grants of a pipeline CodeBuild action ---
-  ...['s3:GetBucket*', 's3:GetObject*', 's3:List*', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'].map(
-    (a) => ({
-      finding: exact(`AwsSolutions-IAM5[Action::${a}]`),
-      path: path('^HelloWebPipeline/BakeWatch/Project/Role/DefaultPolicy/Resource$'),
-      reason: `The bake action reads its input artifact from the pipeline's artifact bucket and key with ${a} (aws-cdk-lib CodeBuildAction grant); the resource is that bucket or key only.`,
-    }),
-  ),
-  {
-    finding: /^AwsSolutions-IAM5\[Resource::<Artifacts[0-9A-F]{8}\.Arn>\/\*\]$/,
-    path: path('^HelloWebPipeline/BakeWatch/Project/Role/DefaultPolicy/Resource$'),
-    reason:
-      "Objects in the pipeline's own artifact bucket: the bake action's input artifact, under a key CodePipeline chooses.",
-  },
-  {
-    finding:
-      /^AwsSolutions-IAM5\[Resource::arn:(aws|<AWS::Partition>):(logs|codebuild):[a-z0-9-]+:\d{12}:(log-group:\/aws\/codebuild\/|report-group\/)(<[A-Za-z0-9]+>)?(-\*|:\*|\*)\]$/,
-    path: path('^HelloWebPipeline/BakeWatch/Project/Role/DefaultPolicy/Resource$'),
-    reason:
-      "The bake project's own log group and report groups (names derived from the project, created at run time); standard CodeBuild service-role grant from aws-cdk-lib.",
   },
   // --- CDK Pipelines cross-region support stacks ---
   {

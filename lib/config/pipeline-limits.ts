@@ -4,6 +4,7 @@ import {
   MAX_ACTIONS_PER_STAGE,
   MAX_REGIONS_PER_WAVE,
   MAX_REPLICA_REGIONS,
+  MAX_ECR_REPLICATION_DESTINATIONS,
 } from '../pipeline/limits';
 import type { ConfigProblem, CrossFieldInput } from './schema';
 
@@ -23,7 +24,7 @@ export function checkPipelineLimits(input: CrossFieldInput): ConfigProblem[] {
     if (size > MAX_REGIONS_PER_WAVE) {
       problems.push({
         path: `prod.waves[${wave}]`,
-        message: `${size} environments in one wave need ${size * ACTIONS_PER_REGION} pipeline actions (${ACTIONS_PER_REGION} each: change set, deploy, smoke test, bake), more than the ${MAX_ACTIONS_PER_STAGE} CodePipeline allows in one stage; split it into waves of at most ${MAX_REGIONS_PER_WAVE}`,
+        message: `${size} environments in one wave need ${size * ACTIONS_PER_REGION} pipeline actions (${ACTIONS_PER_REGION} each: deploy, then smoke test and bake), more than the ${MAX_ACTIONS_PER_STAGE} CodePipeline allows in one stage; split it into waves of at most ${MAX_REGIONS_PER_WAVE}`,
       });
     }
   }
@@ -34,7 +35,7 @@ export function checkPipelineLimits(input: CrossFieldInput): ConfigProblem[] {
     if (replicaRegions.size > MAX_REPLICA_REGIONS) {
       problems.push({
         path: 'prod.waves',
-        message: `${replicaRegions.size} regions other than the pipeline's (${input.pipelineRegion}) each need an image replica, ${replicaRegions.size * ACTIONS_PER_REPLICA_REGION} actions in the ImageReplicas stage, more than the ${MAX_ACTIONS_PER_STAGE} CodePipeline allows in one stage; use at most ${MAX_REPLICA_REGIONS} such regions`,
+        message: `${replicaRegions.size} regions other than the pipeline's (${input.pipelineRegion}) each need an image replica: ${replicaRegions.size * ACTIONS_PER_REPLICA_REGION} actions in the ImageReplicas stage (CodePipeline allows ${MAX_ACTIONS_PER_STAGE} in one stage) and as many destinations of the ECR replication rule (ECR allows ${MAX_ECR_REPLICATION_DESTINATIONS}); use at most ${MAX_REPLICA_REGIONS} such regions`,
       });
     }
   }

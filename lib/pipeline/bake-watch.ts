@@ -1,14 +1,12 @@
-import { Duration } from 'aws-cdk-lib';
-import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import { Aws } from 'aws-cdk-lib';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
-import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../config';
 import { BAKE_NAMES } from '../constructs/alarms';
-import { type DeployStage, bakeReaderRoleArn } from './stage-conditions';
+import { bakeReaderRoleArn } from './stage-conditions';
 
 /**
- * The bake itself, as a shell script a CodeBuild action runs after the stage's smoke test: it
+ * The bake itself, as a shell script the stage's smoke-test action runs right after the smoke test: it
  * watches the environment's composite bake alarm (through the bake reader role in the
  * environment's account, in its region) for BAKE_MINUTES and fails the action, so the stage
  * rolls back (OnFailure: ROLLBACK), as soon as the alarm is in ALARM, or when the bake ends with
@@ -57,93 +55,43 @@ else
 fi
 `;
 
-export interface BakeWatchProps {
-  readonly pipeline: codepipeline.Pipeline;
+/** What the bake needs to know about one environment and the pipeline that deploys it. */
+export interface BakeTarget {
+  readonly env: EnvironmentConfig;
   readonly pipelineName: string;
-  readonly stages: readonly DeployStage[];
-  /**
-   * Runtimes the build selects. The script needs only bash and the AWS CLI, which every CodeBuild
-   * image has, so by default it selects none (a step selects exactly the runtimes it runs:
-   * test/pipeline/codebuild-runtimes.test.ts).
-   * @default none
-   */
-  readonly runtimeVersions?: Record<string, string>;
 }
 
 /**
- * Adds a `Bake-<environment>` CodeBuild action after the last action of every deploy stage, one
- * per environment (a wave's run in parallel), sharing one small CodeBuild project. Added to the
- * built CodePipeline by stage name, after CDK Pipelines built it.
+ * The bake as part of a step after the deploy (SmokeTestStep runs it right after the smoke test,
+ * in the same action, so the two cost one CodeBuild build and one sequential step: issue 16):
+ * the variables the script reads and what its role may do. EXECUTION_ID is a pipeline variable,
+ * so CDK Pipelines passes it as an action variable (aws-cdk-lib pipelines codebuild-factory:
+ * values containing `#{...}` become action environment variables).
  */
-export class BakeWatch extends Construct {
-  readonly project: codebuild.PipelineProject;
-
-  constructor(scope: Construct, id: string, props: BakeWatchProps) {
-    super(scope, id);
-    const longest = Math.max(
-      ...props.stages.flatMap((s) => s.environments.map((e) => e.bake.minutes)),
-    );
-    this.project = new codebuild.PipelineProject(this, 'Project', {
-      description: `Bakes a release: watches an environment's bake alarm (${props.pipelineName})`,
-      buildSpec: codebuild.BuildSpec.fromObject({
-        version: '0.2',
-        env: { shell: 'bash' },
-        phases: {
-          ...(props.runtimeVersions
-            ? { install: { 'runtime-versions': props.runtimeVersions } }
-            : {}),
-          build: { commands: [BAKE_WATCH_SCRIPT] },
-        },
-      }),
-      // The smallest Graviton build: the script only sleeps and calls two APIs.
-      environment: {
-        buildImage: codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_4_0,
-        computeType: codebuild.ComputeType.SMALL,
-      },
-      timeout: Duration.minutes(longest + 15),
-      encryptionKey: props.pipeline.artifactBucket.encryptionKey,
-    });
-    this.project.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['sts:AssumeRole'],
-        resources: props.stages.flatMap((s) => s.environments.map(bakeReaderRoleArn)),
-      }),
-    );
-    this.project.addToRolePolicy(
+export function bakeWatchFor(target: BakeTarget): {
+  env: Record<string, string>;
+  policy: iam.PolicyStatement[];
+  minutes: number;
+} {
+  const { env, pipelineName } = target;
+  return {
+    env: {
+      PIPELINE_NAME: pipelineName,
+      EXECUTION_ID: codepipeline.GlobalVariables.executionId,
+      ALARM_NAME: BAKE_NAMES.bakeAlarm(env.stageName),
+      ALARM_REGION: env.region,
+      ROLE_ARN: bakeReaderRoleArn(env),
+      BAKE_MINUTES: String(env.bake.minutes),
+    },
+    policy: [
+      new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [bakeReaderRoleArn(env)] }),
       new iam.PolicyStatement({
         actions: ['codepipeline:GetPipelineExecution'],
-        resources: [props.pipeline.pipelineArn],
+        resources: [
+          `arn:${Aws.PARTITION}:codepipeline:${Aws.REGION}:${Aws.ACCOUNT_ID}:${pipelineName}`,
+        ],
       }),
-    );
-
-    for (const deploy of props.stages) {
-      const stage = props.pipeline.stages.find((s) => s.stageName === deploy.stageName);
-      if (!stage) throw new Error(`internal: pipeline stage ${deploy.stageName} not found`);
-      const last = Math.max(...stage.actions.map((a) => a.actionProperties.runOrder ?? 1));
-      // CodePipeline requires an input artifact for a CodeBuild action; any the stage already reads will do.
-      const input = stage.actions.flatMap((a) => a.actionProperties.inputs ?? [])[0];
-      if (!input)
-        throw new Error(
-          `internal: stage ${deploy.stageName} has no input artifact to give the bake action`,
-        );
-      for (const env of deploy.environments) {
-        stage.addAction(
-          new actions.CodeBuildAction({
-            actionName: `Bake-${env.stageName}`,
-            project: this.project,
-            input,
-            runOrder: last + 1,
-            environmentVariables: {
-              PIPELINE_NAME: { value: props.pipelineName },
-              EXECUTION_ID: { value: codepipeline.GlobalVariables.executionId },
-              ALARM_NAME: { value: BAKE_NAMES.bakeAlarm(env.stageName) },
-              ALARM_REGION: { value: env.region },
-              ROLE_ARN: { value: bakeReaderRoleArn(env) },
-              BAKE_MINUTES: { value: String(env.bake.minutes) },
-            },
-          }),
-        );
-      }
-    }
-  }
+    ],
+    minutes: env.bake.minutes,
+  };
 }

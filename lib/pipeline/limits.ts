@@ -12,16 +12,28 @@
 export const MAX_ACTIONS_PER_STAGE = 50;
 
 /**
- * Actions the pipeline puts in a deploy stage for each region: the change set (Prepare), its
- * execution (Deploy), the smoke test and the bake watch (lib/pipeline/bake-watch.ts). The image gate runs in a stage of its own before
- * it (one action per region, lib/pipeline/image-gate-stage.ts), so a rollback never re-runs it. A test derives this number
- * from the synthesized pipeline (test/config/pipeline-limits.test.ts): when a step is added per
+ * Actions the pipeline puts in a deploy stage for each region: the stack's deployment (one
+ * CloudFormation create-or-update, no change set) and the smoke test with the bake after it (one
+ * CodeBuild action, lib/pipeline/steps.ts). The image gates run outside the deploy stages, so a
+ * rollback never re-runs them (lib/pipeline/image-gate-stage.ts). A test derives this number from
+ * the synthesized pipeline (test/config/pipeline-limits.test.ts): when a step is added per
  * region, change it here and validation follows.
  */
-export const ACTIONS_PER_REGION = 4;
+export const ACTIONS_PER_REGION = 2;
 
-/** Actions of the ImageReplicas stage per replica region: the replica stack's change set and its execution. */
-export const ACTIONS_PER_REPLICA_REGION = 2;
+/** Actions of the ImageReplicas stage per replica region: the replica stack's deployment. */
+export const ACTIONS_PER_REPLICA_REGION = 1;
 
 export const MAX_REGIONS_PER_WAVE = Math.floor(MAX_ACTIONS_PER_STAGE / ACTIONS_PER_REGION);
-export const MAX_REPLICA_REGIONS = Math.floor(MAX_ACTIONS_PER_STAGE / ACTIONS_PER_REPLICA_REGION);
+/**
+ * ECR: one replication rule holds at most 25 destinations (AWS::ECR::ReplicationConfiguration
+ * ReplicationRule, `Destinations`, maximum 25:
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ecr-replicationconfiguration-replicationrule.html),
+ * and the pipeline replicates with one rule (lib/constructs/image-repository.ts).
+ */
+export const MAX_ECR_REPLICATION_DESTINATIONS = 25;
+
+export const MAX_REPLICA_REGIONS = Math.min(
+  Math.floor(MAX_ACTIONS_PER_STAGE / ACTIONS_PER_REPLICA_REGION),
+  MAX_ECR_REPLICATION_DESTINATIONS,
+);

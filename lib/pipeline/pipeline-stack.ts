@@ -16,9 +16,8 @@ import { BUILD_CACHE_PREFIX, buildStep, buildStepCodeBuildOptions } from './buil
 import { BUILD_IMAGES, selectRuntimes } from './codebuild-images';
 import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from './limits';
 import { scopePipelineGrants } from './scoped-grants';
-import { ImageBackfillStep, ImageBuildStep, ImageGateStep, SmokeTestStep } from './steps';
+import { ImageBuildStep, ImageGateStep, SmokeTestStep } from './steps';
 import { imageGateStageName } from './image-gate-stage';
-import { BakeWatch } from './bake-watch';
 import awsCdkPackage from 'aws-cdk/package.json';
 
 export interface PipelineStackProps extends StackProps {
@@ -38,6 +37,9 @@ export const PINNED_TOOLS = {
   cdkAssets: '4.7.3',
 } as const;
 
+/** The action in the PromoteToProd stage that gates every prod region, before the approval. */
+export const PROD_GATE_ACTION = 'ImageGate-prod';
+
 /** Pipeline stage names other tools (rollback, docs, tests) rely on. */
 export const PIPELINE_STAGES = {
   imageReplicas: 'ImageReplicas',
@@ -46,9 +48,12 @@ export const PIPELINE_STAGES = {
 } as const;
 
 /**
- * The delivery pipeline: CodeCommit → synth (unit tests, cdk synth) → self-mutation → assets →
- * image build → pre-prod (gate, deploy, smoke test) → manual approval → prod waves (each region:
- * gate, deploy, smoke test; a wave's regions in parallel). Every deploying stage rolls back on failure.
+ * The delivery pipeline: source → synth (Go and manifest checks, unit tests, cdk synth, cfn-lint) →
+ * self-mutation → assets → image replicas → image build (and backfill to the replicas) → pre-prod
+ * gate → pre-prod (deploy, then smoke test and bake) → prod gate, then manual approval → prod
+ * waves (each region: deploy, then smoke test and bake; a wave's regions in parallel). Every
+ * deploying stage rolls back on failure. 15 sequential steps from push to the last prod region
+ * with the default config (docs/decisions/0022-path-to-prod.md).
  */
 export class PipelineStack extends Stack {
   readonly pipeline: pipelines.CodePipeline;
@@ -89,6 +94,10 @@ export class PipelineStack extends Stack {
       enableKeyRotation: true,
       artifactBucket,
       publishAssetsInParallel: false,
+      // One CloudFormation action per stack (create or update) instead of a change set and its
+      // execution: one sequential step less per deploy stage, and no review happens between the
+      // two anyway (docs/decisions/0022-path-to-prod.md; `npm run diff` shows a change beforehand).
+      useChangeSets: false,
       // Pinned like everything else: self-mutation and asset publishing otherwise install `@latest`.
       cliVersion: PINNED_TOOLS.awsCdkCli,
       cdkAssetsCliVersion: PINNED_TOOLS.cdkAssets,
@@ -125,10 +134,18 @@ export class PipelineStack extends Stack {
       repository: this.imageRepository.repository,
       architecture: config.image.architecture,
       buildSpecFile: props.buildSpecFile ?? 'buildspec.yml',
+      // The replicas of regions added after the image was pushed get it before any gate runs.
+      backfill:
+        replicaRegions.length > 0
+          ? {
+              repositoryName: config.image.repositoryName,
+              sourceArn: this.imageRepository.repository.repositoryArn,
+              replicaRegions,
+              account: config.pipeline.account,
+            }
+          : undefined,
     });
-    this.pipeline.addWave(PIPELINE_STAGES.image, {
-      post: [buildImage, ...this.backfillAfter(buildImage, assembly, replicaRegions, config)],
-    });
+    this.pipeline.addWave(PIPELINE_STAGES.image, { post: [buildImage] });
 
     const image = {
       registryAccount: config.pipeline.account,
@@ -136,52 +153,59 @@ export class PipelineStack extends Stack {
       tag: props.imageTag,
       architecture: config.image.architecture,
     };
-    // The gates run in a stage of their own before each deploy stage, so that a rollback of the
-    // deploy stage (which re-runs all its actions) never meets the gate (lib/pipeline/image-gate-stage.ts).
-    const gateFor = (env: EnvironmentConfig) =>
-      new ImageGateStep(`ImageGate-${env.stageName}`, {
+    // The gates never run inside a stage that rolls back: a rollback re-runs every action of its
+    // stage, and a gate there would judge the older image again (lib/pipeline/image-gate-stage.ts).
+    const gateFor = (id: string, envs: readonly EnvironmentConfig[]) => {
+      const regions = [...new Set(envs.map((e) => e.region))];
+      return new ImageGateStep(id, {
         assembly,
         repositoryName: config.image.repositoryName,
-        replicaArn: `arn:${Aws.PARTITION}:ecr:${env.region}:${config.pipeline.account}:repository/${config.image.repositoryName}`,
-        region: env.region,
+        regions,
+        replicaArns: regions.map(
+          (r) =>
+            `arn:${Aws.PARTITION}:ecr:${r}:${config.pipeline.account}:repository/${config.image.repositoryName}`,
+        ),
         scanRegion: config.pipeline.region,
         sourceArn: this.imageRepository.repository.repositoryArn,
         scanning: config.image.scanning,
         failOn: config.image.failOn,
       });
+    };
     const stageFor = (env: EnvironmentConfig) => {
       const stage = new AppStage(this, env.stageName, { environment: env, image });
-      const smoke = new SmokeTestStep(`SmokeTest-${env.stageName}`, {
+      // The smoke test, then the bake, in one action after the deploy (lib/pipeline/steps.ts).
+      const verify = new SmokeTestStep(`SmokeAndBake-${env.stageName}`, {
         assembly,
         serviceUrl: stage.serviceUrl,
         imageTag: stage.imageTag,
         tlsHostName: env.tlsHostName,
+        bake: { env, pipelineName: config.pipeline.name },
       });
-      return { stage, options: { post: [smoke] } };
+      return { stage, options: { post: [verify] } };
     };
 
     this.pipeline.addWave(imageGateStageName(config.preprod.pipelineStageName), {
-      post: [gateFor(config.preprod)],
+      post: [gateFor(`ImageGate-${config.preprod.stageName}`, [config.preprod])],
     });
     const preprod = stageFor(config.preprod);
     this.pipeline.addStage(preprod.stage, preprod.options);
     this.deployStageNames.push(config.preprod.pipelineStageName);
 
-    this.pipeline.addWave(PIPELINE_STAGES.approval, {
-      post: [
-        new pipelines.ManualApprovalStep('ApproveProd', {
-          comment: approvalComment(config.preprod, {
-            commit: source.sourceAttribute('CommitId'),
-            imageTag: buildImage.exportedVariable('IMAGE_TAG'),
-          }),
-        }),
-      ],
+    // Every prod region's gate, in one action, judges the image after pre-prod's bake and before
+    // the approval: the approver promotes an image that passed, and the prod waves, each a
+    // stage that rolls back, hold no gate (docs/decisions/0022-path-to-prod.md).
+    const prodGate = gateFor(PROD_GATE_ACTION, config.prod.waves.flat());
+    const approve = new pipelines.ManualApprovalStep('ApproveProd', {
+      comment: approvalComment(config.preprod, {
+        commit: source.sourceAttribute('CommitId'),
+        imageTag: buildImage.exportedVariable('IMAGE_TAG'),
+      }),
     });
+    // without it the two would run side by side: a stage without stacks runs pre and post together
+    approve.addStepDependency(prodGate);
+    this.pipeline.addWave(PIPELINE_STAGES.approval, { pre: [prodGate], post: [approve] });
 
     config.prod.waves.forEach((waveEnvs) => {
-      this.pipeline.addWave(imageGateStageName(waveEnvs[0].pipelineStageName), {
-        post: waveEnvs.map(gateFor),
-      });
       const wave = this.pipeline.addWave(waveEnvs[0].pipelineStageName);
       for (const env of waveEnvs) {
         const s = stageFor(env);
@@ -194,11 +218,6 @@ export class PipelineStack extends Stack {
     this.enableStageRollback();
     // Bake behind alarms (OnSuccess → ROLLBACK), prod windows (BeforeEntry), notifications: lib/pipeline/.
     addStageConditions(this.pipeline.pipeline, deployStagesOf(config));
-    new BakeWatch(this, 'BakeWatch', {
-      pipeline: this.pipeline.pipeline,
-      pipelineName: config.pipeline.name,
-      stages: deployStagesOf(config),
-    });
     new PipelineNotifications(this, 'Notifications', {
       pipeline: this.pipeline.pipeline,
       pipelineName: config.pipeline.name,
@@ -206,26 +225,6 @@ export class PipelineStack extends Stack {
     });
     // The `*` grants CDK Pipelines writes for cross-region keys and asset publishing, narrowed (docs/decisions/0008-scoped-pipeline-iam.md).
     scopePipelineGrants(this.pipeline.pipeline, this.pipeline.node.tryFindChild('Assets'));
-  }
-
-  /** The replicas of regions added after the image was pushed get it before any gate runs (tools/image-backfill). */
-  private backfillAfter(
-    build: pipelines.Step,
-    assembly: pipelines.IFileSetProducer,
-    replicaRegions: readonly string[],
-    config: DeliveryConfig,
-  ): pipelines.Step[] {
-    if (replicaRegions.length === 0) return [];
-    const backfill = new ImageBackfillStep('BackfillImage', {
-      assembly,
-      repositoryName: config.image.repositoryName,
-      sourceRegion: config.pipeline.region,
-      sourceArn: this.imageRepository.repository.repositoryArn,
-      replicaRegions,
-      account: config.pipeline.account,
-    });
-    backfill.addStepDependency(build);
-    return [backfill];
   }
 
   /**

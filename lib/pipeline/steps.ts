@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
-import { Aws, type CfnOutput } from 'aws-cdk-lib';
+import { Aws, type CfnOutput, Duration } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { CodeBuildStep, type IFileSetProducer } from 'aws-cdk-lib/pipelines';
 import { parse } from 'yaml';
 import { IMAGE_ARTIFACT_FILE } from '../image/tag';
+import { BAKE_WATCH_SCRIPT, type BakeTarget, bakeWatchFor } from './bake-watch';
 import { BUILD_IMAGES } from './codebuild-images';
 
 /** Where the synth step puts bundled tools inside the cloud assembly (tools/bundle.ts, `npm run bundle:tools`). */
@@ -20,6 +21,8 @@ export interface ImageBuildStepProps {
   readonly architecture: 'arm64' | 'amd64';
   /** Path of the build spec in the repository. */
   readonly buildSpecFile: string;
+  /** After the push, copy the image to every replica region that lacks it. @default no backfill (no replica regions) */
+  readonly backfill?: ImageBackfillProps;
 }
 
 /**
@@ -39,6 +42,7 @@ export class ImageBuildStep extends CodeBuildStep {
         REPOSITORY_URI: props.repository.repositoryUri,
         IMAGE_ARTIFACT: `cdk.out/${IMAGE_ARTIFACT_FILE}`,
         TARGET_PLATFORM: `linux/${props.architecture}`,
+        ...(props.backfill ? backfillEnv(props.backfill) : {}),
       },
       buildEnvironment: {
         // Build natively for the nodes' architecture: no emulation, no multi-arch manifest.
@@ -65,6 +69,7 @@ export class ImageBuildStep extends CodeBuildStep {
           ],
           resources: [props.repository.repositoryArn],
         }),
+        ...(props.backfill ? backfillPolicy(props.backfill) : []),
       ],
     });
   }
@@ -73,10 +78,9 @@ export class ImageBuildStep extends CodeBuildStep {
 export interface ImageGateStepProps {
   readonly assembly: IFileSetProducer;
   readonly repositoryName: string;
-  /** ARN of the replica in `region` (pipeline account). */
-  readonly replicaArn: string;
-  /** The region whose replica is checked (the stage's). */
-  readonly region: string;
+  /** The regions whose replicas are checked (the gated stages'), and their ARNs (pipeline account). */
+  readonly regions: readonly string[];
+  readonly replicaArns: readonly string[];
   /** Where the image was pushed and is scanned; its scan of the (same) digest is read. */
   readonly scanRegion: string;
   /** ARN of the repository in `scanRegion`. */
@@ -89,7 +93,7 @@ export interface ImageGateStepProps {
 }
 
 /**
- * Before a stage deploys: the image has replicated to the stage's region and its scan shows no
+ * Before stages deploy: the image has replicated to their regions and its scan shows no
  * finding at or above `failOn` (tools/image-gate). Runs the bundled gate from the cloud assembly:
  * no `npm ci`, so it starts in seconds.
  */
@@ -98,7 +102,7 @@ export class ImageGateStep extends CodeBuildStep {
     super(id, {
       input: props.assembly,
       commands: [
-        `node ${TOOLS_DIR}/image-gate.cjs --repository ${props.repositoryName} --tag-file ${IMAGE_ARTIFACT_FILE} --regions ${props.region} --scan-region ${props.scanRegion} --scan-type ${props.scanning} --fail-on ${props.failOn} --timeout ${props.timeoutSeconds ?? 900}`,
+        `node ${TOOLS_DIR}/image-gate.cjs --repository ${props.repositoryName} --tag-file ${IMAGE_ARTIFACT_FILE} --regions ${props.regions.join(',')} --scan-region ${props.scanRegion} --scan-type ${props.scanning} --fail-on ${props.failOn} --timeout ${props.timeoutSeconds ?? 900}`,
       ],
       rolePolicyStatements: [
         new iam.PolicyStatement({
@@ -108,7 +112,7 @@ export class ImageGateStep extends CodeBuildStep {
             'ecr:DescribeImageScanFindings',
             ...(props.scanning === 'BASIC' ? ['ecr:StartImageScan'] : []),
           ],
-          resources: [props.replicaArn, props.sourceArn],
+          resources: [...new Set([...props.replicaArns, props.sourceArn])],
         }),
         // A failed replication shows at once where the image was pushed.
         new iam.PolicyStatement({
@@ -125,11 +129,9 @@ export class ImageGateStep extends CodeBuildStep {
   }
 }
 
-export interface ImageBackfillStepProps {
-  readonly assembly: IFileSetProducer;
+export interface ImageBackfillProps {
   readonly repositoryName: string;
-  /** Where the image is pushed (the pipeline's region) and its repository there. */
-  readonly sourceRegion: string;
+  /** Where the image is pushed (the pipeline's region, where the build runs) and its repository there. */
   readonly sourceArn: string;
   /** The other stage regions (each holds a replica of the same name), and the pipeline account. */
   readonly replicaRegions: readonly string[];
@@ -139,34 +141,37 @@ export interface ImageBackfillStepProps {
 }
 
 /**
- * After the build, before any gate: every stage region's replica holds the current tag
- * (tools/image-backfill). ECR replication copies only images pushed after the rule exists, so a
- * region added later would otherwise never receive an image whose tag was built before.
+ * The image build's last command (buildspec.yml, post_build) makes every stage region's replica
+ * hold the current tag (tools/image-backfill), also when the build was skipped. ECR replication
+ * copies only images pushed after the rule exists, so a region added later would otherwise never
+ * receive an image whose tag was built before. It runs inside the build's action rather than as
+ * an action of its own: one sequential step less on the path to prod (issue 16). The values are
+ * validated config and reach the command as environment variables, never as shell text.
  */
-export class ImageBackfillStep extends CodeBuildStep {
-  constructor(id: string, props: ImageBackfillStepProps) {
-    const replicaArns = props.replicaRegions.map(
-      (r) => `arn:${Aws.PARTITION}:ecr:${r}:${props.account}:repository/${props.repositoryName}`,
-    );
-    super(id, {
-      input: props.assembly,
-      commands: [
-        `node ${TOOLS_DIR}/image-backfill.cjs --repository ${props.repositoryName} --tag-file ${IMAGE_ARTIFACT_FILE} --source-region ${props.sourceRegion} --regions ${props.replicaRegions.join(',')} --registry-id ${props.account} --timeout ${props.timeoutSeconds ?? 1800}`,
-      ],
-      rolePolicyStatements: [
-        new iam.PolicyStatement({ actions: ['ecr:BatchGetImage'], resources: [props.sourceArn] }),
-        new iam.PolicyStatement({
-          actions: ['ecr:DescribeImages', 'ecr:PutImage'],
-          resources: replicaArns,
-        }),
-        // Registry-level actions: like ecr:PutReplicationConfiguration they name no repository.
-        new iam.PolicyStatement({
-          actions: ['ecr:StartReplicationBackfill', 'ecr:DescribeReplicationBackfillResults'],
-          resources: ['*'],
-        }),
-      ],
-    });
-  }
+function backfillEnv(props: ImageBackfillProps): Record<string, string> {
+  return {
+    BACKFILL_REGIONS: props.replicaRegions.join(','),
+    BACKFILL_REGISTRY_ID: props.account,
+    BACKFILL_TIMEOUT: String(props.timeoutSeconds ?? 1800),
+  };
+}
+
+function backfillPolicy(props: ImageBackfillProps): iam.PolicyStatement[] {
+  const replicaArns = props.replicaRegions.map(
+    (r) => `arn:${Aws.PARTITION}:ecr:${r}:${props.account}:repository/${props.repositoryName}`,
+  );
+  return [
+    new iam.PolicyStatement({ actions: ['ecr:BatchGetImage'], resources: [props.sourceArn] }),
+    new iam.PolicyStatement({
+      actions: ['ecr:DescribeImages', 'ecr:PutImage'],
+      resources: replicaArns,
+    }),
+    // Registry-level actions: like ecr:PutReplicationConfiguration they name no repository.
+    new iam.PolicyStatement({
+      actions: ['ecr:StartReplicationBackfill', 'ecr:DescribeReplicationBackfillResults'],
+      resources: ['*'],
+    }),
+  ];
 }
 
 export interface SmokeTestStepProps {
@@ -179,20 +184,38 @@ export interface SmokeTestStepProps {
   readonly tlsHostName?: string;
   /** @default 600 */
   readonly timeoutSeconds?: number;
+  /** After a passing smoke test, bake the environment in the same action (lib/pipeline/bake-watch.ts). @default no bake */
+  readonly bake?: BakeTarget;
 }
 
 /**
  * After a stage deploys: calls the service through its load balancer until /version reports the
- * expected image tag, within a bounded time (tools/smoke-test). One class for every stage.
+ * expected image tag, within a bounded time (tools/smoke-test), then bakes it: watches its bake
+ * alarm for the bake time and fails on ALARM (lib/pipeline/bake-watch.ts). One action for both: a
+ * failed smoke test fails at once, before any bake, and the pair costs one build and one
+ * sequential step instead of two (issue 16; docs/decisions/0022-path-to-prod.md).
  */
 export class SmokeTestStep extends CodeBuildStep {
   constructor(id: string, props: SmokeTestStepProps) {
+    const smokeSeconds = props.timeoutSeconds ?? 600;
+    const bake = props.bake ? bakeWatchFor(props.bake) : undefined;
     super(id, {
       input: props.assembly,
       envFromCfnOutputs: { SERVICE_URL: props.serviceUrl, EXPECTED_VERSION: props.imageTag },
+      env: bake?.env,
       commands: [
-        `node ${TOOLS_DIR}/smoke-test.cjs --url "$SERVICE_URL" --expect-version "$EXPECTED_VERSION"${props.tlsHostName ? ` --tls-host-name ${props.tlsHostName}` : ''} --timeout ${props.timeoutSeconds ?? 600}`,
+        `node ${TOOLS_DIR}/smoke-test.cjs --url "$SERVICE_URL" --expect-version "$EXPECTED_VERSION"${props.tlsHostName ? ` --tls-host-name ${props.tlsHostName}` : ''} --timeout ${smokeSeconds}`,
+        ...(bake ? [BAKE_WATCH_SCRIPT] : []),
       ],
+      // the bake script is bash (here-strings, substrings); standard:8.0's sh is dash
+      partialBuildSpec: bake
+        ? codebuild.BuildSpec.fromObject({ env: { shell: 'bash' } })
+        : undefined,
+      rolePolicyStatements: bake?.policy,
+      // both bounds, and room for the build's own start
+      timeout: bake
+        ? Duration.minutes(Math.ceil(smokeSeconds / 60) + bake.minutes + 15)
+        : undefined,
     });
   }
 }

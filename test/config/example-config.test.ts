@@ -22,11 +22,8 @@ test('synthesizes pre-prod and all six prod regions, wave by wave', () => {
     'ImageGate-preprod-eu-west-1',
     'preprod-eu-west-1',
     'PromoteToProd',
-    'ImageGate-prod-eu-west-1',
     'prod-eu-west-1',
-    'ImageGate-prod-wave-2',
     'prod-wave-2',
-    'ImageGate-prod-wave-3',
     'prod-wave-3',
   ]);
   const wave3 = pipelineStages(s.pipeline).find((st) => st.name === 'prod-wave-3')!;

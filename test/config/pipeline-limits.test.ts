@@ -10,6 +10,7 @@ import {
   ACTIONS_PER_REPLICA_REGION,
   MAX_ACTIONS_PER_STAGE,
   MAX_REGIONS_PER_WAVE,
+  MAX_ECR_REPLICATION_DESTINATIONS,
 } from '../../lib/pipeline/limits';
 import { MAX_REGIONS_PER_BAKED_WAVE } from '../../lib/config/safe-delivery';
 import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
@@ -71,22 +72,42 @@ function problemsOf(input: DeliveryConfigInput): string[] {
   }
 }
 
-test('a 17-region wave is refused by validation, naming the wave and the limit (no internal error, nothing built)', () => {
-  expect(REGIONS).toHaveLength(17);
-  // The bake's rule limit (lib/config/safe-delivery.ts) refuses it too; this test is about the stage's actions.
-  const actions = problemsOf(withWave(REGIONS)).filter((p) => p.includes('pipeline actions'));
-  expect(actions).toHaveLength(1);
-  expect(actions[0]).toMatch(
-    /^prod\.waves\[1\]: 17 environments in one wave need 68 pipeline actions/,
+test('a wave wider than one stage holds is refused, naming the wave and the limit (no internal error, nothing built)', () => {
+  // The bake's 5 alarm rules per condition (lib/config/safe-delivery.ts) refuse a far narrower wave
+  // in validateConfig; this rule guards the stage's actions, so it is checked directly, with as
+  // many regions as it takes (the schema only knows real region names).
+  const size = MAX_REGIONS_PER_WAVE + 1;
+  const environments = Array.from({ length: size }, (_, i) => ({
+    env: { account: '333333333333', region: `r${i}` },
+    path: `prod.waves[1][${i}]`,
+    kind: 'prod' as const,
+  }));
+  const problems = checkPipelineLimits({ environments }).map((p) => `${p.path}: ${p.message}`);
+  expect(problems).toHaveLength(1);
+  expect(problems[0]).toMatch(
+    new RegExp(
+      `^prod\\.waves\\[1\\]: ${size} environments in one wave need ${size * ACTIONS_PER_REGION} pipeline actions`,
+    ),
   );
-  expect(actions[0]).toContain(
+  expect(problems[0]).toContain(
     `more than the ${MAX_ACTIONS_PER_STAGE} CodePipeline allows in one stage`,
   );
-  expect(actions[0]).toContain(`waves of at most ${MAX_REGIONS_PER_WAVE}`);
+  expect(problems[0]).toContain(`waves of at most ${MAX_REGIONS_PER_WAVE}`);
+  expect(checkPipelineLimits({ environments: environments.slice(1) })).toEqual([]);
 });
 
-test('too many replica regions for the ImageReplicas stage are refused too', () => {
-  const max = Math.floor(MAX_ACTIONS_PER_STAGE / ACTIONS_PER_REPLICA_REGION);
+test('a real 17-region wave is refused by validation with the path, not by an internal error', () => {
+  expect(REGIONS).toHaveLength(17);
+  expect(problemsOf(withWave(REGIONS)).some((p) => p.startsWith('prod.waves[1]'))).toBe(true);
+});
+
+test('more replica regions than the ImageReplicas stage or one ECR replication rule holds are refused too', () => {
+  // the tighter of the two: 50 actions at 1 per region, and ECR's 25 destinations per rule
+  const max = Math.min(
+    Math.floor(MAX_ACTIONS_PER_STAGE / ACTIONS_PER_REPLICA_REGION),
+    MAX_ECR_REPLICATION_DESTINATIONS,
+  );
+  expect(max).toBe(25);
   const many = Array.from({ length: max + 1 }, (_, i) => `r${i}`);
   // the replica rule counts distinct regions; the schema only knows real ones, so check the rule directly
   const environments = many.map((region, i) => ({

@@ -44,19 +44,18 @@ test.each([
 const tempDirs: string[] = [];
 afterAll(() => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-/** A minimal cloud assembly with the shape CDK Pipelines gives: a gate, Prepare, Deploy, smoke test per stage. */
+/** A minimal cloud assembly with the shape CDK Pipelines gives: a gate stage, then a deploy stage (Deploy, then smoke test and bake). */
 function fakeAssembly(publishCommands: string[]): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-shape-'));
   tempDirs.push(dir);
   const action = (name: string, runOrder: number, category: string, provider: string, extra: Record<string, unknown> = {}) => ({ Name: name, RunOrder: runOrder, ActionTypeId: { Category: category, Owner: 'AWS', Provider: provider, Version: '1' }, ...extra });
+  const gateStage = (name: string) => ({ Name: `ImageGate-${name}`, Actions: [action(`ImageGate-${name}`, 1, 'Build', 'CodeBuild', { InputArtifacts: [{ Name: 'Synth_Output' }] })] });
   const deployStage = (name: string) => ({
     Name: name,
     OnFailure: { Result: 'ROLLBACK' },
     Actions: [
-      action(`ImageGate-${name}`, 1, 'Build', 'CodeBuild', { InputArtifacts: [{ Name: 'Synth_Output' }] }),
-      action(`${name}.Prepare`, 2, 'Deploy', 'CloudFormation', { InputArtifacts: [{ Name: 'Synth_Output' }], Configuration: { StackName: name, ActionMode: 'CHANGE_SET_REPLACE' } }),
-      action(`${name}.Deploy`, 3, 'Deploy', 'CloudFormation', { Namespace: `${name}-ns`, Configuration: { StackName: name, ActionMode: 'CHANGE_SET_EXECUTE' } }),
-      action(`SmokeTest-${name}`, 4, 'Build', 'CodeBuild', { InputArtifacts: [{ Name: 'Synth_Output' }], Configuration: { EnvironmentVariables: `[{"value":"#{${name}-ns.ServiceUrl}"}]` } }),
+      action(`${name}.Deploy`, 1, 'Deploy', 'CloudFormation', { InputArtifacts: [{ Name: 'Synth_Output' }], Namespace: `${name}-ns`, Configuration: { StackName: name, ActionMode: 'CREATE_UPDATE' } }),
+      action(`SmokeAndBake-${name}`, 2, 'Build', 'CodeBuild', { InputArtifacts: [{ Name: 'Synth_Output' }], Configuration: { EnvironmentVariables: `[{"value":"#{${name}-ns.ServiceUrl}"}]` } }),
     ],
   });
   const template = {
@@ -69,8 +68,9 @@ function fakeAssembly(publishCommands: string[]): string {
             { Name: 'Build', Actions: [action('Synth', 1, 'Build', 'CodeBuild', { InputArtifacts: [{ Name: 'abcdef0123456789abcdef_Source' }], OutputArtifacts: [{ Name: 'Synth_Output' }] })] },
             { Name: 'Assets', Actions: [action('FileAssets', 1, 'Build', 'CodeBuild', { InputArtifacts: [{ Name: 'Synth_Output' }], Configuration: { ProjectName: { Ref: 'AssetsProject' } } })] },
             { Name: 'Image', Actions: [action('BuildImage', 1, 'Build', 'CodeBuild', { InputArtifacts: [{ Name: 'abcdef0123456789abcdef_Source' }, { Name: 'Synth_Output' }] })] },
+            gateStage('preprod'),
             deployStage('preprod'),
-            { Name: 'PromoteToProd', Actions: [action('ApproveProd', 1, 'Approval', 'Manual')] },
+            { Name: 'PromoteToProd', Actions: [action('ImageGate-prod', 1, 'Build', 'CodeBuild', { InputArtifacts: [{ Name: 'Synth_Output' }] }), action('ApproveProd', 2, 'Approval', 'Manual')] },
             deployStage('prod'),
           ],
         },
@@ -89,11 +89,12 @@ function fakeAssembly(publishCommands: string[]): string {
 
 const publish = (asset: string, dest: string) => `cdk-assets --path "x.assets.json" --verbose publish "${asset}:${dest}"`;
 
-test('pipeline shape: steps, critical path without the approval, projects, assets, and what could run in parallel', () => {
+test('pipeline shape: steps, critical path with every safety step, projects, assets, and what could run in parallel', () => {
   const dir = fakeAssembly([publish('aaa', '222222222222-eu-west-1-1a2b3c4d'), publish('aaa', '333333333333-eu-west-1-5e6f7a8b'), publish('bbb', '222222222222-eu-west-1-1a2b3c4d')]);
   const shape = pipelineShape(dir);
-  expect(shape.stages.map((s) => s.name)).toEqual(['Source', 'Build', 'Assets', 'Image', 'preprod', 'PromoteToProd', 'prod']);
-  expect(shape.criticalPathSteps).toBe(4 + 4 + 4); // Source, Build, Assets, Image + two stages of 4; the approval excluded
+  expect(shape.stages.map((s) => s.name)).toEqual(['Source', 'Build', 'Assets', 'Image', 'ImageGate-preprod', 'preprod', 'PromoteToProd', 'prod']);
+  // Source, Build, Assets, Image, the pre-prod gate, pre-prod (2), the prod gate and the approval, prod (2)
+  expect(shape.criticalPathSteps).toBe(4 + 1 + 2 + 2 + 2);
   expect(shape.codeBuildProjects).toBe(2);
   expect(shape.assetManifests).toEqual([
     expect.objectContaining({ files: 1, templates: 1 }),
@@ -101,14 +102,15 @@ test('pipeline shape: steps, critical path without the approval, projects, asset
   ]);
   expect(shape.publishing).toEqual({ actions: 1, commands: 3, uniquePairs: 3, uniqueAssets: 2, destinations: 2, duplicates: [] });
   const independent = shape.transitions.filter((t) => t.kind === 'none').map((t) => `${t.earlier.actions[0].name} → ${t.later.actions[0].name}`);
-  expect(independent).toEqual(['FileAssets → BuildImage', 'ImageGate-preprod → preprod.Prepare', 'ImageGate-prod → prod.Prepare']);
-  expect(shape.criticalPathIfParallel).toBe(12 - 3);
+  expect(independent).toEqual(['FileAssets → BuildImage']);
+  expect(shape.criticalPathIfParallel).toBe(11 - 1);
   const why = (from: string) => shape.transitions.find((t) => t.earlier.actions[0].name === from);
-  expect(why('preprod.Prepare')).toMatchObject({ kind: 'data', reason: expect.stringMatching(/change set/) as unknown });
+  expect(why('ImageGate-preprod')).toMatchObject({ kind: 'by design', reason: expect.stringMatching(/guards the deployment/) as unknown });
   expect(why('preprod.Deploy')).toMatchObject({ kind: 'data', reason: expect.stringMatching(/variables/) as unknown });
   expect(why('BuildImage')).toMatchObject({ kind: 'side effect' });
   expect(why('CodeCommit')).toMatchObject({ kind: 'data', reason: 'reads artifact Source' });
-  expect(why('SmokeTest-preprod')).toMatchObject({ kind: 'by design' });
+  expect(why('SmokeAndBake-preprod')).toMatchObject({ kind: 'by design', reason: expect.stringMatching(/after pre-prod's bake/) as unknown });
+  expect(why('ImageGate-prod')).toMatchObject({ kind: 'by design', reason: expect.stringMatching(/promotes an image the gate passed/) as unknown });
 });
 
 test('an asset published twice to the same account and region is reported', () => {

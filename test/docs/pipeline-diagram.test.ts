@@ -34,11 +34,11 @@ test('every deploy stage ends with its bake: each region\'s alarm and bake time,
   const diagram = renderPipelineDiagram(template);
   expect(diagram).toContain('bake 10 min: hello-web-preprod-eu-west-1-bake (eu-west-1)<br/>OnSuccess: ROLLBACK on alarm');
   expect(diagram).toMatch(/bake 30 min: hello-web-prod-ap-southeast-2-bake \(ap-southeast-2\)<br\/>bake 30 min: hello-web-prod-us-east-1-bake \(us-east-1\)|bake 30 min: hello-web-prod-us-east-1-bake \(us-east-1\)<br\/>bake 30 min: hello-web-prod-ap-southeast-2-bake/);
-  // The bake action follows the smoke test, and the OnSuccess check comes last.
+  // The smoke test and bake action follows the deploy, and the OnSuccess check comes last.
   const preprod = /subgraph (s\d+)\["preprod-eu-west-1 /.exec(diagram)![1];
-  const smoke = new RegExp(`${preprod}a(\\d+)\\["SmokeTest-preprod-eu-west-1<br/>CodeBuild"\\]\\n\\s+${preprod}a(\\d+)\\["Bake-preprod-eu-west-1<br/>CodeBuild"\\]`).exec(diagram);
-  expect(smoke).not.toBeNull();
-  expect(diagram).toContain(`${preprod}a${smoke![2]} --> ${preprod}k`);
+  const bake = new RegExp(`${preprod}a(\\d+)\\["SmokeAndBake-preprod-eu-west-1<br/>CodeBuild"\\]`).exec(diagram);
+  expect(bake).not.toBeNull();
+  expect(diagram).toContain(`${preprod}a${bake![1]} --> ${preprod}k`);
 });
 
 test('a prod wave with a deployment window starts with it', () => {
@@ -52,8 +52,8 @@ test('a prod wave with a deployment window starts with it', () => {
 
 test('a wave of several regions is drawn as parallel actions per runOrder', () => {
   const diagram = renderPipelineDiagram(template);
-  expect(diagram).toMatch(/subgraph s\d+\["ImageGate-prod-wave-2"\][^]*subgraph s\d+r0\["runOrder 1: 2 in parallel"\][^]*"ImageGate-prod-us-east-1<br\/>CodeBuild"/);
-  expect(diagram).toMatch(/subgraph s\d+\["prod-wave-2 · OnFailure: ROLLBACK"\][^]*subgraph s\d+r0\["runOrder 1: 2 in parallel"\][^]*prod-us-east-1\.hello-web-prod-us-east-1\.Prepare/);
+  expect(diagram).toMatch(/subgraph s\d+\["PromoteToProd"\][^]*"ImageGate-prod<br\/>CodeBuild"[^]*"ApproveProd<br\/>manual approval"/);
+  expect(diagram).toMatch(/subgraph s\d+\["prod-wave-2 · OnFailure: ROLLBACK"\][^]*subgraph s\d+r0\["runOrder 1: 2 in parallel"\][^]*prod-us-east-1\.hello-web-prod-us-east-1\.Deploy/);
 });
 
 test('the diagram changes when the pipeline changes (an extra prod wave appears as a new stage)', () => {
@@ -72,7 +72,7 @@ test('the diagram changes when the pipeline changes (an extra prod wave appears 
   const changed = renderPipelineDiagramDoc(synthesizePipelineTemplate(extraWave));
   expect(changed).not.toEqual(renderPipelineDiagramDoc(template));
   expect(changed).toContain('["prod-wave-3 · OnFailure: ROLLBACK"]');
-  expect(changed).toContain('["ImageGate-prod-wave-3"]');
-  expect(changed).toContain('"ImageGate-prod-eu-central-1<br/>CodeBuild"');
+  expect(changed).toContain('prod-eu-central-1.hello-web-prod-eu-central-1.Deploy');
+  expect(changed).toContain('"prod-us-west-2.SmokeAndBake-prod-us-west-2<br/>CodeBuild"');
   expect(renderPipelineDiagram(template)).not.toContain('prod-wave-3');
 });

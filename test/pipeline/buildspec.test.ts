@@ -30,7 +30,10 @@ const DESCRIBE_ERRORS: Record<Exclude<DescribeImages, 'exists'>, string> = {
     'An error occurred (ThrottlingException) when calling the DescribeImages operation (reached max retries: 2): Rate exceeded',
 };
 
-function runBuildSpec(describe: DescribeImages | boolean): {
+function runBuildSpec(
+  describe: DescribeImages | boolean,
+  extraEnv: Record<string, string> = {},
+): {
   status: number | null;
   calls: string[];
   out: string;
@@ -61,15 +64,21 @@ function runBuildSpec(describe: DescribeImages | boolean): {
     path.join(dir, 'cdk.out', 'image.json'),
     JSON.stringify({ repositoryName: 'hello-web', tag: 'app-0123456789abcdef' }),
   );
+  // the bundled backfill tool (npm run bundle:tools puts it in the cloud assembly): records its arguments
+  fs.mkdirSync(path.join(dir, 'cdk.out', 'tools'));
+  fs.writeFileSync(
+    path.join(dir, 'cdk.out', 'tools', 'image-backfill.cjs'),
+    `require('fs').appendFileSync(${JSON.stringify(log)}, 'image-backfill ' + process.argv.slice(2).join(' ') + '\\n');`,
+  );
 
   // CodeBuild stops a phase at its first failing command and sets CODEBUILD_BUILD_SUCCEEDING to 0;
   // after a failed pre_build the build phase does not run; post_build runs after a failed build.
   // (https://docs.aws.amazon.com/codebuild/latest/userguide/view-build-details-phases.html)
   const phase = (name: 'pre_build' | 'build') =>
     `if [ "$CODEBUILD_BUILD_SUCCEEDING" = 1 ]; then\n${spec.phases[name].commands.map((c) => `if [ "$CODEBUILD_BUILD_SUCCEEDING" = 1 ]; then\n${c}\n[ $? -eq 0 ] || export CODEBUILD_BUILD_SUCCEEDING=0\nfi`).join('\n')}\nfi`;
-  const script = [phase('pre_build'), phase('build'), ...spec.phases.post_build.commands].join(
-    '\n',
-  );
+  // post_build runs whatever happened before, and stops at its own first failing command
+  const postBuild = `post_ok=1\n${spec.phases.post_build.commands.map((c) => `if [ "$post_ok" = 1 ]; then\n${c}\n[ $? -eq 0 ] || { post_ok=0; export CODEBUILD_BUILD_SUCCEEDING=0; }\nfi`).join('\n')}\n[ "$CODEBUILD_BUILD_SUCCEEDING" = 1 ]`;
+  const script = [phase('pre_build'), phase('build'), postBuild].join('\n');
   const r = spawnSync('bash', ['-c', script], {
     cwd: dir,
     encoding: 'utf8',
@@ -82,6 +91,7 @@ function runBuildSpec(describe: DescribeImages | boolean): {
       AWS_REGION: 'eu-west-1',
       CODEBUILD_RESOLVED_SOURCE_VERSION: 'abc1234',
       CODEBUILD_BUILD_SUCCEEDING: '1',
+      ...extraEnv,
     },
   });
   const calls = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
@@ -165,4 +175,49 @@ describe('only ImageNotFoundException means "tag missing"', () => {
       expect(r.out).not.toContain('already exists');
     },
   );
+});
+
+describe('backfill: after the push, every replica region holds the tag (tools/image-backfill)', () => {
+  const BACKFILL = {
+    BACKFILL_REGIONS: 'us-east-1,ap-southeast-2',
+    BACKFILL_REGISTRY_ID: '111111111111',
+    BACKFILL_TIMEOUT: '1800',
+  };
+  const backfills = (calls: string[]) => calls.filter((c) => c.startsWith('image-backfill '));
+
+  test('a new tag: pushed, then copied to the replica regions, with the pushed tag', () => {
+    const r = runBuildSpec(false, BACKFILL);
+    expect(r.status).toBe(0);
+    const push = r.calls.findIndex((c) => c.startsWith('docker push'));
+    const backfill = r.calls.findIndex((c) => c.startsWith('image-backfill '));
+    expect(backfill).toBeGreaterThan(push);
+    expect(push).toBeGreaterThanOrEqual(0);
+    expect(r.calls[backfill]).toBe(
+      'image-backfill --repository hello-web --tag-file cdk.out/image.json --source-region eu-west-1 --regions us-east-1,ap-southeast-2 --registry-id 111111111111 --timeout 1800',
+    );
+  });
+
+  test('an existing tag: nothing is built, and a region added since still gets the image', () => {
+    const r = runBuildSpec(true, BACKFILL);
+    expect(r.status).toBe(0);
+    expect(backfills(r.calls)).toHaveLength(1);
+  });
+
+  test('a failed build copies nothing and fails the step', () => {
+    const original = spec.phases.build.commands;
+    spec.phases.build.commands = ['false'];
+    try {
+      const r = runBuildSpec(false, BACKFILL);
+      expect(r.status).not.toBe(0);
+      expect(backfills(r.calls)).toEqual([]);
+    } finally {
+      spec.phases.build.commands = original;
+    }
+  });
+
+  test('no replica regions: no backfill', () => {
+    const r = runBuildSpec(false);
+    expect(r.status).toBe(0);
+    expect(backfills(r.calls)).toEqual([]);
+  });
 });

@@ -20,9 +20,13 @@ interface Allowed {
 const ALLOWED: readonly Allowed[] = [
   {
     policy: /^PipelineImageBuildImageRoleDefaultPolicy/,
-    actions: ['ecr:GetAuthorizationToken'],
+    actions: [
+      'ecr:GetAuthorizationToken',
+      'ecr:DescribeReplicationBackfillResults',
+      'ecr:StartReplicationBackfill',
+    ],
     reason:
-      'a registry login token; the action has no resource type (ECR API reference). Pushing is scoped to the repository ARN.',
+      'a registry login token, and the registry-level backfill actions the build runs after its push (tools/image-backfill); none has a resource type (ECR service authorization reference). Pushing and copying images is scoped to the repository ARNs. CDK merges the two statements into one.',
   },
   {
     policy: /ImageGate.*RoleDefaultPolicy/,
@@ -57,12 +61,6 @@ const ALLOWED: readonly Allowed[] = [
     actions: ['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup'],
     condition: 'aws:ResourceTag/k8s.io/cluster-autoscaler/',
     reason: "Cluster Autoscaler writes, only to ASGs tagged as this cluster's (owned).",
-  },
-  {
-    policy: /ImageBackfill.*RoleDefaultPolicy/,
-    actions: ['ecr:DescribeReplicationBackfillResults', 'ecr:StartReplicationBackfill'],
-    reason:
-      'registry-level ECR actions (the registry is the resource; the ECR service authorization reference lists no resource type for them): start and follow a replication backfill of the pipeline registry to a stage region (tools/image-backfill).',
   },
   {
     policy: /AlbControlleralbsaRoleDefaultPolicy/,

@@ -3,8 +3,8 @@ import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
 /**
  * ECR replication copies only images pushed after the rule exists
  * (https://docs.aws.amazon.com/AmazonECR/latest/userguide/replication-backfill.html): a region added
- * later never receives an image whose tag was built before, and its gate would time out. The Image
- * stage therefore backfills every stage region after the build, before any gate stage.
+ * later never receives an image whose tag was built before, and its gate would time out. The image
+ * build therefore backfills every stage region after its push, before any gate.
  */
 let s: Synthesized;
 beforeAll(() => {
@@ -19,24 +19,34 @@ function projectRunning(text: string): string {
   return project;
 }
 
-test('the Image stage backfills every other stage region after the build, before any gate stage', () => {
+test('the image build backfills every other stage region after the push, before any gate', () => {
   const stages = pipelineStages(s.pipeline);
   const names = stages.map((st) => st.name);
   const image = stages[names.indexOf('Image')];
-  const order = (name: string) => image.actions.find((a) => a.name === name)!.runOrder;
-  expect(order('BackfillImage')).toBeGreaterThan(order('BuildImage'));
+  // one action: the backfill is the build's last command (buildspec.yml; test/pipeline/buildspec.test.ts runs it)
+  expect(image.actions.map((a) => a.name)).toEqual(['BuildImage']);
   expect(names.indexOf('Image')).toBeLessThan(
-    Math.min(...names.map((n, i) => (n.startsWith('ImageGate-') ? i : Infinity))),
+    Math.min(
+      ...stages.map((st, i) =>
+        st.actions.some((a) => a.name.includes('ImageGate')) ? i : Infinity,
+      ),
+    ),
   );
-
-  const command = projectRunning('image-backfill.cjs');
-  expect(command).toContain(
-    '--source-region eu-west-1 --regions us-east-1,ap-southeast-2 --registry-id 111111111111',
+  const project = JSON.parse(projectRunning('BACKFILL_REGIONS')) as {
+    Properties: { Environment: { EnvironmentVariables: Array<{ Name: string; Value: unknown }> } };
+  };
+  const vars = Object.fromEntries(
+    project.Properties.Environment.EnvironmentVariables.map((v) => [v.Name, v.Value]),
   );
-  expect(command).toContain('--tag-file image.json');
+  expect(vars).toMatchObject({
+    BACKFILL_REGIONS: 'us-east-1,ap-southeast-2',
+    BACKFILL_REGISTRY_ID: '111111111111',
+    BACKFILL_TIMEOUT: '1800',
+  });
+  expect(JSON.stringify(project)).toContain('image-backfill.cjs');
 });
 
-test('the backfill may put images only into the replicas and read only the source', () => {
+test('the build may put images only into the source (its push) and the replicas (the backfill)', () => {
   const policies = Object.values(s.pipeline.findResources('AWS::IAM::Policy')).filter((p) =>
     JSON.stringify(p).includes('ecr:StartReplicationBackfill'),
   );
@@ -48,13 +58,18 @@ test('the backfill may put images only into the replicas and read only the sourc
       };
     }
   ).Properties.PolicyDocument.Statement;
-  const put = statements.find((st) => JSON.stringify(st.Action).includes('ecr:PutImage'))!;
-  expect(JSON.stringify(put.Resource)).toContain(
-    ':ecr:us-east-1:111111111111:repository/hello-web',
+  const puts = statements.filter((st) => JSON.stringify(st.Action).includes('ecr:PutImage'));
+  const resources = JSON.stringify(puts.map((st) => st.Resource));
+  expect(resources).toContain(':ecr:us-east-1:111111111111:repository/hello-web');
+  expect(resources).toContain(':ecr:ap-southeast-2:111111111111:repository/hello-web');
+  // besides the two replicas, only the source repository (by reference): no other region
+  expect(resources.match(/:ecr:[a-z0-9-]+:/g)?.sort()).toEqual([
+    ':ecr:ap-southeast-2:',
+    ':ecr:us-east-1:',
+  ]);
+  // and it reads the image it copies from the source
+  const reads = statements.filter((st) => JSON.stringify(st.Action).includes('ecr:BatchGetImage'));
+  expect(JSON.stringify(reads.map((st) => st.Resource))).toContain(
+    '"Fn::GetAtt":["ImageRepository',
   );
-  expect(JSON.stringify(put.Resource)).toContain(
-    ':ecr:ap-southeast-2:111111111111:repository/hello-web',
-  );
-  expect(JSON.stringify(put.Resource)).not.toContain('eu-west-1');
-  expect(statements.find((st) => st.Action === 'ecr:BatchGetImage')).toBeDefined();
 });

@@ -47,6 +47,18 @@ interface Stage {
   }>;
 }
 
+interface EnvVar {
+  name: string;
+  value: string;
+}
+interface ProjectResource {
+  Properties: {
+    Environment: { EnvironmentVariables: Array<{ Name: string; Value: unknown }> };
+    ServiceRole: { 'Fn::GetAtt': [string, string] };
+    TimeoutInMinutes: number;
+  };
+}
+
 function stagesOf(t: Template): Stage[] {
   const [pipeline] = Object.values(t.findResources('AWS::CodePipeline::Pipeline')) as Array<{
     Properties: { Stages: Stage[] };
@@ -104,46 +116,49 @@ describe.each([
     }
   });
 
-  test('every deploy stage ends with a Bake action per environment that watches its alarm for its bake time', () => {
+  test('every deploy stage ends with one smoke-test-and-bake action per environment that watches its alarm for its bake time', () => {
     const s = get();
     const stages = stagesOf(s.pipeline);
+    const resources = s.pipeline.toJSON().Resources as Record<string, ProjectResource>;
     for (const { name, envs } of deployStages(s)) {
       const stage = stages.find((x) => x.Name === name)!;
       const actions = stage.Actions as Array<{
         Name: string;
         RunOrder: number;
         ActionTypeId: { Provider: string };
-        Configuration: { EnvironmentVariables?: unknown };
+        Configuration: { EnvironmentVariables?: string; ProjectName: { Ref: string } };
       }>;
-      const bakes = actions.filter((a) => a.Name.startsWith('Bake-'));
-      expect(bakes.map((a) => a.Name).sort()).toEqual(
-        envs.map((e) => `Bake-${e.stageName}`).sort(),
-      );
-      const others = actions.filter((a) => !a.Name.startsWith('Bake-'));
-      for (const bake of bakes) {
+      const last = Math.max(...actions.map((a) => a.RunOrder));
+      for (const env of envs) {
+        const bakes = actions.filter((a) => a.Name.endsWith(`SmokeAndBake-${env.stageName}`));
+        expect(bakes).toHaveLength(1);
+        const [bake] = bakes;
         expect(bake.ActionTypeId.Provider).toBe('CodeBuild');
-        // After everything else in the stage (the smoke tests included), all environments in parallel.
-        expect(bake.RunOrder).toBe(Math.max(...others.map((a) => a.RunOrder)) + 1);
-        const env = envs.find((e) => bake.Name === `Bake-${e.stageName}`)!;
-        // A JSON string, joined with the partition token for the role ARN.
+        // after everything else in the stage, all environments of a wave in parallel
+        expect(bake.RunOrder).toBe(last);
+        // the execution id is a pipeline variable, so an action variable; the rest is the project's
+        const actionVars = Object.fromEntries(
+          (JSON.parse(bake.Configuration.EnvironmentVariables ?? '[]') as EnvVar[]).map((v) => [
+            v.name,
+            v.value,
+          ]),
+        );
+        expect(actionVars.EXECUTION_ID).toBe('#{codepipeline.PipelineExecutionId}');
+        const project = resources[bake.Configuration.ProjectName.Ref];
         const vars = Object.fromEntries(
-          (
-            JSON.parse(arnOf(bake.Configuration.EnvironmentVariables)) as Array<{
-              name: string;
-              value: string;
-            }>
-          ).map((v) => [v.name, v.value]),
+          project.Properties.Environment.EnvironmentVariables.map((v) => [v.Name, v.Value]),
         );
         expect(vars).toMatchObject({
           PIPELINE_NAME: s.config.pipeline.name,
-          EXECUTION_ID: '#{codepipeline.PipelineExecutionId}',
           ALARM_NAME: BAKE_NAMES.bakeAlarm(env.stageName),
           ALARM_REGION: env.region,
           BAKE_MINUTES: String(env.bake.minutes),
         });
-        expect(vars.ROLE_ARN).toBe(
+        expect(arnOf(vars.ROLE_ARN)).toBe(
           `arn:aws:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`,
         );
+        // the build outlasts the smoke test's bound and the bake
+        expect(project.Properties.TimeoutInMinutes).toBeGreaterThan(env.bake.minutes + 10);
       }
     }
   });
@@ -157,9 +172,9 @@ describe.each([
     );
     for (const x of others) {
       expect(x.OnSuccess).toBeUndefined();
-      expect(x.Actions.some((a) => typeof a.Name === 'string' && a.Name.startsWith('Bake-'))).toBe(
-        false,
-      );
+      expect(
+        x.Actions.some((a) => typeof a.Name === 'string' && a.Name.includes('SmokeAndBake-')),
+      ).toBe(false);
     }
   });
 
@@ -218,36 +233,41 @@ describe.each([
   });
 });
 
-test("the bake actions' role may assume the environments' reader roles and read this pipeline's executions, nothing else", () => {
-  const policies = Object.entries(def.pipeline.findResources('AWS::IAM::Policy')).filter(([id]) =>
-    id.startsWith('BakeWatchProjectRole'),
-  ) as Array<
-    [
-      string,
-      {
-        Properties: {
-          PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> };
-        };
-      },
-    ]
-  >;
-  expect(policies).toHaveLength(1);
-  const statements = policies[0][1].Properties.PolicyDocument.Statement;
-  const assume = statements.find((st) => st.Action === 'sts:AssumeRole')!;
-  expect((assume.Resource as unknown[]).map(arnOf).sort()).toEqual(
-    allEnvironments(def.config)
-      .map((e) => `arn:aws:iam::${e.account}:role/${BAKE_NAMES.readerRole(e.stageName)}`)
-      .sort(),
-  );
-  const read = statements.find((st) => st.Action === 'codepipeline:GetPipelineExecution')!;
-  expect(JSON.stringify(read.Resource)).toContain(
-    `"${Object.keys(def.pipeline.findResources('AWS::CodePipeline::Pipeline'))[0]}"`,
-  );
-  expect(
-    statements
-      .flatMap((st) => (Array.isArray(st.Action) ? (st.Action as unknown[]) : [st.Action]))
-      .filter((a) => /^(cloudwatch|iam|sts):/.test(String(a))),
-  ).toEqual(['sts:AssumeRole']);
+test("each bake's role may assume only its environment's reader role and read this pipeline's executions, nothing else", () => {
+  const resources = def.pipeline.toJSON().Resources as Record<string, ProjectResource>;
+  const policies = Object.values(def.pipeline.findResources('AWS::IAM::Policy')) as Array<{
+    Properties: {
+      Roles: Array<{ Ref: string }>;
+      PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> };
+    };
+  }>;
+  for (const st of stagesOf(def.pipeline)) {
+    for (const action of st.Actions.filter(
+      (a) => typeof a.Name === 'string' && a.Name.includes('SmokeAndBake-'),
+    )) {
+      const env = allEnvironments(def.config).find((e) =>
+        action.Name.endsWith(`SmokeAndBake-${e.stageName}`),
+      )!;
+      const project = resources[(action.Configuration!.ProjectName as { Ref: string }).Ref];
+      const role = project.Properties.ServiceRole['Fn::GetAtt'][0];
+      const statements = policies
+        .filter((p) => p.Properties.Roles.some((r) => r.Ref === role))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement);
+      const assume = statements.filter((x) => x.Action === 'sts:AssumeRole');
+      expect(assume.map((x) => arnOf(x.Resource))).toEqual([
+        `arn:aws:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`,
+      ]);
+      const read = statements.find((x) => x.Action === 'codepipeline:GetPipelineExecution')!;
+      expect(arnOf(read.Resource)).toMatch(
+        new RegExp(`^arn:aws:codepipeline:aws:aws:${def.config.pipeline.name}$`),
+      );
+      expect(
+        statements
+          .flatMap((x) => (Array.isArray(x.Action) ? (x.Action as unknown[]) : [x.Action]))
+          .filter((a) => /^(cloudwatch|iam|sts):/.test(String(a))),
+      ).toEqual(['sts:AssumeRole']);
+    }
+  }
 });
 
 describe('alarms of one environment', () => {

@@ -26,21 +26,22 @@ describe('pipeline order', () => {
       'UpdatePipeline',
       'Assets',
       'ImageReplicas', // the replica repositories, before any image replicates
-      'Image',
-      'ImageGate-preprod-eu-west-1', // each gate in a stage of its own: a rollback never meets it
+      'Image', // build, push, backfill to the replicas
+      'ImageGate-preprod-eu-west-1', // the gate outside the stage that rolls back: a rollback never meets it
       'preprod-eu-west-1',
-      'PromoteToProd',
-      'ImageGate-prod-eu-west-1',
+      'PromoteToProd', // the prod regions' gate, then the approval
       'prod-eu-west-1', // wave 1: one region
-      'ImageGate-prod-wave-2',
       'prod-wave-2', // wave 2: us-east-1 and ap-southeast-2
     ]);
   });
 
-  test('the manual approval is the only action between pre-prod and the first prod wave', () => {
+  test('the prod gate, then the manual approval, are the only actions between pre-prod and the first prod wave', () => {
     const stages = pipelineStages(s.pipeline);
     const approval = stages.find((st) => st.name === 'PromoteToProd')!;
-    expect(approval.actions).toEqual([expect.objectContaining({ provider: 'Manual' })]);
+    expect(approval.actions).toEqual([
+      expect.objectContaining({ name: 'ImageGate-prod', runOrder: 1, provider: 'CodeBuild' }),
+      expect.objectContaining({ runOrder: 2, provider: 'Manual' }),
+    ]);
     const names = stages.map((st) => st.name);
     expect(names.indexOf('PromoteToProd')).toBe(names.indexOf('preprod-eu-west-1') + 1);
     // no prod deployment before the approval
@@ -56,12 +57,15 @@ describe('pipeline order', () => {
     }
   });
 
-  test('each deploy stage runs: deploy, then smoke test (its image gate runs in the stage before)', () => {
+  test('each deploy stage runs: deploy (create or update, no change set), then smoke test and bake', () => {
     for (const name of ['preprod-eu-west-1', 'prod-eu-west-1']) {
       const st = pipelineStages(s.pipeline).find((x) => x.name === name)!;
-      const order = (part: string) => st.actions.find((a) => a.name.includes(part))!.runOrder;
-      expect(order('.Prepare')).toBeLessThan(order('.Deploy'));
-      expect(order('.Deploy')).toBeLessThan(order('SmokeTest'));
+      expect(st.actions.map((a) => [a.runOrder, a.name.replace(/^.*\./, '.')])).toEqual([
+        [1, '.Deploy'],
+        [2, `SmokeAndBake-${name}`],
+      ]);
+      const deploy = st.actions.find((a) => a.name.endsWith('.Deploy'))!;
+      expect(deploy.configuration.ActionMode).toBe('CREATE_UPDATE');
     }
   });
 
@@ -76,7 +80,7 @@ describe('pipeline order', () => {
     for (const region of ['us-east-1', 'ap-southeast-2']) {
       expect(
         wave.actions.filter(
-          (a) => a.name.startsWith(`prod-${region}.`) && /SmokeTest/.test(a.name),
+          (a) => a.name.startsWith(`prod-${region}.`) && /SmokeAndBake/.test(a.name),
         ),
       ).toHaveLength(1);
     }
@@ -158,12 +162,17 @@ describe('steps', () => {
 
   test('the smoke test reads the service URL and expected tag from the stage outputs', () => {
     const stage = pipelineStages(s.pipeline).find((x) => x.name === 'preprod-eu-west-1')!;
-    const smoke = stage.actions.find((a) => a.name.startsWith('SmokeTest'))!;
+    const smoke = stage.actions.find((a) => a.name.startsWith('SmokeAndBake'))!;
     const env = JSON.parse(smoke.configuration.EnvironmentVariables as string) as Array<{
       name: string;
       value: string;
     }>;
-    expect(env.map((e) => e.name).sort()).toEqual(['EXPECTED_VERSION', 'SERVICE_URL']);
+    // the bake's execution id is an action variable too (test/pipeline/safe-delivery.test.ts)
+    expect(env.map((e) => e.name).sort()).toEqual([
+      'EXECUTION_ID',
+      'EXPECTED_VERSION',
+      'SERVICE_URL',
+    ]);
     expect(env.find((e) => e.name === 'SERVICE_URL')!.value).toMatch(/^#\{.*\.ServiceUrl\}$/);
     expect(env.find((e) => e.name === 'EXPECTED_VERSION')!.value).toMatch(/^#\{.*\.ImageTag\}$/);
     expect(buildSpecOf('smoke-test.cjs')).toContain(
@@ -179,14 +188,15 @@ describe('steps', () => {
     expect(project).toContain('LOCAL_DOCKER_LAYER_CACHE');
   });
 
-  test("one image gate per stage, each checking that stage's region", () => {
-    for (const region of ['eu-west-1', 'us-east-1', 'ap-southeast-2']) {
-      expect(buildSpecOf(`--regions ${region} --scan-region`)).toContain('--fail-on CRITICAL');
-    }
+  test("two image gates: pre-prod's region, then every prod region at once", () => {
+    expect(buildSpecOf('--regions eu-west-1 --scan-region')).toContain('--fail-on CRITICAL');
+    expect(buildSpecOf('--regions eu-west-1,us-east-1,ap-southeast-2 --scan-region')).toContain(
+      '--fail-on CRITICAL',
+    );
     const gates = pipelineStages(s.pipeline)
       .flatMap((st) => st.actions)
       .filter((a) => a.name.includes('ImageGate'));
-    expect(gates).toHaveLength(4);
+    expect(gates).toHaveLength(2);
   });
 });
 
@@ -299,11 +309,15 @@ describe('image scanning', () => {
     });
   });
 
-  test('the gates may read Inspector findings (ENHANCED) and only describe/scan the two repositories they check', () => {
+  test('the gates may read Inspector findings (ENHANCED) and only describe/scan the repositories they check', () => {
     const policies = Object.values(s.pipeline.findResources('AWS::IAM::Policy')).filter((p) =>
       JSON.stringify(p).includes('ecr:DescribeImageScanFindings'),
     );
-    expect(policies).toHaveLength(4);
+    expect(policies).toHaveLength(2);
+    // pre-prod's gate: the source and its region's repository; the prod gate: the source and the
+    // repositories of its three regions (in the pipeline's region, eu-west-1, that is the source
+    // itself, named once by ARN and once by reference)
+    const counts: number[] = [];
     for (const p of policies) {
       const statements = (
         p as {
@@ -318,14 +332,18 @@ describe('image scanning', () => {
       const ecrStatement = statements.find((st) =>
         JSON.stringify(st.Action).includes('ecr:DescribeImages'),
       )!;
-      expect(Array.isArray(ecrStatement.Resource) && ecrStatement.Resource).toHaveLength(2);
+      const resources = Array.isArray(ecrStatement.Resource)
+        ? ecrStatement.Resource
+        : [ecrStatement.Resource];
+      counts.push(resources.length);
     }
+    expect(counts.sort()).toEqual([2, 4]);
   });
 
   test("each gate checks replication in its stage's region and reads the scan where the image was pushed", () => {
     const gate = Object.values(s.pipeline.findResources('AWS::CodeBuild::Project'))
       .map((p) => JSON.stringify(p))
-      .find((p) => p.includes('--regions ap-southeast-2'));
+      .find((p) => p.includes('ap-southeast-2 --scan-region'));
     expect(gate).toContain('--scan-region eu-west-1');
   });
 

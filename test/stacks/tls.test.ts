@@ -116,6 +116,6 @@ describe('synthesized', () => {
     expect(smoke).toHaveLength(4);
     const tls = smoke.filter((p) => p.includes('--tls-host-name hello.example.com'));
     expect(tls).toHaveLength(1);
-    expect(tls[0]).toContain('SmokeTest-prod-us-east-1');
+    expect(tls[0]).toContain('SmokeAndBake-prod-us-east-1');
   });
 });
