@@ -22,6 +22,6 @@ if [ ${#manifests[@]} -eq 0 ]; then
 fi
 for f in "${manifests[@]}"; do
   echo "=== manifests: k8s-validate $(basename "$f")"
-  bash tools/k8s-validate/run.sh "$f"
+  bash tools/dev/k8s-validate/run.sh "$f"
 done
 echo "=== release checks passed"

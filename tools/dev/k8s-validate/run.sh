@@ -2,7 +2,7 @@
 # Runs k8s-validate with the given arguments, building it first into bin/k8s-validate when the
 # binary is missing or older than any of its sources (*.go, go.mod, go.sum).
 #
-#   bash tools/k8s-validate/run.sh [--psa-version v1.35] [--json] <file.yaml|->
+#   bash tools/dev/k8s-validate/run.sh [--psa-version v1.35] [--json] <file.yaml|->
 #
 # Exit status is the tool's: 0 no findings, 1 findings, 2 unreadable input or usage error;
 # 2 as well when the build fails (no Go toolchain, or modules that cannot be downloaded).
