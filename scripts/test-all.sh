@@ -54,7 +54,7 @@ gate "cdk synth, default STACK_ENVIRONMENTS (cdk-nag AwsSolutions inside)" synth
 cfnlint() { bash scripts/cfn-lint.sh cdk.out; }
 if need cfn-lint "bash scripts/setup-python.sh"; then gate "cfn-lint (every synthesized template)" cfnlint; elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("cfn-lint missing"); fi
 
-render() { rm -rf cdk.out/manifests && npx tsx tools/manifests.ts --out-dir cdk.out/manifests; }
+render() { rm -rf cdk.out/manifests && npx tsx tools/dev/manifests.ts --out-dir cdk.out/manifests; }
 gate "render manifests (npm run manifests, every environment)" render
 validate() { local rc=0; for f in cdk.out/manifests/*.yaml; do bash tools/dev/k8s-validate/run.sh "$f" || rc=1; done; return $rc; }
 gate "manifests: Kubernetes 1.35 schemas and Pod Security restricted (k8s-validate)" validate

@@ -208,7 +208,7 @@ export class PipelineStack extends Stack {
     scopePipelineGrants(this.pipeline.pipeline, this.pipeline.node.tryFindChild('Assets'));
   }
 
-  /** The replicas of regions added after the image was pushed get it before any gate runs (tools/image-backfill). */
+  /** The replicas of regions added after the image was pushed get it before any gate runs (tools/pipeline/image-backfill). */
   private backfillAfter(
     build: pipelines.Step,
     assembly: pipelines.IFileSetProducer,

@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { IMAGE_ARTIFACT_FILE } from '../image/tag';
 import { BUILD_IMAGES } from './codebuild-images';
 
-/** Where the synth step puts bundled tools inside the cloud assembly (tools/bundle.ts, `npm run bundle:tools`). */
+/** Where the synth step puts bundled tools inside the cloud assembly (tools/pipeline/bundle.ts, `npm run bundle:tools`). */
 export const TOOLS_DIR = 'tools';
 
 export interface ImageBuildStepProps {
@@ -90,7 +90,7 @@ export interface ImageGateStepProps {
 
 /**
  * Before a stage deploys: the image has replicated to the stage's region and its scan shows no
- * finding at or above `failOn` (tools/image-gate). Runs the bundled gate from the cloud assembly:
+ * finding at or above `failOn` (tools/pipeline/image-gate). Runs the bundled gate from the cloud assembly:
  * no `npm ci`, so it starts in seconds.
  */
 export class ImageGateStep extends CodeBuildStep {
@@ -140,7 +140,7 @@ export interface ImageBackfillStepProps {
 
 /**
  * After the build, before any gate: every stage region's replica holds the current tag
- * (tools/image-backfill). ECR replication copies only images pushed after the rule exists, so a
+ * (tools/pipeline/image-backfill). ECR replication copies only images pushed after the rule exists, so a
  * region added later would otherwise never receive an image whose tag was built before.
  */
 export class ImageBackfillStep extends CodeBuildStep {
@@ -183,7 +183,7 @@ export interface SmokeTestStepProps {
 
 /**
  * After a stage deploys: calls the service through its load balancer until /version reports the
- * expected image tag, within a bounded time (tools/smoke-test). One class for every stage.
+ * expected image tag, within a bounded time (tools/pipeline/smoke-test). One class for every stage.
  */
 export class SmokeTestStep extends CodeBuildStep {
   constructor(id: string, props: SmokeTestStepProps) {

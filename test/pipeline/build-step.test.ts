@@ -141,7 +141,7 @@ describe('scripts/release-checks.sh stops at the first failure (stand-in go and 
     expect(first('go vet')).toBe(0);
     expect(first('go test -race')).toBeGreaterThan(first('go vet'));
     expect(r.calls[first('go run')]).toContain('staticcheck');
-    expect(first('npx tsx tools/manifests.ts --out-dir')).toBeGreaterThan(first('go run'));
+    expect(first('npx tsx tools/dev/manifests.ts --out-dir')).toBeGreaterThan(first('go run'));
     expect(r.out).toContain('k8s-validate preprod-eu-west-1.yaml');
   });
 

@@ -62,7 +62,7 @@ const ALLOWED: readonly Allowed[] = [
     policy: /ImageBackfill.*RoleDefaultPolicy/,
     actions: ['ecr:DescribeReplicationBackfillResults', 'ecr:StartReplicationBackfill'],
     reason:
-      'registry-level ECR actions (the registry is the resource; the ECR service authorization reference lists no resource type for them): start and follow a replication backfill of the pipeline registry to a stage region (tools/image-backfill).',
+      'registry-level ECR actions (the registry is the resource; the ECR service authorization reference lists no resource type for them): start and follow a replication backfill of the pipeline registry to a stage region (tools/pipeline/image-backfill).',
   },
   {
     policy: /AlbControlleralbsaRoleDefaultPolicy/,
