@@ -10,7 +10,7 @@ import {
   ACTIONS_PER_REPLICA_REGION,
   MAX_ACTIONS_PER_STAGE,
   MAX_REGIONS_PER_WAVE,
-} from '../../lib/pipeline/limits';
+} from '../../lib/config/pipeline-shape';
 import { MAX_REGIONS_PER_BAKED_WAVE } from '../../lib/config/safe-delivery';
 import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
 

@@ -1,6 +1,8 @@
 /**
- * Pipeline-shape limits that configuration validation enforces before anything is built (no
- * imports: lib/config and the bundled tools use this module).
+ * Pipeline-shape limits that configuration validation enforces before anything is built
+ * (lib/config/pipeline-limits.ts) and the pipeline stack checks after it (lib/pipeline). They live
+ * in lib/config, the lowest layer, so that the validator never imports the pipeline
+ * (test/toolchain/layout.test.ts); no imports, so anything may use them.
  *
  * CodePipeline allows at most 50 actions in one stage
  * (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html), and CDK Pipelines,
