@@ -140,7 +140,7 @@ describe('tools/: laid out by who runs it', () => {
     expect(missing).toEqual([]);
   });
 
-  it('every tools/ path the README, docs, scripts and lib name exists', () => {
+  it('every tools/, lib/, scripts/ and test/ path the README, docs, scripts and lib name exists', () => {
     // CHANGELOG.md is history: it names paths as they were
     const named = tracked(
       'README.md',
@@ -153,7 +153,9 @@ describe('tools/: laid out by who runs it', () => {
     )
       .flatMap((f) =>
         [
-          ...fs.readFileSync(path.join(ROOT, f), 'utf8').matchAll(/(?<![\w./-])tools\/[\w./-]*\w/g),
+          ...fs
+            .readFileSync(path.join(ROOT, f), 'utf8')
+            .matchAll(/(?<![\w./-])(?:tools|lib|scripts|test)\/[\w./-]*\w/g),
         ].map((m) => ({ f, p: m[0] })),
       )
       .filter(({ p }) => !fs.existsSync(path.join(ROOT, p)))
