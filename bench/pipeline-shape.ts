@@ -7,7 +7,7 @@ import {
   type PipelineStage,
   readPipelineStages,
   runOrderGroups,
-} from '../tools/diagram';
+} from '../tools/dev/diagram';
 
 /**
  * The shape of the synthesized pipeline, read from a cloud assembly directory (`cdk synth -o`):

@@ -1,8 +1,8 @@
 // `npm run bundle:tools [outdir]`: bundles the pipeline's tools into `<outdir>/tools/*.cjs`
-// (default cdk.out), the definitions in tools/bundle.ts.
+// (default cdk.out), the definitions in tools/pipeline/bundle.ts.
 import * as path from 'node:path';
 import { build } from 'esbuild';
-import { PIPELINE_TOOLS, type PipelineTool, toolBuildOptions } from '../tools/bundle';
+import { PIPELINE_TOOLS, type PipelineTool, toolBuildOptions } from '../tools/pipeline/bundle';
 
 async function main(): Promise<void> {
   const repoRoot = path.resolve(__dirname, '..');

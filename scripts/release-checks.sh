@@ -13,7 +13,7 @@ bash app/scripts/test.sh
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 echo "=== manifests: render every environment ($*)"
-npx tsx tools/manifests.ts --out-dir "$out" "$@"
+npx tsx tools/dev/manifests.ts --out-dir "$out" "$@"
 shopt -s nullglob
 manifests=("$out"/*.yaml)
 if [ ${#manifests[@]} -eq 0 ]; then
@@ -22,6 +22,6 @@ if [ ${#manifests[@]} -eq 0 ]; then
 fi
 for f in "${manifests[@]}"; do
   echo "=== manifests: k8s-validate $(basename "$f")"
-  bash tools/k8s-validate/run.sh "$f"
+  bash tools/dev/k8s-validate/run.sh "$f"
 done
 echo "=== release checks passed"

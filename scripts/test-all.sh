@@ -32,7 +32,7 @@ gate "lint (eslint type-aware, prettier --check)" npm run -s lint
 if need go "https://go.dev/dl (Go 1.26)"; then
   gate "Go service: vet, race tests, fuzz seeds, staticcheck (app/)" bash app/scripts/test.sh
   # and build its binary once, before jest calls it
-  gate "manifest validator: gofmt, vet, race tests, staticcheck (tools/k8s-validate)" bash -c 'bash scripts/go-checks.sh tools/k8s-validate && bash tools/k8s-validate/run.sh --help >/dev/null'
+  gate "manifest validator: gofmt, vet, race tests, staticcheck (tools/dev/k8s-validate)" bash -c 'bash scripts/go-checks.sh tools/dev/k8s-validate && bash tools/dev/k8s-validate/run.sh --help >/dev/null'
   gate "service benchmark: gofmt, vet, staticcheck (bench/service)" bash scripts/go-checks.sh bench/service --no-tests
   gate "Dockerfile rules: gofmt, vet, race tests, staticcheck (tools/dev/dockerfile-rules)" bash tools/dev/dockerfile-rules/test.sh
 elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("go missing"); fi
@@ -54,9 +54,9 @@ gate "cdk synth, default STACK_ENVIRONMENTS (cdk-nag AwsSolutions inside)" synth
 cfnlint() { bash scripts/cfn-lint.sh cdk.out; }
 if need cfn-lint "bash scripts/setup-python.sh"; then gate "cfn-lint (every synthesized template)" cfnlint; elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("cfn-lint missing"); fi
 
-render() { rm -rf cdk.out/manifests && npx tsx tools/manifests.ts --out-dir cdk.out/manifests; }
+render() { rm -rf cdk.out/manifests && npx tsx tools/dev/manifests.ts --out-dir cdk.out/manifests; }
 gate "render manifests (npm run manifests, every environment)" render
-validate() { local rc=0; for f in cdk.out/manifests/*.yaml; do bash tools/k8s-validate/run.sh "$f" || rc=1; done; return $rc; }
+validate() { local rc=0; for f in cdk.out/manifests/*.yaml; do bash tools/dev/k8s-validate/run.sh "$f" || rc=1; done; return $rc; }
 gate "manifests: Kubernetes 1.35 schemas and Pod Security restricted (k8s-validate)" validate
 if need checkov "bash scripts/setup-python.sh"; then
   checkov_manifests() { compgen -G 'cdk.out/manifests/*.yaml' >/dev/null || { echo 'no rendered manifests to scan'; return 1; }; checkov -d cdk.out/manifests --framework kubernetes --compact --quiet --skip-download; }

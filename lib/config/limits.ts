@@ -1,6 +1,6 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { z } from 'zod';
-import { SUBNET_CONFIGURATION } from '../constructs/network';
+import { SUBNET_CONFIGURATION } from './subnets';
 
 /**
  * Limits that make a config the schema accepts also one that synthesizes and deploys: each rule

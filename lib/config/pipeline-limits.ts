@@ -5,13 +5,13 @@ import {
   MAX_REGIONS_PER_WAVE,
   MAX_REPLICA_REGIONS,
   MAX_ECR_REPLICATION_DESTINATIONS,
-} from '../pipeline/limits';
+} from './pipeline-shape';
 import type { ConfigProblem, CrossFieldInput } from './schema';
 
 /**
  * Rules from the pipeline's shape: a prod wave deploys its regions in one CodePipeline stage, and
  * the ImageReplicas stage holds one replica stack per region other than the pipeline's; neither
- * may exceed CodePipeline's actions per stage (lib/pipeline/limits.ts).
+ * may exceed CodePipeline's actions per stage (lib/config/pipeline-shape.ts).
  */
 export function checkPipelineLimits(input: CrossFieldInput): ConfigProblem[] {
   const problems: ConfigProblem[] = [];

@@ -2,7 +2,7 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 
 /**
  * Real AWS regions, from aws-cdk-lib's region database (no hand-kept list). This module imports
- * nothing but `aws-cdk-lib/region-info`, so the bundled pipeline tools (tools/bundle.ts) can use
+ * nothing but `aws-cdk-lib/region-info`, so the bundled pipeline tools (tools/pipeline/bundle.ts) can use
  * it without pulling in the CDK constructs.
  */
 export const AWS_REGIONS: readonly string[] = RegionInfo.regions.map((r) => r.name);

@@ -2,17 +2,7 @@ import { RemovalPolicy, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-
-/**
- * The subnets of every zone, in the order the VPC allocates them. The config validator checks
- * that `vpcCidr` holds them for every configured zone (lib/config/limits.ts), with the same
- * allocator, so a CIDR the validator accepts is one the VPC can be built from.
- */
-export const SUBNET_CONFIGURATION: readonly ec2.SubnetConfiguration[] = [
-  { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 22 },
-  // /19 per zone: VPC CNI gives every pod a VPC address.
-  { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 19 },
-];
+import { SUBNET_CONFIGURATION } from '../config/subnets';
 
 export interface NetworkProps {
   /** The AZs, from config: never looked up at synth. */

@@ -3,7 +3,7 @@ import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 /**
  * The CodeBuild images the pipeline's steps run on, and what each offers. CodeBuild puts on PATH
  * only the runtimes a buildspec selects (`phases.install.runtime-versions`); anything else is the
- * image's default (on standard:7.0, `go` was Go 1.20, too old for tools/k8s-validate). So every
+ * image's default (on standard:7.0, `go` was Go 1.20, too old for tools/dev/k8s-validate). So every
  * step selects each runtime it runs, at a version its image offers: test/pipeline/codebuild-runtimes.test.ts
  * checks every synthesized step against this table.
  *
@@ -56,7 +56,7 @@ export const BUILD_IMAGES = {
 
 /**
  * The runtime versions the steps select: Node 24 LTS (package.json "engines"; Node 20 is past end of
- * life), Go 1.26 (app/go.mod, tools/k8s-validate/go.mod), Python 3.13 (scripts/setup-python.sh's tools).
+ * life), Go 1.26 (app/go.mod, tools/dev/k8s-validate/go.mod), Python 3.13 (scripts/setup-python.sh's tools).
  */
 export const RUNTIME_VERSIONS = { nodejs: '24', golang: '1.26', python: '3.13' } as const;
 

@@ -14,7 +14,7 @@ import { PipelineNotifications, approvalComment } from './notifications';
 import { addStageConditions, deployStagesOf } from './stage-conditions';
 import { BUILD_CACHE_PREFIX, buildStep, buildStepCodeBuildOptions } from './build-step';
 import { BUILD_IMAGES, selectRuntimes } from './codebuild-images';
-import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from './limits';
+import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../config/pipeline-shape';
 import { scopePipelineGrants } from './scoped-grants';
 import { ImageBuildStep, ImageGateStep, SmokeTestStep } from './steps';
 import { imageGateStageName } from './image-gate-stage';
@@ -239,10 +239,10 @@ export class PipelineStack extends Stack {
       if (index < 0) {
         const split = names.filter((n) => n.startsWith(`${name}.`));
         // Config validation refuses waves that would split (lib/config/pipeline-limits.ts); reaching
-        // this means the steps per region changed without lib/pipeline/limits.ts.
+        // this means the steps per region changed without lib/config/pipeline-shape.ts.
         if (split.length > 0)
           throw new Error(
-            `pipeline stage ${name} has more than ${MAX_ACTIONS_PER_STAGE} actions and was split into ${split.join(', ')}: ACTIONS_PER_REGION (${ACTIONS_PER_REGION}) in lib/pipeline/limits.ts no longer matches the steps each region runs; update it`,
+            `pipeline stage ${name} has more than ${MAX_ACTIONS_PER_STAGE} actions and was split into ${split.join(', ')}: ACTIONS_PER_REGION (${ACTIONS_PER_REGION}) in lib/config/pipeline-shape.ts no longer matches the steps each region runs; update it`,
           );
         throw new Error(`internal: pipeline stage ${name} not found among ${names.join(', ')}`);
       }

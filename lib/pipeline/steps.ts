@@ -9,7 +9,7 @@ import { IMAGE_ARTIFACT_FILE } from '../image/tag';
 import { BAKE_WATCH_SCRIPT, type BakeTarget, bakeWatchFor } from './bake-watch';
 import { BUILD_IMAGES } from './codebuild-images';
 
-/** Where the synth step puts bundled tools inside the cloud assembly (tools/bundle.ts, `npm run bundle:tools`). */
+/** Where the synth step puts bundled tools inside the cloud assembly (tools/pipeline/bundle.ts, `npm run bundle:tools`). */
 export const TOOLS_DIR = 'tools';
 
 export interface ImageBuildStepProps {
@@ -94,7 +94,7 @@ export interface ImageGateStepProps {
 
 /**
  * Before stages deploy: the image has replicated to their regions and its scan shows no
- * finding at or above `failOn` (tools/image-gate). Runs the bundled gate from the cloud assembly:
+ * finding at or above `failOn` (tools/pipeline/image-gate). Runs the bundled gate from the cloud assembly:
  * no `npm ci`, so it starts in seconds.
  */
 export class ImageGateStep extends CodeBuildStep {
@@ -142,7 +142,7 @@ export interface ImageBackfillProps {
 
 /**
  * The image build's last command (buildspec.yml, post_build) makes every stage region's replica
- * hold the current tag (tools/image-backfill), also when the build was skipped. ECR replication
+ * hold the current tag (tools/pipeline/image-backfill), also when the build was skipped. ECR replication
  * copies only images pushed after the rule exists, so a region added later would otherwise never
  * receive an image whose tag was built before. It runs inside the build's action rather than as
  * an action of its own: one sequential step less on the path to prod (issue 16). The values are
@@ -190,7 +190,7 @@ export interface SmokeTestStepProps {
 
 /**
  * After a stage deploys: calls the service through its load balancer until /version reports the
- * expected image tag, within a bounded time (tools/smoke-test), then bakes it: watches its bake
+ * expected image tag, within a bounded time (tools/pipeline/smoke-test), then bakes it: watches its bake
  * alarm for the bake time and fails on ALARM (lib/pipeline/bake-watch.ts). One action for both: a
  * failed smoke test fails at once, before any bake, and the pair costs one build and one
  * sequential step instead of two (issue 16; docs/decisions/0022-path-to-prod.md).

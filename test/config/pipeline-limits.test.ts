@@ -11,7 +11,7 @@ import {
   MAX_ACTIONS_PER_STAGE,
   MAX_REGIONS_PER_WAVE,
   MAX_ECR_REPLICATION_DESTINATIONS,
-} from '../../lib/pipeline/limits';
+} from '../../lib/config/pipeline-shape';
 import { MAX_REGIONS_PER_BAKED_WAVE } from '../../lib/config/safe-delivery';
 import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
 

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { STACK_ENVIRONMENTS } from '../../lib/config';
-import { type CfnTemplateJson, DIAGRAM_FILE, readPipelineStages, renderPipelineDiagram, renderPipelineDiagramDoc, synthesizePipelineTemplate } from '../../tools/diagram';
+import { type CfnTemplateJson, DIAGRAM_FILE, readPipelineStages, renderPipelineDiagram, renderPipelineDiagramDoc, synthesizePipelineTemplate } from '../../tools/dev/diagram';
 
 // docs/pipeline-diagram.md is generated from the synthesized pipeline; these tests keep it honest.
 let template: CfnTemplateJson;

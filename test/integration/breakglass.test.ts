@@ -32,10 +32,10 @@ import { type DeploymentShape, type HpaShape, find } from './support/render';
 /**
  * `npm run breakglass` end to end: the real CLI, the real kubectl, the real API server; AWS
  * (S3, DynamoDB, STS, CloudFormation) emulated by moto_server as in
- * test/tools/breakglass/breakglass.moto.test.ts. Only the CLI's observable behaviour is asserted.
+ * test/tools/operator/breakglass/breakglass.moto.test.ts. Only the CLI's observable behaviour is asserted.
  */
 const { namespace: NS, name: NAME } = WORKLOAD;
-const CONFIG = 'test/tools/breakglass/fixtures/config.json';
+const CONFIG = 'test/tools/operator/breakglass/fixtures/config.json';
 const ENV = 'preprod-eu-west-1';
 const REGION = 'eu-west-1';
 // the context name `aws eks update-kubeconfig` gives the cluster, as the stack's ClusterArn output says
@@ -88,7 +88,7 @@ function run(
 }
 
 const breakglass = (args: string[]) =>
-  run('tools/breakglass/cli.ts', ['--env', ENV, '--config', CONFIG, '--yes', ...args]);
+  run('tools/operator/breakglass/cli.ts', ['--env', ENV, '--config', CONFIG, '--yes', ...args]);
 const objectsOf = (yaml: string): K8sObject[] =>
   parseAllDocuments(yaml)
     .map((d) => d.toJS() as K8sObject)
@@ -150,7 +150,7 @@ beforeAll(async () => {
   fs.writeFileSync(kubeconfigForBreakglass, JSON.stringify(kc), { mode: 0o600 });
 
   // what the pipeline deployed: the rendered manifest, applied by the stage and stored in S3
-  const rendered = await run('tools/manifests.ts', [
+  const rendered = await run('tools/dev/manifests.ts', [
     '--env',
     ENV,
     '--config',

@@ -7,7 +7,7 @@ import { REPO_ROOT } from '../support/paths';
 /**
  * The rendered manifests against the Kubernetes 1.35 API (strict decode into k8s.io/api v0.35)
  * and the upstream Pod Security "restricted" evaluator (k8s.io/pod-security-admission), through
- * tools/k8s-validate. Mirrors upstream's pass/fail fixtures: ours pass, each single break fails.
+ * tools/dev/k8s-validate. Mirrors upstream's pass/fail fixtures: ours pass, each single break fails.
  */
 const props = {
   image: '111111111111.dkr.ecr.eu-west-1.amazonaws.com/hello-web:app-0123456789abcdef',
@@ -18,11 +18,15 @@ const props = {
 };
 
 function validate(yamlText: string) {
-  const r = spawnSync('bash', [path.join(REPO_ROOT, 'tools', 'k8s-validate', 'run.sh'), '-'], {
-    input: yamlText,
-    encoding: 'utf8',
-    timeout: 300000,
-  });
+  const r = spawnSync(
+    'bash',
+    [path.join(REPO_ROOT, 'tools', 'dev', 'k8s-validate', 'run.sh'), '-'],
+    {
+      input: yamlText,
+      encoding: 'utf8',
+      timeout: 300000,
+    },
+  );
   if (r.status === 2) throw new Error(`k8s-validate could not run: ${r.stderr}`);
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }

@@ -39,7 +39,7 @@ test('the Build step runs the release checks (Go vet, race tests, staticcheck, m
   expect(at('npx cdk synth')).toBeGreaterThan(at('npm run test:unit'));
   const script = fs.readFileSync(path.join(REPO_ROOT, 'scripts', 'release-checks.sh'), 'utf8');
   expect(script).toContain('bash app/scripts/test.sh');
-  expect(script).toContain('tools/k8s-validate/run.sh');
+  expect(script).toContain('tools/dev/k8s-validate/run.sh');
   const appChecks = fs.readFileSync(path.join(REPO_ROOT, 'app', 'scripts', 'test.sh'), 'utf8');
   for (const check of ['go vet', 'go test -race', 'scripts/lint.sh'])
     expect(appChecks).toContain(check);
@@ -107,7 +107,7 @@ describe('scripts/release-checks.sh stops at the first failure (stand-in go and 
       'scripts/release-checks.sh',
       'app/scripts/test.sh',
       'app/scripts/lint.sh',
-      'tools/k8s-validate/run.sh',
+      'tools/dev/k8s-validate/run.sh',
     ]) {
       fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
       fs.copyFileSync(path.join(REPO_ROOT, rel), path.join(dir, rel));
@@ -141,7 +141,7 @@ describe('scripts/release-checks.sh stops at the first failure (stand-in go and 
     expect(first('go vet')).toBe(0);
     expect(first('go test -race')).toBeGreaterThan(first('go vet'));
     expect(r.calls[first('go run')]).toContain('staticcheck');
-    expect(first('npx tsx tools/manifests.ts --out-dir')).toBeGreaterThan(first('go run'));
+    expect(first('npx tsx tools/dev/manifests.ts --out-dir')).toBeGreaterThan(first('go run'));
     expect(r.out).toContain('k8s-validate preprod-eu-west-1.yaml');
   });
 

@@ -11,7 +11,7 @@ import { type Synthesized, synthesize } from '../support/synth';
 /**
  * TLS is tested like HTTP: with `certificateArn` the stage's ServiceUrl is https://, the smoke test
  * calls it presenting `tlsHostName` (the name the certificate covers) and checks the certificate
- * against it (test/tools/smoke-test/tls.test.ts), and port 80 closes unless `httpWithTls` keeps it:
+ * against it (test/tools/pipeline/smoke-test/tls.test.ts), and port 80 closes unless `httpWithTls` keeps it:
  * an NLB is layer 4 and cannot redirect HTTP to HTTPS
  * (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-listeners.html).
  */

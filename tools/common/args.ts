@@ -14,7 +14,7 @@ type Values<S extends Record<string, FlagSpec>> = {
  * flag, a positional argument, a flag without its value or a flag given twice is a UsageError
  * naming it (exit 2), never node's wording or a stack trace. Every operator command parses its
  * command line here (the image gate keeps its own parser with the same rules:
- * tools/image-gate/args.ts), so one convention holds for all of them.
+ * tools/pipeline/image-gate/args.ts), so one convention holds for all of them.
  */
 export function parseFlags<S extends Record<string, FlagSpec>>(
   argv: readonly string[],

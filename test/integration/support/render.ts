@@ -6,13 +6,13 @@ import { type K8sObject, readManifest } from './kubectl';
 
 /**
  * Every environment's manifests, rendered by the project's own command
- * (`tsx tools/manifests.ts --out-dir DIR [--config FILE] --tag TAG`, what `npm test` validates):
+ * (`tsx tools/dev/manifests.ts --out-dir DIR [--config FILE] --tag TAG`, what `npm test` validates):
  * stage name -> objects, in apply order.
  */
 export function renderAll(outDir: string, tag: string, config?: string): Map<string, K8sObject[]> {
   const args = [
     TSX_CLI,
-    'tools/manifests.ts',
+    'tools/dev/manifests.ts',
     '--out-dir',
     outDir,
     '--tag',

@@ -2,17 +2,17 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type BreakglassDeps, breakglassMain } from '../../../tools/breakglass/main';
+import { type BreakglassDeps, breakglassMain } from '../../../tools/operator/breakglass/main';
 import { memoryOutput } from '../../../tools/common/output';
 import { runCli } from '../../../tools/common/run';
-import { type RollbackDeps, rollbackMain } from '../../../tools/rollback/main';
-import { main as smokeMain } from '../../../tools/smoke-test/cli';
+import { type RollbackDeps, rollbackMain } from '../../../tools/operator/rollback/main';
+import { main as smokeMain } from '../../../tools/pipeline/smoke-test/cli';
 import { REPO_ROOT, TSX_CLI } from '../../support/paths';
 
 /**
  * One command-line convention for every operator command (issue 13, "Command lines"): a flag
  * given twice is refused (exit 2) instead of silently taking the last value, before anything is
- * touched; the image gate already refuses it (test/tools/image-gate/args.test.ts).
+ * touched; the image gate already refuses it (test/tools/pipeline/image-gate/args.test.ts).
  */
 function refusingBreakglassDeps() {
   const touched: string[] = [];
@@ -124,11 +124,15 @@ describe('a repeated flag is refused by every command', () => {
 
 describe('npm run manifests: bad --out-dir and --tag are usage errors, not stack traces or invalid images', () => {
   const run = (...args: string[]) =>
-    spawnSync(process.execPath, [TSX_CLI, path.join(REPO_ROOT, 'tools', 'manifests.ts'), ...args], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-      timeout: 60000,
-    });
+    spawnSync(
+      process.execPath,
+      [TSX_CLI, path.join(REPO_ROOT, 'tools', 'dev', 'manifests.ts'), ...args],
+      {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+        timeout: 60000,
+      },
+    );
 
   test('--out-dir naming an existing file', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'manifests-bad-'));

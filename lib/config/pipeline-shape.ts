@@ -1,0 +1,41 @@
+/**
+ * Pipeline-shape limits that configuration validation enforces before anything is built
+ * (lib/config/pipeline-limits.ts) and the pipeline stack checks after it (lib/pipeline). They live
+ * in lib/config, the lowest layer, so that the validator never imports the pipeline
+ * (test/toolchain/layout.test.ts); no imports, so anything may use them.
+ *
+ * CodePipeline allows at most 50 actions in one stage
+ * (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html), and CDK Pipelines,
+ * rather than fail, splits a longer stage into `<name>.1`, `<name>.2`, ... (aws-cdk-lib
+ * pipelines/lib/codepipeline/codepipeline.ts, `chunkTranches(50, ...)`). A split stage would lose
+ * its automatic rollback and the names the rollback command and diagram know, so the
+ * configuration may not ask for one.
+ */
+export const MAX_ACTIONS_PER_STAGE = 50;
+
+/**
+ * Actions the pipeline puts in a deploy stage for each region: the stack's deployment (one
+ * CloudFormation create-or-update, no change set) and the smoke test with the bake after it (one
+ * CodeBuild action, lib/pipeline/steps.ts). The image gates run outside the deploy stages, so a
+ * rollback never re-runs them (lib/pipeline/image-gate-stage.ts). A test derives this number from
+ * the synthesized pipeline (test/config/pipeline-limits.test.ts): when a step is added per
+ * region, change it here and validation follows.
+ */
+export const ACTIONS_PER_REGION = 2;
+
+/** Actions of the ImageReplicas stage per replica region: the replica stack's deployment. */
+export const ACTIONS_PER_REPLICA_REGION = 1;
+
+export const MAX_REGIONS_PER_WAVE = Math.floor(MAX_ACTIONS_PER_STAGE / ACTIONS_PER_REGION);
+/**
+ * ECR: one replication rule holds at most 25 destinations (AWS::ECR::ReplicationConfiguration
+ * ReplicationRule, `Destinations`, maximum 25:
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ecr-replicationconfiguration-replicationrule.html),
+ * and the pipeline replicates with one rule (lib/constructs/image-repository.ts).
+ */
+export const MAX_ECR_REPLICATION_DESTINATIONS = 25;
+
+export const MAX_REPLICA_REGIONS = Math.min(
+  Math.floor(MAX_ACTIONS_PER_STAGE / ACTIONS_PER_REPLICA_REGION),
+  MAX_ECR_REPLICATION_DESTINATIONS,
+);

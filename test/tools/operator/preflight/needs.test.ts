@@ -1,0 +1,48 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { validateConfig, STACK_ENVIRONMENTS } from '../../../../lib/config';
+import {
+  type DeploymentNeeds,
+  cliBootstrapVersion,
+  readDeploymentNeeds,
+  synthesizeNeeds,
+} from '../../../../tools/operator/preflight/needs';
+import { REPO_ROOT } from '../../../support/paths';
+import { NEEDS } from './fixtures';
+
+/** The needs come from a real synth of the default configuration (once for this file). */
+let needs: DeploymentNeeds;
+beforeAll(() => {
+  needs = synthesizeNeeds(validateConfig(STACK_ENVIRONMENTS), REPO_ROOT);
+});
+
+test('every account/region a stack deploys to: the stages, and the pipeline account in each stage region (support stacks, image replicas)', () => {
+  expect(needs.bootstrapTargets).toEqual(NEEDS.bootstrapTargets);
+});
+
+test('the bootstrap version is the highest the synthesized stacks declare (the lookup role needs 8)', () => {
+  expect(needs.requiredBootstrapVersion).toBe(NEEDS.requiredBootstrapVersion);
+});
+
+test('the widest stage is the two-region prod wave: its gates run at once', () => {
+  // The wave's gate stage and its deploy stage both run two builds at once: either is the answer.
+  expect(needs.parallelBuilds).toEqual({
+    ...NEEDS.parallelBuilds,
+    stage: expect.stringMatching(/^(ImageGate-)?prod-wave-2$/) as unknown,
+  });
+});
+
+test("the CLI's bootstrap template version is read from the pinned aws-cdk", () => {
+  expect(needs.latestBootstrapVersion).toBe(cliBootstrapVersion());
+  expect(cliBootstrapVersion()).toBeGreaterThanOrEqual(needs.requiredBootstrapVersion);
+});
+
+test('an assembly without a deployable stack is an error, not an empty plan', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'empty-assembly-'));
+  fs.writeFileSync(
+    path.join(dir, 'manifest.json'),
+    JSON.stringify({ version: '1', artifacts: {} }),
+  );
+  expect(() => readDeploymentNeeds(dir)).toThrow(/no stack with an account and region/);
+});
