@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 )
 
 // maxPendingLogBytes bounds the log bytes waiting for the writer goroutine.
@@ -11,6 +12,14 @@ import (
 // when every line was its own write: memory stays bounded and no line is
 // dropped. Some thousand access log lines.
 const maxPendingLogBytes = 256 << 10
+
+// logLinger is the longest a log line waits for others to share its
+// write, when fewer than lingerBelowBytes are queued: a line reaches stdout
+// at most about a millisecond after it is logged.
+const (
+	logLinger        = time.Millisecond
+	lingerBelowBytes = 32 << 10
+)
 
 // newLogger returns the service's JSON logger writing to out, and a close
 // function that writes every line still pending and stops the writer; run
@@ -84,6 +93,13 @@ func (w *batchWriter) loop() {
 		if len(w.pending) == 0 {
 			w.mu.Unlock()
 			return
+		}
+		if !w.closing && len(w.pending) < lingerBelowBytes {
+			// Let lines gather for a moment: a write(2) per line or two
+			// costs the service about as much as it did unbatched.
+			w.mu.Unlock()
+			time.Sleep(logLinger)
+			w.mu.Lock()
 		}
 		// Swap buffers: writers append to the other one meanwhile.
 		batch, w.pending = w.pending, batch[:0]
