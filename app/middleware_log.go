@@ -10,6 +10,7 @@ import (
 // duration and response bytes. It logs the path only: never the query
 // string, headers or body, any of which may carry a secret.
 func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
+	handler := logger.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
@@ -18,13 +19,25 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 			// The handler wrote nothing at all: net/http sends 200.
 			rec.status = http.StatusOK
 		}
-		logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		ctx := r.Context()
+		if !handler.Enabled(ctx, slog.LevelInfo) {
+			return
+		}
+		// The record built here is what logger.LogAttrs would build, minus
+		// the caller's program counter: that costs a stack walk per request
+		// (runtime.Callers), and only HandlerOptions.AddSource, which this
+		// service does not set, reads it. The end time is the record's
+		// time, so the clock is read twice per request, not three times.
+		end := time.Now()
+		line := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+		line.AddAttrs(
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
 			slog.Int64("bytes", rec.bytes),
 		)
+		_ = handler.Handle(ctx, line)
 	})
 }
 

@@ -69,7 +69,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cert = &c
 	}
 
-	logger := slog.New(slog.NewJSONHandler(stdout, nil))
+	// Lines are written by a goroutine of their own, batched, and all of
+	// them before run returns, whatever it returns (log_writer.go).
+	logger, closeLogs := newLogger(stdout)
+	defer closeLogs()
 	ready := &readiness{}
 	handler := NewServer(logger, cfg.Greeting, build, ready)
 	if o.wrapHandler != nil {
