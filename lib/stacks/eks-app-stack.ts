@@ -67,11 +67,10 @@ export class EksAppStack extends Stack {
 
     // The replica of the project's repository in this environment's own region (ECR replication).
     const uri = imageUri({ ...props.image, region: this.region, urlSuffix: this.urlSuffix });
-    const workloadProps = workloadPropsFor(env, { uri, tag: props.image.tag });
-    const workload = new Workload(this, 'Workload', { cluster, ...workloadProps });
-    const store = new BreakglassStore(this, 'Breakglass', {
-      manifestsYaml: toYaml(renderWorkload(workloadProps)),
-    });
+    // Rendered once (issue 15): the cluster applies these objects and the breakglass store keeps them.
+    const objects = renderWorkload(workloadPropsFor(env, { uri, tag: props.image.tag }));
+    const workload = new Workload(this, 'Workload', { cluster, objects });
+    const store = new BreakglassStore(this, 'Breakglass', { manifestsYaml: toYaml(objects) });
     // The registry lives in the pipeline account, so its account is the one whose pipeline reads the bake alarm.
     const alarms = new ServiceAlarms(this, 'Alarms', {
       cluster,

@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { parseAllDocuments } from 'yaml';
 import { STACK_ENVIRONMENTS } from '../../lib/config';
+import * as manifests from '../../lib/manifests/workload';
 import { type Synthesized, synthesize } from '../support/synth';
 
 let s: Synthesized;
@@ -9,9 +11,14 @@ let prod: Template;
 let preprod: Template;
 /** pre-prod with a public endpoint, an operator role and a certificate: the options a config can turn on. */
 let custom: Template;
+/** How many times the workload was rendered while the default app (4 environments) was built. */
+let renders: number;
 
 beforeAll(() => {
+  const render = jest.spyOn(manifests, 'renderWorkload');
   s = synthesize();
+  renders = render.mock.calls.length;
+  render.mockRestore();
   prod = s.stages['prod-us-east-1'];
   preprod = s.stages['preprod-eu-west-1'];
   custom = synthesize({
@@ -231,6 +238,47 @@ describe('workload and outputs', () => {
     expect(put).toContain('PutObject');
     expect(put).toContain('manifests/hello-web.yaml');
     expect(put).toContain('kind: Deployment');
+  });
+
+  test('the manifests are rendered once per stack (issue 15), not once per consumer', () => {
+    expect(renders).toBe(Object.keys(s.stages).length);
+  });
+
+  test('breakglass: the stored copy is exactly what the cluster applies, document for document', () => {
+    // Both are strings with tokens in them (the replica's URL suffix): CloudFormation joins them at
+    // deploy time, so join them here the same way, with each Ref as a placeholder.
+    const join = (v: unknown): string => {
+      if (typeof v === 'string') return v;
+      const o = v as Record<string, unknown>;
+      if ('Ref' in o) return `<${String(o.Ref)}>`;
+      if ('Fn::GetAtt' in o) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+      const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+      return parts.map(join).join(sep);
+    };
+    const props = (type: string) =>
+      Object.values(prod.findResources(type)).map(
+        (r) => (r as { Properties: Record<string, unknown> }).Properties,
+      );
+    // The workload's manifest is the one with the Deployment (the others are the controllers' service accounts).
+    const [manifest, ...others] = props('Custom::AWSCDK-EKS-KubernetesResource').filter((p) =>
+      join(p.Manifest).includes('"kind":"Deployment"'),
+    );
+    expect(others).toEqual([]);
+    // aws-eks-v2 adds its prune label to every object it applies; the stored copy is what was rendered.
+    const pruneLabel = manifest.PruneLabel as string;
+    const applied = (
+      JSON.parse(join(manifest.Manifest)) as Array<{ metadata: { labels: Record<string, string> } }>
+    ).map((o) => {
+      const { [pruneLabel]: prune, ...labels } = o.metadata.labels;
+      expect(prune).toBe('');
+      return { ...o, metadata: { ...o.metadata, labels } };
+    });
+    const [put] = props('Custom::AWS').map(
+      (p) => JSON.parse(join(p.Create)) as { parameters: { Body: string } },
+    );
+    const stored = parseAllDocuments(put.parameters.Body).map((d) => d.toJS() as unknown);
+    expect(stored.length).toBeGreaterThan(3);
+    expect(stored).toEqual(applied);
   });
 
   test('stage stacks do not claim termination protection the pipeline never applies (docs/runbooks/first-deployment.md turns it on)', () => {
