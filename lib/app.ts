@@ -1,11 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App, type AppProps, Aspects, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
 import { RetainExceptOnCreate } from './aspects/retain-except-on-create';
 import { type DeliveryConfig } from './config';
 import { IMAGE_ARTIFACT_FILE, type ImageArtifact, imageTagFor } from './image/tag';
-import { acknowledgeCfnValidateFindings, acknowledgeFindings } from './nag-acknowledgements';
+import {
+  AcknowledgedAwsSolutionsChecks,
+  acknowledgeCfnValidateFindings,
+} from './nag-acknowledgements';
 import { PipelineStack } from './pipeline/pipeline-stack';
 
 /**
@@ -55,10 +57,7 @@ export function buildApp(options: BuildAppOptions): {
   // A failed first create can be retried: nothing is DeletionPolicy Retain (docs/decisions/0007-first-deployment.md).
   Aspects.of(app).add(new RetainExceptOnCreate());
 
-  if (options.nag ?? true) {
-    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-    acknowledgeFindings(app);
-  }
+  if (options.nag ?? true) Validations.of(app).addPlugins(new AcknowledgedAwsSolutionsChecks(app));
   acknowledgeCfnValidateFindings(app);
 
   const artifact: ImageArtifact = { repositoryName: config.image.repositoryName, tag: imageTag };
