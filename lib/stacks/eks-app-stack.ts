@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config';
 import { ServiceAlarms } from '../constructs/alarms';
@@ -8,6 +8,7 @@ import { Network } from '../constructs/network';
 import { Workload } from '../constructs/workload';
 import { imageUri } from '../image/tag';
 import { renderWorkload, toYaml, workloadPropsFor } from '../manifests/workload';
+import { MemoizedLogicalIdStack } from './memoized-logical-ids';
 
 export interface EksAppStackProps extends StackProps {
   readonly environment: EnvironmentConfig;
@@ -35,7 +36,7 @@ export const OUTPUTS = {
 } as const;
 
 /** One environment: network, EKS cluster, the hardened workload and the breakglass store. */
-export class EksAppStack extends Stack {
+export class EksAppStack extends MemoizedLogicalIdStack {
   readonly serviceUrl: CfnOutput;
   readonly imageTag: CfnOutput;
   private readonly azs: readonly string[];

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { parseAllDocuments } from 'yaml';
 import { STACK_ENVIRONMENTS } from '../../lib/config';
@@ -13,12 +14,22 @@ let preprod: Template;
 let custom: Template;
 /** How many times the workload was rendered while the default app (4 environments) was built. */
 let renders: number;
+/** How many times each element's logical ID was allocated during that synth. */
+const allocations = new Map<CfnElement, number>();
 
 beforeAll(() => {
   const render = jest.spyOn(manifests, 'renderWorkload');
+  // protected in the typings; CDK calls it for every Ref, GetAtt and template key.
+  const allocate = jest.spyOn(
+    Stack.prototype as unknown as { allocateLogicalId(e: CfnElement): string },
+    'allocateLogicalId',
+  );
   s = synthesize();
   renders = render.mock.calls.length;
+  for (const [element] of allocate.mock.calls)
+    allocations.set(element, (allocations.get(element) ?? 0) + 1);
   render.mockRestore();
+  allocate.mockRestore();
   prod = s.stages['prod-us-east-1'];
   preprod = s.stages['preprod-eu-west-1'];
   custom = synthesize({
@@ -323,5 +334,32 @@ describe('ordering and add-on takeover', () => {
       ResolveConflicts: 'OVERWRITE',
       ConfigurationValues: Match.serializedJson({ enableNetworkPolicy: 'true' }),
     });
+  });
+});
+
+describe('synth cost (docs/decisions/0021-synth-growth.md)', () => {
+  const stageElements = () =>
+    Object.keys(s.stages).flatMap((name) => {
+      const stage = s.pipelineStack.node.findChild(name) as unknown as { stack: Stack };
+      return stage.stack.node.findAll().filter((c) => CfnElement.isCfnElement(c));
+    });
+
+  test("each stage element's logical ID is allocated once per synth, and is the one CDK's scheme gives", () => {
+    const elements = stageElements();
+    expect(elements.length).toBeGreaterThan(400);
+    expect(elements.filter((e) => allocations.get(e) !== 1).map((e) => e.node.path)).toEqual([]);
+    // CDK's own allocation (uncached), called on each element's stack.
+    const base = Stack.prototype as unknown as {
+      allocateLogicalId: (this: Stack, e: CfnElement) => string;
+    };
+    for (const e of elements)
+      expect(e.stack.resolve(e.logicalId)).toBe(base.allocateLogicalId.call(e.stack, e));
+  });
+
+  test('no construct carries a creation stack trace (CDK_DEBUG=true brings them back)', () => {
+    const traced = s.pipelineStack.node
+      .findAll()
+      .filter((c) => c.node.metadata.some((m) => m.type === 'aws:cdk:creationStack'));
+    expect(traced.map((c) => c.node.path)).toEqual([]);
   });
 });
