@@ -356,6 +356,16 @@ describe('synth cost (docs/decisions/0021-synth-growth.md)', () => {
       expect(e.stack.resolve(e.logicalId)).toBe(base.allocateLogicalId.call(e.stack, e));
   });
 
+  test("the pipeline stack's logical IDs are allocated once per synth too (it grows with every region)", () => {
+    const elements = s.pipelineStack.node
+      .findAll()
+      .filter((c) => CfnElement.isCfnElement(c) && c.stack === s.pipelineStack);
+    expect(elements.length).toBeGreaterThan(50);
+    expect(
+      elements.filter((e) => allocations.get(e as CfnElement) !== 1).map((e) => e.node.path),
+    ).toEqual([]);
+  });
+
   test('no construct carries a creation stack trace (CDK_DEBUG=true brings them back)', () => {
     const traced = s.pipelineStack.node
       .findAll()
