@@ -1,20 +1,28 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App, type AppProps, Aspects, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
 import { RetainExceptOnCreate } from './aspects/retain-except-on-create';
 import { type DeliveryConfig } from './config';
 import { IMAGE_ARTIFACT_FILE, type ImageArtifact, imageTagFor } from './image/tag';
-import { acknowledgeCfnValidateFindings, acknowledgeFindings } from './nag-acknowledgements';
+import {
+  AcknowledgedAwsSolutionsChecks,
+  acknowledgeCfnValidateFindings,
+} from './nag-acknowledgements';
 import { PipelineStack } from './pipeline/pipeline-stack';
 
 /**
  * Props of every App this project creates (`npx cdk synth` through bin/app.ts, and the tests): no
  * built-in CloudFormation validation. cfn-lint checks every synthesized template instead, in
  * `npm test` and in the pipeline's Build step; cdk-nag still runs inside every synth
- * (docs/decisions/0019-where-each-validator-runs.md).
+ * (docs/decisions/0019-where-each-validator-runs.md). No creation stack trace on every construct:
+ * capturing one per resource was about 5% of a synth's CPU, growing with every region, and only
+ * a validation report's "created at" lines use them; `CDK_DEBUG=true npx cdk synth` captures them
+ * again (docs/decisions/0021-synth-growth.md).
  */
-export const APP_PROPS: AppProps = { builtinCloudFormationValidation: false };
+export const APP_PROPS: AppProps = {
+  builtinCloudFormationValidation: false,
+  context: { 'aws:cdk:disable-creation-stack-traces': true },
+};
 
 export interface BuildAppOptions {
   readonly config: DeliveryConfig;
@@ -37,7 +45,13 @@ export function buildApp(options: BuildAppOptions): {
   pipelineStack: PipelineStack;
   imageTag: string;
 } {
-  const app = options.app ?? new App({ ...APP_PROPS, ...options.appProps });
+  const app =
+    options.app ??
+    new App({
+      ...APP_PROPS,
+      ...options.appProps,
+      context: { ...APP_PROPS.context, ...options.appProps?.context },
+    });
   const imageTag = imageTagFor(path.join(options.repoRoot, 'app'));
   const { config } = options;
 
@@ -55,10 +69,7 @@ export function buildApp(options: BuildAppOptions): {
   // A failed first create can be retried: nothing is DeletionPolicy Retain (docs/decisions/0007-first-deployment.md).
   Aspects.of(app).add(new RetainExceptOnCreate());
 
-  if (options.nag ?? true) {
-    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-    acknowledgeFindings(app);
-  }
+  if (options.nag ?? true) Validations.of(app).addPlugins(new AcknowledgedAwsSolutionsChecks(app));
   acknowledgeCfnValidateFindings(app);
 
   const artifact: ImageArtifact = { repositoryName: config.image.repositoryName, tag: imageTag };

@@ -1,4 +1,8 @@
-import { Validations } from 'aws-cdk-lib';
+import {
+  type IPolicyValidationContext,
+  type PolicyValidationPluginReport,
+  Validations,
+} from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 
@@ -219,23 +223,37 @@ const CFN_VALIDATE_ACKNOWLEDGEMENTS = [
 ];
 
 /**
- * Applies the acknowledgements: runs AwsSolutions once to list the findings, acknowledges each
- * finding that an entry covers (on its own construct, with its exact id), and leaves the rest to
- * fail the synth.
+ * cdk-nag's AwsSolutions pack as the app's validation plugin, applying the acknowledgements above
+ * to its own findings: the rules run once per synth (each resource of every stack checked once),
+ * every finding an entry covers is acknowledged on its own construct with its exact id, and the
+ * rest fail the synth. CDK applies acknowledgements after the plugins ran (`collectSuppressions`
+ * in aws-cdk-lib core/lib/private/synthesis-validation.js), so validation-report.json lists each
+ * acknowledged finding under `suppressedViolations` with its reason: nothing is hidden.
  */
-export function acknowledgeFindings(app: IConstruct): void {
-  const report = new AwsSolutionsChecks().validateScope(app);
-  const byPath = new Map(app.node.findAll().map((c) => [c.node.path, c] as const));
-  for (const violation of report.violations) {
-    for (const resource of violation.violatingResources) {
-      const constructPath = resource.constructPath ?? '';
-      const ack = NAG_ACKNOWLEDGEMENTS.find(
-        (a) => a.finding.test(violation.ruleName) && a.path.test(constructPath),
-      );
-      const construct = byPath.get(constructPath);
-      if (ack && construct)
-        Validations.of(construct).acknowledge({ id: violation.ruleName, reason: ack.reason });
+export class AcknowledgedAwsSolutionsChecks extends AwsSolutionsChecks {
+  override validate(context: IPolicyValidationContext): PolicyValidationPluginReport {
+    const report = super.validate(context);
+    const app = (context as IPolicyValidationContext & { readonly appConstruct: IConstruct })
+      .appConstruct;
+    // CDK matches an acknowledgement to a finding by `<plugin namespace>::<rule name>`
+    // (normalizeValidationId, aws-cdk-lib core/lib/validation/private/validation-id.js).
+    const namespace = this.name.replace(/ /g, '-');
+    const byPath = new Map(app.node.findAll().map((c) => [c.node.path, c] as const));
+    for (const violation of report.violations) {
+      for (const resource of violation.violatingResources) {
+        const constructPath = resource.constructPath ?? '';
+        const ack = NAG_ACKNOWLEDGEMENTS.find(
+          (a) => a.finding.test(violation.ruleName) && a.path.test(constructPath),
+        );
+        const construct = byPath.get(constructPath);
+        if (ack && construct)
+          Validations.of(construct).acknowledge({
+            id: `${namespace}::${violation.ruleName}`,
+            reason: ack.reason,
+          });
+      }
     }
+    return report;
   }
 }
 

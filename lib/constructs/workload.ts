@@ -1,21 +1,26 @@
 import { Duration } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import { Construct } from 'constructs';
-import { WORKLOAD, type WorkloadProps, renderWorkload, toPlain } from '../manifests/workload';
+import { WORKLOAD, type WorkloadObject, toPlain } from '../manifests/workload';
+
+export interface WorkloadConstructProps {
+  readonly cluster: eks.Cluster;
+  /**
+   * The rendered manifests (`renderWorkload`): the stack renders them once and hands the same
+   * objects to the breakglass copy, so the copy is exactly what the cluster applies.
+   */
+  readonly objects: readonly WorkloadObject[];
+}
 
 /** Applies the rendered workload to the cluster and reads the load balancer's hostname back. */
 export class Workload extends Construct {
   /** The NLB's DNS name, read from the Service once the controller has provisioned it. */
   readonly loadBalancerHostname: string;
 
-  constructor(
-    scope: Construct,
-    id: string,
-    props: WorkloadProps & { readonly cluster: eks.Cluster },
-  ) {
+  constructor(scope: Construct, id: string, props: WorkloadConstructProps) {
     super(scope, id);
-    const { cluster, ...workload } = props;
-    const manifest = cluster.addManifest('Manifests', ...toPlain(renderWorkload(workload)));
+    const { cluster } = props;
+    const manifest = cluster.addManifest('Manifests', ...toPlain(props.objects));
     // The Service needs the AWS Load Balancer Controller's webhook, or it gets a Classic ELB.
     if (cluster.albController) manifest.node.addDependency(cluster.albController);
 

@@ -1,4 +1,4 @@
-import { Aws, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, type StackProps } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -9,6 +9,7 @@ import { type DeliveryConfig, type EnvironmentConfig, allEnvironments } from '..
 import { ImageRepository } from '../constructs/image-repository';
 import { AppStage } from '../stages/app-stage';
 import { ImageReplicasStage } from '../stages/image-replicas-stage';
+import { MemoizedLogicalIdStack } from '../stacks/memoized-logical-ids';
 import { pipelineSource } from './source';
 import { PipelineNotifications, approvalComment } from './notifications';
 import { addStageConditions, deployStagesOf } from './stage-conditions';
@@ -55,7 +56,7 @@ export const PIPELINE_STAGES = {
  * deploying stage rolls back on failure. 15 sequential steps from push to the last prod region
  * with the default config (docs/decisions/0022-path-to-prod.md).
  */
-export class PipelineStack extends Stack {
+export class PipelineStack extends MemoizedLogicalIdStack {
   readonly pipeline: pipelines.CodePipeline;
   readonly imageRepository: ImageRepository;
   /** Names of the CodePipeline stages that deploy, in order (they get OnFailure: ROLLBACK). */

@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config';
 import { ServiceAlarms } from '../constructs/alarms';
@@ -8,6 +8,7 @@ import { Network } from '../constructs/network';
 import { Workload } from '../constructs/workload';
 import { imageUri } from '../image/tag';
 import { renderWorkload, toYaml, workloadPropsFor } from '../manifests/workload';
+import { MemoizedLogicalIdStack } from './memoized-logical-ids';
 
 export interface EksAppStackProps extends StackProps {
   readonly environment: EnvironmentConfig;
@@ -35,7 +36,7 @@ export const OUTPUTS = {
 } as const;
 
 /** One environment: network, EKS cluster, the hardened workload and the breakglass store. */
-export class EksAppStack extends Stack {
+export class EksAppStack extends MemoizedLogicalIdStack {
   readonly serviceUrl: CfnOutput;
   readonly imageTag: CfnOutput;
   private readonly azs: readonly string[];
@@ -67,11 +68,10 @@ export class EksAppStack extends Stack {
 
     // The replica of the project's repository in this environment's own region (ECR replication).
     const uri = imageUri({ ...props.image, region: this.region, urlSuffix: this.urlSuffix });
-    const workloadProps = workloadPropsFor(env, { uri, tag: props.image.tag });
-    const workload = new Workload(this, 'Workload', { cluster, ...workloadProps });
-    const store = new BreakglassStore(this, 'Breakglass', {
-      manifestsYaml: toYaml(renderWorkload(workloadProps)),
-    });
+    // Rendered once (issue 15): the cluster applies these objects and the breakglass store keeps them.
+    const objects = renderWorkload(workloadPropsFor(env, { uri, tag: props.image.tag }));
+    const workload = new Workload(this, 'Workload', { cluster, objects });
+    const store = new BreakglassStore(this, 'Breakglass', { manifestsYaml: toYaml(objects) });
     // The registry lives in the pipeline account, so its account is the one whose pipeline reads the bake alarm.
     const alarms = new ServiceAlarms(this, 'Alarms', {
       cluster,

@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { parseAllDocuments } from 'yaml';
 import { STACK_ENVIRONMENTS } from '../../lib/config';
+import * as manifests from '../../lib/manifests/workload';
 import { type Synthesized, synthesize } from '../support/synth';
 
 let s: Synthesized;
@@ -9,9 +12,24 @@ let prod: Template;
 let preprod: Template;
 /** pre-prod with a public endpoint, an operator role and a certificate: the options a config can turn on. */
 let custom: Template;
+/** How many times the workload was rendered while the default app (4 environments) was built. */
+let renders: number;
+/** How many times each element's logical ID was allocated during that synth. */
+const allocations = new Map<CfnElement, number>();
 
 beforeAll(() => {
+  const render = jest.spyOn(manifests, 'renderWorkload');
+  // protected in the typings; CDK calls it for every Ref, GetAtt and template key.
+  const allocate = jest.spyOn(
+    Stack.prototype as unknown as { allocateLogicalId(e: CfnElement): string },
+    'allocateLogicalId',
+  );
   s = synthesize();
+  renders = render.mock.calls.length;
+  for (const [element] of allocate.mock.calls)
+    allocations.set(element, (allocations.get(element) ?? 0) + 1);
+  render.mockRestore();
+  allocate.mockRestore();
   prod = s.stages['prod-us-east-1'];
   preprod = s.stages['preprod-eu-west-1'];
   custom = synthesize({
@@ -233,6 +251,47 @@ describe('workload and outputs', () => {
     expect(put).toContain('kind: Deployment');
   });
 
+  test('the manifests are rendered once per stack (issue 15), not once per consumer', () => {
+    expect(renders).toBe(Object.keys(s.stages).length);
+  });
+
+  test('breakglass: the stored copy is exactly what the cluster applies, document for document', () => {
+    // Both are strings with tokens in them (the replica's URL suffix): CloudFormation joins them at
+    // deploy time, so join them here the same way, with each Ref as a placeholder.
+    const join = (v: unknown): string => {
+      if (typeof v === 'string') return v;
+      const o = v as Record<string, unknown>;
+      if ('Ref' in o) return `<${String(o.Ref)}>`;
+      if ('Fn::GetAtt' in o) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+      const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+      return parts.map(join).join(sep);
+    };
+    const props = (type: string) =>
+      Object.values(prod.findResources(type)).map(
+        (r) => (r as { Properties: Record<string, unknown> }).Properties,
+      );
+    // The workload's manifest is the one with the Deployment (the others are the controllers' service accounts).
+    const [manifest, ...others] = props('Custom::AWSCDK-EKS-KubernetesResource').filter((p) =>
+      join(p.Manifest).includes('"kind":"Deployment"'),
+    );
+    expect(others).toEqual([]);
+    // aws-eks-v2 adds its prune label to every object it applies; the stored copy is what was rendered.
+    const pruneLabel = manifest.PruneLabel as string;
+    const applied = (
+      JSON.parse(join(manifest.Manifest)) as Array<{ metadata: { labels: Record<string, string> } }>
+    ).map((o) => {
+      const { [pruneLabel]: prune, ...labels } = o.metadata.labels;
+      expect(prune).toBe('');
+      return { ...o, metadata: { ...o.metadata, labels } };
+    });
+    const [put] = props('Custom::AWS').map(
+      (p) => JSON.parse(join(p.Create)) as { parameters: { Body: string } },
+    );
+    const stored = parseAllDocuments(put.parameters.Body).map((d) => d.toJS() as unknown);
+    expect(stored.length).toBeGreaterThan(3);
+    expect(stored).toEqual(applied);
+  });
+
   test('stage stacks do not claim termination protection the pipeline never applies (docs/runbooks/first-deployment.md turns it on)', () => {
     // CDK Pipelines deploys a stage's stacks with CloudFormation change-set actions, which have no
     // termination-protection setting (aws-cdk-lib/pipelines never reads a stack's terminationProtection);
@@ -275,5 +334,42 @@ describe('ordering and add-on takeover', () => {
       ResolveConflicts: 'OVERWRITE',
       ConfigurationValues: Match.serializedJson({ enableNetworkPolicy: 'true' }),
     });
+  });
+});
+
+describe('synth cost (docs/decisions/0021-synth-growth.md)', () => {
+  const stageElements = () =>
+    Object.keys(s.stages).flatMap((name) => {
+      const stage = s.pipelineStack.node.findChild(name) as unknown as { stack: Stack };
+      return stage.stack.node.findAll().filter((c) => CfnElement.isCfnElement(c));
+    });
+
+  test("each stage element's logical ID is allocated once per synth, and is the one CDK's scheme gives", () => {
+    const elements = stageElements();
+    expect(elements.length).toBeGreaterThan(400);
+    expect(elements.filter((e) => allocations.get(e) !== 1).map((e) => e.node.path)).toEqual([]);
+    // CDK's own allocation (uncached), called on each element's stack.
+    const base = Stack.prototype as unknown as {
+      allocateLogicalId: (this: Stack, e: CfnElement) => string;
+    };
+    for (const e of elements)
+      expect(e.stack.resolve(e.logicalId)).toBe(base.allocateLogicalId.call(e.stack, e));
+  });
+
+  test("the pipeline stack's logical IDs are allocated once per synth too (it grows with every region)", () => {
+    const elements = s.pipelineStack.node
+      .findAll()
+      .filter((c) => CfnElement.isCfnElement(c) && c.stack === s.pipelineStack);
+    expect(elements.length).toBeGreaterThan(50);
+    expect(
+      elements.filter((e) => allocations.get(e as CfnElement) !== 1).map((e) => e.node.path),
+    ).toEqual([]);
+  });
+
+  test('no construct carries a creation stack trace (CDK_DEBUG=true brings them back)', () => {
+    const traced = s.pipelineStack.node
+      .findAll()
+      .filter((c) => c.node.metadata.some((m) => m.type === 'aws:cdk:creationStack'));
+    expect(traced.map((c) => c.node.path)).toEqual([]);
   });
 });
