@@ -20,6 +20,32 @@ gate() { # gate <name> <command...>
     failed=$((failed + 1)); failures+=("$name"); printf '== %s: FAILED (%ss)\n' "$name" $((SECONDS - start))
   fi
 }
+# Gates that do not depend on each other run side by side (a 2-core machine: most of them use one
+# core), each into its own log, printed in order once all of the group finished; same summary lines.
+bg_names=(); bg_pids=(); bg_logs=()
+gate_bg() { # gate_bg <name> <command...>
+  local name=$1; shift
+  local log; log=$(mktemp)
+  ( start=$SECONDS; "$@"; rc=$?; echo $((SECONDS - start)) > "$log.seconds"; exit $rc ) > "$log" 2>&1 &
+  bg_names+=("$name"); bg_pids+=($!); bg_logs+=("$log")
+}
+gates_wait() { # prints each background gate's output and result, in the order they were started
+  local i
+  for i in "${!bg_pids[@]}"; do
+    local name=${bg_names[$i]} log=${bg_logs[$i]} rc=0
+    wait "${bg_pids[$i]}" || rc=$?
+    printf '\n\033[1m== %s\033[0m\n' "$name"
+    cat "$log"
+    local took; took=$(cat "$log.seconds" 2>/dev/null || echo '?')
+    if [ "$rc" -eq 0 ]; then
+      passed=$((passed + 1)); printf '== %s: ok (%ss)\n' "$name" "$took"
+    else
+      failed=$((failed + 1)); failures+=("$name"); printf '== %s: FAILED (%ss)\n' "$name" "$took"
+    fi
+    rm -f "$log" "$log.seconds"
+  done
+  bg_names=(); bg_pids=(); bg_logs=()
+}
 need() { # need <tool> <install hint>
   command -v "$1" >/dev/null 2>&1 && return 0
   if [ "${CI:-}" = "true" ]; then echo "MISSING TOOL: $1 ($2); under CI=true this is a failure" >&2; return 1; fi
@@ -27,19 +53,26 @@ need() { # need <tool> <install hint>
 }
 
 gate "python tools (.venv: cfn-lint, checkov, moto)" bash scripts/setup-python.sh
-gate "types (tsc --noEmit)" npx tsc --noEmit -p .
-gate "lint (eslint type-aware, prettier --check)" npm run -s lint
+gate_bg "types (tsc --noEmit)" npx tsc --noEmit -p .
+gate_bg "lint (eslint type-aware, prettier --check)" npm run -s lint
 if need go "https://go.dev/dl (Go 1.26)"; then
-  gate "Go service: vet, race tests, fuzz seeds, staticcheck (app/)" bash app/scripts/test.sh
-  # and build its binary once, before jest calls it
-  gate "manifest validator: gofmt, vet, race tests, staticcheck (tools/dev/k8s-validate)" bash -c 'bash scripts/go-checks.sh tools/dev/k8s-validate && bash tools/dev/k8s-validate/run.sh --help >/dev/null'
-  gate "service benchmark: gofmt, vet, staticcheck (bench/service)" bash scripts/go-checks.sh bench/service --no-tests
-  gate "Dockerfile rules: gofmt, vet, race tests, staticcheck (tools/dev/dockerfile-rules)" bash tools/dev/dockerfile-rules/test.sh
+  # the Go modules one after another (go test and staticcheck use every core), beside tsc and eslint
+  go_gates() {
+    local rc=0
+    bash app/scripts/test.sh || rc=1
+    # and build the manifest validator's binary once, before jest calls it
+    { bash scripts/go-checks.sh tools/dev/k8s-validate && bash tools/dev/k8s-validate/run.sh --help >/dev/null; } || rc=1
+    bash scripts/go-checks.sh bench/service --no-tests || rc=1
+    bash tools/dev/dockerfile-rules/test.sh || rc=1
+    return $rc
+  }
+  gate_bg "Go: gofmt, vet, race tests, staticcheck (app/, tools/dev/k8s-validate, bench/service, tools/dev/dockerfile-rules)" go_gates
 elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("go missing"); fi
 if need shellcheck "apt-get install shellcheck"; then
   # every shell script in the repository (git ls-files: what a clone has)
-  gate "shellcheck (every *.sh and .ci/run)" bash -c '{ git ls-files -z "*.sh"; printf ".ci/run\0"; } | xargs -0 shellcheck'
+  gate_bg "shellcheck (every *.sh and .ci/run)" bash -c '{ git ls-files -z "*.sh"; printf ".ci/run\0"; } | xargs -0 shellcheck'
 elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("shellcheck missing"); fi
+gates_wait
 # after the Go gates: the jest suite calls the manifest validator, which is then already built
 gate "jest (CDK assertions, config, tools, moto integration)" npx jest --ci
 
@@ -50,23 +83,25 @@ synth() {
 }
 gate "cdk synth, default STACK_ENVIRONMENTS (cdk-nag AwsSolutions inside)" synth
 
-# the same check as the pipeline's Build step: errors fail, W3005 (from CDK itself) ignored
-cfnlint() { bash scripts/cfn-lint.sh cdk.out; }
-if need cfn-lint "bash scripts/setup-python.sh"; then gate "cfn-lint (every synthesized template)" cfnlint; elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("cfn-lint missing"); fi
-
 render() { rm -rf cdk.out/manifests && npx tsx tools/dev/manifests.ts --out-dir cdk.out/manifests; }
 gate "render manifests (npm run manifests, every environment)" render
 validate() { local rc=0; for f in cdk.out/manifests/*.yaml; do bash tools/dev/k8s-validate/run.sh "$f" || rc=1; done; return $rc; }
 gate "manifests: Kubernetes 1.35 schemas and Pod Security restricted (k8s-validate)" validate
+
+# The scanners only read cdk.out, now complete: side by side.
+# the same check as the pipeline's Build step: errors fail, W3005 (from CDK itself) ignored
+cfnlint() { bash scripts/cfn-lint.sh cdk.out; }
+if need cfn-lint "bash scripts/setup-python.sh"; then gate_bg "cfn-lint (every synthesized template)" cfnlint; elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("cfn-lint missing"); fi
 if need checkov "bash scripts/setup-python.sh"; then
   checkov_manifests() { compgen -G 'cdk.out/manifests/*.yaml' >/dev/null || { echo 'no rendered manifests to scan'; return 1; }; checkov -d cdk.out/manifests --framework kubernetes --compact --quiet --skip-download; }
-  gate "checkov (rendered Kubernetes manifests)" checkov_manifests
+  gate_bg "checkov (rendered Kubernetes manifests)" checkov_manifests
   # skips, each with its reason: .checkov-cloudformation.yaml
   checkov_templates() { compgen -G 'cdk.out/*.template.json' >/dev/null || { echo 'no synthesized templates to scan'; return 1; }; checkov -d cdk.out --config-file .checkov-cloudformation.yaml; }
-  gate "checkov (synthesized CloudFormation templates)" checkov_templates
+  gate_bg "checkov (synthesized CloudFormation templates)" checkov_templates
   # skips, each with its reason: .checkov-dockerfile.yaml
-  gate "checkov (app/Dockerfile)" checkov -f app/Dockerfile --config-file .checkov-dockerfile.yaml
+  gate_bg "checkov (app/Dockerfile)" checkov -f app/Dockerfile --config-file .checkov-dockerfile.yaml
 elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("checkov missing"); fi
+gates_wait
 
 echo
 [ ${#failures[@]} -gt 0 ] && printf 'failed gates: %s\n' "${failures[*]}"
