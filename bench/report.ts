@@ -525,7 +525,7 @@ export function renderReport(r: BenchResults): string {
         ? ''
         : `${g.ratio_hello_web_to_naive[k].toFixed(2)}×`;
     push(
-      `GET /world on loopback, ${g.duration_s} s per measure, ${g.runs} runs per server alternating (bench/service/load); medians over the runs. Requests/s: wrk -t1 -c${g.concurrency} (saturated). p50/p99: vegeta's open model at a constant ${g.rate ?? '?'} req/s offered to both servers (half the naive server's wrk throughput in this run), so queueing shows in the p99. The ratio is hello-web over the seed-style naive server, the median of the per-run ratios (${g.go_version}; load average ${g.loadavg_before} → ${g.loadavg_after}).`,
+      `GET /world on loopback, ${g.duration_s} s per measure, ${g.runs} runs per server alternating (bench/service/load); medians over the runs. Requests/s: wrk -t1 -c${g.concurrency} (saturated). p50/p99: vegeta's open model at a constant ${g.rate ?? '?'} req/s offered to both servers (a quarter of the naive server's vegeta throughput, calibrated at the start of the run), so queueing shows in the p99. The ratio is hello-web over the seed-style naive server, the median of the per-run ratios (${g.go_version}; load average ${g.loadavg_before} → ${g.loadavg_after}).`,
       '',
       '| server | requests/s (wrk) | p50 (open model) | p99 (open model) | peak RSS (VmHWM) | errors |',
       '| --- | --- | --- | --- | --- | --- |',
