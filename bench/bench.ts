@@ -11,6 +11,7 @@ import { pipelineShape } from './pipeline-shape';
 import {
   type BenchResults,
   type GoBench,
+  type IntegrationRun,
   type MachineInfo,
   type SynthCase,
   type SuiteRun,
@@ -39,6 +40,7 @@ const USAGE = `usage: npm run bench -- [--runs N] [--quick] [--jest-only | --ski
   --jest-only         time \`npx jest --ci\` instead of the whole \`npm test\` (every gate)
   --skip-suite        do not time the test suite (while working on the bench itself)
   --skip-baseline     do not install and synthesize the plain-reading baseline (bench/baseline)
+  --skip-integration  do not time the integration tier (npm run test:integration)
   --out FILE          where to write the report (default docs/performance.md, or the quick file)`;
 
 const started = Date.now();
@@ -240,6 +242,30 @@ async function suite(full: boolean): Promise<SuiteRun> {
   return { command: display, measurement: m, summary, gates: parseGateTimes(plain) };
 }
 
+/**
+ * The integration tier (issue 16: its cached run time beside npm test). Its run script prints how
+ * long the control plane's binaries took to be ready: seconds when cached, about half an hour on
+ * the first build, which the report then says.
+ */
+async function integration(): Promise<IntegrationRun> {
+  let buildSeconds: number | undefined;
+  const lines: string[] = [];
+  const m = await measure('npm', ['run', '-s', 'test:integration'], {
+    cwd: REPO_ROOT,
+    sampleMs: 1000,
+    onLine: (line) => {
+      lines.push(line);
+      const ready = /^control plane binaries: .* \(ready after (\d+) s\)$/.exec(line.trim());
+      if (ready) buildSeconds = Number(ready[1]);
+    },
+  });
+  const summary = lines
+    .map(stripAnsi)
+    .filter((l) => /^(Test Suites|Tests):/.test(l.trim()))
+    .map((l) => l.trim().replace(/\s+/g, ' '));
+  return { command: 'npm run test:integration', measurement: m, summary, buildSeconds };
+}
+
 async function main(argv: string[]): Promise<number> {
   let values: {
     runs?: string;
@@ -247,6 +273,7 @@ async function main(argv: string[]): Promise<number> {
     'jest-only'?: boolean;
     'skip-suite'?: boolean;
     'skip-baseline'?: boolean;
+    'skip-integration'?: boolean;
     out?: string;
     help?: boolean;
   };
@@ -259,6 +286,7 @@ async function main(argv: string[]): Promise<number> {
         'jest-only': { type: 'boolean' },
         'skip-suite': { type: 'boolean' },
         'skip-baseline': { type: 'boolean' },
+        'skip-integration': { type: 'boolean' },
         out: { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -381,6 +409,17 @@ async function main(argv: string[]): Promise<number> {
       );
     }
 
+    let integrationRun: IntegrationRun | undefined;
+    if (quick || values['skip-suite'] || values['skip-integration']) {
+      progress('integration tier: skipped');
+    } else {
+      progress('integration tier: npm run test:integration (once)...');
+      integrationRun = await integration();
+      progress(
+        `  ${integrationRun.measurement.wallSeconds.toFixed(1)} s, exit ${integrationRun.measurement.exitCode}${integrationRun.summary.length ? `, ${integrationRun.summary.join('; ')}` : ''}`,
+      );
+    }
+
     const report: BenchResults = {
       mode: quick ? 'quick' : 'full',
       runsPerFigure: runs,
@@ -393,6 +432,7 @@ async function main(argv: string[]): Promise<number> {
       go,
       goSkipped,
       suite: suiteRun,
+      integration: integrationRun,
       totalSeconds: (Date.now() - started) / 1000,
     };
     const markdown = renderReport(report);

@@ -51,6 +51,14 @@ export interface GoBench {
   readonly loadavg_after: string;
 }
 
+export interface IntegrationRun {
+  readonly command: string;
+  readonly measurement: Measurement;
+  readonly summary: readonly string[];
+  /** How long the control plane's binaries took to be ready (seconds when cached). */
+  readonly buildSeconds?: number;
+}
+
 export interface SuiteRun {
   readonly command: string;
   readonly measurement: Measurement;
@@ -103,6 +111,8 @@ export interface BenchResults {
   readonly goSkipped?: string;
   /** Undefined when skipped (--skip-suite). */
   readonly suite?: SuiteRun;
+  /** The integration tier, timed after the suite; undefined when skipped. */
+  readonly integration?: IntegrationRun;
   readonly totalSeconds: number;
 }
 
@@ -297,6 +307,17 @@ export function verdicts(r: BenchResults): Verdict[] {
 
 export function verdictLines(r: BenchResults): string[] {
   return verdicts(r).map((v) => `${v.pass ? 'PASS' : 'FAIL'}: ${v.line}`);
+}
+
+/** The integration tier's row: its time, and whether the control plane came from the cache. */
+export function integrationRow(run: IntegrationRun): string {
+  const build =
+    run.buildSeconds === undefined
+      ? 'control plane readiness not reported'
+      : run.buildSeconds < 60
+        ? `control plane binaries cached (ready in ${run.buildSeconds} s)`
+        : `includes building the control plane (${run.buildSeconds} s): not a cached run`;
+  return `| \`${run.command}\` (${build}) | ${s(run.measurement.wallSeconds)} (1 run) | ${mib(run.measurement.largestProcessPeakKiB)} | exit ${run.measurement.exitCode}${run.summary.length ? `: ${run.summary.join('; ')}` : ''} |`;
 }
 
 /** The Markdown report: docs/performance.md in full mode. */
@@ -549,8 +570,10 @@ export function renderReport(r: BenchResults): string {
     '| command | wall time | peak RSS, largest process | result |',
     '| --- | --- | --- | --- |',
     `| \`${suite.command}\` | ${s(suite.measurement.wallSeconds)} (1 run) | ${mib(suite.measurement.largestProcessPeakKiB)} | exit ${suite.measurement.exitCode}${suite.summary.length ? `: ${suite.summary.join('; ')}` : ''} |`,
+    ...(r.integration ? [integrationRow(r.integration)] : []),
     '',
   );
+  if (!r.integration) push('The integration tier was not timed in this run.', '');
   if (suite.gates && suite.gates.length > 0) {
     push(
       "Where the suite's time goes (scripts/test-all.sh, each gate's own timing):",

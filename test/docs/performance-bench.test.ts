@@ -6,7 +6,7 @@ import { allEnvironments, validateConfig } from '../../lib/config';
 import { prodRegionsConfig } from '../../bench/configs';
 import { type Measurement, parseGnuTime } from '../../bench/measure';
 import { type PipelineShape, pipelineShape } from '../../bench/pipeline-shape';
-import { type BenchResults, type MachineInfo, type SynthCase, baselineComparison, growthRatio, parseGateTimes, verdicts } from '../../bench/report';
+import { type BenchResults, type MachineInfo, type SynthCase, baselineComparison, growthRatio, integrationRow, parseGateTimes, verdicts } from '../../bench/report';
 import { leastSquares, median } from '../../bench/stats';
 
 // The helpers behind docs/performance.md (npm run bench). The benchmark itself is not a test;
@@ -175,4 +175,13 @@ describe('CPU seconds, the plain-reading baseline, growth and the suite\'s gates
     );
     expect(lines({ synth, baselineSkipped: 'skipped (--skip-baseline)' })).toContainEqual(expect.stringMatching(/^FAIL plain-reading baseline not measured: skipped/));
   });
+});
+
+test("the integration tier's row says whether its control plane came from the cache", () => {
+  const m: Measurement = { wallSeconds: 300, exitCode: 0, treePeakKiB: 0, outputTail: '' };
+  const run = (buildSeconds?: number) => integrationRow({ command: 'npm run test:integration', measurement: m, summary: ['Tests: 25 passed, 25 total'], buildSeconds });
+  expect(run(0)).toContain('control plane binaries cached (ready in 0 s)');
+  expect(run(0)).toContain('300.0 s');
+  expect(run(1432)).toContain('not a cached run');
+  expect(run()).toContain('readiness not reported');
 });
