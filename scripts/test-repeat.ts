@@ -191,7 +191,9 @@ function main(): void {
     usage('--integration-runs needs jest.integration.config.js');
 
   const load = values['no-load'] ? [] : startLoad(loadSeconds);
-  const stopLoad = (): void => load.forEach((p) => p.kill('SIGKILL'));
+  // SIGTERM, which `timeout` passes on to its busy loop before it exits; a SIGKILL would end only
+  // `timeout` and leave the loop running until its bound.
+  const stopLoad = (): void => load.forEach((p) => p.kill('SIGTERM'));
   process.on('exit', stopLoad);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
   console.log(

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { goModulesWithTests } from '../../scripts/test-repeat';
 
@@ -30,5 +30,42 @@ describe('npm run test:repeat: which Go modules it repeats', () => {
 
   it('includes the module of the test that flaked (the Dockerfile rules)', () => {
     expect(goModulesWithTests()).toContain('tools/dev/dockerfile-rules');
+  });
+});
+
+describe('npm run test:repeat: its background load', () => {
+  const loops = (): Set<string> =>
+    new Set(
+      spawnSync('pgrep', ['-f', 'while :; do :; done'], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter(Boolean),
+    );
+
+  it('is gone when the runs end (it must not go on loading the machine for its whole bound)', () => {
+    const before = loops();
+    const run = spawnSync(
+      process.execPath,
+      [
+        path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+        path.join(ROOT, 'scripts', 'test-repeat.ts'),
+        '--go-runs',
+        '0',
+        '--jest-runs',
+        '0',
+        '--load-seconds',
+        '120',
+      ],
+      { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/background load \d+ busy processes/);
+    // every busy loop the run started has ended (the kernel reaps them at once)
+    const deadline = Date.now() + 5000;
+    let left = [...loops()].filter((p) => !before.has(p));
+    while (left.length > 0 && Date.now() < deadline) {
+      spawnSync('sleep', ['0.2']);
+      left = [...loops()].filter((p) => !before.has(p));
+    }
+    expect(left).toEqual([]);
   });
 });
