@@ -30,6 +30,9 @@ export interface ImageBuildStepProps {
  * the cloud assembly (image.json), never from the pipeline definition, so a change to app/ does
  * not change the pipeline. Skips the build when the tag already exists.
  */
+/** The image build's own time limit: the pipeline steps' default (codeBuildDefaults). */
+const BUILD_MINUTES = 60;
+
 export class ImageBuildStep extends CodeBuildStep {
   constructor(id: string, props: ImageBuildStepProps) {
     const spec = parse(fs.readFileSync(props.buildSpecFile, 'utf8')) as Record<string, unknown>;
@@ -53,6 +56,11 @@ export class ImageBuildStep extends CodeBuildStep {
       cache: codebuild.Cache.local(
         codebuild.LocalCacheMode.DOCKER_LAYER,
         codebuild.LocalCacheMode.SOURCE,
+      ),
+      // The hour every step has for the build and push, plus the backfill's own bound: CodeBuild
+      // would otherwise stop a slow backfill before it can say which region is missing the image.
+      timeout: Duration.minutes(
+        BUILD_MINUTES + (props.backfill ? Math.ceil(backfillSeconds(props.backfill) / 60) : 0),
       ),
       rolePolicyStatements: [
         new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
@@ -148,11 +156,13 @@ export interface ImageBackfillProps {
  * an action of its own: one sequential step less on the path to prod (issue 16). The values are
  * validated config and reach the command as environment variables, never as shell text.
  */
+const backfillSeconds = (props: ImageBackfillProps): number => props.timeoutSeconds ?? 1800;
+
 function backfillEnv(props: ImageBackfillProps): Record<string, string> {
   return {
     BACKFILL_REGIONS: props.replicaRegions.join(','),
     BACKFILL_REGISTRY_ID: props.account,
-    BACKFILL_TIMEOUT: String(props.timeoutSeconds ?? 1800),
+    BACKFILL_TIMEOUT: String(backfillSeconds(props)),
   };
 }
 

@@ -7,7 +7,7 @@ import {
   RUNTIME_VERSIONS,
 } from '../../lib/pipeline/codebuild-images';
 import { REPO_ROOT } from '../support/paths';
-import { type Synthesized, synthesize } from '../support/synth';
+import { type Synthesized, projectBuildSpec, synthesize } from '../support/synth';
 
 /**
  * CodeBuild puts on PATH only the runtimes a buildspec selects in `phases.install.runtime-versions`;
@@ -81,16 +81,13 @@ beforeAll(() => {
   s = synthesize();
   const projects = s.pipeline.findResources('AWS::CodeBuild::Project') as Record<
     string,
-    { Properties: { Environment: { Image: string }; Source: { BuildSpec: string } } }
+    { Properties: { Environment: { Image: string } } }
   >;
-  steps = Object.entries(projects).map(([name, p]) => {
-    const buildSpec = p.Properties.Source.BuildSpec;
-    // CDK Pipelines writes long buildspecs (asset publishing) into the cloud assembly and names the file.
-    const text = buildSpec.trimStart().startsWith('{')
-      ? buildSpec
-      : fs.readFileSync(path.join(s.outdir, buildSpec), 'utf8');
-    return { name, image: p.Properties.Environment.Image, spec: parse(text) as Step['spec'] };
-  });
+  steps = Object.entries(projects).map(([name, p]) => ({
+    name,
+    image: p.Properties.Environment.Image,
+    spec: parse(projectBuildSpec(s, name)) as Step['spec'],
+  }));
 });
 
 const commandsOf = (step: Step) =>

@@ -73,3 +73,18 @@ test('the build may put images only into the source (its push) and the replicas 
     '"Fn::GetAtt":["ImageRepository',
   );
 });
+
+test("the build's time limit holds the build and the backfill's own bound, so CodeBuild never cuts the backfill short", () => {
+  const project = JSON.parse(projectRunning('BACKFILL_REGIONS')) as {
+    Properties: {
+      TimeoutInMinutes: number;
+      Environment: { EnvironmentVariables: Array<{ Name: string; Value: unknown }> };
+    };
+  };
+  const backfillSeconds = Number(
+    project.Properties.Environment.EnvironmentVariables.find((v) => v.Name === 'BACKFILL_TIMEOUT')!
+      .Value,
+  );
+  // the build itself keeps the hour every pipeline step has (codeBuildDefaults)
+  expect(project.Properties.TimeoutInMinutes).toBeGreaterThanOrEqual(60 + backfillSeconds / 60);
+});

@@ -2,7 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type DeliveryConfigInput, allEnvironments } from '../../lib/config';
 import { BAKE_NAMES } from '../../lib/constructs/alarms';
-import { REPO_ROOT, type Synthesized, pipelineStages, synthesize } from '../support/synth';
+import {
+  REPO_ROOT,
+  type Synthesized,
+  pipelineStages,
+  projectBuildSpec,
+  synthesize,
+} from '../support/synth';
 
 /**
  * Issue 16: at most 15 sequential steps from a push to the last prod region, counting every safety
@@ -39,9 +45,8 @@ function sequentialSteps(stages: Stages): number {
     .reduce((n, st) => n + new Set(st.actions.map((a) => a.runOrder)).size, 0);
 }
 
-/** The buildspec (commands of every phase, joined) of the CodeBuild project a pipeline action runs. */
 interface Project {
-  Properties: { Source: { BuildSpec: string }; Environment: unknown };
+  Properties: { Environment: unknown };
 }
 function projectOf(t: Synthesized, action: Action): Project {
   const ref = (action.configuration.ProjectName as { Ref?: string }).Ref;
@@ -50,11 +55,9 @@ function projectOf(t: Synthesized, action: Action): Project {
   if (!project) throw new Error(`no CodeBuild project for ${action.name}`);
   return project;
 }
+/** The buildspec of the CodeBuild project a pipeline action runs. */
 function commandsOf(t: Synthesized, action: Action): string {
-  const spec = projectOf(t, action).Properties.Source.BuildSpec;
-  return spec.trimStart().startsWith('{')
-    ? spec
-    : fs.readFileSync(path.join(t.outdir, spec), 'utf8');
+  return projectBuildSpec(t, (action.configuration.ProjectName as { Ref: string }).Ref);
 }
 
 test('the default config reaches its last prod region in at most 15 sequential steps', () => {

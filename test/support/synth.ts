@@ -93,3 +93,21 @@ export function pipelineStages(t: Template): Array<{
     })),
   }));
 }
+
+/**
+ * The buildspec text a CodeBuild project of the pipeline runs: inline, or a file of the cloud
+ * assembly, where CDK Pipelines writes the long ones (asset publishing) and names the file.
+ */
+export function projectBuildSpec(s: Synthesized, projectLogicalId: string): string {
+  const resources = (
+    s.pipeline.toJSON() as {
+      Resources: Record<string, { Properties?: { Source?: { BuildSpec?: unknown } } }>;
+    }
+  ).Resources;
+  const spec = resources[projectLogicalId]?.Properties?.Source?.BuildSpec;
+  if (typeof spec !== 'string')
+    throw new Error(`no CodeBuild project ${projectLogicalId} with a buildspec`);
+  return spec.trimStart().startsWith('{')
+    ? spec
+    : fs.readFileSync(path.join(s.outdir, spec), 'utf8');
+}

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-ecr';
 import { main } from '../../../../tools/pipeline/image-backfill/cli';
 import { type MotoServer, motoAvailable, startMoto } from '../../../support/moto';
+import { MOTO_ACCOUNT, imageManifest } from '../../../support/ecr';
 
 /**
  * The backfill against moto_server (ECR's BatchGetImage, PutImage and DescribeImages on the wire):
@@ -14,7 +15,7 @@ import { type MotoServer, motoAvailable, startMoto } from '../../../support/moto
  */
 const available = motoAvailable();
 const describeWithMoto = available ? describe : describe.skip;
-const ACCOUNT = '123456789012'; // moto's default account
+const ACCOUNT = MOTO_ACCOUNT;
 let moto: MotoServer | undefined;
 const clients = new Map<string, ECRClient>();
 
@@ -31,22 +32,7 @@ function ecr(region: string): ECRClient {
   return client;
 }
 
-const MANIFEST = JSON.stringify({
-  schemaVersion: 2,
-  mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-  config: {
-    mediaType: 'application/vnd.docker.container.image.v1+json',
-    size: 1469,
-    digest: `sha256:${'c'.repeat(64)}`,
-  },
-  layers: [
-    {
-      mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-      size: 3370706,
-      digest: `sha256:${'a'.repeat(64)}`,
-    },
-  ],
-});
+const MANIFEST = imageManifest();
 
 async function backfill(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];

@@ -2,6 +2,7 @@ import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/cl
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type MotoServer, motoAvailable, motoEnv, startMoto } from '../../../support/moto';
+import { MOTO_ACCOUNT, imageManifest } from '../../../support/ecr';
 import { type NodeRun, bundleImageGate, gateLines, runNode } from './run-node';
 
 /**
@@ -11,29 +12,10 @@ import { type NodeRun, bundleImageGate, gateLines, runNode } from './run-node';
 const available = motoAvailable();
 const describeWithMoto = available ? describe : describe.skip;
 
-const ACCOUNT = '123456789012'; // moto's default account
+const ACCOUNT = MOTO_ACCOUNT;
 let moto: MotoServer | undefined;
 let dir: string;
 let bundle: string;
-
-function manifest(layerSeed: string): string {
-  return JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-    config: {
-      mediaType: 'application/vnd.docker.container.image.v1+json',
-      size: 1469,
-      digest: `sha256:${'c'.repeat(64)}`,
-    },
-    layers: [
-      {
-        mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-        size: 3370706,
-        digest: `sha256:${layerSeed.repeat(64)}`,
-      },
-    ],
-  });
-}
 
 function finding(
   name: string,
@@ -106,7 +88,7 @@ async function seed(endpoint: string): Promise<void> {
       new PutImageCommand({
         repositoryName: 'hello-web',
         imageTag: 'clean-1',
-        imageManifest: manifest('a'),
+        imageManifest: imageManifest('a'),
       }),
     );
     await setScanResult(region, 'clean-1', 'COMPLETE', 'The scan was completed successfully.', [
@@ -118,7 +100,7 @@ async function seed(endpoint: string): Promise<void> {
     new PutImageCommand({
       repositoryName: 'hello-web',
       imageTag: 'vuln-1',
-      imageManifest: manifest('b'),
+      imageManifest: imageManifest('b'),
     }),
   );
   await setScanResult('eu-west-1', 'vuln-1', 'COMPLETE', 'The scan was completed successfully.', [
@@ -130,14 +112,14 @@ async function seed(endpoint: string): Promise<void> {
     new PutImageCommand({
       repositoryName: 'hello-web',
       imageTag: 'broken-1',
-      imageManifest: manifest('d'),
+      imageManifest: imageManifest('d'),
     }),
   );
   await ecr('eu-west-1').send(
     new PutImageCommand({
       repositoryName: 'hello-web',
       imageTag: 'fresh-1',
-      imageManifest: manifest('e'),
+      imageManifest: imageManifest('e'),
     }),
   );
   await setScanResult(
