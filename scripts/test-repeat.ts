@@ -65,6 +65,8 @@ function startLoad(seconds: number): ChildProcess[] {
   return os.cpus().map(() =>
     spawn('timeout', [String(seconds), 'nice', '-n', '10', 'sh', '-c', 'while :; do :; done'], {
       stdio: 'ignore',
+      // its own process group from the start, so that stopLoad ends the loop with it
+      detached: true,
     }),
   );
 }
@@ -191,9 +193,17 @@ function main(): void {
     usage('--integration-runs needs jest.integration.config.js');
 
   const load = values['no-load'] ? [] : startLoad(loadSeconds);
-  // SIGTERM, which `timeout` passes on to its busy loop before it exits; a SIGKILL would end only
-  // `timeout` and leave the loop running until its bound.
-  const stopLoad = (): void => load.forEach((p) => p.kill('SIGTERM'));
+  // The whole process group: `timeout` and its loop. Signalling `timeout` alone missed the loop
+  // twice: SIGKILL cannot be passed on, and a SIGTERM that arrives before `timeout` has started its
+  // child leaves the child running to the bound.
+  const stopLoad = (): void =>
+    load.forEach((p) => {
+      try {
+        if (p.pid !== undefined) process.kill(-p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    });
   process.on('exit', stopLoad);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
   console.log(
