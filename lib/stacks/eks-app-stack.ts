@@ -7,7 +7,7 @@ import { EksCluster } from '../constructs/cluster';
 import { Network } from '../constructs/network';
 import { Workload } from '../constructs/workload';
 import { imageUri } from '../image/tag';
-import { renderWorkload, toYaml, workloadPropsFor } from '../manifests/workload';
+import { plainToYaml, renderWorkload, workloadPropsFor } from '../manifests/workload';
 import { MemoizedLogicalIdStack } from './memoized-logical-ids';
 
 export interface EksAppStackProps extends StackProps {
@@ -71,7 +71,10 @@ export class EksAppStack extends MemoizedLogicalIdStack {
     // Rendered once (issue 15): the cluster applies these objects and the breakglass store keeps them.
     const objects = renderWorkload(workloadPropsFor(env, { uri, tag: props.image.tag }));
     const workload = new Workload(this, 'Workload', { cluster, objects });
-    const store = new BreakglassStore(this, 'Breakglass', { manifestsYaml: toYaml(objects) });
+    // What the cluster applies, the CDK's prune label included (Workload.appliedObjects).
+    const store = new BreakglassStore(this, 'Breakglass', {
+      manifestsYaml: plainToYaml(workload.appliedObjects),
+    });
     // The registry lives in the pipeline account, so its account is the one whose pipeline reads the bake alarm.
     const alarms = new ServiceAlarms(this, 'Alarms', {
       cluster,
