@@ -17,3 +17,4 @@ export {
 } from './source';
 export * from './safe-delivery';
 export * from './breakglass-names';
+export * from './breakglass-check-targets';

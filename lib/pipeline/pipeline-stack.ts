@@ -17,7 +17,7 @@ import { BUILD_CACHE_PREFIX, buildStep, buildStepCodeBuildOptions } from './buil
 import { BUILD_IMAGES, selectRuntimes } from './codebuild-images';
 import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../config/pipeline-shape';
 import { scopePipelineGrants } from './scoped-grants';
-import { ImageBuildStep, ImageGateStep, SmokeTestStep } from './steps';
+import { BreakglassCheckStep, ImageBuildStep, ImageGateStep, SmokeTestStep } from './steps';
 import { imageGateStageName } from './image-gate-stage';
 import awsCdkPackage from 'aws-cdk/package.json';
 
@@ -40,6 +40,9 @@ export const PINNED_TOOLS = {
 
 /** The action in the PromoteToProd stage that gates every prod region, before the approval. */
 export const PROD_GATE_ACTION = 'ImageGate-prod';
+
+/** The actions that check for outstanding breakglass changes: `<this>-<preprod stage>`, `<this>-prod`. */
+export const BREAKGLASS_CHECK_ACTION = 'BreakglassCheck';
 
 /** Pipeline stage names other tools (rollback, docs, tests) rely on. */
 export const PIPELINE_STAGES = {
@@ -185,8 +188,19 @@ export class PipelineStack extends MemoizedLogicalIdStack {
       return { stage, options: { post: [verify] } };
     };
 
+    // Beside each gate, in the same stages that never roll back: no breakglass change git does
+    // not carry may be outstanding in an environment about to be deployed (BreakglassCheckStep).
+    const checkFor = (id: string, envs: readonly EnvironmentConfig[]) =>
+      new BreakglassCheckStep(id, {
+        assembly,
+        environments: envs,
+        pipeline: { ...config.pipeline, name: config.pipeline.name },
+      });
     this.pipeline.addWave(imageGateStageName(config.preprod.pipelineStageName), {
-      post: [gateFor(`ImageGate-${config.preprod.stageName}`, [config.preprod])],
+      post: [
+        gateFor(`ImageGate-${config.preprod.stageName}`, [config.preprod]),
+        checkFor(`${BREAKGLASS_CHECK_ACTION}-${config.preprod.stageName}`, [config.preprod]),
+      ],
     });
     const preprod = stageFor(config.preprod);
     this.pipeline.addStage(preprod.stage, preprod.options);
@@ -196,6 +210,7 @@ export class PipelineStack extends MemoizedLogicalIdStack {
     // the approval: the approver promotes an image that passed, and the prod waves, each a
     // stage that rolls back, hold no gate (docs/decisions/0022-path-to-prod.md).
     const prodGate = gateFor(PROD_GATE_ACTION, config.prod.waves.flat());
+    const prodCheck = checkFor(`${BREAKGLASS_CHECK_ACTION}-prod`, config.prod.waves.flat());
     const approve = new pipelines.ManualApprovalStep('ApproveProd', {
       comment: approvalComment(config.preprod, {
         commit: source.sourceAttribute('CommitId'),
@@ -204,7 +219,11 @@ export class PipelineStack extends MemoizedLogicalIdStack {
     });
     // without it the two would run side by side: a stage without stacks runs pre and post together
     approve.addStepDependency(prodGate);
-    this.pipeline.addWave(PIPELINE_STAGES.approval, { pre: [prodGate], post: [approve] });
+    approve.addStepDependency(prodCheck);
+    this.pipeline.addWave(PIPELINE_STAGES.approval, {
+      pre: [prodGate, prodCheck],
+      post: [approve],
+    });
 
     config.prod.waves.forEach((waveEnvs) => {
       const wave = this.pipeline.addWave(waveEnvs[0].pipelineStageName);
@@ -223,6 +242,7 @@ export class PipelineStack extends MemoizedLogicalIdStack {
       pipeline: this.pipeline.pipeline,
       pipelineName: config.pipeline.name,
       settings: config.notifications,
+      breakglassAccounts: environments.map((e) => e.account),
     });
     // The `*` grants CDK Pipelines writes for cross-region keys and asset publishing, narrowed (docs/decisions/0008-scoped-pipeline-iam.md).
     scopePipelineGrants(this.pipeline.pipeline, this.pipeline.node.tryFindChild('Assets'));

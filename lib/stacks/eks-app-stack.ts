@@ -1,6 +1,6 @@
 import { CfnOutput, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../config';
+import { type EnvironmentConfig, breakglassReaderRoleName } from '../config';
 import { ServiceAlarms } from '../constructs/alarms';
 import { BreakglassStore, MANIFEST_OBJECT_KEY } from '../constructs/breakglass-store';
 import { EksCluster } from '../constructs/cluster';
@@ -39,11 +39,16 @@ export const OUTPUTS = {
 export class EksAppStack extends MemoizedLogicalIdStack {
   readonly serviceUrl: CfnOutput;
   readonly imageTag: CfnOutput;
+  /** The environment this stack deploys. */
+  readonly deployment: EnvironmentConfig;
+  /** The workload's objects as the cluster applies them (Workload.appliedObjects); may hold tokens (the URL suffix). */
+  readonly workloadObjects: readonly Record<string, unknown>[];
   private readonly azs: readonly string[];
 
   constructor(scope: Construct, id: string, props: EksAppStackProps) {
     super(scope, id, props);
     const env = props.environment;
+    this.deployment = env;
     this.azs = env.availabilityZones;
 
     const network = new Network(this, 'Network', {
@@ -71,9 +76,14 @@ export class EksAppStack extends MemoizedLogicalIdStack {
     // Rendered once (issue 15): the cluster applies these objects and the breakglass store keeps them.
     const objects = renderWorkload(workloadPropsFor(env, { uri, tag: props.image.tag }));
     const workload = new Workload(this, 'Workload', { cluster, objects });
+    this.workloadObjects = workload.appliedObjects;
     // What the cluster applies, the CDK's prune label included (Workload.appliedObjects).
     const store = new BreakglassStore(this, 'Breakglass', {
       manifestsYaml: plainToYaml(workload.appliedObjects),
+      reader: {
+        roleName: breakglassReaderRoleName(env.stackName),
+        pipelineAccount: props.image.registryAccount,
+      },
     });
     // The registry lives in the pipeline account, so its account is the one whose pipeline reads the bake alarm.
     const alarms = new ServiceAlarms(this, 'Alarms', {

@@ -18,13 +18,25 @@ export interface ProxiedCall {
   readonly operation?: string;
   /** The request body parsed as JSON, when it is JSON. */
   readonly json?: unknown;
+  /** The request body as text (a Query-protocol form, such as STS's `Action=AssumeRole&...`). */
+  readonly text: string;
 }
 
 export type Fault =
   /** Forward, then replace the JSON answer with what `rewrite` returns. */
   | { readonly kind: 'rewrite'; readonly rewrite: (answer: Record<string, unknown>) => unknown }
   /** Forward (so the call takes effect upstream), then answer only after `ms`: the caller gives up first. */
-  | { readonly kind: 'lose-answer'; readonly ms: number };
+  | { readonly kind: 'lose-answer'; readonly ms: number }
+  /**
+   * Answer it here, without forwarding: a stand-in for a service moto does not emulate (or an
+   * error it never gives), in the service's own wire format as its API reference documents it.
+   */
+  | {
+      readonly kind: 'answer';
+      readonly status: number;
+      readonly body: string;
+      readonly contentType: string;
+    };
 
 export interface FaultProxy {
   readonly endpoint: string;
@@ -57,9 +69,19 @@ export async function startFaultProxy(
         url: req.url ?? '/',
         operation: typeof target === 'string' ? target.split('.').pop() : undefined,
         json,
+        text: body.toString('utf8'),
       };
       calls.push(call);
       const fault = faultFor(call);
+      if (fault?.kind === 'answer') {
+        res.writeHead(fault.status, {
+          'content-type': fault.contentType,
+          'content-length': String(Buffer.byteLength(fault.body)),
+          'x-amzn-requestid': 'fault-proxy',
+        });
+        res.end(fault.body);
+        return;
+      }
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers))
         if (typeof v === 'string' && k !== 'content-length') headers[k] = v;

@@ -125,7 +125,14 @@ export function diffValues(left: unknown, right: unknown, path = ''): FieldDiffe
     const l = left as Record<string, unknown>;
     const r = right as Record<string, unknown>;
     const keys = [...new Set([...Object.keys(l), ...Object.keys(r)])].sort();
-    return keys.flatMap((k) => diffValues(l[k], r[k], path ? `${path}.${k}` : k));
+    // a key that is not a plain name (a label such as app.kubernetes.io/version) is quoted
+    const step = (k: string) =>
+      /^[A-Za-z_][A-Za-z0-9_-]*$/.test(k)
+        ? path
+          ? `${path}.${k}`
+          : k
+        : `${path}[${JSON.stringify(k)}]`;
+    return keys.flatMap((k) => diffValues(l[k], r[k], step(k)));
   }
   if (Array.isArray(left) && Array.isArray(right)) {
     const ln = byName(left);
