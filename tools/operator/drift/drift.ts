@@ -192,7 +192,7 @@ function report(
     out.out(`  ${title}: no difference`);
     return;
   }
-  out.out(`  ${title}: ${diffs.length} object${diffs.length === 1 ? '' : 's'} differ`);
+  out.out(`  ${title}: ${diffs.length} object${diffs.length === 1 ? ' differs' : 's differ'}`);
   for (const d of diffs) {
     if (d.change === 'missing-left') out.out(`    ${d.object}: only in ${right}`);
     else if (d.change === 'missing-right') out.out(`    ${d.object}: only in ${left}`);
@@ -281,7 +281,7 @@ async function driftOf(
       ? git.map((o) => {
           const c = JSON.parse(JSON.stringify(o)) as K8sObject;
           const m = (c.metadata ??= {}) as Record<string, unknown>;
-          m.labels = { [label]: '', ...((m.labels) ?? {}) };
+          m.labels = { [label]: '', ...(m.labels ?? {}) };
           return c;
         })
       : git;
