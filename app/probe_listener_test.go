@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -107,7 +109,6 @@ func TestProbesAnswerWhileSlowHeaderClientsHoldEveryConnection(t *testing.T) {
 		"MAX_CONNECTIONS":     strconv.Itoa(maxConnections),
 		"READ_HEADER_TIMEOUT": "1s",
 	})
-	probeAddr, _ := s.logs.waitFor(t, "listening")["probe_addr"].(string)
 
 	startSlowHeaderAttack(t, s.addr, attackers)
 
@@ -130,11 +131,7 @@ func TestProbesAnswerWhileSlowHeaderClientsHoldEveryConnection(t *testing.T) {
 		results := make([]string, 2)
 		for i, path := range []string{"/healthz", "/readyz"} {
 			wg.Go(func() {
-				if probeAddr == "" {
-					results[i] = path + ": no probe port (no probe_addr in the listening line)"
-					return
-				}
-				code, err := kubeletProbe("http://" + probeAddr + path)
+				code, err := kubeletProbe("http://" + s.probe + path)
 				switch {
 				case err != nil:
 					results[i] = fmt.Sprintf("%s: %v", path, err)
@@ -155,7 +152,7 @@ func TestProbesAnswerWhileSlowHeaderClientsHoldEveryConnection(t *testing.T) {
 		} else {
 			publicFailedInARow = 0
 		}
-		t.Logf("round %d: public /healthz: %v; probe port: %q", round+1, publicErr, results)
+		t.Logf("round %d: public port /healthz: %v; probe port: %s", round+1, orOK(publicErr), orOK(strings.TrimSpace(strings.Join(results, " "))))
 		time.Sleep(time.Until(next))
 	}
 
@@ -164,5 +161,70 @@ func TestProbesAnswerWhileSlowHeaderClientsHoldEveryConnection(t *testing.T) {
 	}
 	if len(probePortFailures) > 0 {
 		t.Errorf("probes failed under attack (the kubelet would restart a healthy pod):\n%s", strings.Join(probePortFailures, "\n"))
+	}
+}
+
+func orOK[T comparable](v T) any {
+	var zero T
+	if v == zero {
+		return "ok"
+	}
+	return v
+}
+
+// The probe listener answers the two probes and nothing else: no greeting,
+// no /version, on a port that is not the public one.
+func TestProbeServerServesOnlyTheProbes(t *testing.T) {
+	ready := &readiness{}
+	h := NewProbeServer(slog.New(slog.DiscardHandler), ready)
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/world": 404, "/version": 404, "/": 404} {
+		if rec := serve(h, http.MethodGet, path); rec.Code != want {
+			t.Errorf("probe listener GET %s = %d, want %d", path, rec.Code, want)
+		}
+	}
+	ready.startDraining()
+	if rec := serve(h, http.MethodGet, "/readyz"); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("probe listener /readyz while draining = %d, want 503", rec.Code)
+	}
+}
+
+// No client can hold one of the probe listener's few connections for long:
+// every timeout is short, and keep-alive is off, so a connection closes with
+// its answer (the kubelet opens one per probe anyway).
+func TestNewProbeHTTPServerSetsEveryLimit(t *testing.T) {
+	srv := newProbeHTTPServer(http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	for name, d := range map[string]time.Duration{
+		"ReadHeaderTimeout": srv.ReadHeaderTimeout, "ReadTimeout": srv.ReadTimeout,
+		"WriteTimeout": srv.WriteTimeout, "IdleTimeout": srv.IdleTimeout,
+	} {
+		if d <= 0 || d > probeTimeout {
+			t.Errorf("%s = %s, want from 1ns to %s", name, d, probeTimeout)
+		}
+	}
+	if srv.MaxHeaderBytes != maxHeaderBytes || srv.ErrorLog == nil {
+		t.Errorf("MaxHeaderBytes = %d, ErrorLog = %v", srv.MaxHeaderBytes, srv.ErrorLog)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Handler = NewProbeServer(slog.New(slog.DiscardHandler), &readiness{})
+	go func() { _ = srv.Serve(limitProbeConnections(ln)) }()
+	defer srv.Close()
+	conn, err := net.DialTimeout("tcp", ln.Addr().String(), waitLong)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(waitLong))
+	_, _ = io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !resp.Close {
+		t.Errorf("GET /healthz over HTTP/1.1 = %d, Connection: close %v; want 200 and the connection closed", resp.StatusCode, resp.Close)
 	}
 }
