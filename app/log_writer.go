@@ -11,11 +11,24 @@ import (
 )
 
 // maxPendingLogBytes bounds the log bytes waiting for the writer goroutine:
-// some thousand access log lines. A line that does not fit is dropped and
-// counted, never waited for: a log reader that stops reading (a full pipe,
-// a stalled log collector) must not stop the requests and the probes that
-// log, nor the shutdown (docs/decisions/0020-access-log-cost.md).
+// some thousand access log lines. Past it, a request that logs waits for
+// the write to stdout under way, as it did when every line was its own
+// write, unless that write has taken longer than logStuckAfter: then stdout
+// is not being read (a full pipe, a stalled log collector), and the line is
+// dropped and counted instead. Such a stdout must not stop the requests and
+// the probes that log, nor the shutdown (issue 27;
+// docs/decisions/0034-probe-port-and-log-drops.md).
 const maxPendingLogBytes = 256 << 10
+
+// logStuckAfter is how long one write to stdout may take before the writer
+// counts stdout as not read, and lines that find the queue full are dropped
+// rather than waited for. A pipe that is read takes the largest batch
+// (maxPendingLogBytes) in milliseconds, but a loaded machine can stall its
+// reader for a good part of this (at 100 ms, BenchmarkAccessLogToPipe
+// dropped lines in one run of three here, with a load average of 9 on 2
+// CPUs). A request that logs waits at most about this long, once per stall:
+// well inside the kubelet's 2 s probe timeout.
+const logStuckAfter = 500 * time.Millisecond
 
 // logLinger is the longest a log line waits for others to share its
 // write, when fewer than lingerBelowBytes are queued: a line reaches stdout
@@ -51,9 +64,11 @@ func newLogger(out io.Writer) (*slog.Logger, *batchWriter) {
 // as the goroutine wakes, and under load lines queue only for as long as the
 // write before them takes.
 //
-// Writing never waits for out: when out takes nothing (a pipe nobody reads)
-// and the queue is full, lines are dropped and counted, and the next write
-// that goes through ends with a line saying how many (droppedLogLinesMsg).
+// A full queue holds up the goroutines that log while out is slow (back
+// pressure, nothing lost), but not while out takes nothing: once a write has
+// been under way for logStuckAfter, lines that find the queue full are
+// dropped and counted, and the next write that goes through ends with a line
+// saying how many (droppedLogLinesMsg).
 //
 // bufio.Writer alone would not do: it writes only when full or flushed, so a
 // quiet service would hold its last lines indefinitely.
@@ -63,7 +78,12 @@ type batchWriter struct {
 	mu         sync.Mutex
 	pending    []byte     // lines not yet handed to the writer goroutine
 	data       *sync.Cond // signalled when pending grows or closing is set
+	room       *sync.Cond // broadcast when pending is taken, or when waiting for room is over
 	closing    bool
+	writing    bool      // the writer goroutine is in out.Write...
+	writeStart time.Time // ...since then
+	stuck      bool      // ...for longer than logStuckAfter: do not wait for room
+	stuckTimer *time.Timer
 	exited     bool   // the writer goroutine has written everything and ended
 	abandoned  bool   // Close gave up waiting for out: lines are dropped from now on
 	unreported uint64 // lines dropped since the last report was queued
@@ -77,14 +97,17 @@ type batchWriter struct {
 func newBatchWriter(out io.Writer) *batchWriter {
 	w := &batchWriter{out: out, done: make(chan struct{})}
 	w.data = sync.NewCond(&w.mu)
+	w.room = sync.NewCond(&w.mu)
+	w.stuckTimer = time.AfterFunc(time.Hour, w.checkStuck)
+	w.stuckTimer.Stop()
 	go w.loop()
 	return w
 }
 
 // Write queues p, which slog hands over one whole line at a time. It never
-// waits for out and never fails: a line that does not fit in the queue is
-// dropped and counted; an error writing to out is the writer goroutine's, as
-// a failed write to stdout was slog's before.
+// fails, and never waits for a stdout that takes nothing: a line that does
+// not fit in the queue then is dropped and counted. An error writing to out
+// is the writer goroutine's, as a failed write to stdout was slog's before.
 func (w *batchWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	if w.exited {
@@ -94,7 +117,11 @@ func (w *batchWriter) Write(p []byte) (int, error) {
 		defer w.direct.Unlock()
 		return w.out.Write(p)
 	}
-	if w.abandoned || len(w.pending)+len(p) > maxPendingLogBytes {
+	full := func() bool { return len(w.pending) > 0 && len(w.pending)+len(p) > maxPendingLogBytes }
+	for full() && !w.stuck && !w.abandoned {
+		w.room.Wait()
+	}
+	if w.abandoned || full() {
 		w.unreported++
 		w.dropped.Add(1)
 		w.mu.Unlock()
@@ -131,6 +158,7 @@ func (w *batchWriter) loop() {
 		}
 		// Swap buffers: writers append to the other one meanwhile.
 		batch, w.pending = w.pending, batch[:0]
+		w.room.Broadcast()
 		// The lines dropped so far were logged after those now in batch
 		// (they found the queue full), so the line that counts them goes
 		// at its end.
@@ -143,11 +171,15 @@ func (w *batchWriter) loop() {
 		if reported > 0 {
 			w.inFlight-- // the count line
 		}
+		w.writing, w.writeStart = true, time.Now()
+		w.stuckTimer.Reset(logStuckAfter)
 		w.mu.Unlock()
 
 		n, err := w.out.Write(batch)
 
+		w.stuckTimer.Stop()
 		w.mu.Lock()
+		w.writing, w.stuck = false, false
 		w.inFlight = 0
 		if err != nil {
 			// Lost too: count them. The count line, last in the batch, is
@@ -166,6 +198,19 @@ func (w *batchWriter) loop() {
 	}
 }
 
+// checkStuck runs logStuckAfter after a write to out began: if that write is
+// still under way, out is not taking lines, and goroutines waiting for room
+// in the queue stop waiting and drop their lines. (A timer that fires late,
+// for an earlier write, finds a later write too recent and does nothing.)
+func (w *batchWriter) checkStuck() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.writing && time.Since(w.writeStart) >= logStuckAfter {
+		w.stuck = true
+		w.room.Broadcast()
+	}
+}
+
 // appendDroppedLine appends the line that says n lines were dropped (total
 // since the start), in the service's JSON log format.
 func appendDroppedLine(b []byte, n, total uint64) []byte {
@@ -173,7 +218,7 @@ func appendDroppedLine(b []byte, n, total uint64) []byte {
 	r.AddAttrs(
 		slog.Uint64("dropped", n),
 		slog.Uint64("dropped_total", total),
-		slog.String("reason", "stdout took no lines while the log queue was full"),
+		slog.String("reason", "stdout took no lines for "+logStuckAfter.String()+" while the log queue was full"),
 	)
 	b, _ = appendFlatJSONRecord(b, r) // flat and plain ASCII: always encoded here
 	return b
@@ -217,6 +262,7 @@ func (w *batchWriter) Close(timeout time.Duration) logCloseResult {
 		return logCloseResult{Dropped: w.dropped.Load()}
 	}
 	w.abandoned = true
+	w.room.Broadcast()
 	w.dropped.Add(uint64(bytes.Count(w.pending, []byte{'\n'})))
 	w.pending = nil
 	return logCloseResult{Dropped: w.dropped.Load(), BeingWritten: w.inFlight, TimedOut: true, Waited: timeout}

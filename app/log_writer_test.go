@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -87,11 +88,68 @@ func TestBatchWriterKeepsEveryLineInOrder(t *testing.T) {
 	}
 }
 
-// A stdout that takes nothing (a pipe nobody reads) never holds up a
-// goroutine that logs: every Write returns while stdout is still stuck,
-// the lines that do not fit in the queue are dropped and counted, and once
-// stdout takes lines again they come in order, untorn, batched, followed by
-// a line that says how many were dropped.
+// slowWriter is a stdout that is read, slowly: every write takes a while,
+// far less than logStuckAfter.
+type slowWriter struct {
+	delay time.Duration
+	syncBuffer
+	writes atomic.Int64
+}
+
+func (s *slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(s.delay)
+	s.writes.Add(1)
+	return s.syncBuffer.Write(p)
+}
+
+// A stdout that is slow but read (a busy log collector) makes the goroutines
+// that log wait when the queue is full, as a write per line did: nothing is
+// dropped, nothing reordered, and the lines are batched.
+func TestBatchWriterWaitsForASlowStdoutAndDropsNothing(t *testing.T) {
+	out := &slowWriter{delay: logStuckAfter / 10}
+	w := newBatchWriter(out)
+	const goroutines, lines = 4, 2000
+	pad := strings.Repeat("x", 100) // 4 x 2000 lines of ~110 bytes: over maxPendingLogBytes
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for n := range lines {
+				if _, err := fmt.Fprintf(w, "g%d n%d %s\n", g, n, pad); err != nil {
+					t.Errorf("Write: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if r := w.Close(waitLong); r.TimedOut || r.Dropped != 0 {
+		t.Fatalf("Close = %+v, want every line written", r)
+	}
+	next := make([]int, goroutines)
+	for _, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		var g, n int
+		if _, err := fmt.Sscanf(line, "g%d n%d", &g, &n); err != nil {
+			t.Fatalf("unexpected line %q: %v", line, err)
+		}
+		if n != next[g] {
+			t.Fatalf("goroutine %d: line %d came when %d was due", g, n, next[g])
+		}
+		next[g]++
+	}
+	for g, n := range next {
+		if n != lines {
+			t.Errorf("goroutine %d: %d lines written, want %d", g, n, lines)
+		}
+	}
+	if n := out.writes.Load(); n >= goroutines*lines/10 {
+		t.Errorf("%d writes for %d lines: hardly batched", n, goroutines*lines)
+	}
+}
+
+// A stdout that takes nothing (a pipe nobody reads) holds up a goroutine
+// that logs for logStuckAfter at most: every Write returns while stdout is
+// still stuck, the lines that do not fit in the queue are dropped and
+// counted, and once stdout takes lines again they come in order, untorn,
+// batched, followed by a line that says how many were dropped.
 func TestBatchWriterDropsAndCountsWhatStdoutDoesNotTake(t *testing.T) {
 	out := newGatedWriter()
 	w := newBatchWriter(out)

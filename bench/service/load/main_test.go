@@ -10,8 +10,8 @@ import (
 // run_log_pipe_test.go), cut into chunks the way a pipe delivers them.
 func TestLogDropWatcherReadsWhatTheServiceSaysItDropped(t *testing.T) {
 	out := `{"time":"2026-12-01T02:00:00Z","level":"INFO","msg":"request","method":"GET","path":"/world","status":200,"duration_ms":0.01,"bytes":13}
-{"time":"2026-12-01T02:00:01Z","level":"WARN","msg":"log lines dropped","dropped":40,"dropped_total":40,"reason":"stdout took no lines while the log queue was full"}
-{"time":"2026-12-01T02:00:02Z","level":"WARN","msg":"log lines dropped","dropped":2,"dropped_total":42,"reason":"stdout took no lines while the log queue was full"}
+{"time":"2026-12-01T02:00:01Z","level":"WARN","msg":"log lines dropped","dropped":40,"dropped_total":40,"reason":"stdout took no lines for 500ms while the log queue was full"}
+{"time":"2026-12-01T02:00:02Z","level":"WARN","msg":"log lines dropped","dropped":2,"dropped_total":42,"reason":"stdout took no lines for 500ms while the log queue was full"}
 {"time":"2026-12-01T02:00:03Z","level":"INFO","msg":"stopped","log_lines_dropped":45}
 `
 	for _, chunk := range []int{1, 7, 64, len(out)} {
