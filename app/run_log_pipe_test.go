@@ -89,7 +89,7 @@ func startRunOnPipe(t *testing.T, env map[string]string) *pipeRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stop = cancel
 	go func() {
-		p.done <- run(ctx, []string{"hello-web"}, envFrom(full), w, p.stderr)
+		p.done <- run(ctx, []string{progName(nil)}, envFrom(full), w, p.stderr)
 		w.Close()
 	}()
 	t.Cleanup(func() {

@@ -80,7 +80,7 @@ type runResult struct {
 	Requests   uint64  `json:"requests"`     // open-model requests sent
 	Errors     int64   `json:"errors"`       // open-model failures plus wrk errors
 	PeakRSSMiB float64 `json:"peak_rss_mib"` // VmHWM after both measures
-	// LogLinesDropped is what hello-web says it dropped because its stdout
+	// LogLinesDropped is what the service says it dropped because its stdout
 	// did not keep up (app/log_writer.go): a dropped line's cost is missing
 	// from the figures, so any makes the run not comparable.
 	LogLinesDropped uint64 `json:"log_lines_dropped"`
@@ -249,7 +249,7 @@ func run(o options) error {
 		return fmt.Errorf("%d failed requests: results are not comparable", a.Errors+n.Errors)
 	}
 	if a.LogLinesDropped > 0 {
-		return fmt.Errorf("hello-web dropped %d access log lines (the bench did not read its stdout fast enough): their cost is missing from its figures, results are not comparable", a.LogLinesDropped)
+		return fmt.Errorf("the service dropped %d access log lines (the bench did not read its stdout fast enough): their cost is missing from its figures, results are not comparable", a.LogLinesDropped)
 	}
 	return nil
 }
@@ -266,7 +266,7 @@ func withServer(s server, o options, measure func(target string) (runResult, err
 		return runResult{}, fmt.Errorf("refusing to load %s: loopback only", target)
 	}
 	cmd := s.cmd(port)
-	// hello-web logs every request: that cost is part of it. The output is
+	// The service logs every request: that cost is part of it. The output is
 	// discarded, but what the service says it dropped is counted.
 	logs := &logDropWatcher{}
 	cmd.Stdout = logs
@@ -298,7 +298,7 @@ func withServer(s server, o options, measure func(target string) (runResult, err
 	return r, nil
 }
 
-// logDropWatcher reads hello-web's stdout and keeps the largest count of
+// logDropWatcher reads the service's stdout and keeps the largest count of
 // dropped log lines it reports: dropped_total in a "log lines dropped" line,
 // log_lines_dropped in the "stopped" line (app/log_writer.go). Chunks without
 // either message are only scanned for them, not parsed.

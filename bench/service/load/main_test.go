@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// hello-web's own lines, as app/log_writer.go and app/run.go write them
+// The service's own lines, as app/log_writer.go and app/run.go write them
 // (their field names are checked there: log_writer_test.go and
 // run_log_pipe_test.go), cut into chunks the way a pipe delivers them.
 func TestLogDropWatcherReadsWhatTheServiceSaysItDropped(t *testing.T) {
