@@ -16,8 +16,10 @@ const base = {
   reason: 'INC',
   action: 'image',
 } as const;
-const rec = (over: Partial<AuditRecord> & Pick<AuditRecord, 'runId' | 'result' | 'at'>) =>
-  ({ ...base, ...over }) as AuditRecord;
+const rec = (over: Partial<AuditRecord> & Pick<AuditRecord, 'runId' | 'result' | 'at'>) => ({
+  ...base,
+  ...over,
+});
 
 describe('outstanding breakglass changes', () => {
   test('a stored change is outstanding while S3 holds its version or its metadata; a later pipeline version settles it', () => {
