@@ -41,7 +41,7 @@ function metadataOf(o: K8sObject): Record<string, unknown> {
   return typeof m === 'object' && m !== null ? (m as Record<string, unknown>) : {};
 }
 
-/** `Deployment hello-web/hello-web` (kind, namespace/name), or `Namespace hello-web` for a cluster-scoped object. */
+/** `Deployment <namespace>/<name>` (kind, namespace/name), or `Namespace <name>` for a cluster-scoped object. */
 export function objectName(o: K8sObject): string {
   const m = metadataOf(o);
   const ns = typeof m.namespace === 'string' ? `${m.namespace}/` : '';

@@ -517,6 +517,9 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
         out,
       });
 
+      // The last point at which an interrupt stops the run with nothing applied: from the intent
+      // on, the run goes through with it and records the outcome (interrupts are deferred).
+      control.checkpoint('holding the environment, before recording the intent');
       const at = deps.now().toISOString();
       const record = (result: BreakglassResult, extra: Partial<AuditRecord>): AuditRecord => ({
         environment: env.stageName,
@@ -552,19 +555,26 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
           `${(e as Error).message}: the intent could not be recorded, so nothing was applied`,
         );
       }
-      const recorder = (r: AuditRecord) =>
-        audited(
-          out,
-          targets.table,
-          r,
-          () => completeAudit(dynamodb, targets.table, r, deps.now().toISOString(), control),
-          spoolDir,
-        );
+      // Each outcome is recorded, then announced on the pipeline's topic, whether or not
+      // DynamoDB took the record (the cluster was changed either way).
+      const recorder = async (r: AuditRecord) => {
+        try {
+          await audited(
+            out,
+            targets.table,
+            r,
+            () => completeAudit(dynamodb, targets.table, r, deps.now().toISOString(), control),
+            spoolDir,
+          );
+        } finally {
+          await notify(deps, o.config, env, r, control);
+        }
+      };
 
       const outcome = await control.protect(
         'kubectl applied the change and its record is written',
-        async () => {
-          const done = await applyAndRecord({
+        () =>
+          applyAndRecord({
             deps,
             control,
             s3,
@@ -579,10 +589,7 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
             record,
             recorder,
             keepManifestFile: () => (keepTmp = true),
-          });
-          await notify(deps, o.config, env, done.record, control);
-          return done;
-        },
+          }),
       );
       if (control.interrupted)
         return interruptedAfterApply(out, control.interrupted, outcome.result);
@@ -640,7 +647,6 @@ async function applyAndRecord(
       : (applied.problem ?? `kubectl exited with code ${applied.exitCode}`);
     const failed = c.record(result, { kubectlExitCode: applied.exitCode ?? undefined, error: why });
     await c.recorder(failed);
-    await notify(c.deps, undefined, env, failed, c.control);
     const check = `check with kubectl --context ${targets.context} -n ${workloadScope(env).namespace} get deployment,pods`;
     if (applied.stopped)
       throw new TimeoutError(
@@ -1154,12 +1160,12 @@ async function resolveDeadRuns(c: {
  */
 async function notify(
   deps: BreakglassDeps,
-  config: DeliveryConfig | undefined,
+  config: DeliveryConfig,
   env: EnvironmentConfig,
   record: AuditRecord,
   control: RunControl,
 ): Promise<void> {
-  if (!config || !CHANGE_RESULTS.includes(record.result)) return;
+  if (!CHANGE_RESULTS.includes(record.result)) return;
   const pipeline = { ...config.pipeline, name: config.pipeline.name };
   const topic = notificationTopicArn(pipeline);
   const message = [
