@@ -12,7 +12,7 @@ import { ImageReplicasStage } from '../stages/image-replicas-stage';
 import { MemoizedLogicalIdStack } from '../stacks/memoized-logical-ids';
 import { pipelineSource } from './source';
 import { PipelineNotifications, approvalComment } from './notifications';
-import { addStageConditions, deployStagesOf } from './stage-conditions';
+import { addStageConditions, deployStagesOf, heldWavesOf } from './stage-conditions';
 import { BUILD_CACHE_PREFIX, buildStep, buildStepCodeBuildOptions } from './build-step';
 import { BUILD_IMAGES, selectRuntimes } from './codebuild-images';
 import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../config/pipeline-shape';
@@ -197,10 +197,14 @@ export class PipelineStack extends MemoizedLogicalIdStack {
     // stage that rolls back, hold no gate (docs/decisions/0022-path-to-prod.md).
     const prodGate = gateFor(PROD_GATE_ACTION, config.prod.waves.flat());
     const approve = new pipelines.ManualApprovalStep('ApproveProd', {
-      comment: approvalComment(config.preprod, {
-        commit: source.sourceAttribute('CommitId'),
-        imageTag: buildImage.exportedVariable('IMAGE_TAG'),
-      }),
+      comment: approvalComment(
+        config.preprod,
+        {
+          commit: source.sourceAttribute('CommitId'),
+          imageTag: buildImage.exportedVariable('IMAGE_TAG'),
+        },
+        heldWavesOf(config),
+      ),
     });
     // without it the two would run side by side: a stage without stacks runs pre and post together
     approve.addStepDependency(prodGate);
