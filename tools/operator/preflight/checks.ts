@@ -759,49 +759,65 @@ export function sourceCheck(target: Target): Check {
         if (awsName(e) !== 'RepositoryDoesNotExistException') throw e;
         exists = false;
       }
-      if (!source.create) {
-        return exists
+      if (exists)
+        return source.create
           ? [
+              fail(
+                'source repository',
+                `CodeCommit ${source.repositoryName} already exists; the stack would fail creating it`,
+                'set source.create to false to use the existing repository',
+              ),
+            ]
+          : [
               pass(
                 'source repository',
                 `CodeCommit ${source.repositoryName} exists (source.create false)`,
               ),
-            ]
-          : [
-              fail(
-                'source repository',
-                `CodeCommit ${source.repositoryName} does not exist and source.create is false`,
-                `set source.create to true, or create it: aws codecommit create-repository --repository-name ${source.repositoryName} --region ${target.region}`,
-              ),
             ];
-      }
-      if (exists)
-        return [
-          fail(
-            'source repository',
-            `CodeCommit ${source.repositoryName} already exists; the stack would fail creating it`,
-            'set source.create to false to use the existing repository',
-          ),
-        ];
+      // "AWS CodeCommit is no longer available to new customers" (AWS::CodeCommit::Repository,
+      // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codecommit-repository.html).
+      // No read call fails for such an account; CreateRepository refuses with CODECOMMIT_REFUSAL
+      // when neither this account nor another of its Organization has a repository. This account's
+      // repositories are what these credentials can see.
       const list = await call('CodeCommit ListRepositories', (abortSignal) =>
         client.send(new ListRepositoriesCommand({}), { abortSignal }),
       );
-      if ((list.repositories ?? []).length > 0)
+      const usesCodeCommit = (list.repositories ?? []).length > 0;
+      const create = `aws codecommit create-repository --repository-name ${source.repositoryName} --region ${target.region}`;
+      if (!source.create)
+        return [
+          fail(
+            'source repository',
+            `CodeCommit ${source.repositoryName} does not exist and source.create is false${usesCodeCommit ? '' : `; this account has no CodeCommit repository, so creating one may be refused (${CODECOMMIT_REFUSAL})`}`,
+            `create it (\`${create}\`), or set source.create to true${usesCodeCommit ? '' : `, or use ${CONNECTION_SOURCE}`}`,
+          ),
+        ];
+      if (usesCodeCommit)
         return [
           pass(
             'source repository',
-            `CodeCommit ${source.repositoryName} will be created (the account already has repositories)`,
+            `CodeCommit ${source.repositoryName} will be created (the account already has repositories, so CodeCommit accepts new ones)`,
           ),
         ];
-      // Since 25 July 2024 CodeCommit only creates repositories for accounts that already used it:
-      // https://aws.amazon.com/blogs/devops/how-to-migrate-your-aws-codecommit-repository-to-another-git-provider/
       return [
         warn(
           'source repository',
-          `CodeCommit ${source.repositoryName} will be created, but this account has no repository yet, and CodeCommit may refuse accounts that never used it`,
-          `confirm with \`aws codecommit create-repository --repository-name ${source.repositoryName} --region ${target.region}\` then set source.create false, or use a GitHub/GitLab/Bitbucket connection (source.provider)`,
+          `CodeCommit ${source.repositoryName} would be created, but this account has no CodeCommit repository, and CodeCommit is not available to new customers: unless another account of your Organization has one, the stack fails with ${CODECOMMIT_REFUSAL}`,
+          `use ${CONNECTION_SOURCE}; or, if another account of your Organization uses CodeCommit, confirm with \`${create}\` and set source.create to false`,
         ),
       ];
     },
   };
 }
+
+/**
+ * What CodeCommit answers CreateRepository in an account (and Organization) without any repository,
+ * as reported verbatim from CloudFormation, the SDKs and Terraform (for example
+ * aws-samples/automated-security-helper-pipeline#2, aws-samples/eks-workshop-v2#1142).
+ */
+export const CODECOMMIT_REFUSAL =
+  'OperationNotAllowedException (CreateRepository request is not allowed because there is no existing repository in this AWS account or AWS Organization)';
+
+/** The alternative source, named by its config keys. */
+const CONNECTION_SOURCE =
+  'a CodeConnections source: source.provider "GitHub", "GitLab" or "Bitbucket", source.connectionArn, source.repository (docs/configuration.md#source-required)';

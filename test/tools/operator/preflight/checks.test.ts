@@ -562,10 +562,37 @@ describe('the source repository exists or can be created', () => {
       .resolves({ repositories: [{ repositoryName: 'other' }] });
     expect(statusOf(await sourceCheck(PIPELINE).run(contextOf()))).toEqual(['PASS']);
   });
-  test('WARN: to be created in an account without any repository (CodeCommit may refuse it)', async () => {
+  // "AWS CodeCommit is no longer available to new customers" (AWS::CodeCommit::Repository,
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codecommit-repository.html).
+  // No read call fails for such an account: only CreateRepository refuses, with
+  // OperationNotAllowedException "CreateRepository request is not allowed because there is no
+  // existing repository in this AWS account or AWS Organization" (reported verbatim in
+  // aws-samples/automated-security-helper-pipeline#2, aws-samples/eks-workshop-v2#1142). So an
+  // account with a repository can create more; one without may be refused (unless another account
+  // of its Organization has one, which these credentials cannot see).
+  test('WARN: to be created in an account without any repository: names the refusal and the connection source instead', async () => {
     codecommit.on(GetRepositoryCommand).rejects(awsError('RepositoryDoesNotExistException'));
     codecommit.on(ListRepositoriesCommand).resolves({ repositories: [] });
-    expect(statusOf(await sourceCheck(PIPELINE).run(contextOf()))).toEqual(['WARN']);
+    const [f] = await sourceCheck(PIPELINE).run(contextOf());
+    expect(f.status).toBe('WARN');
+    expect(f.detail).toContain('CodeCommit is not available to new customers');
+    expect(f.detail).toContain(
+      'OperationNotAllowedException (CreateRepository request is not allowed because there is no existing repository in this AWS account or AWS Organization)',
+    );
+    // the alternative, as config keys the user can type
+    expect(f.fix).toContain(
+      'a CodeConnections source: source.provider "GitHub", "GitLab" or "Bitbucket", source.connectionArn, source.repository',
+    );
+    expect(f.fix).toContain('docs/configuration.md#source-required');
+  });
+  test('FAIL with create false and no repository: creating it by hand may be refused too, so the fix names the connection source', async () => {
+    codecommit.on(GetRepositoryCommand).rejects(awsError('RepositoryDoesNotExistException'));
+    codecommit.on(ListRepositoriesCommand).resolves({ repositories: [] });
+    const [f] = await sourceCheck(PIPELINE).run(
+      contextOf(configOf({ source: { repositoryName: 'hello-web', create: false } })),
+    );
+    expect(f.status).toBe('FAIL');
+    expect(f.fix).toContain('a CodeConnections source');
   });
   test('FAIL: exists although the stack would create it; missing although create is false', async () => {
     codecommit
@@ -577,6 +604,9 @@ describe('the source repository exists or can be created', () => {
     });
     codecommit.reset();
     codecommit.on(GetRepositoryCommand).rejects(awsError('RepositoryDoesNotExistException'));
+    codecommit
+      .on(ListRepositoriesCommand)
+      .resolves({ repositories: [{ repositoryName: 'other' }] });
     expect(
       statusOf(
         await sourceCheck(PIPELINE).run(
