@@ -127,7 +127,14 @@ export interface HeldWave {
  */
 export function approvalComment(
   preprod: EnvironmentConfig,
-  variables: { readonly commit: string; readonly imageTag: string },
+  variables: {
+    readonly commit: string;
+    readonly imageTag: string;
+    /** The Build step's one line on rollback targets (tools/pipeline/rollback-guard). @default not shown */
+    readonly rollbackTargets?: string;
+    /** The Build step's one line on the node AMIs (scripts/node-ami-signal.sh). @default not shown */
+    readonly nodeAmis?: string;
+  },
   heldWaves: readonly HeldWave[] = [],
 ): string {
   const windows =
@@ -142,6 +149,8 @@ export function approvalComment(
     `Promote commit ${variables.commit} (image ${variables.imageTag}) to prod? ` +
     `Pre-prod (${preprod.stageName}) passed its smoke test and baked ${preprod.bake.minutes} min with alarm ${BAKE_NAMES.bakeAlarm(preprod.stageName)} OK ` +
     `(5xx <= ${preprod.bake.errorRatePercent}%, p99 <= ${preprod.bake.p99LatencyMs} ms, >= ${preprod.replicas.min} pods).` +
+    (variables.rollbackTargets ? ` Rollback targets: ${variables.rollbackTargets}.` : '') +
+    (variables.nodeAmis ? ` Node AMIs: ${variables.nodeAmis}.` : '') +
     windows
   );
 }

@@ -500,8 +500,7 @@ describe('deployment windows', () => {
     example.config.prod.waves.forEach((wave, w) => {
       const window = example.config.prod.deploymentWindows[w];
       const stage = wave[0].pipelineStageName;
-      if (window)
-        expect(text).toContain(`${stage} (window "${window.cron}" ${window.timeZone})`);
+      if (window) expect(text).toContain(`${stage} (window "${window.cron}" ${window.timeZone})`);
       else expect(text).not.toContain(`${stage} (window`);
     });
     expect(text).toMatch(/start(s)? on (its|their) own when (its|their) window opens/);
@@ -610,6 +609,10 @@ describe('notifications', () => {
     expect(text).toContain(
       `baked ${def.config.preprod.bake.minutes} min with alarm ${BAKE_NAMES.bakeAlarm(def.config.preprod.stageName)} OK`,
     );
+    // what the Build step found: rollback targets (docs/decisions/0026-...) and the node AMIs (ADR 0018)
+    const build = namespaceOf('Build', 'CodeBuild');
+    expect(text).toContain(`Rollback targets: #{${build}.ROLLBACK_TARGETS}`);
+    expect(text).toContain(`Node AMIs: #{${build}.NODE_AMIS}`);
     // The build exports the variable the approval reads.
     const projects = Object.values(def.pipeline.findResources('AWS::CodeBuild::Project')) as Array<{
       Properties: { Source: { BuildSpec?: string } };
