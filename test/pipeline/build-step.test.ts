@@ -304,6 +304,8 @@ describe('scripts/node-ami-signal.sh: a warning, never a failure (stand-in npm)'
       const r = run(code);
       expect(r.status).toBe(0);
       expect(r.summary).toMatch(summary);
+      // one line for the approval text, within the budget safe-delivery.test.ts allows it
+      expect(r.summary.length).toBeLessThanOrEqual(120);
       expect(r.out).toContain('WARNING: node AMIs:');
     },
   );

@@ -517,6 +517,20 @@ describe('deployment windows', () => {
     // botocore's CodePipeline model (AWS's own service definition): ActionConfigurationValue max 1000.
     expect(approvalText(example).length).toBeLessThanOrEqual(1000);
     expect(approvalText(def).length).toBeLessThanOrEqual(1000);
+    // and once CodePipeline has put the values in: a 40-character commit id, the image tag, the
+    // Build step's two lines at their longest (tools/pipeline/rollback-guard clips at 200,
+    // scripts/node-ami-signal.sh writes at most 120: build-step.test.ts)
+    const longest: Record<string, number> = {
+      CommitId: 40,
+      IMAGE_TAG: example.imageTag.length,
+      ROLLBACK_TARGETS: 200,
+      NODE_AMIS: 120,
+    };
+    const resolved = approvalText(example).replace(
+      /#\{[^.}]+\.([A-Za-z_]+)\}/g,
+      (_, name: string) => 'x'.repeat(longest[name] ?? 1000),
+    );
+    expect(resolved.length).toBeLessThanOrEqual(1000);
   });
 });
 
