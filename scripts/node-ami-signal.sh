@@ -7,7 +7,7 @@
 #
 #   bash scripts/node-ami-signal.sh --summary-file <file> [--config <file.json>]
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 summary=""
 config=()
