@@ -137,14 +137,17 @@ export function approvalComment(
   },
   heldWaves: readonly HeldWave[] = [],
 ): string {
+  const held = heldWaves
+    .map((h) => `${h.stageName} (window "${h.window.cron}" ${h.window.timeZone})`)
+    .join(', ');
+  const waits =
+    heldWaves.length === 1
+      ? 'waits for its window and starts on its own when its window opens'
+      : 'wait for their windows and start on their own when their window opens';
   const windows =
     heldWaves.length === 0
       ? ''
-      : ` After you approve, ${heldWaves
-          .map((h) => `${h.stageName} (window "${h.window.cron}" ${h.window.timeZone})`)
-          .join(
-            ', ',
-          )} ${heldWaves.length === 1 ? 'waits for its window and starts on its own when its window opens' : 'wait for their windows and start on their own when their window opens'}; nobody approves again. To hold a wave: docs/runbooks/alarm-rollback.md#deployment-windows.`;
+      : ` After you approve, ${held} ${waits}; nobody approves again. To hold a wave: docs/runbooks/alarm-rollback.md#deployment-windows.`;
   return (
     `Promote commit ${variables.commit} (image ${variables.imageTag}) to prod? ` +
     `Pre-prod (${preprod.stageName}) passed its smoke test and baked ${preprod.bake.minutes} min with alarm ${BAKE_NAMES.bakeAlarm(preprod.stageName)} OK ` +
