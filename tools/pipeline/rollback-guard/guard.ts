@@ -240,7 +240,7 @@ export async function investigate(
     img.ok && img.value === 'new'
       ? await known(
           `listing the images of ${image.repositoryName}`,
-          async () => (await describe()).imageDetails?.length === 0,
+          async () => ((await describe()).imageDetails ?? []).length === 0,
         )
       : undefined;
   return { pipelineChanges: changes, image: img, repositoryEmpty, targets };

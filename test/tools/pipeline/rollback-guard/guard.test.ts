@@ -219,6 +219,16 @@ describe('reading the facts (aws-sdk-client-mock, documented response shapes)', 
     }
   });
 
+  test('an empty repository (the answer has no imageDetails at all) is a first release', async () => {
+    cfn.on(GetTemplateCommand).resolves({ TemplateBody: deployed([{ Name: 'Source' }]) });
+    ecr.on(DescribeImagesCommand).resolves({});
+    cp.on(ListPipelineExecutionsCommand).resolves({ pipelineExecutionSummaries: [] });
+    const f = await investigate(inputs(true), clients(), control());
+    expect(f.image).toEqual(ok('new'));
+    expect(f.repositoryEmpty).toEqual(ok(true));
+    expect(judge(inputs(true), f).refuse).toBe(false);
+  });
+
   test('a listing that hands back the same page token is "not checked", never "no target"', async () => {
     cfn.on(GetTemplateCommand).resolves({ TemplateBody: deployed([{ Name: 'Source' }]) });
     ecr.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: 'sha256:1' }] });
