@@ -226,11 +226,11 @@ describe('after the synth: rollback targets and the node AMI signal (issue 22 it
     const on = (action: string) => grants.filter((g) => g.action === action).map((g) => g.resource);
     // the pipeline stack's deployed template
     expect(on('cloudformation:GetTemplate')).toEqual([
-      expect.stringContaining(':stack/hello-web-delivery-pipeline/*'),
+      expect.stringContaining(`:stack/${s.pipelineStack.stackName}/*`),
     ]);
     // this pipeline's executions
     expect(on('codepipeline:ListPipelineExecutions')).toEqual([
-      expect.stringContaining(':111111111111:hello-web-delivery"'),
+      expect.stringContaining(`:${s.config.pipeline.account}:${s.config.pipeline.name}"`),
     ]);
     // the image repository (DescribeImages: does the tag exist, does the repository hold any image)
     expect(on('ecr:DescribeImages')).toHaveLength(1);

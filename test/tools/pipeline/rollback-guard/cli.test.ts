@@ -94,7 +94,7 @@ describe('the guard on the synthesized assembly (mocked AWS)', () => {
 
   test('an app change on an unchanged pipeline with targets everywhere passes', async () => {
     cfn
-      .on(GetTemplateCommand, { StackName: 'hello-web-delivery-pipeline' })
+      .on(GetTemplateCommand, { StackName: s.pipelineStack.stackName })
       .resolves({ TemplateBody: deployedWithout() });
     ecr
       .on(DescribeImagesCommand)
@@ -105,7 +105,7 @@ describe('the guard on the synthesized assembly (mocked AWS)', () => {
     const r = await run(true);
     expect(r.code).toBe(0);
     expect(r.output.stdout).toContain('pipeline definition: unchanged by this commit');
-    expect(r.output.stdout).toContain(`image hello-web:${s.imageTag}: new`);
+    expect(r.output.stdout).toContain(`image ${s.config.image.repositoryName}:${s.imageTag}: new`);
     for (const st of ['preprod-eu-west-1', 'prod-eu-west-1', 'prod-wave-2'])
       expect(r.output.stdout).toContain(`${st}: rollback target e1`);
     expect(r.summary).toBe('every deploy stage has one');
@@ -183,14 +183,14 @@ describeWithMoto('GetTemplate and DescribeImages over the wire (moto_server)', (
     };
     await cfn.send(
       new CreateStackCommand({
-        StackName: 'hello-web-delivery-pipeline',
+        StackName: s.pipelineStack.stackName,
         TemplateBody: JSON.stringify(body),
       }),
     );
-    await ecr.send(new CreateRepositoryCommand({ repositoryName: 'hello-web' }));
+    await ecr.send(new CreateRepositoryCommand({ repositoryName: s.config.image.repositoryName }));
     await ecr.send(
       new PutImageCommand({
-        repositoryName: 'hello-web',
+        repositoryName: s.config.image.repositoryName,
         imageTag: s.imageTag,
         imageManifest: JSON.stringify({
           schemaVersion: 2,
@@ -228,7 +228,9 @@ describeWithMoto('GetTemplate and DescribeImages over the wire (moto_server)', (
       output,
     );
     expect(output.stdout + output.stderr).toContain('stage prod-wave-2 added');
-    expect(output.stdout).toContain(`image hello-web:${s.imageTag}: built before`);
+    expect(output.stdout).toContain(
+      `image ${s.config.image.repositoryName}:${s.imageTag}: built before`,
+    );
     // a pipeline change released with app/ unchanged passes even with the guard on
     expect(code).toBe(0);
   });
