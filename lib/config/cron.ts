@@ -169,8 +169,7 @@ function valueList(
   const values = new Set<number>();
   for (const item of field.split(',')) {
     const m = /^(\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:\/(\d+))?$/.exec(item);
-    if (!m)
-      return `is not a list of values, ranges ("a-b") or steps ("*/n"); allowed: ${range}`;
+    if (!m) return `is not a list of values, ranges ("a-b") or steps ("*/n"); allowed: ${range}`;
     const step = m[2] === undefined ? 1 : Number(m[2]);
     if (step < 1 || step > max) return `has a step of ${m[2]}; a step is 1-${max}`;
     let from = min;
@@ -282,8 +281,7 @@ export function neverFiresReason(s: CronSchedule, now: Date = new Date()): strin
   if (s.dayOfMonth.kind === 'list') {
     const days = [...s.dayOfMonth.days];
     const fits = [...s.months].some((m) => days.some((d) => d <= (m === 2 ? 29 : daysIn(2001, m))));
-    if (!fits)
-      return `no date has day-of-month "${s.text.dayOfMonth}" in month "${s.text.month}"`;
+    if (!fits) return `no date has day-of-month "${s.text.dayOfMonth}" in month "${s.text.month}"`;
   }
   return `no date matches day-of-month "${s.text.dayOfMonth}", month "${s.text.month}", day-of-week "${s.text.dayOfWeek}" and year "${s.text.year}"`;
 }

@@ -1,4 +1,4 @@
-import { ConfigFileError, parseConfigJson, readConfigFile } from './config-file';
+import { ConfigFileError, parseConfigJson, readConfigFile, silentChanges } from './config-file';
 import { DEFAULTS, STACK_ENVIRONMENTS } from './defaults';
 import {
   type LimitsInput,
@@ -8,7 +8,7 @@ import {
   vpcCidrSchema,
 } from './limits';
 import { checkAvailabilityZones, defaultAvailabilityZones } from './availability-zones';
-import { checkPipelineLimits } from './pipeline-limits';
+import { checkPipelineLimits, checkPipelineStackSize } from './pipeline-limits';
 import { type DeliveryConfig, resolveConfig } from './resolve';
 import { checkSource } from './source';
 import {
@@ -20,7 +20,7 @@ import {
   formatPath,
   salvageCrossFieldInput,
 } from './schema';
-import { checkSafeDelivery } from './safe-delivery';
+import { checkNotifications, checkSafeDelivery } from './safe-delivery';
 
 /** Thrown when the configuration is unusable; `problems` holds every problem found, each with its path. */
 export class ConfigError extends Error {
@@ -69,6 +69,7 @@ export function validateConfig(
   );
   problems.push(...checkSource(raw));
   problems.push(...checkSafeDelivery(raw));
+  problems.push(...checkNotifications(raw), ...checkPipelineStackSize(raw));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   const input: DeliveryConfigInput = parsed.data;
   return resolveConfig(input, configFile);
@@ -83,8 +84,19 @@ export function loadConfig(
   options: { contextValue?: unknown; cwd?: string; repoRoot?: string } = {},
 ): DeliveryConfig {
   const { contextValue } = options;
-  if (contextValue === undefined || contextValue === null || contextValue === '') {
+  if (contextValue === undefined || contextValue === null) {
     return validateConfig(STACK_ENVIRONMENTS);
+  }
+  // `-c config=` with nothing after it: a path lost on the way (an unset variable), never a wish
+  // for the placeholder accounts.
+  if (typeof contextValue === 'string' && contextValue.trim() === '') {
+    throw new ConfigError('-c config', [
+      {
+        path: 'config',
+        message:
+          'is empty: give the path of a JSON file (-c config=config/my-org.json), or leave -c config out to use the built-in STACK_ENVIRONMENTS',
+      },
+    ]);
   }
   if (typeof contextValue !== 'string') {
     throw new ConfigError('-c config', [
@@ -96,18 +108,26 @@ export function loadConfig(
   }
   const shown = `config file ${contextValue}`;
   let config: { raw: unknown; relative: string };
+  let changes: ConfigProblem[];
   try {
-    const { text, relative } = readConfigFile(
+    const { text, relative, utf8 } = readConfigFile(
       contextValue,
       options.cwd ?? process.cwd(),
       options.repoRoot ?? options.cwd ?? process.cwd(),
     );
-    config = { raw: parseConfigJson(text, relative), relative };
+    // Bytes that are not UTF-8 first: they can also be why the text is not JSON.
+    changes = utf8 ? [] : silentChanges(text, utf8, relative);
+    if (changes.length === 0) {
+      config = { raw: parseConfigJson(text, relative), relative };
+      changes = silentChanges(text, utf8, relative);
+    } else config = { raw: undefined, relative };
   } catch (e) {
     if (e instanceof ConfigFileError)
       throw new ConfigError(shown, [{ path: 'config', message: e.message }]);
     throw e;
   }
+  // A key given twice or a string that lost bytes: the parsed value is not what the file says.
+  if (changes.length > 0) throw new ConfigError(shown, changes);
   return validateConfig(config.raw, shown, config.relative);
 }
 

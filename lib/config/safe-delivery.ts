@@ -1,6 +1,8 @@
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import tzdata from 'tzdata/timezone-data.json';
 import { z } from 'zod';
 import { neverFiresReason, parseCronFields } from './cron';
+import { AWS_REGIONS } from './regions';
 import type { ConfigProblem } from './schema';
 
 /**
@@ -200,15 +202,37 @@ export interface DeploymentWindow {
   readonly timeZone: string;
 }
 
-const snsEmail = z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, {
-  message: 'must be an email address such as "oncall@example.com"',
+/**
+ * Why `email` cannot be an SNS email subscription, or undefined. The shape is zod's email pattern
+ * (dot-atom local part, no empty parts, a dotted domain); the lengths are RFC 5321's (section
+ * 4.5.3.1: local part at most 64 octets, a path of at most 256 with its angle brackets, so an
+ * address of at most 254; a domain label at most 63, RFC 1035 section 2.3.4).
+ * https://www.rfc-editor.org/rfc/rfc5321#section-4.5.3.1
+ */
+export function emailProblem(email: string): string | undefined {
+  if (email.length > 254) return `must be at most 254 characters, got ${email.length}`;
+  const at = email.lastIndexOf('@');
+  if (at > 64) return `the part before "@" may be at most 64 characters, got ${at}`;
+  const long = email
+    .slice(at + 1)
+    .split('.')
+    .find((label) => label.length > 63);
+  if (at >= 0 && long !== undefined)
+    return `each part of the domain may be at most 63 characters, got ${long.length}`;
+  if (!z.regexes.email.test(email)) return 'must be an email address such as "oncall@example.com"';
+  return undefined;
+}
+
+const snsEmail = z.string().superRefine((email, ctx) => {
+  const problem = emailProblem(email);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
-const chatbotSlackArn = z
-  .string()
-  .regex(/^arn:aws[a-z-]*:chatbot::\d{12}:chat-configuration\/slack-channel\/[\w.-]+$/, {
-    message:
-      'must be an AWS Chatbot Slack channel configuration ARN such as "arn:aws:chatbot::111111111111:chat-configuration/slack-channel/deploys"',
-  });
+const CHATBOT_SLACK_ARN =
+  /^arn:(aws[a-z-]*):chatbot::\d{12}:chat-configuration\/slack-channel\/[\w.-]+$/;
+const chatbotSlackArn = z.string().regex(CHATBOT_SLACK_ARN, {
+  message:
+    'must be an AWS Chatbot Slack channel configuration ARN such as "arn:aws:chatbot::111111111111:chat-configuration/slack-channel/deploys"',
+});
 
 export const notificationsSchema = z.strictObject({
   /** Email addresses subscribed to the pipeline's notification topic (each confirms by email). @default [] */
@@ -299,6 +323,48 @@ export function checkSafeDelivery(raw: unknown): ConfigProblem[] {
           message: `wave ${wave} already has a window at prod.deploymentWindows[${first}]; a wave has at most one`,
         });
       else seen.set(wave, i);
+    });
+  }
+  return problems;
+}
+
+/**
+ * Rules of `notifications` over the raw input: an address once (each is an SNS subscription whose
+ * construct id is the address: a second one crashed the synth, and two spellings of one mailbox
+ * would get every message twice), and Chatbot channels in the pipeline's partition (a
+ * notification rule targets resources of its own partition only).
+ */
+export function checkNotifications(raw: unknown): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const root = obj(raw);
+  const notifications = obj(root.notifications);
+  if (Array.isArray(notifications.emails)) {
+    const seen = new Map<string, { index: number; spelling: string }>();
+    notifications.emails.forEach((email, i) => {
+      if (typeof email !== 'string') return;
+      const first = seen.get(email.toLowerCase());
+      if (first === undefined) {
+        seen.set(email.toLowerCase(), { index: i, spelling: email });
+        return;
+      }
+      problems.push({
+        path: `notifications.emails[${i}]`,
+        message: `${shownValue(email)} is already at notifications.emails[${first.index}]${first.spelling === email ? '' : ' (addresses are compared ignoring case)'}; list each address once`,
+      });
+    });
+  }
+  const region = obj(root.pipeline).region;
+  if (Array.isArray(notifications.chatbotSlackChannelArns) && typeof region === 'string') {
+    const pipelinePartition = AWS_REGIONS.includes(region)
+      ? RegionInfo.get(region).partition
+      : undefined;
+    notifications.chatbotSlackChannelArns.forEach((arn, i) => {
+      const m = typeof arn === 'string' ? CHATBOT_SLACK_ARN.exec(arn) : null;
+      if (!m || pipelinePartition === undefined || m[1] === pipelinePartition) return;
+      problems.push({
+        path: `notifications.chatbotSlackChannelArns[${i}]`,
+        message: `the channel configuration is in partition "${m[1]}", but the pipeline (pipeline.region "${region}") is in "${pipelinePartition}"; a notification rule can only target a channel of its own partition`,
+      });
     });
   }
   return problems;
