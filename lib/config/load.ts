@@ -24,17 +24,33 @@ import { checkNotifications, checkSafeDelivery } from './safe-delivery';
 
 /** Thrown when the configuration is unusable; `problems` holds every problem found, each with its path. */
 export class ConfigError extends Error {
+  readonly problems: readonly ConfigProblem[];
+
   constructor(
     readonly source: string,
-    readonly problems: readonly ConfigProblem[],
+    problems: readonly ConfigProblem[],
   ) {
+    const shown = problems.map((p) => ({ path: p.path, message: abbreviateValues(p.message) }));
     super(
-      `Invalid configuration (${source}): ${problems.length} problem${problems.length === 1 ? '' : 's'}\n` +
-        problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n') +
+      `Invalid configuration (${source}): ${shown.length} problem${shown.length === 1 ? '' : 's'}\n` +
+        shown.map((p) => `  - ${p.path}: ${p.message}`).join('\n') +
         '\nSee docs/configuration.md for every setting and its default.',
     );
     this.name = 'ConfigError';
+    this.problems = shown;
   }
+}
+
+/**
+ * A quoted value of more than 100 characters in a message, shown by its start and its length: a
+ * 10,000-character value repeated back (the config fuzz test found some) helps no one.
+ */
+function abbreviateValues(message: string): string {
+  return message.replace(/"((?:[^"\\]|\\.){101,})"/g, (_quoted, inner: string) => {
+    // Never cut an escape sequence in two.
+    const start = inner.slice(0, 40).replace(/\\(u[0-9a-fA-F]{0,3})?$/, '');
+    return `"${start}…" (${inner.length} characters)`;
+  });
 }
 
 /**

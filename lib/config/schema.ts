@@ -156,11 +156,15 @@ export const deliveryConfigSchema = z.strictObject({
   pipeline: z.strictObject({
     account,
     region,
-    /** The CodePipeline's name. @default "hello-web-delivery" */
+    /**
+     * The CodePipeline's name; also the start of the stack names `<name>-pipeline` and
+     * `<name>-image-<region>`, and of the notification topic's display name. @default "hello-web-delivery"
+     */
     name: z
       .string()
-      .regex(/^[A-Za-z0-9.@_-]{1,100}$/, {
-        message: 'must be 1-100 characters of A-Z, a-z, 0-9, ".", "@", "_", "-"',
+      .superRefine((name, ctx) => {
+        const problem = pipelineNameProblem(name);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .optional(),
   }),
@@ -204,6 +208,28 @@ export const deliveryConfigSchema = z.strictObject({
 
 export type DeliveryConfigInput = z.input<typeof deliveryConfigSchema>;
 export type EnvironmentInput = z.input<typeof environmentSchema>;
+
+/**
+ * The longest pipeline name: the notification topic's display name `<name> notifications` may
+ * hold at most 100 characters (SNS `DisplayName`; aws-cdk-lib's Topic refuses more at synth).
+ * The stack names it starts stay under CloudFormation's 128 with it.
+ */
+export const MAX_PIPELINE_NAME_LENGTH = 100 - ' notifications'.length;
+
+/**
+ * Why `name` cannot be the pipeline's name, or undefined. It must be a CodePipeline name
+ * (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineDeclaration.html:
+ * `[A-Za-z0-9.@\-_]+`, at most 100) and start CloudFormation stack names (a letter, then letters,
+ * digits and "-": https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html):
+ * the stricter of the two.
+ */
+export function pipelineNameProblem(name: string): string | undefined {
+  if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(name))
+    return 'must start with a letter and hold only letters, digits and "-": it starts the CloudFormation stack names <name>-pipeline and <name>-image-<region>';
+  if (name.length > MAX_PIPELINE_NAME_LENGTH)
+    return `must be at most ${MAX_PIPELINE_NAME_LENGTH} characters, got ${name.length}: the notification topic's display name "<name> notifications" may hold at most 100 (SNS)`;
+  return undefined;
+}
 
 /** A problem found in the configuration: where, and what would be valid. */
 export interface ConfigProblem {

@@ -113,3 +113,31 @@ describe('every name that becomes a construct or wave id goes through validation
     expect(refused).toEqual(expect.arrayContaining(['preprod.name=constructor']));
   });
 });
+
+describe('pipeline.name becomes stack names and the topic display name', () => {
+  // `<name>-pipeline` and `<name>-image-<region>` are CloudFormation stack names: a letter, then
+  // letters, digits and "-", at most 128 (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html);
+  // `<name> notifications` is the SNS topic's display name, at most 100 characters
+  // (https://docs.aws.amazon.com/sns/latest/api/API_SetTopicAttributes.html, DisplayName).
+  // Found by the config fuzz test: "5i_.miQ9-@" passed validation and crashed the synth.
+  test.each([
+    [
+      '5i_.miQ9-@',
+      /^pipeline\.name: must start with a letter and hold only letters, digits and "-"/,
+    ],
+    ['my.pipeline', /^pipeline\.name: must start with a letter/],
+    ['a'.repeat(87), /^pipeline\.name: must be at most 86 characters, got 87/],
+  ])('%s is refused', (name, expected) => {
+    const cfg = base();
+    cfg.pipeline.name = name;
+    expect(problems(cfg)).toEqual([expect.stringMatching(expected)]);
+  });
+
+  test('the longest accepted name synthesizes', () => {
+    const cfg = base();
+    cfg.pipeline.name = `P${'a-1'.repeat(28)}x`;
+    expect(cfg.pipeline.name).toHaveLength(86);
+    expect(problems(cfg)).toEqual([]);
+    expect(() => synthesize({ config: cfg })).not.toThrow();
+  });
+});

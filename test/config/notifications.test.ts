@@ -170,7 +170,12 @@ describe('Chatbot channels live in the pipeline partition', () => {
   });
 });
 
-test('docs/configuration.md states the email rules', () => {
+test('docs/configuration.md states the email rules and the number that fits by default', () => {
   const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'configuration.md'), 'utf8');
-  expect(doc).toMatch(/notifications\.emails.*once.*254/);
+  const row = doc.split('\n').find((l) => l.startsWith('| `emails` |')) ?? '';
+  expect(row).toMatch(
+    /once \(compared ignoring case\), at most 254 characters.*CloudFormation limits to 500/,
+  );
+  const largest = CLOUDFORMATION_MAX_RESOURCES - pipelineStackResourceEstimate(4, 0);
+  expect(row).toContain(`with the default four environments at most ${largest} addresses fit`);
 });
