@@ -123,28 +123,33 @@ export function loadConfig(
     ]);
   }
   const shown = `config file ${contextValue}`;
-  let config: { raw: unknown; relative: string };
-  let changes: ConfigProblem[];
+  const refused = (e: unknown): never => {
+    if (e instanceof ConfigFileError)
+      throw new ConfigError(shown, [{ path: 'config', message: e.message }]);
+    throw e;
+  };
+  let file: { text: string; relative: string; utf8: boolean };
   try {
-    const { text, relative, utf8 } = readConfigFile(
+    file = readConfigFile(
       contextValue,
       options.cwd ?? process.cwd(),
       options.repoRoot ?? options.cwd ?? process.cwd(),
     );
-    // Bytes that are not UTF-8 first: they can also be why the text is not JSON.
-    changes = utf8 ? [] : silentChanges(text, utf8, relative);
-    if (changes.length === 0) {
-      config = { raw: parseConfigJson(text, relative), relative };
-      changes = silentChanges(text, utf8, relative);
-    } else config = { raw: undefined, relative };
   } catch (e) {
-    if (e instanceof ConfigFileError)
-      throw new ConfigError(shown, [{ path: 'config', message: e.message }]);
-    throw e;
+    return refused(e);
   }
-  // A key given twice or a string that lost bytes: the parsed value is not what the file says.
+  // Bytes that are not UTF-8 first (every string that held them): they may also be why the text
+  // is not JSON. Then a key given twice. Either way the parsed value is not what the file says.
+  if (!file.utf8) throw new ConfigError(shown, silentChanges(file.text, false, file.relative));
+  let raw: unknown;
+  try {
+    raw = parseConfigJson(file.text, file.relative);
+  } catch (e) {
+    return refused(e);
+  }
+  const changes = silentChanges(file.text, true, file.relative);
   if (changes.length > 0) throw new ConfigError(shown, changes);
-  return validateConfig(config.raw, shown, config.relative);
+  return validateConfig(raw, shown, file.relative);
 }
 
 /**
