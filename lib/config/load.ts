@@ -43,10 +43,12 @@ export class ConfigError extends Error {
 
 /**
  * A quoted value of more than 100 characters in a message, shown by its start and its length: a
- * 10,000-character value repeated back (the config fuzz test found some) helps no one.
+ * 10,000-character value repeated back (the config fuzz test found some) helps no one. Quotes are
+ * taken in pairs from the start, so the text between two quoted values is never taken for one.
  */
 function abbreviateValues(message: string): string {
-  return message.replace(/"((?:[^"\\]|\\.){101,})"/g, (_quoted, inner: string) => {
+  return message.replace(/"((?:[^"\\]|\\.)*)"/g, (quoted, inner: string) => {
+    if (inner.length <= 100) return quoted;
     // Never cut an escape sequence in two.
     const start = inner.slice(0, 40).replace(/\\(u[0-9a-fA-F]{0,3})?$/, '');
     return `"${start}…" (${inner.length} characters)`;

@@ -23,7 +23,7 @@ import { CDK_JSON_CONTEXT, REPO_ROOT } from '../support/synth';
 // ConfigError with a path and a message for each problem, nothing else thrown) or synthesizes.
 //
 // The synth takes seconds and the machine is shared, so the two properties differ in size:
-//   - validation, on FUZZ_RUNS configurations (default 1500; each takes milliseconds);
+//   - validation, on FUZZ_RUNS configurations (default 3000; each takes milliseconds);
 //   - synth, on FUZZ_SYNTH_RUNS configurations that validation accepted (default 12), built from
 //     values at the edges of what validation accepts; a crash, an error annotation in the cloud
 //     assembly, or a pipeline stack larger than validation's estimate fails it.
@@ -31,7 +31,7 @@ import { CDK_JSON_CONTEXT, REPO_ROOT } from '../support/synth';
 // deeper: FUZZ_RUNS=20000 FUZZ_SYNTH_RUNS=200 FUZZ_SEED=$RANDOM npx jest test/config/fuzz.test.ts
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261206);
-const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
 const SYNTH_RUNS = Number(process.env.FUZZ_SYNTH_RUNS ?? 12);
 
 type Json = unknown;

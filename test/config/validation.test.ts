@@ -244,3 +244,11 @@ test('schema problems and cross-field problems are reported together (a bad regi
   );
   expect(found).toHaveLength(2);
 });
+
+test('a 10,000-character value is shown by its start and length, not repeated back (found by the config fuzz test)', () => {
+  const long = 'a'.repeat(10_000);
+  const found = problems({ ...base(), pipeline: { account: '111111111111', region: long } });
+  expect(found).toEqual([
+    `pipeline.region: "${'a'.repeat(40)}…" (10000 characters) is not an AWS region (expected a region such as "eu-west-1"; see docs/configuration.md)`,
+  ]);
+});
