@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type * as cxapi from 'aws-cdk-lib/cx-api';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import fc from 'fast-check';
 import { z } from 'zod';
 import {
@@ -109,43 +109,45 @@ const hostileStageName = fc.constantFrom(
   'a-',
 );
 const token = (...values: Json[]) => fc.constantFrom(...values);
+/** Words of a schedule. */
+const word = (...values: string[]) => fc.constantFrom(...values);
 /** Cron fields from a vocabulary of valid, special and out-of-range tokens. */
 const cronField = (...extra: string[]) =>
-  token('*', '0', '5', '9-16', '*/15', '0/30', '59', '60', '99', '-1', '1,2,3', '16-9', ...extra);
+  word('*', '0', '5', '9-16', '*/15', '0/30', '59', '60', '99', '-1', '1,2,3', '16-9', ...extra);
 const windowCron = fc
   .tuple(
-    token('*', '*', '0'),
+    word('*', '*', '0'),
     cronField(),
     cronField('23', '24'),
-    token('?', '?', '*', '1', '15', '29', '30', '31', '32', 'L', 'LW', 'L-3', '15W', '31W'),
-    token('*', '2', 'FEB', '4,6,9,11', 'JAN-DEC', '13', '0'),
-    token('?', 'MON-THU', 'MON', '6L', 'MON#2', 'MON#5', 'MON#9', 'FUN', '1-7', '*', 'L'),
-    fc.option(token('2025', '2027', '2030-2031', '*', '1969', '2200', '2028/2'), {
+    word('?', '?', '*', '1', '15', '29', '30', '31', '32', 'L', 'LW', 'L-3', '15W', '31W'),
+    word('*', '2', 'FEB', '4,6,9,11', 'JAN-DEC', '13', '0'),
+    word('?', 'MON-THU', 'MON', '6L', 'MON#2', 'MON#5', 'MON#9', 'FUN', '1-7', '*', 'L'),
+    fc.option(word('2025', '2027', '2030-2031', '*', '1969', '2200', '2028/2'), {
       nil: undefined,
     }),
   )
   .map((f) => f.filter((x) => x !== undefined).join(' '));
-const validWindowCron = token('* * 9-16 ? * MON-THU', '* 0-30 22-23 L * ?', '* * 10-14 ? * 6L');
+const validWindowCron = word('* * 9-16 ? * MON-THU', '* 0-30 22-23 L * ?', '* * 10-14 ? * 6L');
 const scanSchedule = fc.oneof(
   fc
     .tuple(
-      token('', '0 '),
+      word('', '0 '),
       cronField(),
       cronField(),
-      token('?', '*', 'L', '30', '31', '15W'),
-      token('*', '2', '4', '13'),
-      token('?', '*', 'SUN', 'THU#3', 'MON#9', '6L'),
-      token('*', '2025', '2030', '1969'),
+      word('?', '*', 'L', '30', '31', '15W'),
+      word('*', '2', '4', '13'),
+      word('?', '*', 'SUN', 'THU#3', 'MON#9', '6L'),
+      word('*', '2025', '2030', '1969'),
     )
     .map(([s, ...f]) => `cron(${s}${f.join(' ')})`),
   fc
     .tuple(
       fc.integer({ min: -1, max: 50_000 }),
-      token('minute', 'minutes', 'hour', 'hours', 'day', 'days'),
+      word('minute', 'minutes', 'hour', 'hours', 'day', 'days'),
     )
     .map(([n, u]) => `rate(${n} ${u})`),
 );
-const validScanSchedule = token(
+const validScanSchedule = word(
   'rate(1 day)',
   'rate(12 hours)',
   'cron(0 3 ? * * *)',
@@ -500,9 +502,8 @@ function apply(base: DeliveryConfigInput, mutations: readonly Mutation[]): Json 
     let region = 'eu-west-1';
     if (parts[0] === 'environment') {
       const prod = isPlain(cfg.prod) ? cfg.prod : {};
-      const envs = [cfg.preprod, ...(Array.isArray(prod.waves) ? prod.waves.flat() : [])].filter(
-        isPlain,
-      );
+      const waves: Json[] = Array.isArray(prod.waves) ? (prod.waves as Json[]).flat() : [];
+      const envs = [cfg.preprod, ...waves].filter(isPlain);
       if (envs.length === 0) continue;
       target = envs[pick % envs.length];
       region =
@@ -598,11 +599,12 @@ describe('config fuzz: every value is refused by validation or synthesizes', () 
       if (schema instanceof z.ZodOptional) return walk(schema.unwrap() as z.ZodType, at);
       if (schema instanceof z.ZodArray) return walk(schema.element as z.ZodType, at);
       if (schema instanceof z.ZodDiscriminatedUnion || schema instanceof z.ZodUnion) {
-        for (const option of schema.options as z.ZodType[]) walk(option, at);
+        for (const option of schema.options) walk(option as z.ZodType, at);
         return;
       }
       if (schema instanceof z.ZodObject) {
-        for (const [k, v] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+        const shape: Record<string, z.ZodType> = schema.shape;
+        for (const [k, v] of Object.entries(shape)) {
           const key = `${at}${k}`.replace(/^(preprod|prod\.waves)\./, 'environment.');
           keys.add(key);
           walk(v, `${key}.`);
@@ -684,6 +686,7 @@ function errorsOf(assembly: cxapi.CloudAssembly): string[] {
   const errors: string[] = [];
   for (const stack of assembly.stacksRecursively)
     for (const m of stack.messages)
-      if (m.level === 'error') errors.push(`${m.id}: ${String(m.entry.data)}`);
+      if (m.level === cxapi.SynthesisMessageLevel.ERROR)
+        errors.push(`${m.id}: ${JSON.stringify(m.entry.data)}`);
   return errors;
 }
