@@ -147,7 +147,7 @@ export function repositoryProblem(
     return `must not have an empty part between "/", got ${JSON.stringify(repository)}`;
   if (provider === 'GitLab') {
     if (parts.length < 2)
-      return `must be "group/project" (with any subgroups between), such as "my-group/hello-web"; ${count}`;
+      return `must be "group/project" (with any subgroups between), such as "my-group/my-project"; ${count}`;
     for (const [i, part] of parts.entries()) {
       const what = i === parts.length - 1 ? 'project' : 'group';
       if (!GITLAB_SLUG.test(part) || /(\.|\.git|\.atom)$/.test(part))
