@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 
 /**
@@ -21,7 +22,17 @@ export function notificationTopicArn(pipeline: {
   return `arn:${partition}:sns:${pipeline.region}:${pipeline.account}:${notificationTopicName(pipeline.name)}`;
 }
 
-/** The role in an environment's account that the deploy's breakglass check assumes (created by its stack). */
+/** IAM role names are at most 64 characters (IAM User Guide, "IAM object quotas"). */
+const MAX_ROLE_NAME = 64;
+
+/**
+ * The role in an environment's account that the deploy's breakglass check assumes (created by its
+ * stack). A stack name too long for it is shortened and made unique again with a hash of it.
+ */
 export function breakglassReaderRoleName(stackName: string): string {
-  return `${stackName}-breakglass-reader`;
+  const suffix = '-bg-reader';
+  const name = `${stackName}${suffix}`;
+  if (name.length <= MAX_ROLE_NAME) return name;
+  const hash = createHash('sha256').update(stackName).digest('hex').slice(0, 8);
+  return `${stackName.slice(0, MAX_ROLE_NAME - suffix.length - hash.length - 1)}-${hash}${suffix}`;
 }

@@ -144,3 +144,12 @@ test("the notification topic's name follows from the config, and the environment
   expect(keys).toContain('BreakglassPublishThroughSns');
   expect(keys).toContain('kms:ViaService');
 });
+
+test("the reader role's name fits IAM's 64 characters for a long service name and the longest stage name (40), and stays unique", () => {
+  const service = 's'.repeat(20);
+  const a = breakglassReaderRoleName(`${service}-${'a'.repeat(39)}b`);
+  const b = breakglassReaderRoleName(`${service}-${'a'.repeat(39)}c`);
+  expect(a.length).toBeLessThanOrEqual(64);
+  expect(a).not.toBe(b);
+  expect(breakglassReaderRoleName('svc-prod-eu-west-1')).toBe('svc-prod-eu-west-1-bg-reader');
+});
