@@ -9,17 +9,17 @@ import { WORKLOAD } from '../manifests/workload';
 import { logRetention } from './network';
 
 /**
- * Names the pipeline relies on to find an environment's bake alarm and the role that reads it
- * (lib/pipeline/stage-conditions.ts builds the CloudWatchAlarm rule from them). Fixed names, so the
- * pipeline stack needs no cross-stack reference into another account and region.
+ * Names the pipeline relies on to find an environment's bake alarm (lib/pipeline/stage-conditions.ts
+ * builds the CloudWatchAlarm rule from them, lib/pipeline/bake-watch.ts watches it). Fixed names,
+ * so the pipeline stack needs no cross-stack reference into another account and region. The alarm
+ * is read through the CDK bootstrap lookup role of the environment's account and region
+ * (docs/decisions/0023-bake-alarm-through-bootstrap-lookup-role.md), not a role of this stack.
  */
 export const BAKE_NAMES = {
   /** The composite alarm the stage's OnSuccess condition watches. */
   bakeAlarm: (stageName: string) => `hello-web-${stageName}-bake`,
   child: (stageName: string, signal: 'error-rate' | 'p99-latency' | 'availability' | 'signals') =>
     `hello-web-${stageName}-${signal}`,
-  /** IAM role in the environment's account that the pipeline's role assumes to read the bake alarm. */
-  readerRole: (stageName: string) => `hello-web-${stageName}-bake-reader`,
   /** Metrics the access-log filters publish, one namespace per environment. */
   namespace: (stageName: string) => `HelloWeb/${stageName}`,
 } as const;
@@ -55,8 +55,6 @@ export interface ServiceAlarmsProps {
   /** The fewest pods the HPA keeps: fewer running means the environment is degraded. */
   readonly replicasMin: number;
   readonly logRetentionDays: number;
-  /** The account the pipeline runs in: its role may assume the bake reader role. */
-  readonly pipelineAccount: string;
 }
 
 /**
@@ -78,7 +76,6 @@ export class ServiceAlarms extends Construct {
     readonly availability: cloudwatch.Alarm;
     readonly signals: cloudwatch.Alarm;
   };
-  readonly readerRole: iam.Role;
   readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: ServiceAlarmsProps) {
@@ -240,26 +237,6 @@ export class ServiceAlarms extends Construct {
           cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM),
         ),
       ),
-    });
-
-    // The CodePipeline CloudWatchAlarm rule reads the alarm with the rule's RoleArn, which the
-    // pipeline's own role assumes (RuleExecutionInput.roleArn: "assumed through the roleArn for the
-    // pipeline", https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_RuleExecutionInput.html).
-    // Trusting the pipeline account lets only principals that account allows (the pipeline role) in.
-    this.readerRole = new iam.Role(this, 'BakeReader', {
-      roleName: BAKE_NAMES.readerRole(stageName),
-      description: `The delivery pipeline (account ${props.pipelineAccount}) reads ${stageName}'s bake alarm through this role`,
-      assumedBy: new iam.AccountPrincipal(props.pipelineAccount),
-      inlinePolicies: {
-        ReadBakeAlarm: new iam.PolicyDocument({
-          statements: [
-            new iam.PolicyStatement({
-              actions: ['cloudwatch:DescribeAlarms', 'cloudwatch:DescribeAlarmHistory'],
-              resources: [this.bakeAlarm.alarmArn],
-            }),
-          ],
-        }),
-      },
     });
   }
 }

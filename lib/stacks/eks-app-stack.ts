@@ -80,7 +80,6 @@ export class EksAppStack extends MemoizedLogicalIdStack {
       bake: env.bake,
       replicasMin: env.replicas.min,
       logRetentionDays: env.logRetentionDays,
-      pipelineAccount: props.image.registryAccount,
     });
 
     // With a certificate the NLB's address is called over TLS (the smoke test presents the
