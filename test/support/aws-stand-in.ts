@@ -92,7 +92,7 @@ export async function startAwsStandIn(): Promise<AwsStandIn> {
     calls: [],
     roles: new Set(),
     compositeAlarms: new Map(),
-    stop: async () => undefined,
+    stop: () => Promise.resolve(),
   };
 
   const server = http.createServer((req, res) => {
