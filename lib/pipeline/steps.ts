@@ -5,6 +5,7 @@ import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { CodeBuildStep, type IFileSetProducer } from 'aws-cdk-lib/pipelines';
 import { parse } from 'yaml';
+import { BUILD_START_MINUTES, SMOKE_TEST_MINUTES } from '../config/pipeline-shape';
 import { IMAGE_ARTIFACT_FILE } from '../image/tag';
 import { BAKE_WATCH_SCRIPT, type BakeTarget, bakeWatchFor } from './bake-watch';
 import { BUILD_IMAGES } from './codebuild-images';
@@ -184,6 +185,11 @@ function backfillPolicy(props: ImageBackfillProps): iam.PolicyStatement[] {
   ];
 }
 
+/** The SmokeAndBake build's time limit: the smoke test's bound, the bake, and the build's start. */
+export function smokeAndBakeMinutes(smokeSeconds: number, bakeMinutes: number): number {
+  return Math.ceil(smokeSeconds / 60) + bakeMinutes + BUILD_START_MINUTES;
+}
+
 export interface SmokeTestStepProps {
   readonly assembly: IFileSetProducer;
   /** The stage's `ServiceUrl` output. */
@@ -192,7 +198,7 @@ export interface SmokeTestStepProps {
   readonly imageTag: CfnOutput;
   /** With TLS: the name the certificate must match (config `tlsHostName`). @default none (plain HTTP) */
   readonly tlsHostName?: string;
-  /** @default 600 */
+  /** @default SMOKE_TEST_MINUTES (lib/config/pipeline-shape.ts) */
   readonly timeoutSeconds?: number;
   /** After a passing smoke test, bake the environment in the same action (lib/pipeline/bake-watch.ts). @default no bake */
   readonly bake?: BakeTarget;
@@ -207,7 +213,7 @@ export interface SmokeTestStepProps {
  */
 export class SmokeTestStep extends CodeBuildStep {
   constructor(id: string, props: SmokeTestStepProps) {
-    const smokeSeconds = props.timeoutSeconds ?? 600;
+    const smokeSeconds = props.timeoutSeconds ?? SMOKE_TEST_MINUTES * 60;
     const bake = props.bake ? bakeWatchFor(props.bake) : undefined;
     super(id, {
       input: props.assembly,
@@ -222,10 +228,9 @@ export class SmokeTestStep extends CodeBuildStep {
         ? codebuild.BuildSpec.fromObject({ env: { shell: 'bash' } })
         : undefined,
       rolePolicyStatements: bake?.policy,
-      // both bounds, and room for the build's own start
-      timeout: bake
-        ? Duration.minutes(Math.ceil(smokeSeconds / 60) + bake.minutes + 15)
-        : undefined,
+      // both bounds, and room for the build's own start; within the 8 hours CodePipeline gives a
+      // CodeBuild action, which config validation guarantees (MAX_BAKE_MINUTES)
+      timeout: bake ? Duration.minutes(smokeAndBakeMinutes(smokeSeconds, bake.minutes)) : undefined,
     });
   }
 }

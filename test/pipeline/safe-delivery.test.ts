@@ -9,6 +9,12 @@ import {
   allEnvironments,
 } from '../../lib/config';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/config/bootstrap';
+import {
+  CODEBUILD_ACTION_MAX_MINUTES,
+  MAX_BAKE_MINUTES,
+  SMOKE_TEST_MINUTES,
+} from '../../lib/config/pipeline-shape';
+import { smokeAndBakeMinutes } from '../../lib/pipeline/steps';
 import { BAKE_NAMES, PROBE_PATHS } from '../../lib/constructs/alarms';
 import { NOTIFIED_EVENTS } from '../../lib/pipeline/notifications';
 import { REPO_ROOT, type Synthesized, synthesize } from '../support/synth';
@@ -155,8 +161,17 @@ describe.each([
           BAKE_MINUTES: String(env.bake.minutes),
         });
         expect(arnOf(vars.ROLE_ARN)).toBe(lookupRole(env));
-        // the build outlasts the smoke test's bound and the bake
-        expect(project.Properties.TimeoutInMinutes).toBeGreaterThan(env.bake.minutes + 10);
+        // the build outlasts the smoke test's bound and the bake, within the 8 hours CodePipeline
+        // gives a CodeBuild action (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html)
+        expect(project.Properties.TimeoutInMinutes).toBe(
+          smokeAndBakeMinutes(SMOKE_TEST_MINUTES * 60, env.bake.minutes),
+        );
+        expect(project.Properties.TimeoutInMinutes).toBeGreaterThan(
+          env.bake.minutes + SMOKE_TEST_MINUTES,
+        );
+        expect(project.Properties.TimeoutInMinutes).toBeLessThanOrEqual(
+          CODEBUILD_ACTION_MAX_MINUTES,
+        );
       }
     }
   });
@@ -472,6 +487,15 @@ describe('alarms of one environment', () => {
       Value: '60',
     });
   });
+});
+
+test('the longest bake config allows still fits its SmokeAndBake action in the 8 hours CodePipeline allows', () => {
+  expect(smokeAndBakeMinutes(SMOKE_TEST_MINUTES * 60, MAX_BAKE_MINUTES)).toBeLessThanOrEqual(
+    CODEBUILD_ACTION_MAX_MINUTES,
+  );
+  expect(smokeAndBakeMinutes(SMOKE_TEST_MINUTES * 60, MAX_BAKE_MINUTES + 1)).toBeGreaterThan(
+    CODEBUILD_ACTION_MAX_MINUTES,
+  );
 });
 
 describe('deployment windows', () => {
