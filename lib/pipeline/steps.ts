@@ -128,10 +128,20 @@ export class ImageGateStep extends CodeBuildStep {
           actions: ['ecr:DescribeImageReplicationStatus'],
           resources: [props.sourceArn],
         }),
-        // ECR answers DescribeImageScanFindings for enhanced scans from Amazon Inspector, on the caller's
-        // permissions (AmazonECR user guide, "IAM permissions required for enhanced scanning").
+        // ECR answers DescribeImageScanFindings for enhanced scans from Amazon Inspector, on the
+        // caller's permissions: the ECR page lists ListFindings and ListCoverage among the
+        // permissions to retrieve scan findings, without saying which ECR call needs which
+        // (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-scanning-enhanced-iam.html).
+        // The gate itself does not call ListCoverage: the scan status DescribeImageScanFindings
+        // returns (PENDING, ACTIVE, UNSUPPORTED_IMAGE, SCAN_ELIGIBILITY_EXPIRED, ...) and a scan
+        // completed after the push already tell "not scanned" from "no findings" (gate.ts).
         ...(props.scanning === 'ENHANCED'
-          ? [new iam.PolicyStatement({ actions: ['inspector2:ListFindings'], resources: ['*'] })]
+          ? [
+              new iam.PolicyStatement({
+                actions: ['inspector2:ListCoverage', 'inspector2:ListFindings'],
+                resources: ['*'],
+              }),
+            ]
           : []),
       ],
     });
