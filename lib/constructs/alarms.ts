@@ -4,6 +4,7 @@ import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { containerInsightsMetricsOf } from '../config/cloudwatch-observability';
 import type { BakeSettings } from '../config/safe-delivery';
 import { WORKLOAD } from '../manifests/workload';
 import { logRetention } from './network';
@@ -55,6 +56,11 @@ export interface ServiceAlarmsProps {
   /** The fewest pods the HPA keeps: fewer running means the environment is degraded. */
   readonly replicasMin: number;
   readonly logRetentionDays: number;
+  /**
+   * The add-on version to install (the Kubernetes version catalog's entry); the availability alarm
+   * reads the Container Insights metric this version publishes.
+   */
+  readonly addonVersion: string;
 }
 
 /**
@@ -98,6 +104,7 @@ export class ServiceAlarms extends Construct {
     const addon = new eks.Addon(this, 'CloudWatchObservability', {
       cluster: props.cluster,
       addonName: CLOUDWATCH_OBSERVABILITY_ADDON.name,
+      addonVersion: props.addonVersion,
     });
     (addon.node.defaultChild as eks.CfnAddon).podIdentityAssociations = [
       { serviceAccount: CLOUDWATCH_OBSERVABILITY_ADDON.serviceAccount, roleArn: agentRole.roleArn },
@@ -197,10 +204,17 @@ export class ServiceAlarms extends Construct {
       ...common,
     });
     // Container Insights (EKS): `service_number_of_running_pods`, dimensions Service, Namespace, ClusterName
-    // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-EKS.html).
+    // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-EKS.html),
+    // in the namespace the pinned add-on version publishes it to (throws for an unchecked version).
+    const containerInsights = containerInsightsMetricsOf(props.addonVersion);
+    const runningPodsMetric = 'service_number_of_running_pods';
+    if (!containerInsights.metrics.includes(runningPodsMetric))
+      throw new Error(
+        `${CLOUDWATCH_OBSERVABILITY_ADDON.name} ${props.addonVersion} does not publish ${runningPodsMetric}: the availability alarm could never see data`,
+      );
     const runningPods = new cloudwatch.Metric({
-      namespace: 'ContainerInsights',
-      metricName: 'service_number_of_running_pods',
+      namespace: containerInsights.namespace,
+      metricName: runningPodsMetric,
       dimensionsMap: {
         ClusterName: props.clusterName,
         Namespace: WORKLOAD.namespace,

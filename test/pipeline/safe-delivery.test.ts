@@ -9,6 +9,8 @@ import {
   allEnvironments,
 } from '../../lib/config';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/config/bootstrap';
+import { containerInsightsMetricsOf } from '../../lib/config/cloudwatch-observability';
+import { KUBERNETES_VERSIONS } from '../../lib/config/kubernetes-versions';
 import {
   CODEBUILD_ACTION_MAX_MINUTES,
   MAX_BAKE_MINUTES,
@@ -472,6 +474,66 @@ describe('alarms of one environment', () => {
     )[0];
     expect(addon.DependsOn).toContain(logGroup);
   });
+
+  // A metric nobody publishes is missing data, which availability and signals treat as
+  // breaching: the composite alarm would sit in ALARM and every bake would fail. Each alarm's
+  // metric is published by a metric filter of the same stack, or by the CloudWatch Observability
+  // add-on at the version the environment pins (lib/config/cloudwatch-observability.ts says what
+  // each add-on release line publishes, with its sources).
+  test.each([
+    ['default config', () => def],
+    ['multi-region example', () => example],
+  ])(
+    'every alarm reads a metric its stack publishes: a metric filter, or the pinned add-on version (%s)',
+    (_name, get) => {
+      const s = get();
+      for (const env of allEnvironments(s.config)) {
+        const t = s.stages[env.stageName];
+        const [addon] = Object.values(
+          t.findResources('AWS::EKS::Addon', {
+            Properties: { AddonName: 'amazon-cloudwatch-observability' },
+          }),
+        ) as Array<{ Properties: { AddonVersion?: string } }>;
+        const pinned = KUBERNETES_VERSIONS[env.kubernetesVersion].cloudWatchObservabilityAddon;
+        expect(addon.Properties.AddonVersion).toBe(pinned);
+        const fromAddon = containerInsightsMetricsOf(pinned);
+        const fromFilters = (
+          Object.values(t.findResources('AWS::Logs::MetricFilter')) as Array<{
+            Properties: {
+              MetricTransformations: Array<{ MetricNamespace: string; MetricName: string }>;
+            };
+          }>
+        ).flatMap((f) =>
+          f.Properties.MetricTransformations.map((m) => `${m.MetricNamespace}/${m.MetricName}`),
+        );
+        const read = (
+          Object.values(t.findResources('AWS::CloudWatch::Alarm')) as Array<{
+            Properties: {
+              Namespace?: string;
+              MetricName?: string;
+              Metrics?: Array<{
+                MetricStat?: { Metric: { Namespace: string; MetricName: string } };
+              }>;
+            };
+          }>
+        ).flatMap((a) =>
+          a.Properties.MetricName
+            ? [`${a.Properties.Namespace}/${a.Properties.MetricName}`]
+            : (a.Properties.Metrics ?? [])
+                .filter((m) => m.MetricStat)
+                .map((m) => `${m.MetricStat!.Metric.Namespace}/${m.MetricStat!.Metric.MetricName}`),
+        );
+        expect(read.length).toBeGreaterThanOrEqual(4);
+        for (const metric of read) {
+          const [namespace, ...name] = metric.split('/');
+          const published =
+            fromFilters.includes(metric) ||
+            (namespace === fromAddon.namespace && fromAddon.metrics.includes(name.join('/')));
+          expect({ metric, published }).toEqual({ metric, published: true });
+        }
+      }
+    },
+  );
 
   test('bake settings from config reach the alarms and the watch (example: prod-eu-west-1 bakes 60 min at p99 300 ms)', () => {
     const t = example.stages['prod-eu-west-1'];
