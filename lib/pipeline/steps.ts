@@ -65,13 +65,15 @@ export class ImageBuildStep extends CodeBuildStep {
       ),
       rolePolicyStatements: [
         new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
+        // A push (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html) and the
+        // build's "already built?" check; nothing pulls from this repository here (the base
+        // images come from ECR Public). Every call and its grant: test/aws-calls/ledger.ts.
         new iam.PolicyStatement({
           actions: [
             'ecr:BatchCheckLayerAvailability',
             'ecr:BatchGetImage',
             'ecr:CompleteLayerUpload',
             'ecr:DescribeImages',
-            'ecr:GetDownloadUrlForLayer',
             'ecr:InitiateLayerUpload',
             'ecr:PutImage',
             'ecr:UploadLayerPart',
