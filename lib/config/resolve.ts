@@ -58,7 +58,13 @@ export interface EnvironmentConfig {
 
 /** The whole configuration with every default applied. */
 export interface DeliveryConfig {
-  readonly pipeline: { readonly account: string; readonly region: string; readonly name: string };
+  readonly pipeline: {
+    readonly account: string;
+    readonly region: string;
+    readonly name: string;
+    /** The Build step refuses a new image while a deploy stage has no rollback target (docs/decisions/0026-...). */
+    readonly requireRollbackTarget: boolean;
+  };
   readonly source: SourceConfig;
   readonly image: {
     readonly repositoryName: string;
@@ -129,6 +135,7 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
       account: input.pipeline.account,
       region: input.pipeline.region,
       name: input.pipeline.name ?? DEFAULTS.pipelineName,
+      requireRollbackTarget: input.pipeline.requireRollbackTarget ?? DEFAULTS.requireRollbackTarget,
     },
     source: resolveSource(input.source, {
       branch: DEFAULTS.sourceBranch,
