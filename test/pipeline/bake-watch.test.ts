@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { STACK_ENVIRONMENTS, validateConfig } from '../../lib/config';
+import { BAKE_NAMES } from '../../lib/constructs/alarms';
 import { BAKE_WATCH_SCRIPT } from '../../lib/pipeline/bake-watch';
 import { type AwsStandIn, startAwsStandIn } from '../support/aws-stand-in';
 import { REPO_ROOT } from '../support/paths';
@@ -25,10 +27,10 @@ const available = (): boolean => {
   return false;
 };
 
-const PIPELINE = 'hello-web-delivery';
+const PIPELINE = validateConfig(STACK_ENVIRONMENTS).pipeline.name;
 const ENV_ACCOUNT = '333333333333';
 const REGION = 'us-east-1';
-const ALARM = 'hello-web-prod-us-east-1-bake';
+const ALARM = BAKE_NAMES.bakeAlarm('prod-us-east-1');
 const LOOKUP_ROLE = `arn:aws:iam::${ENV_ACCOUNT}:role/cdk-hnb659fds-lookup-role-${ENV_ACCOUNT}-${REGION}`;
 const BUILD = 'PipelineprodwaveSmokeAndBake-Ab12Cd34:0b7f6c1e-1111-4222-8333-944445555666';
 const STANDARD = '11111111-1111-4111-8111-111111111111';
@@ -59,7 +61,7 @@ function pipelineRunning(execution: string, type: 'STANDARD' | 'ROLLBACK', build
         stageName: 'prod-wave-2',
         latestExecution: { pipelineExecutionId: execution, status: 'InProgress', type },
         actions: [
-          { actionName: 'hello-web-prod-us-east-1.Deploy' },
+          { actionName: 'prod-us-east-1.Deploy' },
           { actionName: 'prod-us-east-1.SmokeAndBake-prod-us-east-1', externalExecutionId: build },
         ],
       },
