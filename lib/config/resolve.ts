@@ -2,7 +2,12 @@ import { defaultAvailabilityZones } from './availability-zones';
 import { DEFAULTS } from './defaults';
 import type { SupportedKubernetesVersion } from './kubernetes-versions';
 import { type PatchingConfig, resolvePatching } from './patching';
-import { type DeliveryConfigInput, type EnvironmentInput, defaultStageName } from './schema';
+import {
+  type DeliveryConfigInput,
+  type EnvironmentInput,
+  defaultStageName,
+  prodWaveName,
+} from './schema';
 import { type SourceConfig, resolveSource } from './source';
 import {
   type BakeSettings,
@@ -84,9 +89,7 @@ export interface DeliveryConfig {
   readonly configFile?: string;
 }
 
-export function prodWaveName(wave: number): string {
-  return `prod-wave-${wave + 1}`;
-}
+export { prodWaveName };
 
 export function stackNameFor(stageName: string): string {
   return `hello-web-${stageName}`;
