@@ -16,3 +16,11 @@ export {
   parseConnectionArn,
 } from './source';
 export * from './safe-delivery';
+export * from './names';
+export {
+  type ServiceConfig,
+  type ServiceInput,
+  checkServiceSource,
+  resolveService,
+  serviceSchema,
+} from './service';

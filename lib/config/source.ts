@@ -46,7 +46,7 @@ export const connectionSourceSchema = z.strictObject({
   }),
   /** "owner/repository" as the provider names it (GitLab: "group/subgroup/project"). Required. */
   repository: z.string().regex(/^[\w.-]+(\/[\w.-]+)+$/, {
-    message: 'must be "owner/repository", such as "my-org/hello-web"',
+    message: 'must be "owner/repository", such as "my-org/orders-api"',
   }),
   /** @default "main" */
   branch,
