@@ -21,7 +21,8 @@ export const DEFAULT_SERVICE: ServiceConfig = {
  */
 export const STACK_ENVIRONMENTS: DeliveryConfigInput = {
   pipeline: { account: '111111111111', region: 'eu-west-1' },
-  source: { repositoryName: DEFAULT_SERVICE.name, branch: 'main' },
+  // The CodeCommit repository is named after the service (lib/config/names.ts).
+  source: { branch: 'main' },
   preprod: {
     account: '222222222222',
     region: 'eu-west-1',

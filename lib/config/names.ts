@@ -53,6 +53,8 @@ export interface ServiceNames {
   readonly defaultPipelineName: string;
   /** Default of `image.repositoryName`. */
   readonly defaultRepositoryName: string;
+  /** Default of `source.repositoryName` (CodeCommit). */
+  readonly defaultSourceRepositoryName: string;
   readonly kubernetes: KubernetesNames;
   /** Key of the rendered manifests in each environment's breakglass bucket. */
   readonly manifestObjectKey: string;
@@ -70,6 +72,7 @@ export function serviceNames(service: string): ServiceNames {
     appStackId: pascal,
     defaultPipelineName: `${service}-delivery`,
     defaultRepositoryName: service,
+    defaultSourceRepositoryName: service,
     kubernetes: { namespace: service, name: service, partOf: service },
     manifestObjectKey: `manifests/${service}.yaml`,
     breakglassStateDir: `${service}-breakglass`,

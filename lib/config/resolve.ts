@@ -156,6 +156,7 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
     source: resolveSource(input.source, {
       branch: DEFAULTS.sourceBranch,
       create: DEFAULTS.sourceCreate,
+      repositoryName: names.defaultSourceRepositoryName,
     }),
     image: { repositoryName: names.defaultRepositoryName, ...DEFAULTS.image, ...input.image },
     preprod: env(input.preprod, 'preprod'),
