@@ -4,9 +4,12 @@ import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { stringify } from 'yaml';
+import { type ServiceConfig, serviceNames } from '../config';
 
 /** What the workload needs to know about its environment. Built from `EnvironmentConfig` by the stack and the CLI alike. */
 export interface WorkloadProps {
+  /** The service: its name names the namespace and every object; its port and probe paths go into the pod and the load balancer. */
+  readonly service: ServiceConfig;
   /** `<repository uri>:<tag>` of the image, in the environment's own region. */
   readonly image: string;
   /** The image tag; the service reports it on /version and the smoke test expects it. */
@@ -25,12 +28,13 @@ export interface WorkloadProps {
   readonly httpWithTls?: boolean;
 }
 
-/** Names other parts of the system (smoke test, runbooks, breakglass) rely on. */
+/**
+ * Settings of the workload that do not depend on the service. Its names (namespace, Deployment,
+ * Service, ...) come from `service.name` (lib/config/names.ts, `kubernetes`), its port and probe
+ * paths from `service`.
+ */
 export const WORKLOAD = {
-  namespace: 'hello-web',
-  name: 'hello-web',
   container: 'web',
-  containerPort: 8080,
   /** numeric non-root user of the image (app/Dockerfile: `USER 65532:65532`) */
   runAsUser: 65532,
 } as const;
@@ -38,7 +42,7 @@ export const WORKLOAD = {
 /**
  * Shutdown timing, end to end (see app/README.md for the service's side):
  * the kubelet runs the preStop sleep while the endpoint is removed from the NLB's targets, then
- * sends SIGTERM; the service fails /readyz, waits DRAIN_DELAY, then drains in-flight requests for
+ * sends SIGTERM; the service fails its readiness path (service.readyPath), waits DRAIN_DELAY, then drains in-flight requests for
  * up to SHUTDOWN_TIMEOUT. The grace period covers all three plus a margin, so no request is cut.
  */
 export const SHUTDOWN = {
@@ -77,8 +81,9 @@ export const CHECKOV_SKIPS: Record<string, string> = {
 
 /** The workload's manifests, in apply order. The single place they are defined. */
 export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
-  const { namespace, name } = WORKLOAD;
-  const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'hello-web' };
+  const { namespace, name, partOf } = serviceNames(props.service.name).kubernetes;
+  const { port, healthPath, readyPath } = props.service;
+  const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': partOf };
   const podLabels = { ...labels, 'app.kubernetes.io/version': props.imageTag };
   const psaVersion = `v${props.kubernetesVersion}`;
 
@@ -113,7 +118,7 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
     spec: {
       podSelector: { matchLabels: labels },
       policyTypes: ['Ingress', 'Egress'],
-      ingress: [{ ports: [{ port: WORKLOAD.containerPort, protocol: 'TCP' }] }],
+      ingress: [{ ports: [{ port, protocol: 'TCP' }] }],
     },
   });
 
@@ -172,10 +177,10 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
               name: WORKLOAD.container,
               image: props.image,
               imagePullPolicy: 'IfNotPresent',
-              ports: [{ name: 'http', containerPort: WORKLOAD.containerPort, protocol: 'TCP' }],
+              ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
               env: [
                 { name: 'HELLO', value: props.greeting },
-                { name: 'PORT', value: String(WORKLOAD.containerPort) },
+                { name: 'PORT', value: String(port) },
                 { name: 'DRAIN_DELAY', value: `${SHUTDOWN.drainDelaySeconds}s` },
                 { name: 'SHUTDOWN_TIMEOUT', value: `${SHUTDOWN.shutdownTimeoutSeconds}s` },
               ],
@@ -186,18 +191,18 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
                 limits: { memory: '96Mi' },
               },
               startupProbe: {
-                httpGet: { path: '/healthz', port: 'http' },
+                httpGet: { path: healthPath, port: 'http' },
                 periodSeconds: 2,
                 failureThreshold: 30,
               },
               livenessProbe: {
-                httpGet: { path: '/healthz', port: 'http' },
+                httpGet: { path: healthPath, port: 'http' },
                 periodSeconds: 10,
                 timeoutSeconds: 2,
                 failureThreshold: 3,
               },
               readinessProbe: {
-                httpGet: { path: '/readyz', port: 'http' },
+                httpGet: { path: readyPath, port: 'http' },
                 periodSeconds: 5,
                 timeoutSeconds: 2,
                 failureThreshold: 2,
@@ -226,7 +231,7 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
     'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip',
     'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing',
     'service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled': 'true',
-    'service.beta.kubernetes.io/aws-load-balancer-healthcheck-path': '/readyz',
+    'service.beta.kubernetes.io/aws-load-balancer-healthcheck-path': readyPath,
     'service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol': 'HTTP',
     'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes':
       'deregistration_delay.timeout_seconds=15',
@@ -292,6 +297,7 @@ export function toYaml(objects: readonly WorkloadObject[]): string {
 /** The workload settings of one environment: used by the stack, `npm run manifests` and the tests alike. */
 export function workloadPropsFor(
   env: {
+    readonly service: ServiceConfig;
     readonly greeting: string;
     readonly replicas: WorkloadProps['replicas'];
     readonly kubernetesVersion: string;
@@ -301,6 +307,7 @@ export function workloadPropsFor(
   image: { readonly uri: string; readonly tag: string },
 ): WorkloadProps {
   return {
+    service: env.service,
     image: image.uri,
     imageTag: image.tag,
     greeting: env.greeting,

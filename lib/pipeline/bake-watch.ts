@@ -2,7 +2,6 @@ import { Aws } from 'aws-cdk-lib';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { EnvironmentConfig } from '../config';
-import { BAKE_NAMES } from '../constructs/alarms';
 import { bakeReaderRoleArn } from './stage-conditions';
 
 /**
@@ -78,7 +77,7 @@ export function bakeWatchFor(target: BakeTarget): {
     env: {
       PIPELINE_NAME: pipelineName,
       EXECUTION_ID: codepipeline.GlobalVariables.executionId,
-      ALARM_NAME: BAKE_NAMES.bakeAlarm(env.stageName),
+      ALARM_NAME: env.names.bakeAlarm,
       ALARM_REGION: env.region,
       ROLE_ARN: bakeReaderRoleArn(env),
       BAKE_MINUTES: String(env.bake.minutes),

@@ -2,7 +2,6 @@ import { Aws } from 'aws-cdk-lib';
 import type * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { DeliveryConfig, DeploymentWindow, EnvironmentConfig } from '../config';
-import { BAKE_NAMES } from '../constructs/alarms';
 
 /** One CodePipeline stage that deploys environments: pre-prod, or a prod wave. */
 export interface DeployStage {
@@ -36,7 +35,7 @@ const RULES = {
 
 /** ARN of the role in the environment's account that reads its bake alarm (ServiceAlarms creates it). */
 export function bakeReaderRoleArn(env: EnvironmentConfig): string {
-  return `arn:${Aws.PARTITION}:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`;
+  return `arn:${Aws.PARTITION}:iam::${env.account}:role/${env.names.bakeReaderRole}`;
 }
 
 /**
@@ -55,7 +54,7 @@ export function bakeCondition(stage: DeployStage): Record<string, unknown> {
           Name: `Bake-${env.stageName}`,
           RuleTypeId: RULES.cloudWatchAlarm,
           Configuration: {
-            AlarmName: BAKE_NAMES.bakeAlarm(env.stageName),
+            AlarmName: env.names.bakeAlarm,
             AlarmStates: 'ALARM',
             WaitTime: String(env.bake.minutes),
           },

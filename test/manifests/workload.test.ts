@@ -1,4 +1,5 @@
 import type { Deployment } from 'kubernetes-models/apps/v1';
+import { DEFAULT_SERVICE } from '../../lib/config';
 import type { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import type { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { Namespace, Service } from 'kubernetes-models/v1';
@@ -11,6 +12,7 @@ import {
 } from '../../lib/manifests/workload';
 
 const props = {
+  service: DEFAULT_SERVICE,
   image: '111111111111.dkr.ecr.eu-west-1.amazonaws.com/hello-web:app-0123456789abcdef',
   imageTag: 'app-0123456789abcdef',
   greeting: 'Howdy',
@@ -161,7 +163,7 @@ test('a PodDisruptionBudget and an HPA bounded by the configured replicas', () =
   expect(find<HorizontalPodAutoscaler>('HorizontalPodAutoscaler').spec).toMatchObject({
     minReplicas: 3,
     maxReplicas: 12,
-    scaleTargetRef: { kind: 'Deployment', name: WORKLOAD.name },
+    scaleTargetRef: { kind: 'Deployment', name: 'hello-web' },
   });
 });
 
@@ -181,7 +183,7 @@ test('a NetworkPolicy lets only the service port in and nothing out', () => {
   // No `egress` key at all: the API server drops an empty list, so `egress: []` made every apply
   // re-send it and `kubectl diff` never clean (proved in test/integration/workload.test.ts).
   expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
-  expect(np.spec.ingress).toEqual([{ ports: [{ port: WORKLOAD.containerPort, protocol: 'TCP' }] }]);
+  expect(np.spec.ingress).toEqual([{ ports: [{ port: 8080, protocol: 'TCP' }] }]);
   expect(np.spec).not.toHaveProperty('egress');
   for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels))
     expect(deployment.spec!.template.metadata!.labels![k]).toBe(v);

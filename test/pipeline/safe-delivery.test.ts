@@ -4,14 +4,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import {
+  DEFAULT_SERVICE,
   type DeliveryConfigInput,
   type EnvironmentConfig,
   allEnvironments,
+  environmentNames,
 } from '../../lib/config';
-import { BAKE_NAMES, PROBE_PATHS } from '../../lib/constructs/alarms';
+import { probePaths } from '../../lib/constructs/alarms';
 import { NOTIFIED_EVENTS } from '../../lib/pipeline/notifications';
 import { REPO_ROOT, type Synthesized, synthesize } from '../support/synth';
 import exampleMultiRegion from '../../config/example-multi-region.json';
+
+const namesOf = (stageName: string) => environmentNames(DEFAULT_SERVICE.name, stageName);
 
 // Safe delivery on the synthesized templates, for the default config and the multi-region example:
 // every deploy stage bakes behind its environments' alarms and rolls back on breach (OnSuccess),
@@ -104,13 +108,13 @@ describe.each([
           Version: '1',
         });
         expect(rule.Configuration).toEqual({
-          AlarmName: BAKE_NAMES.bakeAlarm(env.stageName),
+          AlarmName: namesOf(env.stageName).bakeAlarm,
           AlarmStates: 'ALARM',
           WaitTime: String(env.bake.minutes),
         });
         // Read in the environment's own account: a role there, assumed by the pipeline's role.
         expect(arnOf(rule.RoleArn)).toBe(
-          `arn:aws:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`,
+          `arn:aws:iam::${env.account}:role/${namesOf(env.stageName).bakeReaderRole}`,
         );
       }
     }
@@ -150,12 +154,12 @@ describe.each([
         );
         expect(vars).toMatchObject({
           PIPELINE_NAME: s.config.pipeline.name,
-          ALARM_NAME: BAKE_NAMES.bakeAlarm(env.stageName),
+          ALARM_NAME: namesOf(env.stageName).bakeAlarm,
           ALARM_REGION: env.region,
           BAKE_MINUTES: String(env.bake.minutes),
         });
         expect(arnOf(vars.ROLE_ARN)).toBe(
-          `arn:aws:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`,
+          `arn:aws:iam::${env.account}:role/${namesOf(env.stageName).bakeReaderRole}`,
         );
         // the build outlasts the smoke test's bound and the bake
         expect(project.Properties.TimeoutInMinutes).toBeGreaterThan(env.bake.minutes + 10);
@@ -183,10 +187,10 @@ describe.each([
     for (const env of allEnvironments(s.config)) {
       const t = s.stages[env.stageName];
       t.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', {
-        AlarmName: BAKE_NAMES.bakeAlarm(env.stageName),
+        AlarmName: namesOf(env.stageName).bakeAlarm,
       });
       const roles = t.findResources('AWS::IAM::Role', {
-        Properties: { RoleName: BAKE_NAMES.readerRole(env.stageName) },
+        Properties: { RoleName: namesOf(env.stageName).bakeReaderRole },
       });
       const [role] = Object.values(roles) as Array<{
         Properties: {
@@ -227,7 +231,7 @@ describe.each([
     ) as unknown[];
     expect(resources.map(arnOf).sort()).toEqual(
       allEnvironments(s.config)
-        .map((e) => `arn:aws:iam::${e.account}:role/${BAKE_NAMES.readerRole(e.stageName)}`)
+        .map((e) => `arn:aws:iam::${e.account}:role/${namesOf(e.stageName).bakeReaderRole}`)
         .sort(),
     );
   });
@@ -255,7 +259,7 @@ test("each bake's role may assume only its environment's reader role and read th
         .flatMap((p) => p.Properties.PolicyDocument.Statement);
       const assume = statements.filter((x) => x.Action === 'sts:AssumeRole');
       expect(assume.map((x) => arnOf(x.Resource))).toEqual([
-        `arn:aws:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`,
+        `arn:aws:iam::${env.account}:role/${namesOf(env.stageName).bakeReaderRole}`,
       ]);
       const read = statements.find((x) => x.Action === 'codepipeline:GetPipelineExecution')!;
       expect(arnOf(read.Resource)).toMatch(
@@ -290,7 +294,7 @@ describe('alarms of one environment', () => {
       expect(env.bake.evaluationPeriods).toBe(periods);
       expect(env.replicas.min).toBe(replicasMin);
 
-      const errorRate = alarm(t, BAKE_NAMES.child(stageName, 'error-rate'));
+      const errorRate = alarm(t, namesOf(stageName).bakeSignalAlarms['error-rate']);
       expect(errorRate).toMatchObject({
         ComparisonOperator: 'GreaterThanThreshold',
         Threshold: env.bake.errorRatePercent,
@@ -305,7 +309,7 @@ describe('alarms of one environment', () => {
             MetricStat: expect.objectContaining({
               Metric: expect.objectContaining({
                 MetricName: 'Errors',
-                Namespace: BAKE_NAMES.namespace(stageName),
+                Namespace: namesOf(stageName).metricNamespace,
               }) as unknown,
               Stat: 'Sum',
               Period: 60,
@@ -316,7 +320,7 @@ describe('alarms of one environment', () => {
             MetricStat: expect.objectContaining({
               Metric: expect.objectContaining({
                 MetricName: 'Requests',
-                Namespace: BAKE_NAMES.namespace(stageName),
+                Namespace: namesOf(stageName).metricNamespace,
               }) as unknown,
               Stat: 'Sum',
               Period: 60,
@@ -325,16 +329,16 @@ describe('alarms of one environment', () => {
         ]),
       );
 
-      expect(alarm(t, BAKE_NAMES.child(stageName, 'p99-latency'))).toMatchObject({
+      expect(alarm(t, namesOf(stageName).bakeSignalAlarms['p99-latency'])).toMatchObject({
         MetricName: 'LatencyMs',
-        Namespace: BAKE_NAMES.namespace(stageName),
+        Namespace: namesOf(stageName).metricNamespace,
         ExtendedStatistic: 'p99',
         Threshold: env.bake.p99LatencyMs,
         ComparisonOperator: 'GreaterThanThreshold',
         EvaluationPeriods: periods,
       });
 
-      expect(alarm(t, BAKE_NAMES.child(stageName, 'availability'))).toMatchObject({
+      expect(alarm(t, namesOf(stageName).bakeSignalAlarms['availability'])).toMatchObject({
         Namespace: 'ContainerInsights',
         MetricName: 'service_number_of_running_pods',
         Dimensions: [
@@ -353,15 +357,17 @@ describe('alarms of one environment', () => {
     const stageName = 'prod-eu-west-1';
     const t = def.stages[stageName];
     // Always-reporting signals: probes log every few seconds, Container Insights reports every minute.
-    expect(alarm(t, BAKE_NAMES.child(stageName, 'availability')).TreatMissingData).toBe(
+    expect(alarm(t, namesOf(stageName).bakeSignalAlarms['availability']).TreatMissingData).toBe(
       'breaching',
     );
-    expect(alarm(t, BAKE_NAMES.child(stageName, 'signals')).TreatMissingData).toBe('breaching');
+    expect(alarm(t, namesOf(stageName).bakeSignalAlarms['signals']).TreatMissingData).toBe(
+      'breaching',
+    );
     // No user request in a period is no user error; safe because `signals` proves the log path is alive.
-    expect(alarm(t, BAKE_NAMES.child(stageName, 'error-rate')).TreatMissingData).toBe(
+    expect(alarm(t, namesOf(stageName).bakeSignalAlarms['error-rate']).TreatMissingData).toBe(
       'notBreaching',
     );
-    expect(alarm(t, BAKE_NAMES.child(stageName, 'p99-latency')).TreatMissingData).toBe(
+    expect(alarm(t, namesOf(stageName).bakeSignalAlarms['p99-latency']).TreatMissingData).toBe(
       'notBreaching',
     );
 
@@ -393,7 +399,7 @@ describe('alarms of one environment', () => {
       'Requests',
     ]);
     for (const name of ['Requests', 'Errors', 'LatencyMs']) {
-      for (const probe of PROBE_PATHS)
+      for (const probe of probePaths(DEFAULT_SERVICE))
         expect(byMetric[name].FilterPattern).toContain(`$.log_processed.path != "${probe}"`);
       expect(byMetric[name].FilterPattern).toContain('$.kubernetes.container_name = "web"');
     }
@@ -440,7 +446,7 @@ describe('alarms of one environment', () => {
 
   test('bake settings from config reach the alarms (example: prod-eu-west-1 bakes 60 min at p99 300 ms)', () => {
     const t = example.stages['prod-eu-west-1'];
-    expect(alarm(t, BAKE_NAMES.child('prod-eu-west-1', 'p99-latency')).Threshold).toBe(300);
+    expect(alarm(t, namesOf('prod-eu-west-1').bakeSignalAlarms['p99-latency']).Threshold).toBe(300);
     const rule = stagesOf(example.pipeline).find((x) => x.Name === 'prod-eu-west-1')!.OnSuccess!
       .Conditions[0].Rules[0];
     expect(rule.Configuration.WaitTime).toBe('60');
@@ -571,7 +577,7 @@ describe('notifications', () => {
     expect(text).toContain(`commit #{${namespaceOf('Source', 'CodeCommit')}.CommitId}`);
     expect(text).toContain(`image #{${namespaceOf('Image', 'CodeBuild')}.IMAGE_TAG}`);
     expect(text).toContain(
-      `baked ${def.config.preprod.bake.minutes} min with alarm ${BAKE_NAMES.bakeAlarm(def.config.preprod.stageName)} OK`,
+      `baked ${def.config.preprod.bake.minutes} min with alarm ${namesOf(def.config.preprod.stageName).bakeAlarm} OK`,
     );
     // The build exports the variable the approval reads.
     const projects = Object.values(def.pipeline.findResources('AWS::CodeBuild::Project')) as Array<{
