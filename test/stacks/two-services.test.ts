@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { type DeliveryConfigInput, STACK_ENVIRONMENTS } from '../../lib/config';
 import {
   type PhysicalName,
@@ -104,6 +105,47 @@ test('another service leaves no trace of the default one in its cloud assembly',
     .map(([file, content]) => `${file}: ${/.{0,60}hello-?web.{0,60}/i.exec(content)![0]}`);
   expect(traces).toEqual([]);
   expect(orders.pipelineStack.node.id).toBe('OrdersApiPipeline');
+});
+
+/**
+ * Resource types of which an account holds one per region, whatever their name: a second stack
+ * with the same type replaces the first one's settings. The two ECR ones replace the registry's
+ * whole scanning and replication configuration
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecr-replicationconfiguration.html,
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecr-registryscanningconfiguration.html).
+ */
+const ACCOUNT_SINGLETONS = new Set([
+  'AWS::ECR::RegistryScanningConfiguration',
+  'AWS::ECR::ReplicationConfiguration',
+  'AWS::ECR::RegistryPolicy',
+  'AWS::ApiGateway::Account',
+  'AWS::EC2::EBSEncryptionByDefault',
+  'AWS::GuardDuty::Detector',
+  'AWS::Config::ConfigurationRecorder',
+  'AWS::IAM::AccountPasswordPolicy',
+  'AWS::S3::AccountPublicAccessBlock',
+]);
+
+function singletonsOf(outdir: string): string[] {
+  return stacksOf(outdir).flatMap((stack) => {
+    const template = JSON.parse(fs.readFileSync(stack.templateFile, 'utf8')) as {
+      Resources: Record<string, { Type: string }>;
+    };
+    return Object.values(template.Resources)
+      .filter((r) => ACCOUNT_SINGLETONS.has(r.Type))
+      .map((r) => `${r.Type} @ ${stack.account}/${stack.region}`);
+  });
+}
+
+test('what two services in one pipeline account and region share is the ECR registry settings, and nothing else', () => {
+  // Not a name: one per registry. The second service's pipeline stack would replace the first's
+  // rules, so two services need two pipeline accounts (or regions), which
+  // docs/runbooks/deliver-another-service.md says and `npm run preflight` warns about.
+  const ordersSingletons = new Set(singletonsOf(orders.outdir));
+  expect(singletonsOf(hello.outdir).filter((k) => ordersSingletons.has(k))).toEqual([
+    'AWS::ECR::RegistryScanningConfiguration @ 111111111111/eu-west-1',
+    'AWS::ECR::ReplicationConfiguration @ 111111111111/eu-west-1',
+  ]);
 });
 
 test('two services side by side share no physical name, stack or export', () => {
