@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What gates a release, before anything is built or deployed (the pipeline's Build step runs it
-# first; docs/decisions/0007-first-deployment.md): the service's own checks, `scripts/test.sh` in
-# its directory (config service.appDir; for the Go service in app/: vet, race tests with fuzz
-# seeds, staticcheck), then every environment's rendered Kubernetes manifests through the
+# first; docs/decisions/0007-first-deployment.md): the service's own checks,
+# `<appDir>/scripts/test.sh` (config service.appDir; for the Go service in app/: vet, race tests
+# with fuzz seeds, staticcheck), then every environment's rendered Kubernetes manifests through the
 # manifest validator (Kubernetes schemas, Pod Security "restricted"). Stops at the first failure.
 #
 #   bash scripts/release-checks.sh [--config <file.json>]
