@@ -18,6 +18,7 @@ export {
 export * from './safe-delivery';
 export * from './names';
 export {
+  PROBE_PORT,
   type ServiceConfig,
   type ServiceInput,
   checkServiceSource,

@@ -20,6 +20,13 @@ import type { ConfigProblem } from './schema';
  */
 const HTTP_PATH = /^\/[A-Za-z0-9._~/-]{0,1023}$/;
 
+/**
+ * The port of the service's probe listener (app/probe_listener.go, `PROBE_PORT`; the manifests'
+ * `WORKLOAD.probePort`): the kubelet probes it, apart from the public port
+ * (docs/decisions/0034-probe-port-and-log-drops.md), so `service.port` must be another one.
+ */
+export const PROBE_PORT = 8081;
+
 const httpPath = z.string().regex(HTTP_PATH, {
   message:
     'must be an HTTP path such as "/healthz": "/" then at most 1023 of A-Z, a-z, 0-9, ".", "_", "~", "-", "/"',
@@ -62,6 +69,9 @@ export const serviceSchema = z.strictObject({
       'must be at least 1024: the container runs without privileges and cannot bind a lower port',
     )
     .max(65535, 'must be at most 65535')
+    .refine((p) => p !== PROBE_PORT, {
+      message: `must not be ${PROBE_PORT}: the probe listener takes that port (PROBE_PORT)`,
+    })
     .optional(),
   /** Liveness and startup probe path. @default "/healthz" */
   healthPath: httpPath.optional(),

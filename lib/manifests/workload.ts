@@ -4,7 +4,7 @@ import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { stringify } from 'yaml';
-import { type ServiceConfig, serviceNames } from '../config';
+import { PROBE_PORT, type ServiceConfig, serviceNames } from '../config';
 
 /** What the workload needs to know about its environment. Built from `EnvironmentConfig` by the stack and the CLI alike. */
 export interface WorkloadProps {
@@ -35,6 +35,14 @@ export interface WorkloadProps {
  */
 export const WORKLOAD = {
   container: 'web',
+  /**
+   * The service's probe listener (app/probe_listener.go, `PROBE_PORT`): the probe paths apart
+   * from the public port and its connection cap, so that clients cannot starve the kubelet's probes.
+   * Not in the Service, not in the NetworkPolicy: only the pod's own node reaches it
+   * (docs/decisions/0034-probe-port-and-log-drops.md). The app's default is the same number;
+   * defined in lib/config/service.ts, where `service.port` is refused if it takes the same one.
+   */
+  probePort: PROBE_PORT,
   /** numeric non-root user of the image (app/Dockerfile: `USER 65532:65532`) */
   runAsUser: 65532,
 } as const;
@@ -44,6 +52,8 @@ export const WORKLOAD = {
  * the kubelet runs the preStop sleep while the endpoint is removed from the NLB's targets, then
  * sends SIGTERM; the service fails its readiness path (service.readyPath), waits DRAIN_DELAY, then drains in-flight requests for
  * up to SHUTDOWN_TIMEOUT. The grace period covers all three plus a margin, so no request is cut.
+ * The margin also holds the service's last wait for a stdout that takes nothing (2 s for the log
+ * lines, 1 s for stderr: app/log_writer.go, logCloseTimeout).
  */
 export const SHUTDOWN = {
   preStopSeconds: 10,
@@ -111,6 +121,10 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
   });
 
   // Only the service port in; nothing out (the service calls nothing). Enforced by the VPC CNI's network policy agent.
+  // The probe port is not listed: the kubelet's probes come from the pod's own node, which
+  // Kubernetes always lets in ("traffic to and from the node where a Pod is running is always
+  // allowed", https://kubernetes.io/docs/concepts/services-networking/network-policies/; the VPC
+  // CNI's agent allows the node IP, aws/aws-network-policy-agent#65), and nothing else needs it.
   // "Egress" in policyTypes without egress rules denies all egress. No `egress: []`: the API server
   // does not keep an empty list, so every apply would re-send it and `kubectl diff` never be clean.
   const networkPolicy = new NetworkPolicy({
@@ -177,10 +191,14 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
               name: WORKLOAD.container,
               image: props.image,
               imagePullPolicy: 'IfNotPresent',
-              ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
+              ports: [
+                { name: 'http', containerPort: port, protocol: 'TCP' },
+                { name: 'probe', containerPort: WORKLOAD.probePort, protocol: 'TCP' },
+              ],
               env: [
                 { name: 'HELLO', value: props.greeting },
                 { name: 'PORT', value: String(port) },
+                { name: 'PROBE_PORT', value: String(WORKLOAD.probePort) },
                 { name: 'DRAIN_DELAY', value: `${SHUTDOWN.drainDelaySeconds}s` },
                 { name: 'SHUTDOWN_TIMEOUT', value: `${SHUTDOWN.shutdownTimeoutSeconds}s` },
               ],
@@ -190,19 +208,21 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
                 // 96Mi: twice what MAX_CONNECTIONS idle connections measured (app/README.md).
                 limits: { memory: '96Mi' },
               },
+              // On the probe port: on the public one, clients that hold every MAX_CONNECTIONS slot
+              // made the probes time out and the kubelet restart healthy pods (issue 27).
               startupProbe: {
-                httpGet: { path: healthPath, port: 'http' },
+                httpGet: { path: healthPath, port: 'probe' },
                 periodSeconds: 2,
                 failureThreshold: 30,
               },
               livenessProbe: {
-                httpGet: { path: healthPath, port: 'http' },
+                httpGet: { path: healthPath, port: 'probe' },
                 periodSeconds: 10,
                 timeoutSeconds: 2,
                 failureThreshold: 3,
               },
               readinessProbe: {
-                httpGet: { path: readyPath, port: 'http' },
+                httpGet: { path: readyPath, port: 'probe' },
                 periodSeconds: 5,
                 timeoutSeconds: 2,
                 failureThreshold: 2,

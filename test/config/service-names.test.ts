@@ -157,6 +157,11 @@ describe('service settings are validated like every other key', () => {
     ['a shell word', { appDir: 'app;rm' }, /^service\.appDir: must be a directory inside/],
     ['a privileged port', { port: 80 }, /^service\.port: must be at least 1024/],
     ['a port out of range', { port: 70000 }, /^service\.port: must be at most 65535/],
+    [
+      'the probe port',
+      { port: 8081 },
+      /^service\.port: must not be 8081: the probe listener takes that port/,
+    ],
     ['a path without "/"', { healthPath: 'healthz' }, /^service\.healthPath: must be an HTTP path/],
     [
       'a query in the path',
