@@ -44,6 +44,7 @@ export const STACK_ENVIRONMENTS: DeliveryConfigInput = {
 export const DEFAULTS = {
   service: DEFAULT_SERVICE,
   // pipeline.name: `<service.name>-delivery`, image.repositoryName: `<service.name>` (lib/config/names.ts)
+  requireRollbackTarget: false,
   sourceBranch: 'main',
   sourceCreate: true,
   image: {

@@ -76,7 +76,13 @@ export interface DeliveryConfig {
   readonly names: ServiceNames;
   /** Names derived from the pipeline's name. */
   readonly pipelineNames: PipelineNames;
-  readonly pipeline: { readonly account: string; readonly region: string; readonly name: string };
+  readonly pipeline: {
+    readonly account: string;
+    readonly region: string;
+    readonly name: string;
+    /** The Build step refuses a new image while a deploy stage has no rollback target (docs/decisions/0026-...). */
+    readonly requireRollbackTarget: boolean;
+  };
   readonly source: SourceConfig;
   readonly image: {
     readonly repositoryName: string;
@@ -152,6 +158,7 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
       account: input.pipeline.account,
       region: input.pipeline.region,
       name: pipelineName,
+      requireRollbackTarget: input.pipeline.requireRollbackTarget ?? DEFAULTS.requireRollbackTarget,
     },
     source: resolveSource(input.source, {
       branch: DEFAULTS.sourceBranch,

@@ -147,6 +147,14 @@ export const deliveryConfigSchema = z.strictObject({
         message: 'must be 1-100 characters of A-Z, a-z, 0-9, ".", "@", "_", "-"',
       })
       .optional(),
+    /**
+     * true: the Build step refuses a release that builds a new image while a deploy stage would
+     * have no rollback target (the commit also changes the pipeline's definition, or a stage has
+     * not succeeded yet on the pipeline's current version). Read by the Build step at run time,
+     * so switching it does not change the pipeline (docs/decisions/0026-rollback-targets-across-pipeline-changes.md).
+     * @default false
+     */
+    requireRollbackTarget: z.boolean().optional(),
   }),
   /** Where the code comes from: a CodeCommit repository or a CodeConnections source (source.ts). Required. */
   source: sourceSchema,

@@ -244,3 +244,14 @@ test('schema problems and cross-field problems are reported together (a bad regi
   );
   expect(found).toHaveLength(2);
 });
+
+test('pipeline.requireRollbackTarget: off by default, a boolean when given (docs/decisions/0026-...)', () => {
+  expect(validateConfig(STACK_ENVIRONMENTS).pipeline.requireRollbackTarget).toBe(false);
+  expect(
+    validateConfig({ ...base(), pipeline: { ...base().pipeline, requireRollbackTarget: true } })
+      .pipeline.requireRollbackTarget,
+  ).toBe(true);
+  expect(
+    problems({ ...base(), pipeline: { ...base().pipeline, requireRollbackTarget: 'yes' } }),
+  ).toEqual([expect.stringMatching(/^pipeline\.requireRollbackTarget: .*boolean/)]);
+});
