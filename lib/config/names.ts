@@ -189,7 +189,7 @@ export const NAME_LIMITS = {
   /** AWS::SNS::Topic DisplayName: "maximum 100 characters" (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-sns-topic.html) */
   topicDisplayName: { max: 100, what: 'SNS topic display name' },
   /** AWS::ECR::Repository RepositoryName (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html) */
-  repositoryName: { max: 256, what: 'ECR repository name' },
+  repositoryName: { min: 2, max: 256, what: 'ECR repository name' },
   /** https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html (RoleSessionName: 2-64) */
   roleSessionName: { max: 64, what: 'STS role session name' },
 } as const;
@@ -277,7 +277,12 @@ export function checkDerivedNames(input: NamesInput): ConfigProblem[] {
 
   const problems: ConfigProblem[] = [];
   for (const [kind, { name, path, from }] of longest) {
-    const limit = NAME_LIMITS[kind];
+    const limit: { min?: number; max: number; what: string } = NAME_LIMITS[kind];
+    if (limit.min !== undefined && name.length < limit.min)
+      problems.push({
+        path,
+        message: `too short: it makes the ${limit.what} "${name}", ${name.length} character${name.length === 1 ? '' : 's'}, and AWS needs at least ${limit.min} (or set image.repositoryName)`,
+      });
     if (name.length > limit.max)
       problems.push({
         path,

@@ -11,7 +11,12 @@ import {
 } from './names';
 import { type PatchingConfig, resolvePatching } from './patching';
 import { type ServiceConfig, resolveService } from './service';
-import { type DeliveryConfigInput, type EnvironmentInput, defaultStageName } from './schema';
+import {
+  type DeliveryConfigInput,
+  type EnvironmentInput,
+  defaultStageName,
+  prodWaveName,
+} from './schema';
 import { type SourceConfig, resolveSource } from './source';
 import {
   type BakeSettings,
@@ -102,9 +107,7 @@ export interface DeliveryConfig {
   readonly configFile?: string;
 }
 
-export function prodWaveName(wave: number): string {
-  return `prod-wave-${wave + 1}`;
-}
+export { prodWaveName };
 
 /** Applies the defaults to validated input. Call only after `validateConfig` found no problem. */
 export function resolveConfig(input: DeliveryConfigInput, configFile?: string): DeliveryConfig {

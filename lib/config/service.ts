@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { SAFE_CONFIG_PATH } from './config-file';
+import { SAFE_CONFIG_PATH } from './safe-path';
 import { SERVICE_NAME_MAX_LENGTH, SERVICE_NAME_PATTERN } from './names';
 import type { ConfigProblem } from './schema';
 
