@@ -60,9 +60,15 @@ export interface ServiceNames {
   readonly manifestObjectKey: string;
   /** Directory under `$XDG_STATE_HOME` where breakglass keeps its local trail. */
   readonly breakglassStateDir: string;
-  /** STS role session name of `npm run preflight`'s AssumeRole. */
+  /**
+   * STS role session name of `npm run preflight`'s AssumeRole: a label CloudTrail shows, at most 64
+   * characters (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html), so a long
+   * service name is cut to fit rather than refused.
+   */
   readonly preflightSessionName: string;
 }
+
+const MAX_ROLE_SESSION_NAME = 64;
 
 export function serviceNames(service: string): ServiceNames {
   const pascal = pascalCase(service);
@@ -76,7 +82,7 @@ export function serviceNames(service: string): ServiceNames {
     kubernetes: { namespace: service, name: service, partOf: service },
     manifestObjectKey: `manifests/${service}.yaml`,
     breakglassStateDir: `${service}-breakglass`,
-    preflightSessionName: `${service}-preflight`,
+    preflightSessionName: `${service.slice(0, MAX_ROLE_SESSION_NAME - '-preflight'.length)}-preflight`,
   };
 }
 
@@ -96,8 +102,6 @@ export interface EnvironmentNames {
   /** The composite alarm the stage bakes behind. */
   readonly bakeAlarm: string;
   readonly bakeSignalAlarms: Readonly<Record<BakeSignal, string>>;
-  /** IAM role in the environment's account that the pipeline assumes to read the bake alarm. */
-  readonly bakeReaderRole: string;
   /** CloudWatch namespace of the access-log metrics, one per environment. */
   readonly metricNamespace: string;
   /** The nodes' SSM patch group (tag value), unique per account and region. */
@@ -120,7 +124,6 @@ export function environmentNames(service: string, stageName: string): Environmen
       BakeSignal,
       string
     >,
-    bakeReaderRole: `${base}-bake-reader`,
     metricNamespace: `${pascalCase(service)}/${stageName}`,
     patchGroup: base,
     patchBaseline: `${base}-al2023`,
@@ -166,8 +169,6 @@ export const NAME_LIMITS = {
   stackName: { max: 128, what: 'CloudFormation stack name' },
   /** AWS::EKS::Cluster Name (https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateCluster.html) */
   clusterName: { max: 100, what: 'EKS cluster name' },
-  /** AWS::IAM::Role RoleName (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html) */
-  roleName: { max: 64, what: 'IAM role name' },
   /** AWS::CloudWatch::Alarm / CompositeAlarm AlarmName (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html) */
   alarmName: { max: 255, what: 'CloudWatch alarm name' },
   /** https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html (Namespace: 255) */
@@ -190,8 +191,6 @@ export const NAME_LIMITS = {
   topicDisplayName: { max: 100, what: 'SNS topic display name' },
   /** AWS::ECR::Repository RepositoryName (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html) */
   repositoryName: { min: 2, max: 256, what: 'ECR repository name' },
-  /** https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html (RoleSessionName: 2-64) */
-  roleSessionName: { max: 64, what: 'STS role session name' },
 } as const;
 
 export type NameKind = keyof typeof NAME_LIMITS;
@@ -200,24 +199,34 @@ export type NameKind = keyof typeof NAME_LIMITS;
 export interface DerivedName {
   readonly kind: NameKind;
   readonly name: string;
+  /** How it is made, for messages: `<service>-<stage>-bake`. The name itself may be long. */
+  readonly form: string;
 }
 
 /** Every name the service and one stage derive, with the limit each must fit. */
 export function derivedEnvironmentNames(service: string, stageName: string): DerivedName[] {
   const e = environmentNames(service, stageName);
+  const base = '<service>-<stage>';
   return [
-    { kind: 'stackName', name: e.stackName },
-    { kind: 'clusterName', name: e.clusterName },
-    { kind: 'logGroupName', name: e.clusterLogGroup },
-    { kind: 'logGroupName', name: e.applicationLogGroup },
-    { kind: 'alarmName', name: e.bakeAlarm },
-    ...BAKE_SIGNALS.map((s) => ({ kind: 'alarmName' as const, name: e.bakeSignalAlarms[s] })),
-    { kind: 'roleName', name: e.bakeReaderRole },
-    { kind: 'metricNamespace', name: e.metricNamespace },
-    { kind: 'tagValue', name: e.patchGroup },
-    { kind: 'patchBaselineName', name: e.patchBaseline },
-    { kind: 'associationName', name: e.patchAssociation },
-    { kind: 'tagKey', name: e.autoscalerTagKey },
+    { kind: 'stackName', name: e.stackName, form: base },
+    { kind: 'clusterName', name: e.clusterName, form: base },
+    { kind: 'logGroupName', name: e.clusterLogGroup, form: `/aws/eks/${base}/cluster` },
+    {
+      kind: 'logGroupName',
+      name: e.applicationLogGroup,
+      form: `/aws/containerinsights/${base}/application`,
+    },
+    { kind: 'alarmName', name: e.bakeAlarm, form: `${base}-bake` },
+    ...BAKE_SIGNALS.map((s) => ({
+      kind: 'alarmName' as const,
+      name: e.bakeSignalAlarms[s],
+      form: `${base}-${s}`,
+    })),
+    { kind: 'metricNamespace', name: e.metricNamespace, form: '<Service>/<stage>' },
+    { kind: 'tagValue', name: e.patchGroup, form: base },
+    { kind: 'patchBaselineName', name: e.patchBaseline, form: `${base}-al2023` },
+    { kind: 'associationName', name: e.patchAssociation, form: `${base}-patch-scan` },
+    { kind: 'tagKey', name: e.autoscalerTagKey, form: `k8s.io/cluster-autoscaler/${base}` },
   ];
 }
 
@@ -228,12 +237,20 @@ export function derivedPipelineNames(
 ): DerivedName[] {
   const p = pipelineNames(pipelineName);
   return [
-    { kind: 'pipelineName', name: p.pipelineName },
-    { kind: 'stackName', name: p.stackName },
-    ...regions.map((r) => ({ kind: 'stackName' as const, name: p.supportStackName(r) })),
-    ...regions.map((r) => ({ kind: 'stackName' as const, name: p.imageReplicaStackName(r) })),
-    { kind: 'codeBuildProjectName', name: p.selfUpdateProject },
-    { kind: 'topicDisplayName', name: p.topicDisplayName },
+    { kind: 'pipelineName', name: p.pipelineName, form: '<pipeline>' },
+    { kind: 'stackName', name: p.stackName, form: '<pipeline>-pipeline' },
+    ...regions.map((r) => ({
+      kind: 'stackName' as const,
+      name: p.supportStackName(r),
+      form: `<pipeline>-pipeline-support-${r}`,
+    })),
+    ...regions.map((r) => ({
+      kind: 'stackName' as const,
+      name: p.imageReplicaStackName(r),
+      form: `<pipeline>-image-${r}`,
+    })),
+    { kind: 'codeBuildProjectName', name: p.selfUpdateProject, form: '<pipeline>-selfupdate' },
+    { kind: 'topicDisplayName', name: p.topicDisplayName, form: '<pipeline> notifications' },
   ];
 }
 
@@ -258,35 +275,40 @@ export interface NamesInput {
  */
 export function checkDerivedNames(input: NamesInput): ConfigProblem[] {
   const names = serviceNames(input.service);
-  const longest = new Map<NameKind, { name: string; path: string; from: string }>();
+  const longest = new Map<NameKind, { d: DerivedName; path: string; from: string }>();
   const consider = (d: DerivedName, path: string, from: string) => {
     const seen = longest.get(d.kind);
-    if (!seen || d.name.length > seen.name.length)
-      longest.set(d.kind, { name: d.name, path, from });
+    if (!seen || d.name.length > seen.d.name.length) longest.set(d.kind, { d, path, from });
   };
   for (const { stageName, path } of input.stages)
     for (const d of derivedEnvironmentNames(input.service, stageName))
-      consider(d, 'service.name', `with the stage name "${stageName}" of ${path}`);
+      consider(d, 'service.name', ` with the stage "${stageName}" (${path})`);
   const pipelineName = input.pipelineName ?? names.defaultPipelineName;
   const pipelinePath = input.pipelineName === undefined ? 'service.name' : 'pipeline.name';
   for (const d of derivedPipelineNames(pipelineName, input.regions))
-    consider(d, pipelinePath, `from the pipeline name "${pipelineName}"`);
+    consider(d, pipelinePath, ` with the pipeline "${pipelineName}"`);
   if (input.repositoryName === undefined)
-    consider({ kind: 'repositoryName', name: names.defaultRepositoryName }, 'service.name', '');
-  consider({ kind: 'roleSessionName', name: names.preflightSessionName }, 'service.name', '');
+    consider(
+      { kind: 'repositoryName', name: names.defaultRepositoryName, form: '<service>' },
+      'service.name',
+      '',
+    );
 
   const problems: ConfigProblem[] = [];
-  for (const [kind, { name, path, from }] of longest) {
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  // The derived name is named by its form: it may be long, and it is made of values already shown.
+  for (const [kind, { d, path, from }] of longest) {
     const limit: { min?: number; max: number; what: string } = NAME_LIMITS[kind];
-    if (limit.min !== undefined && name.length < limit.min)
+    const length = d.name.length;
+    if (limit.min !== undefined && length < limit.min)
       problems.push({
         path,
-        message: `too short: it makes the ${limit.what} "${name}", ${name.length} character${name.length === 1 ? '' : 's'}, and AWS needs at least ${limit.min} (or set image.repositoryName)`,
+        message: `too short: the ${limit.what} ${d.form} is ${plural(length, 'character')}${from}, and AWS needs at least ${limit.min} (or set image.repositoryName)`,
       });
-    if (name.length > limit.max)
+    if (length > limit.max)
       problems.push({
         path,
-        message: `too long: it makes the ${limit.what} "${name}"${from ? ` (${from})` : ''}, ${name.length} characters, and AWS allows at most ${limit.max}; choose a name ${name.length - limit.max} characters shorter`,
+        message: `too long: the ${limit.what} ${d.form} is ${plural(length, 'character')}${from}, and AWS allows at most ${limit.max}; choose a name ${plural(length - limit.max, 'character')} shorter`,
       });
   }
   return problems;

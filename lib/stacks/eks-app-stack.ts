@@ -1,6 +1,6 @@
 import { CfnOutput, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { type EnvironmentConfig, serviceNames } from '../config';
+import { type EnvironmentConfig, KUBERNETES_VERSIONS, serviceNames } from '../config';
 import { ServiceAlarms } from '../constructs/alarms';
 import { BreakglassStore } from '../constructs/breakglass-store';
 import { EksCluster } from '../constructs/cluster';
@@ -75,7 +75,6 @@ export class EksAppStack extends MemoizedLogicalIdStack {
       manifestsYaml: toYaml(objects),
       objectKey: names.manifestObjectKey,
     });
-    // The registry lives in the pipeline account, so its account is the one whose pipeline reads the bake alarm.
     const alarms = new ServiceAlarms(this, 'Alarms', {
       cluster,
       stageName: env.stageName,
@@ -84,7 +83,7 @@ export class EksAppStack extends MemoizedLogicalIdStack {
       bake: env.bake,
       replicasMin: env.replicas.min,
       logRetentionDays: env.logRetentionDays,
-      pipelineAccount: props.image.registryAccount,
+      addonVersion: KUBERNETES_VERSIONS[env.kubernetesVersion].cloudWatchObservabilityAddon,
     });
 
     // With a certificate the NLB's address is called over TLS (the smoke test presents the

@@ -81,7 +81,6 @@ describe('the default service keeps the names deployments already have', () => {
           availability: `hello-web-${stage}-availability`,
           signals: `hello-web-${stage}-signals`,
         },
-        bakeReaderRole: `hello-web-${stage}-bake-reader`,
         metricNamespace: `HelloWeb/${stage}`,
         patchGroup: `hello-web-${stage}`,
         patchBaseline: `hello-web-${stage}-al2023`,
@@ -112,7 +111,7 @@ describe('another service derives every name from its own', () => {
     expect(cfg.image.repositoryName).toBe('orders-api');
     expect(cfg.source).toMatchObject({ repositoryName: 'orders-api' });
     expect(cfg.names.pipelineStackId).toBe('OrdersApiPipeline');
-    expect(cfg.preprod.names.bakeReaderRole).toBe('orders-api-preprod-eu-west-1-bake-reader');
+    expect(cfg.preprod.names.bakeAlarm).toBe('orders-api-preprod-eu-west-1-bake');
     expect(cfg.preprod.names.metricNamespace).toBe('OrdersApi/preprod-eu-west-1');
     expect(cfg.preprod.service).toEqual(cfg.service);
   });
@@ -195,19 +194,19 @@ describe('service settings are validated like every other key', () => {
 });
 
 describe('the longest derived name must fit its AWS limit', () => {
-  test('a long service name with a long stage name overflows the IAM role name', () => {
-    // 40 + 1 + 19 ("prod-ap-southeast-2") + 12 ("-bake-reader") = 72 > 64
-    const name = `orders-${'a'.repeat(33)}`;
-    const found = problems(withService({ name }));
-    expect(found).toContainEqual(
-      expect.stringMatching(
-        new RegExp(
-          `^service\\.name: too long: it makes the IAM role name "${name}-prod-ap-southeast-2-bake-reader" \\(with the stage name "prod-ap-southeast-2" of prod\\.waves\\[1\\]\\[1\\]\\), 72 characters, and AWS allows at most 64`,
-        ),
+  test('a long service name with a long stage name overflows the EKS cluster name', () => {
+    // 60 + 1 + 40 = 101 > 100 (AWS::EKS::Cluster Name)
+    const name = `orders-${'a'.repeat(53)}`;
+    const stage = `pp${'x'.repeat(38)}`;
+    const found = problems(
+      withService(
+        { name },
+        { preprod: { account: '222222222222', region: 'eu-west-1', name: stage } },
       ),
     );
-    // one problem per kind, for the longest name of that kind only
-    expect(found.filter((p) => p.includes('IAM role name'))).toHaveLength(1);
+    expect(found).toEqual([
+      `service.name: too long: the EKS cluster name <service>-<stage> is 101 characters with the stage "${stage}" (preprod), and AWS allows at most 100; choose a name 1 character shorter`,
+    ]);
   });
 
   test('a one-letter service name is too short for the ECR repository it names by default', () => {
@@ -215,7 +214,7 @@ describe('the longest derived name must fit its AWS limit', () => {
     // found by test/config/fuzz.test.ts as a synth crash (aws-cdk-lib's InvalidRepositoryName).
     expect(problems(withService({ name: 'a' }))).toEqual([
       expect.stringMatching(
-        /^service\.name: too short: it makes the ECR repository name "a", 1 character, and AWS needs at least 2/,
+        /^service\.name: too short: the ECR repository name <service> is 1 character, and AWS needs at least 2/,
       ),
     ]);
     expect(problems(withService({ name: 'a' }, { image: { repositoryName: 'team/a' } }))).toEqual(
@@ -223,24 +222,16 @@ describe('the longest derived name must fit its AWS limit', () => {
     );
   });
 
-  test('the same name fits with short stage names', () => {
-    const name = `orders-${'a'.repeat(33)}`;
-    const raw = withService(
-      { name },
-      {
-        preprod: { account: '222222222222', region: 'eu-west-1', name: 'pp' },
-        prod: {
-          waves: [
-            [{ account: '333333333333', region: 'eu-west-1', name: 'p1' }],
-            [
-              { account: '333333333333', region: 'us-east-1', name: 'p2' },
-              { account: '333333333333', region: 'ap-southeast-2', name: 'p3' },
-            ],
-          ],
-        },
-      },
-    );
-    expect(problems(raw)).toEqual([]);
+  test('the same name fits with the default stage names', () => {
+    const name = `orders-${'a'.repeat(53)}`;
+    expect(problems(withService({ name }))).toEqual([]);
+  });
+
+  test('a long service name still gets a preflight session name AWS accepts', () => {
+    const name = `orders-${'a'.repeat(56)}`; // 63 characters, the most a DNS label holds
+    const session = validateConfig(withService({ name })).names.preflightSessionName;
+    expect(session.length).toBeLessThanOrEqual(64);
+    expect(session).toMatch(/^orders-a+-preflight$/);
   });
 
   test('a pipeline name too long for its derived names is refused once, by the schema', () => {
@@ -300,7 +291,6 @@ describe('NAME_LIMITS against the CloudFormation registry schemas', () => {
     return Number(m[1]);
   };
   const cases: [keyof typeof NAME_LIMITS, string, string[]][] = [
-    ['roleName', 'AWS::IAM::Role', ['properties', 'RoleName']],
     ['clusterName', 'AWS::EKS::Cluster', ['properties', 'Name']],
     ['alarmName', 'AWS::CloudWatch::Alarm', ['properties', 'AlarmName']],
     ['alarmName', 'AWS::CloudWatch::CompositeAlarm', ['properties', 'AlarmName']],

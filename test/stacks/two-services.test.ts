@@ -73,7 +73,6 @@ test('the default service synthesizes every physical name deployments have today
       ...['error-rate', 'p99-latency', 'availability', 'signals'].map(
         (s) => `AWS::CloudWatch::Alarm.AlarmName hello-web-${stage}-${s} ${at}`,
       ),
-      `AWS::IAM::Role.RoleName hello-web-${stage}-bake-reader @ ${account}/*`,
       `AWS::SSM::PatchBaseline.Name hello-web-${stage}-al2023 ${at}`,
       `AWS::SSM::Association.AssociationName hello-web-${stage}-patch-scan ${at}`,
       ...['Requests', 'Errors', 'LatencyMs', 'AccessLogLines'].map(
@@ -160,7 +159,6 @@ test('two services side by side share no physical name, stack or export', () => 
   for (const kind of [
     'stack',
     'metric',
-    'AWS::IAM::Role.RoleName',
     'AWS::EKS::Cluster.Name',
     'AWS::ECR::Repository.RepositoryName',
     'AWS::CodePipeline::Pipeline.Name',
