@@ -8,8 +8,9 @@ import {
   BREAKGLASS_CHECK_TARGETS,
   type BreakglassCheckTarget,
   type BreakglassCheckTargets,
+  ConfigError,
   type DeliveryConfig,
-  breakglassReaderRoleName,
+  checkServiceSource,
 } from './config';
 import { plainToYaml } from './manifests/workload';
 import { EksAppStack } from './stacks/eks-app-stack';
@@ -62,13 +63,19 @@ export function buildApp(options: BuildAppOptions): {
       ...options.appProps,
       context: { ...APP_PROPS.context, ...options.appProps?.context },
     });
-  const imageTag = imageTagFor(path.join(options.repoRoot, 'app'));
   const { config } = options;
+  // The service's directory must be there to fingerprint and build: a clear error, not a stack trace.
+  const sourceProblems = checkServiceSource(config.service, options.repoRoot);
+  if (sourceProblems.length > 0)
+    throw new ConfigError(
+      config.configFile ? `config file ${config.configFile}` : 'STACK_ENVIRONMENTS',
+      sourceProblems,
+    );
+  const imageTag = imageTagFor(path.join(options.repoRoot, config.service.appDir));
 
-  const pipelineStack = new PipelineStack(app, 'HelloWebPipeline', {
-    stackName: `${config.pipeline.name}-pipeline`,
-    description:
-      'hello-web delivery pipeline: CodeCommit → build → pre-prod → approval → prod waves',
+  const pipelineStack = new PipelineStack(app, config.names.pipelineStackId, {
+    stackName: config.pipelineNames.stackName,
+    description: `${config.service.name} delivery pipeline: CodeCommit → build → pre-prod → approval → prod waves`,
     env: { account: config.pipeline.account, region: config.pipeline.region },
     config,
     imageTag,
@@ -121,7 +128,7 @@ function writeBreakglassCheckTargets(app: App, outdir: string, config: DeliveryC
       account: env.account,
       region: env.region,
       stackName: env.stackName,
-      roleArn: `arn:${info.partition ?? 'aws'}:iam::${env.account}:role/${breakglassReaderRoleName(env.stackName)}`,
+      roleArn: `arn:${info.partition ?? 'aws'}:iam::${env.account}:role/${env.names.breakglassReaderRole}`,
       pipelineStageName: env.pipelineStageName,
       manifestFile,
     };

@@ -16,5 +16,14 @@ export {
   parseConnectionArn,
 } from './source';
 export * from './safe-delivery';
+export * from './names';
+export {
+  PROBE_PORT,
+  type ServiceConfig,
+  type ServiceInput,
+  checkServiceSource,
+  resolveService,
+  serviceSchema,
+} from './service';
 export * from './breakglass-names';
 export * from './breakglass-check-targets';

@@ -8,15 +8,14 @@ import { Construct } from 'constructs';
 export interface BreakglassStoreProps {
   /** The rendered manifests (multi-document YAML) of this deployment. */
   readonly manifestsYaml: string;
+  /** The object every deployment stores them under (`manifestObjectKey`, lib/config/names.ts). */
+  readonly objectKey: string;
   /**
    * The deploy's breakglass check reads the audit records, what S3 holds and the stack's outputs
    * through a role of this name that this account trusts. @default no reader role
    */
   readonly reader?: { readonly roleName: string; readonly pipelineAccount: string };
 }
-
-/** Where the manifests of every deployment are kept for the breakglass path. */
-export const MANIFEST_OBJECT_KEY = 'manifests/hello-web.yaml';
 
 /**
  * The seed's breakglass design: every deployment stores its rendered manifests as a new version
@@ -69,7 +68,7 @@ export class BreakglassStore extends Construct {
       action: 'PutObject',
       parameters: {
         Bucket: this.bucket.bucketName,
-        Key: MANIFEST_OBJECT_KEY,
+        Key: props.objectKey,
         Body: props.manifestsYaml,
         ContentType: 'application/yaml',
       },
@@ -93,7 +92,7 @@ export class BreakglassStore extends Construct {
               // HeadObject is authorised by s3:GetObject
               new iam.PolicyStatement({
                 actions: ['s3:GetObject'],
-                resources: [this.bucket.arnForObjects(MANIFEST_OBJECT_KEY)],
+                resources: [this.bucket.arnForObjects(props.objectKey)],
               }),
               new iam.PolicyStatement({
                 actions: ['cloudformation:DescribeStacks'],
@@ -109,7 +108,7 @@ export class BreakglassStore extends Construct {
       onCreate: put,
       onUpdate: put,
       policy: cr.AwsCustomResourcePolicy.fromSdkCalls({
-        resources: [this.bucket.arnForObjects(MANIFEST_OBJECT_KEY)],
+        resources: [this.bucket.arnForObjects(props.objectKey)],
       }),
       installLatestAwsSdk: false,
     });

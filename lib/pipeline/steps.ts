@@ -5,7 +5,7 @@ import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { CodeBuildStep, type IFileSetProducer } from 'aws-cdk-lib/pipelines';
 import { parse } from 'yaml';
-import { type EnvironmentConfig, breakglassReaderRoleName } from '../config';
+import type { EnvironmentConfig } from '../config';
 import { BUILD_START_MINUTES, SMOKE_TEST_MINUTES } from '../config/pipeline-shape';
 import { IMAGE_ARTIFACT_FILE } from '../image/tag';
 import { BAKE_WATCH_SCRIPT, type BakeTarget, bakeWatchFor } from './bake-watch';
@@ -23,6 +23,8 @@ export interface ImageBuildStepProps {
   readonly architecture: 'arm64' | 'amd64';
   /** Path of the build spec in the repository. */
   readonly buildSpecFile: string;
+  /** The service's directory in the repository: the build context (`service.appDir`). */
+  readonly appDir: string;
   /** After the push, copy the image to every replica region that lacks it. @default no backfill (no replica regions) */
   readonly backfill?: ImageBackfillProps;
 }
@@ -47,6 +49,7 @@ export class ImageBuildStep extends CodeBuildStep {
         REPOSITORY_URI: props.repository.repositoryUri,
         IMAGE_ARTIFACT: `cdk.out/${IMAGE_ARTIFACT_FILE}`,
         TARGET_PLATFORM: `linux/${props.architecture}`,
+        APP_DIR: props.appDir,
         ...(props.backfill ? backfillEnv(props.backfill) : {}),
       },
       buildEnvironment: {
@@ -276,8 +279,7 @@ export class BreakglassCheckStep extends CodeBuildStep {
         new iam.PolicyStatement({
           actions: ['sts:AssumeRole'],
           resources: props.environments.map(
-            (e) =>
-              `arn:${Aws.PARTITION}:iam::${e.account}:role/${breakglassReaderRoleName(e.stackName)}`,
+            (e) => `arn:${Aws.PARTITION}:iam::${e.account}:role/${e.names.breakglassReaderRole}`,
           ),
         }),
         new iam.PolicyStatement({

@@ -1,11 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import {
-  type DeliveryConfigInput,
-  allEnvironments,
-  breakglassReaderRoleName,
-} from '../../lib/config';
+import { type DeliveryConfigInput, allEnvironments } from '../../lib/config';
 import { BAKE_SESSION_POLICY } from '../../lib/pipeline/bake-watch';
 import { PIPELINE_TOOLS } from '../../tools/pipeline/bundle';
 import { REPO_ROOT } from '../support/paths';
@@ -322,8 +318,7 @@ describe.each([0, 1])('the breakglass reader role of each environment (config %i
       };
       const roles = Object.values(template.Resources).filter(
         (r) =>
-          r.Type === 'AWS::IAM::Role' &&
-          r.Properties?.RoleName === breakglassReaderRoleName(env.stackName),
+          r.Type === 'AWS::IAM::Role' && r.Properties?.RoleName === env.names.breakglassReaderRole,
       );
       if (roles.length !== 1) {
         problems.push(`${env.stageName}: ${roles.length} reader roles`);

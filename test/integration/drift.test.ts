@@ -11,8 +11,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { parseAllDocuments, stringify } from 'yaml';
-import { findEnvironment, loadConfig } from '../../lib/config';
-import { WORKLOAD } from '../../lib/manifests/workload';
+import { findEnvironment, loadConfig, serviceNames } from '../../lib/config';
 import { type MotoServer, motoEnv, startMoto } from '../support/moto';
 import { REPO_ROOT, TSX_CLI } from '../support/paths';
 import {
@@ -33,7 +32,6 @@ import { type HpaShape, find } from './support/render';
  * labelled objects); breakglass runs for real, with the real kubectl. Only the CLI's output and
  * exit code are asserted.
  */
-const { namespace: NS, name: NAME } = WORKLOAD;
 const CONFIG = 'test/tools/operator/breakglass/fixtures/config.json';
 const ENV = 'preprod-eu-west-1';
 const REGION = 'eu-west-1';
@@ -41,6 +39,7 @@ const CREDS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 const TAG = 'app-1111111111111111';
 const NEW_TAG = 'app-2222222222222222';
 const env = findEnvironment(loadConfig({ contextValue: CONFIG, cwd: REPO_ROOT }), ENV);
+const { namespace: NS, name: NAME } = serviceNames(env.service.name).kubernetes;
 // the context name `aws eks update-kubeconfig` gives the cluster (the stack's ClusterArn output)
 const CONTEXT = `arn:aws:eks:${REGION}:${env.account}:cluster/${env.stackName}`;
 const KEY = 'manifests/drift-test.yaml';

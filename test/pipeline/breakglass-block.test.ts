@@ -77,7 +77,7 @@ test('each environment stack creates the reader role the check assumes: trusted 
     const t = s.stages[env.stageName];
     const roles = Object.values(
       t.findResources('AWS::IAM::Role', {
-        Properties: { RoleName: breakglassReaderRoleName(env.stackName) },
+        Properties: { RoleName: env.names.breakglassReaderRole },
       }),
     ) as Array<{
       Properties: {
@@ -147,9 +147,9 @@ test("the notification topic's name follows from the config, and the environment
 
 test("the reader role's name fits IAM's 64 characters for a long service name and the longest stage name (40), and stays unique", () => {
   const service = 's'.repeat(20);
-  const a = breakglassReaderRoleName(`${service}-${'a'.repeat(39)}b`);
-  const b = breakglassReaderRoleName(`${service}-${'a'.repeat(39)}c`);
+  const a = breakglassReaderRoleName(service, `${'a'.repeat(39)}b`);
+  const b = breakglassReaderRoleName(service, `${'a'.repeat(39)}c`);
   expect(a.length).toBeLessThanOrEqual(64);
   expect(a).not.toBe(b);
-  expect(breakglassReaderRoleName('svc-prod-eu-west-1')).toBe('svc-prod-eu-west-1-bg-reader');
+  expect(breakglassReaderRoleName('svc', 'prod-eu-west-1')).toBe('svc-prod-eu-west-1-bg-reader');
 });

@@ -21,6 +21,7 @@ import {
   type EnvironmentConfig,
   findEnvironment,
   notificationTopicArn,
+  serviceNames,
 } from '../../../lib/config';
 import {
   BREAKGLASS_RUN_METADATA,
@@ -115,19 +116,26 @@ export interface BreakglassDeps {
   readonly signals?: SignalSource;
   /** The most one AWS call may take. @default DEFAULT_CALL_TIMEOUT_MS */
   readonly callTimeoutMs?: number;
-  /** Where an audit record DynamoDB did not take is saved. @default defaultAuditSpoolDir() */
+  /** Where an audit record DynamoDB did not take is saved. @default defaultAuditSpoolDir(<the service's breakglassStateDir>) */
   readonly auditSpoolDir?: string;
-  /** Where the tokens of the holds this machine asked for are kept (lock.ts). @default defaultAuditSpoolDir() */
+  /** Where the tokens of the holds this machine asked for are kept (lock.ts). @default the audit spool's directory */
   readonly stateDir?: string;
 }
 
-/** `$XDG_STATE_HOME/hello-web-breakglass` (by default `~/.local/state/hello-web-breakglass`): kept across reboots, unlike /tmp. */
-export function defaultAuditSpoolDir(env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * `$XDG_STATE_HOME/<service>-breakglass` (by default `~/.local/state/<service>-breakglass`, the
+ * directory `breakglassStateDir` of lib/config/names.ts names): kept across reboots, unlike /tmp,
+ * and one per service, so two services' records never mix.
+ */
+export function defaultAuditSpoolDir(
+  stateDirName: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const state =
     env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME)
       ? env.XDG_STATE_HOME
       : path.join(os.homedir(), '.local', 'state');
-  return path.join(state, 'hello-web-breakglass');
+  return path.join(state, stateDirName);
 }
 
 export function defaultBreakglassDeps(
@@ -389,7 +397,7 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
     env,
     control,
     deps.now(),
-    deps.stateDir ?? defaultAuditSpoolDir(),
+    deps.stateDir ?? defaultAuditSpoolDir(serviceNames(env.service.name).breakglassStateDir),
   );
   for (const r of unfinished.dead) showDeadRun(out, r, versionBefore);
   if (unfinished.live)
@@ -483,7 +491,8 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
         leaseMs: control.remainingMs() + HOLD_MARGIN_MS,
         now: deps.now(),
         control,
-        stateDir: deps.stateDir ?? defaultAuditSpoolDir(),
+        stateDir:
+          deps.stateDir ?? defaultAuditSpoolDir(serviceNames(env.service.name).breakglassStateDir),
         say: (line) => out.err(line),
       }),
     );
@@ -544,7 +553,9 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
         ...(result === 'PENDING' ? {} : { completedAt: deps.now().toISOString() }),
         ...extra,
       });
-      const spoolDir = deps.auditSpoolDir ?? defaultAuditSpoolDir();
+      const spoolDir =
+        deps.auditSpoolDir ??
+        defaultAuditSpoolDir(serviceNames(env.service.name).breakglassStateDir);
       // The intent, before kubectl runs: should this process die during the apply, the table
       // still says who applied what (its digest and content) over which S3 version.
       try {
@@ -647,7 +658,7 @@ async function applyAndRecord(
       : (applied.problem ?? `kubectl exited with code ${applied.exitCode}`);
     const failed = c.record(result, { kubectlExitCode: applied.exitCode ?? undefined, error: why });
     await c.recorder(failed);
-    const check = `check with kubectl --context ${targets.context} -n ${workloadScope(env).namespace} get deployment,pods`;
+    const check = `check with kubectl --context ${targets.context} -n ${serviceNames(c.env.service.name).kubernetes.namespace} get deployment,pods`;
     if (applied.stopped)
       throw new TimeoutError(
         `timed out: ${why}: nothing uploaded to S3; the audit record says INCOMPLETE. The cluster may be partly changed: ${check}`,
@@ -1277,7 +1288,8 @@ async function releaseHold(
     token,
     control,
     now: deps.now(),
-    stateDir: deps.stateDir ?? defaultAuditSpoolDir(),
+    stateDir:
+      deps.stateDir ?? defaultAuditSpoolDir(serviceNames(env.service.name).breakglassStateDir),
   });
   deps.output.out(message);
   return EXIT_OK;

@@ -29,6 +29,7 @@ import {
 import { spawnKubectl } from '../../../../tools/operator/breakglass/kubectl';
 import { memoryOutput } from '../../../../tools/common/output';
 import { runCli } from '../../../../tools/common/run';
+import { loadConfig } from '../../../../lib/config';
 import { type MotoServer, motoEnv, startMoto } from '../../../support/moto';
 import { REPO_ROOT, TSX_CLI } from '../../../support/paths';
 
@@ -87,7 +88,10 @@ export class Harness {
 
   /** The tool's own directory under the harness's XDG_STATE_HOME. */
   get operatorStateDir(): string {
-    return defaultAuditSpoolDir({ XDG_STATE_HOME: this.stateDir });
+    return defaultAuditSpoolDir(
+      loadConfig({ contextValue: CONFIG, cwd: REPO_ROOT }).names.breakglassStateDir,
+      { XDG_STATE_HOME: this.stateDir },
+    );
   }
 
   get endpoint(): string {
