@@ -16,3 +16,4 @@ export {
   parseConnectionArn,
 } from './source';
 export * from './safe-delivery';
+export * from './change-report';

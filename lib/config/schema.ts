@@ -13,6 +13,7 @@ import {
 import { patchingSchema } from './patching';
 import { sourceSchema } from './source';
 import { bakeSchema, deploymentWindowSchema, notificationsSchema } from './safe-delivery';
+import { changeReportSchema } from './change-report';
 import { tlsFields, tlsProblems } from './tls';
 
 /**
@@ -178,6 +179,8 @@ export const deliveryConfigSchema = z.strictObject({
     waves: z.array(waveSchema).min(1, { message: 'prod needs at least one wave' }),
     /** Optional windows in which a prod wave may start (DeploymentWindow rule). @default none: any time */
     deploymentWindows: z.array(deploymentWindowSchema).optional(),
+    /** What the change report before the approval blocks on (change-report.ts). @default { blockOn: [] } */
+    changeReport: changeReportSchema.optional(),
   }),
   /** Who hears about approvals waiting, failures, rollbacks and releases (safe-delivery.ts). @default no subscriptions */
   notifications: notificationsSchema.optional(),

@@ -1,0 +1,181 @@
+import {
+  CloudFormationClient,
+  DescribeStacksCommand,
+  GetTemplateCommand,
+} from '@aws-sdk/client-cloudformation';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { parse as parseYaml } from 'yaml';
+import type { AssemblyStack, Template } from './assembly';
+import type { DeployedState } from './report';
+
+/**
+ * Reads what is deployed for a stack, through the CDK bootstrap's lookup role of the stack's
+ * account and region (the role `cdk diff` itself uses: the manifest names it): AssumeRole, then
+ * DescribeStacks and GetTemplate. The lookup role carries the AWS managed ReadOnlyAccess policy and
+ * denies kms:Decrypt (the bootstrap template, node_modules/aws-cdk/lib/api/bootstrap/bootstrap-template.yaml),
+ * and trusts the accounts given to `cdk bootstrap --trust` or `--trust-for-lookup`; the pipeline
+ * account is trusted already, since it deploys there. See docs/decisions/0030-change-report.md.
+ *
+ * Every call is bounded; any failure makes the stack "unreadable" with the reason, never "absent"
+ * and never "no change".
+ */
+export interface ReaderOptions {
+  /** The partition the pipeline runs in (`aws`, `aws-cn`, ...): the manifest's role ARNs leave it as `${AWS::Partition}`. */
+  readonly partition: string;
+  /** The session name in the prod account's CloudTrail (`change-report-<execution>`). */
+  readonly sessionName: string;
+  /** The most one AWS call (with the SDK's retries) may take. */
+  readonly callTimeoutMs: number;
+  /** false: read with the caller's own credentials, no role (an operator already in the account). @default true */
+  readonly assumeRole?: boolean;
+  readonly sts?: (region: string) => STSClient;
+  readonly cloudFormation?: (
+    region: string,
+    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
+  ) => CloudFormationClient;
+}
+
+interface AwsError {
+  name?: string;
+  Code?: string;
+  message?: string;
+}
+
+const oneLine = (text: string): string => text.replace(/\s+/g, ' ').trim();
+const errorText = (e: unknown): string => {
+  const err = e as AwsError;
+  return oneLine(`${err.Code ?? err.name ?? 'Error'}: ${err.message ?? String(e)}`);
+};
+
+/** `arn:${AWS::Partition}:iam::...` with the partition filled in; any other placeholder is refused. */
+export function resolveRoleArn(arn: string, partition: string): string {
+  const resolved = arn.replace(/\$\{AWS::Partition\}/g, partition);
+  if (resolved.includes('${'))
+    throw new Error(`the lookup role ARN ${arn} has a placeholder this tool cannot fill`);
+  return resolved;
+}
+
+/** DescribeStacks answers a missing stack with ValidationError "Stack with id X does not exist" (API_DescribeStacks). */
+export function isMissingStack(e: unknown): boolean {
+  const err = e as AwsError;
+  return (
+    (err.name === 'ValidationError' || err.Code === 'ValidationError') &&
+    /does not exist/i.test(err.message ?? '')
+  );
+}
+
+function parseTemplate(body: string): Template {
+  try {
+    return JSON.parse(body) as Template;
+  } catch {
+    // A stack someone deployed by hand may be YAML; CloudFormation's short-form tags (!Ref) are
+    // not plain YAML and fail here, which makes the stack unreadable rather than misread.
+    const parsed = parseYaml(body) as unknown;
+    if (parsed === null || typeof parsed !== 'object') throw new Error('not a template');
+    return parsed as Template;
+  }
+}
+
+export class DeployedReader {
+  private readonly credentials = new Map<
+    string,
+    Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>
+  >();
+
+  constructor(private readonly opts: ReaderOptions) {}
+
+  private bounded<T>(doing: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const signal = AbortSignal.timeout(this.opts.callTimeoutMs);
+    return run(signal).catch((e: unknown) => {
+      if (signal.aborted)
+        throw new Error(`${doing} did not answer within ${this.opts.callTimeoutMs / 1000} s`);
+      throw e;
+    });
+  }
+
+  private assume(roleArn: string, region: string) {
+    let pending = this.credentials.get(roleArn);
+    if (!pending) {
+      const sts = (this.opts.sts ?? ((r) => new STSClient({ region: r })))(region);
+      pending = this.bounded(`AssumeRole ${roleArn}`, (abortSignal) =>
+        sts.send(
+          new AssumeRoleCommand({
+            RoleArn: roleArn,
+            RoleSessionName: this.opts.sessionName,
+            DurationSeconds: 900,
+          }),
+          { abortSignal },
+        ),
+      ).then((out) => {
+        const c = out.Credentials;
+        if (!c?.AccessKeyId || !c.SecretAccessKey)
+          throw new Error(`AssumeRole ${roleArn} returned no credentials`);
+        return {
+          accessKeyId: c.AccessKeyId,
+          secretAccessKey: c.SecretAccessKey,
+          sessionToken: c.SessionToken,
+        };
+      });
+      this.credentials.set(roleArn, pending);
+    }
+    return pending;
+  }
+
+  async read(stack: AssemblyStack): Promise<DeployedState> {
+    let credentials;
+    if (this.opts.assumeRole !== false) {
+      if (!stack.lookupRoleArn)
+        return {
+          kind: 'unreadable',
+          reason: `the cloud assembly names no lookup role for ${stack.stackName} (a stack synthesizer without bootstrap roles)`,
+        };
+      let roleArn: string;
+      try {
+        roleArn = resolveRoleArn(stack.lookupRoleArn, this.opts.partition);
+      } catch (e) {
+        return { kind: 'unreadable', reason: (e as Error).message };
+      }
+      try {
+        credentials = await this.assume(roleArn, stack.region);
+      } catch (e) {
+        return {
+          kind: 'unreadable',
+          reason: `cannot assume the bootstrap lookup role ${roleArn}: ${errorText(e)} (is ${stack.account}/${stack.region} bootstrapped, version 8 or later, trusting the pipeline account with \`cdk bootstrap --trust\`? docs/runbooks/first-deployment.md)`,
+        };
+      }
+    }
+    const cfn = (
+      this.opts.cloudFormation ?? ((region, creds) => new CloudFormationClient({ region, credentials: creds }))
+    )(stack.region, credentials);
+    const where = `${stack.stackName} in ${stack.account}/${stack.region}`;
+    let status: string;
+    try {
+      const out = await this.bounded(`DescribeStacks ${where}`, (abortSignal) =>
+        cfn.send(new DescribeStacksCommand({ StackName: stack.stackName }), { abortSignal }),
+      );
+      const found = out.Stacks?.[0];
+      if (!found?.StackStatus)
+        return { kind: 'unreadable', reason: `DescribeStacks ${where} returned no stack status` };
+      status = found.StackStatus;
+    } catch (e) {
+      if (isMissingStack(e)) return { kind: 'absent' };
+      return { kind: 'unreadable', reason: `DescribeStacks ${where} failed: ${errorText(e)}` };
+    }
+    // A stack only ever created as a change set holds no deployed template; CloudFormation
+    // creates it when the change set runs, as for a new stack (API_CreateChangeSet, ChangeSetType CREATE).
+    if (status === 'REVIEW_IN_PROGRESS') return { kind: 'absent' };
+    try {
+      const out = await this.bounded(`GetTemplate ${where}`, (abortSignal) =>
+        cfn.send(
+          new GetTemplateCommand({ StackName: stack.stackName, TemplateStage: 'Original' }),
+          { abortSignal },
+        ),
+      );
+      if (!out.TemplateBody)
+        return { kind: 'unreadable', reason: `GetTemplate ${where} returned no template` };
+      return { kind: 'deployed', template: parseTemplate(out.TemplateBody), status };
+    } catch (e) {
+      return { kind: 'unreadable', reason: `GetTemplate ${where} failed: ${errorText(e)}` };
+    }
+  }
+}

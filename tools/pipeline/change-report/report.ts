@@ -1,0 +1,350 @@
+import { Writable } from 'node:stream';
+import {
+  ResourceImpact,
+  type ResourceDifference,
+  type TemplateDiff,
+  formatDifferences,
+  fullDiff,
+} from '@aws-cdk/cloudformation-diff';
+import {
+  CHANGE_REPORT_FINDINGS,
+  type ChangeReportFinding,
+} from '../../../lib/config/change-report';
+import type { AssemblyStack, Template, TemplateResource } from './assembly';
+import { statusWarning, trafficImpact } from './traffic';
+
+/**
+ * The infrastructure change one deployment would make, per stack, computed with the CDK's own
+ * diff library (`@aws-cdk/cloudformation-diff`, what `cdk diff` prints): the deployed template
+ * against the synthesized one. The library decides which property changes replace a resource
+ * (from AWS's resource specification) and which IAM and security-group changes broaden access;
+ * this module adds KMS and EKS access changes, what a replacement means for traffic, and counts.
+ */
+
+/** What the pipeline found deployed for a stack. */
+export type DeployedState =
+  /** No such stack (or one that never left REVIEW_IN_PROGRESS): the deploy creates everything. */
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'deployed'; readonly template: Template; readonly status: string }
+  /** The account could not be read: nothing is known, which is never "no change". */
+  | { readonly kind: 'unreadable'; readonly reason: string };
+
+/** What can make a promotion block (config `prod.changeReport.blockOn`, lib/config/change-report.ts). */
+export const FINDINGS = CHANGE_REPORT_FINDINGS;
+export type Finding = ChangeReportFinding;
+
+export type Change = 'add' | 'modify' | 'replace' | 'may-replace' | 'remove' | 'orphan' | 'import';
+
+export interface ResourceChange {
+  readonly logicalId: string;
+  /** Construct path (aws:cdk:path metadata) when the template has it, else the logical id. */
+  readonly path: string;
+  readonly type: string;
+  readonly change: Change;
+  /** The properties that change; for a replacement, those that force it first. */
+  readonly properties: readonly string[];
+  /** For a replacement or removal of a resource the service runs on: what it means for traffic. */
+  readonly traffic?: string;
+}
+
+export interface StackReport {
+  readonly wave: number;
+  readonly stage: string;
+  readonly stackName: string;
+  readonly account: string;
+  readonly region: string;
+  readonly state: 'new' | 'changed' | 'unchanged' | 'unchecked';
+  /** The deployed stack's status, when one was read. */
+  readonly status?: string;
+  /** Why the stack could not be checked. */
+  readonly reason?: string;
+  /** Said loudly: a stack status the deploy will trip over. */
+  readonly warnings: readonly string[];
+  readonly counts: {
+    readonly added: number;
+    readonly modified: number;
+    readonly replaced: number;
+    readonly removed: number;
+  };
+  readonly resources: readonly ResourceChange[];
+  /** Tables of the IAM changes (first row is the header), as `cdk diff` summarizes them. */
+  readonly iam: { readonly statements: string[][]; readonly managedPolicies: string[][] };
+  readonly securityGroups: string[][];
+  readonly kms: readonly string[];
+  /** Kubernetes permissions granted through EKS (access entries, pod identities). */
+  readonly eksAccess: readonly string[];
+  readonly permissionsBroadened: boolean;
+  readonly findings: readonly Finding[];
+  /** The change as `cdk diff` prints it (plain text). */
+  readonly cdkDiff: string;
+}
+
+const IMPACT: Partial<Record<ResourceImpact, Change>> = {
+  [ResourceImpact.WILL_CREATE]: 'add',
+  [ResourceImpact.WILL_UPDATE]: 'modify',
+  [ResourceImpact.WILL_REPLACE]: 'replace',
+  [ResourceImpact.MAY_REPLACE]: 'may-replace',
+  [ResourceImpact.WILL_DESTROY]: 'remove',
+  [ResourceImpact.WILL_ORPHAN]: 'orphan',
+  [ResourceImpact.WILL_IMPORT]: 'import',
+};
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;]*m/g;
+export const plain = (text: string): string => text.replace(ANSI, '');
+const plainTable = (rows: string[][]): string[][] => rows.map((r) => r.map(plain));
+
+function cdkPath(resource: TemplateResource | undefined): string | undefined {
+  const p = resource?.Metadata?.['aws:cdk:path'];
+  return typeof p === 'string' ? p : undefined;
+}
+
+/** `HelloWebPipeline/prod-eu-west-1/HelloWeb/Eks/Cluster/Resource` → `Eks/Cluster/Resource` (the stack's own part). */
+function shortPath(full: string | undefined, displayName: string): string | undefined {
+  if (full === undefined) return undefined;
+  return full.startsWith(`${displayName}/`) ? full.slice(displayName.length + 1) : full;
+}
+
+function logicalToPath(templates: readonly (Template | undefined)[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const t of templates)
+    for (const [id, r] of Object.entries(t?.Resources ?? {})) {
+      const p = cdkPath(r);
+      if (p) map[id] = p;
+    }
+  return map;
+}
+
+function renderCdkDiff(diff: TemplateDiff, paths: Record<string, string>): string {
+  let text = '';
+  const sink = new Writable({
+    write(chunk: Buffer | string, _enc, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  formatDifferences(sink, diff, paths);
+  return plain(text).trimEnd();
+}
+
+const isKmsProperty = (name: string): boolean => /kms|encryption/i.test(name);
+
+function kmsChanges(path: string, r: ResourceDifference): string[] {
+  const type = r.newResourceType ?? r.oldResourceType ?? '';
+  if (type.startsWith('AWS::KMS::')) {
+    const what = r.isAddition ? 'added' : r.isRemoval ? 'removed' : 'changed';
+    const props = Object.keys(r.propertyUpdates);
+    return [`${type} ${path} ${what}${props.length ? ` (${props.join(', ')})` : ''}`];
+  }
+  return Object.keys(r.propertyUpdates)
+    .filter(isKmsProperty)
+    .map((p) => `${type} ${path}: ${p} changes`);
+}
+
+const accessPolicies = (r: TemplateResource | undefined): string[] =>
+  ((r?.Properties?.AccessPolicies as { PolicyArn?: unknown }[] | undefined) ?? []).map((p) =>
+    JSON.stringify(p.PolicyArn),
+  );
+const groups = (r: TemplateResource | undefined): string[] =>
+  ((r?.Properties?.KubernetesGroups as unknown[] | undefined) ?? []).map((g) => JSON.stringify(g));
+
+/**
+ * EKS access entries and pod identity associations grant Kubernetes or AWS permissions outside
+ * IAM policies, which the CDK's IAM diff does not look at. Broadening: one is added, or an entry
+ * gains an access policy or Kubernetes group.
+ */
+function eksAccessChanges(
+  path: string,
+  r: ResourceDifference,
+): { lines: string[]; broadened: boolean } {
+  const type = r.newResourceType ?? r.oldResourceType;
+  if (type !== 'AWS::EKS::AccessEntry' && type !== 'AWS::EKS::PodIdentityAssociation')
+    return { lines: [], broadened: false };
+  const principal = (res: TemplateResource | undefined) =>
+    JSON.stringify(res?.Properties?.PrincipalArn ?? res?.Properties?.RoleArn ?? '?');
+  if (r.isAddition)
+    return {
+      lines: [
+        `${type} ${path} added: ${principal(r.newValue)} gets ${type === 'AWS::EKS::AccessEntry' ? `access policies ${accessPolicies(r.newValue).join(', ') || 'none'} and groups ${groups(r.newValue).join(', ') || 'none'}` : `the role for service account ${JSON.stringify(r.newValue?.Properties?.ServiceAccount)}`}`,
+      ],
+      broadened: true,
+    };
+  if (r.isRemoval)
+    return { lines: [`${type} ${path} removed: ${principal(r.oldValue)} loses it`], broadened: false };
+  const gained = [
+    ...accessPolicies(r.newValue).filter((p) => !accessPolicies(r.oldValue).includes(p)),
+    ...groups(r.newValue).filter((g) => !groups(r.oldValue).includes(g)),
+  ];
+  return {
+    lines: [
+      `${type} ${path} changes (${Object.keys(r.propertyUpdates).join(', ')})${gained.length ? `: gains ${gained.join(', ')}` : ''}`,
+    ],
+    broadened: gained.length > 0 || Object.keys(r.propertyUpdates).includes('PrincipalArn'),
+  };
+}
+
+/** The report of one stack: `deployed` as read from its account, `stack` as synthesized. */
+export function stackReport(
+  wave: number,
+  stack: AssemblyStack,
+  deployed: DeployedState,
+): StackReport {
+  const base = {
+    wave,
+    stage: stack.stage,
+    stackName: stack.stackName,
+    account: stack.account,
+    region: stack.region,
+  };
+  if (deployed.kind === 'unreadable')
+    return {
+      ...base,
+      state: 'unchecked',
+      reason: deployed.reason,
+      warnings: [],
+      counts: { added: 0, modified: 0, replaced: 0, removed: 0 },
+      resources: [],
+      iam: { statements: [], managedPolicies: [] },
+      securityGroups: [],
+      kms: [],
+      eksAccess: [],
+      permissionsBroadened: false,
+      findings: ['unchecked'],
+      cdkDiff: '',
+    };
+
+  const old = deployed.kind === 'deployed' ? deployed.template : {};
+  const diff = fullDiff(old, stack.template);
+  const paths = logicalToPath([old, stack.template]);
+  const resources: ResourceChange[] = [];
+  const kms: string[] = [];
+  const eksAccess: string[] = [];
+  let eksBroadened = false;
+  diff.resources.forEachDifference((logicalId, r) => {
+    const change = IMPACT[r.changeImpact];
+    if (change === undefined) return;
+    const type = r.newResourceType ?? r.oldResourceType ?? '?';
+    const path = shortPath(paths[logicalId], stack.displayName) ?? logicalId;
+    const updates = Object.entries(r.propertyUpdates);
+    const forcing = updates
+      .filter(
+        ([, d]) =>
+          d.changeImpact === ResourceImpact.WILL_REPLACE ||
+          d.changeImpact === ResourceImpact.MAY_REPLACE,
+      )
+      .map(([name]) => name);
+    const properties = [
+      ...forcing,
+      ...updates.map(([name]) => name).filter((n) => !forcing.includes(n)),
+      ...Object.keys(r.otherChanges),
+    ];
+    const drastic = change === 'replace' || change === 'may-replace' || change === 'remove';
+    resources.push({
+      logicalId,
+      path,
+      type,
+      change,
+      properties,
+      traffic: drastic ? trafficImpact(type) : undefined,
+    });
+    kms.push(...kmsChanges(path, r));
+    const access = eksAccessChanges(path, r);
+    eksAccess.push(...access.lines);
+    eksBroadened ||= access.broadened;
+  });
+
+  const count = (...c: Change[]) => resources.filter((r) => c.includes(r.change)).length;
+  const counts = {
+    added: count('add', 'import'),
+    modified: count('modify'),
+    replaced: count('replace', 'may-replace'),
+    removed: count('remove', 'orphan'),
+  };
+  const permissionsBroadened = diff.permissionsBroadened || eksBroadened;
+  const interrupting = resources.some((r) => r.traffic !== undefined);
+  const findings: Finding[] = [];
+  // a new stack broadens nothing that was running: its first grants are listed, not flagged
+  if (permissionsBroadened && deployed.kind === 'deployed') findings.push('permissions-broadening');
+  if (counts.replaced + count('remove') > 0) findings.push('replacement');
+  if (interrupting) findings.push('interruption');
+  const status = deployed.kind === 'deployed' ? deployed.status : undefined;
+  const warning = status === undefined ? undefined : statusWarning(status);
+  return {
+    ...base,
+    state:
+      deployed.kind === 'absent' ? 'new' : resources.length > 0 || !diff.isEmpty ? 'changed' : 'unchanged',
+    status,
+    warnings: warning ? [warning] : [],
+    counts,
+    resources,
+    iam: {
+      statements: diff.iamChanges.hasChanges ? plainTable(diff.iamChanges.summarizeStatements()) : [],
+      managedPolicies: diff.iamChanges.hasChanges
+        ? plainTable(diff.iamChanges.summarizeManagedPolicies())
+        : [],
+    },
+    securityGroups: diff.securityGroupChanges.hasChanges
+      ? plainTable(diff.securityGroupChanges.summarize())
+      : [],
+    kms,
+    eksAccess,
+    permissionsBroadened,
+    findings,
+    cdkDiff: diff.isEmpty ? '' : renderCdkDiff(diff, paths),
+  };
+}
+
+export interface ChangeReport {
+  readonly stacks: readonly StackReport[];
+  /** One line for the approval text, at most SUMMARY_MAX characters. */
+  readonly summary: string;
+  /** Every finding, with the stages it is found in. */
+  readonly findings: ReadonlyMap<Finding, readonly string[]>;
+}
+
+/** The approval's text names the summary: CodePipeline takes at most 1000 characters per configuration value. */
+export const SUMMARY_MAX = 300;
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+export function changeReport(stacks: readonly StackReport[]): ChangeReport {
+  const findings = new Map<Finding, string[]>();
+  for (const s of stacks)
+    for (const f of s.findings) findings.set(f, [...(findings.get(f) ?? []), s.stage]);
+  return { stacks, summary: summarize(stacks, findings), findings };
+}
+
+function summarize(stacks: readonly StackReport[], findings: Map<Finding, string[]>): string {
+  const checked = stacks.filter((s) => s.state !== 'unchecked');
+  const changing = checked.filter((s) => s.state === 'new' || s.state === 'changed');
+  const fresh = checked.filter((s) => s.state === 'new').length;
+  const sum = (k: keyof StackReport['counts']) => stacks.reduce((n, s) => n + s.counts[k], 0);
+  const where = (f: Finding) => [...new Set(findings.get(f) ?? [])].join(', ');
+  const parts: string[] = [];
+  if (checked.length === 0) parts.push(`no prod stack could be checked`);
+  else if (changing.length === 0)
+    parts.push(
+      checked.length === stacks.length
+        ? `no change in ${plural(stacks.length, 'prod stack')}`
+        : `no change in the ${plural(checked.length, 'prod stack')} checked`,
+    );
+  else
+    parts.push(
+      `${changing.length} of ${plural(stacks.length, 'prod stack')} change${fresh ? ` (${fresh} new)` : ''}`,
+    );
+  if (sum('replaced') > 0) parts.push(plural(sum('replaced'), 'REPLACEMENT'));
+  if (sum('removed') > 0) parts.push(`${sum('removed')} removed`);
+  if (findings.has('interruption')) parts.push(`SERVICE INTERRUPTION in ${where('interruption')}`);
+  if (findings.has('permissions-broadening'))
+    parts.push(`PERMISSIONS BROADENED in ${where('permissions-broadening')}`);
+  if (stacks.some((s) => s.warnings.length > 0))
+    parts.push(
+      `stack state needs care in ${stacks
+        .filter((s) => s.warnings.length > 0)
+        .map((s) => s.stage)
+        .join(', ')}`,
+    );
+  if (findings.has('unchecked')) parts.push(`COULD NOT CHECK ${where('unchecked')}`);
+  const line = parts.join('; ');
+  return line.length <= SUMMARY_MAX ? line : `${line.slice(0, SUMMARY_MAX - 22)}… (see the report)`;
+}
