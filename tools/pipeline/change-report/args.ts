@@ -65,9 +65,7 @@ export function parseWaves(value: string | undefined): string[][] {
   return waves;
 }
 
-export function parseChangeReportArgs(
-  argv: readonly string[],
-): ChangeReportArgs | { help: true } {
+export function parseChangeReportArgs(argv: readonly string[]): ChangeReportArgs | { help: true } {
   const v = parseFlags(
     argv,
     {
@@ -94,7 +92,8 @@ export function parseChangeReportArgs(
   if (!/^aws(-[a-z]+)*$/.test(partition))
     throw new UsageError(`--partition: "${partition}" is not an AWS partition (aws, aws-cn, ...)`);
   const prefix = (v.prefix ?? 'change-reports').replace(/^\/+|\/+$/g, '');
-  if (!/^[\w./-]+$/.test(prefix)) throw new UsageError(`--prefix: "${prefix}" is not an S3 key prefix`);
+  if (!/^[\w./-]+$/.test(prefix))
+    throw new UsageError(`--prefix: "${prefix}" is not an S3 key prefix`);
   if (v.bucket !== undefined && v['execution-id'] === undefined)
     throw new UsageError('--bucket needs --execution-id (the report is stored under it)');
   return {

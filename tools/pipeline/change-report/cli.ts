@@ -50,7 +50,10 @@ export interface RunResult {
   readonly url?: string;
 }
 
-export async function runChangeReport(args: ChangeReportArgs, deps: CliDeps = {}): Promise<RunResult> {
+export async function runChangeReport(
+  args: ChangeReportArgs,
+  deps: CliDeps = {},
+): Promise<RunResult> {
   const out = deps.output ?? processOutput();
   const env = deps.env ?? process.env;
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;

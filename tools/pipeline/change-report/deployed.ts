@@ -145,7 +145,8 @@ export class DeployedReader {
       }
     }
     const cfn = (
-      this.opts.cloudFormation ?? ((region, creds) => new CloudFormationClient({ region, credentials: creds }))
+      this.opts.cloudFormation ??
+      ((region, creds) => new CloudFormationClient({ region, credentials: creds }))
     )(stack.region, credentials);
     const where = `${stack.stackName} in ${stack.account}/${stack.region}`;
     let status: string;

@@ -119,15 +119,31 @@ function stackSection(s: StackReport): string[] {
   const section = (title: string, lines: string[]) => {
     if (lines.length > 0) out.push(`#### ${title}`, '', ...lines, '');
   };
+  section(`IAM${s.findings.includes('permissions-broadening') ? ': PERMISSIONS BROADENED' : ''}`, [
+    ...table(s.iam.statements),
+    ...(s.iam.statements.length && s.iam.managedPolicies.length ? [''] : []),
+    ...table(s.iam.managedPolicies),
+  ]);
   section(
-    `IAM${s.findings.includes('permissions-broadening') ? ': PERMISSIONS BROADENED' : ''}`,
-    [...table(s.iam.statements), ...(s.iam.statements.length && s.iam.managedPolicies.length ? [''] : []), ...table(s.iam.managedPolicies)],
+    'EKS access (Kubernetes and pod permissions)',
+    s.eksAccess.map((l) => `- ${l}`),
   );
-  section('EKS access (Kubernetes and pod permissions)', s.eksAccess.map((l) => `- ${l}`));
   section('Security groups', table(s.securityGroups));
-  section('KMS', s.kms.map((l) => `- ${l}`));
+  section(
+    'KMS',
+    s.kms.map((l) => `- ${l}`),
+  );
   if (s.cdkDiff)
-    out.push('<details><summary>cdk diff</summary>', '', '```', s.cdkDiff, '```', '', '</details>', '');
+    out.push(
+      '<details><summary>cdk diff</summary>',
+      '',
+      '```',
+      s.cdkDiff,
+      '```',
+      '',
+      '</details>',
+      '',
+    );
   return out;
 }
 

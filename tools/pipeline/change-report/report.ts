@@ -170,7 +170,10 @@ function eksAccessChanges(
       broadened: true,
     };
   if (r.isRemoval)
-    return { lines: [`${type} ${path} removed: ${principal(r.oldValue)} loses it`], broadened: false };
+    return {
+      lines: [`${type} ${path} removed: ${principal(r.oldValue)} loses it`],
+      broadened: false,
+    };
   const gained = [
     ...accessPolicies(r.newValue).filter((p) => !accessPolicies(r.oldValue).includes(p)),
     ...groups(r.newValue).filter((g) => !groups(r.oldValue).includes(g)),
@@ -272,13 +275,19 @@ export function stackReport(
   return {
     ...base,
     state:
-      deployed.kind === 'absent' ? 'new' : resources.length > 0 || !diff.isEmpty ? 'changed' : 'unchanged',
+      deployed.kind === 'absent'
+        ? 'new'
+        : resources.length > 0 || !diff.isEmpty
+          ? 'changed'
+          : 'unchanged',
     status,
     warnings: warning ? [warning] : [],
     counts,
     resources,
     iam: {
-      statements: diff.iamChanges.hasChanges ? plainTable(diff.iamChanges.summarizeStatements()) : [],
+      statements: diff.iamChanges.hasChanges
+        ? plainTable(diff.iamChanges.summarizeStatements())
+        : [],
       managedPolicies: diff.iamChanges.hasChanges
         ? plainTable(diff.iamChanges.summarizeManagedPolicies())
         : [],

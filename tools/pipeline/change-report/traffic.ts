@@ -27,7 +27,7 @@ export const TRAFFIC_IMPACT: Readonly<Record<string, string>> = {
   'AWS::EC2::SecurityGroup':
     'network interfaces move to a new security group: connections through the old one can drop',
   'AWS::EKS::Cluster':
-    'a new EKS cluster: a new API endpoint, every workload created again on new nodes, and the Service\'s load balancer created again with a new DNS name (ServiceUrl changes); the old cluster and everything on it is deleted afterwards',
+    "a new EKS cluster: a new API endpoint, every workload created again on new nodes, and the Service's load balancer created again with a new DNS name (ServiceUrl changes); the old cluster and everything on it is deleted afterwards",
   'AWS::EKS::Nodegroup':
     'a new node group is created, then the old one is deleted: EKS scales the old group to zero and drains its nodes, forcing them off after 5 minutes whatever the PodDisruptionBudget says (https://docs.aws.amazon.com/eks/latest/userguide/delete-managed-node-group.html); capacity is there but pods restart all at once',
   'AWS::EKS::Addon':

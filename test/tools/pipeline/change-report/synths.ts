@@ -1,0 +1,86 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App, Stage } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { type DeliveryConfigInput, STACK_ENVIRONMENTS } from '../../../../lib/config';
+import { acknowledgeCfnValidateFindings } from '../../../../lib/nag-acknowledgements';
+import { AppStage } from '../../../../lib/stages/app-stage';
+import {
+  type AssemblyStack,
+  readAssemblyStacks,
+} from '../../../../tools/pipeline/change-report/assembly';
+import { CDK_JSON_CONTEXT, type Synthesized, synthesize } from '../../../support/synth';
+
+/**
+ * Real synths of the same environments for the change report's tests: the report is only ever
+ * computed from two templates the app synthesized, never from JSON written by hand. Each test
+ * file builds what it needs once (beforeAll).
+ */
+
+/** The default config with one prod environment's node instance type changed: a real node group replacement. */
+export function configWithNodeType(
+  stageIndex: [number, number],
+  instanceType: string,
+): DeliveryConfigInput {
+  const cfg = structuredClone(STACK_ENVIRONMENTS) as DeliveryConfigInput;
+  const env = cfg.prod.waves[stageIndex[0]][stageIndex[1]];
+  env.nodes = { ...env.nodes, instanceType };
+  return cfg;
+}
+
+export function prodStacks(s: Synthesized): AssemblyStack[] {
+  const prod = new Set(s.config.prod.waves.flat().map((e) => e.stageName));
+  return readAssemblyStacks(s.outdir).filter((st) => prod.has(st.stage));
+}
+
+export const stackOf = (stacks: readonly AssemblyStack[], stage: string): AssemblyStack => {
+  const found = stacks.find((s) => s.stage === stage);
+  if (!found) throw new Error(`no stack of ${stage}`);
+  return found;
+};
+
+/**
+ * One prod environment's stage synthesized on its own (the same AppStage the pipeline adds), with
+ * `broaden` given the chance to grant more before the synth: a real IAM broadening. CDK
+ * Pipelines synthesizes a stage when it is added, so a grant cannot be slipped into the pipeline's
+ * copy afterwards; the stage alone, under a construct with the pipeline stack's id (construct paths,
+ * and so some logical ids, include it), is the same stack.
+ */
+export function synthesizeStage(
+  base: Synthesized,
+  stageName: string,
+  broaden?: (stage: AppStage) => void,
+): AssemblyStack {
+  const env = base.config.prod.waves.flat().find((e) => e.stageName === stageName);
+  if (!env) throw new Error(`no prod environment ${stageName}`);
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-stage-'));
+  const app = new App({ outdir, context: CDK_JSON_CONTEXT });
+  const parent = new Stage(app, base.pipelineStack.node.id);
+  const stage = new AppStage(parent, env.stageName, {
+    environment: env,
+    image: {
+      registryAccount: base.config.pipeline.account,
+      repositoryName: base.config.image.repositoryName,
+      tag: base.imageTag,
+      architecture: base.config.image.architecture,
+    },
+  });
+  broaden?.(stage);
+  acknowledgeCfnValidateFindings(app);
+  app.synth();
+  return stackOf(readAssemblyStacks(outdir), stageName);
+}
+
+/** Lets the environment's node role read every S3 object in its account: the grant a reviewer must notice. */
+export function grantNodesS3Read(stage: AppStage): void {
+  const role = stage.stack.node
+    .findAll()
+    .find((c): c is iam.Role => c instanceof iam.Role && c.node.path.endsWith('/Eks/NodeRole'));
+  if (!role) throw new Error('no node role in the stack');
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['*'] }),
+  );
+}
+
+export { synthesize };
