@@ -42,21 +42,26 @@ export function rollbackEventPattern(pipelineName: string): events.EventPattern 
 }
 
 export interface PipelineNotificationsProps {
-  readonly pipeline: codepipeline.Pipeline;
   readonly pipelineName: string;
   readonly settings: NotificationSettings;
 }
 
 /**
  * An encrypted SNS topic that hears: a manual approval waiting, a stage failed, a stage rolled
- * back, the pipeline succeeded. Subscriptions (emails) and AWS Chatbot Slack channels come from
- * config (`notifications`); none by default, so the topic is there to subscribe to.
+ * back, the pipeline succeeded (`watch`), and what the change report before the prod approval
+ * finds that needs attention (its action publishes). Subscriptions (emails) and AWS Chatbot Slack
+ * channels come from config (`notifications`); none by default, so the topic is there to
+ * subscribe to. The topic exists before the pipeline is built, so that its steps can publish.
  */
 export class PipelineNotifications extends Construct {
   readonly topic: sns.Topic;
+  readonly key: kms.Key;
+  private readonly slackChannels: chatbot.ISlackChannelConfiguration[];
+  private readonly pipelineName: string;
 
   constructor(scope: Construct, id: string, props: PipelineNotificationsProps) {
     super(scope, id);
+    this.pipelineName = props.pipelineName;
     const key = new kms.Key(this, 'TopicKey', {
       description: `Notifications of ${props.pipelineName}`,
       enableKeyRotation: true,
@@ -82,19 +87,24 @@ export class PipelineNotifications extends Construct {
     for (const email of props.settings.emails)
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
 
-    const slackChannels = props.settings.chatbotSlackChannelArns.map((arn, i) =>
+    this.key = key;
+    this.slackChannels = props.settings.chatbotSlackChannelArns.map((arn, i) =>
       chatbot.SlackChannelConfiguration.fromSlackChannelConfigurationArn(this, `Slack${i}`, arn),
     );
+  }
+
+  /** The pipeline's events the topic hears (call once, after the pipeline is built). */
+  watch(pipeline: codepipeline.Pipeline): void {
     new notifications.NotificationRule(this, 'Rule', {
-      source: props.pipeline,
+      source: pipeline,
       events: Object.values(NOTIFIED_EVENTS),
-      targets: [this.topic, ...slackChannels],
+      targets: [this.topic, ...this.slackChannels],
       detailType: notifications.DetailType.FULL,
     });
 
     new events.Rule(this, 'RolledBack', {
-      description: `A stage of ${props.pipelineName} was rolled back`,
-      eventPattern: rollbackEventPattern(props.pipelineName),
+      description: `A stage of ${this.pipelineName} was rolled back`,
+      eventPattern: rollbackEventPattern(this.pipelineName),
       targets: [
         new targets.SnsTopic(this.topic, {
           message: events.RuleTargetInput.fromText(
@@ -115,11 +125,17 @@ export class PipelineNotifications extends Construct {
  */
 export function approvalComment(
   preprod: EnvironmentConfig,
-  variables: { readonly commit: string; readonly imageTag: string },
+  variables: {
+    readonly commit: string;
+    readonly imageTag: string;
+    /** The change report's one-line summary (lib/pipeline/change-report-step.ts). */
+    readonly changeSummary: string;
+  },
 ): string {
   return (
     `Promote commit ${variables.commit} (image ${variables.imageTag}) to prod? ` +
     `Pre-prod (${preprod.stageName}) passed its smoke test and baked ${preprod.bake.minutes} min with alarm ${BAKE_NAMES.bakeAlarm(preprod.stageName)} OK ` +
-    `(5xx <= ${preprod.bake.errorRatePercent}%, p99 <= ${preprod.bake.p99LatencyMs} ms, >= ${preprod.replicas.min} pods).`
+    `(5xx <= ${preprod.bake.errorRatePercent}%, p99 <= ${preprod.bake.p99LatencyMs} ms, >= ${preprod.replicas.min} pods). ` +
+    `Infrastructure: ${variables.changeSummary}. Review the report (link) before approving.`
   );
 }
