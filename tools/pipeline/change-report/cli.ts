@@ -84,7 +84,7 @@ export async function runChangeReport(
     }),
   );
   const report = changeReport(stacks);
-  const title = `${args.pipeline ?? 'pipeline'}${args.executionId ? ` execution ${args.executionId}` : ''}`;
+  const title = `before prod: ${args.pipeline ?? 'pipeline'}${args.executionId ? ` execution ${args.executionId}` : ''}`;
   const markdown = renderMarkdown(report, {
     title,
     against: 'deployed stacks, read through each account’s CDK bootstrap lookup role',
@@ -140,7 +140,7 @@ export async function runChangeReport(
           Subject: `Change before prod needs review: ${args.pipeline ?? 'pipeline'}`
             .replace(/[^\x20-\x7e]/g, '?')
             .slice(0, 100),
-          Message: notificationText(report, `Before prod (${title})`, url),
+          Message: notificationText(report, `Infrastructure change ${title}`, url),
         }),
         { abortSignal: AbortSignal.timeout(args.callTimeoutMs) },
       );

@@ -8,7 +8,7 @@ import type { ChangeReport, Finding, ResourceChange, StackReport } from './repor
  */
 
 export interface ReportContext {
-  /** What is compared with what, for the heading (`pipeline hello-web-delivery, execution ...`). */
+  /** What the report is of, for the heading (`before prod: <pipeline> execution <id>`). */
   readonly title: string;
   /** Against what the synthesized templates were compared (`deployed stacks, read through ...`). */
   readonly against: string;
@@ -46,7 +46,12 @@ function table(rows: readonly (readonly string[])[]): string[] {
 }
 
 const stackTitle = (s: StackReport): string =>
-  `${s.stage}: ${s.stackName} (account ${s.account}, ${s.region})`;
+  `${s.stage || s.stackName}: ${s.stackName} (account ${s.account}, ${s.region})`;
+
+/** The heading of a group of stacks: prod waves count from 1; `npm run diff` also shows pre-prod (0) and the pipeline's own stacks (-1). */
+export function groupTitle(wave: number): string {
+  return wave < 0 ? 'The pipeline' : wave === 0 ? 'Pre-prod' : `Wave ${wave}`;
+}
 
 /** The lines that need the approver's eyes, one per replaced/removed resource, broadening, unchecked stack. */
 export function attentionLines(report: ChangeReport): string[] {
@@ -61,7 +66,7 @@ export function attentionLines(report: ChangeReport): string[] {
       ['replace', 'may-replace', 'remove'].includes(x.change),
     ))
       lines.push(
-        `${CHANGE_WORD[r.change]} ${s.stage}: ${r.type} ${r.path}${r.properties.length ? ` (because ${r.properties.join(', ')} change${r.properties.length === 1 ? 's' : ''})` : ''}.${r.traffic ? ` SERVICE INTERRUPTION: ${r.traffic}.` : ''}`,
+        `${CHANGE_WORD[r.change]} ${s.stage || s.stackName}: ${r.type} ${r.path}${r.properties.length ? ` (because ${r.properties.join(', ')} change${r.properties.length === 1 ? 's' : ''})` : ''}.${r.traffic ? ` SERVICE INTERRUPTION: ${r.traffic}.` : ''}`,
       );
     if (s.findings.includes('permissions-broadening'))
       lines.push(
@@ -151,7 +156,7 @@ export function renderMarkdown(report: ChangeReport, ctx: ReportContext): string
   const attention = attentionLines(report);
   const blocking = ctx.blockOn.filter((f) => report.findings.has(f));
   const out = [
-    `# Infrastructure change before prod: ${ctx.title}`,
+    `# Infrastructure change ${ctx.title}`,
     '',
     `Compared: the synthesized templates with the ${ctx.against}.`,
     '',
@@ -167,7 +172,7 @@ export function renderMarkdown(report: ChangeReport, ctx: ReportContext): string
     out.push('## Needs your attention', '', ...attention.map((l) => `- ${l}`), '');
   const waves = [...new Set(report.stacks.map((s) => s.wave))].sort((a, b) => a - b);
   for (const w of waves) {
-    out.push(`## Wave ${w}`, '');
+    out.push(`## ${groupTitle(w)}`, '');
     for (const s of report.stacks.filter((x) => x.wave === w)) out.push(...stackSection(s));
   }
   return `${out.join('\n').trimEnd()}\n`;

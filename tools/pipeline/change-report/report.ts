@@ -316,30 +316,36 @@ export const SUMMARY_MAX = 300;
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-export function changeReport(stacks: readonly StackReport[]): ChangeReport {
+/** `noun`: what the stacks are called in the summary (the pipeline reports on prod stacks only). */
+export function changeReport(stacks: readonly StackReport[], noun = 'prod stack'): ChangeReport {
   const findings = new Map<Finding, string[]>();
   for (const s of stacks)
-    for (const f of s.findings) findings.set(f, [...(findings.get(f) ?? []), s.stage]);
-  return { stacks, summary: summarize(stacks, findings), findings };
+    for (const f of s.findings)
+      findings.set(f, [...(findings.get(f) ?? []), s.stage || s.stackName]);
+  return { stacks, summary: summarize(stacks, findings, noun), findings };
 }
 
-function summarize(stacks: readonly StackReport[], findings: Map<Finding, string[]>): string {
+function summarize(
+  stacks: readonly StackReport[],
+  findings: Map<Finding, string[]>,
+  noun: string,
+): string {
   const checked = stacks.filter((s) => s.state !== 'unchecked');
   const changing = checked.filter((s) => s.state === 'new' || s.state === 'changed');
   const fresh = checked.filter((s) => s.state === 'new').length;
   const sum = (k: keyof StackReport['counts']) => stacks.reduce((n, s) => n + s.counts[k], 0);
   const where = (f: Finding) => [...new Set(findings.get(f) ?? [])].join(', ');
   const parts: string[] = [];
-  if (checked.length === 0) parts.push(`no prod stack could be checked`);
+  if (checked.length === 0) parts.push(`no ${noun} could be checked`);
   else if (changing.length === 0)
     parts.push(
       checked.length === stacks.length
-        ? `no change in ${plural(stacks.length, 'prod stack')}`
-        : `no change in the ${plural(checked.length, 'prod stack')} checked`,
+        ? `no change in ${plural(stacks.length, noun)}`
+        : `no change in the ${plural(checked.length, noun)} checked`,
     );
   else
     parts.push(
-      `${changing.length} of ${plural(stacks.length, 'prod stack')} change${fresh ? ` (${fresh} new)` : ''}`,
+      `${changing.length} of ${plural(stacks.length, noun)} change${fresh ? ` (${fresh} new)` : ''}`,
     );
   if (sum('replaced') > 0) parts.push(plural(sum('replaced'), 'REPLACEMENT'));
   if (sum('removed') > 0) parts.push(`${sum('removed')} removed`);
@@ -350,7 +356,7 @@ function summarize(stacks: readonly StackReport[], findings: Map<Finding, string
     parts.push(
       `stack state needs care in ${stacks
         .filter((s) => s.warnings.length > 0)
-        .map((s) => s.stage)
+        .map((s) => s.stage || s.stackName)
         .join(', ')}`,
     );
   if (findings.has('unchecked')) parts.push(`COULD NOT CHECK ${where('unchecked')}`);
