@@ -94,6 +94,9 @@ export function parseChangeReportArgs(argv: readonly string[]): ChangeReportArgs
   const prefix = (v.prefix ?? 'change-reports').replace(/^\/+|\/+$/g, '');
   if (!/^[\w./-]+$/.test(prefix))
     throw new UsageError(`--prefix: "${prefix}" is not an S3 key prefix`);
+  // it becomes part of an S3 key: a CodePipeline execution id is a UUID
+  if (v['execution-id'] !== undefined && !/^[\w-]{1,100}$/.test(v['execution-id']))
+    throw new UsageError(`--execution-id: "${v['execution-id']}" is not a pipeline execution id`);
   if (v.bucket !== undefined && v['execution-id'] === undefined)
     throw new UsageError('--bucket needs --execution-id (the report is stored under it)');
   return {

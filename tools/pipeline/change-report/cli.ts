@@ -7,7 +7,7 @@ import { type Output, processOutput } from '../../common/output';
 import { safeForTerminal } from '../../common/terminal';
 import { type ChangeReportArgs, USAGE, parseChangeReportArgs } from './args';
 import { AssemblyError, readAssemblyStacks, stacksOfStages } from './assembly';
-import { DeployedReader, type ReaderOptions } from './deployed';
+import { DeployedReader, type ReaderOptions, bounded } from './deployed';
 import { needsAttention, notificationText, renderMarkdown } from './render';
 import { type ChangeReport, changeReport, stackReport } from './report';
 
@@ -100,23 +100,17 @@ export async function runChangeReport(
     const key = `${args.prefix}/${args.executionId}/report.md`;
     try {
       const s3 = (deps.s3 ?? ((r) => new S3Client({ region: r })))(region);
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: args.bucket,
-          Key: key,
-          Body: markdown,
-          ContentType: 'text/markdown; charset=utf-8',
-        }),
-        { abortSignal: AbortSignal.timeout(args.callTimeoutMs) },
-      );
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: args.bucket,
-          Key: `${args.prefix}/${args.executionId}/report.json`,
-          Body: JSON.stringify({ summary: report.summary, stacks: report.stacks }, null, 2),
-          ContentType: 'application/json',
-        }),
-        { abortSignal: AbortSignal.timeout(args.callTimeoutMs) },
+      const put = (Key: string, Body: string, ContentType: string) =>
+        bounded(`PutObject s3://${args.bucket}/${Key}`, args.callTimeoutMs, (abortSignal) =>
+          s3.send(new PutObjectCommand({ Bucket: args.bucket, Key, Body, ContentType }), {
+            abortSignal,
+          }),
+        );
+      await put(key, markdown, 'text/markdown; charset=utf-8');
+      await put(
+        `${args.prefix}/${args.executionId}/report.json`,
+        JSON.stringify({ summary: report.summary, stacks: report.stacks }, null, 2),
+        'application/json',
       );
       url = (region && s3ConsoleUrl(args.partition, region, args.bucket, key)) ?? url;
       out.out(`change-report: stored s3://${args.bucket}/${key}`);
@@ -133,16 +127,18 @@ export async function runChangeReport(
     const topicRegion = args.topicArn.split(':')[3] || region || 'us-east-1';
     try {
       const sns = (deps.sns ?? ((r) => new SNSClient({ region: r })))(topicRegion);
-      await sns.send(
-        new PublishCommand({
-          TopicArn: args.topicArn,
-          // SNS subjects: ASCII, at most 100 characters (API_Publish)
-          Subject: `Change before prod needs review: ${args.pipeline ?? 'pipeline'}`
-            .replace(/[^\x20-\x7e]/g, '?')
-            .slice(0, 100),
-          Message: notificationText(report, `Infrastructure change ${title}`, url),
-        }),
-        { abortSignal: AbortSignal.timeout(args.callTimeoutMs) },
+      await bounded(`Publish to ${args.topicArn}`, args.callTimeoutMs, (abortSignal) =>
+        sns.send(
+          new PublishCommand({
+            TopicArn: args.topicArn,
+            // SNS subjects: ASCII, at most 100 characters (API_Publish)
+            Subject: `Change before prod needs review: ${args.pipeline ?? 'pipeline'}`
+              .replace(/[^\x20-\x7e]/g, '?')
+              .slice(0, 100),
+            Message: notificationText(report, `Infrastructure change ${title}`, url),
+          }),
+          { abortSignal },
+        ),
       );
       out.out('change-report: the notification topic was told');
     } catch (e) {

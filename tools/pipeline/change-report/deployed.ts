@@ -76,6 +76,23 @@ function parseTemplate(body: string): Template {
   }
 }
 
+/** `run` gets a signal that aborts its request at the limit; the wait ends then even if the request ignores it. */
+export function bounded<T>(
+  doing: string,
+  timeoutMs: number,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const ac = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      ac.abort();
+      reject(new Error(`${doing} did not answer within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+  });
+  return Promise.race([run(ac.signal), late]).finally(() => clearTimeout(timer));
+}
+
 export class DeployedReader {
   private readonly credentials = new Map<
     string,
@@ -85,12 +102,7 @@ export class DeployedReader {
   constructor(private readonly opts: ReaderOptions) {}
 
   private bounded<T>(doing: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const signal = AbortSignal.timeout(this.opts.callTimeoutMs);
-    return run(signal).catch((e: unknown) => {
-      if (signal.aborted)
-        throw new Error(`${doing} did not answer within ${this.opts.callTimeoutMs / 1000} s`);
-      throw e;
-    });
+    return bounded(doing, this.opts.callTimeoutMs, run);
   }
 
   private assume(roleArn: string, region: string) {

@@ -89,8 +89,8 @@ function stackSection(s: StackReport): string[] {
     s.state === 'new'
       ? 'NEW STACK: not deployed yet (first deployment to this region): everything below is created, no traffic runs here yet'
       : s.state === 'unchanged'
-        ? `no change (stack ${s.status})`
-        : `changes (stack ${s.status})`;
+        ? `no change (now: ${s.status})`
+        : `changes (now: ${s.status})`;
   out.push(`State: ${state}`, '');
   for (const w of s.warnings) out.push(`**STACK STATE**: ${w}`, '');
   if (s.state === 'unchanged') return out;
