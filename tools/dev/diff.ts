@@ -182,7 +182,7 @@ export interface DiffDeps {
   readonly output?: Output;
   readonly repoRoot?: string;
   readonly cwd?: string;
-  readonly reader?: Pick<ReaderOptions, 'sts' | 'cloudFormation' | 'partition'>;
+  readonly reader?: Partial<Pick<ReaderOptions, 'sts' | 'cloudFormation' | 'partition'>>;
 }
 
 export async function runDiff(args: DiffArgs, deps: DiffDeps = {}): Promise<number> {
