@@ -12,6 +12,7 @@ import {
   type ManualApprovalStepProps,
 } from 'aws-cdk-lib/pipelines';
 import type { ChangeReportFinding } from '../config';
+import { OUTPUTS } from '../stacks/eks-app-stack';
 import { shellQuote } from './shell-quote';
 import { TOOLS_DIR } from './steps';
 
@@ -79,6 +80,8 @@ export class ChangeReportStep extends CodeBuildStep {
       '--topic-arn "$TOPIC_ARN"',
       '--partition "$PARTITION"',
       `--call-timeout ${props.callTimeoutSeconds ?? 30}`,
+      // a new image changes the workload's manifests in every stack: that is the release, not infrastructure
+      `--image-output ${OUTPUTS.imageTag}`,
       `--out ${OUT_DIR}`,
       ...(props.blockOn.length > 0 ? [`--block-on ${props.blockOn.join(',')}`] : []),
     ];
@@ -115,7 +118,7 @@ export class ChangeReportStep extends CodeBuildStep {
             ]
           : []),
         new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.topic.topicArn] }),
-        // publishing to an encrypted topic (SNS developer guide, "Encryption at rest": the publisher needs these on the key)
+        // a publisher to an encrypted topic needs these on its key (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html)
         ...(props.topicKey
           ? [
               new iam.PolicyStatement({

@@ -1,5 +1,6 @@
 import type { DeliveryConfigInput } from '../../lib/config';
 import { STACK_ENVIRONMENTS } from '../../lib/config';
+import { OUTPUTS } from '../../lib/stacks/eks-app-stack';
 import { readAssemblyStacks } from '../../tools/pipeline/change-report/assembly';
 import { SUMMARY_MAX } from '../../tools/pipeline/change-report/report';
 import { type Synthesized, pipelineStages, projectBuildSpec, synthesize } from '../support/synth';
@@ -56,6 +57,10 @@ test('the report runs in the approval stage, beside the prod image gate, before 
 test('it covers every prod stage of every wave, in wave order', () => {
   const waves = s.config.prod.waves.map((w) => w.map((e) => e.stageName).join(',')).join(';');
   expect(commandsOf(s, reportAction(s))).toContain(`--waves '${waves}'`);
+});
+
+test('it tells the release (the image output the stacks export) from infrastructure changes', () => {
+  expect(commandsOf(s, reportAction(s))).toContain(`--image-output ${OUTPUTS.imageTag}`);
 });
 
 test('its role may assume exactly the lookup roles the cloud assembly names for the prod stacks, nothing more', () => {

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { type DeliveryConfig, allEnvironments } from '../../lib/config';
+import { OUTPUTS } from '../../lib/stacks/eks-app-stack';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from '../common/errors';
 import { invocationDir, loadToolConfig } from '../common/config';
 import { type Output, processOutput } from '../common/output';
@@ -234,7 +235,9 @@ export async function runDiff(args: DiffArgs, deps: DiffDeps = {}): Promise<numb
       out.err(`diff: reading ${targets.length} deployed stacks...`);
     }
     const stacks: StackReport[] = await Promise.all(
-      targets.map(async ({ wave, stack }) => stackReport(wave, stack, await read(stack))),
+      targets.map(async ({ wave, stack }) =>
+        stackReport(wave, stack, await read(stack), { imageTagOutput: OUTPUTS.imageTag }),
+      ),
     );
     const report = changeReport(stacks, 'stack');
     const blockOn = config.prod.changeReport.blockOn;

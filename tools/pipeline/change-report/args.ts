@@ -18,6 +18,8 @@ Options:
   --pipeline <name>       the pipeline's name, for the report's title
   --topic-arn <arn>       publish to this SNS topic when something needs attention
   --block-on <list>       fail (exit 1) on any of: ${FINDINGS.join(', ')} (default: none)
+  --image-output <name>   the stack output naming the image tag: changes only by a new tag are the
+                          release, reported apart from infrastructure changes
   --partition <p>         the AWS partition (default aws)
   --call-timeout <s>      the most one AWS call may take, 1-300 seconds (default 30)
   -h, --help              print this text
@@ -35,6 +37,7 @@ export interface ChangeReportArgs {
   readonly pipeline?: string;
   readonly topicArn?: string;
   readonly blockOn: Finding[];
+  readonly imageOutput?: string;
   readonly partition: string;
   readonly callTimeoutMs: number;
 }
@@ -78,6 +81,7 @@ export function parseChangeReportArgs(argv: readonly string[]): ChangeReportArgs
       pipeline: { type: 'string' },
       'topic-arn': { type: 'string' },
       'block-on': { type: 'string' },
+      'image-output': { type: 'string' },
       partition: { type: 'string' },
       'call-timeout': { type: 'string' },
     },
@@ -94,6 +98,8 @@ export function parseChangeReportArgs(argv: readonly string[]): ChangeReportArgs
   const prefix = (v.prefix ?? 'change-reports').replace(/^\/+|\/+$/g, '');
   if (!/^[\w./-]+$/.test(prefix))
     throw new UsageError(`--prefix: "${prefix}" is not an S3 key prefix`);
+  if (v['image-output'] !== undefined && !/^[A-Za-z0-9]{1,255}$/.test(v['image-output']))
+    throw new UsageError(`--image-output: "${v['image-output']}" is not a stack output name`);
   // it becomes part of an S3 key: a CodePipeline execution id is a UUID
   if (v['execution-id'] !== undefined && !/^[\w-]{1,100}$/.test(v['execution-id']))
     throw new UsageError(`--execution-id: "${v['execution-id']}" is not a pipeline execution id`);
@@ -109,6 +115,7 @@ export function parseChangeReportArgs(argv: readonly string[]): ChangeReportArgs
     pipeline: v.pipeline,
     topicArn: v['topic-arn'],
     blockOn: parseFindings(v['block-on'], '--block-on'),
+    imageOutput: v['image-output'],
     partition,
     callTimeoutMs: seconds * 1000,
   };

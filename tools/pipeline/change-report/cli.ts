@@ -70,7 +70,7 @@ export async function runChangeReport(
   const stacks = await Promise.all(
     targets.map(async ({ wave, stack }) => {
       const deployed = await reader.read(stack);
-      const r = stackReport(wave, stack, deployed);
+      const r = stackReport(wave, stack, deployed, { imageTagOutput: args.imageOutput });
       out.out(
         safeForTerminal(
           `change-report: ${stack.stage} (${stack.stackName}): ${

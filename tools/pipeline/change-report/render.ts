@@ -85,13 +85,19 @@ function stackSection(s: StackReport): string[] {
     );
     return out;
   }
+  const infra = s.release ? 'infrastructure ' : '';
   const state =
     s.state === 'new'
       ? 'NEW STACK: not deployed yet (first deployment to this region): everything below is created, no traffic runs here yet'
       : s.state === 'unchanged'
-        ? `no change (now: ${s.status})`
-        : `changes (now: ${s.status})`;
+        ? `no ${infra}change (now: ${s.status})`
+        : `${infra}changes (now: ${s.status})`;
   out.push(`State: ${state}`, '');
+  if (s.release)
+    out.push(
+      `Release: image \`${s.release.from}\` → \`${s.release.to}\`; ${s.release.resources.length} resources change only by it (${s.release.resources.join(', ')}). Not counted below.`,
+      '',
+    );
   for (const w of s.warnings) out.push(`**STACK STATE**: ${w}`, '');
   if (s.state === 'unchanged') return out;
   out.push(

@@ -47,6 +47,14 @@ export interface ResourceChange {
   readonly traffic?: string;
 }
 
+/** The release itself: the new image, and the resources that change only because of it. */
+export interface ReleaseChange {
+  readonly from: string;
+  readonly to: string;
+  /** Resources whose only change is the image tag (the workload's manifests, the breakglass copy, outputs). */
+  readonly resources: readonly string[];
+}
+
 export interface StackReport {
   readonly wave: number;
   readonly stage: string;
@@ -66,7 +74,10 @@ export interface StackReport {
     readonly replaced: number;
     readonly removed: number;
   };
+  /** The infrastructure changes: everything except what changes only because of the new image. */
   readonly resources: readonly ResourceChange[];
+  /** The new image, when the stack's image output says the release changes it. */
+  readonly release?: ReleaseChange;
   /** Tables of the IAM changes (first row is the header), as `cdk diff` summarizes them. */
   readonly iam: { readonly statements: string[][]; readonly managedPolicies: string[][] };
   readonly securityGroups: string[][];
@@ -186,11 +197,36 @@ function eksAccessChanges(
   };
 }
 
+export interface StackReportOptions {
+  /**
+   * The stack output that names the image tag it runs (`ImageTag`). When the deployed and the
+   * synthesized tag differ, changes that are only that tag are the release, reported apart from
+   * the infrastructure changes (a normal release changes the workload's manifests in every stack).
+   */
+  readonly imageTagOutput?: string;
+}
+
+function outputValue(t: Template, name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  const v = (t.Outputs as Record<string, { Value?: unknown }> | undefined)?.[name]?.Value;
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** `t` with every occurrence of the string `to` put back to `from` (a JSON round trip: tags are plain strings). */
+function withTag(t: Template, to: string, from: string): Template {
+  return JSON.parse(
+    JSON.stringify(t)
+      .split(JSON.stringify(to).slice(1, -1))
+      .join(JSON.stringify(from).slice(1, -1)),
+  ) as Template;
+}
+
 /** The report of one stack: `deployed` as read from its account, `stack` as synthesized. */
 export function stackReport(
   wave: number,
   stack: AssemblyStack,
   deployed: DeployedState,
+  options: StackReportOptions = {},
 ): StackReport {
   const base = {
     wave,
@@ -216,18 +252,34 @@ export function stackReport(
       cdkDiff: '',
     };
 
-  const old = deployed.kind === 'deployed' ? deployed.template : {};
+  const old: Template = deployed.kind === 'deployed' ? deployed.template : {};
   const diff = fullDiff(old, stack.template);
   const paths = logicalToPath([old, stack.template]);
+  // the release: the same diff with the new image tag put back to the deployed one
+  const from = outputValue(old, options.imageTagOutput);
+  const to = outputValue(stack.template, options.imageTagOutput);
+  const infra =
+    from !== undefined && to !== undefined && from !== to
+      ? fullDiff(old, withTag(stack.template, to, from))
+      : undefined;
+  const infraDiff = infra ?? diff;
+  const releaseOnly: string[] = [];
   const resources: ResourceChange[] = [];
   const kms: string[] = [];
   const eksAccess: string[] = [];
   let eksBroadened = false;
   diff.resources.forEachDifference((logicalId, r) => {
-    const change = IMPACT[r.changeImpact];
+    // The library rates a property change of a custom resource (a type the resource
+    // specification does not know) NO_CHANGE although it differs; CloudFormation sends the provider
+    // an Update for it (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requesttypes-update.html).
+    const change = IMPACT[r.changeImpact] ?? (r.isDifferent ? 'modify' : undefined);
     if (change === undefined) return;
     const type = r.newResourceType ?? r.oldResourceType ?? '?';
     const path = shortPath(paths[logicalId], stack.displayName) ?? logicalId;
+    if (infra && !(infra.resources.has(logicalId) && infra.resources.get(logicalId).isDifferent)) {
+      releaseOnly.push(`${type} ${path}`);
+      return;
+    }
     const updates = Object.entries(r.propertyUpdates);
     const forcing = updates
       .filter(
@@ -263,7 +315,8 @@ export function stackReport(
     replaced: count('replace', 'may-replace'),
     removed: count('remove', 'orphan'),
   };
-  const permissionsBroadened = diff.permissionsBroadened || eksBroadened;
+  // broadening is judged on the infrastructure diff: a new image tag grants nothing
+  const permissionsBroadened = infraDiff.permissionsBroadened || eksBroadened;
   const interrupting = resources.some((r) => r.traffic !== undefined);
   const findings: Finding[] = [];
   // a new stack broadens nothing that was running: its first grants are listed, not flagged
@@ -277,23 +330,27 @@ export function stackReport(
     state:
       deployed.kind === 'absent'
         ? 'new'
-        : resources.length > 0 || !diff.isEmpty
+        : resources.length > 0 || !infraDiff.isEmpty
           ? 'changed'
           : 'unchanged',
     status,
+    release:
+      infra && from !== undefined && to !== undefined
+        ? { from, to, resources: releaseOnly }
+        : undefined,
     warnings: warning ? [warning] : [],
     counts,
     resources,
     iam: {
-      statements: diff.iamChanges.hasChanges
-        ? plainTable(diff.iamChanges.summarizeStatements())
+      statements: infraDiff.iamChanges.hasChanges
+        ? plainTable(infraDiff.iamChanges.summarizeStatements())
         : [],
-      managedPolicies: diff.iamChanges.hasChanges
-        ? plainTable(diff.iamChanges.summarizeManagedPolicies())
+      managedPolicies: infraDiff.iamChanges.hasChanges
+        ? plainTable(infraDiff.iamChanges.summarizeManagedPolicies())
         : [],
     },
-    securityGroups: diff.securityGroupChanges.hasChanges
-      ? plainTable(diff.securityGroupChanges.summarize())
+    securityGroups: infraDiff.securityGroupChanges.hasChanges
+      ? plainTable(infraDiff.securityGroupChanges.summarize())
       : [],
     kms,
     eksAccess,
@@ -336,12 +393,15 @@ function summarize(
   const sum = (k: keyof StackReport['counts']) => stacks.reduce((n, s) => n + s.counts[k], 0);
   const where = (f: Finding) => [...new Set(findings.get(f) ?? [])].join(', ');
   const parts: string[] = [];
+  const images = [...new Set(stacks.flatMap((s) => (s.release ? [s.release.to] : [])))];
+  const released = images.length > 0;
+  const what = released ? 'no infrastructure change' : 'no change';
   if (checked.length === 0) parts.push(`no ${noun} could be checked`);
   else if (changing.length === 0)
     parts.push(
       checked.length === stacks.length
-        ? `no change in ${plural(stacks.length, noun)}`
-        : `no change in the ${plural(checked.length, noun)} checked`,
+        ? `${what} in ${plural(stacks.length, noun)}`
+        : `${what} in the ${plural(checked.length, noun)} checked`,
     );
   else
     parts.push(
@@ -360,6 +420,7 @@ function summarize(
         .join(', ')}`,
     );
   if (findings.has('unchecked')) parts.push(`COULD NOT CHECK ${where('unchecked')}`);
+  if (released) parts.push(`new image ${images.join(', ')}`);
   const line = parts.join('; ');
   return line.length <= SUMMARY_MAX ? line : `${line.slice(0, SUMMARY_MAX - 22)}… (see the report)`;
 }

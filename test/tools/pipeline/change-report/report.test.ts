@@ -13,6 +13,7 @@ import {
   prodStacks,
   stackOf,
   synthesize,
+  synthesizeRelease,
   synthesizeStage,
 } from './synths';
 
@@ -27,6 +28,7 @@ let againProd: AssemblyStack[];
 let widerProd: AssemblyStack[];
 let stageAlone: AssemblyStack;
 let stageBroadened: AssemblyStack;
+let release: { before: AssemblyStack[]; after: AssemblyStack[]; from: string; to: string };
 
 beforeAll(() => {
   base = synthesize();
@@ -35,6 +37,13 @@ beforeAll(() => {
   widerProd = prodStacks(synthesize({ config: configWithNodeType([0, 0], 'm7g.xlarge') }));
   stageAlone = synthesizeStage(base, 'prod-us-east-1');
   stageBroadened = synthesizeStage(base, 'prod-us-east-1', grantNodesS3Read);
+  const r = synthesizeRelease();
+  release = {
+    before: prodStacks(r.before),
+    after: prodStacks(r.after),
+    from: r.before.imageTag,
+    to: r.after.imageTag,
+  };
 });
 
 const deployed = (s: AssemblyStack): DeployedState => ({
@@ -72,6 +81,48 @@ describe('no-op: two synths of the same config', () => {
     expect(report.summary).toBe('no change in 3 prod stacks');
     const md = renderMarkdown(report, CTX);
     expect(md).not.toMatch(/Needs your attention|REPLACE|BROADENED|COULD NOT CHECK/);
+  });
+});
+
+describe('a release: only the service code changed (a new image tag)', () => {
+  const releaseReport = () =>
+    changeReport(
+      release.after.map((s) =>
+        stackReport(waveOf(s.stage), s, deployed(stackOf(release.before, s.stage)), {
+          imageTagOutput: 'ImageTag',
+        }),
+      ),
+    );
+
+  test('is the release, not an infrastructure change: nothing counted, nothing flagged', () => {
+    const report = releaseReport();
+    for (const s of report.stacks) {
+      expect(s.state).toBe('unchanged');
+      expect(s.resources).toEqual([]);
+      expect(s.release).toEqual({
+        from: release.from,
+        to: release.to,
+        resources: expect.arrayContaining([
+          expect.stringMatching(/^Custom::AWSCDK-EKS-KubernetesResource /),
+        ]),
+      });
+    }
+    expect(report.summary).toBe(
+      `no infrastructure change in 3 prod stacks; new image ${release.to}`,
+    );
+    expect(renderMarkdown(report, CTX)).toContain(
+      `Release: image \`${release.from}\` → \`${release.to}\``,
+    );
+  });
+
+  test('without the image output named, the same release shows as modified resources', () => {
+    const s = stackReport(
+      1,
+      stackOf(release.after, 'prod-eu-west-1'),
+      deployed(stackOf(release.before, 'prod-eu-west-1')),
+    );
+    expect(s.state).toBe('changed');
+    expect(s.resources.some((r) => r.type === 'Custom::AWSCDK-EKS-KubernetesResource')).toBe(true);
   });
 });
 

@@ -10,7 +10,7 @@ import {
   type AssemblyStack,
   readAssemblyStacks,
 } from '../../../../tools/pipeline/change-report/assembly';
-import { CDK_JSON_CONTEXT, type Synthesized, synthesize } from '../../../support/synth';
+import { CDK_JSON_CONTEXT, REPO_ROOT, type Synthesized, synthesize } from '../../../support/synth';
 
 /**
  * Real synths of the same environments for the change report's tests: the report is only ever
@@ -81,6 +81,22 @@ export function grantNodesS3Read(stage: AppStage): void {
   role.addToPrincipalPolicy(
     new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['*'] }),
   );
+}
+
+/**
+ * Two synths of the default config whose only difference is the service's code (app/): a new
+ * image tag, the release every push makes. A copy of app/ and buildspec.yml is all the app reads.
+ */
+export function synthesizeRelease(): { before: Synthesized; after: Synthesized } {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-'));
+  fs.cpSync(path.join(REPO_ROOT, 'app'), path.join(root, 'app'), {
+    recursive: true,
+    filter: (src) => !/\/(bin|testdata\/fuzz)$/.test(src),
+  });
+  fs.copyFileSync(path.join(REPO_ROOT, 'buildspec.yml'), path.join(root, 'buildspec.yml'));
+  const before = synthesize({ repoRoot: root });
+  fs.appendFileSync(path.join(root, 'app', 'main.go'), '\n// a change to the service only\n');
+  return { before, after: synthesize({ repoRoot: root }) };
 }
 
 export { synthesize };
