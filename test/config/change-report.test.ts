@@ -20,7 +20,7 @@ function problems(raw: unknown): string[] {
   return [];
 }
 const withChangeReport = (changeReport: unknown): DeliveryConfigInput => {
-  const cfg = structuredClone(STACK_ENVIRONMENTS) as DeliveryConfigInput;
+  const cfg = structuredClone<DeliveryConfigInput>(STACK_ENVIRONMENTS);
   (cfg.prod as Record<string, unknown>).changeReport = changeReport;
   return cfg;
 };

@@ -14,7 +14,7 @@ let s: Synthesized;
 let blocking: Synthesized;
 beforeAll(() => {
   s = synthesize();
-  const cfg = structuredClone(STACK_ENVIRONMENTS) as DeliveryConfigInput;
+  const cfg = structuredClone<DeliveryConfigInput>(STACK_ENVIRONMENTS);
   cfg.prod.changeReport = { blockOn: ['permissions-broadening', 'interruption'] };
   blocking = synthesize({ config: cfg });
 });
@@ -75,7 +75,9 @@ test('its role may assume exactly the lookup roles the cloud assembly names for 
   const assumable = policies
     .flatMap((p) => p.Properties.PolicyDocument.Statement)
     .filter((st) => JSON.stringify(st.Action).includes('sts:AssumeRole'))
-    .flatMap((st) => (Array.isArray(st.Resource) ? st.Resource : [st.Resource]))
+    .flatMap((st): unknown[] =>
+      Array.isArray(st.Resource) ? (st.Resource as unknown[]) : [st.Resource],
+    )
     .map((r) => JSON.stringify(r))
     .filter((r) => r.includes('lookup-role'));
   // the grant has the partition as a token; the manifest as a placeholder
@@ -119,9 +121,8 @@ test('by default nothing blocks; prod.changeReport.blockOn makes those findings 
 });
 
 test('the report is stored under change-reports/ of the artifact bucket and the topic is told', () => {
-  const project = s.pipeline.toJSON().Resources[
-    (reportAction(s).configuration.ProjectName as { Ref: string }).Ref
-  ] as {
+  const resources = (s.pipeline.toJSON() as { Resources: Record<string, unknown> }).Resources;
+  const project = resources[(reportAction(s).configuration.ProjectName as { Ref: string }).Ref] as {
     Properties: { Environment: { EnvironmentVariables: { Name: string; Value: unknown }[] } };
   };
   const env = Object.fromEntries(

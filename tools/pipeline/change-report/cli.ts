@@ -183,7 +183,7 @@ export async function main(argv: readonly string[], deps: CliDeps = {}): Promise
     return (await runChangeReport(parsed, deps)).exitCode;
   } catch (e) {
     if (e instanceof UsageError || e instanceof AssemblyError) {
-      out.err(safeForTerminal(`change-report: ERROR ${(e as Error).message.split('\n')[0]}`));
+      out.err(safeForTerminal(`change-report: ERROR ${e.message.split('\n')[0]}`));
       return EXIT_USAGE;
     }
     out.err(safeForTerminal(`change-report: ERROR ${(e as Error).name}: ${(e as Error).message}`));

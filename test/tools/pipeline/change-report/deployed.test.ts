@@ -137,7 +137,9 @@ describe('an account that cannot be read is "could not check", never "new" or "n
     const r = await reader().read(stackOf(stacks, 'prod-us-east-1'));
     expect(r).toEqual({
       kind: 'unreadable',
-      reason: expect.stringMatching(/DescribeStacks .* failed: Throttling: Rate exceeded/),
+      reason: expect.stringMatching(
+        /DescribeStacks .* failed: Throttling: Rate exceeded/,
+      ) as string,
     });
   });
 
@@ -163,7 +165,7 @@ describe('an account that cannot be read is "could not check", never "new" or "n
     const r = await reader({ callTimeoutMs: 200 }).read(stackOf(stacks, 'prod-us-east-1'));
     expect(r).toEqual({
       kind: 'unreadable',
-      reason: expect.stringMatching(/did not answer within 0\.2 s/),
+      reason: expect.stringMatching(/did not answer within 0\.2 s/) as string,
     });
   });
 });

@@ -104,7 +104,7 @@ describe('a release: only the service code changed (a new image tag)', () => {
         to: release.to,
         resources: expect.arrayContaining([
           expect.stringMatching(/^Custom::AWSCDK-EKS-KubernetesResource /),
-        ]),
+        ]) as string[],
       });
     }
     expect(report.summary).toBe(

@@ -23,7 +23,7 @@ export function configWithNodeType(
   stageIndex: [number, number],
   instanceType: string,
 ): DeliveryConfigInput {
-  const cfg = structuredClone(STACK_ENVIRONMENTS) as DeliveryConfigInput;
+  const cfg = structuredClone<DeliveryConfigInput>(STACK_ENVIRONMENTS);
   const env = cfg.prod.waves[stageIndex[0]][stageIndex[1]];
   env.nodes = { ...env.nodes, instanceType };
   return cfg;
