@@ -15,22 +15,27 @@ import (
 // status and duration_ms; the "signals" alarm counts probe lines to prove
 // that the log path is alive even when no user calls. So probes must be
 // logged like any other request, with the same fields.
+// The kubelet's probes arrive on the probe listener (probe_listener.go): its
+// lines must be the same.
 func TestProbesAreLoggedWithTheFieldsTheAlarmsRead(t *testing.T) {
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, nil))
 	ready := &readiness{}
-	h := NewServer(logger, "Hello", buildInfo{}, ready)
+	public := NewServer(logger, "Hello", buildInfo{}, ready)
+	probes := NewProbeServer(logger, ready)
 	for _, path := range []string{"/healthz", "/readyz", "/world"} {
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
+		public.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
 	}
 	ready.startDraining()
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	public.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	probes.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	probes.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/readyz", nil))
 
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	want := []struct {
 		path   string
 		status float64
-	}{{"/healthz", 200}, {"/readyz", 200}, {"/world", 200}, {"/readyz", 503}}
+	}{{"/healthz", 200}, {"/readyz", 200}, {"/world", 200}, {"/readyz", 503}, {"/healthz", 200}, {"/readyz", 503}}
 	if len(lines) != len(want) {
 		t.Fatalf("got %d log lines, want %d:\n%s", len(lines), len(want), buf.String())
 	}

@@ -13,9 +13,10 @@ import (
 // config is everything the service reads from its environment. It is read
 // once, at start, by loadConfig; nothing reads the environment afterwards.
 type config struct {
-	Host     string // HOST: interface to listen on; empty means all
-	Port     int    // PORT: 0 picks a free port (tests use it)
-	Greeting string // HELLO
+	Host      string // HOST: interface to listen on; empty means all
+	Port      int    // PORT: 0 picks a free port (tests use it)
+	ProbePort int    // PROBE_PORT: the probes' own listener; 0 picks a free port
+	Greeting  string // HELLO
 
 	ReadHeaderTimeout time.Duration // READ_HEADER_TIMEOUT
 	ReadTimeout       time.Duration // READ_TIMEOUT
@@ -32,7 +33,12 @@ type config struct {
 
 // Defaults. README.md documents each of them; keep the two in step.
 const (
-	defaultPort              = 8080
+	defaultPort = 8080
+	// defaultProbePort is where /healthz and /readyz are served for the
+	// kubelet, apart from the public listener and its connection cap
+	// (probe_listener.go). lib/manifests/workload.ts sets PROBE_PORT to
+	// the same number and points the probes at it.
+	defaultProbePort         = 8081
 	defaultGreeting          = "Hello"
 	defaultReadHeaderTimeout = 5 * time.Second
 	defaultReadTimeout       = 10 * time.Second
@@ -103,6 +109,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 			fail("PORT", "must be 1-65535 (or 0 for any free port), got %q", raw)
 		}
 		cfg.Port = port
+	}
+
+	cfg.ProbePort = defaultProbePort
+	if raw := getenv("PROBE_PORT"); raw != "" {
+		port, err := strconv.Atoi(raw)
+		if err != nil || port < 0 || port > 65535 {
+			fail("PROBE_PORT", "must be 1-65535 (or 0 for any free port), got %q", raw)
+		}
+		cfg.ProbePort = port
+	}
+	if cfg.ProbePort == cfg.Port && cfg.Port != 0 {
+		fail("PROBE_PORT", "must differ from PORT (both are %d): the probes get a listener of their own, which the public one cannot starve", cfg.Port)
 	}
 
 	cfg.MaxConnections = defaultMaxConnections

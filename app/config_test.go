@@ -20,6 +20,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	want := config{
 		Port:              8080,
+		ProbePort:         8081,
 		Greeting:          "Hello",
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
@@ -41,6 +42,7 @@ func TestLoadConfigReadsEveryVariable(t *testing.T) {
 	cfg, err := loadConfig(envFrom(map[string]string{
 		"HOST":                "127.0.0.1",
 		"PORT":                "9090",
+		"PROBE_PORT":          "9091",
 		"HELLO":               "Hola",
 		"READ_HEADER_TIMEOUT": "2s",
 		"READ_TIMEOUT":        "3s",
@@ -56,7 +58,7 @@ func TestLoadConfigReadsEveryVariable(t *testing.T) {
 		t.Fatalf("loadConfig: %v", err)
 	}
 	want := config{
-		Host: "127.0.0.1", Port: 9090, Greeting: "Hola",
+		Host: "127.0.0.1", Port: 9090, ProbePort: 9091, Greeting: "Hola",
 		ReadHeaderTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 4 * time.Second,
 		IdleTimeout: 90 * time.Second, ShutdownTimeout: 20 * time.Second, DrainDelay: 0,
 		TLSCertFile: "/tls/tls.crt", TLSKeyFile: "/tls/tls.key",
@@ -78,6 +80,12 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{map[string]string{"PORT": "abc"}, `config: PORT: must be 1-65535 (or 0 for any free port), got "abc"`},
 		{map[string]string{"PORT": "65536"}, `config: PORT: must be 1-65535`},
 		{map[string]string{"PORT": "-1"}, `config: PORT: must be 1-65535`},
+		{map[string]string{"PROBE_PORT": "http"}, `config: PROBE_PORT: must be 1-65535 (or 0 for any free port), got "http"`},
+		{map[string]string{"PROBE_PORT": "65536"}, `config: PROBE_PORT: must be 1-65535`},
+		// One port for both would put the probes back behind the public
+		// listener's connection cap.
+		{map[string]string{"PROBE_PORT": "8080"}, `config: PROBE_PORT: must differ from PORT (both are 8080)`},
+		{map[string]string{"PORT": "8081"}, `config: PROBE_PORT: must differ from PORT (both are 8081)`},
 		{map[string]string{"HOST": "example.com"}, `config: HOST: must be an IP address`},
 		{map[string]string{"HELLO": "Hi\nthere"}, `config: HELLO: contains control characters`},
 		{map[string]string{"HELLO": "\xff"}, `config: HELLO: not valid UTF-8`},
@@ -135,14 +143,14 @@ func TestLoadConfigReportsEveryProblem(t *testing.T) {
 
 func TestLoadConfigAcceptsBoundaryValues(t *testing.T) {
 	cfg, err := loadConfig(envFrom(map[string]string{
-		"PORT": "0", "READ_HEADER_TIMEOUT": "5s", "HOST": "::1", "HELLO": strings.Repeat("h", 64),
+		"PORT": "0", "PROBE_PORT": "0", "READ_HEADER_TIMEOUT": "5s", "HOST": "::1", "HELLO": strings.Repeat("h", 64),
 		"READ_TIMEOUT": "1s", "WRITE_TIMEOUT": "5m", "IDLE_TIMEOUT": "1h", "SHUTDOWN_TIMEOUT": "5m", "DRAIN_DELAY": "0s",
 		"MAX_CONNECTIONS": "16",
 	}))
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
 	}
-	if cfg.Port != 0 || cfg.ReadHeaderTimeout != 5*time.Second || cfg.Host != "::1" || cfg.ReadTimeout != time.Second ||
+	if cfg.Port != 0 || cfg.ProbePort != 0 || cfg.ReadHeaderTimeout != 5*time.Second || cfg.Host != "::1" || cfg.ReadTimeout != time.Second ||
 		cfg.WriteTimeout != 5*time.Minute || cfg.IdleTimeout != time.Hour || cfg.ShutdownTimeout != 5*time.Minute || cfg.MaxConnections != 16 {
 		t.Errorf("config = %+v", cfg)
 	}

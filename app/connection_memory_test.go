@@ -27,6 +27,7 @@ type connectionMemory struct {
 	BaselineRSSBytes        int64 `json:"baselineRssBytes"`
 	BytesPerIdleConnection  int64 `json:"bytesPerIdleConnection"`
 	DefaultMaxConnections   int   `json:"defaultMaxConnections"`
+	ProbeMaxConnections     int   `json:"probeMaxConnections"`
 }
 
 func readConnectionMemory(t *testing.T) connectionMemory {
@@ -43,8 +44,12 @@ func readConnectionMemory(t *testing.T) connectionMemory {
 }
 
 func TestDefaultMaxConnectionsIsTheRecordedOne(t *testing.T) {
-	if m := readConnectionMemory(t); m.DefaultMaxConnections != defaultMaxConnections {
+	m := readConnectionMemory(t)
+	if m.DefaultMaxConnections != defaultMaxConnections {
 		t.Errorf("defaultMaxConnections = %d, testdata/connection-memory.json says %d: change both, and re-check the pod's memory limit", defaultMaxConnections, m.DefaultMaxConnections)
+	}
+	if m.ProbeMaxConnections != probeMaxConnections {
+		t.Errorf("probeMaxConnections = %d, testdata/connection-memory.json says %d: change both, and re-check the pod's memory limit", probeMaxConnections, m.ProbeMaxConnections)
 	}
 }
 
@@ -198,7 +203,7 @@ func startServiceBinary(t *testing.T, maxConnections int) (addr string, pid int)
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	srv := exec.Command(bin)
-	srv.Env = []string{"HOST=127.0.0.1", "PORT=0", "DRAIN_DELAY=0s", "MAX_CONNECTIONS=" + strconv.Itoa(maxConnections)}
+	srv.Env = []string{"HOST=127.0.0.1", "PORT=0", "PROBE_PORT=0", "DRAIN_DELAY=0s", "MAX_CONNECTIONS=" + strconv.Itoa(maxConnections)}
 	stdout, err := srv.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

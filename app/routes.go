@@ -17,3 +17,11 @@ func addRoutes(mux *http.ServeMux, greeting string, build buildInfo, ready *read
 	mux.Handle("GET /{$}", handleHello(greeting))
 	mux.Handle("GET /{name}", handleHello(greeting))
 }
+
+// addProbeRoutes is the probe listener's API: the two probes and nothing
+// else (probe_listener.go). The public listener serves them too, for the
+// load balancer's health check and for people.
+func addProbeRoutes(mux *http.ServeMux, ready *readiness) {
+	mux.Handle("GET /healthz", handleHealthz())
+	mux.Handle("GET /readyz", handleReadyz(ready))
+}

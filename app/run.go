@@ -70,9 +70,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	// Lines are written by a goroutine of their own, batched, and all of
-	// them before run returns, whatever it returns (log_writer.go).
-	logger, closeLogs := newLogger(stdout)
-	defer closeLogs()
+	// them before run returns, unless stdout takes nothing: then lines are
+	// dropped and counted rather than waited for, and the end of run waits
+	// at most logCloseTimeout for them (log_writer.go).
+	logger, logs := newLogger(stdout)
+	defer closeLogs(logs, stderr)
 	ready := &readiness{}
 	handler := NewServer(logger, cfg.Greeting, build, ready)
 	if o.wrapHandler != nil {
@@ -84,6 +86,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	// The kubelet's probes get a listener of their own, which neither the
+	// connection cap below nor the clients of the public port can starve
+	// (probe_listener.go).
+	probeLn, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.ProbePort)))
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("listen on PROBE_PORT: %w", err)
+	}
+	probeLn = limitProbeConnections(probeLn)
+	probeSrv := newProbeHTTPServer(NewProbeServer(logger, ready), logger)
+	// Last to stop, after the public server, whatever run returns: the
+	// kubelet's liveness probe keeps passing until the process ends.
+	defer func() { _ = probeSrv.Close() }()
+	probeErr := make(chan error, 1)
+	go func() { probeErr <- probeSrv.Serve(probeLn) }()
+
 	// Every open connection costs memory (README.md, "Connections and
 	// memory"); past MAX_CONNECTIONS new ones wait in the kernel's accept
 	// queue, and past that are refused, instead of the pod being OOM-killed.
@@ -99,6 +117,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}()
 	logger.Info("listening",
 		slog.String("addr", ln.Addr().String()),
+		slog.String("probe_addr", probeLn.Addr().String()),
 		slog.Bool("tls", cert != nil),
 		slog.String("version", build.Version),
 		slog.String("commit", build.Commit),
@@ -110,6 +129,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
+	case err := <-probeErr:
+		return fmt.Errorf("serve probes: %w", err)
 	case <-ctx.Done():
 	}
 	// A second SIGINT or SIGTERM now kills the process at once, the
@@ -121,7 +142,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// AWS load balancer target group) learns of the removal only some
 	// seconds later. Until then it keeps sending new requests here. So keep
 	// serving, fail /readyz so that every path to this pod closes, and only
-	// then stop accepting connections. Same sequence as podinfo:
+	// then stop accepting connections. /readyz fails on both listeners: the
+	// kubelet's probe and the load balancer's health check. Same sequence as podinfo:
 	// https://github.com/stefanprodan/podinfo/blob/master/pkg/signals/shutdown.go
 	// Why: https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination
 	// and https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/deploy/pod_readiness_gate/
@@ -133,6 +155,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case err := <-serveErr:
 		drain.Stop()
 		return fmt.Errorf("serve: %w", err)
+	case err := <-probeErr:
+		drain.Stop()
+		return fmt.Errorf("serve probes: %w", err)
 	}
 
 	logger.Info("shutting down", slog.String("shutdown_timeout", cfg.ShutdownTimeout.String()))
@@ -147,8 +172,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
-	logger.Info("stopped")
+	logger.Info("stopped", slog.Uint64("log_lines_dropped", logs.Dropped()))
 	return nil
+}
+
+// closeLogs writes the log lines still queued, waiting at most
+// logCloseTimeout for stdout to take them. If it takes nothing, what was
+// lost cannot be said there: stderr says it, if it can within a second
+// (it may be as blocked as stdout, and the process must stop regardless).
+func closeLogs(logs *batchWriter, stderr io.Writer) {
+	r := logs.Close(logCloseTimeout)
+	if !r.TimedOut {
+		return
+	}
+	written := make(chan struct{})
+	go func() {
+		_, _ = fmt.Fprintf(stderr, "%s\n", r)
+		close(written)
+	}()
+	select {
+	case <-written:
+	case <-time.After(time.Second):
+	}
 }
 
 func progName(args []string) string {

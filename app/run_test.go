@@ -89,6 +89,7 @@ func (s *logSink) String() string {
 // runningServer is run() started in-process on 127.0.0.1 with a free port.
 type runningServer struct {
 	addr   string
+	probe  string // the probe listener's address (PROBE_PORT)
 	logs   *logSink
 	stop   context.CancelFunc // what SIGTERM does: cancel run's context
 	done   chan error         // run's result
@@ -97,7 +98,7 @@ type runningServer struct {
 
 func startRun(t *testing.T, env map[string]string, opts ...runOption) *runningServer {
 	t.Helper()
-	full := map[string]string{"HOST": "127.0.0.1", "PORT": "0", "DRAIN_DELAY": "0s"}
+	full := map[string]string{"HOST": "127.0.0.1", "PORT": "0", "PROBE_PORT": "0", "DRAIN_DELAY": "0s"}
 	for k, v := range env {
 		full[k] = v
 	}
@@ -120,11 +121,12 @@ func startRun(t *testing.T, env map[string]string, opts ...runOption) *runningSe
 		t.Fatalf("run returned before listening: %v\nlogs:\n%s", err, s.logs)
 	default:
 	}
-	addr, _ := s.logs.waitFor(t, "listening")["addr"].(string)
-	if addr == "" {
-		t.Fatalf("listening line has no addr:\n%s", s.logs)
+	listening := s.logs.waitFor(t, "listening")
+	s.addr, _ = listening["addr"].(string)
+	s.probe, _ = listening["probe_addr"].(string)
+	if s.addr == "" || s.probe == "" {
+		t.Fatalf("listening line has no addr or probe_addr:\n%s", s.logs)
 	}
-	s.addr = addr
 	return s
 }
 
@@ -334,8 +336,11 @@ func TestRunGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 	c := newClient()
 	base := "http://" + s.addr
 
-	if code, _ := get(t, c, base+"/readyz"); code != http.StatusOK {
-		t.Fatalf("/readyz before shutdown = %d, want 200", code)
+	probe := "http://" + s.probe
+	for _, url := range []string{base + "/readyz", probe + "/readyz", probe + "/healthz"} {
+		if code, _ := get(t, c, url); code != http.StatusOK {
+			t.Fatalf("%s before shutdown = %d, want 200", url, code)
+		}
 	}
 
 	type result struct {
@@ -363,12 +368,17 @@ func TestRunGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 	s.stop() // SIGTERM
 	s.logs.waitFor(t, "draining")
 	// During the drain delay the server still accepts connections, and
-	// tells the load balancer to go away.
-	if code, body := get(t, c, base+"/readyz"); code != http.StatusServiceUnavailable {
-		t.Errorf("/readyz while draining = %d %q, want 503", code, body)
+	// tells the load balancer (public port) and the kubelet (probe port)
+	// to go away, while liveness still passes.
+	for _, url := range []string{base + "/readyz", probe + "/readyz"} {
+		if code, body := get(t, c, url); code != http.StatusServiceUnavailable {
+			t.Errorf("%s while draining = %d %q, want 503", url, code, body)
+		}
 	}
-	if code, _ := get(t, c, base+"/healthz"); code != http.StatusOK {
-		t.Errorf("/healthz while draining = %d, want 200", code)
+	for _, url := range []string{base + "/healthz", probe + "/healthz"} {
+		if code, _ := get(t, c, url); code != http.StatusOK {
+			t.Errorf("%s while draining = %d, want 200", url, code)
+		}
 	}
 	if code, body := get(t, c, base+"/world"); code != http.StatusOK || body != "Hello, world!" {
 		t.Errorf("/world while draining = %d %q, want it still served", code, body)
@@ -388,7 +398,15 @@ func TestRunGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// ...but waits for the request in flight.
+	// ...but waits for the request in flight, and the kubelet's probes
+	// are still answered: not live would get the container killed in the
+	// middle of its shutdown, not ready keeps it out of the endpoints.
+	if code, _ := get(t, c, probe+"/healthz"); code != http.StatusOK {
+		t.Errorf("probe port /healthz during shutdown = %d, want 200", code)
+	}
+	if code, _ := get(t, c, probe+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("probe port /readyz during shutdown = %d, want 503", code)
+	}
 	select {
 	case err := <-s.done:
 		t.Fatalf("run returned (%v) while a request was in flight", err)
@@ -409,6 +427,11 @@ func TestRunGracefulShutdownFinishesInFlightRequest(t *testing.T) {
 		t.Errorf("run = %v, want nil", err)
 	}
 	s.logs.waitFor(t, "stopped")
+	// Once run has returned, nothing listens on the probe port either.
+	if conn, err := net.DialTimeout("tcp", s.probe, time.Second); err == nil {
+		conn.Close()
+		t.Error("probe listener still accepting after run returned")
+	}
 }
 
 // If a request outlives SHUTDOWN_TIMEOUT, run cuts it off and reports it:

@@ -554,7 +554,7 @@ export function renderReport(r: BenchResults): string {
       `| naive (seed) | ${n.rps.toFixed(0)} | ${n.p50_ms.toFixed(3)} ms | ${n.p99_ms.toFixed(3)} ms | ${n.peak_rss_mib.toFixed(1)} MiB | ${n.errors} |`,
       `| hello-web / naive | ${ratio('rps')} | ${ratio('p50')} | ${ratio('p99')} | ${ratio('peak_rss')} | |`,
       '',
-      "The naive server is the seed's one-line handler with no timeouts, probes or logging; hello-web logs every request (structured, to stdout, discarded by the load tool), and that cost is part of its figures (bench/service/load).",
+      "The naive server is the seed's one-line handler with no timeouts, probes or logging; hello-web logs every request (structured, to stdout, read by the load tool only for the count of lines it says it dropped; a run with any dropped line is refused), and that cost is part of its figures (bench/service/load).",
     );
   } else {
     push(`Not run: ${r.goSkipped ?? 'unknown reason'}.`);

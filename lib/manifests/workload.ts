@@ -31,6 +31,13 @@ export const WORKLOAD = {
   name: 'hello-web',
   container: 'web',
   containerPort: 8080,
+  /**
+   * The service's probe listener (app/probe_listener.go, `PROBE_PORT`): /healthz and /readyz apart
+   * from the public port and its connection cap, so that clients cannot starve the kubelet's probes.
+   * Not in the Service, not in the NetworkPolicy: only the pod's own node reaches it
+   * (docs/decisions/0034-probe-port-and-log-drops.md). The app's default is the same number.
+   */
+  probePort: 8081,
   /** numeric non-root user of the image (app/Dockerfile: `USER 65532:65532`) */
   runAsUser: 65532,
 } as const;
@@ -40,6 +47,8 @@ export const WORKLOAD = {
  * the kubelet runs the preStop sleep while the endpoint is removed from the NLB's targets, then
  * sends SIGTERM; the service fails /readyz, waits DRAIN_DELAY, then drains in-flight requests for
  * up to SHUTDOWN_TIMEOUT. The grace period covers all three plus a margin, so no request is cut.
+ * The margin also holds the service's last wait for a stdout that takes nothing (2 s for the log
+ * lines, 1 s for stderr: app/log_writer.go, logCloseTimeout).
  */
 export const SHUTDOWN = {
   preStopSeconds: 10,
@@ -106,6 +115,10 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
   });
 
   // Only the service port in; nothing out (the service calls nothing). Enforced by the VPC CNI's network policy agent.
+  // The probe port is not listed: the kubelet's probes come from the pod's own node, which
+  // Kubernetes always lets in ("traffic to and from the node where a Pod is running is always
+  // allowed", https://kubernetes.io/docs/concepts/services-networking/network-policies/; the VPC
+  // CNI's agent allows the node IP, aws/aws-network-policy-agent#65), and nothing else needs it.
   // "Egress" in policyTypes without egress rules denies all egress. No `egress: []`: the API server
   // does not keep an empty list, so every apply would re-send it and `kubectl diff` never be clean.
   const networkPolicy = new NetworkPolicy({
@@ -172,10 +185,14 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
               name: WORKLOAD.container,
               image: props.image,
               imagePullPolicy: 'IfNotPresent',
-              ports: [{ name: 'http', containerPort: WORKLOAD.containerPort, protocol: 'TCP' }],
+              ports: [
+                { name: 'http', containerPort: WORKLOAD.containerPort, protocol: 'TCP' },
+                { name: 'probe', containerPort: WORKLOAD.probePort, protocol: 'TCP' },
+              ],
               env: [
                 { name: 'HELLO', value: props.greeting },
                 { name: 'PORT', value: String(WORKLOAD.containerPort) },
+                { name: 'PROBE_PORT', value: String(WORKLOAD.probePort) },
                 { name: 'DRAIN_DELAY', value: `${SHUTDOWN.drainDelaySeconds}s` },
                 { name: 'SHUTDOWN_TIMEOUT', value: `${SHUTDOWN.shutdownTimeoutSeconds}s` },
               ],
@@ -185,19 +202,21 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
                 // 96Mi: twice what MAX_CONNECTIONS idle connections measured (app/README.md).
                 limits: { memory: '96Mi' },
               },
+              // On the probe port: on the public one, clients that hold every MAX_CONNECTIONS slot
+              // made the probes time out and the kubelet restart healthy pods (issue 27).
               startupProbe: {
-                httpGet: { path: '/healthz', port: 'http' },
+                httpGet: { path: '/healthz', port: 'probe' },
                 periodSeconds: 2,
                 failureThreshold: 30,
               },
               livenessProbe: {
-                httpGet: { path: '/healthz', port: 'http' },
+                httpGet: { path: '/healthz', port: 'probe' },
                 periodSeconds: 10,
                 timeoutSeconds: 2,
                 failureThreshold: 3,
               },
               readinessProbe: {
-                httpGet: { path: '/readyz', port: 'http' },
+                httpGet: { path: '/readyz', port: 'probe' },
                 periodSeconds: 5,
                 timeoutSeconds: 2,
                 failureThreshold: 2,

@@ -10,7 +10,12 @@ import { REPO_ROOT } from '../support/paths';
 // and the pod is never OOM-killed.
 const measured = JSON.parse(
   fs.readFileSync(path.join(REPO_ROOT, 'app', 'testdata', 'connection-memory.json'), 'utf8'),
-) as { baselineRssBytes: number; bytesPerIdleConnection: number; defaultMaxConnections: number };
+) as {
+  baselineRssBytes: number;
+  bytesPerIdleConnection: number;
+  defaultMaxConnections: number;
+  probeMaxConnections: number;
+};
 
 /** Kubernetes quantities the manifests use: plain bytes or binary suffixes. */
 function bytes(quantity: string): number {
@@ -28,12 +33,15 @@ const deployment = renderWorkload({
 }).find((o) => o.kind === 'Deployment') as Deployment;
 const container = deployment.spec!.template.spec!.containers[0];
 
-test('the memory limit holds MAX_CONNECTIONS idle connections twice over', () => {
+test("the memory limit holds MAX_CONNECTIONS idle connections, and the probe listener's, twice over", () => {
   const cap = Number(
     container.env?.find((e) => e.name === 'MAX_CONNECTIONS')?.value ??
       measured.defaultMaxConnections,
   );
-  const needed = measured.baselineRssBytes + cap * measured.bytesPerIdleConnection;
+  expect(measured.probeMaxConnections).toBeGreaterThan(0);
+  const needed =
+    measured.baselineRssBytes +
+    (cap + measured.probeMaxConnections) * measured.bytesPerIdleConnection;
   // Twice: with GOGC=100 the Go heap may reach twice the live heap before a collection, and the
   // kernel's socket memory, not in the process's RSS, is charged to the pod's cgroup too.
   expect(bytes(String(container.resources!.limits!.memory))).toBeGreaterThanOrEqual(2 * needed);

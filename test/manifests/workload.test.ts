@@ -77,6 +77,45 @@ test('readiness, liveness and startup probes on the health endpoints', () => {
   expect(container.startupProbe!.httpGet!.path).toBe('/healthz');
 });
 
+/** The container port a probe or a Service targets, by name or number. */
+const containerPortOf = (port: string | number | undefined): number | undefined =>
+  typeof port === 'number' ? port : container.ports!.find((p) => p.name === port)?.containerPort;
+
+test('the probes go to the probe port, which the service listens on apart from the public port and its connection cap', () => {
+  // Slow-header clients holding every MAX_CONNECTIONS slot starved probes on the public port and
+  // the kubelet restarted healthy pods (issue 27; app/probe_listener_test.go shows it).
+  expect(WORKLOAD.probePort).not.toBe(WORKLOAD.containerPort);
+  for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) {
+    expect(containerPortOf(probe!.httpGet!.port)).toBe(WORKLOAD.probePort);
+    expect(probe!.httpGet!.scheme ?? 'HTTP').toBe('HTTP'); // the probe listener is plain HTTP
+  }
+  expect(container.env).toEqual(
+    expect.arrayContaining([
+      { name: 'PORT', value: String(WORKLOAD.containerPort) },
+      { name: 'PROBE_PORT', value: String(WORKLOAD.probePort) },
+    ]),
+  );
+});
+
+test('neither the Service nor the NLB health check reaches the probe port', () => {
+  const arn = 'arn:aws:acm:eu-west-1:333333333333:certificate/0123abcd-0000-0000-0000-000000000000';
+  for (const objects of [
+    renderWorkload(props),
+    renderWorkload({ ...props, certificateArn: arn, httpWithTls: true }),
+  ]) {
+    const svc = find<Service>('Service', objects);
+    expect(svc.spec!.ports!.length).toBeGreaterThan(0);
+    for (const p of svc.spec!.ports!) {
+      expect(containerPortOf(p.targetPort)).toBe(WORKLOAD.containerPort);
+    }
+    // The health check stays on the traffic port (the default: no healthcheck-port annotation),
+    // so the NLB sees what its clients get.
+    expect(svc.metadata!.annotations).not.toHaveProperty(
+      'service.beta.kubernetes.io/aws-load-balancer-healthcheck-port',
+    );
+  }
+});
+
 test('CPU and memory requests, memory limit equal to the request', () => {
   expect(container.resources!.requests).toMatchObject({
     cpu: expect.any(String) as unknown,
@@ -181,6 +220,8 @@ test('a NetworkPolicy lets only the service port in and nothing out', () => {
   // No `egress` key at all: the API server drops an empty list, so `egress: []` made every apply
   // re-send it and `kubectl diff` never clean (proved in test/integration/workload.test.ts).
   expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+  // Not the probe port: Kubernetes always lets a pod's own node (its kubelet) in, and nothing else
+  // needs it (docs/decisions/0034-probe-port-and-log-drops.md).
   expect(np.spec.ingress).toEqual([{ ports: [{ port: WORKLOAD.containerPort, protocol: 'TCP' }] }]);
   expect(np.spec).not.toHaveProperty('egress');
   for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels))

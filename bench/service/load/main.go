@@ -41,6 +41,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -79,18 +80,24 @@ type runResult struct {
 	Requests   uint64  `json:"requests"`     // open-model requests sent
 	Errors     int64   `json:"errors"`       // open-model failures plus wrk errors
 	PeakRSSMiB float64 `json:"peak_rss_mib"` // VmHWM after both measures
+	// LogLinesDropped is what the service says it dropped because its stdout
+	// did not keep up (app/log_writer.go): a dropped line's cost is missing
+	// from the figures, so any makes the run not comparable.
+	LogLinesDropped uint64 `json:"log_lines_dropped"`
 }
 
 // summary is the median of each metric over the runs.
 type summary struct {
-	RPS        float64     `json:"rps"`
-	VegetaRPS  float64     `json:"vegeta_rps"`
-	P50Ms      float64     `json:"p50_ms"`
-	P99Ms      float64     `json:"p99_ms"`
-	WrkP99Ms   float64     `json:"wrk_p99_ms"`
-	PeakRSSMiB float64     `json:"peak_rss_mib"`
-	Errors     int64       `json:"errors"`
-	Runs       []runResult `json:"runs"`
+	RPS        float64 `json:"rps"`
+	VegetaRPS  float64 `json:"vegeta_rps"`
+	P50Ms      float64 `json:"p50_ms"`
+	P99Ms      float64 `json:"p99_ms"`
+	WrkP99Ms   float64 `json:"wrk_p99_ms"`
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	Errors     int64   `json:"errors"`
+	// LogLinesDropped is the sum over the runs.
+	LogLinesDropped uint64      `json:"log_lines_dropped"`
+	Runs            []runResult `json:"runs"`
 }
 
 type report struct {
@@ -146,7 +153,9 @@ func run(o options) error {
 	servers := []server{
 		{"hello-web", func(port int) *exec.Cmd {
 			cmd := exec.Command(o.appBin)
-			cmd.Env = []string{"HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "HELLO=Hello", "DRAIN_DELAY=0s"}
+			// PROBE_PORT=0: the probe listener on any free port, not 8081,
+			// which may be taken here.
+			cmd.Env = []string{"HOST=127.0.0.1", "PORT=" + strconv.Itoa(port), "PROBE_PORT=0", "HELLO=Hello", "DRAIN_DELAY=0s"}
 			return cmd
 		}},
 		{"naive", func(port int) *exec.Cmd {
@@ -195,8 +204,8 @@ func run(o options) error {
 			if err != nil {
 				return fmt.Errorf("%s run %d: %w", s.name, i+1, err)
 			}
-			fmt.Fprintf(os.Stderr, "run %d %-9s wrk %8.0f req/s (p99 %6.3f ms) | vegeta %8.0f req/s | at %0.f req/s: p50 %6.3f ms p99 %6.3f ms | peak RSS %5.1f MiB | errors %d\n",
-				i+1, s.name, r.RPS, r.WrkP99Ms, r.VegetaRPS, rate, r.P50Ms, r.P99Ms, r.PeakRSSMiB, r.Errors)
+			fmt.Fprintf(os.Stderr, "run %d %-9s wrk %8.0f req/s (p99 %6.3f ms) | vegeta %8.0f req/s | at %0.f req/s: p50 %6.3f ms p99 %6.3f ms | peak RSS %5.1f MiB | errors %d | log lines dropped %d\n",
+				i+1, s.name, r.RPS, r.WrkP99Ms, r.VegetaRPS, rate, r.P50Ms, r.P99Ms, r.PeakRSSMiB, r.Errors, r.LogLinesDropped)
 			results[s.name] = append(results[s.name], r)
 		}
 	}
@@ -239,6 +248,9 @@ func run(o options) error {
 	if a.Errors+n.Errors > 0 {
 		return fmt.Errorf("%d failed requests: results are not comparable", a.Errors+n.Errors)
 	}
+	if a.LogLinesDropped > 0 {
+		return fmt.Errorf("the service dropped %d access log lines (the bench did not read its stdout fast enough): their cost is missing from its figures, results are not comparable", a.LogLinesDropped)
+	}
 	return nil
 }
 
@@ -254,7 +266,10 @@ func withServer(s server, o options, measure func(target string) (runResult, err
 		return runResult{}, fmt.Errorf("refusing to load %s: loopback only", target)
 	}
 	cmd := s.cmd(port)
-	cmd.Stdout = io.Discard // hello-web logs every request: that cost is part of it
+	// The service logs every request: that cost is part of it. The output is
+	// discarded, but what the service says it dropped is counted.
+	logs := &logDropWatcher{}
+	cmd.Stdout = logs
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return runResult{}, err
@@ -273,7 +288,63 @@ func withServer(s server, o options, measure func(target string) (runResult, err
 		return r, err
 	}
 	r.PeakRSSMiB, err = peakRSSMiB(cmd.Process.Pid)
-	return r, err
+	if err != nil {
+		return r, err
+	}
+	// Stopped (SIGTERM), the service logs its total in the stopped line,
+	// and Wait returns once its stdout has been read to the end.
+	stop(cmd)
+	r.LogLinesDropped = logs.Dropped()
+	return r, nil
+}
+
+// logDropWatcher reads the service's stdout and keeps the largest count of
+// dropped log lines it reports: dropped_total in a "log lines dropped" line,
+// log_lines_dropped in the "stopped" line (app/log_writer.go). Chunks without
+// either message are only scanned for them, not parsed.
+type logDropWatcher struct {
+	mu      sync.Mutex
+	partial []byte
+	dropped uint64
+}
+
+var (
+	droppedMarker = []byte(`"msg":"log lines dropped"`)
+	stoppedMarker = []byte(`"msg":"stopped"`)
+)
+
+func (w *logDropWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	last := bytes.LastIndexByte(p, '\n')
+	if last < 0 {
+		w.partial = append(w.partial, p...)
+		return len(p), nil
+	}
+	lines := append(w.partial, p[:last+1]...)
+	if bytes.Contains(lines, droppedMarker) || bytes.Contains(lines, stoppedMarker) {
+		for line := range bytes.SplitSeq(lines, []byte{'\n'}) {
+			if !bytes.Contains(line, droppedMarker) && !bytes.Contains(line, stoppedMarker) {
+				continue
+			}
+			var e struct {
+				Total  uint64 `json:"dropped_total"`
+				AtStop uint64 `json:"log_lines_dropped"`
+			}
+			if json.Unmarshal(line, &e) == nil {
+				w.dropped = max(w.dropped, e.Total, e.AtStop)
+			}
+		}
+	}
+	w.partial = append(w.partial[:0], p[last+1:]...)
+	return len(p), nil
+}
+
+// Dropped is the largest count of dropped log lines seen.
+func (w *logDropWatcher) Dropped() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.dropped
 }
 
 func waitReady(target string) error {
@@ -452,6 +523,7 @@ func summarize(rs []runResult) summary {
 	}
 	for _, r := range rs {
 		s.Errors += r.Errors
+		s.LogLinesDropped += r.LogLinesDropped
 	}
 	return s
 }

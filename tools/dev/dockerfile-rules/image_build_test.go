@@ -111,7 +111,8 @@ func TestImageBinaryBuildsAndServes(t *testing.T) {
 	})
 
 	t.Run("serves the stamped version", func(t *testing.T) {
-		cmd, addr, out := startBinary(t, bin, "PORT=0", "HOST=127.0.0.1", "DRAIN_DELAY=100ms")
+		// PROBE_PORT=0 too: the default (8081) may be taken on this machine.
+		cmd, addr, out := startBinary(t, bin, "PORT=0", "PROBE_PORT=0", "HOST=127.0.0.1", "DRAIN_DELAY=100ms")
 		client := &http.Client{Timeout: waitLong}
 
 		var got map[string]string
@@ -125,6 +126,24 @@ func TestImageBinaryBuildsAndServes(t *testing.T) {
 		}
 		if body := httpGet(t, client, "http://"+addr+"/world"); body != "Hello, world!" {
 			t.Errorf("/world = %q", body)
+		}
+		// The kubelet's probes go to the probe listener (lib/manifests/workload.ts).
+		var listening struct {
+			ProbeAddr string `json:"probe_addr"`
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.Contains(line, `"msg":"listening"`) {
+				_ = json.Unmarshal([]byte(line), &listening)
+			}
+		}
+		if listening.ProbeAddr == "" {
+			t.Errorf("listening line has no probe_addr:\n%s", out)
+		} else {
+			for _, path := range []string{"/healthz", "/readyz"} {
+				if body := httpGet(t, client, "http://"+listening.ProbeAddr+path); body != "ok\n" {
+					t.Errorf("probe listener %s = %q, want ok", path, body)
+				}
+			}
 		}
 
 		// SIGTERM, as Kubernetes sends it: a clean exit, status 0.
