@@ -136,6 +136,6 @@ export function approvalComment(
     `Promote commit ${variables.commit} (image ${variables.imageTag}) to prod? ` +
     `Pre-prod (${preprod.stageName}) passed its smoke test and baked ${preprod.bake.minutes} min with alarm ${BAKE_NAMES.bakeAlarm(preprod.stageName)} OK ` +
     `(5xx <= ${preprod.bake.errorRatePercent}%, p99 <= ${preprod.bake.p99LatencyMs} ms, >= ${preprod.replicas.min} pods). ` +
-    `Infrastructure: ${variables.changeSummary}. Review the report (link) before approving.`
+    `Change report: ${variables.changeSummary}. Read it (review link) before approving.`
   );
 }
