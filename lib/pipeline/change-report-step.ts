@@ -44,9 +44,14 @@ export interface ChangeReportStepProps {
   readonly topicKey?: kms.IKey;
   /** Findings that fail the action (config prod.changeReport.blockOn). */
   readonly blockOn: readonly ChangeReportFinding[];
+  /** The most characters the summary for the approval's text may take (`changeSummaryBudget`). @default CHANGE_SUMMARY_MAX */
+  readonly summaryMax?: number;
   /** @default 30 */
   readonly callTimeoutSeconds?: number;
 }
+
+/** The longest the approval's summary line is ever given. */
+export const CHANGE_SUMMARY_MAX = 300;
 
 /** The lookup role of a stage's stack, as its synthesizer (and so the cloud assembly) names it. */
 export function lookupRoleArnOf(stack: Stack): string {
@@ -80,6 +85,7 @@ export class ChangeReportStep extends CodeBuildStep {
       '--topic-arn "$TOPIC_ARN"',
       '--partition "$PARTITION"',
       `--call-timeout ${props.callTimeoutSeconds ?? 30}`,
+      `--summary-max ${props.summaryMax ?? CHANGE_SUMMARY_MAX}`,
       // a new image changes the workload's manifests in every stack: that is the release, not infrastructure
       `--image-output ${OUTPUTS.imageTag}`,
       `--out ${OUT_DIR}`,

@@ -8,7 +8,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import type { EnvironmentConfig, NotificationSettings } from '../config';
+import type { DeploymentWindow, EnvironmentConfig, NotificationSettings } from '../config';
 import { BAKE_NAMES } from '../constructs/alarms';
 
 /**
@@ -117,25 +117,99 @@ export class PipelineNotifications extends Construct {
 }
 
 /**
- * The manual approval's text: what is being promoted and how pre-prod baked. CodePipeline
- * resolves the variables in the approval's CustomData when the action runs
+ * CodePipeline takes at most 1000 characters per action configuration value, the approval's text
+ * included (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_ActionConfiguration.html),
+ * and resolves its variables when the action runs. The longest each variable can be, where that
+ * is bounded; the change report's summary gets what is left (`changeSummaryBudget`).
+ */
+export const APPROVAL_VARIABLE_MAX = {
+  /** A Git commit id (SHA-1, hex). */
+  commit: 40,
+  /** tools/pipeline/rollback-guard clips its line at 200 characters. */
+  rollbackTargets: 200,
+  /** scripts/node-ami-signal.sh writes one of its fixed lines, at most 120 (test/pipeline/build-step.test.ts). */
+  nodeAmis: 120,
+} as const;
+
+/** The most the approval's text resolves to, per CodePipeline. */
+export const APPROVAL_TEXT_MAX = 1000;
+
+/**
+ * The characters left for the change report's summary in the approval text once every other
+ * variable is at its longest (`imageTagLength`: the tag's format is fixed, `app-<16 hex>`), at most
+ * `cap`. The report picks the longest form of its summary that fits (tools/pipeline/change-report).
+ */
+export function changeSummaryBudget(
+  preprod: EnvironmentConfig,
+  imageTagLength: number,
+  heldWaves: readonly HeldWave[],
+  cap: number,
+): number {
+  const worst = approvalComment(
+    preprod,
+    {
+      commit: 'x'.repeat(APPROVAL_VARIABLE_MAX.commit),
+      imageTag: 'x'.repeat(imageTagLength),
+      changeSummary: 'x',
+      rollbackTargets: 'x'.repeat(APPROVAL_VARIABLE_MAX.rollbackTargets),
+      nodeAmis: 'x'.repeat(APPROVAL_VARIABLE_MAX.nodeAmis),
+    },
+    heldWaves,
+  );
+  return Math.max(0, Math.min(cap, APPROVAL_TEXT_MAX - (worst.length - 1)));
+}
+
+/** A prod wave held by a deployment window: its pipeline stage and the window. */
+export interface HeldWave {
+  readonly stageName: string;
+  readonly window: DeploymentWindow;
+}
+
+/**
+ * The manual approval's text: what is being promoted, how pre-prod baked, and, when prod waves
+ * have deployment windows, that approving releases them unattended when their window opens.
+ * CodePipeline resolves the variables in the approval's CustomData when the action runs
  * (https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html); the
  * approval stage is entered only after pre-prod's OnSuccess condition passed, so reaching it means
  * pre-prod baked with its alarm OK.
+ *
+ * A window does not fail a wave outside it: the DeploymentWindow rule holds the stage until the
+ * window opens, and then the wave starts with nobody approving again
+ * (https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html;
+ * docs/decisions/0027-approved-release-starts-when-the-window-opens.md).
  */
 export function approvalComment(
   preprod: EnvironmentConfig,
   variables: {
     readonly commit: string;
     readonly imageTag: string;
-    /** The change report's one-line summary (lib/pipeline/change-report-step.ts). */
-    readonly changeSummary: string;
+    /** The change report's one line (lib/pipeline/change-report-step.ts). @default not shown */
+    readonly changeSummary?: string;
+    /** The Build step's one line on rollback targets (tools/pipeline/rollback-guard). @default not shown */
+    readonly rollbackTargets?: string;
+    /** The Build step's one line on the node AMIs (scripts/node-ami-signal.sh). @default not shown */
+    readonly nodeAmis?: string;
   },
+  heldWaves: readonly HeldWave[] = [],
 ): string {
+  const held = heldWaves
+    .map((h) => `${h.stageName} (window "${h.window.cron}" ${h.window.timeZone})`)
+    .join(', ');
+  const waits =
+    heldWaves.length === 1
+      ? 'waits for its window and starts on its own when its window opens'
+      : 'wait for their windows and start on their own when their window opens';
+  const windows =
+    heldWaves.length === 0
+      ? ''
+      : ` After you approve, ${held} ${waits}; nobody approves again. To hold a wave: docs/runbooks/alarm-rollback.md#deployment-windows.`;
   return (
     `Promote commit ${variables.commit} (image ${variables.imageTag}) to prod? ` +
     `Pre-prod (${preprod.stageName}) passed its smoke test and baked ${preprod.bake.minutes} min with alarm ${BAKE_NAMES.bakeAlarm(preprod.stageName)} OK ` +
-    `(5xx <= ${preprod.bake.errorRatePercent}%, p99 <= ${preprod.bake.p99LatencyMs} ms, >= ${preprod.replicas.min} pods). ` +
-    `Change report: ${variables.changeSummary}. Read it (review link) before approving.`
+    `(5xx <= ${preprod.bake.errorRatePercent}%, p99 <= ${preprod.bake.p99LatencyMs} ms, >= ${preprod.replicas.min} pods).` +
+    (variables.changeSummary ? ` Changes: ${variables.changeSummary} (review link).` : '') +
+    (variables.rollbackTargets ? ` Rollback targets: ${variables.rollbackTargets}.` : '') +
+    (variables.nodeAmis ? ` Node AMIs: ${variables.nodeAmis}.` : '') +
+    windows
   );
 }

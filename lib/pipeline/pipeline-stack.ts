@@ -11,15 +11,20 @@ import { AppStage } from '../stages/app-stage';
 import { ImageReplicasStage } from '../stages/image-replicas-stage';
 import { MemoizedLogicalIdStack } from '../stacks/memoized-logical-ids';
 import { pipelineSource } from './source';
-import { PipelineNotifications, approvalComment } from './notifications';
-import { addStageConditions, deployStagesOf } from './stage-conditions';
-import { BUILD_CACHE_PREFIX, buildStep, buildStepCodeBuildOptions } from './build-step';
+import { PipelineNotifications, approvalComment, changeSummaryBudget } from './notifications';
+import { addStageConditions, deployStagesOf, heldWavesOf } from './stage-conditions';
+import {
+  BUILD_CACHE_PREFIX,
+  BUILD_VARIABLES,
+  buildStep,
+  buildStepCodeBuildOptions,
+} from './build-step';
 import { BUILD_IMAGES, selectRuntimes } from './codebuild-images';
 import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../config/pipeline-shape';
 import { scopePipelineGrants } from './scoped-grants';
 import { ImageBuildStep, ImageGateStep, SmokeTestStep } from './steps';
 import { imageGateStageName } from './image-gate-stage';
-import { ChangeReportStep, ReviewedApprovalStep } from './change-report-step';
+import { CHANGE_SUMMARY_MAX, ChangeReportStep, ReviewedApprovalStep } from './change-report-step';
 import awsCdkPackage from 'aws-cdk/package.json';
 
 export interface PipelineStackProps extends StackProps {
@@ -85,8 +90,20 @@ export class PipelineStack extends MemoizedLogicalIdStack {
 
     const source = pipelineSource(this, config.source);
 
-    // Go service checks and manifest validation, unit tests, then synth (lib/pipeline/build-step.ts).
-    const synth = buildStep({ input: source, configFile: config.configFile });
+    // Go service checks and manifest validation, unit tests, then synth, then the rollback guard
+    // and the node AMI signal (lib/pipeline/build-step.ts).
+    const synth = buildStep({
+      input: source,
+      configFile: config.configFile,
+      reads: {
+        account: config.pipeline.account,
+        region: config.pipeline.region,
+        pipelineName: config.pipeline.name,
+        pipelineStackName: this.stackName,
+        repositoryArn: this.imageRepository.repository.repositoryArn,
+        environmentRegions: environments.map((e) => e.region),
+      },
+    });
     const artifactBucket = this.artifactBucket();
     // Before the pipeline: the change report's action publishes to the topic (it watches the pipeline once built).
     const notifications = new PipelineNotifications(this, 'Notifications', {
@@ -218,13 +235,25 @@ export class PipelineStack extends MemoizedLogicalIdStack {
       topic: notifications.topic,
       topicKey: notifications.key,
       blockOn: config.prod.changeReport.blockOn,
+      summaryMax: changeSummaryBudget(
+        config.preprod,
+        props.imageTag.length,
+        heldWavesOf(config),
+        CHANGE_SUMMARY_MAX,
+      ),
     });
     const approve = new ReviewedApprovalStep('ApproveProd', {
-      comment: approvalComment(config.preprod, {
-        commit: source.sourceAttribute('CommitId'),
-        imageTag: buildImage.exportedVariable('IMAGE_TAG'),
-        changeSummary: changeReport.summary,
-      }),
+      comment: approvalComment(
+        config.preprod,
+        {
+          commit: source.sourceAttribute('CommitId'),
+          imageTag: buildImage.exportedVariable('IMAGE_TAG'),
+          changeSummary: changeReport.summary,
+          rollbackTargets: synth.exportedVariable(BUILD_VARIABLES.rollbackTargets),
+          nodeAmis: synth.exportedVariable(BUILD_VARIABLES.nodeAmis),
+        },
+        heldWavesOf(config),
+      ),
       reviewUrl: changeReport.reportUrl,
     });
     // without them the approval would run beside them: a stage without stacks runs pre and post together

@@ -20,6 +20,8 @@ Options:
   --block-on <list>       fail (exit 1) on any of: ${FINDINGS.join(', ')} (default: none)
   --image-output <name>   the stack output naming the image tag: changes only by a new tag are the
                           release, reported apart from infrastructure changes
+  --summary-max <n>       the most characters summary.txt (the approval's line) may take, 0-300
+                          (default 300): the longest form of the summary that fits
   --partition <p>         the AWS partition (default aws)
   --call-timeout <s>      the most one AWS call may take, 1-300 seconds (default 30)
   -h, --help              print this text
@@ -40,6 +42,7 @@ export interface ChangeReportArgs {
   readonly imageOutput?: string;
   readonly partition: string;
   readonly callTimeoutMs: number;
+  readonly summaryMax: number;
 }
 
 const STAGE = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
@@ -84,6 +87,7 @@ export function parseChangeReportArgs(argv: readonly string[]): ChangeReportArgs
       'image-output': { type: 'string' },
       partition: { type: 'string' },
       'call-timeout': { type: 'string' },
+      'summary-max': { type: 'string' },
     },
     USAGE,
   );
@@ -92,6 +96,10 @@ export function parseChangeReportArgs(argv: readonly string[]): ChangeReportArgs
   const seconds = /^\d+$/.test(timeout) ? Number(timeout) : NaN;
   if (!(seconds >= 1 && seconds <= 300))
     throw new UsageError(`--call-timeout: "${timeout}" must be a whole number from 1 to 300`);
+  const summaryMaxText = v['summary-max'] ?? '300';
+  const summaryMax = /^\d+$/.test(summaryMaxText) ? Number(summaryMaxText) : NaN;
+  if (!(summaryMax >= 0 && summaryMax <= 300))
+    throw new UsageError(`--summary-max: "${summaryMaxText}" must be a whole number from 0 to 300`);
   const partition = v.partition ?? 'aws';
   if (!/^aws(-[a-z]+)*$/.test(partition))
     throw new UsageError(`--partition: "${partition}" is not an AWS partition (aws, aws-cn, ...)`);
@@ -118,5 +126,6 @@ export function parseChangeReportArgs(argv: readonly string[]): ChangeReportArgs
     imageOutput: v['image-output'],
     partition,
     callTimeoutMs: seconds * 1000,
+    summaryMax,
   };
 }

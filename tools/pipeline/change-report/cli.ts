@@ -9,7 +9,7 @@ import { type ChangeReportArgs, USAGE, parseChangeReportArgs } from './args';
 import { AssemblyError, readAssemblyStacks, stacksOfStages } from './assembly';
 import { DeployedReader, type ReaderOptions, bounded } from './deployed';
 import { needsAttention, notificationText, renderMarkdown } from './render';
-import { type ChangeReport, changeReport, stackReport } from './report';
+import { type ChangeReport, changeReport, fitSummary, stackReport } from './report';
 
 /**
  * The pipeline's change report (lib/pipeline/change-report-step.ts runs the bundle
@@ -157,7 +157,8 @@ export async function runChangeReport(
       path.join(args.out, 'report.json'),
       JSON.stringify({ summary: report.summary, stacks: report.stacks }, null, 2),
     );
-    fs.writeFileSync(path.join(args.out, 'summary.txt'), report.summary);
+    // the approval's line: the longest form that fits what the approval text leaves it
+    fs.writeFileSync(path.join(args.out, 'summary.txt'), fitSummary(report, args.summaryMax));
     fs.writeFileSync(path.join(args.out, 'url.txt'), url ?? 'see the ChangeReport action log');
   }
 

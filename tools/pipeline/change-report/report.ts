@@ -373,6 +373,45 @@ export const SUMMARY_MAX = 300;
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
+/**
+ * The summary in at most `max` characters, for the approval's text, which shares CodePipeline's
+ * 1000 characters with the commit, the pre-prod bake, the rollback targets, the node AMIs and
+ * deployment windows: the full line when it fits, else the counts without stage names, else a
+ * terse form (the report behind the review link says everything).
+ */
+export function fitSummary(report: ChangeReport, max: number): string {
+  const stacks = report.stacks;
+  const has = (f: Finding) => report.findings.has(f);
+  const n = (k: keyof StackReport['counts']) => stacks.reduce((t, s) => t + s.counts[k], 0);
+  const changing = stacks.filter((s) => s.state === 'new' || s.state === 'changed').length;
+  const fresh = stacks.filter((s) => s.state === 'new').length;
+  const unchecked = report.findings.get('unchecked')?.length ?? 0;
+  const released = stacks.some((s) => s.release);
+  const compact = [
+    `${changing}/${stacks.length} stacks change${fresh ? ` (${fresh} new)` : ''}`,
+    n('replaced') ? `${n('replaced')} REPLACEMENT` : '',
+    n('removed') ? `${n('removed')} removed` : '',
+    has('interruption') ? 'SERVICE INTERRUPTION' : '',
+    has('permissions-broadening') ? 'PERMISSIONS BROADENED' : '',
+    unchecked ? `${unchecked} COULD NOT CHECK` : '',
+    released ? 'new image' : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const terse = [
+    `${changing}/${stacks.length} change`,
+    n('replaced') ? `REPL ${n('replaced')}` : '',
+    has('interruption') ? 'INTERRUPT' : '',
+    has('permissions-broadening') ? 'IAM+' : '',
+    unchecked ? `UNCHECKED ${unchecked}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  for (const candidate of [report.summary, compact, terse])
+    if (candidate.length <= max) return candidate;
+  return max <= 1 ? '' : `${terse.slice(0, max - 1)}…`;
+}
+
 /** `noun`: what the stacks are called in the summary (the pipeline reports on prod stacks only). */
 export function changeReport(stacks: readonly StackReport[], noun = 'prod stack'): ChangeReport {
   const findings = new Map<Finding, string[]>();

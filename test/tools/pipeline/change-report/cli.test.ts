@@ -118,6 +118,15 @@ test('a node group replacement: the topic gets the loud lines and the link, the 
   expect(r.output.stdout).toMatch(/change-report: 1 of 3 prod stacks change; 1 REPLACEMENT/);
 });
 
+test("summary.txt (the approval's line) is the longest form within --summary-max", async () => {
+  const r = await run(wider, ['--summary-max', '60']);
+  expect(r.read('summary.txt')).toBe('1/3 stacks change, 1 REPLACEMENT, SERVICE INTERRUPTION');
+  // the report itself keeps the full line
+  expect(r.read('report.md')).toContain(
+    '**Summary**: 1 of 3 prod stacks change; 1 REPLACEMENT; SERVICE INTERRUPTION in prod-eu-west-1',
+  );
+});
+
 test('blockOn interruption: the same change fails the action, so the approval is never offered', async () => {
   const r = await run(wider, ['--block-on', 'interruption']);
   expect(r.code).toBe(1);

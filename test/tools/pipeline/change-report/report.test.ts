@@ -5,6 +5,7 @@ import {
   SUMMARY_MAX,
   type DeployedState,
   changeReport,
+  fitSummary,
   stackReport,
 } from '../../../../tools/pipeline/change-report/report';
 import {
@@ -248,4 +249,17 @@ test('the summary fits the approval text whatever happens', () => {
   const { summary } = changeReport(many);
   expect(summary.length).toBeLessThanOrEqual(SUMMARY_MAX);
   expect(summary).toMatch(/see the report\)$/);
+});
+
+test("the approval's line takes the longest form of the summary that fits what it is given", () => {
+  const report = reportOf(baseProd, widerProd);
+  const full = '1 of 3 prod stacks change; 1 REPLACEMENT; SERVICE INTERRUPTION in prod-eu-west-1';
+  expect(fitSummary(report, 300)).toBe(full);
+  // without stage names: the counts stay
+  expect(fitSummary(report, full.length - 1)).toBe(
+    '1/3 stacks change, 1 REPLACEMENT, SERVICE INTERRUPTION',
+  );
+  expect(fitSummary(report, 40)).toBe('1/3 change REPL 1 INTERRUPT');
+  expect(fitSummary(report, 10)).toBe('1/3 chang…');
+  expect(fitSummary(report, 0)).toBe('');
 });

@@ -1,0 +1,115 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { parseFlags } from '../../common/args';
+import { invocationDir, loadToolConfig } from '../../common/config';
+import { RunControl } from '../../common/control';
+import { EXIT_FAILED, EXIT_OK, UsageError } from '../../common/errors';
+import { type Output, processOutput } from '../../common/output';
+import { runCli } from '../../common/run';
+import { type GuardClients, investigate, judge, readSynthesizedPipeline } from './guard';
+
+export const ROLLBACK_GUARD_USAGE = `usage: npm run -s rollback-guard -- [--assembly <cdk.out>] [--tag-file <image.json>] [--config <file>] [--summary-file <file>]
+
+Run by the pipeline's Build step after the synth (read-only): says whether each deploy stage
+would have a rollback target if this release failed there (CodePipeline rolls back only to an
+execution of the current pipeline structure), and, with pipeline.requireRollbackTarget, refuses a
+release that builds a new image while one would not. --summary-file receives one line for the
+approval text. Exit 0 passes, 1 refused, 2 bad usage. Runbook: docs/runbooks/fix-forward.md`;
+
+/** Every AWS call's bound, and the whole run's: the Build step must not hang on a slow API. */
+const CALL_TIMEOUT_MS = 20_000;
+const RUN_TIMEOUT_MS = 120_000;
+
+export interface RollbackGuardDeps {
+  readonly output: Output;
+  readonly cwd: string;
+  readonly repoRoot?: string;
+  readonly clients?: (region: string) => GuardClients;
+}
+
+export async function rollbackGuardMain(
+  argv: readonly string[],
+  deps: RollbackGuardDeps,
+): Promise<number> {
+  const flags = parseFlags(
+    argv,
+    {
+      assembly: { type: 'string' },
+      'tag-file': { type: 'string' },
+      config: { type: 'string' },
+      'summary-file': { type: 'string' },
+    },
+    ROLLBACK_GUARD_USAGE,
+  );
+  if (flags.help) {
+    deps.output.out(ROLLBACK_GUARD_USAGE);
+    return EXIT_OK;
+  }
+  const cfg = loadToolConfig(flags.config, deps.cwd, deps.repoRoot);
+  const assembly = path.resolve(deps.cwd, flags.assembly ?? 'cdk.out');
+  const tagFile = path.resolve(deps.cwd, flags['tag-file'] ?? path.join(assembly, 'image.json'));
+  let tag: unknown;
+  try {
+    tag = (JSON.parse(fs.readFileSync(tagFile, 'utf8')) as { tag?: unknown }).tag;
+  } catch (e) {
+    throw new UsageError(`--tag-file ${tagFile}: cannot read it as JSON (${(e as Error).message})`);
+  }
+  if (typeof tag !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag))
+    throw new UsageError(`--tag-file ${tagFile}: no valid "tag" field`);
+  let synthesized;
+  try {
+    synthesized = readSynthesizedPipeline(assembly, cfg.pipeline.name);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const deployStages = [
+    cfg.preprod.pipelineStageName,
+    ...cfg.prod.waves.map((wave) => wave[0].pipelineStageName),
+  ];
+  const inputs = {
+    pipelineName: cfg.pipeline.name,
+    account: cfg.pipeline.account,
+    deployStages,
+    requireRollbackTarget: cfg.pipeline.requireRollbackTarget,
+    synthesized,
+    image: { repositoryName: cfg.image.repositoryName, tag },
+  };
+  const region = cfg.pipeline.region;
+  const clients =
+    deps.clients?.(region) ??
+    ({
+      cloudFormation: new CloudFormationClient({ region }),
+      ecr: new ECRClient({ region }),
+      codePipeline: new CodePipelineClient({ region }),
+    } satisfies GuardClients);
+  const control = new RunControl({ timeoutMs: RUN_TIMEOUT_MS, callTimeoutMs: CALL_TIMEOUT_MS });
+  const verdict = judge(inputs, await investigate(inputs, clients, control));
+  for (const line of verdict.lines) {
+    if (verdict.refuse) deps.output.err(line);
+    else deps.output.out(line);
+  }
+  if (flags['summary-file'])
+    fs.writeFileSync(path.resolve(deps.cwd, flags['summary-file']), `${verdict.summary}\n`);
+  return verdict.refuse ? EXIT_FAILED : EXIT_OK;
+}
+
+if (require.main === module) {
+  const output = processOutput();
+  void runCli(
+    'rollback-guard',
+    () =>
+      rollbackGuardMain(process.argv.slice(2), {
+        output,
+        cwd: invocationDir(),
+        repoRoot: process.cwd(),
+      }),
+    output,
+  ).then((code) => {
+    process.exitCode = code;
+    // an abandoned call may hold a socket open; the exit code is decided
+    setTimeout(() => process.exit(code), 2000).unref();
+  });
+}
