@@ -117,8 +117,10 @@ export class ChangeReportStep extends CodeBuildStep {
         }),
         ...(props.bucketKey
           ? [
+              // a single-part upload to an SSE-KMS bucket needs only this on the key
+              // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html)
               new iam.PolicyStatement({
-                actions: ['kms:GenerateDataKey', 'kms:Encrypt'],
+                actions: ['kms:GenerateDataKey'],
                 resources: [props.bucketKey.keyArn],
               }),
             ]

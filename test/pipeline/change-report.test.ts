@@ -32,6 +32,10 @@ beforeAll(() => {
   cfg.prod.changeReport = { blockOn: ['permissions-broadening', 'interruption'] };
   blocking = synthesize({ config: cfg });
 });
+// each synth holds the kubectl layer (tens of MB) and /tmp is shared
+afterAll(() => {
+  for (const t of [s, blocking, example]) fs.rmSync(t.outdir, { recursive: true, force: true });
+});
 
 type Stage = ReturnType<typeof pipelineStages>[number];
 type Action = Stage['actions'][number];

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   CloudFormationClient,
@@ -14,7 +13,13 @@ import { main as pipelineMain } from '../../../tools/pipeline/change-report/cli'
 import { memoryOutput } from '../../../tools/common/output';
 import { REPO_ROOT } from '../../support/paths';
 import type { Synthesized } from '../../support/synth';
-import { configWithNodeType, prodStacks, synthesize } from '../pipeline/change-report/synths';
+import {
+  configWithNodeType,
+  prodStacks,
+  removeScratch,
+  scratchDir,
+  synthesize,
+} from '../pipeline/change-report/synths';
 
 /**
  * `npm run diff`: the report the pipeline shows before the prod approval, locally, for any
@@ -27,6 +32,8 @@ beforeAll(() => {
   base = synthesize();
   wider = synthesize({ config: configWithNodeType([0, 0], 'm7g.xlarge') });
 });
+
+afterAll(removeScratch);
 
 const cfn = mockClient(CloudFormationClient);
 const sts = mockClient(STSClient);
@@ -89,7 +96,7 @@ test("against what is deployed, for one environment: the same section the pipeli
   ).toBe(0);
 
   const pipeline = memoryOutput();
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'diff-vs-pipeline-'));
+  const out = scratchDir('diff-vs-pipeline-');
   await pipelineMain(['--waves', 'prod-eu-west-1', '--assembly', wider.outdir, '--out', out], {
     output: pipeline,
     env: {},
@@ -119,7 +126,7 @@ test('an environment the config does not have is bad usage', async () => {
 test("npm run diff synthesizes with the pinned CDK CLI, as the pipeline's Build step does: against that synth, no change", () => {
   // the deployed templates come from `cdk synth` (path metadata, version reporting): an in-process
   // synth would differ from them in every resource
-  const cliOut = fs.mkdtempSync(path.join(os.tmpdir(), 'diff-cli-synth-'));
+  const cliOut = scratchDir('diff-cli-synth-');
   const cdk = path.join(REPO_ROOT, 'node_modules', 'aws-cdk', 'bin', 'cdk');
   const synth = spawnSync(process.execPath, [cdk, 'synth', '-q', '-o', cliOut], {
     cwd: REPO_ROOT,

@@ -12,7 +12,7 @@ import { type MotoServer, motoAvailable, motoEnv, startMoto } from '../../../sup
 import { REPO_ROOT } from '../../../support/paths';
 import type { Synthesized } from '../../../support/synth';
 import { type NodeRun, runNode } from '../image-gate/run-node';
-import { synthesize } from './synths';
+import { removeScratch, scratchDir, synthesize } from './synths';
 
 /**
  * The bundled change report, as the pipeline runs it (`node tools/change-report.cjs` with no
@@ -33,7 +33,7 @@ const BUCKET = 'pipeline-artifacts';
 
 beforeAll(async () => {
   if (!available) return;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'change-report-bundle-'));
+  const dir = scratchDir('change-report-bundle-');
   const options = toolBuildOptions(REPO_ROOT, dir, 'change-report');
   s = synthesize();
   const [server] = await Promise.all([startMoto(), build(options)]);
@@ -77,10 +77,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await moto?.stop();
+  removeScratch();
 });
 
 function run(extra: string[] = []): Promise<NodeRun & { out: string }> {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'change-report-out-'));
+  const out = scratchDir('change-report-out-');
   const waves = s.config.prod.waves.map((w) => w.map((e) => e.stageName).join(',')).join(';');
   return runNode(
     bundle,

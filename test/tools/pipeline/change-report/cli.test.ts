@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   CloudFormationClient,
@@ -14,7 +13,7 @@ import 'aws-sdk-client-mock-jest';
 import { memoryOutput } from '../../../../tools/common/output';
 import { main } from '../../../../tools/pipeline/change-report/cli';
 import type { Synthesized } from '../../../support/synth';
-import { configWithNodeType, prodStacks, synthesize } from './synths';
+import { configWithNodeType, prodStacks, removeScratch, scratchDir, synthesize } from './synths';
 
 /**
  * The pipeline tool end to end in-process: what is deployed = the default config's real synth
@@ -27,6 +26,7 @@ beforeAll(() => {
   base = synthesize();
   wider = synthesize({ config: configWithNodeType([0, 0], 'm7g.xlarge') });
 });
+afterAll(removeScratch);
 
 const sts = mockClient(STSClient);
 const cfn = mockClient(CloudFormationClient);
@@ -63,7 +63,7 @@ const waves = (s: Synthesized) =>
 
 async function run(s: Synthesized, extra: string[] = []) {
   const output = memoryOutput();
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'change-report-cli-'));
+  const out = scratchDir('change-report-cli-');
   const code = await main(
     [
       '--waves',

@@ -9,7 +9,7 @@ import 'aws-sdk-client-mock-jest';
 import { stringify as toYaml } from 'yaml';
 import type { AssemblyStack } from '../../../../tools/pipeline/change-report/assembly';
 import { DeployedReader } from '../../../../tools/pipeline/change-report/deployed';
-import { prodStacks, stackOf, synthesize } from './synths';
+import { prodStacks, removeScratch, stackOf, synthesize } from './synths';
 
 /**
  * Reading what is deployed, through the bootstrap lookup role. The wire formats are those of the
@@ -20,6 +20,7 @@ let stacks: AssemblyStack[];
 beforeAll(() => {
   stacks = prodStacks(synthesize());
 });
+afterAll(removeScratch);
 
 const sts = mockClient(STSClient);
 const cfn = mockClient(CloudFormationClient);

@@ -12,6 +12,7 @@ import {
   configWithNodeType,
   grantNodesS3Read,
   prodStacks,
+  removeScratch,
   stackOf,
   synthesize,
   synthesizeRelease,
@@ -46,6 +47,8 @@ beforeAll(() => {
     to: r.after.imageTag,
   };
 });
+
+afterAll(removeScratch);
 
 const deployed = (s: AssemblyStack): DeployedState => ({
   kind: 'deployed',

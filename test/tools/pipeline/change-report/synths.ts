@@ -10,13 +10,42 @@ import {
   type AssemblyStack,
   readAssemblyStacks,
 } from '../../../../tools/pipeline/change-report/assembly';
-import { CDK_JSON_CONTEXT, REPO_ROOT, type Synthesized, synthesize } from '../../../support/synth';
+import {
+  CDK_JSON_CONTEXT,
+  REPO_ROOT,
+  type Synthesized,
+  synthesize as synthesizeApp,
+} from '../../../support/synth';
 
 /**
  * Real synths of the same environments for the change report's tests: the report is only ever
  * computed from two templates the app synthesized, never from JSON written by hand. Each test
  * file builds what it needs once (beforeAll).
  */
+
+/**
+ * Every directory these helpers (and `scratchDir`) made, removed by `removeScratch()` in the test
+ * file's afterAll: each synth holds the kubectl layer (tens of MB), and the machine's /tmp is
+ * shared.
+ */
+const scratch: string[] = [];
+
+export function scratchDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
+
+export function removeScratch(): void {
+  for (const dir of scratch.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** test/support/synth's synthesize, its output removed by `removeScratch()`. */
+export function synthesize(options?: Parameters<typeof synthesizeApp>[0]): Synthesized {
+  const s = synthesizeApp(options);
+  scratch.push(s.outdir);
+  return s;
+}
 
 /** The default config with one prod environment's node instance type changed: a real node group replacement. */
 export function configWithNodeType(
@@ -54,7 +83,7 @@ export function synthesizeStage(
 ): AssemblyStack {
   const env = base.config.prod.waves.flat().find((e) => e.stageName === stageName);
   if (!env) throw new Error(`no prod environment ${stageName}`);
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-stage-'));
+  const outdir = scratchDir('cdk-stage-');
   const app = new App({ outdir, context: CDK_JSON_CONTEXT });
   const parent = new Stage(app, base.pipelineStack.node.id);
   const stage = new AppStage(parent, env.stageName, {
@@ -88,7 +117,7 @@ export function grantNodesS3Read(stage: AppStage): void {
  * image tag, the release every push makes. A copy of app/ and buildspec.yml is all the app reads.
  */
 export function synthesizeRelease(): { before: Synthesized; after: Synthesized } {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'repo-'));
+  const root = scratchDir('repo-');
   fs.cpSync(path.join(REPO_ROOT, 'app'), path.join(root, 'app'), {
     recursive: true,
     filter: (src) => !/\/(bin|testdata\/fuzz)$/.test(src),
@@ -98,5 +127,3 @@ export function synthesizeRelease(): { before: Synthesized; after: Synthesized }
   fs.appendFileSync(path.join(root, 'app', 'main.go'), '\n// a change to the service only\n');
   return { before, after: synthesize({ repoRoot: root }) };
 }
-
-export { synthesize };
