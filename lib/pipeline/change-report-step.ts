@@ -130,7 +130,7 @@ export class ChangeReportStep extends CodeBuildStep {
         ...(props.topicKey
           ? [
               new iam.PolicyStatement({
-                actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+                actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
                 resources: [props.topicKey.keyArn],
               }),
             ]

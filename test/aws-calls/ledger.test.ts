@@ -201,7 +201,7 @@ describe.each([0, 1])(
         }>
       ).find((x) => x.Region === env.region)!.ArtifactStore;
       const bucket = `<${store.Location.Ref}.Arn>`;
-      const key = `<${store.EncryptionKey.Id['Fn::GetAtt']![0]}.Arn>`;
+      const key = resourceText(store.EncryptionKey.Id, template, env);
       const codeBuildOwn = (r: string) =>
         r.includes(':log-group:/aws/codebuild/') ||
         r.includes(':report-group/') ||
@@ -302,5 +302,17 @@ describe('the bake session', () => {
     expect(bootstrap.Resources.LookupRole.Properties.ManagedPolicyArns).toContainEqual({
       'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess',
     });
+  });
+});
+
+describe('the lookup session (the change report)', () => {
+  it('makes only read calls that the lookup role’s ReadOnlyAccess covers (cloudformation:Describe*, Get*)', () => {
+    // https://docs.aws.amazon.com/aws-managed-policy/latest/reference/ReadOnlyAccess.html; the role
+    // the step may assume is exactly the lookup role the cloud assembly names (test/pipeline/change-report.test.ts)
+    const lines = LEDGER.filter((l) => l.as === 'lookup session');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines)
+      for (const action of actionsOf(line))
+        expect(action).toMatch(/^cloudformation:(Describe|Get)/);
   });
 });
