@@ -9,7 +9,7 @@ import * as path from 'node:path';
 export interface AssemblyStack {
   /** The CDK Stage the stack belongs to (`prod-eu-west-1`), or "" for a stack of the app itself. */
   readonly stage: string;
-  /** Construct path, for people (`HelloWebPipeline/prod-eu-west-1/HelloWeb`). */
+  /** Construct path, for people (`<App>Pipeline/prod-eu-west-1/<App>`). */
   readonly displayName: string;
   readonly stackName: string;
   readonly account: string;

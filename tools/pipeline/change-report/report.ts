@@ -110,7 +110,7 @@ function cdkPath(resource: TemplateResource | undefined): string | undefined {
   return typeof p === 'string' ? p : undefined;
 }
 
-/** `HelloWebPipeline/prod-eu-west-1/HelloWeb/Eks/Cluster/Resource` → `Eks/Cluster/Resource` (the stack's own part). */
+/** `<App>Pipeline/prod-eu-west-1/<App>/Eks/Cluster/Resource` → `Eks/Cluster/Resource` (the stack's own part). */
 function shortPath(full: string | undefined, displayName: string): string | undefined {
   if (full === undefined) return undefined;
   return full.startsWith(`${displayName}/`) ? full.slice(displayName.length + 1) : full;

@@ -88,6 +88,7 @@ export function synthesizeStage(
   const parent = new Stage(app, base.pipelineStack.node.id);
   const stage = new AppStage(parent, env.stageName, {
     environment: env,
+    stackId: base.config.names.appStackId,
     image: {
       registryAccount: base.config.pipeline.account,
       repositoryName: base.config.image.repositoryName,
