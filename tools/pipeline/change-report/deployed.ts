@@ -19,6 +19,27 @@ import type { DeployedState } from './report';
  * Every call is bounded; any failure makes the stack "unreadable" with the reason, never "absent"
  * and never "no change".
  */
+/**
+ * The session policy of a lookup-role session: the two reads the report makes, on the one stack it
+ * reads, nothing else of the role's ReadOnlyAccess (a session's permissions are the intersection of
+ * the role's and this: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session).
+ */
+export function lookupSessionPolicy(
+  partition: string,
+  stack: { readonly account: string; readonly region: string; readonly stackName: string },
+) {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Action: ['cloudformation:DescribeStacks', 'cloudformation:GetTemplate'],
+        Resource: `arn:${partition}:cloudformation:${stack.region}:${stack.account}:stack/${stack.stackName}/*`,
+      },
+    ],
+  } as const;
+}
+
 export interface ReaderOptions {
   /** The partition the pipeline runs in (`aws`, `aws-cn`, ...): the manifest's role ARNs leave it as `${AWS::Partition}`. */
   readonly partition: string;
@@ -105,16 +126,19 @@ export class DeployedReader {
     return bounded(doing, this.opts.callTimeoutMs, run);
   }
 
-  private assume(roleArn: string, region: string) {
-    let pending = this.credentials.get(roleArn);
+  /** One session per stack: its session policy names that stack. */
+  private assume(roleArn: string, stack: AssemblyStack) {
+    const cacheKey = `${roleArn} ${stack.stackName}`;
+    let pending = this.credentials.get(cacheKey);
     if (!pending) {
-      const sts = (this.opts.sts ?? ((r) => new STSClient({ region: r })))(region);
+      const sts = (this.opts.sts ?? ((r) => new STSClient({ region: r })))(stack.region);
       pending = this.bounded(`AssumeRole ${roleArn}`, (abortSignal) =>
         sts.send(
           new AssumeRoleCommand({
             RoleArn: roleArn,
             RoleSessionName: this.opts.sessionName,
             DurationSeconds: 900,
+            Policy: JSON.stringify(lookupSessionPolicy(this.opts.partition, stack)),
           }),
           { abortSignal },
         ),
@@ -128,7 +152,7 @@ export class DeployedReader {
           sessionToken: c.SessionToken,
         };
       });
-      this.credentials.set(roleArn, pending);
+      this.credentials.set(cacheKey, pending);
     }
     return pending;
   }
@@ -148,7 +172,7 @@ export class DeployedReader {
         return { kind: 'unreadable', reason: (e as Error).message };
       }
       try {
-        credentials = await this.assume(roleArn, stack.region);
+        credentials = await this.assume(roleArn, stack);
       } catch (e) {
         return {
           kind: 'unreadable',

@@ -65,6 +65,17 @@ test('the lookup role the manifest names is assumed, with the partition filled i
   expect(sts).toHaveReceivedCommandWith(AssumeRoleCommand, {
     RoleArn: `arn:aws-cn:iam::${eu.account}:role/cdk-hnb659fds-lookup-role-${eu.account}-${eu.region}`,
     RoleSessionName: 'change-report-test',
+    // the session may make the report's two reads only, whatever else the role allows
+    Policy: JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: ['cloudformation:DescribeStacks', 'cloudformation:GetTemplate'],
+          Resource: `arn:aws-cn:cloudformation:${eu.region}:${eu.account}:stack/${eu.stackName}/*`,
+        },
+      ],
+    }),
   });
 });
 
@@ -171,14 +182,14 @@ describe('an account that cannot be read is "could not check", never "new" or "n
   });
 });
 
-test('each lookup role is assumed once however many stacks it reads', async () => {
+test('one session per stack (its policy names the stack), however often it is read', async () => {
   cfn
     .on(DescribeStacksCommand)
     .rejects(awsError('ValidationError', 'Stack with id x does not exist'));
   const r = reader();
   const eu = stackOf(stacks, 'prod-eu-west-1');
-  await Promise.all([r.read(eu), r.read({ ...eu, stackName: 'other-stack' })]);
-  expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 1);
+  await Promise.all([r.read(eu), r.read(eu), r.read({ ...eu, stackName: 'other-stack' })]);
+  expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 2);
 });
 
 test('with assumeRole false (an operator in the account) no role is assumed', async () => {
