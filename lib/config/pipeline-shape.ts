@@ -39,3 +39,45 @@ export const MAX_REPLICA_REGIONS = Math.min(
   Math.floor(MAX_ACTIONS_PER_STAGE / ACTIONS_PER_REPLICA_REGION),
   MAX_ECR_REPLICATION_DESTINATIONS,
 );
+
+/**
+ * CloudFormation takes at most 500 resources in one template
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html,
+ * "Resources"); aws-cdk-lib refuses a larger stack at synth (`@aws-cdk/core:stackResourceLimit`).
+ */
+export const CLOUDFORMATION_MAX_RESOURCES = 500;
+
+/**
+ * Resources of the pipeline stack (lib/pipeline/pipeline-stack.ts), as counts the configuration
+ * decides: a fixed part, counted with every optional resource present (the CodeCommit repository
+ * the stack creates and its event rule, the registry scanning and replication settings); per
+ * environment, its smoke-test-and-bake CodeBuild project with its role and policy; per email
+ * address, its SNS subscription. test/config/pipeline-stack-size.test.ts derives these numbers
+ * from synthesized pipelines: when the pipeline gains a resource, change them here.
+ */
+export const PIPELINE_STACK_RESOURCES = { fixed: 43, perEnvironment: 3, perEmail: 1 } as const;
+
+/** The most resources the pipeline stack holds for this many environments and email addresses. */
+export function pipelineStackResourceEstimate(environments: number, emails: number): number {
+  return (
+    PIPELINE_STACK_RESOURCES.fixed +
+    PIPELINE_STACK_RESOURCES.perEnvironment * environments +
+    PIPELINE_STACK_RESOURCES.perEmail * emails
+  );
+}
+
+/**
+ * A CodeBuild action in CodePipeline stops after 8 hours ("CodeBuild build action and test action:
+ * 8 hours", https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html), whatever the
+ * project's own timeout says. The bake runs inside the SmokeAndBake CodeBuild action, after the
+ * smoke test (lib/pipeline/steps.ts), so the three share it: the smoke test's bound, the bake, and
+ * time for the build to start (provisioning, the queue, downloading the cloud assembly).
+ */
+export const CODEBUILD_ACTION_MAX_MINUTES = 8 * 60;
+/** How long the smoke test may take to see the new version (tools/pipeline/smoke-test). */
+export const SMOKE_TEST_MINUTES = 10;
+/** The SmokeAndBake build's time for everything but the smoke test and the bake. */
+export const BUILD_START_MINUTES = 15;
+/** The longest `bake.minutes` its action can hold. */
+export const MAX_BAKE_MINUTES =
+  CODEBUILD_ACTION_MAX_MINUTES - SMOKE_TEST_MINUTES - BUILD_START_MINUTES;

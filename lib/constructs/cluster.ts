@@ -1,14 +1,16 @@
-import { DefaultStackSynthesizer, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { bootstrapRoleArn } from '../config/bootstrap';
 import {
   KUBERNETES_VERSIONS,
   type SupportedKubernetesVersion,
 } from '../config/kubernetes-versions';
+import type { EnvironmentNames } from '../config/names';
 import type { PatchingConfig } from '../config/patching';
 import { logRetention } from './network';
 import { NodePatching } from './node-patching';
@@ -28,7 +30,8 @@ export const CLUSTER_ADDONS = {
 } as const;
 
 export interface ClusterProps {
-  readonly clusterName: string;
+  /** The environment's names (lib/config/names.ts): cluster, control-plane log group, patch group, autoscaler tag. */
+  readonly names: EnvironmentNames;
   readonly vpc: ec2.IVpc;
   readonly kubernetesVersion: SupportedKubernetesVersion;
   /** Empty: private endpoint only. Otherwise public access from these CIDRs (and private access). */
@@ -73,13 +76,13 @@ export class EksCluster extends Construct {
 
     // EKS writes control-plane logs to this exact group; creating it first sets retention and keeps it on delete.
     const controlPlaneLogs = new logs.LogGroup(this, 'ControlPlaneLogs', {
-      logGroupName: `/aws/eks/${props.clusterName}/cluster`,
+      logGroupName: props.names.clusterLogGroup,
       retention: logRetention(props.logRetentionDays),
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
 
     const secretsKey = new kms.Key(this, 'SecretsKey', {
-      description: `Envelope encryption of Kubernetes secrets in ${props.clusterName}`,
+      description: `Envelope encryption of Kubernetes secrets in ${props.names.clusterName}`,
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
@@ -90,7 +93,7 @@ export class EksCluster extends Construct {
         : eks.EndpointAccess.PUBLIC_AND_PRIVATE.onlyFrom(...props.endpointPublicCidrs);
 
     this.cluster = new eks.Cluster(this, 'Cluster', {
-      clusterName: props.clusterName,
+      clusterName: props.names.clusterName,
       version: catalog.version,
       vpc: props.vpc,
       vpcSubnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }],
@@ -171,7 +174,9 @@ export class EksCluster extends Construct {
       'DEFAULT',
     );
     this.patching = new NodePatching(this, 'Patching', {
-      patchGroup: props.clusterName,
+      patchGroup: props.names.patchGroup,
+      baselineName: props.names.patchBaseline,
+      associationName: props.names.patchAssociation,
       launchTemplate,
       ...props.patching,
     });
@@ -186,7 +191,7 @@ export class EksCluster extends Construct {
     });
     // EKS installed the self-managed VPC CNI at cluster creation; the managed add-on takes it over.
     (vpcCni.node.defaultChild as eks.CfnAddon).resolveConflicts = 'OVERWRITE';
-    this.addClusterAutoscaler(props.clusterName, stack.region);
+    this.addClusterAutoscaler(props.names, stack.region);
 
     if (props.operatorRoleArn) {
       this.cluster.grantAccess('OperatorsAccess', props.operatorRoleArn, [
@@ -198,7 +203,7 @@ export class EksCluster extends Construct {
     // The pipeline deploys through CloudFormation with the CDK bootstrap's deploy role; it may read
     // the cluster (diagnostics from the pipeline account), while every change goes through the
     // stack's kubectl provider.
-    const deployRoleArn = `arn:${stack.partition}:iam::${stack.account}:role/cdk-${DefaultStackSynthesizer.DEFAULT_QUALIFIER}-deploy-role-${stack.account}-${stack.region}`;
+    const deployRoleArn = bootstrapRoleArn('deploy', stack, stack.partition);
     this.cluster.grantAccess('PipelineDeployRoleAccess', deployRoleArn, [
       eks.AccessPolicy.fromAccessPolicyName('AmazonEKSViewPolicy', {
         accessScopeType: eks.AccessScopeType.CLUSTER,
@@ -206,7 +211,8 @@ export class EksCluster extends Construct {
     ]);
   }
 
-  private addClusterAutoscaler(clusterName: string, region: string): void {
+  private addClusterAutoscaler(names: EnvironmentNames, region: string): void {
+    const { clusterName } = names;
     const ns = 'kube-system';
     const serviceAccount = this.cluster.addServiceAccount('ClusterAutoscalerSA', {
       name: 'cluster-autoscaler',
@@ -239,7 +245,7 @@ export class EksCluster extends Construct {
         ],
         resources: ['*'],
         conditions: {
-          StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: 'owned' },
+          StringEquals: { [`aws:ResourceTag/${names.autoscalerTagKey}`]: 'owned' },
         },
       }),
     );

@@ -61,6 +61,13 @@ describe('bake defaults', () => {
     });
   });
 
+  test('the longest bake its CodeBuild action can hold is accepted', () => {
+    const cfg = validateConfig(
+      withProd({ waves: [[env('eu-west-1', { bake: { minutes: 455 } })]] }),
+    );
+    expect(cfg.prod.waves[0][0].bake.minutes).toBe(455);
+  });
+
   test('no windows and no subscriptions by default', () => {
     const cfg = validateConfig(STACK_ENVIRONMENTS);
     expect(cfg.prod.deploymentWindows).toEqual([undefined, undefined]);
@@ -74,6 +81,13 @@ describe('invalid safe-delivery settings are reported with their path', () => {
       'a bake shorter than the alarms can fire',
       withProd({ waves: [[env('eu-west-1', { bake: { minutes: 4 } })]] }),
       /^prod\.waves\[0\]\[0\]\.bake\.minutes: 4 minutes is shorter than the alarms' evaluation window \(5 periods of 60 s = 5 minutes\)/,
+    ],
+    [
+      // A CodeBuild action in CodePipeline stops at 8 hours, and the bake shares its action with
+      // the smoke test (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html).
+      'a bake longer than its CodeBuild action may run',
+      withProd({ waves: [[env('eu-west-1', { bake: { minutes: 456 } })]] }),
+      /^prod\.waves\[0\]\[0\]\.bake\.minutes: must be at most 455: a CodeBuild action in CodePipeline stops after 8 hours \(480 minutes\), and the bake shares its action with the smoke test \(10 minutes\) and the build's start \(15 minutes\)/,
     ],
     [
       'a period that is not whole minutes',
@@ -170,7 +184,8 @@ describe('deployment-window cron, as the DeploymentWindow rule reads it', () => 
     ['* * 9-16 ? * MON-THU', 'weekday office hours'],
     ['* 0-59 9-16 ? * 2-5', 'numeric days'],
     ['* */15 8,12,16 ? * MON,WED,FRI', 'lists and steps'],
-    ['* * 22-23 L * ? 2027', 'last day of the month, with a year'],
+    // next year: a window only in a past year never opens (test/config/schedules.test.ts)
+    [`* * 22-23 L * ? ${new Date().getUTCFullYear() + 1}`, 'last day of the month, with a year'],
     ['* * 10-14 ? * 6L', 'the last Friday'],
     ['* * 10-14 ? * MON#2', 'the second Monday'],
     ['* * 9-17 15W JAN-DEC ?', 'weekday nearest the 15th'],
@@ -191,7 +206,7 @@ describe('deployment-window cron, as the DeploymentWindow rule reads it', () => 
     ['* * 9-16 ? * FUN', /day-of-week field "FUN" has "FUN" outside 1-7 or SUN-SAT/],
     ['* * 9-16 ? 13 MON', /month field "13" has "13" outside 1-12 or JAN-DEC/],
     ['* * 9-16 ? * MON 1969', /year field "1969" has "1969" outside 1970-2199/],
-    ['* * 9-16 ? * MON 2027 extra', /has 8 fields; expected 6 or 7/],
+    ['* * 9-16 ? * MON 2099 extra', /has 8 fields; expected 6 or 7/],
   ])('rejects %s', (cron, expected) => {
     expect(cronProblem(cron)).toMatch(expected);
   });

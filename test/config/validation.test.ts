@@ -255,3 +255,11 @@ test('pipeline.requireRollbackTarget: off by default, a boolean when given (docs
     problems({ ...base(), pipeline: { ...base().pipeline, requireRollbackTarget: 'yes' } }),
   ).toEqual([expect.stringMatching(/^pipeline\.requireRollbackTarget: .*boolean/)]);
 });
+
+test('a 10,000-character value is shown by its start and length, not repeated back (found by the config fuzz test)', () => {
+  const long = 'a'.repeat(10_000);
+  const found = problems({ ...base(), pipeline: { account: '111111111111', region: long } });
+  expect(found).toEqual([
+    `pipeline.region: "${'a'.repeat(40)}…" (10000 characters) is not an AWS region (expected a region such as "eu-west-1"; see docs/configuration.md)`,
+  ]);
+});

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import {
   type DeliveryConfig,
   ConfigError,
+  checkServiceSource,
   allEnvironments,
   findEnvironment,
   loadConfig,
@@ -89,7 +90,15 @@ function main(argv: string[]): number {
     console.error(e instanceof ConfigError ? e.message : `manifests: ${(e as Error).message}`);
     return 2;
   }
-  const tag = values.tag ?? imageTagFor(path.join(repoRoot, 'app'));
+  if (values.tag === undefined) {
+    // The tag is the fingerprint of the service's directory: it must be there.
+    const problems = checkServiceSource(config.service, repoRoot);
+    if (problems.length > 0) {
+      console.error(new ConfigError(values.config ?? 'STACK_ENVIRONMENTS', problems).message);
+      return 2;
+    }
+  }
+  const tag = values.tag ?? imageTagFor(path.join(repoRoot, config.service.appDir));
   const names = allEnvironments(config).map((e) => e.stageName);
   const outDir = values['out-dir'];
   if (outDir) {

@@ -6,7 +6,7 @@ import { KNOWN_REGIONS } from '../image-gate/regions';
 import { type BackfillDeps, type BackfillOptions, runBackfill } from './backfill';
 
 /**
- * `node image-backfill.cjs --repository hello-web --tag-file image.json --source-region eu-west-1
+ * `node image-backfill.cjs --repository <repository> --tag-file image.json --source-region eu-west-1
  * --regions us-east-1,ap-southeast-2 --registry-id 111111111111`: run by the pipeline's Image stage
  * after the build, before any gate. Exit 0 every region holds the tag, 2 error (bad arguments too),
  * 3 timed out. The last line says which and why; never a stack trace.

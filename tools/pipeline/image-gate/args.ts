@@ -233,7 +233,7 @@ export function parseGateArgs(
   if (repository === undefined) throw new ArgsError('--repository is required');
   if (!REPOSITORY_NAME.test(repository) || repository.length < 2 || repository.length > 256) {
     throw new ArgsError(
-      `--repository: ${JSON.stringify(repository)} is not an ECR repository name (lowercase, such as "hello-web")`,
+      `--repository: ${JSON.stringify(repository)} is not an ECR repository name (lowercase, such as "orders-api")`,
     );
   }
 

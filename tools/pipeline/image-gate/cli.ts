@@ -3,7 +3,7 @@ import { ArgsError, USAGE, parseGateArgs } from './args';
 import { type GateDeps, describeError, oneLine, runGate } from './gate';
 
 /**
- * `npm run image-gate -- --repository hello-web --tag <tag> --regions eu-west-1`, or in the
+ * `npm run image-gate -- --repository <repository> --tag <tag> --regions eu-west-1`, or in the
  * pipeline `node image-gate.cjs ...` (bundled by tools/pipeline/image-gate/bundle.ts).
  * Exit 0 PASS, 1 BLOCKED, 2 ERROR; the last line says which and why. Never a stack trace.
  */
