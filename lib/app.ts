@@ -12,6 +12,7 @@ import {
   type DeliveryConfig,
   checkServiceSource,
 } from './config';
+import { bootstrapRoleArn } from './config/bootstrap';
 import { plainToYaml } from './manifests/workload';
 import { EksAppStack } from './stacks/eks-app-stack';
 import { IMAGE_ARTIFACT_FILE, type ImageArtifact, imageTagFor } from './image/tag';
@@ -89,7 +90,7 @@ export function buildApp(options: BuildAppOptions): {
   if (options.nag ?? true) Validations.of(app).addPlugins(new AcknowledgedAwsSolutionsChecks(app));
   acknowledgeCfnValidateFindings(app);
 
-  writeBreakglassCheckTargets(app, app.outdir, config);
+  writeBreakglassCheckTargets(app, app.outdir);
 
   const artifact: ImageArtifact = { repositoryName: config.image.repositoryName, tag: imageTag };
   fs.mkdirSync(app.outdir, { recursive: true });
@@ -104,9 +105,10 @@ export function buildApp(options: BuildAppOptions): {
  * What the deploy's breakglass check (tools/pipeline/breakglass-check) compares each environment's
  * breakglass changes with: the objects this commit's stacks apply (rendered once, by the stacks:
  * issue 15), their one token, the partition's URL suffix, resolved as CloudFormation will; and where
- * to read the environment's records. Written into the cloud assembly, the check's input.
+ * to read the environment's records: its stack, through its account's CDK bootstrap lookup role.
+ * Written into the cloud assembly, the check's input.
  */
-function writeBreakglassCheckTargets(app: App, outdir: string, config: DeliveryConfig): void {
+function writeBreakglassCheckTargets(app: App, outdir: string): void {
   const dir = path.join(outdir, BREAKGLASS_CHECK_DIR);
   fs.mkdirSync(dir, { recursive: true });
   const stacks = app.node.findAll().filter((c): c is EksAppStack => c instanceof EksAppStack);
@@ -127,17 +129,13 @@ function writeBreakglassCheckTargets(app: App, outdir: string, config: DeliveryC
       stageName: env.stageName,
       account: env.account,
       region: env.region,
+      partition: info.partition ?? 'aws',
       stackName: env.stackName,
-      roleArn: `arn:${info.partition ?? 'aws'}:iam::${env.account}:role/${env.names.breakglassReaderRole}`,
-      pipelineStageName: env.pipelineStageName,
+      lookupRoleArn: bootstrapRoleArn('lookup', env, info.partition ?? 'aws'),
       manifestFile,
     };
   });
-  const targets: BreakglassCheckTargets = {
-    pipelineName: config.pipeline.name,
-    pipelineRegion: config.pipeline.region,
-    environments,
-  };
+  const targets: BreakglassCheckTargets = { environments };
   fs.writeFileSync(
     path.join(outdir, BREAKGLASS_CHECK_TARGETS),
     `${JSON.stringify(targets, null, 2)}\n`,

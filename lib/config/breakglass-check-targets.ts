@@ -13,17 +13,19 @@ export interface BreakglassCheckTarget {
   readonly stageName: string;
   readonly account: string;
   readonly region: string;
+  /** The partition of its ARNs (`aws`, `aws-cn`, ...). */
+  readonly partition: string;
   readonly stackName: string;
-  /** The reader role in the environment's account (breakglassReaderRoleName). */
-  readonly roleArn: string;
-  /** The CodePipeline stage that deploys it: the check passes while that stage has never succeeded (nothing deployed yet). */
-  readonly pipelineStageName: string;
+  /**
+   * The CDK bootstrap lookup role of the environment's account and region (lib/config/bootstrap.ts),
+   * which the check assumes with a session policy for each read: it exists from `cdk bootstrap`
+   * on, before the environment's stack (docs/decisions/0032-drift-and-the-breakglass-block.md).
+   */
+  readonly lookupRoleArn: string;
   /** The manifests this commit renders for it, relative to BREAKGLASS_CHECK_DIR. */
   readonly manifestFile: string;
 }
 
 export interface BreakglassCheckTargets {
-  readonly pipelineName: string;
-  readonly pipelineRegion: string;
   readonly environments: readonly BreakglassCheckTarget[];
 }

@@ -222,11 +222,7 @@ export class PipelineStack extends MemoizedLogicalIdStack {
     // Beside each gate, in the same stages that never roll back: no breakglass change git does
     // not carry may be outstanding in an environment about to be deployed (BreakglassCheckStep).
     const checkFor = (id: string, envs: readonly EnvironmentConfig[]) =>
-      new BreakglassCheckStep(id, {
-        assembly,
-        environments: envs,
-        pipeline: { ...config.pipeline, name: config.pipeline.name },
-      });
+      new BreakglassCheckStep(id, { assembly, environments: envs });
     this.pipeline.addWave(imageGateStageName(config.preprod.pipelineStageName), {
       post: [
         gateFor(`ImageGate-${config.preprod.stageName}`, [config.preprod]),

@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { CodeBuildStep, type IFileSetProducer } from 'aws-cdk-lib/pipelines';
 import { parse } from 'yaml';
 import type { EnvironmentConfig } from '../config';
+import { bootstrapRoleArn } from '../config/bootstrap';
 import { BUILD_START_MINUTES, SMOKE_TEST_MINUTES } from '../config/pipeline-shape';
 import { IMAGE_ARTIFACT_FILE } from '../image/tag';
 import { BAKE_WATCH_SCRIPT, type BakeTarget, bakeWatchFor } from './bake-watch';
@@ -255,7 +256,6 @@ export interface BreakglassCheckStepProps {
   readonly assembly: IFileSetProducer;
   /** The environments whose deploy the check guards (their stage names). */
   readonly environments: readonly EnvironmentConfig[];
-  readonly pipeline: { readonly account: string; readonly region: string; readonly name: string };
   /** @default 300 */
   readonly timeoutSeconds?: number;
 }
@@ -265,8 +265,9 @@ export interface BreakglassCheckStepProps {
  * is outstanding in them, unless an operator reconciled it (tools/pipeline/breakglass-check;
  * docs/decisions/0032-drift-and-the-breakglass-block.md). It runs in the stage before the deploy
  * (the gate stages), never in a stage that rolls back: a rollback execution is never blocked.
- * It reads each environment's records through the reader role its stack creates, and the
- * pipeline's own state (an environment whose deploy stage never succeeded has nothing to check).
+ * It reads each environment through the CDK bootstrap lookup role of its account and region,
+ * which exists before the environment's stack does (a new region, an upgrade), narrowing each
+ * session with a session policy to the reads it makes.
  */
 export class BreakglassCheckStep extends CodeBuildStep {
   constructor(id: string, props: BreakglassCheckStepProps) {
@@ -278,15 +279,7 @@ export class BreakglassCheckStep extends CodeBuildStep {
       rolePolicyStatements: [
         new iam.PolicyStatement({
           actions: ['sts:AssumeRole'],
-          resources: props.environments.map(
-            (e) => `arn:${Aws.PARTITION}:iam::${e.account}:role/${e.names.breakglassReaderRole}`,
-          ),
-        }),
-        new iam.PolicyStatement({
-          actions: ['codepipeline:GetPipelineState'],
-          resources: [
-            `arn:${Aws.PARTITION}:codepipeline:${props.pipeline.region}:${props.pipeline.account}:${props.pipeline.name}`,
-          ],
+          resources: props.environments.map((e) => bootstrapRoleArn('lookup', e, Aws.PARTITION)),
         }),
       ],
     });

@@ -81,10 +81,6 @@ export class EksAppStack extends MemoizedLogicalIdStack {
     const store = new BreakglassStore(this, 'Breakglass', {
       manifestsYaml: plainToYaml(workload.appliedObjects),
       objectKey: names.manifestObjectKey,
-      reader: {
-        roleName: env.names.breakglassReaderRole,
-        pipelineAccount: props.image.registryAccount,
-      },
     });
     const alarms = new ServiceAlarms(this, 'Alarms', {
       cluster,

@@ -67,10 +67,10 @@ export interface LedgerLine {
   /**
    * Who signs the call. @default 'step' (the step's CodeBuild service role). 'lookup session':
    * the CDK bootstrap lookup role the change report assumes, whose ReadOnlyAccess allows it.
-   * 'breakglass reader': the environment's reader role the breakglass check assumes
-   * (lib/constructs/breakglass-store.ts).
+   * 'breakglass session': the environment's CDK bootstrap lookup role the breakglass check
+   * assumes, narrowed by the session policies of tools/pipeline/breakglass-check/sessions.ts.
    */
-  readonly as?: 'step' | 'bake session' | 'lookup session' | 'breakglass reader';
+  readonly as?: 'step' | 'bake session' | 'lookup session' | 'breakglass session';
   /** Only in configurations where this holds. @default always */
   readonly when?: (config: DeliveryConfig) => boolean;
   /** Documented exceptions to "the API operation of the same name, on its resource types". */
@@ -316,30 +316,24 @@ export const LEDGER: readonly LedgerLine[] = [
     step: 'BreakglassCheck',
     in: 'breakglass-check',
     call: 'sts AssumeRole',
-    why: "each checked environment's read-only breakglass reader role, created by its stack",
-  },
-  {
-    step: 'BreakglassCheck',
-    in: 'breakglass-check',
-    call: 'codepipeline GetPipelineState',
-    why: 'when the reader role cannot be assumed: has the deploy stage ever succeeded (nothing deployed, nothing to check)?',
+    why: "each checked environment's CDK bootstrap lookup role, with a session policy for each read (ADR 0035)",
   },
   {
     step: 'BreakglassCheck',
     in: 'breakglass-check',
     call: 'cloudformation DescribeStacks',
-    as: 'breakglass reader',
-    why: "the environment stack's outputs: the audit table and the manifest's bucket and key",
+    as: 'breakglass session',
+    why: "whether the environment's stack exists, and its outputs: the audit table and the manifest's bucket and key",
   },
   {
     step: 'BreakglassCheck',
     in: 'breakglass-check',
     call: 's3 HeadObject',
-    as: 'breakglass reader',
+    as: 'breakglass session',
     special: {
-      actions: ['s3:GetObject'],
+      actions: ['s3:GetObject', 's3:ListBucket'],
       source: 'https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html',
-      note: 'HeadObject is authorized by s3:GetObject ("you must have the s3:GetObject permission"); there is no s3:HeadObject action',
+      note: 'HeadObject is authorized by s3:GetObject ("you must have the s3:GetObject permission"; there is no s3:HeadObject action); and a missing key answers 404 only to a caller with s3:ListBucket on the bucket, 403 to any other, so "not there" cannot be told from "not allowed" without it',
     },
     why: "the stored manifest's version and the breakglass run that wrote it (metadata)",
   },
@@ -347,7 +341,7 @@ export const LEDGER: readonly LedgerLine[] = [
     step: 'BreakglassCheck',
     in: 'breakglass-check',
     call: 'dynamodb Query',
-    as: 'breakglass reader',
+    as: 'breakglass session',
     why: "the environment's breakglass records",
   },
 

@@ -1,15 +1,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parse } from 'yaml';
 import {
   BREAKGLASS_CHECK_DIR,
   BREAKGLASS_CHECK_TARGETS,
   type BreakglassCheckTargets,
   allEnvironments,
-  breakglassReaderRoleName,
   notificationTopicName,
 } from '../../lib/config';
+import { bootstrapRoleArn } from '../../lib/config/bootstrap';
 import { BREAKGLASS_CHECK_ACTION, PIPELINE_STAGES } from '../../lib/pipeline/pipeline-stack';
 import { objectsDigest, parseObjects } from '../../tools/common/manifest-objects';
+import { resourceText } from '../aws-calls/scan';
 import { type Synthesized, pipelineStages, projectBuildSpec, synthesize } from '../support/synth';
 
 /**
@@ -72,31 +74,117 @@ test('the prod check runs before the approval: the approver never promotes over 
   );
 });
 
-test('each environment stack creates the reader role the check assumes: trusted by the pipeline account, read-only', () => {
-  for (const env of allEnvironments(s.config)) {
-    const t = s.stages[env.stageName];
-    const roles = Object.values(
-      t.findResources('AWS::IAM::Role', {
-        Properties: { RoleName: env.names.breakglassReaderRole },
-      }),
-    ) as Array<{
+/** The CDK bootstrap template the project's pinned CLI deploys (`cdk bootstrap`): AWS's own data. */
+function bootstrapTemplate(): {
+  Resources: {
+    LookupRole: {
       Properties: {
-        AssumeRolePolicyDocument: { Statement: Array<{ Principal: { AWS: unknown } }> };
-        Policies: Array<{ PolicyDocument: { Statement: Array<{ Action: string | string[] }> } }>;
+        ManagedPolicyArns: unknown[];
+        Policies: Array<{
+          PolicyDocument: { Statement: Array<{ Effect: string; Action: string | string[] }> };
+        }>;
       };
-    }>;
-    expect(roles).toHaveLength(1);
-    expect(JSON.stringify(roles[0].Properties.AssumeRolePolicyDocument)).toContain(
-      `:iam::${s.config.pipeline.account}:root`,
+    };
+  };
+} {
+  return parse(
+    fs.readFileSync(
+      path.join(
+        path.dirname(require.resolve('aws-cdk/package.json')),
+        'lib/api/bootstrap/bootstrap-template.yaml',
+      ),
+      'utf8',
+    ),
+  ) as ReturnType<typeof bootstrapTemplate>;
+}
+
+test("the check reads each environment through its account's bootstrap lookup role, which exists before the environment's stack: no environment stack creates a role for it", () => {
+  const actions = pipelineStages(s.pipeline).flatMap((st) =>
+    st.actions.filter((a) => isCheck(a.name)),
+  );
+  const template = s.pipeline.toJSON() as {
+    Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+  };
+  for (const action of actions) {
+    const project = (action.configuration.ProjectName as { Ref: string }).Ref;
+    const role = (
+      template.Resources[project].Properties!.ServiceRole as { 'Fn::GetAtt': [string] }
+    )['Fn::GetAtt'][0];
+    const assumable = Object.values(template.Resources)
+      .filter(
+        (r) =>
+          r.Type === 'AWS::IAM::Policy' &&
+          (r.Properties!.Roles as Array<{ Ref?: string }>).some((x) => x.Ref === role),
+      )
+      .flatMap(
+        (r) =>
+          (
+            r.Properties!.PolicyDocument as {
+              Statement: Array<{ Action: string | string[]; Resource: unknown }>;
+            }
+          ).Statement,
+      )
+      .filter((st) => [st.Action].flat().includes('sts:AssumeRole'))
+      .flatMap((st) => [st.Resource].flat())
+      .map((r) => resourceText(r, template, s.config.pipeline));
+    const checked = checkedBy(action).map((name) =>
+      allEnvironments(s.config).find((e) => e.stageName === name)!,
     );
-    const actions = roles[0].Properties.Policies.flatMap((p) =>
-      p.PolicyDocument.Statement.flatMap((st) => st.Action),
+    expect(assumable.sort()).toEqual(
+      checked.map((e) => bootstrapRoleArn('lookup', e, 'aws')).sort(),
     );
-    expect(actions.sort()).toEqual([
-      'cloudformation:DescribeStacks',
-      'dynamodb:Query',
-      's3:GetObject',
-    ]);
+  }
+  const targets = JSON.parse(
+    fs.readFileSync(path.join(s.outdir, BREAKGLASS_CHECK_TARGETS), 'utf8'),
+  ) as BreakglassCheckTargets;
+  for (const t of targets.environments)
+    expect(t.lookupRoleArn).toBe(bootstrapRoleArn('lookup', t, 'aws'));
+  // Nothing in an environment's stack trusts the pipeline account: a role created there would
+  // not exist before that stack is first deployed with it (the upgrade, a region added to a wave).
+  for (const env of allEnvironments(s.config)) {
+    const trusting = Object.values(s.stages[env.stageName].findResources('AWS::IAM::Role')).filter(
+      (r) =>
+        JSON.stringify(
+          (r as { Properties: { AssumeRolePolicyDocument: unknown } }).Properties
+            .AssumeRolePolicyDocument,
+        ).includes(`:iam::${s.config.pipeline.account}:root`),
+    );
+    expect({ env: env.stageName, trusting }).toEqual({ env: env.stageName, trusting: [] });
+  }
+});
+
+test('what the check reads needs no KMS decrypt, which the bootstrap lookup role denies: the audit table under DynamoDB’s own key, the manifests under SSE-S3', () => {
+  // The lookup role denies kms:Decrypt on everything (the bootstrap template's "DontReadSecrets").
+  const lookup = bootstrapTemplate().Resources.LookupRole.Properties;
+  expect(
+    lookup.Policies.flatMap((p) => p.PolicyDocument.Statement).filter(
+      (st) => st.Effect === 'Deny' && [st.Action].flat().includes('kms:Decrypt'),
+    ),
+  ).toHaveLength(1);
+  // DynamoDB decrypts a table's key with the key the table names (an AWS managed or customer
+  // managed key) "on behalf of the user who is accessing the DynamoDB resource", re-asking KMS
+  // after five minutes, which "will capture any changes made to the access policies of the KMS key
+  // in AWS KMS or AWS Identity and Access Management (IAM)"
+  // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html#dynamodb-kms-authz,
+  // https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html): the lookup
+  // role's Deny would refuse every Query. Under the AWS owned key (SSEEnabled false or absent,
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-dynamodb-globaltable-ssespecification.html)
+  // no KMS key of the account is involved. S3 with SSE-S3 (AES256) does not use KMS either.
+  for (const env of allEnvironments(s.config)) {
+    const t = s.stages[env.stageName].toJSON() as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+      Outputs: Record<string, { Value: { Ref: string } }>;
+    };
+    const table = t.Resources[t.Outputs.AuditTableName.Value.Ref];
+    expect(table.Type).toBe('AWS::DynamoDB::GlobalTable');
+    const sse = table.Properties.SSESpecification as { SSEEnabled?: boolean } | undefined;
+    expect({ env: env.stageName, kms: sse?.SSEEnabled === true }).toEqual({
+      env: env.stageName,
+      kms: false,
+    });
+    const bucket = t.Resources[t.Outputs.ManifestBucketName.Value.Ref];
+    expect(JSON.stringify(bucket.Properties.BucketEncryption)).toContain('"SSEAlgorithm":"AES256"');
+    expect(JSON.stringify(bucket.Properties.BucketEncryption)).not.toContain('kms');
   }
 });
 
@@ -143,13 +231,4 @@ test("the notification topic's name follows from the config, and the environment
   const keys = JSON.stringify(s.pipeline.findResources('AWS::KMS::Key'));
   expect(keys).toContain('BreakglassPublishThroughSns');
   expect(keys).toContain('kms:ViaService');
-});
-
-test("the reader role's name fits IAM's 64 characters for a long service name and the longest stage name (40), and stays unique", () => {
-  const service = 's'.repeat(20);
-  const a = breakglassReaderRoleName(service, `${'a'.repeat(39)}b`);
-  const b = breakglassReaderRoleName(service, `${'a'.repeat(39)}c`);
-  expect(a.length).toBeLessThanOrEqual(64);
-  expect(a).not.toBe(b);
-  expect(breakglassReaderRoleName('svc', 'prod-eu-west-1')).toBe('svc-prod-eu-west-1-bg-reader');
 });

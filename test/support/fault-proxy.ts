@@ -20,6 +20,8 @@ export interface ProxiedCall {
   readonly json?: unknown;
   /** The request body as text (a Query-protocol form, such as STS's `Action=AssumeRole&...`). */
   readonly text: string;
+  /** The request's headers (lower-case names): `authorization` names the access key that signed it. */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export type Fault =
@@ -64,12 +66,16 @@ export async function startFaultProxy(
       } catch {
         json = undefined;
       }
+      const requestHeaders: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers))
+        if (typeof v === 'string') requestHeaders[k] = v;
       const call: ProxiedCall = {
         method: req.method ?? 'GET',
         url: req.url ?? '/',
         operation: typeof target === 'string' ? target.split('.').pop() : undefined,
         json,
         text: body.toString('utf8'),
+        headers: requestHeaders,
       };
       calls.push(call);
       const fault = faultFor(call);
@@ -83,8 +89,8 @@ export async function startFaultProxy(
         return;
       }
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers))
-        if (typeof v === 'string' && k !== 'content-length') headers[k] = v;
+      for (const [k, v] of Object.entries(requestHeaders))
+        if (k !== 'content-length') headers[k] = v;
       // Bounded: moto answers in milliseconds; a hung upstream must not hang the test.
       fetch(`${upstream}${call.url}`, {
         method: call.method,

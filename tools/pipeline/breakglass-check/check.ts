@@ -1,6 +1,5 @@
 import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { CodePipelineClient, GetPipelineStateCommand } from '@aws-sdk/client-codepipeline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
@@ -26,7 +25,9 @@ import {
   parseObjects,
   showValue,
 } from '../../common/manifest-objects';
+import { isMissingStack } from '../../common/missing-stack';
 import type { Output } from '../../common/output';
+import { type RecordsLocation, recordsSessionPolicy, stackSessionPolicy } from './sessions';
 
 /**
  * The deploy's breakglass check: before an environment is deployed, is a breakglass change
@@ -35,8 +36,11 @@ import type { Output } from '../../common/output';
  * an operator reconciles it (`npm run breakglass -- --env <stage> --reconcile <run id>`).
  * docs/decisions/0032-drift-and-the-breakglass-block.md.
  *
- * Per environment: PASS (nothing outstanding, or the commit carries it), BLOCKED, or could not
- * check (which blocks too: a check that could not read the records has not shown the deploy safe).
+ * It reads each environment through the CDK bootstrap lookup role of the environment's account and
+ * region, which exists before the environment's stack does, narrowed by a session policy to the
+ * reads it makes (sessions.ts). Per environment: PASS (its stack does not exist, nothing is
+ * outstanding, or the commit carries it), BLOCKED, or could not check (which blocks too: a check
+ * that could not read the records of a stack that exists has not shown the deploy safe).
  */
 export type CheckVerdict = 'PASS' | 'BLOCKED' | 'UNCHECKED';
 
@@ -47,9 +51,8 @@ export interface EnvironmentVerdict {
 }
 
 export interface CheckDeps {
-  /** STS in the pipeline's region, with the action's own credentials. */
+  /** STS with the action's own credentials. */
   readonly sts: () => STSClient;
-  readonly codePipeline: (region: string) => CodePipelineClient;
   readonly clients: (
     region: string,
     credentials: Credentials,
@@ -64,29 +67,48 @@ const ENV_OUTPUTS = {
   key: 'ManifestObjectKey',
 } as const;
 
-/** The stage's latest execution status, or undefined when it never ran (GetPipelineState, stageStates[].latestExecution). */
-async function stageStatus(
+/** AWS's error name and message, on one line. */
+function reason(e: unknown): string {
+  const message = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim();
+  return `${awsErrorName(e) ?? (e instanceof Error ? e.name : 'Error')}: ${message}`;
+}
+
+/** A session in the environment's lookup role, allowed only what `policy` allows. */
+async function assumeLookupRole(
+  target: BreakglassCheckTarget,
+  purpose: string,
+  policy: unknown,
   deps: CheckDeps,
-  targets: BreakglassCheckTargets,
-  stageName: string,
   control: RunControl,
-): Promise<string | undefined> {
-  const res = await control.call(`reading the state of pipeline ${targets.pipelineName}`, (s) =>
-    deps
-      .codePipeline(targets.pipelineRegion)
-      .send(new GetPipelineStateCommand({ name: targets.pipelineName }), { abortSignal: s }),
+): Promise<Credentials> {
+  const res = await control.call(`assuming ${target.lookupRoleArn}`, (s) =>
+    deps.sts().send(
+      new AssumeRoleCommand({
+        RoleArn: target.lookupRoleArn,
+        RoleSessionName: `breakglass-check-${purpose}-${target.stageName}`.slice(0, 64),
+        DurationSeconds: 900,
+        Policy: JSON.stringify(policy),
+      }),
+      { abortSignal: s },
+    ),
   );
-  return res.stageStates?.find((st) => st.stageName === stageName)?.latestExecution?.status;
+  const c = res.Credentials;
+  if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error('AssumeRole returned no credentials');
+  return {
+    accessKeyId: c.AccessKeyId,
+    secretAccessKey: c.SecretAccessKey,
+    sessionToken: c.SessionToken,
+  };
 }
 
 async function checkEnvironment(
   target: BreakglassCheckTarget,
-  targets: BreakglassCheckTargets,
   baseDir: string,
   deps: CheckDeps,
   control: RunControl,
 ): Promise<EnvironmentVerdict> {
   const env = target.stageName;
+  const where = `${target.account}/${target.region}`;
   const result = (verdict: CheckVerdict, ...lines: string[]): EnvironmentVerdict => ({
     stageName: env,
     verdict,
@@ -95,89 +117,72 @@ async function checkEnvironment(
   const unchecked = (why: string) =>
     result(
       'UNCHECKED',
-      `could not check ${env}: ${why}. The deploy is held until the check can read the environment's breakglass records.`,
+      `could not check ${env}: ${why}. The deploy is held until the check can read the environment's breakglass records (docs/runbooks/breakglass.md, "The check could not check").`,
     );
-
-  // 1. The environment's reader role (its stack creates it: absent before the first deployment).
-  let credentials: Credentials;
-  try {
-    const res = await control.call(`assuming ${target.roleArn}`, (s) =>
-      deps.sts().send(
-        new AssumeRoleCommand({
-          RoleArn: target.roleArn,
-          RoleSessionName: `breakglass-check-${env}`.slice(0, 64),
-          DurationSeconds: 900,
-        }),
-        { abortSignal: s },
-      ),
-    );
-    const c = res.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey)
-      throw new Error('AssumeRole returned no credentials');
-    credentials = {
-      accessKeyId: c.AccessKeyId,
-      secretAccessKey: c.SecretAccessKey,
-      sessionToken: c.SessionToken,
-    };
-  } catch (e) {
-    if (isStop(e)) throw e;
-    let status: string | undefined;
+  const session = async (purpose: string, policy: unknown) => {
     try {
-      status = await stageStatus(deps, targets, target.pipelineStageName, control);
-    } catch (stateError) {
-      if (isStop(stateError)) throw stateError;
-      return unchecked(
-        `${describeAwsError(e, `assuming ${target.roleArn}`)}, and ${describeAwsError(stateError, 'reading the pipeline state')}`,
-      );
+      return { credentials: await assumeLookupRole(target, purpose, policy, deps, control) };
+    } catch (e) {
+      if (isStop(e)) throw e;
+      return {
+        problem: unchecked(
+          `cannot assume the bootstrap lookup role ${target.lookupRoleArn}: ${reason(e)} (is ${where} bootstrapped, trusting the pipeline account with \`cdk bootstrap --trust\`? \`npm run preflight\` checks it)`,
+        ),
+      };
     }
-    if (status !== 'Succeeded')
-      return result(
-        'PASS',
-        `${env}: not deployed yet as far as this pipeline knows (stage ${target.pipelineStageName}: ${status ?? 'never ran'}; ${target.roleArn} cannot be assumed before its stack exists): no breakglass records to check`,
-      );
-    return unchecked(
-      `${describeAwsError(e, `assuming ${target.roleArn}`)}, although stage ${target.pipelineStageName} has deployed it (its stack creates the role)`,
-    );
-  }
-  const { dynamodb, s3, cloudFormation } = deps.clients(target.region, credentials);
+  };
 
-  // 2. Where its records and stored manifest are: the stack's outputs.
+  // 1. Its stack: where its records and stored manifest are (the stack's outputs), or that it
+  //    does not exist, so nothing of the environment is deployed and no record can exist.
+  const first = await session('stack', stackSessionPolicy(target));
+  if (first.problem) return first.problem;
   let outputs: Record<string, string>;
+  let status: string | undefined;
   try {
     const res = await control.call(`reading the outputs of ${target.stackName}`, (s) =>
-      cloudFormation.send(new DescribeStacksCommand({ StackName: target.stackName }), {
-        abortSignal: s,
-      }),
+      deps
+        .clients(target.region, first.credentials)
+        .cloudFormation.send(new DescribeStacksCommand({ StackName: target.stackName }), {
+          abortSignal: s,
+        }),
     );
+    status = res.Stacks?.[0]?.StackStatus;
     outputs = Object.fromEntries(
       (res.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']),
     );
   } catch (e) {
     if (isStop(e)) throw e;
-    if (/does not exist/.test((e as Error).message))
+    if (isMissingStack(e))
       return result(
         'PASS',
-        `${env}: stack ${target.stackName} does not exist: nothing deployed, nothing to check`,
+        `${env}: stack ${target.stackName} does not exist in ${where}: nothing of ${env} is deployed yet, so no breakglass change can be outstanding there`,
       );
     return unchecked(describeAwsError(e, `reading the outputs of ${target.stackName}`));
   }
   const missing = Object.values(ENV_OUTPUTS).filter((k) => !outputs[k]);
   if (missing.length > 0)
-    return unchecked(`stack ${target.stackName} has no output ${missing.join(', ')}`);
+    return unchecked(
+      `stack ${target.stackName} (${status ?? 'status unknown'}) has no output ${missing.join(', ')}, so where its breakglass records are is not known`,
+    );
+  const records: RecordsLocation = {
+    table: outputs[ENV_OUTPUTS.table],
+    bucket: outputs[ENV_OUTPUTS.bucket],
+    key: outputs[ENV_OUTPUTS.key],
+  };
+
+  // 2. A session for exactly those: the table, the manifest object, its bucket's listing.
+  const second = await session('records', recordsSessionPolicy(target, records));
+  if (second.problem) return second.problem;
+  const { dynamodb, s3 } = deps.clients(target.region, second.credentials);
 
   // 3. What S3 holds now (its version, and the breakglass run that wrote it, if one did).
   let stored: StoredManifest;
+  const object = `s3://${records.bucket}/${records.key}`;
   try {
-    const head = await control.call(
-      `reading s3://${outputs[ENV_OUTPUTS.bucket]}/${outputs[ENV_OUTPUTS.key]}`,
-      (s) =>
-        s3.send(
-          new HeadObjectCommand({
-            Bucket: outputs[ENV_OUTPUTS.bucket],
-            Key: outputs[ENV_OUTPUTS.key],
-          }),
-          { abortSignal: s },
-        ),
+    const head = await control.call(`reading ${object}`, (s) =>
+      s3.send(new HeadObjectCommand({ Bucket: records.bucket, Key: records.key }), {
+        abortSignal: s,
+      }),
     );
     stored = {
       versionId: head.VersionId ?? 'null',
@@ -185,23 +190,30 @@ async function checkEnvironment(
     };
   } catch (e) {
     if (isStop(e)) throw e;
-    if (awsErrorName(e) === 'NotFound' || awsErrorName(e) === 'NoSuchKey') stored = {};
-    else return unchecked(describeAwsError(e, `reading the stored manifest of ${env}`));
+    const httpStatus = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    // A 404 is "not there" only because the session may list the bucket (sessions.ts).
+    if (awsErrorName(e) === 'NotFound' || awsErrorName(e) === 'NoSuchKey' || httpStatus === 404)
+      stored = {};
+    else if (httpStatus === 403)
+      return unchecked(
+        `S3 answered 403 Forbidden to HeadObject of ${object} (a HEAD answer carries no reason): the read is denied (a bucket policy, an SCP, a permissions boundary on the lookup role), or the object does not exist and s3:ListBucket on the bucket is denied, which makes S3 answer 403 instead of 404`,
+      );
+    else return unchecked(describeAwsError(e, `reading the stored manifest of ${env} (${object})`));
   }
 
   // 4. Its breakglass records, and which of them are outstanding.
-  let records: AuditRecord[];
+  let found: AuditRecord[];
   try {
-    records = await queryRecords(dynamodb, outputs[ENV_OUTPUTS.table], env, control);
+    found = await queryRecords(dynamodb, records.table, env, control);
   } catch (e) {
     if (isStop(e)) throw e;
     return unchecked((e as Error).message);
   }
-  const outstanding = outstandingChanges(records, stored);
+  const outstanding = outstandingChanges(found, stored);
   if (outstanding.length === 0)
     return result(
       'PASS',
-      `${env}: no outstanding breakglass change (${records.length} records read)`,
+      `${env}: no outstanding breakglass change (${found.length} records read)`,
     );
 
   // 5. Does the commit being deployed carry each of them?
@@ -269,7 +281,7 @@ export class CouldNotCheckError extends Error {
   }
 }
 
-/** Credentials of the environment's reader role. */
+/** Credentials of a session in the environment's bootstrap lookup role. */
 export interface Credentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
@@ -304,7 +316,7 @@ export async function runCheck(
   let exit = 0;
   for (const name of environments) {
     const target = targets.environments.find((t) => t.stageName === name) as BreakglassCheckTarget;
-    const v = await checkEnvironment(target, targets, baseDir, deps, control);
+    const v = await checkEnvironment(target, baseDir, deps, control);
     for (const line of v.lines) {
       if (v.verdict === 'PASS') out.out(line);
       else out.err(line);

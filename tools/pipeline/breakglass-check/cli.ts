@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
@@ -58,7 +57,6 @@ export async function main(argv: readonly string[], deps?: Partial<CheckDeps>): 
           flags.targets ?? BREAKGLASS_CHECK_TARGETS,
           {
             sts: deps?.sts ?? (() => new STSClient({})),
-            codePipeline: deps?.codePipeline ?? ((region) => new CodePipelineClient({ region })),
             clients:
               deps?.clients ??
               ((region, credentials) => ({

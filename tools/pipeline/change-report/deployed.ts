@@ -7,6 +7,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { parse as parseYaml } from 'yaml';
 import type { AssemblyStack, Template } from './assembly';
 import type { DeployedState } from './report';
+import { isMissingStack } from '../../common/missing-stack';
 
 /**
  * Reads what is deployed for a stack, through the CDK bootstrap's lookup role of the stack's
@@ -74,15 +75,6 @@ export function resolveRoleArn(arn: string, partition: string): string {
   if (resolved.includes('${'))
     throw new Error(`the lookup role ARN ${arn} has a placeholder this tool cannot fill`);
   return resolved;
-}
-
-/** DescribeStacks answers a missing stack with ValidationError "Stack with id X does not exist" (API_DescribeStacks). */
-export function isMissingStack(e: unknown): boolean {
-  const err = e as AwsError;
-  return (
-    (err.name === 'ValidationError' || err.Code === 'ValidationError') &&
-    /does not exist/i.test(err.message ?? '')
-  );
 }
 
 function parseTemplate(body: string): Template {

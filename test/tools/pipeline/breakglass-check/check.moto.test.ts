@@ -6,19 +6,23 @@ import {
   CreateStackCommand,
   UpdateStackCommand,
 } from '@aws-sdk/client-cloudformation';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import {
   BREAKGLASS_CHECK_DIR,
   BREAKGLASS_CHECK_TARGETS,
   type BreakglassCheckTargets,
+  allEnvironments,
   findEnvironment,
   loadConfig,
 } from '../../../../lib/config';
+import { bootstrapRoleArn } from '../../../../lib/config/bootstrap';
 import { toolBuildOptions } from '../../../../tools/pipeline/bundle';
 import { type Fault, type FaultProxy, startFaultProxy } from '../../../support/fault-proxy';
 import { motoAvailable, motoEnv } from '../../../support/moto';
 import { REPO_ROOT } from '../../../support/paths';
+import { type SessionStandIn, sessionStandIn } from '../../../support/session-stand-in';
+import { synthesize } from '../../../support/synth';
 import { runNode } from '../image-gate/run-node';
 import {
   CONFIG,
@@ -32,12 +36,17 @@ import {
 /**
  * issue 26: the next deploy of an environment changed by breakglass is blocked before it starts,
  * naming the breakglass record, until git carries the change or it is reconciled. The bundled
- * check (what the pipeline runs) against moto_server: real breakglass runs write the records,
- * moto holds the stack's outputs, S3 and the table. CodePipeline's GetPipelineState, which moto
- * does not emulate, and an AssumeRole that IAM refuses are answered by the fault proxy in the
- * services' documented wire formats:
- * https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetPipelineState.html
- * https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html (Errors; CommonErrors: AccessDenied, 403)
+ * check (what the pipeline runs) on the targets the synth writes, against moto_server: real
+ * breakglass runs write the records, moto holds the stack's outputs, S3 and the table.
+ *
+ * What moto does not decide, test/support/session-stand-in.ts does, in front of it, as AWS
+ * documents it: which roles exist to be assumed (the CDK bootstrap lookup role exists from
+ * `cdk bootstrap` on; a role an environment's stack creates exists only once that stack is
+ * deployed with it), what a session may do (the role's ReadOnlyAccess narrowed by the session
+ * policy), and S3's 403 for a missing object when the session may not list the bucket
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html). CodePipeline's
+ * GetPipelineState, which moto does not emulate, is answered in its documented wire format for
+ * code that asks it (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetPipelineState.html).
  */
 const haveMoto = motoAvailable();
 const describeMoto = haveMoto ? describe : describe.skip;
@@ -51,8 +60,15 @@ describeMoto(
     let bundle: string;
     let bundleDir: string;
     let proxy: FaultProxy | undefined;
+    let iam: SessionStandIn;
+    /** What the synth writes for the check (the cloud assembly's breakglass-check/targets.json). */
+    let synthesized: BreakglassCheckTargets;
+    /** Objects the test deleted from moto (the stand-in answers their HEAD as S3 would). */
+    const deleted = new Set<string>();
     const config = loadConfig({ contextValue: CONFIG, cwd: REPO_ROOT });
     const env = findEnvironment(config, ENV);
+    /** An environment of a later wave: the harness never deploys its stack. */
+    const NEW_ENV = allEnvironments(config).find((e) => e.stageName !== ENV)!;
 
     beforeAll(async () => {
       await h.start();
@@ -60,15 +76,28 @@ describeMoto(
       const options = toolBuildOptions(REPO_ROOT, bundleDir, 'breakglass-check');
       await build(options);
       bundle = options.outfile as string;
-    }, 60000);
+      const s = synthesize({
+        config: JSON.parse(fs.readFileSync(path.join(REPO_ROOT, CONFIG), 'utf8')),
+      });
+      synthesized = JSON.parse(
+        fs.readFileSync(path.join(s.outdir, BREAKGLASS_CHECK_TARGETS), 'utf8'),
+      ) as BreakglassCheckTargets;
+      fs.rmSync(s.outdir, { recursive: true, force: true });
+    }, 120000);
     afterAll(async () => {
       await proxy?.stop();
       await h.stop();
       fs.rmSync(bundleDir, { recursive: true, force: true });
     });
+    beforeEach(() => {
+      iam = sessionStandIn();
+      // `cdk bootstrap` creates the lookup role of every environment's account and region
+      // (lib/config/bootstrap.ts); nothing else exists to be assumed.
+      for (const e of allEnvironments(config)) iam.roles.add(bootstrapRoleArn('lookup', e, 'aws'));
+    });
 
     /** The environment's stack, as far as the check cares: its outputs. */
-    async function deployedStack(s: Seeded): Promise<void> {
+    async function deployedStack(s: Pick<Seeded, 'bucket' | 'key' | 'table'>): Promise<void> {
       const cfn = new CloudFormationClient({
         region: REGION,
         endpoint: h.endpoint,
@@ -94,61 +123,55 @@ describeMoto(
       }
     }
 
-    /** The cloud assembly's part the check reads: this commit renders `rendered` for the environment. */
-    function assembly(rendered: string): string {
+    /**
+     * The cloud assembly's part the check reads: the synthesized target of `stage`, and the
+     * manifests this commit renders for it (`rendered`).
+     */
+    function assembly(rendered: string, stage = ENV): string {
       const dir = fs.mkdtempSync(path.join(bundleDir, 'assembly-'));
       fs.mkdirSync(path.join(dir, BREAKGLASS_CHECK_DIR));
-      fs.writeFileSync(path.join(dir, BREAKGLASS_CHECK_DIR, `${ENV}.yaml`), rendered);
-      const targets: BreakglassCheckTargets = {
-        pipelineName: config.pipeline.name,
-        pipelineRegion: config.pipeline.region,
-        environments: [
-          {
-            stageName: ENV,
-            account: env.account,
-            region: env.region,
-            stackName: env.stackName,
-            roleArn: `arn:aws:iam::${env.account}:role/reader-of-${ENV}`,
-            pipelineStageName: env.pipelineStageName,
-            manifestFile: `${ENV}.yaml`,
-          },
-        ],
-      };
+      const target = synthesized.environments.find((e) => e.stageName === stage)!;
+      fs.writeFileSync(path.join(dir, BREAKGLASS_CHECK_DIR, target.manifestFile), rendered);
+      const targets: BreakglassCheckTargets = { ...synthesized, environments: [target] };
       fs.writeFileSync(path.join(dir, BREAKGLASS_CHECK_TARGETS), JSON.stringify(targets));
       return dir;
     }
 
+    /** GetPipelineState: every deploy stage's latest execution has `status` (none: never ran). */
     const pipelineState = (status?: string): Fault => ({
       kind: 'answer',
       status: 200,
       contentType: 'application/x-amz-json-1.1',
       body: JSON.stringify({
         pipelineName: config.pipeline.name,
-        stageStates: [
-          {
-            stageName: env.pipelineStageName,
-            ...(status ? { latestExecution: { pipelineExecutionId: 'e-1', status } } : {}),
-          },
-        ],
+        stageStates: allEnvironments(config).map((e) => ({
+          stageName: e.pipelineStageName,
+          ...(status ? { latestExecution: { pipelineExecutionId: 'e-1', status } } : {}),
+        })),
       }),
     });
-    const accessDenied: Fault = {
-      kind: 'answer',
-      status: 403,
-      contentType: 'text/xml',
-      body: `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::${config.pipeline.account}:assumed-role/check/x is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::${env.account}:role/reader-of-${ENV}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`,
-    };
 
-    /** The bundled check, every AWS call through the proxy (which forwards to moto unless `fault` answers). */
+    /**
+     * The bundled check, every AWS call through the proxy: `fault` first, then the IAM stand-in,
+     * then moto. The pipeline has released every stage unless `stageStatus` says otherwise.
+     */
     async function check(
       dir: string,
-      fault: (c: { operation?: string; text: string }) => Fault | undefined = () => undefined,
+      opts: {
+        fault?: (c: { operation?: string; method: string; text: string }) => Fault | undefined;
+        stageStatus?: string;
+        stage?: string;
+      } = {},
     ) {
       await proxy?.stop();
-      proxy = await startFaultProxy(h.endpoint, (c) =>
-        c.operation === 'GetPipelineState' ? (fault(c) ?? pipelineState('Succeeded')) : fault(c),
-      );
-      return runNode(bundle, ['--environments', ENV], {
+      proxy = await startFaultProxy(h.endpoint, (c) => {
+        const f = opts.fault?.(c);
+        if (f) return f;
+        if (c.operation === 'GetPipelineState')
+          return pipelineState('stageStatus' in opts ? opts.stageStatus : 'Succeeded');
+        return iam.rule(c, (bucket, key) => !deleted.has(`${bucket}/${key}`));
+      });
+      return runNode(bundle, ['--environments', opts.stage ?? ENV], {
         cwd: dir,
         env: motoEnv(proxy.endpoint, config.pipeline.region),
       });
@@ -237,29 +260,92 @@ describeMoto(
       expect(res.code).toBe(0);
     });
 
-    test('the reader role cannot be assumed before the first deployment: PASS, saying why', async () => {
-      const dir = assembly(MANIFESTS);
-      const res = await check(dir, (c) =>
-        c.text.includes('Action=AssumeRole')
-          ? accessDenied
-          : c.operation === 'GetPipelineState'
-            ? pipelineState(undefined)
-            : undefined,
-      );
+    test('an environment deployed by a version without the reader role, never changed by hand: PASS (the upgrade)', async () => {
+      // Its stack exists, with the audit table and the manifest, but no role of this check's own:
+      // the check reads through the bootstrap lookup role, which bootstrap created.
+      const s = await h.seed();
+      await deployedStack(s);
+      const res = await check(assembly(MANIFESTS));
+      expect(res.stderr).toBe('');
       expect(res.code).toBe(0);
-      expect(res.stdout).toContain(
-        `${ENV}: not deployed yet as far as this pipeline knows (stage ${env.pipelineStageName}: never ran;`,
-      );
+      expect(res.stdout).toContain(`${ENV}: no outstanding breakglass change (0 records read)`);
+      // every session was narrowed by a session policy, and the stand-in let each call through it
+      expect(iam.sessions.length).toBeGreaterThan(0);
+      for (const session of iam.sessions) {
+        expect(session.roleArn).toBe(bootstrapRoleArn('lookup', env, 'aws'));
+        expect(session.policy).toBeDefined();
+      }
     });
 
-    test('the reader role cannot be assumed although the stage has deployed: could not check (exit 3), never PASS', async () => {
-      const res = await check(assembly(MANIFESTS), (c) =>
-        c.text.includes('Action=AssumeRole') ? accessDenied : undefined,
+    test('a wave that already released gains an environment whose stack does not exist yet: PASS, saying why', async () => {
+      // The stage (the wave) has succeeded before; the new region's stack was never created.
+      const res = await check(assembly(MANIFESTS, NEW_ENV.stageName), {
+        stage: NEW_ENV.stageName,
+        stageStatus: 'Succeeded',
+      });
+      expect(res.code).toBe(0);
+      expect(res.stdout).toContain(
+        `${NEW_ENV.stageName}: stack ${NEW_ENV.stackName} does not exist in ${NEW_ENV.account}/${NEW_ENV.region}`,
       );
+      expect(res.stdout).toContain('breakglass-check: PASS');
+    });
+
+    test.each([['Failed'], ['Stopped'], ['Cancelled'], ['InProgress'], ['Succeeded'], [undefined]])(
+      'the environment cannot be read (the lookup role does not trust the pipeline account) while the stage is %s: could not check (exit 3), never PASS',
+      async (status) => {
+        const s = await h.seed();
+        await deployedStack(s);
+        iam.roles.clear();
+        const res = await check(assembly(MANIFESTS), { stageStatus: status });
+        expect(res.code).toBe(3);
+        expect(res.stderr).toContain(
+          `could not check ${ENV}: cannot assume the bootstrap lookup role ${bootstrapRoleArn('lookup', env, 'aws')}`,
+        );
+        expect(res.stderr).toContain('--trust');
+        expect(res.stdout).toContain('breakglass-check: COULD NOT CHECK');
+      },
+    );
+
+    test('the stack exists but its records cannot be read: could not check (exit 3), never PASS', async () => {
+      const s = await h.seed();
+      await deployedStack({ ...s, table: 'no-such-table' });
+      const res = await check(assembly(MANIFESTS), { stageStatus: 'Failed' });
       expect(res.code).toBe(3);
-      expect(res.stderr).toContain(`could not check ${ENV}: assuming arn:aws:iam::`);
-      expect(res.stderr).toContain('access denied');
+      expect(res.stderr).toContain(
+        `could not check ${ENV}: reading the breakglass records of ${ENV}`,
+      );
       expect(res.stdout).toContain('breakglass-check: COULD NOT CHECK');
+    });
+
+    test('the stored manifest is gone: S3 says 404 because the session may list the bucket (without it, 403), and the check goes on', async () => {
+      const s = await h.seed();
+      await deployedStack(s);
+      await h
+        .clients()
+        .s3(REGION)
+        .send(new DeleteObjectCommand({ Bucket: s.bucket, Key: s.key }));
+      deleted.add(`${s.bucket}/${s.key}`);
+      const res = await check(assembly(MANIFESTS));
+      expect(res.stderr).toBe('');
+      expect(res.code).toBe(0);
+      expect(res.stdout).toContain(`${ENV}: no outstanding breakglass change (0 records read)`);
+    });
+
+    test('S3 refuses to show the stored manifest (403): could not check, saying what a 403 from HeadObject can mean', async () => {
+      const s = await h.seed();
+      await deployedStack(s);
+      // e.g. a bucket policy or an SCP that denies the read: S3's HEAD answer has no body
+      const res = await check(assembly(MANIFESTS), {
+        fault: (c) =>
+          c.method === 'HEAD'
+            ? { kind: 'answer', status: 403, contentType: 'application/xml', body: '' }
+            : undefined,
+      });
+      expect(res.code).toBe(3);
+      expect(res.stderr).toContain(
+        `could not check ${ENV}: S3 answered 403 Forbidden to HeadObject of s3://${s.bucket}/${s.key}`,
+      );
+      expect(res.stderr).toContain('s3:ListBucket');
     });
   },
 );
