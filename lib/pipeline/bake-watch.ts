@@ -10,6 +10,12 @@ import { bakeReaderRoleArn } from './stage-conditions';
  * On `*`, not the alarm's ARN: DescribeAlarms returns composite alarms only to a caller allowed it
  * on `*` (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html).
  */
+/**
+ * Transient read errors in a row the watch tolerates after its first good read: with the 30 s
+ * poll and the CLI's own 3 attempts per read, about three minutes of an unreadable alarm.
+ */
+export const BAKE_TRANSIENT_ERRORS_DEFAULT = 5;
+
 export const BAKE_SESSION_POLICY = {
   Version: '2012-10-17',
   Statement: [{ Effect: 'Allow', Action: 'cloudwatch:DescribeAlarms', Resource: '*' }],
@@ -32,11 +38,21 @@ export const BAKE_SESSION_POLICY = {
  * GetPipelineExecution says whether it is a ROLLBACK. A rollback re-runs the stage to bring the
  * previous release back: nothing to bake, and the alarm may still show the bad release's ALARM.
  *
- * Everything that stops the watch from reading the alarm fails at once, saying what: a build the
- * pipeline does not show, a role it cannot assume, an alarm it cannot read or that is not there.
+ * Everything that stops the watch from reading the alarm before its first good read fails at
+ * once, saying what: a build the pipeline does not show, a role it cannot assume, an alarm it
+ * cannot read or that is not there. After a good read, a read (or a renewal of the role's session)
+ * that failed for a reason AWS calls transient is tolerated BAKE_TRANSIENT_ERRORS times in a row,
+ * each said in the log; one more fails the bake. Transient is what the AWS CLI's standard retry
+ * mode retries (throttling errors, HTTP 500/502/503/504, connection errors:
+ * https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-retries.html), which the script
+ * sets (the CLI v1 defaults to legacy): an error the CLI retried until it gave up carries
+ * "(reached max retries: N)", a connection error one of botocore's connection messages. Any other
+ * error (access denied, a missing alarm) still fails at once, and the bake never ends on a failed
+ * read: at the end, a good read decides.
  *
  * Inputs (environment): PIPELINE_NAME, ALARM_NAME, ALARM_REGION, ROLE_ARN, BAKE_MINUTES (validated
- * config), BAKE_POLL_SECONDS (30; tests set 0), and CODEBUILD_BUILD_ID, which CodeBuild sets
+ * config), BAKE_TRANSIENT_ERRORS (BAKE_TRANSIENT_ERRORS_DEFAULT), BAKE_POLL_SECONDS (30; tests set
+ * 0), BAKE_RENEW_SECONDS (1800: when the hour-long session is renewed; tests set 0), and CODEBUILD_BUILD_ID, which CodeBuild sets
  * (https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-env-vars.html).
  */
 export const BAKE_WATCH_SCRIPT = `
@@ -46,6 +62,8 @@ case "$build" in
   "" | *[!A-Za-z0-9_.:-]*) bake_fail "CODEBUILD_BUILD_ID '$build' is not a CodeBuild build id: cannot tell which pipeline execution this build belongs to" ;;
 esac
 errors=$(mktemp)
+export AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=3
+transient() { grep -qE '\\(reached max retries: [0-9]+\\)|Could not connect to the endpoint URL|Connection was closed before we received a valid response|Read timeout on endpoint URL|Connect timeout on endpoint URL' "$errors"; }
 execution=$(aws codepipeline get-pipeline-state --name "$PIPELINE_NAME" --query "stageStates[?actionStates[?latestExecution.externalExecutionId=='$build']].latestExecution.pipelineExecutionId | [0]" --output text 2>"$errors") || bake_fail "cannot read the state of pipeline $PIPELINE_NAME: $(cat "$errors")"
 if [ -z "$execution" ] || [ "$execution" = "None" ]; then
   bake_fail "no action of pipeline $PIPELINE_NAME is running build $build: cannot tell a rollback from a release, so not baking blind"
@@ -56,25 +74,46 @@ if [ "$type" = "ROLLBACK" ]; then
 else
   echo "execution $execution ($type): baking \${BAKE_MINUTES} min behind $ALARM_NAME ($ALARM_REGION)"
   poll=\${BAKE_POLL_SECONDS:-30}
+  limit=\${BAKE_TRANSIENT_ERRORS:-${BAKE_TRANSIENT_ERRORS_DEFAULT}}
   deadline=$(( $(date +%s) + BAKE_MINUTES * 60 ))
   renew=0
   state=UNKNOWN
+  good=0
+  misses=0
+  # After a good read, a transient failure of "$1" is logged and tolerated up to $limit in a row.
+  tolerated() {
+    [ "$good" -gt 0 ] && transient || return 1
+    misses=$(( misses + 1 ))
+    if [ "$misses" -gt "$limit" ]; then
+      bake_fail "cannot read composite alarm $ALARM_NAME in $ALARM_REGION as $ROLE_ARN: $misses transient errors in a row (at most $limit are tolerated), the last one $1: $(cat "$errors")"
+    fi
+    echo "$(date -u +%H:%M:%S) transient error $misses of $limit in a row tolerated, $1: $(tr '\\n' ' ' < "$errors")"
+  }
   while :; do
     now=$(date +%s)
     if [ "$now" -ge "$renew" ]; then
-      creds=$(aws sts assume-role --role-arn "$ROLE_ARN" --role-session-name "bake-$execution" --policy '${JSON.stringify(BAKE_SESSION_POLICY)}' --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text 2>"$errors") || bake_fail "cannot assume $ROLE_ARN: $(cat "$errors") (is the account bootstrapped with --trust for the pipeline account? The preflight checks it.)"
-      read -r key secret token <<< "$creds"
-      renew=$(( now + 1800 ))
+      if creds=$(aws sts assume-role --role-arn "$ROLE_ARN" --role-session-name "bake-$execution" --policy '${JSON.stringify(BAKE_SESSION_POLICY)}' --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text 2>"$errors"); then
+        read -r key secret token <<< "$creds"
+        renew=$(( now + \${BAKE_RENEW_SECONDS:-1800} ))
+      elif ! tolerated "renewing the session in $ROLE_ARN (the current one lasts an hour)"; then
+        bake_fail "cannot assume $ROLE_ARN: $(cat "$errors") (is the account bootstrapped with --trust for the pipeline account? The preflight checks it.)"
+      fi
     fi
-    state=$(AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret" AWS_SESSION_TOKEN="$token" aws cloudwatch describe-alarms --region "$ALARM_REGION" --alarm-names "$ALARM_NAME" --alarm-types CompositeAlarm --query 'CompositeAlarms[0].StateValue' --output text 2>"$errors") || bake_fail "cannot read composite alarm $ALARM_NAME in $ALARM_REGION as $ROLE_ARN: $(cat "$errors")"
-    if [ -z "$state" ] || [ "$state" = "None" ]; then
-      bake_fail "composite alarm $ALARM_NAME not found in account $(echo "$ROLE_ARN" | cut -d: -f5), region $ALARM_REGION (read as $ROLE_ARN): is the environment deployed there?"
+    if read_state=$(AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret" AWS_SESSION_TOKEN="$token" aws cloudwatch describe-alarms --region "$ALARM_REGION" --alarm-names "$ALARM_NAME" --alarm-types CompositeAlarm --query 'CompositeAlarms[0].StateValue' --output text 2>"$errors"); then
+      if [ -z "$read_state" ] || [ "$read_state" = "None" ]; then
+        bake_fail "composite alarm $ALARM_NAME not found in account $(echo "$ROLE_ARN" | cut -d: -f5), region $ALARM_REGION (read as $ROLE_ARN): is the environment deployed there?"
+      fi
+      state=$read_state
+      good=$(( good + 1 ))
+      misses=0
+      echo "$(date -u +%H:%M:%S) $ALARM_NAME ($ALARM_REGION): $state, $(( (deadline - now + 59) / 60 )) min of bake left"
+      if [ "$state" = "ALARM" ]; then
+        bake_fail "$ALARM_NAME is in ALARM during the bake: failing, the stage rolls back (docs/runbooks/alarm-rollback.md)"
+      fi
+      if [ "$now" -ge "$deadline" ]; then break; fi
+    elif ! tolerated "reading $ALARM_NAME"; then
+      bake_fail "cannot read composite alarm $ALARM_NAME in $ALARM_REGION as $ROLE_ARN: $(cat "$errors")"
     fi
-    echo "$(date -u +%H:%M:%S) $ALARM_NAME ($ALARM_REGION): $state, $(( (deadline - now + 59) / 60 )) min of bake left"
-    if [ "$state" = "ALARM" ]; then
-      bake_fail "$ALARM_NAME is in ALARM during the bake: failing, the stage rolls back (docs/runbooks/alarm-rollback.md)"
-    fi
-    if [ "$now" -ge "$deadline" ]; then break; fi
     sleep "$poll"
   done
   if [ "$state" != "OK" ]; then
@@ -109,6 +148,7 @@ export function bakeWatchFor(target: BakeTarget): {
       ALARM_REGION: env.region,
       ROLE_ARN: bakeReaderRoleArn(env),
       BAKE_MINUTES: String(env.bake.minutes),
+      BAKE_TRANSIENT_ERRORS: String(BAKE_TRANSIENT_ERRORS_DEFAULT),
     },
     policy: [
       new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [bakeReaderRoleArn(env)] }),

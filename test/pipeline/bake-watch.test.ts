@@ -147,6 +147,7 @@ describe('the bake watch', () => {
     aws.roles = new Set([LOOKUP_ROLE]);
     aws.compositeAlarms = new Map();
     aws.describeAlarmsError = undefined;
+    aws.assumeRoleAnswers = undefined;
     aws.pipeline = pipelineRunning(STANDARD, 'STANDARD');
   });
   const it = ok ? test : test.skip;
@@ -247,6 +248,90 @@ describe('the bake watch', () => {
     expect(r.status).toBe(1);
     expect(r.out).toContain(`cannot read composite alarm ${ALARM} in ${REGION}`);
     expect(r.out).toContain('AccessDenied');
+  });
+
+  // After the first good read, a read that fails for a reason AWS calls transient does not fail
+  // the bake at once: the AWS CLI's standard retry mode (which the script sets) retries throttling
+  // errors, 500/502/503/504 and connection errors, and tags an error it gave up on after its
+  // attempts "(reached max retries: N)" (https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-retries.html);
+  // the watch then tolerates BAKE_TRANSIENT_ERRORS such failed reads in a row. Every fault below is
+  // given ATTEMPTS times: once per attempt of one CLI call.
+  const ATTEMPTS = 3; // standard mode's default max_attempts, which the script sets
+  const THROTTLED = { status: 400, code: 'Throttling', message: 'Rate exceeded' };
+  const UNAVAILABLE = { status: 503, code: 'ServiceUnavailable', message: 'Service Unavailable' };
+  const times = <T>(n: number, x: T): T[] => Array.from({ length: n }, () => x);
+
+  it('after a good read, transient errors in a row (throttling, a 503, a dropped connection) are tolerated and the watch goes on', async () => {
+    aws.compositeAlarms.set(`${ENV_ACCOUNT}/${REGION}/${ALARM}`, [
+      'OK',
+      ...times(ATTEMPTS, THROTTLED),
+      ...times(ATTEMPTS, UNAVAILABLE),
+      ...times(ATTEMPTS, 'drop' as const),
+      'OK',
+      'ALARM',
+    ]);
+    const r = await bake({ BAKE_MINUTES: '1', BAKE_TRANSIENT_ERRORS: '3' });
+    expect(r.killed).toBe(false);
+    // it watched past the errors: the ALARM after them is what failed the bake
+    expect(r.out).toContain(`${ALARM} is in ALARM during the bake: failing`);
+    expect(r.out).not.toContain('cannot read composite alarm');
+    expect(r.out.match(/transient error 1 of 3 in a row/g)).toHaveLength(1);
+    expect(r.out).toContain('transient error 3 of 3 in a row');
+    expect(r.out).toContain('Throttling');
+    expect(r.out).toContain('ServiceUnavailable');
+    expect(r.out).toContain('Connection was closed before we received a valid response');
+    expect(r.status).toBe(1);
+  }, 60_000);
+
+  it('after a good read, a renewal of the session that is throttled is tolerated too: the current session still lasts', async () => {
+    aws.assumeRoleAnswers = ['ok', ...times(ATTEMPTS, THROTTLED), 'ok'];
+    aws.compositeAlarms.set(`${ENV_ACCOUNT}/${REGION}/${ALARM}`, ['OK', 'OK', 'ALARM']);
+    const r = await bake({
+      BAKE_MINUTES: '1',
+      BAKE_TRANSIENT_ERRORS: '3',
+      BAKE_RENEW_SECONDS: '0',
+    });
+    expect(r.killed).toBe(false);
+    expect(r.out).toContain(
+      `transient error 1 of 3 in a row tolerated, renewing the session in ${LOOKUP_ROLE}`,
+    );
+    expect(r.out).toContain(`${ALARM} is in ALARM during the bake: failing`);
+    expect(r.status).toBe(1);
+  }, 60_000);
+
+  it('transient errors past the bound fail the bake, saying how many and the last error', async () => {
+    aws.compositeAlarms.set(`${ENV_ACCOUNT}/${REGION}/${ALARM}`, ['OK', THROTTLED]);
+    const r = await bake({ BAKE_MINUTES: '30', BAKE_TRANSIENT_ERRORS: '2' });
+    expect(r.killed).toBe(false);
+    expect(r.status).toBe(1);
+    expect(r.out).toContain(
+      `cannot read composite alarm ${ALARM} in ${REGION} as ${LOOKUP_ROLE}: 3 transient errors in a row (at most 2 are tolerated)`,
+    );
+    expect(r.out).toContain('Throttling');
+    // one good read, then three CLI calls of ATTEMPTS attempts each
+    expect(ops(r).filter((o) => o === 'monitoring:DescribeAlarms')).toHaveLength(1 + 3 * ATTEMPTS);
+  }, 60_000);
+
+  it('before the first good read, a transient error fails at once: a missing or unreadable alarm is never waited out', async () => {
+    aws.compositeAlarms.set(`${ENV_ACCOUNT}/${REGION}/${ALARM}`, [THROTTLED]);
+    const r = await bake({ BAKE_MINUTES: '30', BAKE_TRANSIENT_ERRORS: '5' });
+    expect(r.killed).toBe(false);
+    expect(r.status).toBe(1);
+    expect(r.out).toContain(`cannot read composite alarm ${ALARM} in ${REGION}`);
+    expect(r.out).not.toContain('transient error 1 of');
+  });
+
+  it('after a good read, an error that is not transient (access denied) fails at once', async () => {
+    aws.compositeAlarms.set(`${ENV_ACCOUNT}/${REGION}/${ALARM}`, [
+      'OK',
+      { status: 403, code: 'AccessDenied', message: 'not authorized' },
+    ]);
+    const r = await bake({ BAKE_MINUTES: '30', BAKE_TRANSIENT_ERRORS: '5' });
+    expect(r.killed).toBe(false);
+    expect(r.status).toBe(1);
+    expect(r.out).toContain(`cannot read composite alarm ${ALARM} in ${REGION}`);
+    expect(r.out).toContain('AccessDenied');
+    expect(ops(r).filter((o) => o === 'monitoring:DescribeAlarms')).toHaveLength(2);
   });
 
   it('a role that cannot be assumed fails at once with a hint', async () => {

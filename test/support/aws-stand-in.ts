@@ -29,6 +29,12 @@ import type { AddressInfo } from 'node:net';
 
 export type AlarmState = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
 
+/**
+ * A DescribeAlarms answer that is not an alarm: an error AWS answers with (`status`, `code`), or
+ * `drop`, a connection closed before any answer (a network fault).
+ */
+export type AlarmFault = { status: number; code: string; message: string } | 'drop';
+
 export interface StandInPipeline {
   readonly name: string;
   /** GetPipelineState's stageStates: per stage, its latest execution and its actions' latest build ids. */
@@ -55,12 +61,14 @@ export interface AwsStandIn {
   readonly calls: Call[];
   /** Roles AssumeRole accepts, with their account. */
   roles: Set<string>;
+  /** What each AssumeRole of an accepted role gets, in order (the last repeats). @default always 'ok' */
+  assumeRoleAnswers?: Array<'ok' | AlarmFault>;
   pipeline?: StandInPipeline;
   /**
-   * Composite alarms by `<account>/<region>/<name>`: the state each DescribeAlarms returns, in
-   * order; the last one repeats.
+   * Composite alarms by `<account>/<region>/<name>`: what each DescribeAlarms request (each HTTP
+   * attempt, so each retry of the CLI too) gets, in order: a state, or a fault; the last repeats.
    */
-  compositeAlarms: Map<string, AlarmState[]>;
+  compositeAlarms: Map<string, Array<AlarmState | AlarmFault>>;
   /** When set, DescribeAlarms answers this error (code, message) instead. */
   describeAlarmsError?: { code: string; message: string };
   stop(): Promise<void>;
@@ -202,6 +210,11 @@ export async function startAwsStandIn(): Promise<AwsStandIn> {
             'AccessDenied',
             `User: arn:aws:sts::111111111111:assumed-role/build/x is not authorized to perform: sts:AssumeRole on resource: ${role}`,
           );
+        const answer = state.assumeRoleAnswers?.[0] ?? 'ok';
+        if (state.assumeRoleAnswers && state.assumeRoleAnswers.length > 1)
+          state.assumeRoleAnswers.shift();
+        if (answer === 'drop') return void req.socket.destroy();
+        if (answer !== 'ok') return error(answer.status, ns, answer.code, answer.message);
         const account = role.split(':')[4];
         const key = `ASIA${randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase()}`;
         sessions.set(key, { account, policy: params.Policy });
@@ -222,10 +235,17 @@ export async function startAwsStandIn(): Promise<AwsStandIn> {
           .filter(([k]) => k.startsWith('AlarmNames.member.'))
           .map(([, v]) => v);
         const visible = allowsDescribeAlarmsOnStarOnly(session?.policy);
+        const queue = names.map((n) => state.compositeAlarms.get(`${account}/${region}/${n}`));
+        const head = queue[0]?.[0];
+        if (visible && (head === 'drop' || typeof head === 'object')) {
+          if (queue[0]!.length > 1) queue[0]!.shift();
+          if (head === 'drop') return void req.socket.destroy();
+          return error(head.status, ns, head.code, head.message);
+        }
         const alarms = names.flatMap((name) => {
           const states = state.compositeAlarms.get(`${account}/${region}/${name}`);
           if (!states || !visible) return [];
-          const now = states.length > 1 ? states.shift()! : states[0];
+          const now = (states.length > 1 ? states.shift()! : states[0]) as AlarmState;
           return [
             {
               AlarmName: name,
