@@ -62,6 +62,13 @@ export const bakeSchema = z.strictObject({
     .min(1, 'must be at least 1')
     .max(60, 'must be at most 60')
     .optional(),
+  /**
+   * Whether the stage's OnSuccess condition carries a CloudWatchAlarm rule on this environment's
+   * bake alarm (rolls the stage back if the alarm is still in ALARM after the grace period). Off
+   * only for accounts where the rule cannot be used; the bake watch still owns the bake.
+   * @default true
+   */
+  alarmRule: z.boolean().optional(),
 });
 
 export type BakeInput = z.input<typeof bakeSchema>;
@@ -73,6 +80,7 @@ export interface BakeSettings {
   readonly p99LatencyMs: number;
   readonly periodSeconds: number;
   readonly evaluationPeriods: number;
+  readonly alarmRule: boolean;
 }
 
 /** Defaults per kind: pre-prod bakes shorter and alarms sooner than prod. docs/configuration.md lists the same values. */
@@ -83,6 +91,7 @@ export const BAKE_DEFAULTS: Record<'preprod' | 'prod', BakeSettings> = {
     p99LatencyMs: 500,
     periodSeconds: 60,
     evaluationPeriods: 3,
+    alarmRule: true,
   },
   prod: {
     minutes: 30,
@@ -90,6 +99,7 @@ export const BAKE_DEFAULTS: Record<'preprod' | 'prod', BakeSettings> = {
     p99LatencyMs: 500,
     periodSeconds: 60,
     evaluationPeriods: 5,
+    alarmRule: true,
   },
 };
 

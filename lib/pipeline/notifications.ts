@@ -209,8 +209,8 @@ export interface HeldWave {
  * have deployment windows, that approving releases them unattended when their window opens.
  * CodePipeline resolves the variables in the approval's CustomData when the action runs
  * (https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html); the
- * approval stage is entered only after pre-prod's OnSuccess condition passed, so reaching it means
- * pre-prod baked with its alarm OK.
+ * approval stage is entered only after pre-prod's bake watch (and its OnSuccess condition, unless
+ * `bake.alarmRule` is false) passed, so reaching it means pre-prod baked with its alarm OK.
  *
  * A window does not fail a wave outside it: the DeploymentWindow rule holds the stage until the
  * window opens, and then the wave starts with nobody approving again

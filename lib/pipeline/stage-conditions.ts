@@ -76,12 +76,15 @@ export function bakeGraceMinutes(bake: BakeSettings): number {
  * CodePipeline assumes that role with the pipeline's role ("assumed through the roleArn for the
  * pipeline", https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_RuleExecutionInput.html).
  */
-export function bakeCondition(stage: DeployStage): Record<string, unknown> {
+export function bakeCondition(stage: DeployStage): Record<string, unknown> | undefined {
+  // An environment with `bake.alarmRule: false` has no rule; a stage with none has no condition.
+  const ruled = stage.environments.filter((env) => env.bake.alarmRule);
+  if (ruled.length === 0) return undefined;
   return {
     Conditions: [
       {
         Result: 'ROLLBACK',
-        Rules: stage.environments.map((env) => ({
+        Rules: ruled.map((env) => ({
           Name: `Bake-${env.stageName}`,
           RuleTypeId: RULES.cloudWatchAlarm,
           Configuration: {
@@ -147,14 +150,18 @@ export function addStageConditions(
       throw new Error(
         `internal: pipeline stage ${stage.stageName} not found among ${names.join(', ')}`,
       );
-    cfn.addPropertyOverride(`Stages.${index}.OnSuccess`, bakeCondition(stage));
+    const onSuccess = bakeCondition(stage);
+    if (onSuccess) cfn.addPropertyOverride(`Stages.${index}.OnSuccess`, onSuccess);
     if (stage.deploymentWindow)
       cfn.addPropertyOverride(
         `Stages.${index}.BeforeEntry`,
         windowCondition(stage.stageName, stage.deploymentWindow),
       );
   }
-  const roleArns = stages.flatMap((s) => s.environments.map(bakeReaderRoleArn));
+  const roleArns = stages.flatMap((s) =>
+    s.environments.filter((env) => env.bake.alarmRule).map(bakeReaderRoleArn),
+  );
+  if (roleArns.length === 0) return;
   pipeline.role.addToPrincipalPolicy(
     new iam.PolicyStatement({
       sid: 'ReadBakeAlarms',

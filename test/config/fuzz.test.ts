@@ -511,6 +511,7 @@ const ENV_KEYS: KeySpec[] = [
   { key: 'environment.bake.p99LatencyMs', valid: num(1, 60_000), hostile: num(-1, 100_000) },
   { key: 'environment.bake.periodSeconds', valid: token(60, 120), hostile: num(0, 4000) },
   { key: 'environment.bake.evaluationPeriods', valid: num(1, 5), hostile: num(-1, 70) },
+  { key: 'environment.bake.alarmRule', valid: fc.boolean(), hostile: token('false', 0) },
 ];
 const KEYS = [...ROOT_KEYS, ...ENV_KEYS];
 

@@ -36,6 +36,7 @@ describe('bake defaults', () => {
       p99LatencyMs: 500,
       periodSeconds: 60,
       evaluationPeriods: 3,
+      alarmRule: true,
     });
     for (const e of cfg.prod.waves.flat())
       expect(e.bake).toEqual({
@@ -44,6 +45,7 @@ describe('bake defaults', () => {
         p99LatencyMs: 500,
         periodSeconds: 60,
         evaluationPeriods: 5,
+        alarmRule: true,
       });
     expect(cfg.preprod.bake.minutes).toBeLessThan(cfg.prod.waves[0][0].bake.minutes);
   });
@@ -58,6 +60,7 @@ describe('bake defaults', () => {
       p99LatencyMs: 250,
       periodSeconds: 60,
       evaluationPeriods: 5,
+      alarmRule: true,
     });
   });
 
@@ -66,6 +69,16 @@ describe('bake defaults', () => {
       withProd({ waves: [[env('eu-west-1', { bake: { minutes: 455 } })]] }),
     );
     expect(cfg.prod.waves[0][0].bake.minutes).toBe(455);
+  });
+
+  test("an environment may leave out the stage's OnSuccess alarm rule (bake.alarmRule: false); the others keep it", () => {
+    const cfg = validateConfig({
+      ...withProd({
+        waves: [[env('eu-west-1', { bake: { alarmRule: false } }), env('us-east-1')]],
+      }),
+    });
+    expect(cfg.prod.waves[0].map((e) => e.bake.alarmRule)).toEqual([false, true]);
+    expect(cfg.preprod.bake.alarmRule).toBe(true);
   });
 
   test('no windows and no subscriptions by default', () => {
@@ -98,6 +111,11 @@ describe('invalid safe-delivery settings are reported with their path', () => {
       'an error-rate threshold of 0 would always fire',
       { ...base(), preprod: { ...base().preprod, bake: { errorRatePercent: 0 } } },
       /^preprod\.bake\.errorRatePercent: must be above 0/,
+    ],
+    [
+      'an alarm rule switch that is not a boolean',
+      { ...base(), preprod: { ...base().preprod, bake: { alarmRule: 'no' } } },
+      /^preprod\.bake\.alarmRule: /,
     ],
     [
       'typos in bake settings',

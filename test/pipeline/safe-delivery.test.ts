@@ -277,6 +277,78 @@ describe.each([
   });
 });
 
+describe('bake.alarmRule: false leaves out the OnSuccess alarm rule of that environment, and only that', () => {
+  // For accounts where the CloudWatchAlarm rule cannot be used (docs/configuration.md, bake):
+  // the bake watch in SmokeAndBake still owns the bake and rolls the stage back on ALARM
+  // (docs/decisions/0024-bake-owner-rollback-and-limits.md, 0035).
+  let off: Synthesized;
+  beforeAll(() => {
+    const example = exampleMultiRegion as DeliveryConfigInput;
+    const noRule = <T extends object>(e: T) => ({
+      ...e,
+      bake: { ...(e as { bake?: object }).bake, alarmRule: false },
+    });
+    off = synthesize({
+      config: {
+        ...example,
+        // pre-prod without it; wave 2 with it on one of its two environments only
+        preprod: noRule(example.preprod),
+        prod: {
+          ...example.prod,
+          waves: example.prod.waves.map((w, i) => (i === 1 ? [noRule(w[0]), ...w.slice(1)] : w)),
+        },
+      } as DeliveryConfigInput,
+    });
+  }, 300_000);
+
+  test('a stage whose environments all leave it out has no OnSuccess condition; a wave keeps the rules of the others', () => {
+    const stages = stagesOf(off.pipeline);
+    for (const { name, envs } of deployStages(off)) {
+      const stage = stages.find((x) => x.Name === name)!;
+      const ruled = envs.filter((e) => e.bake.alarmRule);
+      if (ruled.length === 0) {
+        expect({ name, onSuccess: stage.OnSuccess }).toEqual({ name, onSuccess: undefined });
+        continue;
+      }
+      expect(stage.OnSuccess!.Conditions[0].Rules.map((r) => r.Region).sort()).toEqual(
+        ruled.map((e) => e.region).sort(),
+      );
+    }
+    expect(off.config.preprod.bake.alarmRule).toBe(false);
+    expect(off.config.prod.waves[1].map((e) => e.bake.alarmRule)).toEqual([false, true]);
+  });
+
+  test('every environment still bakes behind its watch, which rolls the stage back on ALARM', () => {
+    const names = stagesOf(off.pipeline)
+      .flatMap((st) => st.Actions.map((a) => a.Name))
+      .filter((n): n is string => typeof n === 'string');
+    for (const env of allEnvironments(off.config))
+      expect(names.some((n) => n.endsWith(`SmokeAndBake-${env.stageName}`))).toBe(true);
+  });
+
+  test("the pipeline's role may assume only the roles the remaining rules name", () => {
+    const statement = (
+      Object.values(off.pipeline.findResources('AWS::IAM::Policy')) as Array<{
+        Properties: {
+          PolicyDocument: { Statement: Array<{ Sid?: string; Resource: unknown }> };
+        };
+      }>
+    )
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .find((st) => st.Sid === 'ReadBakeAlarms');
+    const resources = [statement?.Resource].flat() as unknown[];
+    expect(resources.map(arnOf).sort()).toEqual(
+      [
+        ...new Set(
+          allEnvironments(off.config)
+            .filter((e) => e.bake.alarmRule)
+            .map(lookupRole),
+        ),
+      ].sort(),
+    );
+  });
+});
+
 test("each bake's role may assume only its environment's lookup role and read this pipeline's state and executions, nothing else", () => {
   const resources = def.pipeline.toJSON().Resources as Record<string, ProjectResource>;
   const policies = Object.values(def.pipeline.findResources('AWS::IAM::Policy')) as Array<{
