@@ -19,7 +19,7 @@ export interface BreakglassCheckTarget {
   /**
    * The CDK bootstrap lookup role of the environment's account and region (lib/config/bootstrap.ts),
    * which the check assumes with a session policy for each read: it exists from `cdk bootstrap`
-   * on, before the environment's stack (docs/decisions/0032-drift-and-the-breakglass-block.md).
+   * on, before the environment's stack (docs/decisions/0035-breakglass-check-through-the-lookup-role.md).
    */
   readonly lookupRoleArn: string;
   /** The manifests this commit renders for it, relative to BREAKGLASS_CHECK_DIR. */

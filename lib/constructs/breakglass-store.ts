@@ -52,7 +52,7 @@ export class BreakglassStore extends Construct {
       // DynamoDB's own key, not the account's aws/dynamodb key: DynamoDB decrypts a KMS-keyed
       // table's key on behalf of each caller, and the CDK bootstrap lookup role, through which
       // the deploy's breakglass check reads these records, denies kms:Decrypt
-      // (docs/decisions/0032-drift-and-the-breakglass-block.md). Still encrypted at rest (AES-256);
+      // (docs/decisions/0035-breakglass-check-through-the-lookup-role.md). Still encrypted at rest (AES-256);
       // who may read the records is the table's IAM, as before.
       encryption: dynamodb.TableEncryptionV2.dynamoOwnedKey(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },

@@ -7,7 +7,7 @@ import type { BreakglassCheckTarget } from '../../../lib/config/breakglass-check
  * (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session), so
  * each session may make exactly the reads the check makes with it, on the resources it reads.
  * Two sessions because the second one's resources (the audit table, the manifest bucket) are
- * named only by the stack's outputs, which the first one reads. docs/decisions/0032-drift-and-the-breakglass-block.md.
+ * named only by the stack's outputs, which the first one reads. docs/decisions/0035-breakglass-check-through-the-lookup-role.md.
  */
 
 /** Where the environment's records are, from its stack's outputs. */
