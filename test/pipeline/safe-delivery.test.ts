@@ -288,17 +288,16 @@ describe('bake.alarmRule: false leaves out the OnSuccess alarm rule of that envi
       ...e,
       bake: { ...(e as { bake?: object }).bake, alarmRule: false },
     });
-    off = synthesize({
-      config: {
-        ...example,
-        // pre-prod without it; wave 2 with it on one of its two environments only
-        preprod: noRule(example.preprod),
-        prod: {
-          ...example.prod,
-          waves: example.prod.waves.map((w, i) => (i === 1 ? [noRule(w[0]), ...w.slice(1)] : w)),
-        },
-      } as DeliveryConfigInput,
-    });
+    const config: DeliveryConfigInput = {
+      ...example,
+      // pre-prod without it; wave 2 with it on one of its two environments only
+      preprod: noRule(example.preprod),
+      prod: {
+        ...example.prod,
+        waves: example.prod.waves.map((w, i) => (i === 1 ? [noRule(w[0]), ...w.slice(1)] : w)),
+      },
+    };
+    off = synthesize({ config });
   }, 300_000);
 
   test('a stage whose environments all leave it out has no OnSuccess condition; a wave keeps the rules of the others', () => {
@@ -336,7 +335,7 @@ describe('bake.alarmRule: false leaves out the OnSuccess alarm rule of that envi
     )
       .flatMap((p) => p.Properties.PolicyDocument.Statement)
       .find((st) => st.Sid === 'ReadBakeAlarms');
-    const resources = [statement?.Resource].flat() as unknown[];
+    const resources: unknown[] = [statement?.Resource].flat();
     expect(resources.map(arnOf).sort()).toEqual(
       [
         ...new Set(

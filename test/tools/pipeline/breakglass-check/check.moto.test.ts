@@ -12,6 +12,7 @@ import {
   BREAKGLASS_CHECK_DIR,
   BREAKGLASS_CHECK_TARGETS,
   type BreakglassCheckTargets,
+  type DeliveryConfigInput,
   allEnvironments,
   findEnvironment,
   loadConfig,
@@ -77,7 +78,9 @@ describeMoto(
       await build(options);
       bundle = options.outfile as string;
       const s = synthesize({
-        config: JSON.parse(fs.readFileSync(path.join(REPO_ROOT, CONFIG), 'utf8')),
+        config: JSON.parse(
+          fs.readFileSync(path.join(REPO_ROOT, CONFIG), 'utf8'),
+        ) as DeliveryConfigInput,
       });
       synthesized = JSON.parse(
         fs.readFileSync(path.join(s.outdir, BREAKGLASS_CHECK_TARGETS), 'utf8'),
