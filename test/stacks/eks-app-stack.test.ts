@@ -243,7 +243,12 @@ describe('workload and outputs', () => {
           PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         }),
       ],
-      SSESpecification: { SSEEnabled: true },
+      // Encrypted at rest with DynamoDB's own key ("If disabled (false) or not specified,
+      // server-side encryption is set to an AWS owned key",
+      // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-dynamodb-globaltable-ssespecification.html):
+      // the breakglass check reads it through the bootstrap lookup role, which denies
+      // kms:Decrypt (ADR 0035; test/pipeline/breakglass-block.test.ts).
+      SSESpecification: { SSEEnabled: false },
     });
     const put = JSON.stringify(prod.findResources('Custom::AWS'));
     expect(put).toContain('PutObject');
