@@ -43,11 +43,17 @@ import {
  * What moto does not decide, test/support/session-stand-in.ts does, in front of it, as AWS
  * documents it: which roles exist to be assumed (the CDK bootstrap lookup role exists from
  * `cdk bootstrap` on; a role an environment's stack creates exists only once that stack is
- * deployed with it), what a session may do (the role's ReadOnlyAccess narrowed by the session
- * policy), and S3's 403 for a missing object when the session may not list the bucket
+ * deployed with it), what a session may do (the role's ReadOnlyAccess,
+ * https://docs.aws.amazon.com/aws-managed-policy/latest/reference/ReadOnlyAccess.html, as the CDK
+ * bootstrap template gives it to the lookup role, narrowed by the session policy: "The resulting
+ * session's permissions are the intersection of the role's identity-based policy and the session
+ * policies", https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_assumerole.html),
+ * and S3's 403 for a missing object when the session may not list the bucket
  * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html). CodePipeline's
- * GetPipelineState, which moto does not emulate, is answered in its documented wire format for
- * code that asks it (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetPipelineState.html).
+ * GetPipelineState, which moto does not emulate, is answered in its documented wire format
+ * (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_GetPipelineState.html) with
+ * every stage status, to show that no status of the pipeline can make an unread environment pass
+ * (the check no longer asks it: ADR 0035).
  */
 const haveMoto = motoAvailable();
 const describeMoto = haveMoto ? describe : describe.skip;
