@@ -117,6 +117,29 @@ describe('breakglass: bad usage exits 2 before touching anything', () => {
     expect(touched).toEqual([]);
   });
 
+  test('a YAML alias bomb as --manifest is bad usage (exit 2), nothing touched', async () => {
+    // Issue 27: "billion laughs" aliases made breakglass exit 1 after the yaml library refused them.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bg-usage-'));
+    const file = path.join(dir, 'bomb.yaml');
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    fs.writeFileSync(
+      file,
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: hello-web\ndata:\n${levels.map((l) => `  ${l}`).join('\n')}\n`,
+    );
+    const { deps, output, touched } = untouchable();
+    expect(
+      await run(['--env', 'preprod-eu-west-1', '--manifest', file, '--reason', 'INC-1'], deps),
+    ).toBe(2);
+    expect(output.stderr).toMatch(/^breakglass: error: .*bomb\.yaml.*alias/);
+    expect(output.stderr).not.toMatch(/\n\s+at /);
+    expect(touched).toEqual([]);
+  });
+
   test('--help prints the usage and exits 0', async () => {
     const { deps, output } = untouchable();
     expect(await run(['--help'], deps)).toBe(0);
