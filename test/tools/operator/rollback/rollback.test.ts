@@ -541,7 +541,7 @@ describe('rollback: refusals and failures', () => {
     expect(output.stdout).toContain(`[0:20] rollback ${NEW_ROLLBACK}: Succeeded`);
   });
 
-  test('a rollback execution that never becomes readable is an error after two minutes', async () => {
+  test('a rollback execution that never becomes readable is could not check (exit 3) after two minutes', async () => {
     arrange(waveTwo());
     const notFound = Object.assign(new Error('execution not found'), {
       name: 'PipelineExecutionNotFoundException',
@@ -552,7 +552,7 @@ describe('rollback: refusals and failures', () => {
       pipelineExecutionId: NEW_ROLLBACK,
     }).rejects(notFound);
     const { deps, output } = makeDeps();
-    expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
+    expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(3);
     expect(output.stderr).toContain(
       `reading pipeline execution ${NEW_ROLLBACK} failed: PipelineExecutionNotFoundException`,
     );
@@ -577,7 +577,7 @@ describe('rollback: refusals and failures', () => {
     );
   });
 
-  test('a missing pipeline names the pipeline and region', async () => {
+  test('a missing pipeline names the pipeline and region (could not check, exit 3)', async () => {
     cp.reset();
     cp.on(GetPipelineStateCommand).rejects(
       Object.assign(new Error('Account does not have a pipeline with name'), {
@@ -586,7 +586,7 @@ describe('rollback: refusals and failures', () => {
       }),
     );
     const { deps, output } = makeDeps();
-    expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
+    expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(3);
     expect(output.stderr).toContain(`pipeline ${PIPELINE} not found in eu-west-1`);
   });
 });
