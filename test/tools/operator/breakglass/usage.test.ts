@@ -75,7 +75,7 @@ describe('breakglass: bad usage exits 2 before touching anything', () => {
     ],
     [
       ['--env', 'preprod-eu-west-1', '--image', 'v2', '--reason', 'INC-1', '--bucket', ''],
-      '--bucket must not be empty',
+      '--bucket needs a value',
     ],
     [
       ['--env', 'preprod-eu-west-1', '--image', 'v2', '--reason', 'INC-1', '--force'],
@@ -144,7 +144,7 @@ describe('breakglass: bad usage exits 2 before touching anything', () => {
     const { deps, output } = untouchable();
     expect(await run(['--help'], deps)).toBe(0);
     expect(output.stdout).toContain(
-      'usage: npm run breakglass -- --env <stage name> (--image <tag> | --manifest <file>) --reason "<text>"',
+      'Usage: npx delivery breakglass --env <stage name> (--image <tag> | --manifest <file>) --reason "<text>"',
     );
   });
 });
