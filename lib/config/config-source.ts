@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CONFIG_ENV_VAR } from './config-env';
 import { ConfigError, loadConfig } from './load';
 import type { DeliveryConfig } from './resolve';
 
@@ -12,7 +13,7 @@ import type { DeliveryConfig } from './resolve';
  *  3. `"config"` in cdk.json's `context` (relative to the repository root, like cdk.json itself);
  *  4. none: the built-in STACK_ENVIRONMENTS (lib/config/defaults.ts).
  */
-export const CONFIG_ENV_VAR = 'DELIVERY_CONFIG';
+export { CONFIG_ENV_VAR };
 
 export type ConfigSource =
   'command line' | typeof CONFIG_ENV_VAR | 'cdk.json' | 'built-in defaults';

@@ -1,4 +1,4 @@
-import { CONFIG_ENV_VAR } from '../../lib/config/config-source';
+import { CONFIG_ENV_VAR } from '../../lib/config/config-env';
 import { exitCodeHelp } from './errors';
 import type { Output } from './output';
 

@@ -101,6 +101,13 @@ export class InterruptedError extends Error {
   }
 }
 
+/** The exit code an error carries (UsageError, TimeoutError, ...), if it carries one. */
+export function exitCodeOf(e: unknown): number | undefined {
+  const code =
+    typeof e === 'object' && e !== null ? (e as { exitCode?: unknown }).exitCode : undefined;
+  return typeof code === 'number' ? code : undefined;
+}
+
 /** A timeout or an interrupt: passed on as it is, never reworded as a failure of the call it stopped. */
 export function isStop(e: unknown): e is TimeoutError | InterruptedError {
   return e instanceof TimeoutError || e instanceof InterruptedError;

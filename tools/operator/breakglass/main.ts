@@ -76,7 +76,10 @@ stores it as a new S3 version and records the attempt in the audit table. Try --
     ['--dry-run', 'show the diff and run kubectl apply --dry-run=client; change nothing'],
     ['--yes', 'do not ask (needed without a terminal)'],
     ['--timeout <seconds>', `the whole run, prompt included (default ${900})`],
-    ['--bucket, --key, --table <name>', "where the manifest and the audit live (default: the stack's outputs)"],
+    [
+      '--bucket, --key, --table <name>',
+      "where the manifest and the audit live (default: the stack's outputs)",
+    ],
     ['--context <kubectl context>', "kubectl's context (default: the stack's ClusterArn output)"],
     ['--allow-outside-workload', "apply objects outside the workload's kinds and namespace too"],
     ['--accept-unversioned-bucket', 'overwrite the manifest in a bucket without versioning'],
@@ -294,7 +297,8 @@ export async function breakglassMain(
       { ...deps, output: out },
       control,
       (code, result) => {
-        if (json) printJson(deps.output, 'breakglass', code, { environment: env.stageName, ...result });
+        if (json)
+          printJson(deps.output, 'breakglass', code, { environment: env.stageName, ...result });
         return code;
       },
     );

@@ -48,7 +48,9 @@ function wholeNumber(
   if (value === undefined) return fallback;
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(n >= min && n <= max))
-    throw new UsageError(`${flag}: "${value}" must be a whole number from ${min} to ${max}\n${USAGE}`);
+    throw new UsageError(
+      `${flag}: "${value}" must be a whole number from ${min} to ${max}\n${USAGE}`,
+    );
   return n;
 }
 

@@ -1,10 +1,5 @@
 import { type DeliveryConfig, allEnvironments } from '../../../lib/config';
-import {
-  EXIT_COULD_NOT_CHECK,
-  EXIT_FAILED,
-  EXIT_OK,
-  describeAwsError,
-} from '../../common/errors';
+import { EXIT_COULD_NOT_CHECK, EXIT_FAILED, EXIT_OK, describeAwsError } from '../../common/errors';
 import type { Output } from '../../common/output';
 import {
   type AwsAccess,

@@ -41,7 +41,8 @@ executions the stage can be rolled back to.`,
   ],
   config: true,
   json: true,
-  verdict: 'refused (nothing to roll back to, a run in progress, you said no) or the rollback failed',
+  verdict:
+    'refused (nothing to roll back to, a run in progress, you said no) or the rollback failed',
   runbook: 'docs/runbooks/rollback.md',
 });
 

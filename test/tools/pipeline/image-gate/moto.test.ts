@@ -238,7 +238,7 @@ describeWithMoto('image gate against moto_server', () => {
     ]);
   });
 
-  test('TIMEOUT (exit 3): an image that never arrives times out, with or without the repository', async () => {
+  test('TIMEOUT (exit 124): an image that never arrives times out, with or without the repository', async () => {
     // eu-west-1 has the repository but not the tag; ap-southeast-2 has no repository at all
     const run = await gate([
       '--repository',
@@ -252,7 +252,7 @@ describeWithMoto('image gate against moto_server', () => {
     ]);
     const out = gateLines(run.stdout);
 
-    expect(run.code).toBe(3);
+    expect(run.code).toBe(124);
     // polled about once a second until the deadline, in both regions
     for (const region of ['eu-west-1', 'ap-southeast-2']) {
       expect(
@@ -268,7 +268,7 @@ describeWithMoto('image gate against moto_server', () => {
     ]);
   });
 
-  test('ERROR (exit 2): a scan that ends UNSUPPORTED_IMAGE, with its description', async () => {
+  test('ERROR (exit 3): a scan that ends UNSUPPORTED_IMAGE, with its description', async () => {
     const run = await gate([
       '--repository',
       'hello-web',
@@ -280,7 +280,7 @@ describeWithMoto('image gate against moto_server', () => {
       '30',
     ]);
 
-    expect(run.code).toBe(2);
+    expect(run.code).toBe(3);
     expect(gateLines(run.stderr)).toEqual([
       expect.stringMatching(
         /^image-gate: ERROR scan of hello-web:broken-1 \(sha256:[0-9a-f]{64}\) in eu-west-1 ended UNSUPPORTED_IMAGE: The operating system and\/or package manager are not supported\. \(the scanner cannot read this image .*\)$/,
@@ -288,7 +288,7 @@ describeWithMoto('image gate against moto_server', () => {
     ]);
   });
 
-  test('ENHANCED never calls StartImageScan: with no scan of the image it waits and times out (exit 3)', async () => {
+  test('ENHANCED never calls StartImageScan: with no scan of the image it waits and times out (exit 124)', async () => {
     const run = await gate([
       '--repository',
       'hello-web',
@@ -303,7 +303,7 @@ describeWithMoto('image gate against moto_server', () => {
     ]);
     const out = gateLines(run.stdout);
 
-    expect(run.code).toBe(3);
+    expect(run.code).toBe(124);
     expect(out).toContainEqual(
       expect.stringMatching(/^\[eu-west-1\] waiting for the scan to start \(\d+s\)$/),
     );
