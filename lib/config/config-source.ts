@@ -34,13 +34,15 @@ export function cdkJsonConfig(repoRoot: string): unknown {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new Error(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+      cause: e,
+    });
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch {
-    throw new Error(`${file} is not valid JSON`);
+  } catch (e) {
+    throw new Error(`${file} is not valid JSON`, { cause: e });
   }
   const context = (parsed as { context?: Record<string, unknown> } | null)?.context;
   return context !== null && typeof context === 'object' ? context.config : undefined;

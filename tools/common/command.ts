@@ -61,7 +61,12 @@ export function helpText(h: HelpSpec): string {
  */
 export function progressOutput(output: Output, json: boolean): Output {
   if (!json) return output;
-  return { out: output.err, err: output.err, outRaw: output.errRaw, errRaw: output.errRaw };
+  return {
+    out: (line) => output.err(line),
+    err: (line) => output.err(line),
+    outRaw: (text) => output.errRaw(text),
+    errRaw: (text) => output.errRaw(text),
+  };
 }
 
 /** The command's one JSON document, on stdout. `exitCode` is always part of it. */

@@ -45,7 +45,7 @@ export function renderEnvironment(config: DeliveryConfig, stageName: string, tag
   return toYaml(renderWorkload(workloadPropsFor(env, { uri, tag })));
 }
 
-export async function manifestsMain(argv: readonly string[], output: Output): Promise<number> {
+export function manifestsMain(argv: readonly string[], output: Output): number {
   const flags = parseFlags(
     argv,
     {
@@ -95,7 +95,7 @@ export async function manifestsMain(argv: readonly string[], output: Output): Pr
 
 /** `npx delivery manifests ...` (and `npm run -s manifests -- ...`). */
 export function run(argv: readonly string[], output: Output = processOutput()): Promise<number> {
-  return runCli('manifests', () => manifestsMain(argv, output), output, argv);
+  return runCli('manifests', () => Promise.resolve(manifestsMain(argv, output)), output, argv);
 }
 
 if (require.main === module)

@@ -183,7 +183,7 @@ export async function main(
     const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];
     const code = exitCodeOf(e) ?? EXIT_COULD_NOT_CHECK;
     io.err(`image-backfill: ERROR ${message}${e instanceof UsageError ? ' (see --help)' : ''}`);
-    document(code, { verdict: 'ERROR', reason: message });
+    document(code, { verdict: 'ERROR', error: message });
     return code;
   }
 }

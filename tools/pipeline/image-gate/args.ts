@@ -157,7 +157,7 @@ export function parseGateArgs(argv: readonly string[]): ParsedArgs {
     tagFile: flags['tag-file'],
     json: flags.json === true,
     options: {
-      regions: parseRegions(flags.regions as string),
+      regions: parseRegions(flags.regions),
       failOn: oneOf<FailOn>('--fail-on', flags['fail-on'], FAIL_ON_SEVERITIES, DEFAULT_FAIL_ON),
       timeoutSeconds: seconds(
         '--timeout',
@@ -213,12 +213,12 @@ export async function gateOptions(
     if (typeof file.tag !== 'string') bad(`--tag-file ${path}: no string "tag" field`);
     if (file.repositoryName !== undefined && typeof file.repositoryName !== 'string')
       bad(`--tag-file ${path}: "repositoryName" must be a string`);
-    const named = file.repositoryName as string | undefined;
+    const named = file.repositoryName;
     if (repository !== undefined && named !== undefined && repository !== named)
       bad(
         `--repository ${repository} does not match "repositoryName": ${JSON.stringify(named)} in ${path}`,
       );
-    tag = file.tag as string;
+    tag = file.tag;
     repository = repository ?? named;
   }
   const tagSource = request.tag !== undefined ? '--tag' : `"tag" in ${path}`;

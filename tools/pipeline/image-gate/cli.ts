@@ -77,7 +77,7 @@ export async function main(
     const message = usage ? `${oneLine(e.message.split('\n')[0])} (see --help)` : describeError(e);
     const code = usage ? e.exitCode : (exitCodeOf(e) ?? EXIT_COULD_NOT_CHECK);
     io.err(`image-gate: ERROR ${message}`);
-    document(code, { verdict: 'ERROR', reason: message });
+    document(code, { verdict: 'ERROR', error: message });
     return code;
   }
 }

@@ -249,3 +249,27 @@ test('a huge value from AWS (1 MB, with escape sequences) is shown truncated and
   expect(r.stderr).toContain('\\x1b[31mxxxx');
   expect(r.stderr).toMatch(/1048581 characters/);
 });
+
+test('--json: the report as one JSON document on stdout, every other line on stderr', async () => {
+  answer(everywhere(releaseAfter(14)));
+  const r = await run(['--json'], { daysAfterPinned: 40 });
+  expect(r.code).toBe(1);
+  const doc = JSON.parse(r.stdout) as {
+    command: string;
+    exitCode: number;
+    environments: Array<{ environment: string; status: string; latest: string }>;
+    catalogChanges: Array<{ kubernetesVersion: string; from: string; to: string }>;
+  };
+  expect(doc).toMatchObject({ command: 'node-updates', exitCode: 1 });
+  expect(doc.environments.map((e) => [e.environment, e.status, e.latest])).toEqual(
+    ['preprod-eu-west-1', 'prod-eu-west-1', 'prod-us-east-1', 'prod-ap-southeast-2'].map((e) => [
+      e,
+      'STALE',
+      releaseAfter(14),
+    ]),
+  );
+  expect(doc.catalogChanges).toEqual([
+    { kubernetesVersion: '1.35', from: PINNED.text, to: releaseAfter(14) },
+  ]);
+  expect(r.stderr).toContain('Catalog change for Kubernetes 1.35');
+});

@@ -186,3 +186,18 @@ test('an app that does not synthesize: nothing is checked, exit 3 with the reaso
   });
   expect(mocks.sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(0);
 });
+
+test('--json: every row as one JSON document on stdout; progress and the table on stderr', async () => {
+  const { code, stdout, stderr } = await preflight(['--json']);
+  expect(code).toBe(0);
+  const doc = JSON.parse(stdout) as {
+    command: string;
+    exitCode: number;
+    outcome: string;
+    checks: Array<{ check: string; target: string; status: string }>;
+  };
+  expect(doc).toMatchObject({ command: 'preflight', exitCode: 0, outcome: 'nothing fails' });
+  expect(doc.checks.length).toBeGreaterThan(20);
+  expect(doc.checks.every((c) => c.status === 'PASS')).toBe(true);
+  expect(stderr).toMatch(/^CHECK +ACCOUNT\/REGION +STATUS +DETAIL$/m);
+});

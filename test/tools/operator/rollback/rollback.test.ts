@@ -308,6 +308,38 @@ describe('rollback: the happy path', () => {
     expect(cp).toHaveReceivedCommandTimes(RollbackStageCommand, 1);
   });
 
+  test('--json: the outcome as one JSON document on stdout, progress on stderr', async () => {
+    arrange(waveTwo());
+    const { deps, output } = makeDeps();
+    expect(await run(['--stage', 'prod-wave-2', '--yes', '--json'], deps)).toBe(0);
+    expect(JSON.parse(output.stdout)).toEqual({
+      command: 'rollback',
+      exitCode: 0,
+      pipeline: PIPELINE,
+      region: 'eu-west-1',
+      stage: 'prod-wave-2',
+      current: { executionId: BAD, images: ['app-bad'] },
+      target: { executionId: GOOD, images: ['app-good'] },
+      rollback: {
+        executionId: NEW_ROLLBACK,
+        status: 'Succeeded',
+        summary: expect.any(String) as unknown,
+        seconds: 40,
+      },
+    });
+    expect(output.stderr).toContain(`Rollback started: execution ${NEW_ROLLBACK}`);
+  });
+
+  test('--list: the executions the stage can roll back to, newest first; nothing rolled back', async () => {
+    arrange(waveTwo({ succeeded: [summary(OLDEST, 120), summary(GOOD, 60)] }));
+    const { deps, output } = makeDeps();
+    expect(await run(['--stage', 'prod-wave-2', '--list', '--json'], deps)).toBe(0);
+    const doc = JSON.parse(output.stdout) as { candidates: Array<{ executionId: string }> };
+    expect(doc.candidates.map((c) => c.executionId)).toEqual([GOOD, OLDEST]);
+    expect(output.stderr).toContain('Executions prod-wave-2 can be rolled back to, newest first');
+    expect(cp).toHaveReceivedCommandTimes(RollbackStageCommand, 0);
+  });
+
   test('picks the newest successful execution even when the API lists them out of order', async () => {
     arrange(waveTwo({ succeeded: [summary(GOOD, 60), summary(OLDEST, 120)].reverse() }));
     const { deps } = makeDeps();

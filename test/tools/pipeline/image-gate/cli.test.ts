@@ -109,6 +109,26 @@ describe('image-gate CLI', () => {
     expect((await cli(['--help'])).out.join('\n')).toMatch(/124 +timed out: --timeout/);
   });
 
+  test('--json: the verdict as one JSON document on stdout, progress on stderr', async () => {
+    ecr
+      .on(DescribeImagesCommand)
+      .resolves(imageFound)
+      .on(DescribeImageScanFindingsCommand)
+      .resolves(completeScan([basicFinding('CVE-2024-0001', 'LOW')]));
+    const { code, out, err } = await cli([...ARGS, '--json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(out.join('\n'))).toMatchObject({
+      command: 'image-gate',
+      exitCode: 0,
+      verdict: 'PASS',
+      repository: 'hello-web',
+      tag: 'v1',
+      regions: [{ region: 'eu-west-1', verdict: 'PASS' }],
+      findings: [],
+    });
+    expect(err[err.length - 1]).toMatch(/^image-gate: PASS hello-web:v1/);
+  });
+
   test('--tag-file feeds the tag to the gate', async () => {
     ecr
       .on(DescribeImagesCommand)
