@@ -308,7 +308,7 @@ export function toYaml(objects: readonly WorkloadObject[]): string {
     .join('---\n');
 }
 
-/** The workload settings of one environment: used by the stack, `npm run manifests` and the tests alike. */
+/** The workload settings of one environment: used by the stack, `npx delivery manifests` and the tests alike. */
 export function workloadPropsFor(
   env: {
     readonly greeting: string;

@@ -93,7 +93,7 @@ export function manifestsMain(argv: readonly string[], output: Output): number {
   return EXIT_OK;
 }
 
-/** `npx delivery manifests ...` (and `npm run -s manifests -- ...`). */
+/** `npx delivery manifests ...` (and `npx delivery manifests ...`). */
 export function run(argv: readonly string[], output: Output = processOutput()): Promise<number> {
   return runCli('manifests', () => Promise.resolve(manifestsMain(argv, output)), output, argv);
 }

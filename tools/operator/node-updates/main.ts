@@ -28,7 +28,7 @@ import {
 } from './releases';
 
 /**
- * `npm run node-updates`: is each environment's node AMI the release AWS recommends today?
+ * `npx delivery node-updates`: is each environment's node AMI the release AWS recommends today?
  * Reads the public Systems Manager parameters EKS publishes per Kubernetes version, AMI family,
  * architecture and region:
  *   /aws/service/eks/optimized-ami/<k8s>/amazon-linux-2023/<arm64|x86_64>/standard/recommended/release_version
