@@ -334,7 +334,7 @@ test('pipeline, stage and action names are those of the synthesized pipeline', (
     const p = c.result.params ?? {};
     const pipeline = p.name ?? p.pipelineName;
     if (pipeline !== undefined && pipeline !== s.config.pipeline.name)
-      problems.push(`${describe_(c)}: pipeline ${String(pipeline)}, not ${s.config.pipeline.name}`);
+      problems.push(`${describe_(c)}: pipeline ${JSON.stringify(pipeline)}, not ${s.config.pipeline.name}`);
     const stage = typeof p.stageName === 'string' ? p.stageName : undefined;
     if (stage !== undefined && !stageNames.includes(stage))
       problems.push(`${describe_(c)}: no stage ${stage} (stages: ${stageNames.join(', ')})`);

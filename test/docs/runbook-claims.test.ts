@@ -2,7 +2,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { allEnvironments } from '../../lib/config';
 import { type PipelineStage, readPipelineStages } from '../../tools/dev/diagram';
-import { REPO_ROOT } from '../support/paths';
 import { RUNBOOKS_DIR, runbookAwsCommands, runbookLines } from '../support/runbook-commands';
 import { type Synthesized, synthesize } from '../support/synth';
 
