@@ -240,7 +240,9 @@ beforeAll(async () => {
           StackName: env.stackName,
           TemplateBody: JSON.stringify({
             Resources: { Placeholder: { Type: 'AWS::CloudFormation::WaitConditionHandle' } },
-            Outputs: Object.fromEntries(outputs.map((k) => [k, { Value: `${k}-of-${env.stackName}` }])),
+            Outputs: Object.fromEntries(
+              outputs.map((k) => [k, { Value: `${k}-of-${env.stackName}` }]),
+            ),
           }),
         }),
       );
@@ -263,7 +265,8 @@ beforeAll(async () => {
     writeHereDocuments(file, vars);
     const commands = runbookAwsCommands(file).filter(
       // a command named in prose, without its options, is a mention, not a line to paste
-      (cmd) => (cmd.inBlock || /\s--?[a-z]/.test(cmd.command)) && NOT_RUN[cmd.command] === undefined,
+      (cmd) =>
+        (cmd.inBlock || /\s--?[a-z]/.test(cmd.command)) && NOT_RUN[cmd.command] === undefined,
     );
     // First the lines that set a variable, in order, then every other line with those values:
     // two runs of the AWS CLI per runbook rather than one per line.
@@ -315,7 +318,9 @@ test('the runbooks have aws lines, and each is run (or named in NOT_RUN with its
 test("every aws line passes the AWS CLI's parser and parameter validation", () => {
   const refused = cases
     .filter((c) => c.result.operation === null)
-    .map((c) => `${describe_(c)}\n    -> ${c.line}\n    ${c.result.stderr.trim().split('\n').pop()}`);
+    .map(
+      (c) => `${describe_(c)}\n    -> ${c.line}\n    ${c.result.stderr.trim().split('\n').pop()}`,
+    );
   expect(refused).toEqual([]);
 });
 
@@ -329,28 +334,47 @@ test('every --query asks only for fields the operation returns (its output shape
 test('pipeline, stage and action names are those of the synthesized pipeline', () => {
   const problems: string[] = [];
   const stageNames = stages.map((st) => st.name);
-  const actionsOf = (stage: string) => stages.find((st) => st.name === stage)?.actions.map((a) => a.name) ?? [];
+  const actionsOf = (stage: string) =>
+    stages.find((st) => st.name === stage)?.actions.map((a) => a.name) ?? [];
   for (const c of cases.filter((c) => c.result.operation?.startsWith('codepipeline.'))) {
     const p = c.result.params ?? {};
     const pipeline = p.name ?? p.pipelineName;
     if (pipeline !== undefined && pipeline !== s.config.pipeline.name)
-      problems.push(`${describe_(c)}: pipeline ${JSON.stringify(pipeline)}, not ${s.config.pipeline.name}`);
+      problems.push(
+        `${describe_(c)}: pipeline ${JSON.stringify(pipeline)}, not ${s.config.pipeline.name}`,
+      );
     const stage = typeof p.stageName === 'string' ? p.stageName : undefined;
     if (stage !== undefined && !stageNames.includes(stage))
       problems.push(`${describe_(c)}: no stage ${stage} (stages: ${stageNames.join(', ')})`);
-    if (stage !== undefined && typeof p.actionName === 'string' && !actionsOf(stage).includes(p.actionName))
-      problems.push(`${describe_(c)}: stage ${stage} has no action ${p.actionName} (it has: ${actionsOf(stage).join(', ')})`);
+    if (
+      stage !== undefined &&
+      typeof p.actionName === 'string' &&
+      !actionsOf(stage).includes(p.actionName)
+    )
+      problems.push(
+        `${describe_(c)}: stage ${stage} has no action ${p.actionName} (it has: ${actionsOf(stage).join(', ')})`,
+      );
     // names the query selects by
     const query = /--query\s+(?:"([^"]*)"|'([^']*)')/.exec(c.line);
     const q = query?.[1] ?? query?.[2] ?? '';
     const qStages = [...q.matchAll(/stageName\s*==\s*'([^']+)'/g)].map((m) => m[1]);
     for (const st of qStages)
-      if (!stageNames.includes(st)) problems.push(`${describe_(c)}: --query names no stage of the pipeline: ${st}`);
+      if (!stageNames.includes(st))
+        problems.push(`${describe_(c)}: --query names no stage of the pipeline: ${st}`);
     for (const m of q.matchAll(/actionName\s*==\s*'([^']+)'/g))
-      if (!qStages.flatMap(actionsOf).concat(qStages.length === 0 ? stages.flatMap((st) => st.actions.map((a) => a.name)) : []).includes(m[1]))
-        problems.push(`${describe_(c)}: --query names no action of ${qStages.join(', ') || 'the pipeline'}: ${m[1]}`);
+      if (
+        !qStages
+          .flatMap(actionsOf)
+          .concat(qStages.length === 0 ? stages.flatMap((st) => st.actions.map((a) => a.name)) : [])
+          .includes(m[1])
+      )
+        problems.push(
+          `${describe_(c)}: --query names no action of ${qStages.join(', ') || 'the pipeline'}: ${m[1]}`,
+        );
     if (/actionStates\[\d+\]/.test(q))
-      problems.push(`${describe_(c)}: picks an action by its position (actionStates[n]); select it by actionName`);
+      problems.push(
+        `${describe_(c)}: picks an action by its position (actionStates[n]); select it by actionName`,
+      );
   }
   expect(problems).toEqual([]);
 });
@@ -392,7 +416,10 @@ test('a value a runbook reads into a variable is there (GetPipelineState as synt
   expect(answered.length).toBeGreaterThan(5);
   const empty = answered
     .filter((c) => c.result.exitCode !== 0 || ['', 'None'].includes(c.result.stdout.trim()))
-    .map((c) => `${describe_(c)}: ${c.cmd.assigns}=${JSON.stringify(c.result.stdout.trim())} ${c.result.stderr.trim()}`);
+    .map(
+      (c) =>
+        `${describe_(c)}: ${c.cmd.assigns}=${JSON.stringify(c.result.stdout.trim())} ${c.result.stderr.trim()}`,
+    );
   expect(empty).toEqual([]);
 });
 
@@ -410,6 +437,8 @@ test('an approval token is the token of the approval action the same runbook the
 
 test('runbook lines that name `aws` are found in code blocks and prose alike', () => {
   // a guard for the extractor: inline spans wrap lines in the prose
-  const inline = runbookLines('patching-nodes.md').filter((l) => !l.inBlock && l.text.startsWith('aws ssm describe-instance-information'));
+  const inline = runbookLines('patching-nodes.md').filter(
+    (l) => !l.inBlock && l.text.startsWith('aws ssm describe-instance-information'),
+  );
   expect(inline).toHaveLength(1);
 });

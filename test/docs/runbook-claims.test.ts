@@ -91,7 +91,10 @@ test('a runbook that pushes to a codecommit:: remote says how to install git-rem
   const users = RUNBOOKS.filter((f) => runbookLines(f).some((l) => /codecommit::/.test(l.text)));
   expect(users.length).toBeGreaterThan(0);
   for (const file of users)
-    expect({ file, installs: /pipx? install[^\n`]*git-remote-codecommit/.test(text(file)) }).toEqual({
+    expect({
+      file,
+      installs: /pipx? install[^\n`]*git-remote-codecommit/.test(text(file)),
+    }).toEqual({
       file,
       installs: true,
     });
@@ -106,8 +109,14 @@ test('there is a runbook for adding a region: bootstrap, preflight, no rollback 
   const pipelineAccount = s.config.pipeline.account;
   // bootstrap: the environment's account in the new region trusting the pipeline account, and the
   // pipeline account in the new region
-  expect(lines.some((l) => new RegExp(`cdk bootstrap aws://\\d{12}/[a-z0-9-]+ --trust ${pipelineAccount}\\b`).test(l))).toBe(true);
-  expect(lines.some((l) => new RegExp(`cdk bootstrap aws://${pipelineAccount}/[a-z0-9-]+$`).test(l))).toBe(true);
+  expect(
+    lines.some((l) =>
+      new RegExp(`cdk bootstrap aws://\\d{12}/[a-z0-9-]+ --trust ${pipelineAccount}\\b`).test(l),
+    ),
+  ).toBe(true);
+  expect(
+    lines.some((l) => new RegExp(`cdk bootstrap aws://${pipelineAccount}/[a-z0-9-]+$`).test(l)),
+  ).toBe(true);
   expect(lines.some((l) => /^npx delivery preflight\b/.test(l))).toBe(true);
   // CodePipeline rolls back only to an execution of the current pipeline structure
   expect(body).toMatch(/no rollback target/i);
