@@ -71,6 +71,14 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         require('../tools/pipeline/smoke-test/cli') as typeof import('../tools/pipeline/smoke-test/cli')
       ).main(argv),
   },
+  'rollback-guard': {
+    about: 'would each deploy stage have a rollback target if this release failed there',
+    who: 'pipeline',
+    run: (argv) =>
+      (
+        require('../tools/pipeline/rollback-guard/cli') as typeof import('../tools/pipeline/rollback-guard/cli')
+      ).run(argv),
+  },
   manifests: {
     about: "one environment's Kubernetes manifests as YAML (or every one into --out-dir)",
     who: 'developer',

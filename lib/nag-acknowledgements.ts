@@ -181,6 +181,21 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
     reason:
       "Image gate with ENHANCED scanning: inspector2:ListFindings (read-only) has no resource-level scoping; ECR calls it on the caller's behalf to answer DescribeImageScanFindings. Its ECR actions are scoped to the repository ARNs.",
   },
+  // The Build step's two read-only signals after the synth (lib/pipeline/build-step.ts).
+  {
+    finding:
+      /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:cloudformation:[a-z0-9-]+:\d{12}:stack\/[A-Za-z0-9-]+\/\*\]$/,
+    path: path(`${PIPELINE}Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy/Resource$`),
+    reason:
+      "cloudformation:GetTemplate (read-only) on the pipeline's own stack, by name: a stack ARN ends in a unique id CloudFormation assigns at creation, so `/*` stands for that id only. The rollback guard compares the deployed pipeline with the synthesized one.",
+  },
+  {
+    finding:
+      /^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:ssm:[a-z0-9-]+::parameter\/aws\/service\/eks\/optimized-ami\/\*\]$/,
+    path: path(`${PIPELINE}Pipeline/Build/Synth/CdkBuildProject/Role/DefaultPolicy/Resource$`),
+    reason:
+      'ssm:GetParameter (read-only) on the public parameters AWS publishes for EKS-optimized AMIs (no account in the ARN: nothing of ours is readable through it), one statement per region that hosts an environment; `npm run node-updates` reads <version>/amazon-linux-2023/<arch>/standard/recommended/release_version under it.',
+  },
   {
     finding: /^AwsSolutions-IAM5\[Resource::arn:\*:iam::\d{12}:role\/\*\]$/,
     path: path(`${PIPELINE}UpdatePipeline/SelfMutation/Role/DefaultPolicy/Resource$`),

@@ -1,5 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { visit } from 'jsonc-parser';
+import { formatPath } from './schema';
 
 /**
  * Reading `-c config=<file>` safely. The file is refused, unread, unless it is a regular file
@@ -23,12 +26,15 @@ export const SAFE_CONFIG_PATH =
 /** Why a config file could not be used; `message` never holds the file's content. */
 export class ConfigFileError extends Error {}
 
-/** The file's JSON text and its path relative to the repository root (with "/" separators). */
+/**
+ * The file's JSON text, its path relative to the repository root (with "/" separators), and
+ * whether its bytes are UTF-8 (when they are not, `text` holds U+FFFD where they were).
+ */
 export function readConfigFile(
   contextValue: string,
   cwd: string,
   repoRoot: string,
-): { text: string; relative: string } {
+): { text: string; relative: string; utf8: boolean } {
   const given = path.resolve(cwd, contextValue);
   // A root that does not exist holds no file: every path is outside it.
   const realRoot = fs.existsSync(repoRoot) ? fs.realpathSync(repoRoot) : path.resolve(repoRoot);
@@ -91,7 +97,8 @@ export function readConfigFile(
           `${given} is larger than ${MAX_CONFIG_FILE_BYTES} bytes; a config file may be at most that`,
         );
     }
-    return { text: buffer.subarray(0, length).toString('utf8'), relative };
+    const bytes = buffer.subarray(0, length);
+    return { text: bytes.toString('utf8'), relative, utf8: isUtf8(bytes) };
   } finally {
     fs.closeSync(fd);
   }
@@ -114,4 +121,64 @@ export function parseConfigJson(text: string, shown: string): unknown {
     }
     throw new ConfigFileError(`${shown} is not valid JSON`);
   }
+}
+
+/**
+ * What JSON.parse would change in the file without a word, each with its path: a key given twice
+ * in one object (JSON.parse keeps the last and drops the first), and, when the file is not UTF-8
+ * (`utf8` false), every string that held such bytes (decoding replaced them with U+FFFD). Read with
+ * jsonc-parser's visitor, which reports every property with its path and line; JSON.parse
+ * reports neither.
+ */
+export function silentChanges(
+  text: string,
+  utf8: boolean,
+  shown: string,
+): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  const objects: Map<string, number>[] = [];
+  const notUtf8 = (at: (string | number)[], line: number) =>
+    problems.push({
+      path: formatPath(at),
+      message: `holds bytes that are not UTF-8 (line ${line + 1}); save ${shown} as UTF-8`,
+    });
+  visit(
+    text,
+    {
+      onObjectBegin: () => {
+        objects.push(new Map());
+      },
+      onObjectEnd: () => {
+        objects.pop();
+      },
+      onObjectProperty: (property, _offset, _length, line, _character, pathSupplier) => {
+        const at = [...pathSupplier(), property];
+        if (!utf8 && property.includes('\ufffd')) notUtf8(at, line);
+        const keys = objects[objects.length - 1];
+        const first = keys?.get(property);
+        if (first === undefined) {
+          keys?.set(property, line);
+          return;
+        }
+        problems.push({
+          path: formatPath(at),
+          message: `is given twice in ${shown} (lines ${first + 1} and ${line + 1}); JSON keeps only the last one: remove one of them`,
+        });
+      },
+      onLiteralValue: (value, _offset, _length, line, _character, pathSupplier) => {
+        if (!utf8 && typeof value === 'string' && value.includes('\ufffd'))
+          notUtf8(pathSupplier(), line);
+      },
+    },
+    { disallowComments: true },
+  );
+  if (!utf8 && !problems.some((p) => p.message.startsWith('holds bytes'))) {
+    // Outside any string: JSON.parse would refuse the file anyway; say why.
+    const line = text.slice(0, Math.max(0, text.indexOf('\ufffd'))).split('\n').length;
+    problems.unshift({
+      path: 'config',
+      message: `${shown} is not UTF-8 (line ${line}); save it as UTF-8`,
+    });
+  }
+  return problems;
 }

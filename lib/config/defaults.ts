@@ -29,6 +29,7 @@ export const STACK_ENVIRONMENTS: DeliveryConfigInput = {
 /** Every optional setting's default, in one place. docs/configuration.md lists the same values. */
 export const DEFAULTS = {
   pipelineName: 'hello-web-delivery',
+  requireRollbackTarget: false,
   sourceBranch: 'main',
   sourceCreate: true,
   image: {

@@ -1,4 +1,4 @@
-import { ConfigFileError, parseConfigJson, readConfigFile } from './config-file';
+import { ConfigFileError, parseConfigJson, readConfigFile, silentChanges } from './config-file';
 import { DEFAULTS, STACK_ENVIRONMENTS } from './defaults';
 import {
   type LimitsInput,
@@ -8,7 +8,7 @@ import {
   vpcCidrSchema,
 } from './limits';
 import { checkAvailabilityZones, defaultAvailabilityZones } from './availability-zones';
-import { checkPipelineLimits } from './pipeline-limits';
+import { checkPipelineLimits, checkPipelineStackSize } from './pipeline-limits';
 import { type DeliveryConfig, resolveConfig } from './resolve';
 import { checkSource } from './source';
 import {
@@ -20,21 +20,39 @@ import {
   formatPath,
   salvageCrossFieldInput,
 } from './schema';
-import { checkSafeDelivery } from './safe-delivery';
+import { checkNotifications, checkSafeDelivery } from './safe-delivery';
 
 /** Thrown when the configuration is unusable; `problems` holds every problem found, each with its path. */
 export class ConfigError extends Error {
+  readonly problems: readonly ConfigProblem[];
+
   constructor(
     readonly source: string,
-    readonly problems: readonly ConfigProblem[],
+    problems: readonly ConfigProblem[],
   ) {
+    const shown = problems.map((p) => ({ path: p.path, message: abbreviateValues(p.message) }));
     super(
-      `Invalid configuration (${source}): ${problems.length} problem${problems.length === 1 ? '' : 's'}\n` +
-        problems.map((p) => `  - ${p.path}: ${p.message}`).join('\n') +
+      `Invalid configuration (${source}): ${shown.length} problem${shown.length === 1 ? '' : 's'}\n` +
+        shown.map((p) => `  - ${p.path}: ${p.message}`).join('\n') +
         '\nSee docs/configuration.md for every setting and its default.',
     );
     this.name = 'ConfigError';
+    this.problems = shown;
   }
+}
+
+/**
+ * A quoted value of more than 100 characters in a message, shown by its start and its length: a
+ * 10,000-character value repeated back (the config fuzz test found some) helps no one. Quotes are
+ * taken in pairs from the start, so the text between two quoted values is never taken for one.
+ */
+function abbreviateValues(message: string): string {
+  return message.replace(/"((?:[^"\\]|\\.)*)"/g, (quoted, inner: string) => {
+    if (inner.length <= 100) return quoted;
+    // Never cut an escape sequence in two.
+    const start = inner.slice(0, 40).replace(/\\(u[0-9a-fA-F]{0,3})?$/, '');
+    return `"${start}…" (${inner.length} characters)`;
+  });
 }
 
 /**
@@ -69,6 +87,7 @@ export function validateConfig(
   );
   problems.push(...checkSource(raw));
   problems.push(...checkSafeDelivery(raw));
+  problems.push(...checkNotifications(raw), ...checkPipelineStackSize(raw));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   const input: DeliveryConfigInput = parsed.data;
   return resolveConfig(input, configFile);
@@ -83,8 +102,19 @@ export function loadConfig(
   options: { contextValue?: unknown; cwd?: string; repoRoot?: string } = {},
 ): DeliveryConfig {
   const { contextValue } = options;
-  if (contextValue === undefined || contextValue === null || contextValue === '') {
+  if (contextValue === undefined || contextValue === null) {
     return validateConfig(STACK_ENVIRONMENTS);
+  }
+  // `-c config=` with nothing after it: a path lost on the way (an unset variable), never a wish
+  // for the placeholder accounts.
+  if (typeof contextValue === 'string' && contextValue.trim() === '') {
+    throw new ConfigError('-c config', [
+      {
+        path: 'config',
+        message:
+          'is empty: give the path of a JSON file (-c config=config/my-org.json), or leave -c config out to use the built-in STACK_ENVIRONMENTS',
+      },
+    ]);
   }
   if (typeof contextValue !== 'string') {
     throw new ConfigError('-c config', [
@@ -95,20 +125,33 @@ export function loadConfig(
     ]);
   }
   const shown = `config file ${contextValue}`;
-  let config: { raw: unknown; relative: string };
+  const refused = (e: unknown): never => {
+    if (e instanceof ConfigFileError)
+      throw new ConfigError(shown, [{ path: 'config', message: e.message }]);
+    throw e;
+  };
+  let file: { text: string; relative: string; utf8: boolean };
   try {
-    const { text, relative } = readConfigFile(
+    file = readConfigFile(
       contextValue,
       options.cwd ?? process.cwd(),
       options.repoRoot ?? options.cwd ?? process.cwd(),
     );
-    config = { raw: parseConfigJson(text, relative), relative };
   } catch (e) {
-    if (e instanceof ConfigFileError)
-      throw new ConfigError(shown, [{ path: 'config', message: e.message }]);
-    throw e;
+    return refused(e);
   }
-  return validateConfig(config.raw, shown, config.relative);
+  // Bytes that are not UTF-8 first (every string that held them): they may also be why the text
+  // is not JSON. Then a key given twice. Either way the parsed value is not what the file says.
+  if (!file.utf8) throw new ConfigError(shown, silentChanges(file.text, false, file.relative));
+  let raw: unknown;
+  try {
+    raw = parseConfigJson(file.text, file.relative);
+  } catch (e) {
+    return refused(e);
+  }
+  const changes = silentChanges(file.text, true, file.relative);
+  if (changes.length > 0) throw new ConfigError(shown, changes);
+  return validateConfig(raw, shown, file.relative);
 }
 
 /**

@@ -39,3 +39,29 @@ export const MAX_REPLICA_REGIONS = Math.min(
   Math.floor(MAX_ACTIONS_PER_STAGE / ACTIONS_PER_REPLICA_REGION),
   MAX_ECR_REPLICATION_DESTINATIONS,
 );
+
+/**
+ * CloudFormation takes at most 500 resources in one template
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html,
+ * "Resources"); aws-cdk-lib refuses a larger stack at synth (`@aws-cdk/core:stackResourceLimit`).
+ */
+export const CLOUDFORMATION_MAX_RESOURCES = 500;
+
+/**
+ * Resources of the pipeline stack (lib/pipeline/pipeline-stack.ts), as counts the configuration
+ * decides: a fixed part, counted with every optional resource present (the CodeCommit repository
+ * the stack creates and its event rule, the registry scanning and replication settings); per
+ * environment, its smoke-test-and-bake CodeBuild project with its role and policy; per email
+ * address, its SNS subscription. test/config/pipeline-stack-size.test.ts derives these numbers
+ * from synthesized pipelines: when the pipeline gains a resource, change them here.
+ */
+export const PIPELINE_STACK_RESOURCES = { fixed: 43, perEnvironment: 3, perEmail: 1 } as const;
+
+/** The most resources the pipeline stack holds for this many environments and email addresses. */
+export function pipelineStackResourceEstimate(environments: number, emails: number): number {
+  return (
+    PIPELINE_STACK_RESOURCES.fixed +
+    PIPELINE_STACK_RESOURCES.perEnvironment * environments +
+    PIPELINE_STACK_RESOURCES.perEmail * emails
+  );
+}

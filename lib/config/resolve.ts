@@ -2,7 +2,12 @@ import { defaultAvailabilityZones } from './availability-zones';
 import { DEFAULTS } from './defaults';
 import type { SupportedKubernetesVersion } from './kubernetes-versions';
 import { type PatchingConfig, resolvePatching } from './patching';
-import { type DeliveryConfigInput, type EnvironmentInput, defaultStageName } from './schema';
+import {
+  type DeliveryConfigInput,
+  type EnvironmentInput,
+  defaultStageName,
+  prodWaveName,
+} from './schema';
 import { type SourceConfig, resolveSource } from './source';
 import {
   type BakeSettings,
@@ -58,7 +63,13 @@ export interface EnvironmentConfig {
 
 /** The whole configuration with every default applied. */
 export interface DeliveryConfig {
-  readonly pipeline: { readonly account: string; readonly region: string; readonly name: string };
+  readonly pipeline: {
+    readonly account: string;
+    readonly region: string;
+    readonly name: string;
+    /** The Build step refuses a new image while a deploy stage has no rollback target (docs/decisions/0026-...). */
+    readonly requireRollbackTarget: boolean;
+  };
   readonly source: SourceConfig;
   readonly image: {
     readonly repositoryName: string;
@@ -78,9 +89,7 @@ export interface DeliveryConfig {
   readonly configFile?: string;
 }
 
-export function prodWaveName(wave: number): string {
-  return `prod-wave-${wave + 1}`;
-}
+export { prodWaveName };
 
 export function stackNameFor(stageName: string): string {
   return `hello-web-${stageName}`;
@@ -129,6 +138,7 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
       account: input.pipeline.account,
       region: input.pipeline.region,
       name: input.pipeline.name ?? DEFAULTS.pipelineName,
+      requireRollbackTarget: input.pipeline.requireRollbackTarget ?? DEFAULTS.requireRollbackTarget,
     },
     source: resolveSource(input.source, {
       branch: DEFAULTS.sourceBranch,

@@ -1,4 +1,8 @@
+import { RegionInfo } from 'aws-cdk-lib/region-info';
+import tzdata from 'tzdata/timezone-data.json';
 import { z } from 'zod';
+import { neverFiresReason, parseCronFields } from './cron';
+import { AWS_REGIONS } from './regions';
 import type { ConfigProblem } from './schema';
 
 /**
@@ -85,117 +89,79 @@ export function resolveBake(input: BakeInput | undefined, kind: 'preprod' | 'pro
 }
 
 /**
- * Checks a DeploymentWindow `Cron` expression the way the rule reads it: 6 required fields and an
- * optional year, seconds `*` only, day-of-week 1-7 or SUN-SAT, `?` in day-of-month or day-of-week
- * (https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html).
- * Returns what is wrong, or undefined when the expression is well formed. Hand-written: the
- * project has no cron dependency, and this Quartz-like dialect (`?`, `L`, `W`, `#`) is not Unix cron.
+ * The longest value CodePipeline takes in a rule's configuration
+ * (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_RuleDeclaration.html,
+ * `configuration`: value length 1-10000).
  */
-export function cronProblem(expression: string): string | undefined {
+export const MAX_RULE_CONFIGURATION_VALUE = 10_000;
+
+/**
+ * Checks a DeploymentWindow `Cron` expression the way the rule reads it: 6 required fields and an
+ * optional year, seconds `*` only, the values and wildcards of AWS's cron (lib/config/cron.ts)
+ * (https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html),
+ * and a window that opens at least once from `now` on: the rule holds the wave until its window
+ * opens, so a window on 30 February, or in a past year, would hold it forever.
+ */
+export function windowCronCheck(
+  expression: string,
+  now: Date = new Date(),
+): { readonly malformed: string } | { readonly neverOpens: string } | undefined {
+  if (expression.length > MAX_RULE_CONFIGURATION_VALUE)
+    return {
+      malformed: `it is ${expression.length} characters; CodePipeline takes at most ${MAX_RULE_CONFIGURATION_VALUE}`,
+    };
   const fields = expression.trim().split(/\s+/);
   if (fields.length < 6 || fields.length > 7) {
-    return `has ${fields.length} field${fields.length === 1 ? '' : 's'}; expected 6 or 7: seconds minutes hours day-of-month month day-of-week [year], e.g. "* * 9-16 ? * MON-THU"`;
+    return {
+      malformed: `has ${fields.length} field${fields.length === 1 ? '' : 's'}; expected 6 or 7: seconds minutes hours day-of-month month day-of-week [year], e.g. "* * 9-16 ? * MON-THU"`,
+    };
   }
-  const [seconds, minutes, hours, dom, month, dow, year] = fields;
-  const months = [
-    'JAN',
-    'FEB',
-    'MAR',
-    'APR',
-    'MAY',
-    'JUN',
-    'JUL',
-    'AUG',
-    'SEP',
-    'OCT',
-    'NOV',
-    'DEC',
-  ];
-  const days = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
-  const checks: Array<[string, string, string | undefined]> = [
-    [
-      'seconds',
-      seconds,
-      seconds === '*' ? undefined : 'must be "*" (the rule does not schedule by the second)',
-    ],
-    ['minutes', minutes, listProblem(minutes, 0, 59)],
-    ['hours', hours, listProblem(hours, 0, 23)],
-    [
-      'day-of-month',
-      dom,
-      dom === '?' || /^(L(-\d{1,2})?|LW|\d{1,2}W)$/.test(dom)
-        ? domSpecial(dom)
-        : listProblem(dom, 1, 31),
-    ],
-    ['month', month, listProblem(month, 1, 12, months, 1)],
-    [
-      'day-of-week',
-      dow,
-      dow === '?' || /^(\d|[A-Z]{3})(L|#[1-5])$/.test(dow) || dow === 'L'
-        ? dowSpecial(dow, days)
-        : listProblem(dow, 1, 7, days, 1),
-    ],
-  ];
-  if (year !== undefined) checks.push(['year', year, listProblem(year, 1970, 2199)]);
-  for (const [name, value, problem] of checks) {
-    if (problem) return `${name} field "${value}" ${problem}`;
-  }
-  if ((dom === '?') === (dow === '?')) {
-    return `put "?" in exactly one of day-of-month ("${dom}") and day-of-week ("${dow}"): the other one chooses the days`;
-  }
+  const [seconds, minutes, hours, dayOfMonth, month, dayOfWeek, year] = fields;
+  if (seconds !== '*')
+    return {
+      malformed: `seconds field "${seconds}" must be "*" (the rule does not schedule by the second)`,
+    };
+  const schedule = parseCronFields({ minutes, hours, dayOfMonth, month, dayOfWeek, year });
+  if (typeof schedule === 'string') return { malformed: schedule };
+  const never = neverFiresReason(schedule, now);
+  return never === undefined ? undefined : { neverOpens: never };
+}
+
+/** What is wrong with a deployment-window cron, or undefined when it is a window that opens. */
+export function cronProblem(expression: string, now: Date = new Date()): string | undefined {
+  const check = windowCronCheck(expression, now);
+  if (check === undefined) return undefined;
+  return 'malformed' in check ? check.malformed : `never opens: ${check.neverOpens}`;
+}
+
+/** A value for a message: quoted when short, its length when it is too long to repeat. */
+export function shownValue(value: string): string {
+  return value.length <= 100 ? JSON.stringify(value) : `a value of ${value.length} characters`;
+}
+
+/**
+ * The names of the IANA time zone database, zones and links, spelt as IANA spells them (the
+ * `tzdata` package, generated from each IANA release). AWS takes the time zone as written
+ * (https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html,
+ * `TimeZone`), while Node.js reads any case ("europe/dublin"), so a name is accepted only in
+ * IANA's own spelling. docs/decisions/0033-config-values-aws-accepts.md.
+ */
+const IANA_TIME_ZONES: ReadonlyMap<string, string> = new Map(
+  Object.keys(tzdata.zones).map((name) => [name.toLowerCase(), name]),
+);
+
+/** Why `tz` is not an IANA time zone name as AWS reads it, or undefined. */
+export function timeZoneProblem(tz: string): string | undefined {
+  const spelling = IANA_TIME_ZONES.get(tz.toLowerCase());
+  if (spelling !== undefined && spelling !== tz)
+    return `${JSON.stringify(tz)} is not spelt as the IANA time zone database spells it; did you mean ${JSON.stringify(spelling)}?`;
+  if (spelling === undefined || !nodeKnowsTimeZone(tz))
+    return `${JSON.stringify(tz)} is not an IANA time zone (for example "Europe/Dublin", "America/New_York", "UTC")`;
   return undefined;
 }
 
-function domSpecial(value: string): string | undefined {
-  const m = /^(\d{1,2})W$/.exec(value) ?? /^L-(\d{1,2})$/.exec(value);
-  if (m && (Number(m[1]) < 1 || Number(m[1]) > 31)) return 'must use a day of 1-31';
-  return undefined;
-}
-
-function dowSpecial(value: string, names: string[]): string | undefined {
-  if (value === '?' || value === 'L') return undefined;
-  const day = value.replace(/(L|#[1-5])$/, '');
-  const n = /^\d$/.test(day) ? Number(day) : names.indexOf(day) + 1;
-  return n >= 1 && n <= 7 ? undefined : 'must use a day of 1-7 or SUN-SAT';
-}
-
-/** `*`, `n`, `a-b`, `*\/s`, `a/s`, `a-b/s`, comma-separated; names (JAN, MON) where the field has them. */
-function listProblem(
-  field: string,
-  min: number,
-  max: number,
-  names: readonly string[] = [],
-  nameBase = 0,
-): string | undefined {
-  const value = (v: string): number | undefined => {
-    if (/^\d+$/.test(v)) return Number(v);
-    const i = names.indexOf(v.toUpperCase());
-    return i < 0 ? undefined : i + nameBase;
-  };
-  const range =
-    names.length > 0 ? `${min}-${max} or ${names[0]}-${names[names.length - 1]}` : `${min}-${max}`;
-  for (const item of field.split(',')) {
-    const m = /^(\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:\/(\d+))?$/.exec(item);
-    if (!m) return `is not a list of values, ranges ("a-b") or steps ("*/n"); allowed: ${range}`;
-    if (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > max))
-      return `has a step of ${m[2]}; a step is 1-${max}`;
-    if (m[1] === '*') continue;
-    const [from, to] = m[1].split('-').map(value);
-    if (
-      from === undefined ||
-      from < min ||
-      from > max ||
-      (m[1].includes('-') && (to === undefined || to < min || to > max))
-    ) {
-      return `has "${item}" outside ${range}`;
-    }
-    if (to !== undefined && to < from) return `has the range "${item}" backwards`;
-  }
-  return undefined;
-}
-
-/** IANA time zones this Node.js knows (the same database AWS uses, e.g. "Europe/Dublin"). */
-function isTimeZone(tz: string): boolean {
+/** Node.js (its ICU) can read the zone: the synth's own checks and tools use it. */
+function nodeKnowsTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
     return true;
@@ -209,19 +175,22 @@ export const deploymentWindowSchema = z.strictObject({
   wave: z.number().int('must be a whole wave number').min(1, 'waves are counted from 1'),
   /** When the wave may start, as the DeploymentWindow rule's cron (6-7 fields, seconds "*"). Required. */
   cron: z.string().superRefine((c, ctx) => {
-    const problem = cronProblem(c);
-    if (problem)
-      ctx.addIssue({
-        code: 'custom',
-        message: `"${c}" is not a deployment-window cron: ${problem}`,
-      });
+    const check = windowCronCheck(c);
+    if (check === undefined) return;
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'malformed' in check
+          ? `${shownValue(c)} is not a deployment-window cron: ${check.malformed}`
+          : `${shownValue(c)} never opens: ${check.neverOpens}; the wave would wait for it forever`,
+    });
   }),
-  /** IANA time zone the cron is read in. @default "UTC" */
+  /** IANA time zone the cron is read in, spelt as IANA spells it. @default "UTC" */
   timeZone: z
     .string()
-    .refine(isTimeZone, {
-      error: (issue) =>
-        `${JSON.stringify(issue.input)} is not an IANA time zone (for example "Europe/Dublin", "America/New_York", "UTC")`,
+    .superRefine((tz, ctx) => {
+      const problem = timeZoneProblem(tz);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
     })
     .optional(),
 });
@@ -233,15 +202,37 @@ export interface DeploymentWindow {
   readonly timeZone: string;
 }
 
-const snsEmail = z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, {
-  message: 'must be an email address such as "oncall@example.com"',
+/**
+ * Why `email` cannot be an SNS email subscription, or undefined. The shape is zod's email pattern
+ * (dot-atom local part, no empty parts, a dotted domain); the lengths are RFC 5321's (section
+ * 4.5.3.1: local part at most 64 octets, a path of at most 256 with its angle brackets, so an
+ * address of at most 254; a domain label at most 63, RFC 1035 section 2.3.4).
+ * https://www.rfc-editor.org/rfc/rfc5321#section-4.5.3.1
+ */
+export function emailProblem(email: string): string | undefined {
+  if (email.length > 254) return `must be at most 254 characters, got ${email.length}`;
+  const at = email.lastIndexOf('@');
+  if (at > 64) return `the part before "@" may be at most 64 characters, got ${at}`;
+  const long = email
+    .slice(at + 1)
+    .split('.')
+    .find((label) => label.length > 63);
+  if (at >= 0 && long !== undefined)
+    return `each part of the domain may be at most 63 characters, got ${long.length}`;
+  if (!z.regexes.email.test(email)) return 'must be an email address such as "oncall@example.com"';
+  return undefined;
+}
+
+const snsEmail = z.string().superRefine((email, ctx) => {
+  const problem = emailProblem(email);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
-const chatbotSlackArn = z
-  .string()
-  .regex(/^arn:aws[a-z-]*:chatbot::\d{12}:chat-configuration\/slack-channel\/[\w.-]+$/, {
-    message:
-      'must be an AWS Chatbot Slack channel configuration ARN such as "arn:aws:chatbot::111111111111:chat-configuration/slack-channel/deploys"',
-  });
+const CHATBOT_SLACK_ARN =
+  /^arn:(aws[a-z-]*):chatbot::\d{12}:chat-configuration\/slack-channel\/[\w.-]+$/;
+const chatbotSlackArn = z.string().regex(CHATBOT_SLACK_ARN, {
+  message:
+    'must be an AWS Chatbot Slack channel configuration ARN such as "arn:aws:chatbot::111111111111:chat-configuration/slack-channel/deploys"',
+});
 
 export const notificationsSchema = z.strictObject({
   /** Email addresses subscribed to the pipeline's notification topic (each confirms by email). @default [] */
@@ -332,6 +323,48 @@ export function checkSafeDelivery(raw: unknown): ConfigProblem[] {
           message: `wave ${wave} already has a window at prod.deploymentWindows[${first}]; a wave has at most one`,
         });
       else seen.set(wave, i);
+    });
+  }
+  return problems;
+}
+
+/**
+ * Rules of `notifications` over the raw input: an address once (each is an SNS subscription whose
+ * construct id is the address: a second one crashed the synth, and two spellings of one mailbox
+ * would get every message twice), and Chatbot channels in the pipeline's partition (a
+ * notification rule targets resources of its own partition only).
+ */
+export function checkNotifications(raw: unknown): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const root = obj(raw);
+  const notifications = obj(root.notifications);
+  if (Array.isArray(notifications.emails)) {
+    const seen = new Map<string, { index: number; spelling: string }>();
+    notifications.emails.forEach((email, i) => {
+      if (typeof email !== 'string') return;
+      const first = seen.get(email.toLowerCase());
+      if (first === undefined) {
+        seen.set(email.toLowerCase(), { index: i, spelling: email });
+        return;
+      }
+      problems.push({
+        path: `notifications.emails[${i}]`,
+        message: `${shownValue(email)} is already at notifications.emails[${first.index}]${first.spelling === email ? '' : ' (addresses are compared ignoring case)'}; list each address once`,
+      });
+    });
+  }
+  const region = obj(root.pipeline).region;
+  if (Array.isArray(notifications.chatbotSlackChannelArns) && typeof region === 'string') {
+    const pipelinePartition = AWS_REGIONS.includes(region)
+      ? RegionInfo.get(region).partition
+      : undefined;
+    notifications.chatbotSlackChannelArns.forEach((arn, i) => {
+      const m = typeof arn === 'string' ? CHATBOT_SLACK_ARN.exec(arn) : null;
+      if (!m || pipelinePartition === undefined || m[1] === pipelinePartition) return;
+      problems.push({
+        path: `notifications.chatbotSlackChannelArns[${i}]`,
+        message: `the channel configuration is in partition "${m[1]}", but the pipeline (pipeline.region "${region}") is in "${pipelinePartition}"; a notification rule can only target a channel of its own partition`,
+      });
     });
   }
   return problems;

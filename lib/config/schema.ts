@@ -24,6 +24,16 @@ import { tlsFields, tlsProblems } from './tls';
 
 export { AWS_REGIONS };
 
+/**
+ * Names every JavaScript object already owns through its prototype (`constructor`, `toString`,
+ * ...). A stage's name is the id of its construct, and the constructs library keeps a scope's
+ * children in a plain object: a child named like one of these is "already there" before it is
+ * added. Read from the runtime itself rather than typed by hand.
+ */
+const OBJECT_OWNED_NAMES: ReadonlySet<string> = new Set(
+  Object.getOwnPropertyNames(Object.prototype),
+);
+
 const account = z
   .string()
   .regex(/^\d{12}$/, { message: 'must be a 12-digit AWS account id, for example "111111111111"' });
@@ -74,8 +84,17 @@ export const environmentSchema = z.strictObject({
   /** Stage name; must be unique. @default "<preprod|prod>-<region>" */
   name: z
     .string()
-    .regex(/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/, {
-      message: 'must be 2-40 characters of a-z, 0-9 and "-", starting with a letter',
+    .superRefine((name, ctx) => {
+      if (!/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/.test(name))
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be 2-40 characters of a-z, 0-9 and "-", starting with a letter',
+        });
+      else if (OBJECT_OWNED_NAMES.has(name))
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${name}" is a name every JavaScript object already has (the construct tree would find it before any stage: "There is already a Construct with name '${name}'"); choose another name`,
+        });
     })
     .optional(),
   /** The VPC's availability zones, at least two, all in `region`. Never looked up at synth. @default ["<region>a", "<region>b", "<region>c"] */
@@ -137,13 +156,25 @@ export const deliveryConfigSchema = z.strictObject({
   pipeline: z.strictObject({
     account,
     region,
-    /** The CodePipeline's name. @default "hello-web-delivery" */
+    /**
+     * The CodePipeline's name; also the start of the stack names `<name>-pipeline` and
+     * `<name>-image-<region>`, and of the notification topic's display name. @default "hello-web-delivery"
+     */
     name: z
       .string()
-      .regex(/^[A-Za-z0-9.@_-]{1,100}$/, {
-        message: 'must be 1-100 characters of A-Z, a-z, 0-9, ".", "@", "_", "-"',
+      .superRefine((name, ctx) => {
+        const problem = pipelineNameProblem(name);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .optional(),
+    /**
+     * true: the Build step refuses a release that builds a new image while a deploy stage would
+     * have no rollback target (the commit also changes the pipeline's definition, or a stage has
+     * not succeeded yet on the pipeline's current version). Read by the Build step at run time,
+     * so switching it does not change the pipeline (docs/decisions/0026-rollback-targets-across-pipeline-changes.md).
+     * @default false
+     */
+    requireRollbackTarget: z.boolean().optional(),
   }),
   /** Where the code comes from: a CodeCommit repository or a CodeConnections source (source.ts). Required. */
   source: sourceSchema,
@@ -186,6 +217,28 @@ export const deliveryConfigSchema = z.strictObject({
 export type DeliveryConfigInput = z.input<typeof deliveryConfigSchema>;
 export type EnvironmentInput = z.input<typeof environmentSchema>;
 
+/**
+ * The longest pipeline name: the notification topic's display name `<name> notifications` may
+ * hold at most 100 characters (SNS `DisplayName`; aws-cdk-lib's Topic refuses more at synth).
+ * The stack names it starts stay under CloudFormation's 128 with it.
+ */
+export const MAX_PIPELINE_NAME_LENGTH = 100 - ' notifications'.length;
+
+/**
+ * Why `name` cannot be the pipeline's name, or undefined. It must be a CodePipeline name
+ * (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineDeclaration.html:
+ * `[A-Za-z0-9.@\-_]+`, at most 100) and start CloudFormation stack names (a letter, then letters,
+ * digits and "-": https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html):
+ * the stricter of the two.
+ */
+export function pipelineNameProblem(name: string): string | undefined {
+  if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(name))
+    return 'must start with a letter and hold only letters, digits and "-": it starts the CloudFormation stack names <name>-pipeline and <name>-image-<region>';
+  if (name.length > MAX_PIPELINE_NAME_LENGTH)
+    return `must be at most ${MAX_PIPELINE_NAME_LENGTH} characters, got ${name.length}: the notification topic's display name "<name> notifications" may hold at most 100 (SNS)`;
+  return undefined;
+}
+
 /** A problem found in the configuration: where, and what would be valid. */
 export interface ConfigProblem {
   readonly path: string;
@@ -214,6 +267,8 @@ export interface CrossFieldInput {
   readonly pipelineRegion?: string;
   readonly architecture?: 'arm64' | 'amd64';
   readonly environments: readonly EnvironmentAt[];
+  /** How many environments each prod wave holds (also those that did not parse). */
+  readonly waveSizes?: readonly number[];
 }
 
 /** Cross-field input from a config that passed the schema. */
@@ -228,6 +283,7 @@ export function crossFieldInputOf(cfg: DeliveryConfigInput): CrossFieldInput {
     pipelineRegion: cfg.pipeline.region,
     architecture: cfg.image?.architecture,
     environments,
+    waveSizes: cfg.prod.waves.map((wave) => wave.length),
   };
 }
 
@@ -259,11 +315,19 @@ export function salvageCrossFieldInput(raw: unknown): CrossFieldInput {
     pipelineRegion: pipeline.success ? pipeline.data.region : undefined,
     architecture: image.success ? image.data?.architecture : undefined,
     environments,
+    waveSizes: Array.isArray(waves)
+      ? waves.map((wave) => (Array.isArray(wave) ? wave.length : 0))
+      : undefined,
   };
 }
 
 export function defaultStageName(kind: 'preprod' | 'prod', region: string): string {
   return `${kind}-${region}`;
+}
+
+/** The pipeline stage (and CDK Pipelines wave) of a prod wave of several environments; `wave` counts from 0. */
+export function prodWaveName(wave: number): string {
+  return `prod-wave-${wave + 1}`;
 }
 
 /** Graviton families carry a "g" right after the generation digit: m7g, c7gn, r8g, t4g, ... */
@@ -405,6 +469,32 @@ export function checkDeliveryConfig(
       }
     }
     problems.push(...tlsProblems(env, path));
+  }
+  problems.push(...pipelineStageNameProblems(input));
+  return problems;
+}
+
+/**
+ * Pipeline stage names must be unique: pre-prod's stage and a one-environment wave are named
+ * after their environment, a wave of several environments `prod-wave-<n>` (CDK Pipelines names
+ * the wave, and two waves of one name crashed the synth with "Node with duplicate id"). An
+ * environment that deploys alone may not take the name of a wider wave.
+ */
+function pipelineStageNameProblems(input: CrossFieldInput): ConfigProblem[] {
+  const sizes = input.waveSizes;
+  if (sizes === undefined) return [];
+  const wideWaves = new Map<string, { wave: number; size: number }>();
+  sizes.forEach((size, w) => size > 1 && wideWaves.set(prodWaveName(w), { wave: w, size }));
+  const problems: ConfigProblem[] = [];
+  for (const { env, path, kind } of input.environments) {
+    const wave = /^prod\.waves\[(\d+)\]/.exec(path);
+    const alone = kind === 'preprod' || (wave !== null && sizes[Number(wave[1])] === 1);
+    const wide = env.name === undefined ? undefined : wideWaves.get(env.name);
+    if (!alone || wide === undefined) continue;
+    problems.push({
+      path: `${path}.name`,
+      message: `"${env.name}" is also the name of the pipeline stage of wave ${wide.wave + 1} (prod.waves[${wide.wave}], ${wide.size} environments); pipeline stage names must be unique: choose another name`,
+    });
   }
   return problems;
 }

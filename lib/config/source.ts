@@ -44,10 +44,11 @@ export const connectionSourceSchema = z.strictObject({
     message:
       'must be a CodeConnections ARN such as "arn:aws:codeconnections:eu-west-1:111111111111:connection/0123abcd-0123-4567-89ab-0123456789ab" (the older "codestar-connections" form is accepted too)',
   }),
-  /** "owner/repository" as the provider names it (GitLab: "group/subgroup/project"). Required. */
-  repository: z.string().regex(/^[\w.-]+(\/[\w.-]+)+$/, {
-    message: 'must be "owner/repository", such as "my-org/hello-web"',
-  }),
+  /**
+   * "owner/repository" as the provider names it (Bitbucket: "workspace/repository", GitLab:
+   * "group/subgroup/project"); checked per provider by `repositoryProblem`. Required.
+   */
+  repository: z.string(),
   /** @default "main" */
   branch,
 });
@@ -110,6 +111,69 @@ export function parseConnectionArn(
   return m ? { partition: m[1], region: m[3], account: m[4] } : undefined;
 }
 
+/** GitHub owner (user or organization; "_" for Enterprise Managed Users), without its length. */
+const GITHUB_OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?$/;
+/** Repository names of GitHub and slugs of Bitbucket: ASCII letters, digits, ".", "_", "-". */
+const REPOSITORY_NAME = /^[A-Za-z0-9._-]+$/;
+const BITBUCKET_WORKSPACE = /^[a-z0-9_-]+$/;
+const GITLAB_SLUG = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
+/**
+ * Why `repository` cannot name a repository of `provider`, or undefined. The CodeConnections
+ * source action takes it as FullRepositoryId and never finds a repository the provider could not
+ * have created: the pipeline would wait for its source forever. Each provider's naming rules:
+ * - GitHub: "owner/repository"; owner of letters, digits, "-" ("_" for Enterprise Managed Users),
+ *   neither starting nor ending with "-", at most 39; repository of ASCII letters, digits, ".",
+ *   "_", "-", at most 100, not "." or "..", and no ".git" (GitHub removes it) or ".wiki" (refused)
+ *   ending. https://docs.github.com/en/repositories/creating-and-managing-repositories/creating-a-new-repository,
+ *   https://docs.github.com/en/enterprise-cloud@latest/admin/managing-iam/iam-configuration-reference/username-considerations-for-external-authentication,
+ *   https://github.com/github/docs/issues/44518
+ * - Bitbucket Cloud: "workspace/repository"; workspace ID of lowercase letters, digits, "-", "_";
+ *   repository slug of ASCII letters, digits, "_", "-", ".", at most 62, no "--", no "-" at the end.
+ *   https://support.atlassian.com/bitbucket-cloud/docs/what-is-a-slug/
+ * - GitLab: "group/subgroup.../project"; each slug of letters, digits, "_", "-", ".", starting with
+ *   a letter, digit or "_" (older projects may start with "_"), not ending in ".", ".git", ".atom".
+ *   https://docs.gitlab.com/user/reserved_names/
+ * Where a provider has relaxed its rules over time, what it accepted before is accepted here too
+ * (docs/decisions/0033-config-values-aws-accepts.md).
+ */
+export function repositoryProblem(
+  provider: ConnectionProvider,
+  repository: string,
+): string | undefined {
+  const parts = repository.split('/');
+  const count = `got ${parts.length} part${parts.length === 1 ? '' : 's'}`;
+  if (parts.length > 1 && parts.some((p) => p === ''))
+    return `must not have an empty part between "/", got ${JSON.stringify(repository)}`;
+  if (provider === 'GitLab') {
+    if (parts.length < 2)
+      return `must be "group/project" (with any subgroups between), such as "my-group/my-project"; ${count}`;
+    for (const [i, part] of parts.entries()) {
+      const what = i === parts.length - 1 ? 'project' : 'group';
+      if (!GITLAB_SLUG.test(part) || /(\.|\.git|\.atom)$/.test(part))
+        return `${what} ${JSON.stringify(part)} must be letters, digits, "_", "-" and ".", starting with a letter, digit or "_", and not ending in ".", ".git" or ".atom" (GitLab's path rules)`;
+    }
+    return undefined;
+  }
+  const ownerWord = provider === 'GitHub' ? 'owner' : 'workspace';
+  if (parts.length !== 2)
+    return `must be "${ownerWord}/repository": ${provider} names a repository "${ownerWord}/repository"; ${count}`;
+  const [owner, name] = parts;
+  const dots = name === '.' || name === '..';
+  if (provider === 'GitHub') {
+    if (owner.length > 39 || !GITHUB_OWNER.test(owner))
+      return `owner ${JSON.stringify(owner)} must be at most 39 letters, digits, "-" (and "_" of an Enterprise Managed User), neither starting nor ending with "-"`;
+    if (name.length > 100 || !REPOSITORY_NAME.test(name) || dots || /\.(git|wiki)$/i.test(name))
+      return `repository name ${JSON.stringify(name)} must be at most 100 ASCII letters, digits, ".", "_" and "-", not "." or "..", and not end in ".git" (GitHub removes it) or ".wiki" (GitHub refuses it)`;
+    return undefined;
+  }
+  if (!BITBUCKET_WORKSPACE.test(owner))
+    return `workspace ${JSON.stringify(owner)} must be a Bitbucket workspace ID: lowercase letters, digits, "-" and "_"`;
+  if (name.length > 62 || !REPOSITORY_NAME.test(name) || dots || /--|-$/.test(name))
+    return `repository slug ${JSON.stringify(name)} must be at most 62 ASCII letters, digits, "_", "-" and ".", not "." or "..", without "--" or a "-" at the end (Bitbucket Cloud's slug rules)`;
+  return undefined;
+}
+
 /**
  * Rules across `source` and `pipeline` of the raw input (each part parsed on its own, so they run
  * beside the schema's problems): a connection's ARN must name a real region of the pipeline's
@@ -117,11 +181,23 @@ export function parseConnectionArn(
  */
 export function checkSource(raw: unknown): { path: string; message: string }[] {
   const root = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+  const rawSource =
+    root.source !== null && typeof root.source === 'object'
+      ? (root.source as Record<string, unknown>)
+      : {};
+  const provider = CONNECTION_PROVIDERS.find((p) => p === rawSource.provider);
+  const repository = rawSource.repository;
+  const repositoryIssue =
+    provider !== undefined && typeof repository === 'string'
+      ? repositoryProblem(provider, repository)
+      : undefined;
+  const repositoryProblems =
+    repositoryIssue === undefined ? [] : [{ path: 'source.repository', message: repositoryIssue }];
   const source = connectionSourceSchema.safeParse(root.source);
-  if (!source.success) return [];
+  if (!source.success) return repositoryProblems;
   const arn = parseConnectionArn(source.data.connectionArn);
-  if (!arn) return [];
-  const problems: { path: string; message: string }[] = [];
+  if (!arn) return repositoryProblems;
+  const problems: { path: string; message: string }[] = [...repositoryProblems];
   const path = 'source.connectionArn';
   if (!AWS_REGIONS.includes(arn.region)) {
     problems.push({ path, message: `the ARN's region "${arn.region}" is not an AWS region` });

@@ -8,7 +8,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import type { EnvironmentConfig, NotificationSettings } from '../config';
+import type { DeploymentWindow, EnvironmentConfig, NotificationSettings } from '../config';
 import { BAKE_NAMES } from '../constructs/alarms';
 
 /**
@@ -106,20 +106,54 @@ export class PipelineNotifications extends Construct {
   }
 }
 
+/** A prod wave held by a deployment window: its pipeline stage and the window. */
+export interface HeldWave {
+  readonly stageName: string;
+  readonly window: DeploymentWindow;
+}
+
 /**
- * The manual approval's text: what is being promoted and how pre-prod baked. CodePipeline
- * resolves the variables in the approval's CustomData when the action runs
+ * The manual approval's text: what is being promoted, how pre-prod baked, and, when prod waves
+ * have deployment windows, that approving releases them unattended when their window opens.
+ * CodePipeline resolves the variables in the approval's CustomData when the action runs
  * (https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html); the
  * approval stage is entered only after pre-prod's OnSuccess condition passed, so reaching it means
  * pre-prod baked with its alarm OK.
+ *
+ * A window does not fail a wave outside it: the DeploymentWindow rule holds the stage until the
+ * window opens, and then the wave starts with nobody approving again
+ * (https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html;
+ * docs/decisions/0027-approved-release-starts-when-the-window-opens.md).
  */
 export function approvalComment(
   preprod: EnvironmentConfig,
-  variables: { readonly commit: string; readonly imageTag: string },
+  variables: {
+    readonly commit: string;
+    readonly imageTag: string;
+    /** The Build step's one line on rollback targets (tools/pipeline/rollback-guard). @default not shown */
+    readonly rollbackTargets?: string;
+    /** The Build step's one line on the node AMIs (scripts/node-ami-signal.sh). @default not shown */
+    readonly nodeAmis?: string;
+  },
+  heldWaves: readonly HeldWave[] = [],
 ): string {
+  const held = heldWaves
+    .map((h) => `${h.stageName} (window "${h.window.cron}" ${h.window.timeZone})`)
+    .join(', ');
+  const waits =
+    heldWaves.length === 1
+      ? 'waits for its window and starts on its own when its window opens'
+      : 'wait for their windows and start on their own when their window opens';
+  const windows =
+    heldWaves.length === 0
+      ? ''
+      : ` After you approve, ${held} ${waits}; nobody approves again. To hold a wave: docs/runbooks/alarm-rollback.md#deployment-windows.`;
   return (
     `Promote commit ${variables.commit} (image ${variables.imageTag}) to prod? ` +
     `Pre-prod (${preprod.stageName}) passed its smoke test and baked ${preprod.bake.minutes} min with alarm ${BAKE_NAMES.bakeAlarm(preprod.stageName)} OK ` +
-    `(5xx <= ${preprod.bake.errorRatePercent}%, p99 <= ${preprod.bake.p99LatencyMs} ms, >= ${preprod.replicas.min} pods).`
+    `(5xx <= ${preprod.bake.errorRatePercent}%, p99 <= ${preprod.bake.p99LatencyMs} ms, >= ${preprod.replicas.min} pods).` +
+    (variables.rollbackTargets ? ` Rollback targets: ${variables.rollbackTargets}.` : '') +
+    (variables.nodeAmis ? ` Node AMIs: ${variables.nodeAmis}.` : '') +
+    windows
   );
 }

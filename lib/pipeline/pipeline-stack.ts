@@ -12,8 +12,13 @@ import { ImageReplicasStage } from '../stages/image-replicas-stage';
 import { MemoizedLogicalIdStack } from '../stacks/memoized-logical-ids';
 import { pipelineSource } from './source';
 import { PipelineNotifications, approvalComment } from './notifications';
-import { addStageConditions, deployStagesOf } from './stage-conditions';
-import { BUILD_CACHE_PREFIX, buildStep, buildStepCodeBuildOptions } from './build-step';
+import { addStageConditions, deployStagesOf, heldWavesOf } from './stage-conditions';
+import {
+  BUILD_CACHE_PREFIX,
+  BUILD_VARIABLES,
+  buildStep,
+  buildStepCodeBuildOptions,
+} from './build-step';
 import { BUILD_IMAGES, selectRuntimes } from './codebuild-images';
 import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../config/pipeline-shape';
 import { scopePipelineGrants } from './scoped-grants';
@@ -82,8 +87,20 @@ export class PipelineStack extends MemoizedLogicalIdStack {
 
     const source = pipelineSource(this, config.source);
 
-    // Go service checks and manifest validation, unit tests, then synth (lib/pipeline/build-step.ts).
-    const synth = buildStep({ input: source, configFile: config.configFile });
+    // Go service checks and manifest validation, unit tests, then synth, then the rollback guard
+    // and the node AMI signal (lib/pipeline/build-step.ts).
+    const synth = buildStep({
+      input: source,
+      configFile: config.configFile,
+      reads: {
+        account: config.pipeline.account,
+        region: config.pipeline.region,
+        pipelineName: config.pipeline.name,
+        pipelineStackName: this.stackName,
+        repositoryArn: this.imageRepository.repository.repositoryArn,
+        environmentRegions: environments.map((e) => e.region),
+      },
+    });
     const artifactBucket = this.artifactBucket();
 
     this.pipeline = new pipelines.CodePipeline(this, 'Pipeline', {
@@ -197,10 +214,16 @@ export class PipelineStack extends MemoizedLogicalIdStack {
     // stage that rolls back, hold no gate (docs/decisions/0022-path-to-prod.md).
     const prodGate = gateFor(PROD_GATE_ACTION, config.prod.waves.flat());
     const approve = new pipelines.ManualApprovalStep('ApproveProd', {
-      comment: approvalComment(config.preprod, {
-        commit: source.sourceAttribute('CommitId'),
-        imageTag: buildImage.exportedVariable('IMAGE_TAG'),
-      }),
+      comment: approvalComment(
+        config.preprod,
+        {
+          commit: source.sourceAttribute('CommitId'),
+          imageTag: buildImage.exportedVariable('IMAGE_TAG'),
+          rollbackTargets: synth.exportedVariable(BUILD_VARIABLES.rollbackTargets),
+          nodeAmis: synth.exportedVariable(BUILD_VARIABLES.nodeAmis),
+        },
+        heldWavesOf(config),
+      ),
     });
     // without it the two would run side by side: a stage without stacks runs pre and post together
     approve.addStepDependency(prodGate);

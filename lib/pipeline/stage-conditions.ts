@@ -26,6 +26,15 @@ export function deployStagesOf(config: DeliveryConfig): DeployStage[] {
   ];
 }
 
+/** The prod waves that wait for a deployment window, in order, with their windows. */
+export function heldWavesOf(
+  config: DeliveryConfig,
+): { readonly stageName: string; readonly window: DeploymentWindow }[] {
+  return deployStagesOf(config).flatMap((s) =>
+    s.deploymentWindow ? [{ stageName: s.stageName, window: s.deploymentWindow }] : [],
+  );
+}
+
 /** The rule's configuration keys and values, from the CodePipeline rule reference. */
 const RULES = {
   // https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
@@ -67,7 +76,17 @@ export function bakeCondition(stage: DeployStage): Record<string, unknown> {
   };
 }
 
-/** The BeforeEntry condition of a prod wave with a window: outside it, entry fails and the release waits for a retry. */
+/**
+ * The BeforeEntry condition of a prod wave with a window. Outside the window the rule holds the
+ * stage, and the wave starts when the window opens: the rule reference's own warning ("After the
+ * deployment window opens, CodePipeline does not check the CloudWatchAlarm alarm again") describes
+ * a rule that waits, not one that fails
+ * (https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html).
+ * `Result: FAIL` is what an entry condition does if the rule itself fails (SKIP is only for
+ * LambdaInvokeVariableCheck rules: https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html).
+ * An approved release therefore starts unattended when the window opens; the approval text says
+ * so (docs/decisions/0027-approved-release-starts-when-the-window-opens.md).
+ */
 export function windowCondition(
   stageName: string,
   window: DeploymentWindow,
@@ -89,10 +108,11 @@ export function windowCondition(
 }
 
 /**
- * Adds the bake (OnSuccess → ROLLBACK) to every deploy stage and the window (BeforeEntry → FAIL)
- * to the stages that have one. CDK Pipelines does not expose stage conditions, so this writes them
- * on the underlying CfnPipeline after `buildPipeline()`, finding each stage by name. It also lets
- * the pipeline's role assume the environments' bake reader roles.
+ * Adds the bake (OnSuccess → ROLLBACK) to every deploy stage and the window (BeforeEntry, which
+ * holds the stage until the window opens) to the stages that have one. CDK Pipelines does not
+ * expose stage conditions, so this writes them on the underlying CfnPipeline after
+ * `buildPipeline()`, finding each stage by name. It also lets the pipeline's role assume the
+ * environments' bake reader roles.
  */
 export function addStageConditions(
   pipeline: codepipeline.Pipeline,

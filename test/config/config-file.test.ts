@@ -114,3 +114,109 @@ test.each([
     );
   },
 );
+
+// Input that JSON.parse would change without a word: a key given twice keeps only its last value,
+// bytes that are not UTF-8 become U+FFFD, and an empty `-c config=` used to mean "no file". Each
+// is refused, with the path of what would have changed.
+describe('config input that would be silently changed', () => {
+  /** Every problem of a file written into the repository, as "path: message". */
+  function problemsOf(name: string, content: string | Buffer): string[] {
+    fs.writeFileSync(path.join(repo, 'config', name), content);
+    try {
+      loadConfig({ contextValue: `config/${name}`, cwd: repo, repoRoot: repo });
+    } catch (e) {
+      if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
+      throw e;
+    }
+    throw new Error(`config/${name} was accepted`);
+  }
+  const valid = JSON.stringify(STACK_ENVIRONMENTS, null, 2);
+
+  test('a key given twice is refused at its path, naming both lines', () => {
+    const text = valid.replace(
+      '"region": "eu-west-1"\n  },\n  "source"',
+      '"region": "eu-west-1",\n    "region": "us-east-1"\n  },\n  "source"',
+    );
+    expect(text).not.toBe(valid);
+    expect(problemsOf('dup-region.json', text)).toEqual([
+      'pipeline.region: is given twice in config/dup-region.json (lines 4 and 5); JSON keeps only the last one: remove one of them',
+    ]);
+  });
+
+  test('two preprod sections are refused, and every duplicate is reported at once', () => {
+    const text =
+      '{\n"preprod": {"account": "222222222222", "region": "eu-west-1"},\n' +
+      valid.slice(1).replace('"min": 2,', '"min": 2, "min": 3,');
+    expect(problemsOf('dup-preprod.json', text)).toEqual([
+      expect.stringMatching(
+        /^preprod: is given twice in config\/dup-preprod\.json \(lines 2 and \d+\)/,
+      ),
+      expect.stringMatching(/^preprod\.replicas\.min: is given twice/),
+    ]);
+  });
+
+  test('a key spelt with an escape is the same key', () => {
+    const text = valid.replace(
+      '"region": "eu-west-1"\n  },\n  "source"',
+      '"region": "eu-west-1", "\\u0072egion": "x"\n  },\n  "source"',
+    );
+    expect(problemsOf('dup-escaped.json', text)).toEqual([
+      expect.stringMatching(/^pipeline\.region: is given twice/),
+    ]);
+  });
+
+  test('the same key in different objects is fine', () => {
+    expect(
+      loadConfig({ contextValue: 'config/ok.json', cwd: repo, repoRoot: repo }).preprod.region,
+    ).toBe('eu-west-1');
+  });
+
+  test('bytes that are not UTF-8 are refused at the string that holds them', () => {
+    const text = valid.replace(
+      '"region": "eu-west-1",\n    "replicas"',
+      '"region": "eu-west-1",\n    "greeting": "Hallo XX",\n    "replicas"',
+    );
+    const bytes = Buffer.from(text, 'utf8');
+    const at = bytes.indexOf('XX');
+    bytes[at] = 0xc3; // a lead byte of a two-byte sequence ...
+    bytes[at + 1] = 0x28; // ... followed by "(": not UTF-8; Latin-1 "Hallo Ã(" would have become "Hallo �("
+    expect(problemsOf('latin1.json', bytes)).toEqual([
+      expect.stringMatching(
+        /^preprod\.greeting: holds bytes that are not UTF-8 \(line \d+\); save config\/latin1\.json as UTF-8$/,
+      ),
+    ]);
+  });
+
+  test('a U+FFFD written as such is valid UTF-8 and stays what it is', () => {
+    const text = valid.replace(
+      '"region": "eu-west-1",\n    "replicas"',
+      '"region": "eu-west-1",\n    "greeting": "Hallo \ufffd",\n    "replicas"',
+    );
+    fs.writeFileSync(path.join(repo, 'config', 'fffd.json'), text);
+    expect(
+      loadConfig({ contextValue: 'config/fffd.json', cwd: repo, repoRoot: repo }).preprod.greeting,
+    ).toBe('Hallo \ufffd');
+  });
+
+  test('an empty -c config= is refused instead of falling back to the placeholder accounts', () => {
+    expect(() => loadConfig({ contextValue: '', cwd: repo, repoRoot: repo })).toThrow(ConfigError);
+    try {
+      loadConfig({ contextValue: '', cwd: repo, repoRoot: repo });
+    } catch (e) {
+      expect((e as ConfigError).problems).toEqual([
+        {
+          path: 'config',
+          message:
+            'is empty: give the path of a JSON file (-c config=config/my-org.json), or leave -c config out to use the built-in STACK_ENVIRONMENTS',
+        },
+      ]);
+    }
+    expect(() => loadConfig({ contextValue: '  ', cwd: repo, repoRoot: repo })).toThrow(
+      /config: is empty/,
+    );
+  });
+
+  test('leaving -c config out still means STACK_ENVIRONMENTS', () => {
+    expect(loadConfig({ cwd: repo, repoRoot: repo }).pipeline.account).toBe('111111111111');
+  });
+});

@@ -174,3 +174,63 @@ describe('every problem of a source is reported with its path', () => {
     );
   });
 });
+
+describe('source.repository is checked as each provider names repositories', () => {
+  // The CodeConnections source action takes FullRepositoryId "owner/name" and finds nothing for a
+  // name the provider could never have created; the pipeline would wait for a source forever.
+  //   GitHub: owner (user or organization) of letters, digits and "-" (and "_" for Enterprise
+  //     Managed Users), neither starting nor ending with "-", at most 39; repository names of
+  //     ASCII letters, digits, ".", "_", "-", at most 100, never "." or "..", and GitHub removes a
+  //     ".git" suffix and refuses ".wiki":
+  //     https://docs.github.com/en/enterprise-cloud@latest/admin/managing-iam/iam-configuration-reference/username-considerations-for-external-authentication
+  //     https://docs.github.com/en/repositories/creating-and-managing-repositories/creating-a-new-repository
+  //     https://github.com/github/docs/issues/44518 (the limits GitHub's forms enforce)
+  //   Bitbucket Cloud: workspace ID of lowercase letters, digits, "-" and "_"; repository slug of
+  //     ASCII letters, digits, "_", "-", ".", at most 62:
+  //     https://support.atlassian.com/bitbucket-cloud/docs/what-is-a-slug/
+  //   GitLab: group/subgroup(s)/project, each slug of letters, digits, "_", "-", "." that starts
+  //     with a letter, digit or "_", and does not end in "." ".git" or ".atom":
+  //     https://docs.gitlab.com/user/reserved_names/
+  const connection = (provider: string, repository: string) =>
+    withSource({ provider, connectionArn: ARN, repository });
+
+  test.each([
+    ['GitHub', 'org/sub/repo', /GitHub names a repository "owner\/repository"; got 3 parts/],
+    [
+      'Bitbucket',
+      'org/sub/repo',
+      /Bitbucket names a repository "workspace\/repository"; got 3 parts/,
+    ],
+    ['GitHub', 'my-org/..', /repository name "\.\." /],
+    ['GitLab', 'my-org/..', /project ".\." /],
+    ['Bitbucket', 'my-org/.', /repository slug "\." /],
+    ['GitHub', '-org/repo', /owner "-org" /],
+    ['GitHub', 'org-/repo', /owner "org-" /],
+    ['GitHub', `${'o'.repeat(40)}/repo`, /owner ".*" .*at most 39/],
+    ['GitHub', `org/${'r'.repeat(101)}`, /at most 100/],
+    ['Bitbucket', `workspace/${'r'.repeat(63)}`, /at most 62/],
+    ['Bitbucket', 'Work-Space/repo', /workspace "Work-Space" /],
+    ['GitLab', 'group/project.git', /project "project\.git" /],
+    ['GitLab', 'group/-sub/project', /group "-sub" /],
+    ['GitHub', 'org//repo', /empty part/],
+    ['GitHub', 'org/repo.git', /repository name "repo\.git" .*\.git/],
+  ])('%s %s is refused at source.repository', (provider, repository, expected) => {
+    const found = problems(connection(provider, repository));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/^source\.repository: /);
+    expect(found[0]).toMatch(expected);
+  });
+
+  test.each([
+    ['GitHub', 'my-org/hello-web'],
+    ['GitHub', 'My-Org/Hello.Web_2'],
+    ['GitHub', 'a/b'],
+    ['GitHub', 'octo-cat/.github'],
+    ['GitHub', 'jdoe_acme/hello-web'],
+    ['Bitbucket', 'my_workspace/hello-web.service'],
+    ['GitLab', 'group/sub/deeper/project'],
+    ['GitLab', 'group/_private-project'],
+  ])('%s %s is accepted', (provider, repository) => {
+    expect(problems(connection(provider, repository))).toEqual([]);
+  });
+});

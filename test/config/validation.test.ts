@@ -244,3 +244,22 @@ test('schema problems and cross-field problems are reported together (a bad regi
   );
   expect(found).toHaveLength(2);
 });
+
+test('pipeline.requireRollbackTarget: off by default, a boolean when given (docs/decisions/0026-...)', () => {
+  expect(validateConfig(STACK_ENVIRONMENTS).pipeline.requireRollbackTarget).toBe(false);
+  expect(
+    validateConfig({ ...base(), pipeline: { ...base().pipeline, requireRollbackTarget: true } })
+      .pipeline.requireRollbackTarget,
+  ).toBe(true);
+  expect(
+    problems({ ...base(), pipeline: { ...base().pipeline, requireRollbackTarget: 'yes' } }),
+  ).toEqual([expect.stringMatching(/^pipeline\.requireRollbackTarget: .*boolean/)]);
+});
+
+test('a 10,000-character value is shown by its start and length, not repeated back (found by the config fuzz test)', () => {
+  const long = 'a'.repeat(10_000);
+  const found = problems({ ...base(), pipeline: { account: '111111111111', region: long } });
+  expect(found).toEqual([
+    `pipeline.region: "${'a'.repeat(40)}…" (10000 characters) is not an AWS region (expected a region such as "eu-west-1"; see docs/configuration.md)`,
+  ]);
+});

@@ -264,9 +264,11 @@ beforeAll(async () => {
     // files a code block writes with a here-document (`cat > /tmp/x.json <<EOF`), for file:// parameters
     writeHereDocuments(file, vars);
     const commands = runbookAwsCommands(file).filter(
-      // a command named in prose, without its options, is a mention, not a line to paste
+      // a command named in prose without its options, or with some elided (`...`), is a
+      // mention, not a line to paste
       (cmd) =>
-        (cmd.inBlock || /\s--?[a-z]/.test(cmd.command)) && NOT_RUN[cmd.command] === undefined,
+        (cmd.inBlock || (/\s--?[a-z]/.test(cmd.command) && !cmd.command.includes('...'))) &&
+        NOT_RUN[cmd.command] === undefined,
     );
     // First the lines that set a variable, in order, then every other line with those values:
     // two runs of the AWS CLI per runbook rather than one per line.
@@ -294,6 +296,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await moto?.stop();
   fs.rmSync(work, { recursive: true, force: true });
+  // the synthesized assembly is read in beforeAll; it is 60 MB a run
+  fs.rmSync(s.outdir, { recursive: true, force: true });
 });
 
 function writeHereDocuments(file: string, vars: Map<string, string>): void {

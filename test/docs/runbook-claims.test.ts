@@ -22,6 +22,7 @@ beforeAll(() => {
   s = synthesize();
   stages = readPipelineStages(s.pipeline.toJSON());
 }, 300000);
+afterAll(() => fs.rmSync(s.outdir, { recursive: true, force: true }));
 
 /** What one region does in a deploy stage, by the kind of its actions. */
 const ACTIVITIES: ReadonlyArray<readonly [string, RegExp, (action: string) => boolean]> = [

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { CodePipelineSource } from 'aws-cdk-lib/pipelines';
 import { BUILD_CACHE_DIRS, BUILD_CACHE_PREFIX, buildStep } from '../../lib/pipeline/build-step';
 import { REPO_ROOT } from '../support/paths';
+import { allEnvironments } from '../../lib/config';
 import { type Synthesized, pipelineStages, synthesize } from '../support/synth';
 
 /** What gates a release: the Build step runs the Go service's checks and the manifest validator before anything is built or deployed. */
@@ -88,11 +89,29 @@ test('the config file the pipeline was deployed with reaches the synth and the m
     "bash scripts/release-checks.sh --config 'config/example-multi-region.json'",
   );
   expect(withFile).toContain("npx cdk synth -c 'config=config/example-multi-region.json'");
+  // the rollback guard and node-updates read pipeline.requireRollbackTarget, names and regions from it
+  expect(withFile.find((c) => c.includes('rollback-guard'))).toMatch(
+    /--config 'config\/example-multi-region.json'$/,
+  );
+  expect(withFile.find((c) => c.includes('node-ami-signal'))).toMatch(
+    /--config 'config\/example-multi-region.json'$/,
+  );
 });
 
 function synthesizeCommands(configFile: string): string[] {
   // Only the build step's definition: no second app synth.
-  return buildStep({ input: CodePipelineSource.gitHub('o/r', 'main'), configFile }).commands;
+  return buildStep({
+    input: CodePipelineSource.gitHub('o/r', 'main'),
+    configFile,
+    reads: {
+      account: '111111111111',
+      region: 'eu-west-1',
+      pipelineName: 'p',
+      pipelineStackName: 'p-pipeline',
+      repositoryArn: 'arn:aws:ecr:eu-west-1:111111111111:repository/r',
+      environmentRegions: ['eu-west-1'],
+    },
+  }).commands;
 }
 
 describe('scripts/release-checks.sh stops at the first failure (stand-in go and npx)', () => {
@@ -161,4 +180,135 @@ describe('scripts/release-checks.sh stops at the first failure (stand-in go and 
     expect(r.out).toContain('finding: runAsNonRoot');
     expect(r.out).not.toContain('release checks passed');
   });
+});
+
+describe('after the synth: rollback targets and the node AMI signal (issue 22 items 5 and 11)', () => {
+  /** The Build project's role statements, flattened: [action, resource as text]. */
+  function buildRoleGrants(): Array<{ action: string; resource: string }> {
+    const projectRole = JSON.stringify(project.Properties).match(
+      /"ServiceRole":\{"Fn::GetAtt":\["([^"]+)"/,
+    )?.[1];
+    const policies = Object.values(s.pipeline.findResources('AWS::IAM::Policy')) as Array<{
+      Properties: {
+        Roles: Array<{ Ref: string }>;
+        PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> };
+      };
+    }>;
+    return policies
+      .filter((p) => p.Properties.Roles.some((r) => r.Ref === projectRole))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .flatMap((st) =>
+        [st.Action]
+          .flat()
+          .flatMap((action) =>
+            [st.Resource].flat().map((r) => ({ action, resource: JSON.stringify(r) })),
+          ),
+      );
+  }
+
+  test('the Build step runs the rollback guard and the node AMI signal after the synth, and exports one line of each', () => {
+    const commands = spec.phases.build.commands!;
+    const synth = commands.findIndex((c) => c.startsWith('npx cdk synth'));
+    const guard = commands.findIndex((c) => c.includes('tools/pipeline/rollback-guard/cli.ts'));
+    const amis = commands.findIndex((c) => c.includes('scripts/node-ami-signal.sh'));
+    expect(guard).toBeGreaterThan(synth);
+    expect(amis).toBeGreaterThan(synth);
+    expect(commands[guard]).toContain('--assembly cdk.out --tag-file cdk.out/image.json');
+    expect(commands.join('\n')).toContain('export ROLLBACK_TARGETS=');
+    expect(commands.join('\n')).toContain('export NODE_AMIS=');
+    expect(
+      (spec as { env: { 'exported-variables'?: string[] } }).env['exported-variables'],
+    ).toEqual(expect.arrayContaining(['ROLLBACK_TARGETS', 'NODE_AMIS']));
+  });
+
+  test('the Build role may read exactly what the guard and node-updates read, nothing wider', () => {
+    const grants = buildRoleGrants();
+    const on = (action: string) => grants.filter((g) => g.action === action).map((g) => g.resource);
+    // the pipeline stack's deployed template
+    expect(on('cloudformation:GetTemplate')).toEqual([
+      expect.stringContaining(`:stack/${s.pipelineStack.stackName}/*`),
+    ]);
+    // this pipeline's executions
+    expect(on('codepipeline:ListPipelineExecutions')).toEqual([
+      expect.stringContaining(`:${s.config.pipeline.account}:${s.config.pipeline.name}"`),
+    ]);
+    // the image repository (DescribeImages: does the tag exist, does the repository hold any image)
+    expect(on('ecr:DescribeImages')).toHaveLength(1);
+    expect(on('ecr:DescribeImages')[0]).toMatch(/ImageRepository|Arn/);
+    // the public EKS AMI parameters of every region that hosts an environment (no account in the ARN)
+    const regions = [...new Set(allEnvironments(s.config).map((e) => e.region))].sort();
+    expect(on('ssm:GetParameter').sort()).toEqual(
+      regions.map((r): unknown =>
+        expect.stringContaining(`:ssm:${r}::parameter/aws/service/eks/optimized-ami/*`),
+      ),
+    );
+  });
+});
+
+describe('scripts/node-ami-signal.sh: a warning, never a failure (stand-in npm)', () => {
+  /** Runs the script with `npm` on PATH exiting with `code` (node-updates' exit code). */
+  function run(code: number): {
+    status: number | null;
+    out: string;
+    summary: string;
+    calls: string;
+  } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'node-ami-signal-'));
+    fs.mkdirSync(path.join(dir, 'scripts'));
+    fs.copyFileSync(
+      path.join(REPO_ROOT, 'scripts', 'node-ami-signal.sh'),
+      path.join(dir, 'scripts', 'node-ami-signal.sh'),
+    );
+    const bin = path.join(dir, 'stub-bin');
+    fs.mkdirSync(bin);
+    const log = path.join(dir, 'calls.log');
+    fs.writeFileSync(
+      path.join(bin, 'npm'),
+      `#!/usr/bin/env bash\necho "npm $*" >> "${log}"\necho "node-updates report"\nexit ${code}\n`,
+      { mode: 0o755 },
+    );
+    const summary = path.join(dir, 'summary');
+    const r = spawnSync(
+      'bash',
+      [
+        path.join(dir, 'scripts', 'node-ami-signal.sh'),
+        '--summary-file',
+        summary,
+        '--config',
+        'config/x.json',
+      ],
+      { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
+    );
+    return {
+      status: r.status,
+      out: r.stdout + r.stderr,
+      summary: fs.existsSync(summary) ? fs.readFileSync(summary, 'utf8').trim() : '',
+      calls: fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim() : '',
+    };
+  }
+
+  test('runs node-updates with the config and passes its report through', () => {
+    const r = run(0);
+    expect(r.calls).toBe('npm run -s node-updates -- --config config/x.json');
+    expect(r.out).toContain('node-updates report');
+    expect(r.status).toBe(0);
+    expect(r.summary).toBe('current (every node AMI within its age limit)');
+  });
+
+  test.each([
+    [1, /^STALE or ahead of a region/],
+    [2, /^not checked \(node-updates exit 2/],
+    // could not check (the exit-code table every command shares)
+    [3, /^not checked \(node-updates could not read AWS/],
+  ])(
+    'node-updates exit %d: the release goes on (exit 0), with a warning and the summary line',
+    (code, summary) => {
+      const r = run(code);
+      expect(r.status).toBe(0);
+      expect(r.summary).toMatch(summary);
+      // one line for the approval text, within the budget safe-delivery.test.ts allows it
+      expect(r.summary.length).toBeLessThanOrEqual(120);
+      expect(r.out).toContain('WARNING: node AMIs:');
+    },
+  );
 });

@@ -482,6 +482,56 @@ describe('deployment windows', () => {
       ]);
     });
   });
+
+  // The DeploymentWindow rule holds the stage until the window opens, it does not fail it: "After
+  // the deployment window opens, CodePipeline does not check the CloudWatchAlarm alarm again"
+  // (https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html).
+  // So an approved release starts on its own when the window opens (docs/decisions/0027-...): the
+  // approver must read that, with each held wave and its window, before approving.
+  const approvalText = (s: Synthesized): string =>
+    String(
+      stagesOf(s.pipeline)
+        .find((x) => x.Name === 'PromoteToProd')!
+        .Actions.find((a) => a.ActionTypeId.Provider === 'Manual')!.Configuration?.CustomData,
+    );
+
+  test('the approval says which waves wait for their window and then start unattended', () => {
+    const text = approvalText(example);
+    example.config.prod.waves.forEach((wave, w) => {
+      const window = example.config.prod.deploymentWindows[w];
+      const stage = wave[0].pipelineStageName;
+      if (window) expect(text).toContain(`${stage} (window "${window.cron}" ${window.timeZone})`);
+      else expect(text).not.toContain(`${stage} (window`);
+    });
+    expect(text).toMatch(/start(s)? on (its|their) own when (its|their) window opens/);
+    expect(text).toMatch(/nobody approves again/);
+    // where to stop a held wave
+    expect(text).toContain('docs/runbooks/alarm-rollback.md#deployment-windows');
+  });
+
+  test('without windows the approval promises nothing about them', () => {
+    expect(approvalText(def)).not.toMatch(/window/);
+  });
+
+  test('the approval text fits CodePipeline: an action configuration value is at most 1000 characters', () => {
+    // botocore's CodePipeline model (AWS's own service definition): ActionConfigurationValue max 1000.
+    expect(approvalText(example).length).toBeLessThanOrEqual(1000);
+    expect(approvalText(def).length).toBeLessThanOrEqual(1000);
+    // and once CodePipeline has put the values in: a 40-character commit id, the image tag, the
+    // Build step's two lines at their longest (tools/pipeline/rollback-guard clips at 200,
+    // scripts/node-ami-signal.sh writes at most 120: build-step.test.ts)
+    const longest: Record<string, number> = {
+      CommitId: 40,
+      IMAGE_TAG: example.imageTag.length,
+      ROLLBACK_TARGETS: 200,
+      NODE_AMIS: 120,
+    };
+    const resolved = approvalText(example).replace(
+      /#\{[^.}]+\.([A-Za-z_]+)\}/g,
+      (_, name: string) => 'x'.repeat(longest[name] ?? 1000),
+    );
+    expect(resolved.length).toBeLessThanOrEqual(1000);
+  });
 });
 
 describe('notifications', () => {
@@ -573,6 +623,10 @@ describe('notifications', () => {
     expect(text).toContain(
       `baked ${def.config.preprod.bake.minutes} min with alarm ${BAKE_NAMES.bakeAlarm(def.config.preprod.stageName)} OK`,
     );
+    // what the Build step found: rollback targets (docs/decisions/0026-...) and the node AMIs (ADR 0018)
+    const build = namespaceOf('Build', 'CodeBuild');
+    expect(text).toContain(`Rollback targets: #{${build}.ROLLBACK_TARGETS}`);
+    expect(text).toContain(`Node AMIs: #{${build}.NODE_AMIS}`);
     // The build exports the variable the approval reads.
     const projects = Object.values(def.pipeline.findResources('AWS::CodeBuild::Project')) as Array<{
       Properties: { Source: { BuildSpec?: string } };

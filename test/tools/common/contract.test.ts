@@ -21,8 +21,16 @@ import { REPO_ROOT } from '../../support/paths';
  */
 
 /** The commands that read the configuration, and those that report (and so take --json). */
-const TAKES_CONFIG = ['preflight', 'rollback', 'breakglass', 'node-updates', 'manifests'];
+const TAKES_CONFIG = [
+  'preflight',
+  'rollback',
+  'breakglass',
+  'node-updates',
+  'manifests',
+  'rollback-guard',
+];
 const REPORTS = [
+  'rollback-guard',
   'preflight',
   'rollback',
   'breakglass',

@@ -20,7 +20,7 @@ import {
   GetAWSDefaultServiceQuotaCommand,
   GetServiceQuotaCommand,
 } from '@aws-sdk/client-service-quotas';
-import { type DeliveryConfig, type EnvironmentConfig, allEnvironments } from '../../../lib/config';
+import type { DeliveryConfig, EnvironmentConfig } from '../../../lib/config';
 import { type AwsAccess, type BoundedCall, type Target, partitionOf } from './aws';
 import type { DeploymentNeeds } from './needs';
 
@@ -539,16 +539,35 @@ export function codeBuildConcurrencyCheck(target: Target): Check {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The pipeline account's registry: replication and scanning are account-wide singletons
+// The pipeline account's registry: replication and scanning are account-wide singletons.
+// Deploying REPLACES each one whole: AWS::ECR::ReplicationConfiguration is the registry's
+// replication configuration (PutReplicationConfiguration "Creates or updates the replication
+// configuration for a registry": https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_PutReplicationConfiguration.html),
+// AWS::ECR::RegistryScanningConfiguration its scanning configuration
+// (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecr-registryscanningconfiguration.html).
+// What deploying would set comes from the synthesized templates (needs.registries); what is
+// there today from DescribeRegistry and GetRegistryScanningConfiguration. A rule this project's
+// template also has (same repository filters) is this project's and may change; any other rule
+// would be dropped, which is a FAIL: other teams' repositories would stop replicating or being scanned.
+
+function describeFilters(filters: readonly { filter?: string; filterType?: string }[] | undefined) {
+  return (
+    (filters ?? [])
+      .map((f) => (f.filterType === 'PREFIX_MATCH' ? `${f.filter}*` : (f.filter ?? '')))
+      .join('|') || 'all repositories'
+  );
+}
+
+function describeDestination(d: { region?: string; registryId?: string }): string {
+  return `${d.registryId}/${d.region}`;
+}
 
 function describeReplicationRule(rule: ReplicationRule): string {
-  const filters =
-    (rule.repositoryFilters ?? []).map((f) => `${f.filter}*`).join('|') || 'all repositories';
-  return `${filters} -> ${(rule.destinations ?? []).map((d) => `${d.registryId}/${d.region}`).join(', ')}`;
+  return `${describeFilters(rule.repositoryFilters)} -> ${(rule.destinations ?? []).map(describeDestination).join(', ')}`;
 }
 
 function describeScanningRule(rule: RegistryScanningRule): string {
-  return `${rule.scanFrequency}: ${(rule.repositoryFilters ?? []).map((f) => f.filter).join('|')}`;
+  return `${rule.scanFrequency} ${describeFilters(rule.repositoryFilters)}`;
 }
 
 /** A canonical form for comparing rule sets: arrays compared as sets, object keys sorted, empty values dropped. */
@@ -566,48 +585,83 @@ function normalise(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** What the pipeline stack's AWS::ECR::ReplicationConfiguration would set (lib/constructs/image-repository.ts), or undefined when it has none. */
-export function desiredReplicationRules(config: DeliveryConfig): ReplicationRule[] | undefined {
-  const regions = [...new Set(allEnvironments(config).map((e) => e.region))].filter(
-    (r) => r !== config.pipeline.region,
-  );
-  if (regions.length === 0) return undefined;
-  return [
-    {
-      destinations: regions.map((region) => ({ region, registryId: config.pipeline.account })),
-      repositoryFilters: [{ filter: config.image.repositoryName, filterType: 'PREFIX_MATCH' }],
-    },
-  ];
+/** Today's rules against the template's: which stay as they are, which the template changes (same filters), which it drops. */
+function compareRules<R extends { repositoryFilters?: unknown }>(
+  today: readonly R[],
+  desired: readonly R[],
+): { unchanged: R[]; changed: { today: R; desired: R }[]; dropped: R[]; added: R[] } {
+  const unchanged: R[] = [];
+  const changed: { today: R; desired: R }[] = [];
+  const dropped: R[] = [];
+  const matched = new Set<R>();
+  for (const rule of today) {
+    const same = desired.find((d) => !matched.has(d) && normalise(d) === normalise(rule));
+    const sameFilters =
+      same ??
+      desired.find(
+        (d) =>
+          !matched.has(d) && normalise(d.repositoryFilters) === normalise(rule.repositoryFilters),
+      );
+    if (same) {
+      matched.add(same);
+      unchanged.push(rule);
+    } else if (sameFilters) {
+      matched.add(sameFilters);
+      changed.push({ today: rule, desired: sameFilters });
+    } else dropped.push(rule);
+  }
+  return { unchanged, changed, dropped, added: desired.filter((d) => !matched.has(d)) };
 }
+
+const key = (t: Target): string => `${t.account}/${t.region}`;
 
 export function registryReplicationCheck(target: Target): Check {
   return {
     name: 'ecr replication',
     target,
-    async run({ config, aws, call }) {
+    async run({ needs, aws, call }) {
       const out = await call('ECR DescribeRegistry', (abortSignal) =>
         aws.ecr(target).send(new DescribeRegistryCommand({}), { abortSignal }),
       );
       const current = out.replicationConfiguration?.rules ?? [];
-      const desired = desiredReplicationRules(config);
+      const desired = needs.registries[key(target)]?.replication;
       if (!desired)
         return [
           pass(
             'ecr replication',
-            `unchanged by deploying (no replica regions); ${current.length} existing rule(s) kept`,
+            `unchanged by deploying (no template sets this registry's replication); ${current.length} existing rule(s) kept`,
           ),
         ];
-      const adds = desired.map(describeReplicationRule).join('; ');
+      const after = desired.map(describeReplicationRule).join('; ') || 'no rules';
       if (current.length === 0)
-        return [pass('ecr replication', `no rules today; deploying adds ${adds}`)];
-      if (normalise(current) === normalise(desired))
-        return [pass('ecr replication', `already as deployed: ${adds}`)];
-      const lost = current.filter((r) => !desired.some((d) => normalise(d) === normalise(r)));
+        return [pass('ecr replication', `no rules today; deploying adds ${after}`)];
+      const diff = compareRules(current, desired);
+      if (diff.dropped.length === 0 && diff.changed.length === 0 && diff.added.length === 0)
+        return [pass('ecr replication', `already as deployed: ${after}`)];
+      const changes = diff.changed.map(({ today, desired: next }) => {
+        const had = (today.destinations ?? []).map(describeDestination);
+        const will = (next.destinations ?? []).map(describeDestination);
+        const adds = will.filter((d) => !had.includes(d));
+        const removes = had.filter((d) => !will.includes(d));
+        return `updates this project's rule ${describeFilters(today.repositoryFilters)}: ${[
+          adds.length ? `adds ${adds.join(', ')}` : '',
+          removes.length ? `removes ${removes.join(', ')}` : '',
+        ]
+          .filter(Boolean)
+          .join(', ')}`;
+      });
+      const kept = [...diff.unchanged, ...diff.changed.map((c) => c.desired)];
+      const parts = [
+        ...changes,
+        ...diff.added.map((r) => `adds ${describeReplicationRule(r)}`),
+        kept.length ? `keeps ${kept.map(describeReplicationRule).join('; ')}` : '',
+      ].filter(Boolean);
+      if (diff.dropped.length === 0) return [pass('ecr replication', parts.join('; '))];
       return [
-        warn(
+        fail(
           'ecr replication',
-          `deploying REPLACES the registry's replication configuration: ${lost.length} rule(s) would be removed (${lost.map(describeReplicationRule).join('; ')}); it would hold only ${adds}`,
-          `back up with \`aws ecr describe-registry --region ${target.region}\`; use a pipeline account whose registry has no other rules, or agree the change with the rules' owners (docs/configuration.md#things-to-know)`,
+          `deploying REPLACES the registry's whole replication configuration: deploying would DROP ${diff.dropped.length} replication rule${diff.dropped.length === 1 ? '' : 's'} of other repositories: ${diff.dropped.map(describeReplicationRule).join('; ')} (their images would stop replicating); it ${parts.join('; ')}`,
+          `back up first (\`aws ecr describe-registry --region ${target.region} > replication-before.json\`); then deploy the pipeline in an account or region whose registry replicates nothing else, or agree with the owners of those rules that they end (re-adding them later does not last: the stack overwrites the configuration on its next update). docs/configuration.md#things-to-know`,
         ),
       ];
     },
@@ -618,47 +672,57 @@ export function registryScanningCheck(target: Target): Check {
   return {
     name: 'ecr scanning',
     target,
-    async run({ config, aws, call }) {
+    async run({ needs, aws, call }) {
       const out = await call('ECR GetRegistryScanningConfiguration', (abortSignal) =>
         aws.ecr(target).send(new GetRegistryScanningConfigurationCommand({}), { abortSignal }),
       );
       const scanType = out.scanningConfiguration?.scanType ?? 'BASIC';
       const rules = out.scanningConfiguration?.rules ?? [];
       const now = `${scanType}${rules.length ? ` (${rules.map(describeScanningRule).join('; ')})` : ', no rules'}`;
-      if (config.image.scanning === 'BASIC')
-        return [pass('ecr scanning', `unchanged by deploying (image.scanning BASIC): ${now}`)];
-      const desired: RegistryScanningRule[] = [
-        {
-          scanFrequency: 'CONTINUOUS_SCAN',
-          repositoryFilters: [{ filter: config.image.repositoryName, filterType: 'WILDCARD' }],
-        },
-      ];
-      const after = `ENHANCED (${desired.map(describeScanningRule).join('; ')})`;
-      if (scanType === 'ENHANCED' && normalise(rules) === normalise(desired))
+      const desired = needs.registries[key(target)]?.scanning;
+      if (!desired)
+        return [
+          pass(
+            'ecr scanning',
+            `unchanged by deploying (no template sets this registry's scanning): ${now}`,
+          ),
+        ];
+      const after = `${desired.scanType}${desired.rules.length ? ` with only ${desired.rules.map(describeScanningRule).join('; ')}` : ', no rules'}`;
+      const diff = compareRules(rules, desired.rules);
+      if (
+        scanType === desired.scanType &&
+        diff.dropped.length === 0 &&
+        diff.changed.length === 0 &&
+        diff.added.length === 0
+      )
         return [pass('ecr scanning', `already as deployed: ${after}`)];
-      const fixSetting = `back up with \`aws ecr get-registry-scanning-configuration --region ${target.region}\`; keep the other repositories' scanning by agreeing the change, or set image.scanning to "BASIC" (docs/configuration.md)`;
-      if (rules.length > 0) {
+      // A rule scans with the registry's scan type: a changed scan type changes every kept rule too.
+      const dropped = diff.dropped.map((r) => `${scanType} ${describeScanningRule(r)}`);
+      const changed = diff.changed.map(
+        (c) =>
+          `${scanType} ${describeScanningRule(c.today)} becomes ${desired.scanType} ${describeScanningRule(c.desired)}`,
+      );
+      const detail = `${now} today; the registry becomes ${after}`;
+      if (dropped.length > 0)
+        return [
+          fail(
+            'ecr scanning',
+            `deploying REPLACES the registry-wide scanning configuration: deploying would DROP ${dropped.length} scanning rule${dropped.length === 1 ? '' : 's'} of other repositories: ${dropped.join('; ')} (the repositories they match stop being scanned that way)${changed.length ? `; ${changed.join('; ')}` : ''}; ${detail}`,
+            `back up first (\`aws ecr get-registry-scanning-configuration --region ${target.region} > scanning-before.json\`); then set image.scanning to "BASIC" (the stack then leaves registry scanning alone), or deploy in an account or region whose registry scans nothing else, or agree the change with the owners of those rules. docs/configuration.md#things-to-know`,
+          ),
+        ];
+      if (scanType === 'ENHANCED' && rules.length === 0)
         return [
           warn(
             'ecr scanning',
-            `deploying REPLACES the registry-wide scanning configuration ${now} with ${after}: repositories matched only by the current rules stop being scanned`,
-            fixSetting,
+            `${detail} (account-wide; deleting the stack later removes it and can turn enhanced scanning off for the whole registry)`,
+            `back up with \`aws ecr get-registry-scanning-configuration --region ${target.region}\` (docs/configuration.md#things-to-know)`,
           ),
         ];
-      }
-      if (scanType === 'ENHANCED') {
-        return [
-          warn(
-            'ecr scanning',
-            `the registry is ENHANCED with no rules; deploying sets ${after} (account-wide; deleting the stack later removes it and can turn enhanced scanning off for the whole account)`,
-            fixSetting,
-          ),
-        ];
-      }
       return [
         pass(
           'ecr scanning',
-          `${now} today; deploying sets ${after} (Amazon Inspector charges apply)`,
+          `${changed.length ? `${changed.join('; ')}; ` : ''}${detail}${desired.scanType === 'ENHANCED' ? ' (Amazon Inspector charges apply)' : ''}`,
         ),
       ];
     },
@@ -759,49 +823,65 @@ export function sourceCheck(target: Target): Check {
         if (awsName(e) !== 'RepositoryDoesNotExistException') throw e;
         exists = false;
       }
-      if (!source.create) {
-        return exists
+      if (exists)
+        return source.create
           ? [
+              fail(
+                'source repository',
+                `CodeCommit ${source.repositoryName} already exists; the stack would fail creating it`,
+                'set source.create to false to use the existing repository',
+              ),
+            ]
+          : [
               pass(
                 'source repository',
                 `CodeCommit ${source.repositoryName} exists (source.create false)`,
               ),
-            ]
-          : [
-              fail(
-                'source repository',
-                `CodeCommit ${source.repositoryName} does not exist and source.create is false`,
-                `set source.create to true, or create it: aws codecommit create-repository --repository-name ${source.repositoryName} --region ${target.region}`,
-              ),
             ];
-      }
-      if (exists)
-        return [
-          fail(
-            'source repository',
-            `CodeCommit ${source.repositoryName} already exists; the stack would fail creating it`,
-            'set source.create to false to use the existing repository',
-          ),
-        ];
+      // "AWS CodeCommit is no longer available to new customers" (AWS::CodeCommit::Repository,
+      // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codecommit-repository.html).
+      // No read call fails for such an account; CreateRepository refuses with CODECOMMIT_REFUSAL
+      // when neither this account nor another of its Organization has a repository. This account's
+      // repositories are what these credentials can see.
       const list = await call('CodeCommit ListRepositories', (abortSignal) =>
         client.send(new ListRepositoriesCommand({}), { abortSignal }),
       );
-      if ((list.repositories ?? []).length > 0)
+      const usesCodeCommit = (list.repositories ?? []).length > 0;
+      const create = `aws codecommit create-repository --repository-name ${source.repositoryName} --region ${target.region}`;
+      if (!source.create)
+        return [
+          fail(
+            'source repository',
+            `CodeCommit ${source.repositoryName} does not exist and source.create is false${usesCodeCommit ? '' : `; this account has no CodeCommit repository, so creating one may be refused (${CODECOMMIT_REFUSAL})`}`,
+            `create it (\`${create}\`), or set source.create to true${usesCodeCommit ? '' : `, or use ${CONNECTION_SOURCE}`}`,
+          ),
+        ];
+      if (usesCodeCommit)
         return [
           pass(
             'source repository',
-            `CodeCommit ${source.repositoryName} will be created (the account already has repositories)`,
+            `CodeCommit ${source.repositoryName} will be created (the account already has repositories, so CodeCommit accepts new ones)`,
           ),
         ];
-      // Since 25 July 2024 CodeCommit only creates repositories for accounts that already used it:
-      // https://aws.amazon.com/blogs/devops/how-to-migrate-your-aws-codecommit-repository-to-another-git-provider/
       return [
         warn(
           'source repository',
-          `CodeCommit ${source.repositoryName} will be created, but this account has no repository yet, and CodeCommit may refuse accounts that never used it`,
-          `confirm with \`aws codecommit create-repository --repository-name ${source.repositoryName} --region ${target.region}\` then set source.create false, or use a GitHub/GitLab/Bitbucket connection (source.provider)`,
+          `CodeCommit ${source.repositoryName} would be created, but this account has no CodeCommit repository, and CodeCommit is not available to new customers: unless another account of your Organization has one, the stack fails with ${CODECOMMIT_REFUSAL}`,
+          `use ${CONNECTION_SOURCE}; or, if another account of your Organization uses CodeCommit, confirm with \`${create}\` and set source.create to false`,
         ),
       ];
     },
   };
 }
+
+/**
+ * What CodeCommit answers CreateRepository in an account (and Organization) without any repository,
+ * as reported verbatim from CloudFormation, the SDKs and Terraform (for example
+ * aws-samples/automated-security-helper-pipeline#2, aws-samples/eks-workshop-v2#1142).
+ */
+export const CODECOMMIT_REFUSAL =
+  'OperationNotAllowedException (CreateRepository request is not allowed because there is no existing repository in this AWS account or AWS Organization)';
+
+/** The alternative source, named by its config keys. */
+const CONNECTION_SOURCE =
+  'a CodeConnections source: source.provider "GitHub", "GitLab" or "Bitbucket", source.connectionArn, source.repository (docs/configuration.md#source-required)';

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { RegistryScanningRule, ReplicationRule, ScanType } from '@aws-sdk/client-ecr';
 import { App } from 'aws-cdk-lib';
 import { buildApp } from '../../../lib/app';
 import type { DeliveryConfig } from '../../../lib/config';
@@ -20,6 +21,26 @@ export interface DeploymentNeeds {
   readonly latestBootstrapVersion: number;
   /** The most CodeBuild actions that run at the same time in one pipeline stage, and where. */
   readonly parallelBuilds: { readonly count: number; readonly stage: string };
+  /**
+   * The registry-wide ECR settings the templates would set, by registry (`<account>/<region>` of
+   * the stack that holds them), in the API's shape. A registry the templates do not touch is absent.
+   */
+  readonly registries: Readonly<Record<string, RegistrySettings>>;
+}
+
+/**
+ * What deploying would set in one registry. Each is a singleton that replaces the registry's whole
+ * configuration: AWS::ECR::ReplicationConfiguration (PutReplicationConfiguration) and
+ * AWS::ECR::RegistryScanningConfiguration (PutRegistryScanningConfiguration).
+ */
+export interface RegistrySettings {
+  /** The replication rules, or undefined when no template sets replication here. */
+  readonly replication?: readonly ReplicationRule[];
+  /** The scan type and rules, or undefined when no template sets scanning here. */
+  readonly scanning?: {
+    readonly scanType: ScanType;
+    readonly rules: readonly RegistryScanningRule[];
+  };
 }
 
 interface ManifestArtifact {
@@ -43,6 +64,7 @@ export function readDeploymentNeeds(assemblyDir: string): DeploymentNeeds {
   const targets = new Map<string, { account: string; region: string }>();
   let required = 0;
   let parallelBuilds = { count: 0, stage: '' };
+  const registries: Record<string, RegistrySettings> = {};
 
   const visit = (dir: string): void => {
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as {
@@ -61,10 +83,22 @@ export function readDeploymentNeeds(assemblyDir: string): DeploymentNeeds {
       const env = /^aws:\/\/(\d{12})\/([a-z0-9-]+)$/.exec(artifact.environment ?? '');
       if (env) targets.set(`${env[1]}/${env[2]}`, { account: env[1], region: env[2] });
       if (props.templateFile) {
-        const widest = widestStage(
-          JSON.parse(fs.readFileSync(path.join(dir, props.templateFile), 'utf8')) as TemplateShape,
-        );
+        const template = JSON.parse(
+          fs.readFileSync(path.join(dir, props.templateFile), 'utf8'),
+        ) as TemplateShape;
+        const widest = widestStage(template);
         if (widest.count > parallelBuilds.count) parallelBuilds = widest;
+        if (env)
+          readRegistrySettings(template, props.templateFile, env[1], (settings) => {
+            const key = `${env[1]}/${env[2]}`;
+            const had = registries[key] ?? {};
+            for (const kind of ['replication', 'scanning'] as const)
+              if (had[kind] && settings[kind])
+                throw new Error(
+                  `two templates set the ${kind} configuration of registry ${key} (${props.templateFile} is the second): they would overwrite each other`,
+                );
+            registries[key] = { ...had, ...settings };
+          });
       }
     }
   };
@@ -78,7 +112,66 @@ export function readDeploymentNeeds(assemblyDir: string): DeploymentNeeds {
     requiredBootstrapVersion: required,
     latestBootstrapVersion: cliBootstrapVersion(),
     parallelBuilds,
+    registries,
   };
+}
+
+/**
+ * The ECR registry singletons of one template, converted from CloudFormation's property names to
+ * the API's (what DescribeRegistry and GetRegistryScanningConfiguration return), so the preflight
+ * compares like with like. A value that is not a literal (other than the stack's own account id)
+ * cannot be compared and is an error.
+ */
+function readRegistrySettings(
+  template: TemplateShape,
+  file: string,
+  account: string,
+  found: (settings: RegistrySettings) => void,
+): void {
+  for (const [id, resource] of Object.entries(template.Resources ?? {})) {
+    const where = `${file}: ${id} (${resource.Type})`;
+    const literal = (value: unknown, what: string): string => {
+      if (typeof value === 'string') return value;
+      if (JSON.stringify(value) === JSON.stringify({ Ref: 'AWS::AccountId' })) return account;
+      throw new Error(
+        `${where}: ${what} is ${JSON.stringify(value)}, not a value the preflight can compare`,
+      );
+    };
+    const list = (value: unknown): Record<string, unknown>[] =>
+      Array.isArray(value) ? (value as Record<string, unknown>[]) : [];
+    const filters = (rule: Record<string, unknown>) =>
+      list(rule.RepositoryFilters).map((f) => ({
+        filter: literal(f.Filter, 'RepositoryFilters.Filter'),
+        filterType: literal(f.FilterType, 'RepositoryFilters.FilterType'),
+      }));
+    const p = resource.Properties ?? {};
+    if (resource.Type === 'AWS::ECR::ReplicationConfiguration') {
+      const config = (p.ReplicationConfiguration ?? {}) as Record<string, unknown>;
+      found({
+        replication: list(config.Rules).map((rule) => ({
+          destinations: list(rule.Destinations).map((d) => ({
+            region: literal(d.Region, 'Destinations.Region'),
+            registryId: literal(d.RegistryId, 'Destinations.RegistryId'),
+          })),
+          repositoryFilters: filters(rule) as ReplicationRule['repositoryFilters'],
+        })),
+      });
+    }
+    if (resource.Type === 'AWS::ECR::RegistryScanningConfiguration') {
+      found({
+        scanning: {
+          scanType: literal(p.ScanType, 'ScanType') as ScanType,
+          rules: list(p.Rules).map((rule) => ({
+            scanFrequency: literal(
+              rule.ScanFrequency,
+              'ScanFrequency',
+            ) as RegistryScanningRule['scanFrequency'],
+            repositoryFilters: filters(rule) as RegistryScanningRule['repositoryFilters'],
+          })),
+        },
+      });
+    }
+  }
 }
 
 interface TemplateShape {
@@ -91,7 +184,7 @@ interface TemplateShape {
           readonly Name: string;
           readonly Actions: readonly PipelineAction[];
         }[];
-      };
+      } & Record<string, unknown>;
     }
   >;
 }

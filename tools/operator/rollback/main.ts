@@ -21,7 +21,7 @@ import {
 import { type Output, formatElapsed } from '../../common/output';
 import { type Confirm, confirmOrRefuse } from '../../common/prompt';
 import { PipelineReader, describeRevisions, imageTagsOf } from './pipeline';
-import { describeScope, resolveStage } from './stages';
+import { type ResolvedStage, describeScope, resolveStage } from './stages';
 
 const USAGE =
   'Usage: npx delivery rollback --stage <environment or pipeline stage> [--to <pipeline execution id> | --list] [--yes] [--timeout <seconds>] [-c config=<file> | --config <file>] [--json]';
@@ -186,7 +186,7 @@ export async function rollbackMain(argv: readonly string[], deps: RollbackDeps):
     });
   }
 
-  const current = await reader.latestStageExecution(stageName);
+  const { latest: current, pipelineVersion, updated } = await reader.stageState(stageName);
   if (!current?.pipelineExecutionId) {
     throw new OperationError(
       `nothing to roll back: stage ${stageName} has never run in pipeline ${pipelineName}`,
@@ -237,6 +237,15 @@ export async function rollbackMain(argv: readonly string[], deps: RollbackDeps):
     );
     const found = succeeded.find((e) => e.pipelineExecutionId === wanted);
     if (!found) {
+      const wantedVersion = await versionOf(reader, wanted);
+      if (
+        wantedVersion !== undefined &&
+        pipelineVersion !== undefined &&
+        wantedVersion < pipelineVersion
+      )
+        throw new OperationError(
+          `--to ${wanted} ran on pipeline version ${wantedVersion}, and the pipeline is at version ${pipelineVersion}${updated ? ` since ${updated.toISOString()}` : ''}: CodePipeline cannot roll back across a change to the pipeline's definition (${STAGE_ROLLBACK_DOC}). ${FIX_FORWARD}`,
+        );
       const options = succeeded.filter(isCandidate).slice(0, 5).map(describeSummary);
       throw new OperationError(
         `--to ${wanted} did not succeed in ${stageName} in the current pipeline structure, so CodePipeline cannot roll back to it; ` +
@@ -257,7 +266,13 @@ export async function rollbackMain(argv: readonly string[], deps: RollbackDeps):
     const found = succeeded.find(isCandidate);
     if (!found) {
       throw new OperationError(
-        `nothing to roll back to: ${stageName} has no successful execution before ${currentId}; automatic rollback needs one too (see docs/runbooks/rollback.md for the other ways)`,
+        await noTargetExplanation(reader, stage, {
+          currentId,
+          currentVersion: currentExec.pipelineVersion,
+          pipelineVersion,
+          updated,
+          excluded,
+        }),
       );
     }
     target = found;
@@ -423,6 +438,85 @@ const REFUSALS = new Set([
   'PipelineExecutionNotFoundException',
   'StageNotFoundException',
 ]);
+
+/** Where CodePipeline says what a rollback may target. */
+const STAGE_ROLLBACK_DOC =
+  'https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback.html';
+const FIX_FORWARD =
+  'Fix forward instead (docs/runbooks/fix-forward.md), or put an earlier image back with breakglass (docs/runbooks/breakglass.md).';
+
+/** The pipeline version an execution ran on, or undefined when it cannot be read. */
+async function versionOf(reader: PipelineReader, id: string): Promise<number | undefined> {
+  try {
+    return (await reader.execution(id)).pipelineVersion;
+  } catch (e) {
+    if (isStop(e)) throw e;
+    return undefined;
+  }
+}
+
+/**
+ * Why no execution can be a rollback target, and what to do instead. CodePipeline "can only roll
+ * back to a previous execution if the previous execution was started in the current pipeline
+ * structure version", and a stage auto-rolls back "only after there is a successful pipeline
+ * execution in the pipeline stage" (https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback-auto.html).
+ * So after a change to the pipeline's definition (any self-mutation: a region, a bake setting, a
+ * window, a CDK upgrade) the stage has no target until a release succeeds in it again. Names the
+ * newest execution that went through the whole pipeline and its image, so that an operator can
+ * put it back with breakglass.
+ */
+async function noTargetExplanation(
+  reader: PipelineReader,
+  stage: ResolvedStage,
+  facts: {
+    currentId: string;
+    currentVersion?: number;
+    pipelineVersion?: number;
+    updated?: Date;
+    excluded: ReadonlySet<string>;
+  },
+): Promise<string> {
+  const stageName = stage.pipelineStageName;
+  const { currentId, currentVersion, pipelineVersion, updated } = facts;
+  const since = updated ? ` since ${updated.toISOString()}` : '';
+  const version = pipelineVersion === undefined ? 'unknown version' : `version ${pipelineVersion}`;
+  const lines: string[] = [];
+  let previous: PipelineExecutionSummary | undefined;
+  let previousImages: string[] = [];
+  try {
+    previous = await reader.lastWholeRelease(facts.excluded);
+    if (previous?.pipelineExecutionId)
+      previousImages = imageTagsOf(
+        await reader.actionExecutions(previous.pipelineExecutionId, stageName),
+      );
+  } catch (e) {
+    if (isStop(e)) throw e;
+    previous = undefined; // only a suggestion: the explanation stands without it
+  }
+  const changedSinceEarlierRelease = previous !== undefined && (pipelineVersion ?? 1) > 1;
+  if (changedSinceEarlierRelease)
+    lines.push(
+      `nothing to roll back to: no execution has succeeded in ${stageName} since the pipeline's definition changed (${version}${since}; ${currentId} is the first release on it${currentVersion !== undefined && pipelineVersion !== undefined && currentVersion < pipelineVersion ? `, though it started on version ${currentVersion}` : ''}).`,
+    );
+  else
+    lines.push(
+      `nothing to roll back to: no execution other than ${currentId} has succeeded in ${stageName} on the pipeline's current structure (${version}${since}).`,
+    );
+  lines.push(
+    `CodePipeline rolls a stage back only to an execution that started in the current pipeline structure version and succeeded in that stage (${STAGE_ROLLBACK_DOC}); automatic rollback of ${stageName} cannot work either until a release has succeeded in it on this version.`,
+  );
+  lines.push(FIX_FORWARD);
+  if (previous?.pipelineExecutionId && previousImages.length === 1) {
+    lines.push(
+      `For breakglass: the last release that went through the whole pipeline is ${previous.pipelineExecutionId} (image ${previousImages[0]}); to run it again in every environment of ${stageName}:`,
+    );
+    for (const env of stage.environments)
+      lines.push(
+        `  npx delivery breakglass --env ${env.stageName} --image ${previousImages[0]} --reason "<incident>: ${stageName} has no rollback target"`,
+      );
+  }
+  return lines.join('\n');
+}
 
 /** RollbackStage's documented errors, each with what the operator can do about it. */
 export function explainRollbackError(e: unknown, stageName: string, targetId: string): string {

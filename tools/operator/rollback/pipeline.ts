@@ -4,6 +4,7 @@ import {
   GetPipelineExecutionCommand,
   GetPipelineStateCommand,
   type ListActionExecutionsCommandOutput,
+  ListPipelineExecutionsCommand,
   type ListPipelineExecutionsCommandOutput,
   type PipelineExecution,
   type PipelineExecutionSummary,
@@ -41,6 +42,19 @@ export class PipelineReader {
 
   /** The stage's latest execution (what it runs now), or undefined if it never ran. */
   async latestStageExecution(stageName: string): Promise<StageExecution | undefined> {
+    return (await this.stageState(stageName)).latest;
+  }
+
+  /**
+   * The stage's latest execution and the pipeline's structure: its version (raised by every
+   * change to the pipeline's definition, self-mutation included) and when it last changed
+   * (GetPipelineState `pipelineVersion`, `updated`).
+   */
+  async stageState(stageName: string): Promise<{
+    latest?: StageExecution;
+    pipelineVersion?: number;
+    updated?: Date;
+  }> {
     const state = await this.call(
       `reading the state of pipeline ${this.pipelineName}`,
       (abortSignal) =>
@@ -53,7 +67,37 @@ export class PipelineReader {
         `pipeline ${this.pipelineName} has no stage "${stageName}" (it has: ${stages}); was it deployed with this configuration? pass the same --config as the deploy`,
       );
     }
-    return stage.latestExecution;
+    return {
+      latest: stage.latestExecution,
+      pipelineVersion: state.pipelineVersion,
+      updated: state.updated,
+    };
+  }
+
+  /**
+   * The newest execution (other than `excluded`) that went through the whole pipeline, from one
+   * page of the pipeline's history, or undefined. Its status Succeeded means every stage
+   * succeeded, so its image is one each deploy stage ran: a candidate to put back by hand when
+   * RollbackStage cannot (it may be of an older pipeline structure).
+   */
+  async lastWholeRelease(
+    excluded: ReadonlySet<string>,
+  ): Promise<PipelineExecutionSummary | undefined> {
+    const page = await this.call(`listing the executions of ${this.pipelineName}`, (abortSignal) =>
+      this.client.send(
+        new ListPipelineExecutionsCommand({ pipelineName: this.pipelineName, maxResults: 100 }),
+        { abortSignal },
+      ),
+    );
+    return (page.pipelineExecutionSummaries ?? [])
+      .filter(
+        (e) =>
+          e.status === 'Succeeded' &&
+          e.executionType !== 'ROLLBACK' &&
+          e.pipelineExecutionId !== undefined &&
+          !excluded.has(e.pipelineExecutionId),
+      )
+      .sort((a, b) => (b.startTime?.getTime() ?? 0) - (a.startTime?.getTime() ?? 0))[0];
   }
 
   async execution(id: string): Promise<PipelineExecution> {

@@ -43,7 +43,7 @@ import {
   registryScanningCheck,
   sourceCheck,
 } from '../../../../tools/operator/preflight/checks';
-import { awsError, configOf, contextOf } from './fixtures';
+import { NEEDS, awsError, configOf, contextOf } from './fixtures';
 
 const cfn = mockClient(CloudFormationClient);
 const ec2 = mockClient(EC2Client);
@@ -411,27 +411,7 @@ describe('the registry: replication and scanning are account-wide; what deployin
     });
   });
 
-  test("replication WARN: another team's rule would be removed", async () => {
-    ecr.on(DescribeRegistryCommand).resolves({
-      replicationConfiguration: {
-        rules: [
-          {
-            destinations: [{ region: 'eu-central-1', registryId: '999999999999' }],
-            repositoryFilters: [{ filter: 'payments', filterType: 'PREFIX_MATCH' }],
-          },
-        ],
-      },
-    });
-    const [f] = await registryReplicationCheck(PIPELINE).run(contextOf());
-    expect(f).toMatchObject({
-      status: 'WARN',
-      detail: expect.stringContaining(
-        '1 rule(s) would be removed (payments* -> 999999999999/eu-central-1)',
-      ) as unknown,
-    });
-  });
-
-  test('replication PASS when the config has no replica region (no replication resource)', async () => {
+  test('replication PASS when no template sets replication (no replica region): existing rules kept', async () => {
     ecr.on(DescribeRegistryCommand).resolves({
       replicationConfiguration: {
         rules: [{ destinations: [{ region: 'eu-central-1', registryId: '999999999999' }] }],
@@ -440,7 +420,15 @@ describe('the registry: replication and scanning are account-wide; what deployin
     const single = configOf({
       prod: { waves: [[{ account: '333333333333', region: 'eu-west-1' }]] },
     });
-    expect((await registryReplicationCheck(PIPELINE).run(contextOf(single)))[0]).toMatchObject({
+    const needs = {
+      ...NEEDS,
+      registries: {
+        '111111111111/eu-west-1': { scanning: NEEDS.registries['111111111111/eu-west-1'].scanning },
+      },
+    };
+    expect(
+      (await registryReplicationCheck(PIPELINE).run(contextOf(single, needs)))[0],
+    ).toMatchObject({
       status: 'PASS',
       detail: expect.stringContaining('unchanged') as unknown,
     });
@@ -468,27 +456,6 @@ describe('the registry: replication and scanning are account-wide; what deployin
     );
   });
 
-  test('scanning WARN: existing rules (other repositories) would be replaced', async () => {
-    ecr.on(GetRegistryScanningConfigurationCommand).resolves({
-      scanningConfiguration: {
-        scanType: 'ENHANCED',
-        rules: [
-          {
-            scanFrequency: 'SCAN_ON_PUSH',
-            repositoryFilters: [{ filter: '*', filterType: 'WILDCARD' }],
-          },
-        ],
-      },
-    });
-    const [f] = await registryScanningCheck(PIPELINE).run(contextOf());
-    expect(f).toMatchObject({
-      status: 'WARN',
-      detail: expect.stringContaining(
-        'REPLACES the registry-wide scanning configuration ENHANCED (SCAN_ON_PUSH: *)',
-      ) as unknown,
-    });
-  });
-
   test('scanning PASS (unchanged) when image.scanning is BASIC', async () => {
     ecr.on(GetRegistryScanningConfigurationCommand).resolves({
       scanningConfiguration: {
@@ -501,13 +468,143 @@ describe('the registry: replication and scanning are account-wide; what deployin
         ],
       },
     });
+    // image.scanning BASIC: the template has no AWS::ECR::RegistryScanningConfiguration
+    const needs = {
+      ...NEEDS,
+      registries: {
+        '111111111111/eu-west-1': {
+          replication: NEEDS.registries['111111111111/eu-west-1'].replication,
+        },
+      },
+    };
     expect(
       (
         await registryScanningCheck(PIPELINE).run(
-          contextOf(configOf({ image: { scanning: 'BASIC' } })),
+          contextOf(configOf({ image: { scanning: 'BASIC' } }), needs),
         )
       )[0],
     ).toMatchObject({ status: 'PASS', detail: expect.stringContaining('unchanged') as unknown });
+  });
+});
+
+// Both registry settings are singletons that deploying REPLACES: PutReplicationConfiguration
+// "Creates or updates the replication configuration for a registry"
+// (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_PutReplicationConfiguration.html),
+// PutRegistryScanningConfiguration the same for scanning; CloudFormation's
+// AWS::ECR::ReplicationConfiguration / AWS::ECR::RegistryScanningConfiguration hold the whole
+// configuration. Response shapes: DescribeRegistry `{registryId, replicationConfiguration: {rules:
+// [{destinations: [{region, registryId}], repositoryFilters: [{filter, filterType}]}]}}`
+// (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeRegistry.html) and
+// GetRegistryScanningConfiguration `{registryId, scanningConfiguration: {scanType, rules:
+// [{scanFrequency, repositoryFilters}]}}`; moto_server serves both (moto.test.ts).
+describe('the registry: exactly what deploying would drop, against the synthesized template', () => {
+  const payments = {
+    destinations: [{ region: 'eu-central-1', registryId: '999999999999' }],
+    repositoryFilters: [{ filter: 'payments', filterType: 'PREFIX_MATCH' as const }],
+  };
+  const ours = NEEDS.registries['111111111111/eu-west-1'].replication![0];
+
+  test("the desired rules are the synthesized template's (needs), not re-derived from config", async () => {
+    const onlyUsEast1 = {
+      ...ours,
+      destinations: [{ region: 'us-east-1', registryId: '111111111111' }],
+    };
+    ecr
+      .on(DescribeRegistryCommand)
+      .resolves({ replicationConfiguration: { rules: [onlyUsEast1] } });
+    const needs = {
+      ...NEEDS,
+      registries: { '111111111111/eu-west-1': { replication: [onlyUsEast1] } },
+    };
+    expect(
+      (await registryReplicationCheck(PIPELINE).run(contextOf(configOf(), needs)))[0],
+    ).toMatchObject({
+      status: 'PASS',
+      detail: expect.stringContaining('already as deployed') as unknown,
+    });
+    // and a registry the templates do not touch is left as it is
+    const untouched = { ...NEEDS, registries: {} };
+    expect(
+      (await registryReplicationCheck(PIPELINE).run(contextOf(configOf(), untouched)))[0],
+    ).toMatchObject({
+      status: 'PASS',
+      detail: expect.stringContaining('unchanged by deploying') as unknown,
+    });
+  });
+
+  test("replication FAIL: another repository's rule would be dropped; each dropped rule is named", async () => {
+    ecr.on(DescribeRegistryCommand).resolves({
+      replicationConfiguration: { rules: [payments, ours] },
+    });
+    const [f] = await registryReplicationCheck(PIPELINE).run(contextOf());
+    expect(f.status).toBe('FAIL');
+    expect(f.detail).toContain(
+      'deploying would DROP 1 replication rule of other repositories: payments* -> 999999999999/eu-central-1',
+    );
+    expect(f.detail).toContain(
+      'keeps hello-web* -> 111111111111/us-east-1, 111111111111/ap-southeast-2',
+    );
+    expect(f.fix).toContain('aws ecr describe-registry --region eu-west-1');
+  });
+
+  test("replication PASS: only this project's own rule changes; the destinations it gains and loses are named", async () => {
+    ecr.on(DescribeRegistryCommand).resolves({
+      replicationConfiguration: {
+        rules: [
+          {
+            ...ours,
+            destinations: [
+              { region: 'us-east-1', registryId: '111111111111' },
+              { region: 'eu-central-1', registryId: '111111111111' },
+            ],
+          },
+        ],
+      },
+    });
+    const [f] = await registryReplicationCheck(PIPELINE).run(contextOf());
+    expect(f.status).toBe('PASS');
+    expect(f.detail).toContain("updates this project's rule hello-web*");
+    expect(f.detail).toContain('adds 111111111111/ap-southeast-2');
+    expect(f.detail).toContain('removes 111111111111/eu-central-1');
+  });
+
+  test('scanning FAIL: an ENHANCED rule of other repositories would be dropped, named with its frequency', async () => {
+    ecr.on(GetRegistryScanningConfigurationCommand).resolves({
+      scanningConfiguration: {
+        scanType: 'ENHANCED',
+        rules: [
+          {
+            scanFrequency: 'SCAN_ON_PUSH',
+            repositoryFilters: [{ filter: 'payments*', filterType: 'WILDCARD' }],
+          },
+          ...NEEDS.registries['111111111111/eu-west-1'].scanning!.rules,
+        ],
+      },
+    });
+    const [f] = await registryScanningCheck(PIPELINE).run(contextOf());
+    expect(f.status).toBe('FAIL');
+    expect(f.detail).toContain(
+      'deploying would DROP 1 scanning rule of other repositories: ENHANCED SCAN_ON_PUSH payments*',
+    );
+    expect(f.fix).toContain('aws ecr get-registry-scanning-configuration --region eu-west-1');
+  });
+
+  test('scanning FAIL: BASIC scan-on-push of every repository would end (the scan type becomes ENHANCED, for hello-web only)', async () => {
+    ecr.on(GetRegistryScanningConfigurationCommand).resolves({
+      scanningConfiguration: {
+        scanType: 'BASIC',
+        rules: [
+          {
+            scanFrequency: 'SCAN_ON_PUSH',
+            repositoryFilters: [{ filter: '*', filterType: 'WILDCARD' }],
+          },
+        ],
+      },
+    });
+    const [f] = await registryScanningCheck(PIPELINE).run(contextOf());
+    expect(f.status).toBe('FAIL');
+    expect(f.detail).toContain('BASIC SCAN_ON_PUSH *');
+    expect(f.detail).toContain('the registry becomes ENHANCED with only CONTINUOUS_SCAN hello-web');
   });
 });
 
@@ -562,10 +659,37 @@ describe('the source repository exists or can be created', () => {
       .resolves({ repositories: [{ repositoryName: 'other' }] });
     expect(statusOf(await sourceCheck(PIPELINE).run(contextOf()))).toEqual(['PASS']);
   });
-  test('WARN: to be created in an account without any repository (CodeCommit may refuse it)', async () => {
+  // "AWS CodeCommit is no longer available to new customers" (AWS::CodeCommit::Repository,
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-codecommit-repository.html).
+  // No read call fails for such an account: only CreateRepository refuses, with
+  // OperationNotAllowedException "CreateRepository request is not allowed because there is no
+  // existing repository in this AWS account or AWS Organization" (reported verbatim in
+  // aws-samples/automated-security-helper-pipeline#2, aws-samples/eks-workshop-v2#1142). So an
+  // account with a repository can create more; one without may be refused (unless another account
+  // of its Organization has one, which these credentials cannot see).
+  test('WARN: to be created in an account without any repository: names the refusal and the connection source instead', async () => {
     codecommit.on(GetRepositoryCommand).rejects(awsError('RepositoryDoesNotExistException'));
     codecommit.on(ListRepositoriesCommand).resolves({ repositories: [] });
-    expect(statusOf(await sourceCheck(PIPELINE).run(contextOf()))).toEqual(['WARN']);
+    const [f] = await sourceCheck(PIPELINE).run(contextOf());
+    expect(f.status).toBe('WARN');
+    expect(f.detail).toContain('CodeCommit is not available to new customers');
+    expect(f.detail).toContain(
+      'OperationNotAllowedException (CreateRepository request is not allowed because there is no existing repository in this AWS account or AWS Organization)',
+    );
+    // the alternative, as config keys the user can type
+    expect(f.fix).toContain(
+      'a CodeConnections source: source.provider "GitHub", "GitLab" or "Bitbucket", source.connectionArn, source.repository',
+    );
+    expect(f.fix).toContain('docs/configuration.md#source-required');
+  });
+  test('FAIL with create false and no repository: creating it by hand may be refused too, so the fix names the connection source', async () => {
+    codecommit.on(GetRepositoryCommand).rejects(awsError('RepositoryDoesNotExistException'));
+    codecommit.on(ListRepositoriesCommand).resolves({ repositories: [] });
+    const [f] = await sourceCheck(PIPELINE).run(
+      contextOf(configOf({ source: { repositoryName: 'hello-web', create: false } })),
+    );
+    expect(f.status).toBe('FAIL');
+    expect(f.fix).toContain('a CodeConnections source');
   });
   test('FAIL: exists although the stack would create it; missing although create is false', async () => {
     codecommit
@@ -577,6 +701,9 @@ describe('the source repository exists or can be created', () => {
     });
     codecommit.reset();
     codecommit.on(GetRepositoryCommand).rejects(awsError('RepositoryDoesNotExistException'));
+    codecommit
+      .on(ListRepositoriesCommand)
+      .resolves({ repositories: [{ repositoryName: 'other' }] });
     expect(
       statusOf(
         await sourceCheck(PIPELINE).run(

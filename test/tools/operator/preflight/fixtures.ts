@@ -57,6 +57,30 @@ export const NEEDS: DeploymentNeeds = {
   requiredBootstrapVersion: 8,
   latestBootstrapVersion: 33,
   parallelBuilds: { count: 2, stage: 'prod-wave-2' },
+  // What the pipeline stack's AWS::ECR::ReplicationConfiguration and
+  // AWS::ECR::RegistryScanningConfiguration set in the pipeline account's registry.
+  registries: {
+    '111111111111/eu-west-1': {
+      replication: [
+        {
+          destinations: [
+            { region: 'us-east-1', registryId: '111111111111' },
+            { region: 'ap-southeast-2', registryId: '111111111111' },
+          ],
+          repositoryFilters: [{ filter: 'hello-web', filterType: 'PREFIX_MATCH' }],
+        },
+      ],
+      scanning: {
+        scanType: 'ENHANCED',
+        rules: [
+          {
+            scanFrequency: 'CONTINUOUS_SCAN',
+            repositoryFilters: [{ filter: 'hello-web', filterType: 'WILDCARD' }],
+          },
+        ],
+      },
+    },
+  },
 };
 
 export function configOf(overrides: Partial<DeliveryConfigInput> = {}): DeliveryConfig {

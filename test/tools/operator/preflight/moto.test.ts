@@ -46,7 +46,11 @@ beforeAll(async () => {
   });
   ctx = {
     config,
-    needs: NEEDS,
+    // what the pipeline stack's template sets in the pipeline account's registry (moto's account here)
+    needs: {
+      ...NEEDS,
+      registries: { [`${ACCOUNT}/eu-west-1`]: NEEDS.registries['111111111111/eu-west-1'] },
+    },
     aws: plainAccess({ endpoint: moto.endpoint }), // A generous bound: moto loads each service's backend on its first call, which on a busy 2-core
     // machine took more than 10 s (issue 17). The bound itself is tested in run.test.ts.
     call: boundedCall(90_000),
@@ -131,7 +135,7 @@ describeWithMoto('preflight checks against moto_server', () => {
     });
   });
 
-  test("registry: an empty registry PASSes; another team's rules are reported as what deploying would remove", async () => {
+  test("registry: an empty registry PASSes; another team's rules FAIL, named as what deploying would drop", async () => {
     expect((await registryReplicationCheck(T).run(ctx))[0].status).toBe('PASS');
     expect((await registryScanningCheck(T).run(ctx))[0].status).toBe('PASS');
     const ecr = new ECRClient({ region: 'eu-west-1', endpoint: moto!.endpoint, credentials });
@@ -159,12 +163,16 @@ describeWithMoto('preflight checks against moto_server', () => {
       }),
     );
     expect((await registryReplicationCheck(T).run(ctx))[0]).toMatchObject({
-      status: 'WARN',
-      detail: expect.stringContaining(`payments* -> ${ACCOUNT}/eu-central-1`) as unknown,
+      status: 'FAIL',
+      detail: expect.stringContaining(
+        `would DROP 1 replication rule of other repositories: payments* -> ${ACCOUNT}/eu-central-1`,
+      ) as unknown,
     });
     expect((await registryScanningCheck(T).run(ctx))[0]).toMatchObject({
-      status: 'WARN',
-      detail: expect.stringContaining('SCAN_ON_PUSH: payments*') as unknown,
+      status: 'FAIL',
+      detail: expect.stringContaining(
+        'would DROP 1 scanning rule of other repositories: ENHANCED SCAN_ON_PUSH payments*',
+      ) as unknown,
     });
   });
 });

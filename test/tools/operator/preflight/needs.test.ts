@@ -33,6 +33,50 @@ test('the widest stage is the two-region prod wave: its gates run at once', () =
   });
 });
 
+test('the registry-wide ECR settings deploying would set, per registry, read from the synthesized templates', () => {
+  expect(needs.registries).toEqual(NEEDS.registries);
+});
+
+test('a registry setting the preflight cannot read is an error, not a guess', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'registry-assembly-'));
+  fs.writeFileSync(
+    path.join(dir, 'manifest.json'),
+    JSON.stringify({
+      version: '1',
+      artifacts: {
+        S: {
+          type: 'aws:cloudformation:stack',
+          environment: 'aws://111111111111/eu-west-1',
+          properties: { templateFile: 'S.template.json' },
+        },
+      },
+    }),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'S.template.json'),
+    JSON.stringify({
+      Resources: {
+        R: {
+          Type: 'AWS::ECR::ReplicationConfiguration',
+          Properties: {
+            ReplicationConfiguration: {
+              Rules: [
+                {
+                  Destinations: [{ Region: { 'Fn::ImportValue': 'x' }, RegistryId: '1' }],
+                  RepositoryFilters: [],
+                },
+              ],
+            },
+          },
+        },
+      },
+    }),
+  );
+  expect(() => readDeploymentNeeds(dir)).toThrow(
+    /S\.template\.json: R \(AWS::ECR::ReplicationConfiguration\).*Region/,
+  );
+});
+
 test("the CLI's bootstrap template version is read from the pinned aws-cdk", () => {
   expect(needs.latestBootstrapVersion).toBe(cliBootstrapVersion());
   expect(cliBootstrapVersion()).toBeGreaterThanOrEqual(needs.requiredBootstrapVersion);

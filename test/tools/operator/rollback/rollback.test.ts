@@ -39,6 +39,11 @@ interface Scenario {
   actions?: Record<string, ActionExecutionDetail[]>;
   /** Statuses GetPipelineExecution returns for the new rollback execution, poll after poll. */
   rollbackStatuses?: string[];
+  /** The pipeline's structure version and when it last changed (GetPipelineState). */
+  pipelineVersion?: number;
+  pipelineUpdated?: Date;
+  /** Every recent execution, newest first (ListPipelineExecutions without a filter). */
+  history?: PipelineExecutionSummary[];
 }
 
 function deployAction(
@@ -138,11 +143,16 @@ function arrange(s: Scenario, stage = 'prod-wave-2'): void {
   ];
   cp.on(GetPipelineStateCommand, { name: PIPELINE }).resolves({
     pipelineName: PIPELINE,
+    pipelineVersion: s.pipelineVersion,
+    updated: s.pipelineUpdated,
     stageStates: stages.map((stageName) => ({
       stageName,
       latestExecution:
         stageName === stage ? s.latest : { pipelineExecutionId: GOOD, status: 'Succeeded' },
     })),
+  });
+  cp.on(ListPipelineExecutionsCommand, { pipelineName: PIPELINE }).resolves({
+    pipelineExecutionSummaries: s.history ?? [],
   });
   cp.on(ListPipelineExecutionsCommand, {
     pipelineName: PIPELINE,
@@ -435,14 +445,88 @@ describe('rollback: refusals and failures', () => {
       waveTwo({
         latest: { pipelineExecutionId: GOOD, status: 'Succeeded', type: 'STANDARD' },
         succeeded: [summary(GOOD, 60)],
+        pipelineVersion: 1,
       }),
     );
     const { deps, output } = makeDeps();
     expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
     expect(output.stderr).toContain(
-      `nothing to roll back to: prod-wave-2 has no successful execution before ${GOOD}; automatic rollback needs one too`,
+      `nothing to roll back to: no execution other than ${GOOD} has succeeded in prod-wave-2 on the pipeline's current structure (version 1)`,
+    );
+    expect(output.stderr).toContain('automatic rollback of prod-wave-2 cannot work either');
+    expect(cp).not.toHaveReceivedCommand(RollbackStageCommand);
+  });
+
+  // "The pipeline can only roll back to a previous execution if the previous execution was started
+  // in the current pipeline structure version", and auto-rollback works "only after there is a
+  // successful pipeline execution in the pipeline stage"
+  // (https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback-auto.html). The
+  // version and when it changed: GetPipelineState `pipelineVersion`, `updated`; an execution's:
+  // GetPipelineExecution `pipelineVersion` (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineExecution.html).
+  test('after a change to the pipeline: says the structure changed (version, when), why nothing can roll back, and what to do instead', async () => {
+    const changed = new Date(Date.UTC(2026, 0, 1, 11, 30));
+    arrange(
+      waveTwo({
+        pipelineVersion: 7,
+        pipelineUpdated: changed,
+        // nothing succeeded in the stage on version 7 (the filter only counts the current version)
+        succeeded: [],
+        executions: {
+          ...waveTwo().executions,
+          [GOOD]: execution(GOOD, 'bbbb2222', 'Greet in French', { pipelineVersion: 6 }),
+          [BAD]: execution(BAD, 'cccc3333', 'Add a region', {
+            status: 'Failed',
+            pipelineVersion: 7,
+          }),
+        },
+        history: [
+          { ...summary(BAD, 10), status: 'Failed' },
+          summary(GOOD, 60),
+          summary(OLDEST, 120),
+        ],
+      }),
+    );
+    const { deps, output } = makeDeps();
+    expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
+    const err = output.stderr;
+    expect(err).toContain(
+      `nothing to roll back to: no execution has succeeded in prod-wave-2 since the pipeline's definition changed (version 7 since ${changed.toISOString()}; ${BAD} is the first release on it)`,
+    );
+    expect(err).toContain(
+      'CodePipeline rolls a stage back only to an execution that started in the current pipeline structure version',
+    );
+    expect(err).toContain('automatic rollback of prod-wave-2 cannot work either');
+    // what to do: fix forward, or put the last good image back by hand
+    expect(err).toContain('docs/runbooks/fix-forward.md');
+    expect(err).toContain(
+      `the last release that went through the whole pipeline is ${GOOD} (image app-good)`,
+    );
+    expect(err).toContain('npx delivery breakglass --env prod-us-east-1 --image app-good --reason');
+    expect(err).toContain(
+      'npx delivery breakglass --env prod-ap-southeast-2 --image app-good --reason',
     );
     expect(cp).not.toHaveReceivedCommand(RollbackStageCommand);
+  });
+
+  test('--to an execution of an older pipeline structure names both versions', async () => {
+    const changed = new Date(Date.UTC(2026, 0, 1, 11, 30));
+    arrange(
+      waveTwo({
+        pipelineVersion: 7,
+        pipelineUpdated: changed,
+        succeeded: [],
+        executions: {
+          ...waveTwo().executions,
+          [OLDEST]: execution(OLDEST, 'aaaa1111', 'Initial service', { pipelineVersion: 5 }),
+        },
+      }),
+    );
+    const { deps, output } = makeDeps();
+    expect(await run(['--stage', 'prod-wave-2', '--to', OLDEST, '--yes'], deps)).toBe(1);
+    expect(output.stderr).toContain(
+      `--to ${OLDEST} ran on pipeline version 5, and the pipeline is at version 7 since ${changed.toISOString()}: CodePipeline cannot roll back across a change to the pipeline's definition`,
+    );
+    expect(output.stderr).toContain('docs/runbooks/fix-forward.md');
   });
 
   test('a stage that never ran has nothing to roll back', async () => {
