@@ -179,7 +179,7 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
       `${PIPELINE}Pipeline/[^/]+/([^/]+\\.)?ImageGate-[^/]+/ImageGate-[^/]+/Role/DefaultPolicy/Resource$`,
     ),
     reason:
-      "Image gate with ENHANCED scanning: inspector2:ListFindings (read-only) has no resource-level scoping; ECR calls it on the caller's behalf to answer DescribeImageScanFindings. Its ECR actions are scoped to the repository ARNs.",
+      "Image gate with ENHANCED scanning: inspector2:ListFindings and inspector2:ListCoverage (read-only) have no resource-level scoping; ECR uses them on the caller's permissions to answer DescribeImageScanFindings (ECR user guide, IAM permissions required for enhanced scanning). Its ECR actions are scoped to the repository ARNs.",
   },
   // The Build step's two read-only signals after the synth (lib/pipeline/build-step.ts).
   {

@@ -33,6 +33,15 @@ export const KUBERNETES_VERSIONS = {
      * v20260714). Check for a newer one with `npx delivery node-updates`.
      */
     nodeAmiReleaseVersion: '1.35.6-20260714',
+    /**
+     * The Amazon CloudWatch Observability EKS add-on version every 1.35 cluster runs: its Container
+     * Insights metrics are what the bake alarms read, so it is pinned like the AMI, and a version
+     * whose metrics nobody has checked fails the synth (lib/config/cloudwatch-observability.ts).
+     * 5.4.0 is the last release before 6.0.0 added an OpenTelemetry pipeline
+     * (aws-observability/helm-charts RELEASE_NOTES). That EKS offers this exact version for 1.35 in
+     * each environment's region is checked by `npx delivery preflight` (DescribeAddonVersions).
+     */
+    cloudWatchObservabilityAddon: 'v5.4.0-eksbuild.1',
   },
 } as const;
 

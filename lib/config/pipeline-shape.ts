@@ -65,3 +65,19 @@ export function pipelineStackResourceEstimate(environments: number, emails: numb
     PIPELINE_STACK_RESOURCES.perEmail * emails
   );
 }
+
+/**
+ * A CodeBuild action in CodePipeline stops after 8 hours ("CodeBuild build action and test action:
+ * 8 hours", https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html), whatever the
+ * project's own timeout says. The bake runs inside the SmokeAndBake CodeBuild action, after the
+ * smoke test (lib/pipeline/steps.ts), so the three share it: the smoke test's bound, the bake, and
+ * time for the build to start (provisioning, the queue, downloading the cloud assembly).
+ */
+export const CODEBUILD_ACTION_MAX_MINUTES = 8 * 60;
+/** How long the smoke test may take to see the new version (tools/pipeline/smoke-test). */
+export const SMOKE_TEST_MINUTES = 10;
+/** The SmokeAndBake build's time for everything but the smoke test and the bake. */
+export const BUILD_START_MINUTES = 15;
+/** The longest `bake.minutes` its action can hold. */
+export const MAX_BAKE_MINUTES =
+  CODEBUILD_ACTION_MAX_MINUTES - SMOKE_TEST_MINUTES - BUILD_START_MINUTES;

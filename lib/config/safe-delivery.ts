@@ -3,6 +3,12 @@ import tzdata from 'tzdata/timezone-data.json';
 import { z } from 'zod';
 import { neverFiresReason, parseCronFields } from './cron';
 import { AWS_REGIONS } from './regions';
+import {
+  BUILD_START_MINUTES,
+  CODEBUILD_ACTION_MAX_MINUTES,
+  MAX_BAKE_MINUTES,
+  SMOKE_TEST_MINUTES,
+} from './pipeline-shape';
 import type { ConfigProblem } from './schema';
 
 /**
@@ -22,12 +28,15 @@ import type { ConfigProblem } from './schema';
 export const MAX_REGIONS_PER_BAKED_WAVE = 5;
 
 export const bakeSchema = z.strictObject({
-  /** Minutes the stage watches its alarms after it deployed (the CloudWatchAlarm rule's WaitTime). @default 10 in pre-prod, 30 in prod */
+  /** Minutes the SmokeAndBake action watches the environment's bake alarm after the deploy. @default 10 in pre-prod, 30 in prod */
   minutes: z
     .number()
     .int('must be a whole number of minutes')
     .min(1, 'must be at least 1')
-    .max(1440, 'must be at most 1440 (one day)')
+    .max(
+      MAX_BAKE_MINUTES,
+      `must be at most ${MAX_BAKE_MINUTES}: a CodeBuild action in CodePipeline stops after 8 hours (${CODEBUILD_ACTION_MAX_MINUTES} minutes), and the bake shares its action with the smoke test (${SMOKE_TEST_MINUTES} minutes) and the build's start (${BUILD_START_MINUTES} minutes)`,
+    )
     .optional(),
   /** 5xx responses, percent of requests (probes excluded), above which the error-rate alarm fires. @default 1 */
   errorRatePercent: z.number().gt(0, 'must be above 0').max(100, 'must be at most 100').optional(),

@@ -4,22 +4,23 @@ import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { containerInsightsMetricsOf } from '../config/cloudwatch-observability';
 import type { BakeSettings } from '../config/safe-delivery';
 import { WORKLOAD } from '../manifests/workload';
 import { logRetention } from './network';
 
 /**
- * Names the pipeline relies on to find an environment's bake alarm and the role that reads it
- * (lib/pipeline/stage-conditions.ts builds the CloudWatchAlarm rule from them). Fixed names, so the
- * pipeline stack needs no cross-stack reference into another account and region.
+ * Names the pipeline relies on to find an environment's bake alarm (lib/pipeline/stage-conditions.ts
+ * builds the CloudWatchAlarm rule from them, lib/pipeline/bake-watch.ts watches it). Fixed names,
+ * so the pipeline stack needs no cross-stack reference into another account and region. The alarm
+ * is read through the CDK bootstrap lookup role of the environment's account and region
+ * (docs/decisions/0023-bake-alarm-through-bootstrap-lookup-role.md), not a role of this stack.
  */
 export const BAKE_NAMES = {
   /** The composite alarm the stage's OnSuccess condition watches. */
   bakeAlarm: (stageName: string) => `hello-web-${stageName}-bake`,
   child: (stageName: string, signal: 'error-rate' | 'p99-latency' | 'availability' | 'signals') =>
     `hello-web-${stageName}-${signal}`,
-  /** IAM role in the environment's account that the pipeline's role assumes to read the bake alarm. */
-  readerRole: (stageName: string) => `hello-web-${stageName}-bake-reader`,
   /** Metrics the access-log filters publish, one namespace per environment. */
   namespace: (stageName: string) => `HelloWeb/${stageName}`,
 } as const;
@@ -55,8 +56,11 @@ export interface ServiceAlarmsProps {
   /** The fewest pods the HPA keeps: fewer running means the environment is degraded. */
   readonly replicasMin: number;
   readonly logRetentionDays: number;
-  /** The account the pipeline runs in: its role may assume the bake reader role. */
-  readonly pipelineAccount: string;
+  /**
+   * The add-on version to install (the Kubernetes version catalog's entry); the availability alarm
+   * reads the Container Insights metric this version publishes.
+   */
+  readonly addonVersion: string;
 }
 
 /**
@@ -78,7 +82,6 @@ export class ServiceAlarms extends Construct {
     readonly availability: cloudwatch.Alarm;
     readonly signals: cloudwatch.Alarm;
   };
-  readonly readerRole: iam.Role;
   readonly logGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: ServiceAlarmsProps) {
@@ -101,6 +104,7 @@ export class ServiceAlarms extends Construct {
     const addon = new eks.Addon(this, 'CloudWatchObservability', {
       cluster: props.cluster,
       addonName: CLOUDWATCH_OBSERVABILITY_ADDON.name,
+      addonVersion: props.addonVersion,
     });
     (addon.node.defaultChild as eks.CfnAddon).podIdentityAssociations = [
       { serviceAccount: CLOUDWATCH_OBSERVABILITY_ADDON.serviceAccount, roleArn: agentRole.roleArn },
@@ -200,10 +204,17 @@ export class ServiceAlarms extends Construct {
       ...common,
     });
     // Container Insights (EKS): `service_number_of_running_pods`, dimensions Service, Namespace, ClusterName
-    // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-EKS.html).
+    // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-EKS.html),
+    // in the namespace the pinned add-on version publishes it to (throws for an unchecked version).
+    const containerInsights = containerInsightsMetricsOf(props.addonVersion);
+    const runningPodsMetric = 'service_number_of_running_pods';
+    if (!containerInsights.metrics.includes(runningPodsMetric))
+      throw new Error(
+        `${CLOUDWATCH_OBSERVABILITY_ADDON.name} ${props.addonVersion} does not publish ${runningPodsMetric}: the availability alarm could never see data`,
+      );
     const runningPods = new cloudwatch.Metric({
-      namespace: 'ContainerInsights',
-      metricName: 'service_number_of_running_pods',
+      namespace: containerInsights.namespace,
+      metricName: runningPodsMetric,
       dimensionsMap: {
         ClusterName: props.clusterName,
         Namespace: WORKLOAD.namespace,
@@ -240,26 +251,6 @@ export class ServiceAlarms extends Construct {
           cloudwatch.AlarmRule.fromAlarm(a, cloudwatch.AlarmState.ALARM),
         ),
       ),
-    });
-
-    // The CodePipeline CloudWatchAlarm rule reads the alarm with the rule's RoleArn, which the
-    // pipeline's own role assumes (RuleExecutionInput.roleArn: "assumed through the roleArn for the
-    // pipeline", https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_RuleExecutionInput.html).
-    // Trusting the pipeline account lets only principals that account allows (the pipeline role) in.
-    this.readerRole = new iam.Role(this, 'BakeReader', {
-      roleName: BAKE_NAMES.readerRole(stageName),
-      description: `The delivery pipeline (account ${props.pipelineAccount}) reads ${stageName}'s bake alarm through this role`,
-      assumedBy: new iam.AccountPrincipal(props.pipelineAccount),
-      inlinePolicies: {
-        ReadBakeAlarm: new iam.PolicyDocument({
-          statements: [
-            new iam.PolicyStatement({
-              actions: ['cloudwatch:DescribeAlarms', 'cloudwatch:DescribeAlarmHistory'],
-              resources: [this.bakeAlarm.alarmArn],
-            }),
-          ],
-        }),
-      },
     });
   }
 }

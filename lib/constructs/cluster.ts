@@ -1,10 +1,11 @@
-import { DefaultStackSynthesizer, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { bootstrapRoleArn } from '../config/bootstrap';
 import {
   KUBERNETES_VERSIONS,
   type SupportedKubernetesVersion,
@@ -198,7 +199,7 @@ export class EksCluster extends Construct {
     // The pipeline deploys through CloudFormation with the CDK bootstrap's deploy role; it may read
     // the cluster (diagnostics from the pipeline account), while every change goes through the
     // stack's kubectl provider.
-    const deployRoleArn = `arn:${stack.partition}:iam::${stack.account}:role/cdk-${DefaultStackSynthesizer.DEFAULT_QUALIFIER}-deploy-role-${stack.account}-${stack.region}`;
+    const deployRoleArn = bootstrapRoleArn('deploy', stack, stack.partition);
     this.cluster.grantAccess('PipelineDeployRoleAccess', deployRoleArn, [
       eks.AccessPolicy.fromAccessPolicyName('AmazonEKSViewPolicy', {
         accessScopeType: eks.AccessScopeType.CLUSTER,

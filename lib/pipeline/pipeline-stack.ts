@@ -21,7 +21,7 @@ import {
 } from './build-step';
 import { BUILD_IMAGES, selectRuntimes } from './codebuild-images';
 import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../config/pipeline-shape';
-import { scopePipelineGrants } from './scoped-grants';
+import { matchConnectionActionPrefix, scopePipelineGrants } from './scoped-grants';
 import { ImageBuildStep, ImageGateStep, SmokeTestStep } from './steps';
 import { imageGateStageName } from './image-gate-stage';
 import awsCdkPackage from 'aws-cdk/package.json';
@@ -249,6 +249,8 @@ export class PipelineStack extends MemoizedLogicalIdStack {
     });
     // The `*` grants CDK Pipelines writes for cross-region keys and asset publishing, narrowed (docs/decisions/0008-scoped-pipeline-iam.md).
     scopePipelineGrants(this.pipeline.pipeline, this.pipeline.node.tryFindChild('Assets'));
+    // The connection action whose prefix matches the connection's ARN (codeconnections or codestar-connections).
+    matchConnectionActionPrefix(this.pipeline.pipeline);
   }
 
   /**

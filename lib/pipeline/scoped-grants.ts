@@ -102,8 +102,21 @@ function defaultPolicyOf(role: iam.IRole): iam.CfnPolicy {
   return cfn;
 }
 
-/** Overrides the policy document with its own statements, rewritten, once every grant has been added (at synth). */
+/** The rewrites registered for each policy, applied in order by one override. */
+const rewrites = new WeakMap<iam.CfnPolicy, Array<(s: Statement) => Statement[]>>();
+
+/**
+ * Overrides the policy document with its own statements, rewritten, once every grant has been
+ * added (at synth). Several rewrites of one policy compose: one override applies them all.
+ */
 function rewriteStatements(cfn: iam.CfnPolicy, rewrite: (s: Statement) => Statement[]): void {
+  const registered = rewrites.get(cfn);
+  if (registered) {
+    registered.push(rewrite);
+    return;
+  }
+  const all = [rewrite];
+  rewrites.set(cfn, all);
   const stack = Stack.of(cfn);
   const original: unknown = cfn.policyDocument;
   cfn.addPropertyOverride(
@@ -111,8 +124,44 @@ function rewriteStatements(cfn: iam.CfnPolicy, rewrite: (s: Statement) => Statem
     Lazy.any({
       produce: () => {
         const doc = stack.resolve(original) as { Statement: Statement[] };
-        return { ...doc, Statement: doc.Statement.flatMap(rewrite) };
+        return {
+          ...doc,
+          Statement: all.reduce((statements, r) => statements.flatMap(r), doc.Statement),
+        };
       },
     }),
   );
+}
+
+const OLD_USE_CONNECTION = 'codestar-connections:UseConnection';
+
+/**
+ * Gives the pipeline the connection action its connection's ARN asks for. aws-cdk-lib (2.276)
+ * grants `codestar-connections:UseConnection` on the connection whatever its ARN, but "when
+ * specifying a resource in the IAM policy, the service prefix needs to match that of the resource"
+ * (https://docs.aws.amazon.com/dtconsole/latest/userguide/rename.html), and connections created
+ * since July 2024 are `arn:<partition>:codeconnections:...`. Every such grant in the pipeline
+ * (the source action's role; a CodeBuild role with `codeBuildCloneOutput`) becomes
+ * `codeconnections:UseConnection` when its resources are codeconnections ARNs; the older
+ * `codestar-connections` ARNs keep their action.
+ */
+export function matchConnectionActionPrefix(pipeline: codepipeline.Pipeline): void {
+  const policies = pipeline.node
+    .findAll()
+    .filter((c): c is iam.CfnPolicy => c instanceof iam.CfnPolicy);
+  for (const policy of policies) {
+    rewriteStatements(policy, (statement) => {
+      if (!actionsOf(statement).includes(OLD_USE_CONNECTION)) return [statement];
+      const resources = Array.isArray(statement.Resource)
+        ? (statement.Resource as unknown[])
+        : [statement.Resource];
+      const service = (r: unknown): string | undefined =>
+        typeof r === 'string' ? r.split(':')[2] : undefined;
+      if (!resources.every((r) => service(r) === 'codeconnections')) return [statement];
+      const renamed = actionsOf(statement).map((a) =>
+        a === OLD_USE_CONNECTION ? 'codeconnections:UseConnection' : a,
+      );
+      return [{ ...statement, Action: renamed.length === 1 ? renamed[0] : renamed }];
+    });
+  }
 }

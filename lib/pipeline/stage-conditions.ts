@@ -1,7 +1,8 @@
 import { Aws } from 'aws-cdk-lib';
 import type * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type { DeliveryConfig, DeploymentWindow, EnvironmentConfig } from '../config';
+import type { BakeSettings, DeliveryConfig, DeploymentWindow, EnvironmentConfig } from '../config';
+import { bootstrapRoleArn } from '../config/bootstrap';
 import { BAKE_NAMES } from '../constructs/alarms';
 
 /** One CodePipeline stage that deploys environments: pre-prod, or a prod wave. */
@@ -43,17 +44,38 @@ const RULES = {
   deploymentWindow: { Category: 'Rule', Owner: 'AWS', Provider: 'DeploymentWindow', Version: '1' },
 } as const;
 
-/** ARN of the role in the environment's account that reads its bake alarm (ServiceAlarms creates it). */
+/**
+ * The role that reads an environment's bake alarm, for the OnSuccess rule and the bake watch: the
+ * CDK bootstrap lookup role of the environment's account and region. It exists before the pipeline
+ * is created or changed (bootstrapping is the first step of a deployment and of adding a region),
+ * which CodePipeline needs of every role a pipeline names (aws/aws-cdk#22489); a role the
+ * environment's own stack created would exist only after the pipeline had deployed it
+ * (docs/decisions/0023-bake-alarm-through-bootstrap-lookup-role.md).
+ */
 export function bakeReaderRoleArn(env: EnvironmentConfig): string {
-  return `arn:${Aws.PARTITION}:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`;
+  return bootstrapRoleArn('lookup', env, Aws.PARTITION);
 }
 
 /**
- * The OnSuccess condition of a deploy stage: one CloudWatchAlarm rule per environment, each
- * watching that environment's composite bake alarm in the environment's own account and region
- * for `bake.minutes`; any rule failing rolls the whole stage back. A rule reads the alarm through
- * `RoleArn` (a role in the environment's account) in `Region`: the rule declaration's own fields
- * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-codepipeline-pipeline-ruledeclaration.html).
+ * The OnSuccess rule's WaitTime: "The wait time in minutes to allow for a state change before
+ * running the rule result" (https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html),
+ * a grace period, not a watch: the bake watch owns the bake. One evaluation window of the alarms:
+ * enough for an alarm left in ALARM by a bad release to return to OK once the stage holds a
+ * healthy one again (a rollback execution), short enough not to hold a good release
+ * (docs/decisions/0024-bake-owner-rollback-and-limits.md).
+ */
+export function bakeGraceMinutes(bake: BakeSettings): number {
+  return Math.ceil((bake.periodSeconds * bake.evaluationPeriods) / 60);
+}
+
+/**
+ * The OnSuccess condition of a deploy stage, the last check after the bake watch passed: one
+ * CloudWatchAlarm rule per environment on its composite bake alarm, in the environment's own
+ * account and region; an alarm still in ALARM after the grace period rolls the whole stage back.
+ * A rule reads the alarm through `RoleArn` in `Region`: the rule declaration's own fields
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-codepipeline-pipeline-ruledeclaration.html);
+ * CodePipeline assumes that role with the pipeline's role ("assumed through the roleArn for the
+ * pipeline", https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_RuleExecutionInput.html).
  */
 export function bakeCondition(stage: DeployStage): Record<string, unknown> {
   return {
@@ -66,7 +88,7 @@ export function bakeCondition(stage: DeployStage): Record<string, unknown> {
           Configuration: {
             AlarmName: BAKE_NAMES.bakeAlarm(env.stageName),
             AlarmStates: 'ALARM',
-            WaitTime: String(env.bake.minutes),
+            WaitTime: String(bakeGraceMinutes(env.bake)),
           },
           Region: env.region,
           RoleArn: bakeReaderRoleArn(env),
@@ -108,11 +130,11 @@ export function windowCondition(
 }
 
 /**
- * Adds the bake (OnSuccess → ROLLBACK) to every deploy stage and the window (BeforeEntry, which
- * holds the stage until the window opens) to the stages that have one. CDK Pipelines does not
- * expose stage conditions, so this writes them on the underlying CfnPipeline after
- * `buildPipeline()`, finding each stage by name. It also lets the pipeline's role assume the
- * environments' bake reader roles.
+ * Adds the bake's last check (OnSuccess → ROLLBACK) to every deploy stage and the window
+ * (BeforeEntry, which holds the stage until the window opens) to the stages that have one. CDK
+ * Pipelines does not expose stage conditions, so this writes them on the underlying CfnPipeline
+ * after `buildPipeline()`, finding each stage by name. It also lets the pipeline's role assume the
+ * roles the rules name.
  */
 export function addStageConditions(
   pipeline: codepipeline.Pipeline,

@@ -5,6 +5,7 @@ import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { CodeBuildStep, type IFileSetProducer } from 'aws-cdk-lib/pipelines';
 import { parse } from 'yaml';
+import { BUILD_START_MINUTES, SMOKE_TEST_MINUTES } from '../config/pipeline-shape';
 import { IMAGE_ARTIFACT_FILE } from '../image/tag';
 import { BAKE_WATCH_SCRIPT, type BakeTarget, bakeWatchFor } from './bake-watch';
 import { BUILD_IMAGES } from './codebuild-images';
@@ -64,13 +65,15 @@ export class ImageBuildStep extends CodeBuildStep {
       ),
       rolePolicyStatements: [
         new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
+        // A push (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html) and the
+        // build's "already built?" check; nothing pulls from this repository here (the base
+        // images come from ECR Public). Every call and its grant: test/aws-calls/ledger.ts.
         new iam.PolicyStatement({
           actions: [
             'ecr:BatchCheckLayerAvailability',
             'ecr:BatchGetImage',
             'ecr:CompleteLayerUpload',
             'ecr:DescribeImages',
-            'ecr:GetDownloadUrlForLayer',
             'ecr:InitiateLayerUpload',
             'ecr:PutImage',
             'ecr:UploadLayerPart',
@@ -127,10 +130,20 @@ export class ImageGateStep extends CodeBuildStep {
           actions: ['ecr:DescribeImageReplicationStatus'],
           resources: [props.sourceArn],
         }),
-        // ECR answers DescribeImageScanFindings for enhanced scans from Amazon Inspector, on the caller's
-        // permissions (AmazonECR user guide, "IAM permissions required for enhanced scanning").
+        // ECR answers DescribeImageScanFindings for enhanced scans from Amazon Inspector, on the
+        // caller's permissions: the ECR page lists ListFindings and ListCoverage among the
+        // permissions to retrieve scan findings, without saying which ECR call needs which
+        // (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-scanning-enhanced-iam.html).
+        // The gate itself does not call ListCoverage: the scan status DescribeImageScanFindings
+        // returns (PENDING, ACTIVE, UNSUPPORTED_IMAGE, SCAN_ELIGIBILITY_EXPIRED, ...) and a scan
+        // completed after the push already tell "not scanned" from "no findings" (gate.ts).
         ...(props.scanning === 'ENHANCED'
-          ? [new iam.PolicyStatement({ actions: ['inspector2:ListFindings'], resources: ['*'] })]
+          ? [
+              new iam.PolicyStatement({
+                actions: ['inspector2:ListCoverage', 'inspector2:ListFindings'],
+                resources: ['*'],
+              }),
+            ]
           : []),
       ],
     });
@@ -184,6 +197,11 @@ function backfillPolicy(props: ImageBackfillProps): iam.PolicyStatement[] {
   ];
 }
 
+/** The SmokeAndBake build's time limit: the smoke test's bound, the bake, and the build's start. */
+export function smokeAndBakeMinutes(smokeSeconds: number, bakeMinutes: number): number {
+  return Math.ceil(smokeSeconds / 60) + bakeMinutes + BUILD_START_MINUTES;
+}
+
 export interface SmokeTestStepProps {
   readonly assembly: IFileSetProducer;
   /** The stage's `ServiceUrl` output. */
@@ -192,7 +210,7 @@ export interface SmokeTestStepProps {
   readonly imageTag: CfnOutput;
   /** With TLS: the name the certificate must match (config `tlsHostName`). @default none (plain HTTP) */
   readonly tlsHostName?: string;
-  /** @default 600 */
+  /** @default SMOKE_TEST_MINUTES (lib/config/pipeline-shape.ts) */
   readonly timeoutSeconds?: number;
   /** After a passing smoke test, bake the environment in the same action (lib/pipeline/bake-watch.ts). @default no bake */
   readonly bake?: BakeTarget;
@@ -207,7 +225,7 @@ export interface SmokeTestStepProps {
  */
 export class SmokeTestStep extends CodeBuildStep {
   constructor(id: string, props: SmokeTestStepProps) {
-    const smokeSeconds = props.timeoutSeconds ?? 600;
+    const smokeSeconds = props.timeoutSeconds ?? SMOKE_TEST_MINUTES * 60;
     const bake = props.bake ? bakeWatchFor(props.bake) : undefined;
     super(id, {
       input: props.assembly,
@@ -222,10 +240,9 @@ export class SmokeTestStep extends CodeBuildStep {
         ? codebuild.BuildSpec.fromObject({ env: { shell: 'bash' } })
         : undefined,
       rolePolicyStatements: bake?.policy,
-      // both bounds, and room for the build's own start
-      timeout: bake
-        ? Duration.minutes(Math.ceil(smokeSeconds / 60) + bake.minutes + 15)
-        : undefined,
+      // both bounds, and room for the build's own start; within the 8 hours CodePipeline gives a
+      // CodeBuild action, which config validation guarantees (MAX_BAKE_MINUTES)
+      timeout: bake ? Duration.minutes(smokeAndBakeMinutes(smokeSeconds, bake.minutes)) : undefined,
     });
   }
 }

@@ -1,6 +1,6 @@
 import { CfnOutput, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../config';
+import { type EnvironmentConfig, KUBERNETES_VERSIONS } from '../config';
 import { ServiceAlarms } from '../constructs/alarms';
 import { BreakglassStore, MANIFEST_OBJECT_KEY } from '../constructs/breakglass-store';
 import { EksCluster } from '../constructs/cluster';
@@ -72,7 +72,6 @@ export class EksAppStack extends MemoizedLogicalIdStack {
     const objects = renderWorkload(workloadPropsFor(env, { uri, tag: props.image.tag }));
     const workload = new Workload(this, 'Workload', { cluster, objects });
     const store = new BreakglassStore(this, 'Breakglass', { manifestsYaml: toYaml(objects) });
-    // The registry lives in the pipeline account, so its account is the one whose pipeline reads the bake alarm.
     const alarms = new ServiceAlarms(this, 'Alarms', {
       cluster,
       clusterName,
@@ -80,7 +79,7 @@ export class EksAppStack extends MemoizedLogicalIdStack {
       bake: env.bake,
       replicasMin: env.replicas.min,
       logRetentionDays: env.logRetentionDays,
-      pipelineAccount: props.image.registryAccount,
+      addonVersion: KUBERNETES_VERSIONS[env.kubernetesVersion].cloudWatchObservabilityAddon,
     });
 
     // With a certificate the NLB's address is called over TLS (the smoke test presents the

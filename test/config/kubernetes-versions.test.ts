@@ -1,6 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import { KUBERNETES_VERSIONS, SUPPORTED_KUBERNETES_VERSIONS } from '../../lib/config';
+import { containerInsightsMetricsOf } from '../../lib/config/cloudwatch-observability';
 
 describe('the Kubernetes version catalog', () => {
   test.each(SUPPORTED_KUBERNETES_VERSIONS)(
@@ -36,6 +37,25 @@ describe('the Kubernetes version catalog', () => {
       expect(date.toISOString().slice(0, 10)).toBe(`${y}-${mo}-${d}`);
     },
   );
+
+  test.each(SUPPORTED_KUBERNETES_VERSIONS)(
+    '%s: the CloudWatch Observability add-on is pinned to a release whose Container Insights metrics are known',
+    (v) => {
+      const version = KUBERNETES_VERSIONS[v].cloudWatchObservabilityAddon;
+      expect(version).toMatch(/^v\d+\.\d+\.\d+-eksbuild\.\d+$/);
+      expect(containerInsightsMetricsOf(version)).toEqual({
+        namespace: 'ContainerInsights',
+        metrics: expect.arrayContaining(['service_number_of_running_pods']) as string[],
+      });
+    },
+  );
+
+  test('an add-on release line nobody has checked stops the synth, saying what to read', () => {
+    expect(() => containerInsightsMetricsOf('v6.2.0-eksbuild.1')).toThrow(
+      /v6\.2\.0-eksbuild\.1: what this release line publishes has not been checked.*aws-observability\/helm-charts/,
+    );
+    expect(() => containerInsightsMetricsOf('latest')).toThrow(/not an EKS add-on version/);
+  });
 
   test('1.29 is not offered: EKS ended its extended support on 2026-03-23', () => {
     expect(SUPPORTED_KUBERNETES_VERSIONS).not.toContain('1.29');

@@ -61,6 +61,13 @@ describe('bake defaults', () => {
     });
   });
 
+  test('the longest bake its CodeBuild action can hold is accepted', () => {
+    const cfg = validateConfig(
+      withProd({ waves: [[env('eu-west-1', { bake: { minutes: 455 } })]] }),
+    );
+    expect(cfg.prod.waves[0][0].bake.minutes).toBe(455);
+  });
+
   test('no windows and no subscriptions by default', () => {
     const cfg = validateConfig(STACK_ENVIRONMENTS);
     expect(cfg.prod.deploymentWindows).toEqual([undefined, undefined]);
@@ -74,6 +81,13 @@ describe('invalid safe-delivery settings are reported with their path', () => {
       'a bake shorter than the alarms can fire',
       withProd({ waves: [[env('eu-west-1', { bake: { minutes: 4 } })]] }),
       /^prod\.waves\[0\]\[0\]\.bake\.minutes: 4 minutes is shorter than the alarms' evaluation window \(5 periods of 60 s = 5 minutes\)/,
+    ],
+    [
+      // A CodeBuild action in CodePipeline stops at 8 hours, and the bake shares its action with
+      // the smoke test (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html).
+      'a bake longer than its CodeBuild action may run',
+      withProd({ waves: [[env('eu-west-1', { bake: { minutes: 456 } })]] }),
+      /^prod\.waves\[0\]\[0\]\.bake\.minutes: must be at most 455: a CodeBuild action in CodePipeline stops after 8 hours \(480 minutes\), and the bake shares its action with the smoke test \(10 minutes\) and the build's start \(15 minutes\)/,
     ],
     [
       'a period that is not whole minutes',

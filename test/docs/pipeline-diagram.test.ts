@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { STACK_ENVIRONMENTS } from '../../lib/config';
+import { BAKE_NAMES } from '../../lib/constructs/alarms';
 import { type CfnTemplateJson, DIAGRAM_FILE, readPipelineStages, renderPipelineDiagram, renderPipelineDiagramDoc, synthesizePipelineTemplate } from '../../tools/dev/diagram';
 
 // docs/pipeline-diagram.md is generated from the synthesized pipeline; these tests keep it honest.
@@ -30,13 +31,16 @@ test('every stage appears in pipeline order, with rollback and the manual approv
   expect(diagram).not.toMatch(/[0-9a-f]{16}|[0-9A-F]{8}\b/);
 });
 
-test('every deploy stage ends with its bake: each region\'s alarm and bake time, rolled back on alarm', () => {
+test('every deploy stage ends with its bake: each region\'s bake time, then its alarm check with a grace period, rolled back on alarm', () => {
   const diagram = renderPipelineDiagram(template);
-  expect(diagram).toContain('bake 10 min: hello-web-preprod-eu-west-1-bake (eu-west-1)<br/>OnSuccess: ROLLBACK on alarm');
-  expect(diagram).toMatch(/bake 30 min: hello-web-prod-ap-southeast-2-bake \(ap-southeast-2\)<br\/>bake 30 min: hello-web-prod-us-east-1-bake \(us-east-1\)|bake 30 min: hello-web-prod-us-east-1-bake \(us-east-1\)<br\/>bake 30 min: hello-web-prod-ap-southeast-2-bake/);
+  const alarm = (stage: string) => BAKE_NAMES.bakeAlarm(stage);
+  expect(diagram).toContain(`${alarm('preprod-eu-west-1')} (eu-west-1), 3 min grace<br/>OnSuccess: ROLLBACK on alarm`);
+  expect(diagram).toContain(`${alarm('prod-ap-southeast-2')} (ap-southeast-2), 5 min grace`);
+  expect(diagram).toContain(`${alarm('prod-us-east-1')} (us-east-1), 5 min grace`);
+  expect(diagram).toContain('SmokeAndBake-prod-us-east-1<br/>CodeBuild, bake 30 min');
   // The smoke test and bake action follows the deploy, and the OnSuccess check comes last.
   const preprod = /subgraph (s\d+)\["preprod-eu-west-1 /.exec(diagram)![1];
-  const bake = new RegExp(`${preprod}a(\\d+)\\["SmokeAndBake-preprod-eu-west-1<br/>CodeBuild"\\]`).exec(diagram);
+  const bake = new RegExp(`${preprod}a(\\d+)\\["SmokeAndBake-preprod-eu-west-1<br/>CodeBuild, bake 10 min"\\]`).exec(diagram);
   expect(bake).not.toBeNull();
   expect(diagram).toContain(`${preprod}a${bake![1]} --> ${preprod}k`);
 });
@@ -73,6 +77,6 @@ test('the diagram changes when the pipeline changes (an extra prod wave appears 
   expect(changed).not.toEqual(renderPipelineDiagramDoc(template));
   expect(changed).toContain('["prod-wave-3 · OnFailure: ROLLBACK"]');
   expect(changed).toContain('prod-eu-central-1.hello-web-prod-eu-central-1.Deploy');
-  expect(changed).toContain('"prod-us-west-2.SmokeAndBake-prod-us-west-2<br/>CodeBuild"');
+  expect(changed).toContain('"prod-us-west-2.SmokeAndBake-prod-us-west-2<br/>CodeBuild, bake 30 min"');
   expect(renderPipelineDiagram(template)).not.toContain('prod-wave-3');
 });

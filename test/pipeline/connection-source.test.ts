@@ -1,7 +1,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
+import * as actions from 'aws-cdk-lib/aws-codepipeline-actions';
 import { STACK_ENVIRONMENTS } from '../../lib/config';
+import { matchConnectionActionPrefix } from '../../lib/pipeline/scoped-grants';
 import { REPO_ROOT, type Synthesized, pipelineStages, synthesize } from '../support/synth';
 
 /**
@@ -53,10 +58,61 @@ test('no CodeCommit repository is created or referenced', () => {
   expect(JSON.stringify(before.pipeline.toJSON())).not.toMatch(/codecommit:/);
 });
 
-test('the pipeline may use exactly this connection', () => {
-  const policies = JSON.stringify(before.pipeline.findResources('AWS::IAM::Policy'));
-  expect(policies).toMatch(/"codestar-connections:UseConnection"/);
-  expect(policies).toContain(CONNECTION_ARN);
+// "When specifying a resource in the IAM policy, the service prefix needs to match that of the
+// resource" (https://docs.aws.amazon.com/dtconsole/latest/userguide/rename.html): a
+// codeconnections connection needs codeconnections:UseConnection. aws-cdk-lib 2.276 grants
+// codestar-connections:UseConnection whatever the ARN says.
+function useConnectionGrants(t: Template): Array<{ action: string; resource: unknown }> {
+  return (
+    Object.values(t.findResources('AWS::IAM::Policy')) as Array<{
+      Properties: { PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> } };
+    }>
+  )
+    .flatMap((p) => p.Properties.PolicyDocument.Statement)
+    .flatMap((st) =>
+      (Array.isArray(st.Action) ? (st.Action as string[]) : [st.Action as string])
+        .filter((a) => a.endsWith(':UseConnection'))
+        .map((action) => ({ action, resource: st.Resource })),
+    );
+}
+
+test('the pipeline may use exactly this connection, with the action of its service prefix', () => {
+  expect(useConnectionGrants(before.pipeline)).toEqual([
+    { action: 'codeconnections:UseConnection', resource: CONNECTION_ARN },
+  ]);
+});
+
+test.each([
+  ['codeconnections', CONNECTION_ARN],
+  ['codestar-connections', CONNECTION_ARN.replace(':codeconnections:', ':codestar-connections:')],
+])('a %s connection is used with the action of its own prefix, on any pipeline', (prefix, arn) => {
+  const stack = new Stack(new App(), 'Connection', {
+    env: { account: '111111111111', region: 'eu-west-1' },
+  });
+  const pipeline = new codepipeline.Pipeline(stack, 'Pipeline', {
+    pipelineType: codepipeline.PipelineType.V2,
+  });
+  const out = new codepipeline.Artifact();
+  pipeline.addStage({
+    stageName: 'Source',
+    actions: [
+      new actions.CodeStarConnectionsSourceAction({
+        actionName: 'Source',
+        connectionArn: arn,
+        owner: 'my-org',
+        repo: 'hello-web',
+        output: out,
+      }),
+    ],
+  });
+  pipeline.addStage({
+    stageName: 'Next',
+    actions: [new actions.ManualApprovalAction({ actionName: 'Approve' })],
+  });
+  matchConnectionActionPrefix(pipeline);
+  expect(useConnectionGrants(Template.fromStack(stack))).toEqual([
+    { action: `${prefix}:UseConnection`, resource: arn },
+  ]);
 });
 
 test('an app-only change leaves the pipeline stack template byte-for-byte unchanged', () => {

@@ -30,9 +30,9 @@ const ALLOWED: readonly Allowed[] = [
   },
   {
     policy: /ImageGate.*RoleDefaultPolicy/,
-    actions: ['inspector2:ListFindings'],
+    actions: ['inspector2:ListCoverage', 'inspector2:ListFindings'],
     reason:
-      "read-only Inspector findings (ENHANCED scanning); ListFindings has no resource type. ECR calls it for DescribeImageScanFindings on the caller's permissions.",
+      "read-only Inspector findings and coverage (ENHANCED scanning); neither has a resource type. ECR uses them for DescribeImageScanFindings on the caller's permissions (ECR user guide, IAM permissions required for enhanced scanning).",
   },
   {
     policy: /^PipelineUpdatePipelineSelfMutationRoleDefaultPolicy/,

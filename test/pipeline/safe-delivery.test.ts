@@ -8,6 +8,15 @@ import {
   type EnvironmentConfig,
   allEnvironments,
 } from '../../lib/config';
+import { BOOTSTRAP_QUALIFIER } from '../../lib/config/bootstrap';
+import { containerInsightsMetricsOf } from '../../lib/config/cloudwatch-observability';
+import { KUBERNETES_VERSIONS } from '../../lib/config/kubernetes-versions';
+import {
+  CODEBUILD_ACTION_MAX_MINUTES,
+  MAX_BAKE_MINUTES,
+  SMOKE_TEST_MINUTES,
+} from '../../lib/config/pipeline-shape';
+import { smokeAndBakeMinutes } from '../../lib/pipeline/steps';
 import { BAKE_NAMES, PROBE_PATHS } from '../../lib/constructs/alarms';
 import { NOTIFIED_EVENTS } from '../../lib/pipeline/notifications';
 import { REPO_ROOT, type Synthesized, synthesize } from '../support/synth';
@@ -47,10 +56,6 @@ interface Stage {
   }>;
 }
 
-interface EnvVar {
-  name: string;
-  value: string;
-}
 interface ProjectResource {
   Properties: {
     Environment: { EnvironmentVariables: Array<{ Name: string; Value: unknown }> };
@@ -58,6 +63,10 @@ interface ProjectResource {
     TimeoutInMinutes: number;
   };
 }
+
+/** The CDK bootstrap lookup role of an environment's account and region. */
+const lookupRole = (env: EnvironmentConfig): string =>
+  `arn:aws:iam::${env.account}:role/cdk-${BOOTSTRAP_QUALIFIER}-lookup-role-${env.account}-${env.region}`;
 
 function stagesOf(t: Template): Stage[] {
   const [pipeline] = Object.values(t.findResources('AWS::CodePipeline::Pipeline')) as Array<{
@@ -103,15 +112,17 @@ describe.each([
           Provider: 'CloudWatchAlarm',
           Version: '1',
         });
+        // WaitTime is a grace period, "to allow for a state change before running the rule
+        // result" (rule reference): one evaluation window of the alarms, not the bake, which the
+        // SmokeAndBake action owns (docs/decisions/0024-bake-owner-rollback-and-limits.md).
         expect(rule.Configuration).toEqual({
           AlarmName: BAKE_NAMES.bakeAlarm(env.stageName),
           AlarmStates: 'ALARM',
-          WaitTime: String(env.bake.minutes),
+          WaitTime: String(Math.ceil((env.bake.periodSeconds * env.bake.evaluationPeriods) / 60)),
         });
-        // Read in the environment's own account: a role there, assumed by the pipeline's role.
-        expect(arnOf(rule.RoleArn)).toBe(
-          `arn:aws:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`,
-        );
+        // Read in the environment's own account and region, through the role bootstrap created
+        // there: it exists before the pipeline names it.
+        expect(arnOf(rule.RoleArn)).toBe(lookupRole(env));
       }
     }
   });
@@ -136,14 +147,11 @@ describe.each([
         expect(bake.ActionTypeId.Provider).toBe('CodeBuild');
         // after everything else in the stage, all environments of a wave in parallel
         expect(bake.RunOrder).toBe(last);
-        // the execution id is a pipeline variable, so an action variable; the rest is the project's
-        const actionVars = Object.fromEntries(
-          (JSON.parse(bake.Configuration.EnvironmentVariables ?? '[]') as EnvVar[]).map((v) => [
-            v.name,
-            v.value,
-          ]),
+        // The watch finds its own execution from the action it runs in: in a rollback, the
+        // pipeline's variables name the execution being rolled back to (stage rollback guide).
+        expect(bake.Configuration.EnvironmentVariables ?? '').not.toContain(
+          'codepipeline.PipelineExecutionId',
         );
-        expect(actionVars.EXECUTION_ID).toBe('#{codepipeline.PipelineExecutionId}');
         const project = resources[bake.Configuration.ProjectName.Ref];
         const vars = Object.fromEntries(
           project.Properties.Environment.EnvironmentVariables.map((v) => [v.Name, v.Value]),
@@ -154,11 +162,18 @@ describe.each([
           ALARM_REGION: env.region,
           BAKE_MINUTES: String(env.bake.minutes),
         });
-        expect(arnOf(vars.ROLE_ARN)).toBe(
-          `arn:aws:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`,
+        expect(arnOf(vars.ROLE_ARN)).toBe(lookupRole(env));
+        // the build outlasts the smoke test's bound and the bake, within the 8 hours CodePipeline
+        // gives a CodeBuild action (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html)
+        expect(project.Properties.TimeoutInMinutes).toBe(
+          smokeAndBakeMinutes(SMOKE_TEST_MINUTES * 60, env.bake.minutes),
         );
-        // the build outlasts the smoke test's bound and the bake
-        expect(project.Properties.TimeoutInMinutes).toBeGreaterThan(env.bake.minutes + 10);
+        expect(project.Properties.TimeoutInMinutes).toBeGreaterThan(
+          env.bake.minutes + SMOKE_TEST_MINUTES,
+        );
+        expect(project.Properties.TimeoutInMinutes).toBeLessThanOrEqual(
+          CODEBUILD_ACTION_MAX_MINUTES,
+        );
       }
     }
   });
@@ -178,40 +193,61 @@ describe.each([
     }
   });
 
-  test("the alarm and role each rule names exist in that environment's stack, and the role may only read that alarm", () => {
+  test("the alarm each rule names exists in that environment's stack, which creates no role to read it", () => {
     const s = get();
     for (const env of allEnvironments(s.config)) {
       const t = s.stages[env.stageName];
       t.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', {
         AlarmName: BAKE_NAMES.bakeAlarm(env.stageName),
       });
-      const roles = t.findResources('AWS::IAM::Role', {
-        Properties: { RoleName: BAKE_NAMES.readerRole(env.stageName) },
-      });
-      const [role] = Object.values(roles) as Array<{
-        Properties: {
-          AssumeRolePolicyDocument: { Statement: Array<{ Principal: { AWS: unknown } }> };
-          Policies: Array<{
-            PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown }> };
-          }>;
-        };
-      }>;
-      expect(role).toBeDefined();
-      expect(arnOf(role.Properties.AssumeRolePolicyDocument.Statement[0].Principal.AWS)).toBe(
-        `arn:aws:iam::${s.config.pipeline.account}:root`,
+      const readers = Object.values(t.findResources('AWS::IAM::Role')).filter((r) =>
+        JSON.stringify(r).includes('cloudwatch:DescribeAlarms'),
       );
-      const statements = role.Properties.Policies.flatMap((p) => p.PolicyDocument.Statement);
-      expect(statements).toEqual([
-        {
-          Effect: 'Allow',
-          Action: ['cloudwatch:DescribeAlarmHistory', 'cloudwatch:DescribeAlarms'],
-          Resource: { 'Fn::GetAtt': [expect.stringMatching(/^AlarmsBake/), 'Arn'] },
-        },
-      ]);
+      expect(readers).toEqual([]);
     }
   });
 
-  test("the pipeline's role may assume exactly the environments' bake reader roles", () => {
+  // CodePipeline checks, when a pipeline is created or updated, that its role may assume every
+  // role the pipeline names (InvalidStructureException "... is not authorized to perform
+  // AssumeRole", aws/aws-cdk#22489). A role that a stage of the same pipeline creates does not
+  // exist yet on the first deployment, nor when a self-mutation adds a region. So every role the
+  // pipeline names is the pipeline stack's own or one `cdk bootstrap` created before.
+  test('every role the pipeline names (actions and rules) exists before the pipeline does', () => {
+    const s = get();
+    const [pipeline] = Object.values(
+      s.pipeline.findResources('AWS::CodePipeline::Pipeline'),
+    ) as Array<{
+      Properties: {
+        Stages: Array<{
+          Actions: Array<{ RoleArn?: unknown }>;
+          OnSuccess?: { Conditions: Array<{ Rules: Rule[] }> };
+          BeforeEntry?: { Conditions: Array<{ Rules: Rule[] }> };
+        }>;
+      };
+    }>;
+    const named = pipeline.Properties.Stages.flatMap((st) => [
+      ...st.Actions.map((a) => a.RoleArn),
+      ...[st.OnSuccess, st.BeforeEntry].flatMap((c) =>
+        (c?.Conditions ?? []).flatMap((x) => x.Rules.map((r) => r.RoleArn)),
+      ),
+    ]).filter((r) => r !== undefined);
+    expect(named.length).toBeGreaterThan(0);
+    const ownRoles = new Set(Object.keys(s.pipeline.findResources('AWS::IAM::Role')));
+    for (const role of named) {
+      const getAtt = (role as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
+      if (getAtt) {
+        expect(ownRoles.has(getAtt[0])).toBe(true);
+        continue;
+      }
+      expect(arnOf(role)).toMatch(
+        new RegExp(
+          `^arn:aws:iam::\\d{12}:role/cdk-${BOOTSTRAP_QUALIFIER}-(deploy|lookup)-role-\\d{12}-[a-z0-9-]+$`,
+        ),
+      );
+    }
+  });
+
+  test("the pipeline's role may assume exactly the roles its rules name", () => {
     const s = get();
     const policies = Object.values(s.pipeline.findResources('AWS::IAM::Policy')) as Array<{
       Properties: {
@@ -226,14 +262,12 @@ describe.each([
       Array.isArray(statement?.Resource) ? statement.Resource : [statement?.Resource]
     ) as unknown[];
     expect(resources.map(arnOf).sort()).toEqual(
-      allEnvironments(s.config)
-        .map((e) => `arn:aws:iam::${e.account}:role/${BAKE_NAMES.readerRole(e.stageName)}`)
-        .sort(),
+      [...new Set(allEnvironments(s.config).map(lookupRole))].sort(),
     );
   });
 });
 
-test("each bake's role may assume only its environment's reader role and read this pipeline's executions, nothing else", () => {
+test("each bake's role may assume only its environment's lookup role and read this pipeline's state and executions, nothing else", () => {
   const resources = def.pipeline.toJSON().Resources as Record<string, ProjectResource>;
   const policies = Object.values(def.pipeline.findResources('AWS::IAM::Policy')) as Array<{
     Properties: {
@@ -254,10 +288,13 @@ test("each bake's role may assume only its environment's reader role and read th
         .filter((p) => p.Properties.Roles.some((r) => r.Ref === role))
         .flatMap((p) => p.Properties.PolicyDocument.Statement);
       const assume = statements.filter((x) => x.Action === 'sts:AssumeRole');
-      expect(assume.map((x) => arnOf(x.Resource))).toEqual([
-        `arn:aws:iam::${env.account}:role/${BAKE_NAMES.readerRole(env.stageName)}`,
-      ]);
-      const read = statements.find((x) => x.Action === 'codepipeline:GetPipelineExecution')!;
+      expect(assume.map((x) => arnOf(x.Resource))).toEqual([lookupRole(env)]);
+      const read = statements.find(
+        (x) =>
+          Array.isArray(x.Action) &&
+          x.Action.includes('codepipeline:GetPipelineExecution') &&
+          x.Action.includes('codepipeline:GetPipelineState'),
+      )!;
       expect(arnOf(read.Resource)).toMatch(
         new RegExp(`^arn:aws:codepipeline:aws:aws:${def.config.pipeline.name}$`),
       );
@@ -438,13 +475,89 @@ describe('alarms of one environment', () => {
     expect(addon.DependsOn).toContain(logGroup);
   });
 
-  test('bake settings from config reach the alarms (example: prod-eu-west-1 bakes 60 min at p99 300 ms)', () => {
+  // A metric nobody publishes is missing data, which availability and signals treat as
+  // breaching: the composite alarm would sit in ALARM and every bake would fail. Each alarm's
+  // metric is published by a metric filter of the same stack, or by the CloudWatch Observability
+  // add-on at the version the environment pins (lib/config/cloudwatch-observability.ts says what
+  // each add-on release line publishes, with its sources).
+  test.each([
+    ['default config', () => def],
+    ['multi-region example', () => example],
+  ])(
+    'every alarm reads a metric its stack publishes: a metric filter, or the pinned add-on version (%s)',
+    (_name, get) => {
+      const s = get();
+      for (const env of allEnvironments(s.config)) {
+        const t = s.stages[env.stageName];
+        const [addon] = Object.values(
+          t.findResources('AWS::EKS::Addon', {
+            Properties: { AddonName: 'amazon-cloudwatch-observability' },
+          }),
+        ) as Array<{ Properties: { AddonVersion?: string } }>;
+        const pinned = KUBERNETES_VERSIONS[env.kubernetesVersion].cloudWatchObservabilityAddon;
+        expect(addon.Properties.AddonVersion).toBe(pinned);
+        const fromAddon = containerInsightsMetricsOf(pinned);
+        const fromFilters = (
+          Object.values(t.findResources('AWS::Logs::MetricFilter')) as Array<{
+            Properties: {
+              MetricTransformations: Array<{ MetricNamespace: string; MetricName: string }>;
+            };
+          }>
+        ).flatMap((f) =>
+          f.Properties.MetricTransformations.map((m) => `${m.MetricNamespace}/${m.MetricName}`),
+        );
+        const read = (
+          Object.values(t.findResources('AWS::CloudWatch::Alarm')) as Array<{
+            Properties: {
+              Namespace?: string;
+              MetricName?: string;
+              Metrics?: Array<{
+                MetricStat?: { Metric: { Namespace: string; MetricName: string } };
+              }>;
+            };
+          }>
+        ).flatMap((a) =>
+          a.Properties.MetricName
+            ? [`${a.Properties.Namespace}/${a.Properties.MetricName}`]
+            : (a.Properties.Metrics ?? [])
+                .filter((m) => m.MetricStat)
+                .map((m) => `${m.MetricStat!.Metric.Namespace}/${m.MetricStat!.Metric.MetricName}`),
+        );
+        expect(read.length).toBeGreaterThanOrEqual(4);
+        for (const metric of read) {
+          const [namespace, ...name] = metric.split('/');
+          const published =
+            fromFilters.includes(metric) ||
+            (namespace === fromAddon.namespace && fromAddon.metrics.includes(name.join('/')));
+          expect({ metric, published }).toEqual({ metric, published: true });
+        }
+      }
+    },
+  );
+
+  test('bake settings from config reach the alarms and the watch (example: prod-eu-west-1 bakes 60 min at p99 300 ms)', () => {
     const t = example.stages['prod-eu-west-1'];
     expect(alarm(t, BAKE_NAMES.child('prod-eu-west-1', 'p99-latency')).Threshold).toBe(300);
-    const rule = stagesOf(example.pipeline).find((x) => x.Name === 'prod-eu-west-1')!.OnSuccess!
-      .Conditions[0].Rules[0];
-    expect(rule.Configuration.WaitTime).toBe('60');
+    const resources = example.pipeline.toJSON().Resources as Record<string, ProjectResource>;
+    const action = stagesOf(example.pipeline)
+      .find((x) => x.Name === 'prod-eu-west-1')!
+      .Actions.find((a) => a.Name === 'SmokeAndBake-prod-eu-west-1')!;
+    const project = resources[(action.Configuration!.ProjectName as { Ref: string }).Ref];
+    expect(project.Properties.Environment.EnvironmentVariables).toContainEqual({
+      Name: 'BAKE_MINUTES',
+      Type: 'PLAINTEXT',
+      Value: '60',
+    });
   });
+});
+
+test('the longest bake config allows still fits its SmokeAndBake action in the 8 hours CodePipeline allows', () => {
+  expect(smokeAndBakeMinutes(SMOKE_TEST_MINUTES * 60, MAX_BAKE_MINUTES)).toBeLessThanOrEqual(
+    CODEBUILD_ACTION_MAX_MINUTES,
+  );
+  expect(smokeAndBakeMinutes(SMOKE_TEST_MINUTES * 60, MAX_BAKE_MINUTES + 1)).toBeGreaterThan(
+    CODEBUILD_ACTION_MAX_MINUTES,
+  );
 });
 
 describe('deployment windows', () => {

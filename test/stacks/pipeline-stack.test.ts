@@ -167,12 +167,9 @@ describe('steps', () => {
       name: string;
       value: string;
     }>;
-    // the bake's execution id is an action variable too (test/pipeline/safe-delivery.test.ts)
-    expect(env.map((e) => e.name).sort()).toEqual([
-      'EXECUTION_ID',
-      'EXPECTED_VERSION',
-      'SERVICE_URL',
-    ]);
+    // no pipeline execution id: the bake reads its own from the action it runs in
+    // (test/pipeline/safe-delivery.test.ts)
+    expect(env.map((e) => e.name).sort()).toEqual(['EXPECTED_VERSION', 'SERVICE_URL']);
     expect(env.find((e) => e.name === 'SERVICE_URL')!.value).toMatch(/^#\{.*\.ServiceUrl\}$/);
     expect(env.find((e) => e.name === 'EXPECTED_VERSION')!.value).toMatch(/^#\{.*\.ImageTag\}$/);
     expect(buildSpecOf('smoke-test.cjs')).toContain(
@@ -309,7 +306,7 @@ describe('image scanning', () => {
     });
   });
 
-  test('the gates may read Inspector findings (ENHANCED) and only describe/scan the repositories they check', () => {
+  test('the gates may read Inspector findings and coverage (ENHANCED) and only describe/scan the repositories they check', () => {
     const policies = Object.values(s.pipeline.findResources('AWS::IAM::Policy')).filter((p) =>
       JSON.stringify(p).includes('ecr:DescribeImageScanFindings'),
     );
@@ -326,8 +323,13 @@ describe('image scanning', () => {
           };
         }
       ).Properties.PolicyDocument.Statement;
+      // The ECR page on enhanced scanning lists both among the permissions to retrieve scan
+      // findings (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-scanning-enhanced-iam.html).
       expect(statements).toContainEqual(
-        expect.objectContaining({ Action: 'inspector2:ListFindings', Resource: '*' }),
+        expect.objectContaining({
+          Action: ['inspector2:ListCoverage', 'inspector2:ListFindings'],
+          Resource: '*',
+        }),
       );
       const ecrStatement = statements.find((st) =>
         JSON.stringify(st.Action).includes('ecr:DescribeImages'),

@@ -31,6 +31,8 @@ export interface PipelineAction {
   readonly inputArtifacts: readonly string[];
   readonly outputArtifacts: readonly string[];
   readonly namespace?: string;
+  /** A CodeBuild action that bakes: its project's BAKE_MINUTES (lib/pipeline/bake-watch.ts). */
+  readonly bakeMinutes?: number;
 }
 
 /** A stage condition's rule: the CloudWatchAlarm bake or the DeploymentWindow. */
@@ -84,6 +86,15 @@ export function readPipelineStages(template: CfnTemplateJson): PipelineStage[] {
       `expected one AWS::CodePipeline::Pipeline in the template, found ${pipelines.length}`,
     );
   const stages = (pipelines[0].Properties?.Stages ?? []) as Array<Record<string, unknown>>;
+  const bakeMinutesOf = (configuration: unknown): number | undefined => {
+    const ref = (configuration as { ProjectName?: { Ref?: string } } | undefined)?.ProjectName?.Ref;
+    const variables = (
+      template.Resources?.[ref ?? '']?.Properties?.Environment as
+        { EnvironmentVariables?: Array<{ Name: string; Value: unknown }> } | undefined
+    )?.EnvironmentVariables;
+    const minutes = variables?.find((v) => v.Name === 'BAKE_MINUTES')?.Value;
+    return typeof minutes === 'string' ? Number(minutes) : undefined;
+  };
   return stages.map((s) => ({
     name: String(s.Name),
     onFailure: (s.OnFailure as { Result?: string } | undefined)?.Result,
@@ -102,6 +113,7 @@ export function readPipelineStages(template: CfnTemplateJson): PipelineStage[] {
         inputArtifacts: artifacts(a.InputArtifacts),
         outputArtifacts: artifacts(a.OutputArtifacts),
         namespace: typeof a.Namespace === 'string' ? a.Namespace : undefined,
+        bakeMinutes: type.Provider === 'CodeBuild' ? bakeMinutesOf(a.Configuration) : undefined,
       };
     }),
   }));
@@ -124,13 +136,16 @@ function label(text: string): string {
     .replace(/>/g, '#gt;');
 }
 
-/** One line per rule: a window's cron and time zone, a bake's alarm, region and minutes. */
+/**
+ * One line per rule: a window's cron and time zone; an alarm check's alarm, region and grace
+ * period (its WaitTime: the bake itself is the SmokeAndBake action's, ADR 0024).
+ */
 function describeRule(rule: ConditionRule): string {
   const c = rule.configuration;
   if (rule.provider === 'DeploymentWindow')
     return `window ${String(c.Cron)} (${String((c.TimeZone as string | undefined) ?? 'UTC')})`;
   if (rule.provider === 'CloudWatchAlarm')
-    return `bake ${String(c.WaitTime)} min: ${String(c.AlarmName)}${rule.region ? ` (${rule.region})` : ''}`;
+    return `${String(c.AlarmName)}${rule.region ? ` (${rule.region})` : ''}, ${String(c.WaitTime)} min grace`;
   return rule.provider;
 }
 
@@ -140,6 +155,7 @@ function describe(action: PipelineAction): string {
   if (action.category === 'Source')
     return typeof branch === 'string' ? `source, branch ${branch}` : 'source';
   const mode = action.configuration.ActionMode;
+  if (action.bakeMinutes !== undefined) return `${action.provider}, bake ${action.bakeMinutes} min`;
   return typeof mode === 'string' ? `${action.provider} ${mode}` : action.provider;
 }
 
@@ -241,10 +257,11 @@ export function renderPipelineDiagramDoc(template: CfnTemplateJson): string {
     'actions run left to right by `runOrder`, and actions sharing a `runOrder` run in parallel. Stages',
     'marked `OnFailure: ROLLBACK` roll back to their last successful execution when they fail. A deploy',
     'stage ends with its bake: a `SmokeAndBake-<environment>` action per environment runs the smoke test,',
-    "then watches that environment's alarm for the bake time (a failed smoke test or an ALARM fails it, so",
-    'the stage rolls back), then the slanted box, the',
-    "stage's `OnSuccess` condition, checks the same alarms once more (`ROLLBACK` on alarm). A prod wave",
-    'with a deployment window starts with a box naming it (`BeforeEntry`); the default configuration has none.',
+    "then watches that environment's alarm for the bake time it names (a failed smoke test or an ALARM",
+    "fails it, so the stage rolls back); then the slanted box, the stage's `OnSuccess` condition, checks",
+    'the same alarms once more, giving an alarm in ALARM a grace period to recover (`ROLLBACK` if it does',
+    'not). A prod wave with a deployment window starts with a box naming it (`BeforeEntry`); the default',
+    'configuration has none.',
     '`test/docs/pipeline-diagram.test.ts` fails when this file no longer matches the pipeline.',
     '',
     '```mermaid',

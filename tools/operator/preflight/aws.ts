@@ -3,6 +3,7 @@ import { CodeCommitClient } from '@aws-sdk/client-codecommit';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { EKSClient } from '@aws-sdk/client-eks';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { Inspector2Client } from '@aws-sdk/client-inspector2';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -54,6 +55,8 @@ export interface AwsAccess {
   cloudFormation(t: Target): CloudFormationClient;
   ec2(t: Target): EC2Client;
   eks(t: Target): EKSClient;
+  /** IAM is global: the region only picks the partition's endpoint. */
+  iam(t: Target): IAMClient;
   ecr(t: Target): ECRClient;
   inspector2(t: Target): Inspector2Client;
   serviceQuotas(t: Target): ServiceQuotasClient;
@@ -126,6 +129,7 @@ export function defaultAwsAccess(options: {
     cloudFormation: (t) => make('cfn', t, (c) => new CloudFormationClient(c)),
     ec2: (t) => make('ec2', t, (c) => new EC2Client(c)),
     eks: (t) => make('eks', t, (c) => new EKSClient(c)),
+    iam: (t) => make('iam', t, (c) => new IAMClient(c)),
     ecr: (t) => make('ecr', t, (c) => new ECRClient(c)),
     inspector2: (t) => make('inspector2', t, (c) => new Inspector2Client(c)),
     serviceQuotas: (t) => make('quotas', t, (c) => new ServiceQuotasClient(c)),

@@ -24,6 +24,7 @@ import {
   registryScanningCheck,
   sourceCheck,
 } from './checks';
+import { bakeReaderRoleCheck, observabilityAddonCheck } from './bake';
 import type { DeploymentNeeds } from './needs';
 
 /** A finding with the account/region it is about. */
@@ -48,6 +49,8 @@ export function planChecks(config: DeliveryConfig, needs: DeploymentNeeds): Chec
     ...envs.map((e) => availabilityZonesCheck(e)),
     ...envs.map((e) => instanceTypeCheck(e)),
     ...envs.map((e) => kubernetesVersionCheck(e)),
+    ...envs.map((e) => observabilityAddonCheck(e)),
+    ...envs.map((e) => bakeReaderRoleCheck(e)),
     ...[...byTarget.values()].map((group) =>
       networkQuotasCheck({ account: group[0].account, region: group[0].region }, group),
     ),

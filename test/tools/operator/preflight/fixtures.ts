@@ -3,6 +3,7 @@ import { CodeCommitClient } from '@aws-sdk/client-codecommit';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { EKSClient } from '@aws-sdk/client-eks';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { Inspector2Client } from '@aws-sdk/client-inspector2';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { STSClient } from '@aws-sdk/client-sts';
@@ -32,6 +33,7 @@ export function plainAccess(extra: { endpoint?: string } = {}): AwsAccess {
     cloudFormation: (t) => tag(new CloudFormationClient(cfg(t)), t),
     ec2: (t) => tag(new EC2Client(cfg(t)), t),
     eks: (t) => tag(new EKSClient(cfg(t)), t),
+    iam: (t) => tag(new IAMClient(cfg(t)), t),
     ecr: (t) => tag(new ECRClient(cfg(t)), t),
     inspector2: (t) => tag(new Inspector2Client(cfg(t)), t),
     serviceQuotas: (t) => tag(new ServiceQuotasClient(cfg(t)), t),
@@ -98,4 +100,37 @@ export function contextOf(
 /** An AWS service error as the SDK throws it (name + $metadata). */
 export function awsError(name: string, message = name): Error {
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
+}
+
+/**
+ * The trust policy of a CDK bootstrap lookup role as IAM's GetRole returns it (URL-encoded JSON,
+ * https://docs.aws.amazon.com/IAM/latest/APIReference/API_Role.html): the bootstrap template's
+ * LookupRole, resolved for `account`, trusting `trusted` (--trust), with its default DenyExternalId.
+ */
+export function lookupRoleTrust(account: string, trusted: readonly string[]): string {
+  const principal = (a: string) => ({ AWS: `arn:aws:iam::${a}:root` });
+  const noExternalId = { Null: { 'sts:ExternalId': 'true' } };
+  return encodeURIComponent(
+    JSON.stringify({
+      Version: '2008-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: principal(account),
+          Action: 'sts:AssumeRole',
+          Condition: noExternalId,
+        },
+        { Effect: 'Allow', Principal: principal(account), Action: 'sts:TagSession' },
+        ...trusted.flatMap((a) => [
+          {
+            Effect: 'Allow',
+            Principal: principal(a),
+            Action: 'sts:AssumeRole',
+            Condition: noExternalId,
+          },
+          { Effect: 'Allow', Principal: principal(a), Action: 'sts:TagSession' },
+        ]),
+      ],
+    }),
+  );
 }

@@ -17,7 +17,12 @@ import {
   ECRClient,
   GetRegistryScanningConfigurationCommand,
 } from '@aws-sdk/client-ecr';
-import { DescribeClusterVersionsCommand, EKSClient } from '@aws-sdk/client-eks';
+import {
+  DescribeAddonVersionsCommand,
+  DescribeClusterVersionsCommand,
+  EKSClient,
+} from '@aws-sdk/client-eks';
+import { GetRoleCommand, IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import {
   BatchGetAccountStatusCommand,
   GetConfigurationCommand,
@@ -26,13 +31,16 @@ import {
 import { GetServiceQuotaCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { TARGET_OF, awsError } from './fixtures';
+import { KUBERNETES_VERSIONS } from '../../../../lib/config/kubernetes-versions';
+import { TARGET_OF, awsError, lookupRoleTrust } from './fixtures';
 
 /**
  * A mocked organisation in which everything the default STACK_ENVIRONMENTS needs is in place:
  * every account/region bootstrapped (version 33, trusting 111111111111), zones a/b/c available
  * with their AZ IDs, m7g.large everywhere, 1.35 in standard support, room in every quota, an
- * empty registry, Inspector on with lifetime rescans, CodeCommit in use. Tests then break one thing.
+ * empty registry, Inspector on with lifetime rescans, CodeCommit in use, the pinned CloudWatch
+ * Observability add-on offered, every bootstrap lookup role trusting 111111111111 with
+ * ReadOnlyAccess. Tests then break one thing.
  */
 export function mockHealthyOrganisation() {
   const mocks = {
@@ -44,6 +52,7 @@ export function mockHealthyOrganisation() {
     inspector: mockClient(Inspector2Client),
     quotas: mockClient(ServiceQuotasClient),
     codecommit: mockClient(CodeCommitClient),
+    iam: mockClient(IAMClient),
   };
   const targetOf = (getClient: () => unknown) => TARGET_OF.get(getClient() as object)!;
   mocks.sts.on(GetCallerIdentityCommand).callsFake((_input, getClient) => {
@@ -132,5 +141,35 @@ export function mockHealthyOrganisation() {
   mocks.codecommit
     .on(ListRepositoriesCommand)
     .resolves({ repositories: [{ repositoryName: 'platform-tools' }] });
+  mocks.eks.on(DescribeAddonVersionsCommand).resolves({
+    addons: [
+      {
+        addonName: 'amazon-cloudwatch-observability',
+        addonVersions: [{ addonVersion: KUBERNETES_VERSIONS['1.35'].cloudWatchObservabilityAddon }],
+      },
+    ],
+  });
+  mocks.iam.on(GetRoleCommand).callsFake((input: { RoleName: string }, getClient) => {
+    const { account } = targetOf(getClient);
+    return {
+      Role: {
+        RoleName: input.RoleName,
+        Arn: `arn:aws:iam::${account}:role/${input.RoleName}`,
+        Path: '/',
+        RoleId: 'AROAEXAMPLE',
+        CreateDate: new Date(),
+        AssumeRolePolicyDocument: lookupRoleTrust(account, ['111111111111']),
+      },
+    };
+  });
+  mocks.iam.on(SimulatePrincipalPolicyCommand).resolves({
+    EvaluationResults: [
+      {
+        EvalActionName: 'cloudwatch:DescribeAlarms',
+        EvalResourceName: '*',
+        EvalDecision: 'allowed',
+      },
+    ],
+  });
   return mocks;
 }

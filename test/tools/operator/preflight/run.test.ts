@@ -85,7 +85,7 @@ test('one failing and one warning check: exit 1, each with its fix, numbered und
   expect(stdout).toContain(
     '  [2] aws inspector2 update-configuration --ecr-configuration rescanDuration=LIFETIME --region eu-west-1',
   );
-  expect(stdout).toContain('42 passed, 1 warning, 1 failed, 0 could not be checked.');
+  expect(stdout).toContain('54 passed, 1 warning, 1 failed, 0 could not be checked.');
 });
 
 test('progress on stdout while it works: one line per finished check, before the table', async () => {
