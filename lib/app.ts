@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App, type AppProps, Aspects, Validations } from 'aws-cdk-lib';
 import { RetainExceptOnCreate } from './aspects/retain-except-on-create';
-import { type DeliveryConfig } from './config';
+import { ConfigError, type DeliveryConfig, checkServiceSource } from './config';
 import { IMAGE_ARTIFACT_FILE, type ImageArtifact, imageTagFor } from './image/tag';
 import {
   AcknowledgedAwsSolutionsChecks,
@@ -52,13 +52,19 @@ export function buildApp(options: BuildAppOptions): {
       ...options.appProps,
       context: { ...APP_PROPS.context, ...options.appProps?.context },
     });
-  const imageTag = imageTagFor(path.join(options.repoRoot, 'app'));
   const { config } = options;
+  // The service's directory must be there to fingerprint and build: a clear error, not a stack trace.
+  const sourceProblems = checkServiceSource(config.service, options.repoRoot);
+  if (sourceProblems.length > 0)
+    throw new ConfigError(
+      config.configFile ? `config file ${config.configFile}` : 'STACK_ENVIRONMENTS',
+      sourceProblems,
+    );
+  const imageTag = imageTagFor(path.join(options.repoRoot, config.service.appDir));
 
-  const pipelineStack = new PipelineStack(app, 'HelloWebPipeline', {
-    stackName: `${config.pipeline.name}-pipeline`,
-    description:
-      'hello-web delivery pipeline: CodeCommit → build → pre-prod → approval → prod waves',
+  const pipelineStack = new PipelineStack(app, config.names.pipelineStackId, {
+    stackName: config.pipelineNames.stackName,
+    description: `${config.service.name} delivery pipeline: CodeCommit → build → pre-prod → approval → prod waves`,
     env: { account: config.pipeline.account, region: config.pipeline.region },
     config,
     imageTag,

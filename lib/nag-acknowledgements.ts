@@ -21,8 +21,10 @@ export interface NagAcknowledgement {
   readonly reason: string;
 }
 
-const STAGE_STACK = String.raw`^HelloWebPipeline/[^/]+/HelloWeb/`;
-const PIPELINE = String.raw`^HelloWebPipeline/Pipeline/`;
+// The pipeline stack's construct id is `<Service>Pipeline` and each stage's application stack is
+// `<Service>` (lib/config/names.ts): the backreference holds the two to the same service.
+const STAGE_STACK = String.raw`^([A-Za-z0-9-]+)Pipeline/[^/]+/\1/`;
+const PIPELINE = String.raw`^[A-Za-z0-9-]+Pipeline/Pipeline/`;
 const path = (s: string) => new RegExp(s);
 const exact = (s: string) => new RegExp(`^${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
 
@@ -114,14 +116,14 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
   ].map((a) => ({
     finding: exact(`AwsSolutions-IAM5[Action::${a}]`),
     path: path(
-      `^HelloWebPipeline/Pipeline/(Pipeline/|UpdatePipeline/|Assets/).*(Role|FileRole|CodePipelineActionRole)/DefaultPolicy/Resource$`,
+      `${PIPELINE}(Pipeline/|UpdatePipeline/|Assets/).*(Role|FileRole|CodePipelineActionRole)/DefaultPolicy/Resource$`,
     ),
     reason: `CDK Pipelines grants its actions read/write on the pipeline's own artifact bucket and KMS key with ${a} (aws-cdk-lib grantRead/grantReadWrite); the resource is that bucket or key only.`,
   })),
   {
     finding: /^AwsSolutions-IAM5\[Resource::<Artifacts[0-9A-F]{8}\.Arn>\/\*\]$/,
     path: path(
-      `^HelloWebPipeline/Pipeline/(Pipeline/|UpdatePipeline/|Assets/).*(Role|FileRole|CodePipelineActionRole)/DefaultPolicy/Resource$`,
+      `${PIPELINE}(Pipeline/|UpdatePipeline/|Assets/).*(Role|FileRole|CodePipelineActionRole)/DefaultPolicy/Resource$`,
     ),
     reason:
       "Objects in the pipeline's own artifact bucket: pipeline actions read and write artifacts under keys the service chooses.",
@@ -136,9 +138,7 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
   {
     finding:
       /^AwsSolutions-IAM5\[Resource::arn:(aws|<AWS::Partition>):(logs|codebuild):[a-z0-9-]+:\d{12}:(log-group:\/aws\/codebuild\/|report-group\/)(<[A-Za-z0-9]+>)?(-\*|:\*|\*)\]$/,
-    path: path(
-      `^HelloWebPipeline/Pipeline/(Pipeline/|UpdatePipeline/|Assets/).*Role/DefaultPolicy/Resource$`,
-    ),
+    path: path(`${PIPELINE}(Pipeline/|UpdatePipeline/|Assets/).*Role/DefaultPolicy/Resource$`),
     reason:
       "A CodeBuild project's own log group and report groups (names derived from the project, created at run time); standard CodeBuild service-role grant from aws-cdk-lib.",
   },
@@ -147,29 +147,25 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
   // lib/pipeline/scoped-grants.ts narrows it, so the first two name what the template finally holds.
   {
     finding: exact('AwsSolutions-IAM5[Resource::*]'),
-    path: path(`^HelloWebPipeline/Pipeline/Pipeline/Role/DefaultPolicy/Resource$`),
+    path: path(`${PIPELINE}Pipeline/Role/DefaultPolicy/Resource$`),
     reason:
       "kms:Decrypt/DescribeKey/Encrypt/GenerateDataKey*/ReEncrypt* for the cross-region replication buckets' keys (CDK cannot name a key of another region). lib/pipeline/scoped-grants.ts narrows it in the template to arn:<partition>:kms:<replica region>:<pipeline account>:key/* with kms:ResourceAliases equal to those keys' aliases.",
   },
   {
     finding: exact('AwsSolutions-IAM5[Resource::*]'),
-    path: path(`^HelloWebPipeline/Pipeline/Assets/FileRole/DefaultPolicy/Resource$`),
+    path: path(`${PIPELINE}Assets/FileRole/DefaultPolicy/Resource$`),
     reason:
       'codebuild:BatchGetBuilds/StartBuild/StopBuild, written by CDK Pipelines on *; lib/pipeline/scoped-grants.ts narrows it in the template to the asset-publishing projects only (never the self-mutation project).',
   },
   {
     finding: exact('AwsSolutions-IAM5[Resource::*]'),
-    path: path(
-      `^HelloWebPipeline/Pipeline/Pipeline/Image/BuildImage/BuildImage/Role/DefaultPolicy/Resource$`,
-    ),
+    path: path(`${PIPELINE}Pipeline/Image/BuildImage/BuildImage/Role/DefaultPolicy/Resource$`),
     reason:
       "ecr:GetAuthorizationToken (a registry login token) and, for the backfill after the push, ecr:StartReplicationBackfill and ecr:DescribeReplicationBackfillResults (registry-level: they name a destination region, not a repository); none has a resource type. Pushing is scoped to the repository ARN, the backfill's PutImage to the replica repository ARNs.",
   },
   {
     finding: exact('AwsSolutions-IAM5[Resource::*]'),
-    path: path(
-      `^HelloWebPipeline/Pipeline/UpdatePipeline/SelfMutation/Role/DefaultPolicy/Resource$`,
-    ),
+    path: path(`${PIPELINE}UpdatePipeline/SelfMutation/Role/DefaultPolicy/Resource$`),
     reason:
       'cloudformation:DescribeStacks and s3:ListBucket (read-only) for CDK Pipelines self-mutation (`cdk deploy` reads stack status and the bootstrap bucket); not configurable in aws-cdk-lib. Its writes go through the bootstrap roles it assumes.',
   },

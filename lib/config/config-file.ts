@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { visit } from 'jsonc-parser';
 import { formatPath } from './schema';
+import { SAFE_CONFIG_PATH } from './safe-path';
 
 /**
  * Reading `-c config=<file>` safely. The file is refused, unread, unless it is a regular file
@@ -15,13 +16,7 @@ import { formatPath } from './schema';
 /** Far above any real config (the 4-environment example is under 2 KiB). */
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 
-/**
- * The path the pipeline passes on to its synth command: segments of letters, digits, ".", "_"
- * and "-", separated by "/". Nothing a shell would interpret, so it is safe even unquoted (and
- * it is quoted anyway, lib/pipeline/pipeline-stack.ts).
- */
-export const SAFE_CONFIG_PATH =
-  /^(?!.*(?:^|\/)\.{1,2}(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
+export { SAFE_CONFIG_PATH } from './safe-path';
 
 /** Why a config file could not be used; `message` never holds the file's content. */
 export class ConfigFileError extends Error {}

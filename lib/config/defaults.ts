@@ -1,5 +1,18 @@
 import type { DeliveryConfigInput } from './schema';
 import { DEFAULT_KUBERNETES_VERSION } from './kubernetes-versions';
+import type { ServiceConfig } from './service';
+
+/**
+ * The service this repository delivers unless the config names another (`service`). The one
+ * place its name is written: every other name derives from it (lib/config/names.ts).
+ */
+export const DEFAULT_SERVICE: ServiceConfig = {
+  name: 'hello-web',
+  appDir: 'app',
+  port: 8080,
+  healthPath: '/healthz',
+  readyPath: '/readyz',
+};
 
 /**
  * STACK_ENVIRONMENTS: the default configuration, used when no `-c config=<file>` is given.
@@ -8,7 +21,8 @@ import { DEFAULT_KUBERNETES_VERSION } from './kubernetes-versions';
  */
 export const STACK_ENVIRONMENTS: DeliveryConfigInput = {
   pipeline: { account: '111111111111', region: 'eu-west-1' },
-  source: { repositoryName: 'hello-web', branch: 'main' },
+  // The CodeCommit repository is named after the service (lib/config/names.ts).
+  source: { branch: 'main' },
   preprod: {
     account: '222222222222',
     region: 'eu-west-1',
@@ -28,12 +42,12 @@ export const STACK_ENVIRONMENTS: DeliveryConfigInput = {
 
 /** Every optional setting's default, in one place. docs/configuration.md lists the same values. */
 export const DEFAULTS = {
-  pipelineName: 'hello-web-delivery',
+  service: DEFAULT_SERVICE,
+  // pipeline.name: `<service.name>-delivery`, image.repositoryName: `<service.name>` (lib/config/names.ts)
   requireRollbackTarget: false,
   sourceBranch: 'main',
   sourceCreate: true,
   image: {
-    repositoryName: 'hello-web',
     architecture: 'arm64',
     failOn: 'CRITICAL',
     scanning: 'ENHANCED',

@@ -17,3 +17,12 @@ export {
   parseConnectionArn,
 } from './source';
 export * from './safe-delivery';
+export * from './names';
+export {
+  PROBE_PORT,
+  type ServiceConfig,
+  type ServiceInput,
+  checkServiceSource,
+  resolveService,
+  serviceSchema,
+} from './service';

@@ -123,7 +123,7 @@ export const ecrRepositoryNameSchema = z.string().superRefine((name, ctx) => {
   if (name.length < minLength || name.length > maxLength || !pattern.test(name)) {
     ctx.addIssue({
       code: 'custom',
-      message: `must be an ECR repository name: ${minLength}-${maxLength} characters of lowercase letters, digits and single "." "_" "-" or "/" between them, such as "hello-web" or "team/hello-web"; got ${JSON.stringify(name)} (${name.length} characters)`,
+      message: `must be an ECR repository name: ${minLength}-${maxLength} characters of lowercase letters, digits and single "." "_" "-" or "/" between them, such as "orders-api" or "team/orders-api"; got ${JSON.stringify(name)} (${name.length} characters)`,
     });
   }
 });

@@ -9,12 +9,16 @@ import {
 } from './limits';
 import { checkAvailabilityZones, defaultAvailabilityZones } from './availability-zones';
 import { checkPipelineLimits, checkPipelineStackSize } from './pipeline-limits';
+import { type NamesInput, checkDerivedNames } from './names';
+import { serviceSchema } from './service';
 import { type DeliveryConfig, resolveConfig } from './resolve';
 import { checkSource } from './source';
 import {
   type ConfigProblem,
+  type CrossFieldInput,
   type DeliveryConfigInput,
   checkDeliveryConfig,
+  defaultStageName,
   crossFieldInputOf,
   deliveryConfigSchema,
   formatPath,
@@ -85,6 +89,8 @@ export function validateConfig(
     ...checkPipelineLimits(crossField),
     ...checkAvailabilityZones(crossField),
   );
+  const namesInput = namesInputOf(raw, crossField);
+  if (namesInput) problems.push(...checkDerivedNames(namesInput));
   problems.push(...checkSource(raw));
   problems.push(...checkSafeDelivery(raw));
   problems.push(...checkNotifications(raw), ...checkPipelineStackSize(raw));
@@ -197,6 +203,32 @@ function limitsInputOf(raw: unknown): LimitsInput[] {
     nodesMax: field(nodeCountSchema, obj(env.nodes).max, d.nodes.max),
     replicasMax: field(replicaCountSchema, obj(env.replicas).max, d.replicas.max),
   }));
+}
+
+/**
+ * What the derived-name limits look at, from the raw input part by part: a service name that is
+ * itself invalid is a schema problem already, and then the derived names are not checked.
+ */
+function namesInputOf(raw: unknown, crossField: CrossFieldInput): NamesInput | undefined {
+  const obj = (v: unknown): Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const root = obj(raw);
+  const service = serviceSchema.safeParse(root.service ?? {});
+  // An invalid name is reported by the schema; its derived names would only repeat that.
+  if (!service.success) return undefined;
+  const pipeline = deliveryConfigSchema.shape.pipeline.safeParse(root.pipeline);
+  const image = deliveryConfigSchema.shape.image.safeParse(root.image);
+  const stageRegions = crossField.environments.map((e) => e.env.region);
+  return {
+    service: service.data.name ?? DEFAULTS.service.name,
+    pipelineName: pipeline.success ? pipeline.data.name : undefined,
+    repositoryName: image.success ? image.data?.repositoryName : undefined,
+    stages: crossField.environments.map(({ env, path, kind }) => ({
+      stageName: env.name ?? defaultStageName(kind, env.region),
+      path,
+    })),
+    regions: [...new Set(stageRegions)].filter((r) => r !== crossField.pipelineRegion),
+  };
 }
 
 function describeIssue(issue: {

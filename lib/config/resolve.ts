@@ -1,7 +1,16 @@
 import { defaultAvailabilityZones } from './availability-zones';
 import { DEFAULTS } from './defaults';
 import type { SupportedKubernetesVersion } from './kubernetes-versions';
+import {
+  type EnvironmentNames,
+  type PipelineNames,
+  type ServiceNames,
+  environmentNames,
+  pipelineNames,
+  serviceNames,
+} from './names';
 import { type PatchingConfig, resolvePatching } from './patching';
+import { type ServiceConfig, resolveService } from './service';
 import {
   type DeliveryConfigInput,
   type EnvironmentInput,
@@ -27,8 +36,12 @@ export interface EnvironmentConfig {
   readonly wave?: number;
   /** The CodePipeline stage this environment is deployed in: its own name when it deploys alone (pre-prod, a one-region wave), else its wave's (`prod-wave-<n>`). */
   readonly pipelineStageName: string;
-  /** The CloudFormation stack name of the environment's application stack. */
+  /** The CloudFormation stack name of the environment's application stack (names.stackName). */
   readonly stackName: string;
+  /** The service this environment runs (the same for every environment). */
+  readonly service: ServiceConfig;
+  /** Every name of this environment, derived from the service's name and the stage name (lib/config/names.ts). */
+  readonly names: EnvironmentNames;
   readonly account: string;
   readonly region: string;
   readonly availabilityZones: readonly string[];
@@ -63,6 +76,11 @@ export interface EnvironmentConfig {
 
 /** The whole configuration with every default applied. */
 export interface DeliveryConfig {
+  readonly service: ServiceConfig;
+  /** Every name derived from the service's name alone (lib/config/names.ts). */
+  readonly names: ServiceNames;
+  /** Names derived from the pipeline's name. */
+  readonly pipelineNames: PipelineNames;
   readonly pipeline: {
     readonly account: string;
     readonly region: string;
@@ -91,12 +109,11 @@ export interface DeliveryConfig {
 
 export { prodWaveName };
 
-export function stackNameFor(stageName: string): string {
-  return `hello-web-${stageName}`;
-}
-
 /** Applies the defaults to validated input. Call only after `validateConfig` found no problem. */
 export function resolveConfig(input: DeliveryConfigInput, configFile?: string): DeliveryConfig {
+  const service = resolveService(input.service, DEFAULTS.service);
+  const names = serviceNames(service.name);
+  const pipelineName = input.pipeline.name ?? names.defaultPipelineName;
   const env = (
     e: EnvironmentInput,
     kind: 'preprod' | 'prod',
@@ -107,13 +124,16 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
     const stageName = e.name ?? defaultStageName(kind, e.region);
     // validateConfig has required availabilityZones where a region has no safe default (availability-zones.ts).
     const availabilityZones = e.availabilityZones ?? defaultAvailabilityZones(e.region) ?? [];
+    const envNames = environmentNames(service.name, stageName);
     return {
       stageName,
       kind,
       wave,
       // CDK Pipelines names a one-stage wave after its stage; a wider wave keeps the wave's name.
       pipelineStageName: wave === undefined || waveSize === 1 ? stageName : prodWaveName(wave),
-      stackName: stackNameFor(stageName),
+      stackName: envNames.stackName,
+      service,
+      names: envNames,
       account: e.account,
       region: e.region,
       availabilityZones,
@@ -134,17 +154,21 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
     };
   };
   return {
+    service,
+    names,
+    pipelineNames: pipelineNames(pipelineName),
     pipeline: {
       account: input.pipeline.account,
       region: input.pipeline.region,
-      name: input.pipeline.name ?? DEFAULTS.pipelineName,
+      name: pipelineName,
       requireRollbackTarget: input.pipeline.requireRollbackTarget ?? DEFAULTS.requireRollbackTarget,
     },
     source: resolveSource(input.source, {
       branch: DEFAULTS.sourceBranch,
       create: DEFAULTS.sourceCreate,
+      repositoryName: names.defaultSourceRepositoryName,
     }),
-    image: { ...DEFAULTS.image, ...input.image },
+    image: { repositoryName: names.defaultRepositoryName, ...DEFAULTS.image, ...input.image },
     preprod: env(input.preprod, 'preprod'),
     prod: {
       waves: input.prod.waves.map((wave, w) => wave.map((e) => env(e, 'prod', w, wave.length))),

@@ -11,6 +11,7 @@ import {
   vpcCidrSchema,
 } from './limits';
 import { patchingSchema } from './patching';
+import { serviceSchema } from './service';
 import { sourceSchema } from './source';
 import { bakeSchema, deploymentWindowSchema, notificationsSchema } from './safe-delivery';
 import { tlsFields, tlsProblems } from './tls';
@@ -152,13 +153,15 @@ const waveSchema = z
   .min(1, { message: 'a wave must hold at least one environment' });
 
 export const deliveryConfigSchema = z.strictObject({
+  /** The service this repository delivers: its name derives every other name (service.ts, names.ts). @default DEFAULT_SERVICE (defaults.ts) */
+  service: serviceSchema.optional(),
   /** Where the pipeline itself lives. Required. */
   pipeline: z.strictObject({
     account,
     region,
     /**
      * The CodePipeline's name; also the start of the stack names `<name>-pipeline` and
-     * `<name>-image-<region>`, and of the notification topic's display name. @default "hello-web-delivery"
+     * `<name>-image-<region>`, and of the notification topic's display name. @default "<service.name>-delivery"
      */
     name: z
       .string()
@@ -181,7 +184,7 @@ export const deliveryConfigSchema = z.strictObject({
   /** The service image. */
   image: z
     .strictObject({
-      /** ECR repository name in the pipeline account. @default "hello-web" */
+      /** ECR repository name in the pipeline account. @default service.name */
       repositoryName: ecrRepositoryNameSchema.optional(),
       /** CPU architecture the image is built for; every environment's instance type must match. @default "arm64" */
       architecture: z.enum(['arm64', 'amd64']).optional(),

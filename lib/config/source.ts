@@ -20,10 +20,13 @@ const branch = branchSchema.optional();
 export const codeCommitSourceSchema = z.strictObject({
   /** Absent or "CodeCommit". */
   provider: z.literal('CodeCommit').optional(),
-  /** The CodeCommit repository the pipeline watches. Required. */
-  repositoryName: z.string().regex(/^[\w.-]{1,100}$/, {
-    message: 'must be a CodeCommit repository name (1-100 of A-Z, a-z, 0-9, ".", "_", "-")',
-  }),
+  /** The CodeCommit repository the pipeline watches. @default service.name */
+  repositoryName: z
+    .string()
+    .regex(/^[\w.-]{1,100}$/, {
+      message: 'must be a CodeCommit repository name (1-100 of A-Z, a-z, 0-9, ".", "_", "-")',
+    })
+    .optional(),
   /** @default "main" */
   branch,
   /** true: the pipeline stack creates the repository; false: it uses an existing one by name. @default true */
@@ -84,12 +87,12 @@ export type SourceConfig =
 
 export function resolveSource(
   input: SourceInput,
-  defaults: { branch: string; create: boolean },
+  defaults: { branch: string; create: boolean; repositoryName: string },
 ): SourceConfig {
   if (!('connectionArn' in input)) {
     return {
       kind: 'codecommit',
-      repositoryName: input.repositoryName,
+      repositoryName: input.repositoryName ?? defaults.repositoryName,
       branch: input.branch ?? defaults.branch,
       create: input.create ?? defaults.create,
     };

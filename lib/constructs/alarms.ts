@@ -6,24 +6,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { containerInsightsMetricsOf } from '../config/cloudwatch-observability';
 import type { BakeSettings } from '../config/safe-delivery';
+import { type EnvironmentNames, type ServiceConfig, serviceNames } from '../config';
 import { WORKLOAD } from '../manifests/workload';
 import { logRetention } from './network';
-
-/**
- * Names the pipeline relies on to find an environment's bake alarm (lib/pipeline/stage-conditions.ts
- * builds the CloudWatchAlarm rule from them, lib/pipeline/bake-watch.ts watches it). Fixed names,
- * so the pipeline stack needs no cross-stack reference into another account and region. The alarm
- * is read through the CDK bootstrap lookup role of the environment's account and region
- * (docs/decisions/0023-bake-alarm-through-bootstrap-lookup-role.md), not a role of this stack.
- */
-export const BAKE_NAMES = {
-  /** The composite alarm the stage's OnSuccess condition watches. */
-  bakeAlarm: (stageName: string) => `hello-web-${stageName}-bake`,
-  child: (stageName: string, signal: 'error-rate' | 'p99-latency' | 'availability' | 'signals') =>
-    `hello-web-${stageName}-${signal}`,
-  /** Metrics the access-log filters publish, one namespace per environment. */
-  namespace: (stageName: string) => `HelloWeb/${stageName}`,
-} as const;
 
 /** The JSON access log as the add-on's Fluent Bit ships it: the service's line parsed under `log_processed`. */
 const FIELD = {
@@ -36,7 +21,9 @@ const FIELD = {
 } as const;
 
 /** Probe paths: the kubelet and the NLB health checks call them every few seconds; they are not user traffic. */
-export const PROBE_PATHS = ['/healthz', '/readyz'] as const;
+export function probePaths(service: ServiceConfig): string[] {
+  return [...new Set([service.healthPath, service.readyPath])];
+}
 
 /**
  * The Amazon CloudWatch Observability EKS add-on and the service account its agent and Fluent Bit
@@ -49,9 +36,11 @@ export const CLOUDWATCH_OBSERVABILITY_ADDON = {
 
 export interface ServiceAlarmsProps {
   readonly cluster: eks.Cluster;
-  /** The cluster's name as a plain string: it names the log group the add-on writes to. */
-  readonly clusterName: string;
   readonly stageName: string;
+  /** The service: its Kubernetes names select its log lines and pods, its probe paths are left out of the user traffic. */
+  readonly service: ServiceConfig;
+  /** The environment's names: cluster, log group, alarms, reader role, metric namespace (lib/config/names.ts). */
+  readonly names: EnvironmentNames;
   readonly bake: BakeSettings;
   /** The fewest pods the HPA keeps: fewer running means the environment is degraded. */
   readonly replicasMin: number;
@@ -86,11 +75,12 @@ export class ServiceAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: ServiceAlarmsProps) {
     super(scope, id);
-    const { bake, stageName } = props;
+    const { bake, stageName, names } = props;
+    const kubernetes = serviceNames(props.service.name).kubernetes;
 
     // Created before the add-on so it has our retention; Fluent Bit would otherwise create it without one.
     this.logGroup = new logs.LogGroup(this, 'ApplicationLogs', {
-      logGroupName: `/aws/containerinsights/${props.clusterName}/application`,
+      logGroupName: names.applicationLogGroup,
       retention: logRetention(props.logRetentionDays),
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -114,15 +104,15 @@ export class ServiceAlarms extends Construct {
       addon.node.addDependency(props.cluster.eksPodIdentityAgent);
 
     const period = Duration.seconds(bake.periodSeconds);
-    const namespace = BAKE_NAMES.namespace(stageName);
+    const namespace = names.metricNamespace;
     const ours = [
-      logs.FilterPattern.stringValue(FIELD.namespace, '=', WORKLOAD.namespace),
+      logs.FilterPattern.stringValue(FIELD.namespace, '=', kubernetes.namespace),
       logs.FilterPattern.stringValue(FIELD.container, '=', WORKLOAD.container),
       logs.FilterPattern.stringValue(FIELD.msg, '=', 'request'),
     ];
     const userTraffic = [
       ...ours,
-      ...PROBE_PATHS.map((p) => logs.FilterPattern.stringValue(FIELD.path, '!=', p)),
+      ...probePaths(props.service).map((p) => logs.FilterPattern.stringValue(FIELD.path, '!=', p)),
     ];
     const filter = (
       name: string,
@@ -181,7 +171,7 @@ export class ServiceAlarms extends Construct {
     // - signals and availability: their metrics always have data while the service and the add-on
     //   run (probes, Container Insights every minute); missing data means we cannot see, so BREACHING.
     const errorRate = new cloudwatch.Alarm(this, 'ErrorRate', {
-      alarmName: BAKE_NAMES.child(stageName, 'error-rate'),
+      alarmName: names.bakeSignalAlarms['error-rate'],
       alarmDescription: `${stageName}: 5xx responses above ${bake.errorRatePercent}% of requests (probes excluded) for ${bake.evaluationPeriods} periods of ${bake.periodSeconds} s`,
       metric: new cloudwatch.MathExpression({
         expression: '100 * FILL(errors, 0) / requests',
@@ -195,7 +185,7 @@ export class ServiceAlarms extends Construct {
       ...common,
     });
     const latencyAlarm = new cloudwatch.Alarm(this, 'P99Latency', {
-      alarmName: BAKE_NAMES.child(stageName, 'p99-latency'),
+      alarmName: names.bakeSignalAlarms['p99-latency'],
       alarmDescription: `${stageName}: p99 request latency above ${bake.p99LatencyMs} ms (probes excluded) for ${bake.evaluationPeriods} periods of ${bake.periodSeconds} s`,
       metric: latency,
       threshold: bake.p99LatencyMs,
@@ -216,15 +206,15 @@ export class ServiceAlarms extends Construct {
       namespace: containerInsights.namespace,
       metricName: runningPodsMetric,
       dimensionsMap: {
-        ClusterName: props.clusterName,
-        Namespace: WORKLOAD.namespace,
-        Service: WORKLOAD.name,
+        ClusterName: names.clusterName,
+        Namespace: kubernetes.namespace,
+        Service: kubernetes.name,
       },
       statistic: cloudwatch.Stats.MINIMUM,
       period,
     });
     const availability = new cloudwatch.Alarm(this, 'Availability', {
-      alarmName: BAKE_NAMES.child(stageName, 'availability'),
+      alarmName: names.bakeSignalAlarms['availability'],
       alarmDescription: `${stageName}: fewer than ${props.replicasMin} running pods behind the Service (replicas.min), or no Container Insights data`,
       metric: runningPods,
       threshold: props.replicasMin,
@@ -233,7 +223,7 @@ export class ServiceAlarms extends Construct {
       ...common,
     });
     const signals = new cloudwatch.Alarm(this, 'Signals', {
-      alarmName: BAKE_NAMES.child(stageName, 'signals'),
+      alarmName: names.bakeSignalAlarms['signals'],
       alarmDescription: `${stageName}: no access-log line (probes included) reached CloudWatch: the error-rate and latency alarms cannot see`,
       metric: lines,
       threshold: 1,
@@ -244,7 +234,7 @@ export class ServiceAlarms extends Construct {
     this.alarms = { errorRate, latency: latencyAlarm, availability, signals };
 
     this.bakeAlarm = new cloudwatch.CompositeAlarm(this, 'Bake', {
-      compositeAlarmName: BAKE_NAMES.bakeAlarm(stageName),
+      compositeAlarmName: names.bakeAlarm,
       alarmDescription: `${stageName} is unhealthy: the pipeline rolls a release back when this alarm is in ALARM during its bake (docs/runbooks/alarm-rollback.md)`,
       alarmRule: cloudwatch.AlarmRule.anyOf(
         ...Object.values(this.alarms).map((a) =>

@@ -7,10 +7,9 @@ import { Construct } from 'constructs';
 export interface BreakglassStoreProps {
   /** The rendered manifests (multi-document YAML) of this deployment. */
   readonly manifestsYaml: string;
+  /** The object every deployment stores them under (`manifestObjectKey`, lib/config/names.ts). */
+  readonly objectKey: string;
 }
-
-/** Where the manifests of every deployment are kept for the breakglass path. */
-export const MANIFEST_OBJECT_KEY = 'manifests/hello-web.yaml';
 
 /**
  * The seed's breakglass design: every deployment stores its rendered manifests as a new version
@@ -62,7 +61,7 @@ export class BreakglassStore extends Construct {
       action: 'PutObject',
       parameters: {
         Bucket: this.bucket.bucketName,
-        Key: MANIFEST_OBJECT_KEY,
+        Key: props.objectKey,
         Body: props.manifestsYaml,
         ContentType: 'application/yaml',
       },
@@ -72,7 +71,7 @@ export class BreakglassStore extends Construct {
       onCreate: put,
       onUpdate: put,
       policy: cr.AwsCustomResourcePolicy.fromSdkCalls({
-        resources: [this.bucket.arnForObjects(MANIFEST_OBJECT_KEY)],
+        resources: [this.bucket.arnForObjects(props.objectKey)],
       }),
       installLatestAwsSdk: false,
     });

@@ -10,6 +10,7 @@ import {
   KUBERNETES_VERSIONS,
   type SupportedKubernetesVersion,
 } from '../config/kubernetes-versions';
+import type { EnvironmentNames } from '../config/names';
 import type { PatchingConfig } from '../config/patching';
 import { logRetention } from './network';
 import { NodePatching } from './node-patching';
@@ -29,7 +30,8 @@ export const CLUSTER_ADDONS = {
 } as const;
 
 export interface ClusterProps {
-  readonly clusterName: string;
+  /** The environment's names (lib/config/names.ts): cluster, control-plane log group, patch group, autoscaler tag. */
+  readonly names: EnvironmentNames;
   readonly vpc: ec2.IVpc;
   readonly kubernetesVersion: SupportedKubernetesVersion;
   /** Empty: private endpoint only. Otherwise public access from these CIDRs (and private access). */
@@ -74,13 +76,13 @@ export class EksCluster extends Construct {
 
     // EKS writes control-plane logs to this exact group; creating it first sets retention and keeps it on delete.
     const controlPlaneLogs = new logs.LogGroup(this, 'ControlPlaneLogs', {
-      logGroupName: `/aws/eks/${props.clusterName}/cluster`,
+      logGroupName: props.names.clusterLogGroup,
       retention: logRetention(props.logRetentionDays),
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
 
     const secretsKey = new kms.Key(this, 'SecretsKey', {
-      description: `Envelope encryption of Kubernetes secrets in ${props.clusterName}`,
+      description: `Envelope encryption of Kubernetes secrets in ${props.names.clusterName}`,
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
@@ -91,7 +93,7 @@ export class EksCluster extends Construct {
         : eks.EndpointAccess.PUBLIC_AND_PRIVATE.onlyFrom(...props.endpointPublicCidrs);
 
     this.cluster = new eks.Cluster(this, 'Cluster', {
-      clusterName: props.clusterName,
+      clusterName: props.names.clusterName,
       version: catalog.version,
       vpc: props.vpc,
       vpcSubnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }],
@@ -172,7 +174,9 @@ export class EksCluster extends Construct {
       'DEFAULT',
     );
     this.patching = new NodePatching(this, 'Patching', {
-      patchGroup: props.clusterName,
+      patchGroup: props.names.patchGroup,
+      baselineName: props.names.patchBaseline,
+      associationName: props.names.patchAssociation,
       launchTemplate,
       ...props.patching,
     });
@@ -187,7 +191,7 @@ export class EksCluster extends Construct {
     });
     // EKS installed the self-managed VPC CNI at cluster creation; the managed add-on takes it over.
     (vpcCni.node.defaultChild as eks.CfnAddon).resolveConflicts = 'OVERWRITE';
-    this.addClusterAutoscaler(props.clusterName, stack.region);
+    this.addClusterAutoscaler(props.names, stack.region);
 
     if (props.operatorRoleArn) {
       this.cluster.grantAccess('OperatorsAccess', props.operatorRoleArn, [
@@ -207,7 +211,8 @@ export class EksCluster extends Construct {
     ]);
   }
 
-  private addClusterAutoscaler(clusterName: string, region: string): void {
+  private addClusterAutoscaler(names: EnvironmentNames, region: string): void {
+    const { clusterName } = names;
     const ns = 'kube-system';
     const serviceAccount = this.cluster.addServiceAccount('ClusterAutoscalerSA', {
       name: 'cluster-autoscaler',
@@ -240,7 +245,7 @@ export class EksCluster extends Construct {
         ],
         resources: ['*'],
         conditions: {
-          StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: 'owned' },
+          StringEquals: { [`aws:ResourceTag/${names.autoscalerTagKey}`]: 'owned' },
         },
       }),
     );

@@ -14,6 +14,10 @@ export const PATCH_GROUP_TAG = 'PatchGroup';
 export interface NodePatchingProps extends PatchingConfig {
   /** The patch group: the tag value every node carries, unique per account and region (the cluster name). */
   readonly patchGroup: string;
+  /** The patch baseline's name (lib/config/names.ts). */
+  readonly baselineName: string;
+  /** The scan association's name (lib/config/names.ts). */
+  readonly associationName: string;
   /** The managed node group's launch template; its instance tag specification carries the patch group tag. */
   readonly launchTemplate: ec2.LaunchTemplate;
 }
@@ -58,7 +62,7 @@ export class NodePatching extends Construct {
       },
     });
     this.baseline = new ssm.CfnPatchBaseline(this, 'Baseline', {
-      name: `${props.patchGroup}-al2023`,
+      name: props.baselineName,
       description: `EKS nodes of ${props.patchGroup}: Amazon Linux 2023 security updates (Critical, Important), approved ${props.approveAfterDays} days after release. Scan only; fixed by rolling the node AMI.`,
       operatingSystem: 'AMAZON_LINUX_2023',
       approvalRules: { patchRules: [rule('Critical', 'CRITICAL'), rule('Important', 'HIGH')] },
@@ -70,7 +74,7 @@ export class NodePatching extends Construct {
 
     this.association = new ssm.CfnAssociation(this, 'Scan', {
       name: 'AWS-RunPatchBaseline',
-      associationName: `${props.patchGroup}-patch-scan`,
+      associationName: props.associationName,
       // Scan only. An in-place Install on a Kubernetes node would reboot it without draining it: a
       // reboot is not an eviction, so PodDisruptionBudgets are not consulted.
       parameters: { Operation: ['Scan'], RebootOption: ['NoReboot'] },

@@ -1,7 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks-v2';
 import { Construct } from 'constructs';
-import { WORKLOAD, type WorkloadObject, toPlain } from '../manifests/workload';
+import type { KubernetesNames } from '../config';
+import { type WorkloadObject, toPlain } from '../manifests/workload';
 
 export interface WorkloadConstructProps {
   readonly cluster: eks.Cluster;
@@ -10,6 +11,8 @@ export interface WorkloadConstructProps {
    * objects to the breakglass copy, so the copy is exactly what the cluster applies.
    */
   readonly objects: readonly WorkloadObject[];
+  /** Where the objects live: the Service is read back from there. */
+  readonly names: KubernetesNames;
 }
 
 /** Applies the rendered workload to the cluster and reads the load balancer's hostname back. */
@@ -27,8 +30,8 @@ export class Workload extends Construct {
     const hostname = new eks.KubernetesObjectValue(this, 'LoadBalancerHostname', {
       cluster,
       objectType: 'service',
-      objectName: WORKLOAD.name,
-      objectNamespace: WORKLOAD.namespace,
+      objectName: props.names.name,
+      objectNamespace: props.names.namespace,
       jsonPath: '.status.loadBalancer.ingress[0].hostname',
       timeout: Duration.minutes(10),
     });

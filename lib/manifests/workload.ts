@@ -4,9 +4,12 @@ import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { stringify } from 'yaml';
+import { PROBE_PORT, type ServiceConfig, serviceNames } from '../config';
 
 /** What the workload needs to know about its environment. Built from `EnvironmentConfig` by the stack and the CLI alike. */
 export interface WorkloadProps {
+  /** The service: its name names the namespace and every object; its port and probe paths go into the pod and the load balancer. */
+  readonly service: ServiceConfig;
   /** `<repository uri>:<tag>` of the image, in the environment's own region. */
   readonly image: string;
   /** The image tag; the service reports it on /version and the smoke test expects it. */
@@ -25,19 +28,21 @@ export interface WorkloadProps {
   readonly httpWithTls?: boolean;
 }
 
-/** Names other parts of the system (smoke test, runbooks, breakglass) rely on. */
+/**
+ * Settings of the workload that do not depend on the service. Its names (namespace, Deployment,
+ * Service, ...) come from `service.name` (lib/config/names.ts, `kubernetes`), its port and probe
+ * paths from `service`.
+ */
 export const WORKLOAD = {
-  namespace: 'hello-web',
-  name: 'hello-web',
   container: 'web',
-  containerPort: 8080,
   /**
-   * The service's probe listener (app/probe_listener.go, `PROBE_PORT`): /healthz and /readyz apart
+   * The service's probe listener (app/probe_listener.go, `PROBE_PORT`): the probe paths apart
    * from the public port and its connection cap, so that clients cannot starve the kubelet's probes.
    * Not in the Service, not in the NetworkPolicy: only the pod's own node reaches it
-   * (docs/decisions/0034-probe-port-and-log-drops.md). The app's default is the same number.
+   * (docs/decisions/0034-probe-port-and-log-drops.md). The app's default is the same number;
+   * defined in lib/config/service.ts, where `service.port` is refused if it takes the same one.
    */
-  probePort: 8081,
+  probePort: PROBE_PORT,
   /** numeric non-root user of the image (app/Dockerfile: `USER 65532:65532`) */
   runAsUser: 65532,
 } as const;
@@ -45,7 +50,7 @@ export const WORKLOAD = {
 /**
  * Shutdown timing, end to end (see app/README.md for the service's side):
  * the kubelet runs the preStop sleep while the endpoint is removed from the NLB's targets, then
- * sends SIGTERM; the service fails /readyz, waits DRAIN_DELAY, then drains in-flight requests for
+ * sends SIGTERM; the service fails its readiness path (service.readyPath), waits DRAIN_DELAY, then drains in-flight requests for
  * up to SHUTDOWN_TIMEOUT. The grace period covers all three plus a margin, so no request is cut.
  * The margin also holds the service's last wait for a stdout that takes nothing (2 s for the log
  * lines, 1 s for stderr: app/log_writer.go, logCloseTimeout).
@@ -86,8 +91,9 @@ export const CHECKOV_SKIPS: Record<string, string> = {
 
 /** The workload's manifests, in apply order. The single place they are defined. */
 export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
-  const { namespace, name } = WORKLOAD;
-  const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'hello-web' };
+  const { namespace, name, partOf } = serviceNames(props.service.name).kubernetes;
+  const { port, healthPath, readyPath } = props.service;
+  const labels = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': partOf };
   const podLabels = { ...labels, 'app.kubernetes.io/version': props.imageTag };
   const psaVersion = `v${props.kubernetesVersion}`;
 
@@ -126,7 +132,7 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
     spec: {
       podSelector: { matchLabels: labels },
       policyTypes: ['Ingress', 'Egress'],
-      ingress: [{ ports: [{ port: WORKLOAD.containerPort, protocol: 'TCP' }] }],
+      ingress: [{ ports: [{ port, protocol: 'TCP' }] }],
     },
   });
 
@@ -186,12 +192,12 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
               image: props.image,
               imagePullPolicy: 'IfNotPresent',
               ports: [
-                { name: 'http', containerPort: WORKLOAD.containerPort, protocol: 'TCP' },
+                { name: 'http', containerPort: port, protocol: 'TCP' },
                 { name: 'probe', containerPort: WORKLOAD.probePort, protocol: 'TCP' },
               ],
               env: [
                 { name: 'HELLO', value: props.greeting },
-                { name: 'PORT', value: String(WORKLOAD.containerPort) },
+                { name: 'PORT', value: String(port) },
                 { name: 'PROBE_PORT', value: String(WORKLOAD.probePort) },
                 { name: 'DRAIN_DELAY', value: `${SHUTDOWN.drainDelaySeconds}s` },
                 { name: 'SHUTDOWN_TIMEOUT', value: `${SHUTDOWN.shutdownTimeoutSeconds}s` },
@@ -205,18 +211,18 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
               // On the probe port: on the public one, clients that hold every MAX_CONNECTIONS slot
               // made the probes time out and the kubelet restart healthy pods (issue 27).
               startupProbe: {
-                httpGet: { path: '/healthz', port: 'probe' },
+                httpGet: { path: healthPath, port: 'probe' },
                 periodSeconds: 2,
                 failureThreshold: 30,
               },
               livenessProbe: {
-                httpGet: { path: '/healthz', port: 'probe' },
+                httpGet: { path: healthPath, port: 'probe' },
                 periodSeconds: 10,
                 timeoutSeconds: 2,
                 failureThreshold: 3,
               },
               readinessProbe: {
-                httpGet: { path: '/readyz', port: 'probe' },
+                httpGet: { path: readyPath, port: 'probe' },
                 periodSeconds: 5,
                 timeoutSeconds: 2,
                 failureThreshold: 2,
@@ -245,7 +251,7 @@ export function renderWorkload(props: WorkloadProps): WorkloadObject[] {
     'service.beta.kubernetes.io/aws-load-balancer-nlb-target-type': 'ip',
     'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing',
     'service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled': 'true',
-    'service.beta.kubernetes.io/aws-load-balancer-healthcheck-path': '/readyz',
+    'service.beta.kubernetes.io/aws-load-balancer-healthcheck-path': readyPath,
     'service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol': 'HTTP',
     'service.beta.kubernetes.io/aws-load-balancer-target-group-attributes':
       'deregistration_delay.timeout_seconds=15',
@@ -311,6 +317,7 @@ export function toYaml(objects: readonly WorkloadObject[]): string {
 /** The workload settings of one environment: used by the stack, `npx delivery manifests` and the tests alike. */
 export function workloadPropsFor(
   env: {
+    readonly service: ServiceConfig;
     readonly greeting: string;
     readonly replicas: WorkloadProps['replicas'];
     readonly kubernetesVersion: string;
@@ -320,6 +327,7 @@ export function workloadPropsFor(
   image: { readonly uri: string; readonly tag: string },
 ): WorkloadProps {
   return {
+    service: env.service,
     image: image.uri,
     imageTag: image.tag,
     greeting: env.greeting,

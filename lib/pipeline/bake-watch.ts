@@ -1,7 +1,6 @@
 import { Aws } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { EnvironmentConfig } from '../config';
-import { BAKE_NAMES } from '../constructs/alarms';
 import { bakeReaderRoleArn } from './stage-conditions';
 
 /**
@@ -106,7 +105,7 @@ export function bakeWatchFor(target: BakeTarget): {
   return {
     env: {
       PIPELINE_NAME: pipelineName,
-      ALARM_NAME: BAKE_NAMES.bakeAlarm(env.stageName),
+      ALARM_NAME: env.names.bakeAlarm,
       ALARM_REGION: env.region,
       ROLE_ARN: bakeReaderRoleArn(env),
       BAKE_MINUTES: String(env.bake.minutes),

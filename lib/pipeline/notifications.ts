@@ -9,7 +9,6 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { DeploymentWindow, EnvironmentConfig, NotificationSettings } from '../config';
-import { BAKE_NAMES } from '../constructs/alarms';
 
 /**
  * What people hear about, as CodeStar Notifications event type ids
@@ -150,7 +149,7 @@ export function approvalComment(
       : ` After you approve, ${held} ${waits}; nobody approves again. To hold a wave: docs/runbooks/alarm-rollback.md#deployment-windows.`;
   return (
     `Promote commit ${variables.commit} (image ${variables.imageTag}) to prod? ` +
-    `Pre-prod (${preprod.stageName}) passed its smoke test and baked ${preprod.bake.minutes} min with alarm ${BAKE_NAMES.bakeAlarm(preprod.stageName)} OK ` +
+    `Pre-prod (${preprod.stageName}) passed its smoke test and baked ${preprod.bake.minutes} min with alarm ${preprod.names.bakeAlarm} OK ` +
     `(5xx <= ${preprod.bake.errorRatePercent}%, p99 <= ${preprod.bake.p99LatencyMs} ms, >= ${preprod.replicas.min} pods).` +
     (variables.rollbackTargets ? ` Rollback targets: ${variables.rollbackTargets}.` : '') +
     (variables.nodeAmis ? ` Node AMIs: ${variables.nodeAmis}.` : '') +

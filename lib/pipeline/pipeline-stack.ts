@@ -85,7 +85,7 @@ export class PipelineStack extends MemoizedLogicalIdStack {
       source: { replicaRegions, scanning: config.image.scanning },
     });
 
-    const source = pipelineSource(this, config.source);
+    const source = pipelineSource(this, config.source, config.service.name);
 
     // Go service checks and manifest validation, unit tests, then synth, then the rollback guard
     // and the node AMI signal (lib/pipeline/build-step.ts).
@@ -141,7 +141,7 @@ export class PipelineStack extends MemoizedLogicalIdStack {
           account: config.pipeline.account,
           regions: replicaRegions,
           repository: repositoryProps,
-          stackNamePrefix: config.pipeline.name,
+          stackNameOf: config.pipelineNames.imageReplicaStackName,
         }),
       );
       this.deployStageNames.push(PIPELINE_STAGES.imageReplicas);
@@ -152,6 +152,7 @@ export class PipelineStack extends MemoizedLogicalIdStack {
       repository: this.imageRepository.repository,
       architecture: config.image.architecture,
       buildSpecFile: props.buildSpecFile ?? 'buildspec.yml',
+      appDir: config.service.appDir,
       // The replicas of regions added after the image was pushed get it before any gate runs.
       backfill:
         replicaRegions.length > 0
@@ -190,7 +191,11 @@ export class PipelineStack extends MemoizedLogicalIdStack {
       });
     };
     const stageFor = (env: EnvironmentConfig) => {
-      const stage = new AppStage(this, env.stageName, { environment: env, image });
+      const stage = new AppStage(this, env.stageName, {
+        environment: env,
+        image,
+        stackId: config.names.appStackId,
+      });
       // The smoke test, then the bake, in one action after the deploy (lib/pipeline/steps.ts).
       const verify = new SmokeTestStep(`SmokeAndBake-${env.stageName}`, {
         assembly,

@@ -11,6 +11,7 @@ import type { SourceConfig } from '../config';
 export function pipelineSource(
   scope: Construct,
   source: SourceConfig,
+  serviceName: string,
 ): pipelines.CodePipelineSource {
   if (source.kind === 'connection') {
     // https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.pipelines.CodePipelineSource.html#static-connectionrepostring-branch-props
@@ -21,7 +22,7 @@ export function pipelineSource(
   const repository = source.create
     ? new codecommit.Repository(scope, 'Source', {
         repositoryName: source.repositoryName,
-        description: 'hello-web service and its delivery pipeline',
+        description: `${serviceName} service and its delivery pipeline`,
       })
     : codecommit.Repository.fromRepositoryName(scope, 'Source', source.repositoryName);
   return pipelines.CodePipelineSource.codeCommit(repository, source.branch);

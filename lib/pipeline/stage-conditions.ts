@@ -3,7 +3,6 @@ import type * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { BakeSettings, DeliveryConfig, DeploymentWindow, EnvironmentConfig } from '../config';
 import { bootstrapRoleArn } from '../config/bootstrap';
-import { BAKE_NAMES } from '../constructs/alarms';
 
 /** One CodePipeline stage that deploys environments: pre-prod, or a prod wave. */
 export interface DeployStage {
@@ -86,7 +85,7 @@ export function bakeCondition(stage: DeployStage): Record<string, unknown> {
           Name: `Bake-${env.stageName}`,
           RuleTypeId: RULES.cloudWatchAlarm,
           Configuration: {
-            AlarmName: BAKE_NAMES.bakeAlarm(env.stageName),
+            AlarmName: env.names.bakeAlarm,
             AlarmStates: 'ALARM',
             WaitTime: String(bakeGraceMinutes(env.bake)),
           },

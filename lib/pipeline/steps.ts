@@ -22,6 +22,8 @@ export interface ImageBuildStepProps {
   readonly architecture: 'arm64' | 'amd64';
   /** Path of the build spec in the repository. */
   readonly buildSpecFile: string;
+  /** The service's directory in the repository: the build context (`service.appDir`). */
+  readonly appDir: string;
   /** After the push, copy the image to every replica region that lacks it. @default no backfill (no replica regions) */
   readonly backfill?: ImageBackfillProps;
 }
@@ -46,6 +48,7 @@ export class ImageBuildStep extends CodeBuildStep {
         REPOSITORY_URI: props.repository.repositoryUri,
         IMAGE_ARTIFACT: `cdk.out/${IMAGE_ARTIFACT_FILE}`,
         TARGET_PLATFORM: `linux/${props.architecture}`,
+        APP_DIR: props.appDir,
         ...(props.backfill ? backfillEnv(props.backfill) : {}),
       },
       buildEnvironment: {

@@ -1,8 +1,8 @@
 import { CfnOutput, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { type EnvironmentConfig, KUBERNETES_VERSIONS } from '../config';
+import { type EnvironmentConfig, KUBERNETES_VERSIONS, serviceNames } from '../config';
 import { ServiceAlarms } from '../constructs/alarms';
-import { BreakglassStore, MANIFEST_OBJECT_KEY } from '../constructs/breakglass-store';
+import { BreakglassStore } from '../constructs/breakglass-store';
 import { EksCluster } from '../constructs/cluster';
 import { Network } from '../constructs/network';
 import { Workload } from '../constructs/workload';
@@ -53,9 +53,9 @@ export class EksAppStack extends MemoizedLogicalIdStack {
       logRetentionDays: env.logRetentionDays,
     });
 
-    const clusterName = `hello-web-${env.stageName}`;
+    const names = serviceNames(env.service.name);
     const { cluster, patching } = new EksCluster(this, 'Eks', {
-      clusterName,
+      names: env.names,
       vpc: network.vpc,
       kubernetesVersion: env.kubernetesVersion,
       endpointPublicCidrs: env.endpointPublicCidrs,
@@ -70,12 +70,16 @@ export class EksAppStack extends MemoizedLogicalIdStack {
     const uri = imageUri({ ...props.image, region: this.region, urlSuffix: this.urlSuffix });
     // Rendered once (issue 15): the cluster applies these objects and the breakglass store keeps them.
     const objects = renderWorkload(workloadPropsFor(env, { uri, tag: props.image.tag }));
-    const workload = new Workload(this, 'Workload', { cluster, objects });
-    const store = new BreakglassStore(this, 'Breakglass', { manifestsYaml: toYaml(objects) });
+    const workload = new Workload(this, 'Workload', { cluster, objects, names: names.kubernetes });
+    const store = new BreakglassStore(this, 'Breakglass', {
+      manifestsYaml: toYaml(objects),
+      objectKey: names.manifestObjectKey,
+    });
     const alarms = new ServiceAlarms(this, 'Alarms', {
       cluster,
-      clusterName,
       stageName: env.stageName,
+      service: env.service,
+      names: env.names,
       bake: env.bake,
       replicasMin: env.replicas.min,
       logRetentionDays: env.logRetentionDays,
@@ -100,7 +104,7 @@ export class EksAppStack extends MemoizedLogicalIdStack {
       description: 'Also the kubectl context name `aws eks update-kubeconfig` creates',
     });
     new CfnOutput(this, OUTPUTS.manifestBucketName, { value: store.bucket.bucketName });
-    new CfnOutput(this, OUTPUTS.manifestObjectKey, { value: MANIFEST_OBJECT_KEY });
+    new CfnOutput(this, OUTPUTS.manifestObjectKey, { value: names.manifestObjectKey });
     new CfnOutput(this, OUTPUTS.auditTableName, { value: store.auditTable.tableName });
     new CfnOutput(this, OUTPUTS.patchGroup, {
       value: patching.patchGroup,

@@ -6,6 +6,8 @@ import { EksAppStack, type EksAppStackProps } from '../stacks/eks-app-stack';
 
 export interface AppStageProps extends StageProps {
   readonly environment: EnvironmentConfig;
+  /** Construct id of the application stack (`appStackId`, lib/config/names.ts). */
+  readonly stackId: string;
   readonly image: EksAppStackProps['image'];
 }
 
@@ -25,9 +27,9 @@ export class AppStage extends Stage {
     });
     // Here, not on the app: CDK Pipelines synthesizes a stage when it is added, before app-level aspects run.
     Aspects.of(this).add(new RetainExceptOnCreate());
-    this.stack = new EksAppStack(this, 'HelloWeb', {
+    this.stack = new EksAppStack(this, props.stackId, {
       stackName: props.environment.stackName,
-      description: `hello-web ${props.environment.stageName}: VPC, EKS cluster, workload and breakglass store`,
+      description: `${props.environment.service.name} ${props.environment.stageName}: VPC, EKS cluster, workload and breakglass store`,
       environment: props.environment,
       image: props.image,
       // No terminationProtection: CDK Pipelines' CloudFormation actions never apply it (a claim that

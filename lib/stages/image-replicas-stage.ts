@@ -9,8 +9,8 @@ export interface ImageReplicasStageProps extends StageProps {
   readonly account: string;
   readonly regions: readonly string[];
   readonly repository: Omit<ImageRepositoryProps, 'source'>;
-  /** Prefix of the CloudFormation stack names. */
-  readonly stackNamePrefix: string;
+  /** The CloudFormation stack name of a region's replica stack (`imageReplicaStackName`, lib/config/names.ts). */
+  readonly stackNameOf: (region: string) => string;
 }
 
 /**
@@ -28,7 +28,7 @@ export class ImageReplicasStage extends Stage {
       (region) =>
         new ImageReplicaStack(this, `Replica-${region}`, {
           env: { account: props.account, region },
-          stackName: `${props.stackNamePrefix}-image-${region}`,
+          stackName: props.stackNameOf(region),
           description: `Replica of the ${props.repository.repositoryName} image repository in ${region}`,
           repository: props.repository,
         }),

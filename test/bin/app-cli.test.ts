@@ -70,6 +70,29 @@ test("a valid config file is passed on to the pipeline's own synth step", () => 
   expect(report.pluginReports.map((p) => p.pluginName)).not.toContain('CloudFormation Validate');
 });
 
+test('a service directory that is not there: exit 1, the problem at service.appDir, nothing synthesized', () => {
+  const dir = fs.mkdtempSync(path.join(REPO_ROOT, 'cdk.out.test-'));
+  try {
+    const file = path.join(dir, 'no-service.json');
+    const example = JSON.parse(
+      fs.readFileSync(path.join(REPO_ROOT, 'config', 'example-orders-api.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ ...example, service: { name: 'orders-api', appDir: 'services/orders' } }),
+    );
+    const r = runApp({ config: path.relative(REPO_ROOT, file) });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /- service\.appDir: "services\/orders" is not a directory of the repository .*; it must hold the service's source and Dockerfile/,
+    );
+    expect(r.stderr).not.toMatch(/\n\s+at .*\.ts:\d+/);
+    expect(r.files).toEqual([]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 describe('DELIVERY_CONFIG names the file when -c config= does not (lib/config/config-source.ts)', () => {
   const dir = fs.mkdtempSync(path.join(REPO_ROOT, 'cdk.out.test-'));
   const bad = (name: string) => {

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { DEFAULT_SERVICE } from '../../lib/config';
 import * as os from 'node:os';
 import { App, Stack } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
@@ -299,7 +300,13 @@ describe('the validator and the step it protects agree, on both sides of each li
         }),
       ),
     ).toEqual([]);
-    const props = { image: 'r/x:t', imageTag: 't', greeting: 'Hi', kubernetesVersion: '1.35' };
+    const props = {
+      service: DEFAULT_SERVICE,
+      image: 'r/x:t',
+      imageTag: 't',
+      greeting: 'Hi',
+      kubernetesVersion: '1.35',
+    };
     expect(() =>
       renderWorkload({ ...props, replicas: { min: 2, max: largest, targetCpuPercent: 70 } }),
     ).not.toThrow();

@@ -230,6 +230,38 @@ const num = (min: number, max: number) => fc.integer({ min, max });
 
 const ROOT_KEYS: KeySpec[] = [
   {
+    key: 'service',
+    valid: fc.record({ name: token('orders-api', 'hello-web') }),
+    hostile: anyHostile,
+  },
+  {
+    key: 'service.name',
+    valid: fc.oneof(fc.stringMatching(/^[a-z][a-z0-9-]{0,20}[a-z0-9]$/), token('a', 'a-1b')),
+    hostile: token('', 'Orders', '1abc', 'a_b', 'orders-', 'a'.repeat(64), 'a'.repeat(60)),
+  },
+  // Only app/ holds a Dockerfile in this repository: another directory validates, then fails the
+  // synth with a ConfigError at service.appDir (test/bin/app-cli.test.ts), so it is not fed here.
+  {
+    key: 'service.appDir',
+    valid: token('app'),
+    hostile: token('', '.', '..', '../x', '/srv/app', 'a b', 'app;rm', 'app/'),
+  },
+  {
+    key: 'service.port',
+    valid: token(8080, 9000, 1024, 65535),
+    hostile: fc.oneof(num(-5, 70000), token(8081, 1023, 80, 1.5)),
+  },
+  {
+    key: 'service.healthPath',
+    valid: token('/healthz', '/', '/live/z-1'),
+    hostile: token('', 'healthz', '/a b', '/x?y', `/${'a'.repeat(1024)}`),
+  },
+  {
+    key: 'service.readyPath',
+    valid: token('/readyz', '/ready/now'),
+    hostile: token('', 'readyz', '/a#b', '/%20'),
+  },
+  {
     key: 'pipeline',
     valid: fc.record({ account, region: fc.constant('eu-west-1') }),
     hostile: anyHostile,

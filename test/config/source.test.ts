@@ -21,12 +21,11 @@ const ARN =
 const withSource = (
   source: Record<string, unknown>,
   pipelineRegion = 'eu-west-1',
-): DeliveryConfigInput =>
-  ({
-    ...STACK_ENVIRONMENTS,
-    pipeline: { account: '111111111111', region: pipelineRegion },
-    source,
-  }) as DeliveryConfigInput;
+): DeliveryConfigInput => ({
+  ...STACK_ENVIRONMENTS,
+  pipeline: { account: '111111111111', region: pipelineRegion },
+  source,
+});
 
 describe('a CodeConnections source (GitHub, GitLab, Bitbucket) beside CodeCommit', () => {
   test.each(['GitHub', 'GitLab', 'Bitbucket'])(

@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
-import { STACK_ENVIRONMENTS } from '../../lib/config';
-import { BAKE_NAMES } from '../../lib/constructs/alarms';
+import { DEFAULT_SERVICE, STACK_ENVIRONMENTS, environmentNames } from '../../lib/config';
 import { type CfnTemplateJson, DIAGRAM_FILE, readPipelineStages, renderPipelineDiagram, renderPipelineDiagramDoc, synthesizePipelineTemplate } from '../../tools/dev/diagram';
 
 // docs/pipeline-diagram.md is generated from the synthesized pipeline; these tests keep it honest.
@@ -33,7 +32,7 @@ test('every stage appears in pipeline order, with rollback and the manual approv
 
 test('every deploy stage ends with its bake: each region\'s bake time, then its alarm check with a grace period, rolled back on alarm', () => {
   const diagram = renderPipelineDiagram(template);
-  const alarm = (stage: string) => BAKE_NAMES.bakeAlarm(stage);
+  const alarm = (stage: string) => environmentNames(DEFAULT_SERVICE.name, stage).bakeAlarm;
   expect(diagram).toContain(`${alarm('preprod-eu-west-1')} (eu-west-1), 3 min grace<br/>OnSuccess: ROLLBACK on alarm`);
   expect(diagram).toContain(`${alarm('prod-ap-southeast-2')} (ap-southeast-2), 5 min grace`);
   expect(diagram).toContain(`${alarm('prod-us-east-1')} (us-east-1), 5 min grace`);

@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { STACK_ENVIRONMENTS, validateConfig } from '../../lib/config';
+import { buildApp } from '../../lib/app';
 import { imageTagFor } from '../../lib/image/tag';
+import { REPO_ROOT } from '../support/paths';
 
 function tree(files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tag-'));
@@ -95,5 +98,26 @@ describe('the real app/: what changes the tag', () => {
     ['.dockerignore', () => '.dockerignore'],
   ])('%s: new tag', (_what, file) => {
     expect(change(file(), '\n# changed\n')).not.toBe(before);
+  });
+});
+
+test("the synth fingerprints the service's directory (service.appDir), wherever it is", () => {
+  // A repository whose service lives in services/orders, with no app/ at all.
+  const repo = tree({
+    'services/orders/main.go': 'package main // orders',
+    'services/orders/Dockerfile': 'FROM scratch',
+  });
+  fs.copyFileSync(path.join(REPO_ROOT, 'buildspec.yml'), path.join(repo, 'buildspec.yml'));
+  const config = validateConfig({
+    ...STACK_ENVIRONMENTS,
+    service: { name: 'orders-api', appDir: 'services/orders' },
+  });
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'tag-app-'));
+  const { imageTag } = buildApp({ config, repoRoot: repo, appProps: { outdir }, nag: false });
+  expect(imageTag).toBe(imageTagFor(path.join(repo, 'services/orders')));
+  expect(imageTag).not.toBe(imageTagFor(path.join(REPO_ROOT, 'app')));
+  expect(JSON.parse(fs.readFileSync(path.join(outdir, 'image.json'), 'utf8'))).toEqual({
+    repositoryName: 'orders-api',
+    tag: imageTag,
   });
 });

@@ -13,7 +13,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { parseAllDocuments } from 'yaml';
-import { WORKLOAD } from '../../lib/manifests/workload';
+import { DEFAULT_SERVICE, serviceNames } from '../../lib/config';
 import { type MotoServer, motoEnv, startMoto } from '../support/moto';
 import { REPO_ROOT, TSX_CLI } from '../support/paths';
 import {
@@ -34,7 +34,7 @@ import { type DeploymentShape, type HpaShape, find } from './support/render';
  * (S3, DynamoDB, STS, CloudFormation) emulated by moto_server as in
  * test/tools/operator/breakglass/breakglass.moto.test.ts. Only the CLI's observable behaviour is asserted.
  */
-const { namespace: NS, name: NAME } = WORKLOAD;
+const { namespace: NS, name: NAME } = serviceNames(DEFAULT_SERVICE.name).kubernetes;
 const CONFIG = 'test/tools/operator/breakglass/fixtures/config.json';
 const ENV = 'preprod-eu-west-1';
 const REGION = 'eu-west-1';

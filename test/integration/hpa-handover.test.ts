@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { WORKLOAD } from '../../lib/manifests/workload';
+import { DEFAULT_SERVICE, serviceNames } from '../../lib/config';
 import {
   CdkKubectlHandler,
   type K8sObject,
@@ -21,7 +21,7 @@ import { RUNBOOKS_DIR, runRunbookCommand, runbookKubectlCommands } from './suppo
  * docs/runbooks/hpa-replicas-handover.md removes it from the annotation first; this runs the
  * runbook's own commands against the real API server, then the next release the stage's way.
  */
-const { namespace: NS, name: NAME } = WORKLOAD;
+const { namespace: NS, name: NAME } = serviceNames(DEFAULT_SERVICE.name).kubernetes;
 const STAGE = 'preprod-eu-west-1';
 const RUNBOOK = 'hpa-replicas-handover.md';
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { WORKLOAD } from '../../lib/manifests/workload';
+import { DEFAULT_SERVICE, serviceNames } from '../../lib/config';
 import {
   CdkKubectlHandler,
   type K8sObject,
@@ -17,7 +17,7 @@ import { RUNBOOKS_DIR, runRunbookCommand, runbookKubectlCommands } from './suppo
  * runbook cannot drift from what works. Every runbook with a kubectl command must be covered here
  * or by the test named in COVERED.
  */
-const { namespace: NS, name: NAME } = WORKLOAD;
+const { namespace: NS, name: NAME } = serviceNames(DEFAULT_SERVICE.name).kubernetes;
 const STAGE = 'preprod-eu-west-1';
 const COVERED: Record<string, string> = {
   'rollback.md': 'this file',

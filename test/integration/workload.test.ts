@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { WORKLOAD } from '../../lib/manifests/workload';
+import { DEFAULT_SERVICE, serviceNames } from '../../lib/config';
 import {
   CdkKubectlHandler,
   type K8sObject,
@@ -29,7 +29,8 @@ import { type DeploymentShape, type HpaShape, clone, find, renderAll } from './s
  * its own, as each stage's manifest construct has its own address. Each environment is one test
  * whose steps run in order; a failure names the step.
  */
-const NAME = WORKLOAD.name;
+const KUBERNETES = serviceNames(DEFAULT_SERVICE.name).kubernetes;
+const NAME = KUBERNETES.name;
 const SELECTOR = `app.kubernetes.io/name=${NAME}`;
 const RELEASE_1 = 'app-1111111111111111';
 const RELEASE_2 = 'app-2222222222222222';
@@ -49,7 +50,7 @@ const cases = CONFIGS.flatMap(({ label, file }) => {
     release1: r1.get(stage) as K8sObject[],
     release2: r2.get(stage) as K8sObject[],
   }));
-}).map((c, i) => ({ ...c, namespace: `${WORKLOAD.namespace}-${i + 1}` }));
+}).map((c, i) => ({ ...c, namespace: `${KUBERNETES.namespace}-${i + 1}` }));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 /** The rendered objects with the namespace renamed: the Namespace itself and every namespaced object. */

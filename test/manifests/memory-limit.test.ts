@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { DEFAULT_SERVICE } from '../../lib/config';
 import * as path from 'node:path';
 import type { Deployment } from 'kubernetes-models/apps/v1';
 import { renderWorkload } from '../../lib/manifests/workload';
@@ -25,6 +26,7 @@ function bytes(quantity: string): number {
 }
 
 const deployment = renderWorkload({
+  service: DEFAULT_SERVICE,
   image: 'r/x:t',
   imageTag: 't',
   greeting: 'Hi',

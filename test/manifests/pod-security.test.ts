@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
+import { DEFAULT_SERVICE } from '../../lib/config';
 import { renderWorkload, toPlain, toYaml } from '../../lib/manifests/workload';
 import { REPO_ROOT } from '../support/paths';
 
@@ -10,6 +11,7 @@ import { REPO_ROOT } from '../support/paths';
  * tools/dev/k8s-validate. Mirrors upstream's pass/fail fixtures: ours pass, each single break fails.
  */
 const props = {
+  service: DEFAULT_SERVICE,
   image: '111111111111.dkr.ecr.eu-west-1.amazonaws.com/hello-web:app-0123456789abcdef',
   imageTag: 'app-0123456789abcdef',
   greeting: 'Hello',

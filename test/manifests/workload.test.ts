@@ -1,4 +1,5 @@
 import type { Deployment } from 'kubernetes-models/apps/v1';
+import { DEFAULT_SERVICE } from '../../lib/config';
 import type { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import type { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { Namespace, Service } from 'kubernetes-models/v1';
@@ -11,6 +12,7 @@ import {
 } from '../../lib/manifests/workload';
 
 const props = {
+  service: DEFAULT_SERVICE,
   image: '111111111111.dkr.ecr.eu-west-1.amazonaws.com/hello-web:app-0123456789abcdef',
   imageTag: 'app-0123456789abcdef',
   greeting: 'Howdy',
@@ -84,14 +86,14 @@ const containerPortOf = (port: string | number | undefined): number | undefined 
 test('the probes go to the probe port, which the service listens on apart from the public port and its connection cap', () => {
   // Slow-header clients holding every MAX_CONNECTIONS slot starved probes on the public port and
   // the kubelet restarted healthy pods (issue 27; app/probe_listener_test.go shows it).
-  expect(WORKLOAD.probePort).not.toBe(WORKLOAD.containerPort);
+  expect(WORKLOAD.probePort).not.toBe(DEFAULT_SERVICE.port);
   for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) {
     expect(containerPortOf(probe!.httpGet!.port)).toBe(WORKLOAD.probePort);
     expect(probe!.httpGet!.scheme ?? 'HTTP').toBe('HTTP'); // the probe listener is plain HTTP
   }
   expect(container.env).toEqual(
     expect.arrayContaining([
-      { name: 'PORT', value: String(WORKLOAD.containerPort) },
+      { name: 'PORT', value: String(DEFAULT_SERVICE.port) },
       { name: 'PROBE_PORT', value: String(WORKLOAD.probePort) },
     ]),
   );
@@ -106,7 +108,7 @@ test('neither the Service nor the NLB health check reaches the probe port', () =
     const svc = find<Service>('Service', objects);
     expect(svc.spec!.ports!.length).toBeGreaterThan(0);
     for (const p of svc.spec!.ports!) {
-      expect(containerPortOf(p.targetPort)).toBe(WORKLOAD.containerPort);
+      expect(containerPortOf(p.targetPort)).toBe(DEFAULT_SERVICE.port);
     }
     // The health check stays on the traffic port (the default: no healthcheck-port annotation),
     // so the NLB sees what its clients get.
@@ -200,7 +202,7 @@ test('a PodDisruptionBudget and an HPA bounded by the configured replicas', () =
   expect(find<HorizontalPodAutoscaler>('HorizontalPodAutoscaler').spec).toMatchObject({
     minReplicas: 3,
     maxReplicas: 12,
-    scaleTargetRef: { kind: 'Deployment', name: WORKLOAD.name },
+    scaleTargetRef: { kind: 'Deployment', name: 'hello-web' },
   });
 });
 
@@ -222,7 +224,7 @@ test('a NetworkPolicy lets only the service port in and nothing out', () => {
   expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
   // Not the probe port: Kubernetes always lets a pod's own node (its kubelet) in, and nothing else
   // needs it (docs/decisions/0034-probe-port-and-log-drops.md).
-  expect(np.spec.ingress).toEqual([{ ports: [{ port: WORKLOAD.containerPort, protocol: 'TCP' }] }]);
+  expect(np.spec.ingress).toEqual([{ ports: [{ port: 8080, protocol: 'TCP' }] }]);
   expect(np.spec).not.toHaveProperty('egress');
   for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels))
     expect(deployment.spec!.template.metadata!.labels![k]).toBe(v);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { STACK_ENVIRONMENTS, validateConfig } from '../../lib/config';
-import { BAKE_NAMES } from '../../lib/constructs/alarms';
+import { DEFAULT_SERVICE, environmentNames } from '../../lib/config';
 import { BAKE_WATCH_SCRIPT } from '../../lib/pipeline/bake-watch';
 import { type AwsStandIn, startAwsStandIn } from '../support/aws-stand-in';
 import { REPO_ROOT } from '../support/paths';
@@ -30,7 +30,7 @@ const available = (): boolean => {
 const PIPELINE = validateConfig(STACK_ENVIRONMENTS).pipeline.name;
 const ENV_ACCOUNT = '333333333333';
 const REGION = 'us-east-1';
-const ALARM = BAKE_NAMES.bakeAlarm('prod-us-east-1');
+const ALARM = environmentNames(DEFAULT_SERVICE.name, 'prod-us-east-1').bakeAlarm;
 const LOOKUP_ROLE = `arn:aws:iam::${ENV_ACCOUNT}:role/cdk-hnb659fds-lookup-role-${ENV_ACCOUNT}-${REGION}`;
 const BUILD = 'PipelineprodwaveSmokeAndBake-Ab12Cd34:0b7f6c1e-1111-4222-8333-944445555666';
 const STANDARD = '11111111-1111-4111-8111-111111111111';

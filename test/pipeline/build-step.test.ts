@@ -39,7 +39,7 @@ test('the Build step runs the release checks (Go vet, race tests, staticcheck, m
   expect(at('npm run test:unit')).toBeGreaterThan(at('bash scripts/release-checks.sh'));
   expect(at('npx cdk synth')).toBeGreaterThan(at('npm run test:unit'));
   const script = fs.readFileSync(path.join(REPO_ROOT, 'scripts', 'release-checks.sh'), 'utf8');
-  expect(script).toContain('bash app/scripts/test.sh');
+  expect(script).toContain('bash "$app_dir/scripts/test.sh"');
   expect(script).toContain('tools/dev/k8s-validate/run.sh');
   const appChecks = fs.readFileSync(path.join(REPO_ROOT, 'app', 'scripts', 'test.sh'), 'utf8');
   for (const check of ['go vet', 'go test -race', 'scripts/lint.sh'])
@@ -116,7 +116,12 @@ function synthesizeCommands(configFile: string): string[] {
 
 describe('scripts/release-checks.sh stops at the first failure (stand-in go and npx)', () => {
   /** A copy of the scripts it runs, with `go` and `npx` on PATH recording their calls. */
-  function run(opts: { goFails?: string; validatorFinds?: boolean }): {
+  function run(opts: {
+    goFails?: string;
+    validatorFinds?: boolean;
+    appDir?: string;
+    withoutServiceChecks?: boolean;
+  }): {
     status: number | null;
     calls: string[];
     out: string;
@@ -128,8 +133,10 @@ describe('scripts/release-checks.sh stops at the first failure (stand-in go and 
       'app/scripts/lint.sh',
       'tools/dev/k8s-validate/run.sh',
     ]) {
-      fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-      fs.copyFileSync(path.join(REPO_ROOT, rel), path.join(dir, rel));
+      if (opts.withoutServiceChecks && rel.startsWith('app/')) continue;
+      const to = rel.replace(/^app\//, `${opts.appDir ?? 'app'}/`);
+      fs.mkdirSync(path.dirname(path.join(dir, to)), { recursive: true });
+      fs.copyFileSync(path.join(REPO_ROOT, rel), path.join(dir, to));
     }
     const bin = path.join(dir, 'stub-bin');
     fs.mkdirSync(bin);
@@ -142,7 +149,8 @@ describe('scripts/release-checks.sh stops at the first failure (stand-in go and 
     );
     fs.writeFileSync(
       path.join(bin, 'npx'),
-      `#!/usr/bin/env bash\necho "npx $*" >> "${log}"\nwhile [ $# -gt 0 ]; do [ "$1" = --out-dir ] && echo 'kind: Deployment' > "$2/preprod-eu-west-1.yaml"; shift; done\n`,
+      // scripts/service-dir.ts answers with the service's directory, as the config names it
+      `#!/usr/bin/env bash\necho "npx $*" >> "${log}"\n[ "$2" = scripts/service-dir.ts ] && { echo "${opts.appDir ?? 'app'}"; exit 0; }\nwhile [ $# -gt 0 ]; do [ "$1" = --out-dir ] && echo 'kind: Deployment' > "$2/preprod-eu-west-1.yaml"; shift; done\n`,
       { mode: 0o755 },
     );
     const r = spawnSync('bash', [path.join(dir, 'scripts', 'release-checks.sh')], {
@@ -157,7 +165,8 @@ describe('scripts/release-checks.sh stops at the first failure (stand-in go and 
     const r = run({});
     expect(r.status).toBe(0);
     const first = (prefix: string) => r.calls.findIndex((c) => c.startsWith(prefix));
-    expect(first('go vet')).toBe(0);
+    expect(first('npx tsx scripts/service-dir.ts')).toBe(0);
+    expect(first('go vet')).toBe(1);
     expect(first('go test -race')).toBeGreaterThan(first('go vet'));
     expect(r.calls[first('go run')]).toContain('staticcheck');
     expect(first('npx tsx tools/dev/manifests.ts --out-dir')).toBeGreaterThan(first('go run'));
@@ -170,9 +179,23 @@ describe('scripts/release-checks.sh stops at the first failure (stand-in go and 
       const r = run({ goFails: sub });
       expect(r.status).not.toBe(0);
       expect(r.calls[r.calls.length - 1]).toMatch(new RegExp(`^go ${sub}`));
-      expect(r.calls.some((c) => c.startsWith('npx'))).toBe(false);
+      expect(r.calls.some((c) => c.startsWith('npx tsx tools/dev/manifests.ts'))).toBe(false);
     },
   );
+
+  test("the service's own checks run from its directory (service.appDir)", () => {
+    const r = run({ appDir: 'services/orders' });
+    expect(r.status).toBe(0);
+    expect(r.out).toContain('=== service: services/orders/scripts/test.sh');
+    expect(r.calls.some((c) => c.startsWith('go vet'))).toBe(true);
+  });
+
+  test('a service directory without scripts/test.sh fails the script before anything else, saying where it looked', () => {
+    const r = run({ appDir: 'services/orders', withoutServiceChecks: true });
+    expect(r.status).not.toBe(0);
+    expect(r.out).toContain('release-checks: services/orders/scripts/test.sh not found');
+    expect(r.calls.some((c) => c.startsWith('go') || c.includes('manifests.ts'))).toBe(false);
+  });
 
   test('a manifest the validator rejects fails the script', () => {
     const r = run({ validatorFinds: true });

@@ -88,6 +88,7 @@ function runBuildSpec(
       REPOSITORY_URI: '111111111111.dkr.ecr.eu-west-1.amazonaws.com/hello-web',
       IMAGE_ARTIFACT: 'cdk.out/image.json',
       TARGET_PLATFORM: 'linux/arm64',
+      APP_DIR: 'app',
       AWS_REGION: 'eu-west-1',
       CODEBUILD_RESOLVED_SOURCE_VERSION: 'abc1234',
       CODEBUILD_BUILD_SUCCEEDING: '1',
@@ -121,6 +122,19 @@ test('a new tag: logs in to ECR, builds app/ with the Dockerfile for the target 
   expect(r.calls[build]).toMatch(
     /--tag 111111111111\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/hello-web:app-0123456789abcdef app$/,
   );
+});
+
+test('the build context is the service directory the pipeline names (service.appDir)', () => {
+  const r = runBuildSpec(false, { APP_DIR: 'services/orders' });
+  expect(r.status).toBe(0);
+  expect(r.calls.find((c) => c.startsWith('docker build'))).toMatch(/ services\/orders$/);
+});
+
+test('without APP_DIR the build stops before anything is built, saying why', () => {
+  const r = runBuildSpec(false, { APP_DIR: '' });
+  expect(r.status).not.toBe(0);
+  expect(r.calls.filter((c) => c.startsWith('docker'))).toEqual([]);
+  expect(r.out).toMatch(/APP_DIR: is not set: the pipeline sets it from service\.appDir/);
 });
 
 test('an existing tag (immutable): nothing is built or pushed, and the step succeeds', () => {

@@ -1,7 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type DeliveryConfigInput, allEnvironments } from '../../lib/config';
-import { BAKE_NAMES } from '../../lib/constructs/alarms';
+import {
+  DEFAULT_SERVICE,
+  type DeliveryConfigInput,
+  allEnvironments,
+  environmentNames,
+} from '../../lib/config';
 import {
   REPO_ROOT,
   type Synthesized,
@@ -9,6 +13,8 @@ import {
   projectBuildSpec,
   synthesize,
 } from '../support/synth';
+
+const namesOf = (stageName: string) => environmentNames(DEFAULT_SERVICE.name, stageName);
 
 /**
  * Issue 16: at most 15 sequential steps from a push to the last prod region, counting every safety
@@ -114,7 +120,7 @@ describe.each([
         (a) =>
           a.provider === 'CodeBuild' &&
           JSON.stringify([a.configuration, projectOf(t, a).Properties.Environment]).includes(
-            BAKE_NAMES.bakeAlarm(env.stageName),
+            namesOf(env.stageName).bakeAlarm,
           ),
       );
       expect(bakes).toHaveLength(1);

@@ -4,9 +4,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import {
+  DEFAULT_SERVICE,
   type DeliveryConfigInput,
   type EnvironmentConfig,
   allEnvironments,
+  environmentNames,
 } from '../../lib/config';
 import { BOOTSTRAP_QUALIFIER } from '../../lib/config/bootstrap';
 import { containerInsightsMetricsOf } from '../../lib/config/cloudwatch-observability';
@@ -17,10 +19,12 @@ import {
   SMOKE_TEST_MINUTES,
 } from '../../lib/config/pipeline-shape';
 import { smokeAndBakeMinutes } from '../../lib/pipeline/steps';
-import { BAKE_NAMES, PROBE_PATHS } from '../../lib/constructs/alarms';
+import { probePaths } from '../../lib/constructs/alarms';
 import { NOTIFIED_EVENTS } from '../../lib/pipeline/notifications';
 import { REPO_ROOT, type Synthesized, synthesize } from '../support/synth';
 import exampleMultiRegion from '../../config/example-multi-region.json';
+
+const namesOf = (stageName: string) => environmentNames(DEFAULT_SERVICE.name, stageName);
 
 // Safe delivery on the synthesized templates, for the default config and the multi-region example:
 // every deploy stage bakes behind its environments' alarms and rolls back on breach (OnSuccess),
@@ -116,7 +120,7 @@ describe.each([
         // result" (rule reference): one evaluation window of the alarms, not the bake, which the
         // SmokeAndBake action owns (docs/decisions/0024-bake-owner-rollback-and-limits.md).
         expect(rule.Configuration).toEqual({
-          AlarmName: BAKE_NAMES.bakeAlarm(env.stageName),
+          AlarmName: namesOf(env.stageName).bakeAlarm,
           AlarmStates: 'ALARM',
           WaitTime: String(Math.ceil((env.bake.periodSeconds * env.bake.evaluationPeriods) / 60)),
         });
@@ -158,7 +162,7 @@ describe.each([
         );
         expect(vars).toMatchObject({
           PIPELINE_NAME: s.config.pipeline.name,
-          ALARM_NAME: BAKE_NAMES.bakeAlarm(env.stageName),
+          ALARM_NAME: namesOf(env.stageName).bakeAlarm,
           ALARM_REGION: env.region,
           BAKE_MINUTES: String(env.bake.minutes),
         });
@@ -198,7 +202,7 @@ describe.each([
     for (const env of allEnvironments(s.config)) {
       const t = s.stages[env.stageName];
       t.hasResourceProperties('AWS::CloudWatch::CompositeAlarm', {
-        AlarmName: BAKE_NAMES.bakeAlarm(env.stageName),
+        AlarmName: namesOf(env.stageName).bakeAlarm,
       });
       const readers = Object.values(t.findResources('AWS::IAM::Role')).filter((r) =>
         JSON.stringify(r).includes('cloudwatch:DescribeAlarms'),
@@ -327,7 +331,7 @@ describe('alarms of one environment', () => {
       expect(env.bake.evaluationPeriods).toBe(periods);
       expect(env.replicas.min).toBe(replicasMin);
 
-      const errorRate = alarm(t, BAKE_NAMES.child(stageName, 'error-rate'));
+      const errorRate = alarm(t, namesOf(stageName).bakeSignalAlarms['error-rate']);
       expect(errorRate).toMatchObject({
         ComparisonOperator: 'GreaterThanThreshold',
         Threshold: env.bake.errorRatePercent,
@@ -342,7 +346,7 @@ describe('alarms of one environment', () => {
             MetricStat: expect.objectContaining({
               Metric: expect.objectContaining({
                 MetricName: 'Errors',
-                Namespace: BAKE_NAMES.namespace(stageName),
+                Namespace: namesOf(stageName).metricNamespace,
               }) as unknown,
               Stat: 'Sum',
               Period: 60,
@@ -353,7 +357,7 @@ describe('alarms of one environment', () => {
             MetricStat: expect.objectContaining({
               Metric: expect.objectContaining({
                 MetricName: 'Requests',
-                Namespace: BAKE_NAMES.namespace(stageName),
+                Namespace: namesOf(stageName).metricNamespace,
               }) as unknown,
               Stat: 'Sum',
               Period: 60,
@@ -362,16 +366,16 @@ describe('alarms of one environment', () => {
         ]),
       );
 
-      expect(alarm(t, BAKE_NAMES.child(stageName, 'p99-latency'))).toMatchObject({
+      expect(alarm(t, namesOf(stageName).bakeSignalAlarms['p99-latency'])).toMatchObject({
         MetricName: 'LatencyMs',
-        Namespace: BAKE_NAMES.namespace(stageName),
+        Namespace: namesOf(stageName).metricNamespace,
         ExtendedStatistic: 'p99',
         Threshold: env.bake.p99LatencyMs,
         ComparisonOperator: 'GreaterThanThreshold',
         EvaluationPeriods: periods,
       });
 
-      expect(alarm(t, BAKE_NAMES.child(stageName, 'availability'))).toMatchObject({
+      expect(alarm(t, namesOf(stageName).bakeSignalAlarms['availability'])).toMatchObject({
         Namespace: 'ContainerInsights',
         MetricName: 'service_number_of_running_pods',
         Dimensions: [
@@ -390,15 +394,17 @@ describe('alarms of one environment', () => {
     const stageName = 'prod-eu-west-1';
     const t = def.stages[stageName];
     // Always-reporting signals: probes log every few seconds, Container Insights reports every minute.
-    expect(alarm(t, BAKE_NAMES.child(stageName, 'availability')).TreatMissingData).toBe(
+    expect(alarm(t, namesOf(stageName).bakeSignalAlarms['availability']).TreatMissingData).toBe(
       'breaching',
     );
-    expect(alarm(t, BAKE_NAMES.child(stageName, 'signals')).TreatMissingData).toBe('breaching');
+    expect(alarm(t, namesOf(stageName).bakeSignalAlarms['signals']).TreatMissingData).toBe(
+      'breaching',
+    );
     // No user request in a period is no user error; safe because `signals` proves the log path is alive.
-    expect(alarm(t, BAKE_NAMES.child(stageName, 'error-rate')).TreatMissingData).toBe(
+    expect(alarm(t, namesOf(stageName).bakeSignalAlarms['error-rate']).TreatMissingData).toBe(
       'notBreaching',
     );
-    expect(alarm(t, BAKE_NAMES.child(stageName, 'p99-latency')).TreatMissingData).toBe(
+    expect(alarm(t, namesOf(stageName).bakeSignalAlarms['p99-latency']).TreatMissingData).toBe(
       'notBreaching',
     );
 
@@ -430,7 +436,7 @@ describe('alarms of one environment', () => {
       'Requests',
     ]);
     for (const name of ['Requests', 'Errors', 'LatencyMs']) {
-      for (const probe of PROBE_PATHS)
+      for (const probe of probePaths(DEFAULT_SERVICE))
         expect(byMetric[name].FilterPattern).toContain(`$.log_processed.path != "${probe}"`);
       expect(byMetric[name].FilterPattern).toContain('$.kubernetes.container_name = "web"');
     }
@@ -537,7 +543,7 @@ describe('alarms of one environment', () => {
 
   test('bake settings from config reach the alarms and the watch (example: prod-eu-west-1 bakes 60 min at p99 300 ms)', () => {
     const t = example.stages['prod-eu-west-1'];
-    expect(alarm(t, BAKE_NAMES.child('prod-eu-west-1', 'p99-latency')).Threshold).toBe(300);
+    expect(alarm(t, namesOf('prod-eu-west-1').bakeSignalAlarms['p99-latency']).Threshold).toBe(300);
     const resources = example.pipeline.toJSON().Resources as Record<string, ProjectResource>;
     const action = stagesOf(example.pipeline)
       .find((x) => x.Name === 'prod-eu-west-1')!
@@ -734,7 +740,7 @@ describe('notifications', () => {
     expect(text).toContain(`commit #{${namespaceOf('Source', 'CodeCommit')}.CommitId}`);
     expect(text).toContain(`image #{${namespaceOf('Image', 'CodeBuild')}.IMAGE_TAG}`);
     expect(text).toContain(
-      `baked ${def.config.preprod.bake.minutes} min with alarm ${BAKE_NAMES.bakeAlarm(def.config.preprod.stageName)} OK`,
+      `baked ${def.config.preprod.bake.minutes} min with alarm ${namesOf(def.config.preprod.stageName).bakeAlarm} OK`,
     );
     // what the Build step found: rollback targets (docs/decisions/0026-...) and the node AMIs (ADR 0018)
     const build = namespaceOf('Build', 'CodeBuild');

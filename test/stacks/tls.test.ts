@@ -1,6 +1,7 @@
 import type { Service } from 'kubernetes-models/v1';
 import {
   ConfigError,
+  DEFAULT_SERVICE,
   type DeliveryConfigInput,
   STACK_ENVIRONMENTS,
   validateConfig,
@@ -75,6 +76,7 @@ describe('config', () => {
 
 describe('the Service the NLB is made from', () => {
   const props = {
+    service: DEFAULT_SERVICE,
     image: 'x:y',
     imageTag: 'y',
     greeting: 'Hi',

@@ -1,6 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type DeliveryConfig, allEnvironments, findEnvironment } from '../../lib/config';
+import {
+  type DeliveryConfig,
+  ConfigError,
+  allEnvironments,
+  checkServiceSource,
+  findEnvironment,
+} from '../../lib/config';
 import { imageTagFor, imageUri } from '../../lib/image/tag';
 import { renderWorkload, toYaml, workloadPropsFor } from '../../lib/manifests/workload';
 import { parseFlags } from '../common/args';
@@ -64,8 +70,14 @@ export function manifestsMain(argv: readonly string[], output: Output): number {
     throw new UsageError(
       `--tag ${JSON.stringify(flags.tag)} is not a valid image tag (${IMAGE_TAG_RULE})`,
     );
-  const { config } = chooseToolConfig(flags.config, invocationDir(), REPO_ROOT);
-  const tag = flags.tag ?? imageTagFor(path.join(REPO_ROOT, 'app'));
+  const { config, choice } = chooseToolConfig(flags.config, invocationDir(), REPO_ROOT);
+  if (flags.tag === undefined) {
+    // The tag is the fingerprint of the service's directory: it must be there.
+    const problems = checkServiceSource(config.service, REPO_ROOT);
+    if (problems.length > 0)
+      throw new UsageError(new ConfigError(choice.file ?? 'STACK_ENVIRONMENTS', problems).message);
+  }
+  const tag = flags.tag ?? imageTagFor(path.join(REPO_ROOT, config.service.appDir));
   const names = allEnvironments(config).map((e) => e.stageName);
   const outDir = flags['out-dir'];
   if (outDir !== undefined) {

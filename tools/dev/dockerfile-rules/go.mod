@@ -1,4 +1,4 @@
-module example.com/hello-web-dockerfile-rules
+module example.com/dockerfile-rules
 
 go 1.26.8
 

@@ -44,7 +44,7 @@ func buildLikeTheImage(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "hello-web")
+	bin := filepath.Join(t.TempDir(), "service")
 	args := append([]string(nil), build.Args...)
 	replaced := false
 	for i := range args {

@@ -113,7 +113,7 @@ func Check(src string) ([]Violation, error) {
 	if entrypoint == nil {
 		add(RuleEntrypointExec, fromLine, "final stage has no ENTRYPOINT")
 	} else if entrypoint.PrependShell || len(entrypoint.CmdLine) == 0 {
-		add(RuleEntrypointExec, lineOf(entrypoint.Location()), "%s must be exec form, e.g. ENTRYPOINT [\"/hello-web\"]: shell form needs a shell and hides SIGTERM", entrypoint)
+		add(RuleEntrypointExec, lineOf(entrypoint.Location()), "%s must be exec form, e.g. ENTRYPOINT [\"/server\"]: shell form needs a shell and hides SIGTERM", entrypoint)
 	}
 
 	// Expand the build line with markers in place of the build args, so the

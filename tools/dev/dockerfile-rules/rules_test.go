@@ -2,6 +2,7 @@ package rules
 
 import (
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -65,6 +66,13 @@ func TestRealDockerfileShape(t *testing.T) {
 // Dockerfile cannot quietly turn a case into a no-op.
 func TestCheckCatchesEachBrokenRule(t *testing.T) {
 	good := readDockerfile(t)
+	// The binary's path is the service's own: taken from the Dockerfile, not written here.
+	entrypoint := regexp.MustCompile(`(?m)^ENTRYPOINT \["(/[^"]+)"\]$`).FindStringSubmatch(good)
+	copyBinary := regexp.MustCompile(`(?m)^COPY --from=build \S+ \S+\n`).FindString(good)
+	if entrypoint == nil || copyBinary == "" {
+		t.Fatal("the Dockerfile has no exec-form ENTRYPOINT or no COPY --from=build of the binary; update this test")
+	}
+	binary := entrypoint[1]
 	const golang = "public.ecr.aws/docker/library/golang:1.26.8-bookworm"
 	const finalBase = "public.ecr.aws/eks-distro-build-tooling/eks-distro-minimal-base-nonroot:2026-08-14-1786723447.2023"
 	tests := []struct {
@@ -80,14 +88,14 @@ func TestCheckCatchesEachBrokenRule(t *testing.T) {
 		{"final base by date only", finalBase, "public.ecr.aws/eks-distro-build-tooling/eks-distro-minimal-base-nonroot:2026-08-14", RuleFromPinned},
 		{"final base off public ECR", finalBase, "gcr.io/distroless/static-debian12:1.0.0", RuleFromRegistry},
 		{"final base scratch", "FROM " + finalBase, "FROM scratch", RuleFinalScannable},
-		{"RUN in the final stage", "COPY --from=build /out/hello-web /hello-web\n", "COPY --from=build /out/hello-web /hello-web\nRUN chmod 0555 /hello-web\n", RuleFinalNoRun},
+		{"RUN in the final stage", copyBinary, copyBinary + "RUN chmod 0555 " + binary + "\n", RuleFinalNoRun},
 		{"USER root name", "USER 65532:65532", "USER root", RuleUserNonRoot},
 		{"USER 0", "USER 65532:65532", "USER 0", RuleUserNonRoot},
 		{"USER group 0", "USER 65532:65532", "USER 65532:0", RuleUserNonRoot},
 		{"USER by name", "USER 65532:65532", "USER nonroot:nonroot", RuleUserNonRoot},
 		{"no USER", "USER 65532:65532\n", "", RuleUserNonRoot},
 		{"other port", "EXPOSE 8080", "EXPOSE 80", RuleExpose8080},
-		{"shell-form ENTRYPOINT", `ENTRYPOINT ["/hello-web"]`, "ENTRYPOINT /hello-web", RuleEntrypointExec},
+		{"shell-form ENTRYPOINT", entrypoint[0], "ENTRYPOINT " + binary, RuleEntrypointExec},
 		{"cgo on", "CGO_ENABLED=0 ", "CGO_ENABLED=1 ", RuleBuildCGO},
 		{"cgo unset", "CGO_ENABLED=0 ", "", RuleBuildCGO},
 		{"no -trimpath", "-trimpath ", "", RuleBuildTrimpath},

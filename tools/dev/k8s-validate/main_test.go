@@ -36,8 +36,8 @@ func TestCLIFindingsExitOneWithOneLineEach(t *testing.T) {
 	m := replaceOnce(t, compliantManifest(t), "privileged: false", "privileged: true")
 	m = replaceOnce(t, m, "imagePullPolicy: IfNotPresent", "imagePullPolice: IfNotPresent")
 	r := runCLI(t, m, "-")
-	want := `Deployment/hello-web: schema: unknown field "spec.template.spec.containers[0].imagePullPolice"` + "\n" +
-		`Deployment/hello-web: pod-security: privileged (container "web" must not set securityContext.privileged=true)` + "\n" +
+	want := `Deployment/sample-web: schema: unknown field "spec.template.spec.containers[0].imagePullPolice"` + "\n" +
+		`Deployment/sample-web: pod-security: privileged (container "web" must not set securityContext.privileged=true)` + "\n" +
 		"k8s-validate: 6 objects, 2 findings (Kubernetes 1.35 API, Pod Security restricted v1.35)\n"
 	if r.code != 1 || r.stdout != want {
 		t.Errorf("got exit %d, stdout:\n%s\nwant exit 1, stdout:\n%s", r.code, r.stdout, want)
@@ -67,7 +67,7 @@ func TestCLIJSON(t *testing.T) {
 			t.Errorf("%q: stdout has more than one JSON value", args)
 		}
 		if report.OK == nil || *report.OK || report.Objects == nil || *report.Objects != 6 || len(report.Findings) != 1 ||
-			report.Findings[0].Object != "Namespace/hello-web" || report.Findings[0].Check != "namespace-label" ||
+			report.Findings[0].Object != "Namespace/sample-web" || report.Findings[0].Check != "namespace-label" ||
 			!strings.Contains(report.Findings[0].Message, "pod-security.kubernetes.io/enforce is missing") {
 			t.Errorf("%q: unexpected report %s", args, r.stdout)
 		}

@@ -103,10 +103,10 @@ func TestPodSecurityRestrictedMutationsFail(t *testing.T) {
 			d := compliantDeployment(t)
 			tc.mutate(d)
 			res := validateString(t, v, toYAML(t, d))
-			if got := podSecurityReasons(res, "Deployment/hello-web"); !reflect.DeepEqual(got, tc.wantReasons) {
+			if got := podSecurityReasons(res, "Deployment/sample-web"); !reflect.DeepEqual(got, tc.wantReasons) {
 				t.Errorf("pod-security reasons = %q, want %q; findings:\n%s", got, tc.wantReasons, dump(res))
 			}
-			requireFinding(t, res, "Deployment/hello-web", CheckPodSecurity, tc.wantDetail)
+			requireFinding(t, res, "Deployment/sample-web", CheckPodSecurity, tc.wantDetail)
 			if s := checks(res, CheckSchema); len(s) > 0 {
 				t.Errorf("mutation should not break the schema: %q", s)
 			}
@@ -125,7 +125,7 @@ func TestPodSecurityCoversEveryPodCarryingKind(t *testing.T) {
 		tmpl := d.Spec.Template
 		sel := d.Spec.Selector
 		om := func(kind string) metav1.ObjectMeta {
-			return metav1.ObjectMeta{Name: strings.ToLower(kind), Namespace: "hello-web"}
+			return metav1.ObjectMeta{Name: strings.ToLower(kind), Namespace: "sample-web"}
 		}
 		objects := map[string]any{
 			"Pod": &corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
@@ -175,10 +175,10 @@ func TestPodSecurityVersionIsEvaluated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := podSecurityReasons(validateString(t, v121, manifest), "Deployment/hello-web"); len(got) != 0 {
+	if got := podSecurityReasons(validateString(t, v121, manifest), "Deployment/sample-web"); len(got) != 0 {
 		t.Errorf("restricted v1.21: reasons = %q, want none (capabilities were not restricted before v1.22)", got)
 	}
-	if got := podSecurityReasons(validateString(t, testValidator(t), manifest), "Deployment/hello-web"); !reflect.DeepEqual(got, []string{"unrestricted capabilities"}) {
+	if got := podSecurityReasons(validateString(t, testValidator(t), manifest), "Deployment/sample-web"); !reflect.DeepEqual(got, []string{"unrestricted capabilities"}) {
 		t.Errorf("restricted v1.35: reasons = %q, want [unrestricted capabilities]", got)
 	}
 }
@@ -219,7 +219,7 @@ func TestNamespaceLabels(t *testing.T) {
 			[]string{"enforce-version", `must be "latest" or "v1.x"`}},
 		{"enforce-version latest", replaceOnce(t, ns, enforceVersion, "    pod-security.kubernetes.io/enforce-version: latest\n"), nil},
 		{"enforce-version unset", replaceOnce(t, ns, enforceVersion, ""), nil},
-		{"no labels at all", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: hello-web\n", []string{"enforce is missing"}},
+		{"no labels at all", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: sample-web\n", []string{"enforce is missing"}},
 	}
 	v := testValidator(t)
 	for _, tc := range cases {
@@ -229,7 +229,7 @@ func TestNamespaceLabels(t *testing.T) {
 				requireNoFindings(t, res)
 				return
 			}
-			requireFinding(t, res, "Namespace/hello-web", CheckNamespaceLabel, tc.wantMsg...)
+			requireFinding(t, res, "Namespace/sample-web", CheckNamespaceLabel, tc.wantMsg...)
 			if s := checks(res, CheckSchema); len(s) > 0 {
 				t.Errorf("unexpected schema findings %q", s)
 			}

@@ -20,48 +20,48 @@ func TestSchemaMutationsFail(t *testing.T) {
 		want   []string // substrings of one schema finding
 	}{
 		{"unknown container field", replaceOnce(t, deployment, "imagePullPolicy: IfNotPresent", "imagePullPolice: IfNotPresent"),
-			"Deployment/hello-web", []string{`unknown field "spec.template.spec.containers[0].imagePullPolice"`}},
+			"Deployment/sample-web", []string{`unknown field "spec.template.spec.containers[0].imagePullPolice"`}},
 		{"field names are case-sensitive", replaceOnce(t, deployment, "imagePullPolicy: IfNotPresent", "ImagePullPolicy: IfNotPresent"),
-			"Deployment/hello-web", []string{`unknown field "spec.template.spec.containers[0].ImagePullPolicy"`}},
+			"Deployment/sample-web", []string{`unknown field "spec.template.spec.containers[0].ImagePullPolicy"`}},
 		{"unknown top-level spec field", replaceOnce(t, deployment, "  replicas: 2\n", "  replica: 2\n"),
-			"Deployment/hello-web", []string{`unknown field "spec.replica"`}},
+			"Deployment/sample-web", []string{`unknown field "spec.replica"`}},
 		{"wrong type: replicas as string", replaceOnce(t, deployment, "replicas: 2", `replicas: "3"`),
-			"Deployment/hello-web", []string{"cannot unmarshal string", "spec.replicas", "int32"}},
+			"Deployment/sample-web", []string{"cannot unmarshal string", "spec.replicas", "int32"}},
 		{"wrong type: runAsNonRoot as string", replaceOnce(t, deployment, "        runAsNonRoot: true\n        runAsUser: 65532\n        runAsGroup: 65532\n        fsGroup",
 			"        runAsNonRoot: \"yes please\"\n        runAsUser: 65532\n        runAsGroup: 65532\n        fsGroup"),
-			"Deployment/hello-web", []string{"cannot unmarshal string", "runAsNonRoot", "bool"}},
+			"Deployment/sample-web", []string{"cannot unmarshal string", "runAsNonRoot", "bool"}},
 		{"wrong type: bad quantity", replaceOnce(t, deployment, "cpu: 100m", "cpu: 100 millicores"),
-			"Deployment/hello-web", []string{"quantities must match the regular expression"}},
+			"Deployment/sample-web", []string{"quantities must match the regular expression"}},
 		{"duplicate field", replaceOnce(t, deployment, "  minReadySeconds: 5\n", "  minReadySeconds: 5\n  minReadySeconds: 6\n"),
-			"Deployment/hello-web", []string{"duplicate field", `key "minReadySeconds" already set`}},
+			"Deployment/sample-web", []string{"duplicate field", `key "minReadySeconds" already set`}},
 		{"unknown kind", "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n",
 			"Widget/w", []string{`unknown apiVersion "example.com/v1", kind "Widget"`}},
 		{"misspelled built-in kind", replaceOnce(t, deployment, "kind: Deployment\n", "kind: Deploymnet\n"),
-			"Deploymnet/hello-web", []string{`unknown apiVersion "apps/v1", kind "Deploymnet"`}},
+			"Deploymnet/sample-web", []string{`unknown apiVersion "apps/v1", kind "Deploymnet"`}},
 		{"removed apiVersion", replaceOnce(t, hpa, "apiVersion: autoscaling/v2\n", "apiVersion: autoscaling/v2beta2\n"),
-			"HorizontalPodAutoscaler/hello-web", []string{`unknown apiVersion "autoscaling/v2beta2"`}},
+			"HorizontalPodAutoscaler/sample-web", []string{`unknown apiVersion "autoscaling/v2beta2"`}},
 		{"missing apiVersion", replaceOnce(t, pdb, "apiVersion: policy/v1\n", ""),
-			"PodDisruptionBudget/hello-web", []string{"apiVersion and kind are required"}},
+			"PodDisruptionBudget/sample-web", []string{"apiVersion and kind are required"}},
 		{"missing kind", "apiVersion: v1\nmetadata:\n  name: x\n",
 			"document 1", []string{"apiVersion and kind are required"}},
-		{"name is not a DNS-1123 subdomain", replaceOnce(t, deployment, "  name: hello-web\n  namespace", "  name: Hello_Web\n  namespace"),
-			"Deployment/Hello_Web", []string{"metadata.name", `"Hello_Web"`, "RFC 1123 subdomain"}},
-		{"Service name must be a DNS-1035 label", replaceOnce(t, service, "  name: hello-web\n  namespace", "  name: 1-hello-web\n  namespace"),
-			"Service/1-hello-web", []string{"metadata.name", `"1-hello-web"`, "DNS-1035 label"}},
-		{"namespace must be a DNS-1123 label", replaceOnce(t, service, "namespace: hello-web", "namespace: hello.web"),
-			"Service/hello-web", []string{"metadata.namespace", `"hello.web"`, "must not contain dots"}},
-		{"missing name", replaceOnce(t, pdb, "  name: hello-web\n", ""),
+		{"name is not a DNS-1123 subdomain", replaceOnce(t, deployment, "  name: sample-web\n  namespace", "  name: Sample_Web\n  namespace"),
+			"Deployment/Sample_Web", []string{"metadata.name", `"Sample_Web"`, "RFC 1123 subdomain"}},
+		{"Service name must be a DNS-1035 label", replaceOnce(t, service, "  name: sample-web\n  namespace", "  name: 1-sample-web\n  namespace"),
+			"Service/1-sample-web", []string{"metadata.name", `"1-sample-web"`, "DNS-1035 label"}},
+		{"namespace must be a DNS-1123 label", replaceOnce(t, service, "namespace: sample-web", "namespace: sample.web"),
+			"Service/sample-web", []string{"metadata.namespace", `"sample.web"`, "must not contain dots"}},
+		{"missing name", replaceOnce(t, pdb, "  name: sample-web\n", ""),
 			"PodDisruptionBudget/(unnamed, document 1)", []string{"metadata.name: Required value"}},
-		{"invalid label value", replaceOnce(t, service, "    app.kubernetes.io/part-of: hello-web\n  annotations", "    app.kubernetes.io/part-of: hello web\n  annotations"),
-			"Service/hello-web", []string{"metadata.labels", `"hello web"`}},
+		{"invalid label value", replaceOnce(t, service, "    app.kubernetes.io/part-of: sample-web\n  annotations", "    app.kubernetes.io/part-of: sample web\n  annotations"),
+			"Service/sample-web", []string{"metadata.labels", `"sample web"`}},
 		{"invalid pod template label value", replaceOnce(t, deployment, "app.kubernetes.io/version: 0123abcd", "app.kubernetes.io/version: 0123abcd+dirty"),
-			"Deployment/hello-web", []string{"spec.template.metadata.labels", `"0123abcd+dirty"`}},
-		{"selector does not match template labels", replaceOnce(t, deployment, "      app.kubernetes.io/part-of: hello-web\n  strategy", "      app.kubernetes.io/part-of: other\n  strategy"),
-			"Deployment/hello-web", []string{"spec.template.metadata.labels", "`selector` does not match template `labels`"}},
-		{"invalid PDB selector", replaceOnce(t, pdb, "      app.kubernetes.io/name: hello-web", "      app.kubernetes.io/name: -bad-"),
-			"PodDisruptionBudget/hello-web", []string{"spec.selector.matchLabels", `"-bad-"`}},
-		{"namespace on a cluster-scoped kind", replaceOnce(t, compliantDocument(t, "Namespace"), "  name: hello-web\n", "  name: hello-web\n  namespace: default\n"),
-			"Namespace/hello-web", []string{"metadata.namespace", "not allowed on this type"}},
+			"Deployment/sample-web", []string{"spec.template.metadata.labels", `"0123abcd+dirty"`}},
+		{"selector does not match template labels", replaceOnce(t, deployment, "      app.kubernetes.io/part-of: sample-web\n  strategy", "      app.kubernetes.io/part-of: other\n  strategy"),
+			"Deployment/sample-web", []string{"spec.template.metadata.labels", "`selector` does not match template `labels`"}},
+		{"invalid PDB selector", replaceOnce(t, pdb, "      app.kubernetes.io/name: sample-web", "      app.kubernetes.io/name: -bad-"),
+			"PodDisruptionBudget/sample-web", []string{"spec.selector.matchLabels", `"-bad-"`}},
+		{"namespace on a cluster-scoped kind", replaceOnce(t, compliantDocument(t, "Namespace"), "  name: sample-web\n", "  name: sample-web\n  namespace: default\n"),
+			"Namespace/sample-web", []string{"metadata.namespace", "not allowed on this type"}},
 		{"not an applyable object", "apiVersion: v1\nkind: PodLogOptions\ncontainer: web\n",
 			"PodLogOptions/(unnamed, document 1)", []string{"PodLogOptions is not an object that can be applied"}},
 		{"document is not a mapping", "just a string\n",
@@ -87,8 +87,8 @@ func TestUnknownFieldDoesNotHidePodSecurity(t *testing.T) {
 	doc := replaceOnce(t, compliantDocument(t, "Deployment"), "imagePullPolicy: IfNotPresent", "imagePullPolice: IfNotPresent")
 	doc = replaceOnce(t, doc, "privileged: false", "privileged: true")
 	res := validateString(t, testValidator(t), doc)
-	requireFinding(t, res, "Deployment/hello-web", CheckSchema, "imagePullPolice")
-	requireFinding(t, res, "Deployment/hello-web", CheckPodSecurity, "privileged")
+	requireFinding(t, res, "Deployment/sample-web", CheckSchema, "imagePullPolice")
+	requireFinding(t, res, "Deployment/sample-web", CheckPodSecurity, "privileged")
 	if len(res.Findings) != 2 {
 		t.Errorf("want 2 findings, got:\n%s", dump(res))
 	}
@@ -108,7 +108,7 @@ func TestMultiDocumentFindingsAreAttributed(t *testing.T) {
 	for _, f := range res.Findings {
 		got = append(got, f.Object+" "+f.Check)
 	}
-	want := []string{"Namespace/hello-web namespace-label", "Deployment/hello-web schema", "Widget/w schema"}
+	want := []string{"Namespace/sample-web namespace-label", "Deployment/sample-web schema", "Widget/w schema"}
 	if strings.Join(got, ", ") != strings.Join(want, ", ") {
 		t.Errorf("findings = %q, want %q\n%s", got, want, dump(res))
 	}
@@ -146,7 +146,7 @@ func TestListItemsAreChecked(t *testing.T) {
 	if len(res.Findings) != 1 {
 		t.Fatalf("want exactly 1 finding, got:\n%s", dump(res))
 	}
-	requireFinding(t, res, "ServiceAccount/hello-web", CheckSchema, "cannot unmarshal string", "secrets")
+	requireFinding(t, res, "ServiceAccount/sample-web", CheckSchema, "cannot unmarshal string", "secrets")
 }
 
 // In a typed list, an item's unknown field is reported once, on the item.
@@ -174,12 +174,12 @@ func TestNetworkPolicy(t *testing.T) {
 	const np = `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
-  name: hello-web
-  namespace: hello-web
+  name: sample-web
+  namespace: sample-web
 spec:
   podSelector:
     matchLabels:
-      app.kubernetes.io/name: hello-web
+      app.kubernetes.io/name: sample-web
   policyTypes: [Ingress, Egress]
   ingress:
     - from:
@@ -196,12 +196,12 @@ spec:
 
 	cases := []struct{ name, old, new, want string }{
 		{"unknown field", "  policyTypes:", "  policyType:", `unknown field "spec.policyType"`},
-		{"invalid podSelector", "      app.kubernetes.io/name: hello-web", "      app.kubernetes.io/name: -x-", "spec.podSelector.matchLabels"},
+		{"invalid podSelector", "      app.kubernetes.io/name: sample-web", "      app.kubernetes.io/name: -x-", "spec.podSelector.matchLabels"},
 		{"invalid peer selector", "kubernetes.io/metadata.name: ingress", "kubernetes.io/metadata.name: in gress", "spec.ingress[0].from[0].namespaceSelector.matchLabels"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			requireFinding(t, validateString(t, v, replaceOnce(t, np, tc.old, tc.new)), "NetworkPolicy/hello-web", CheckSchema, tc.want)
+			requireFinding(t, validateString(t, v, replaceOnce(t, np, tc.old, tc.new)), "NetworkPolicy/sample-web", CheckSchema, tc.want)
 		})
 	}
 }

@@ -28,7 +28,7 @@ const SOURCES: ReadonlyArray<{ target: keyof Targets; output: string; flag: stri
 
 /**
  * Flags win; whatever they leave open comes from the environment's stack outputs
- * (DescribeStacks on `hello-web-<stage>` in the environment's region). With all four flags given,
+ * (DescribeStacks on the environment's stack, `<service>-<stage>`, in its region). With all four flags given,
  * CloudFormation is not asked at all.
  */
 export async function discoverTargets(

@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { createTwoFilesPatch } from 'diff';
-import { type EnvironmentConfig, findEnvironment } from '../../../lib/config';
+import { type EnvironmentConfig, findEnvironment, serviceNames } from '../../../lib/config';
 import { parseFlags } from '../../common/args';
 import { helpText, printJson, progressOutput } from '../../common/command';
 import { REPO_ROOT, chooseToolConfig, invocationDir } from '../../common/config';
@@ -128,17 +128,24 @@ export interface BreakglassDeps {
   readonly signals?: SignalSource;
   /** The most one AWS call may take. @default DEFAULT_CALL_TIMEOUT_MS */
   readonly callTimeoutMs?: number;
-  /** Where an audit record DynamoDB did not take is saved. @default defaultAuditSpoolDir() */
+  /** Where an audit record DynamoDB did not take is saved. @default defaultAuditSpoolDir(<the service's breakglassStateDir>) */
   readonly auditSpoolDir?: string;
 }
 
-/** `$XDG_STATE_HOME/hello-web-breakglass` (by default `~/.local/state/hello-web-breakglass`): kept across reboots, unlike /tmp. */
-export function defaultAuditSpoolDir(env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * `$XDG_STATE_HOME/<service>-breakglass` (by default `~/.local/state/<service>-breakglass`, the
+ * directory `breakglassStateDir` of lib/config/names.ts names): kept across reboots, unlike /tmp,
+ * and one per service, so two services' records never mix.
+ */
+export function defaultAuditSpoolDir(
+  stateDirName: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const state =
     env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME)
       ? env.XDG_STATE_HOME
       : path.join(os.homedir(), '.local', 'state');
-  return path.join(state, 'hello-web-breakglass');
+  return path.join(state, stateDirName);
 }
 
 export function defaultBreakglassDeps(
@@ -508,7 +515,8 @@ async function run(
           targets.table,
           r,
           control,
-          deps.auditSpoolDir ?? defaultAuditSpoolDir(),
+          deps.auditSpoolDir ??
+            defaultAuditSpoolDir(serviceNames(env.service.name).breakglassStateDir),
         );
 
       const outcome = await control.protect(
@@ -586,7 +594,7 @@ async function applyAndRecord(
     await c.recorder(
       c.record(result, { kubectlExitCode: applied.exitCode ?? undefined, error: why }),
     );
-    const check = `check with kubectl --context ${targets.context} -n hello-web get deployment,pods`;
+    const check = `check with kubectl --context ${targets.context} -n ${serviceNames(c.env.service.name).kubernetes.namespace} get deployment,pods`;
     if (applied.stopped)
       throw new TimeoutError(
         `timed out: ${why}: nothing uploaded to S3; the audit record says INCOMPLETE. The cluster may be partly changed: ${check}`,

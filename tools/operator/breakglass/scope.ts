@@ -1,10 +1,5 @@
-import type { EnvironmentConfig } from '../../../lib/config';
-import {
-  WORKLOAD,
-  renderWorkload,
-  toPlain,
-  workloadPropsFor,
-} from '../../../lib/manifests/workload';
+import { type EnvironmentConfig, serviceNames } from '../../../lib/config';
+import { renderWorkload, toPlain, workloadPropsFor } from '../../../lib/manifests/workload';
 import { parseDocuments } from './manifest';
 
 /**
@@ -24,7 +19,7 @@ export function workloadScope(env: EnvironmentConfig): WorkloadScope {
     renderWorkload(workloadPropsFor(env, { uri: 'registry.invalid/scope:probe', tag: 'probe' })),
   );
   return {
-    namespace: WORKLOAD.namespace,
+    namespace: serviceNames(env.service.name).kubernetes.namespace,
     kinds: new Set(objects.map((o) => `${String(o.apiVersion)} ${String(o.kind)}`)),
   };
 }

@@ -74,6 +74,8 @@ export function partitionOf(region: string): string {
  */
 export function defaultAwsAccess(options: {
   roleName?: string;
+  /** The AssumeRole session name (`preflightSessionName`, lib/config/names.ts): CloudTrail shows it. */
+  sessionName: string;
   stsRegion: string;
   call: BoundedCall;
 }): AwsAccess {
@@ -91,7 +93,7 @@ export function defaultAwsAccess(options: {
             new STSClient({ region: options.stsRegion }).send(
               new AssumeRoleCommand({
                 RoleArn: roleArn,
-                RoleSessionName: 'hello-web-preflight',
+                RoleSessionName: options.sessionName,
                 DurationSeconds: 3600,
               }),
               { abortSignal },

@@ -58,6 +58,7 @@ export async function preflightMain(argv: readonly string[], deps: PreflightDeps
   const call = boundedCall(args.callTimeoutMs);
   const aws = (deps.aws ?? defaultAwsAccess)({
     roleName: args.roleName,
+    sessionName: config.names.preflightSessionName,
     stsRegion: config.pipeline.region,
     call,
   });

@@ -227,7 +227,7 @@ export async function gateOptions(
   if (repository === undefined) bad('--repository is required');
   if (!REPOSITORY_NAME.test(repository) || repository.length < 2 || repository.length > 256)
     bad(
-      `--repository: ${JSON.stringify(repository)} is not an ECR repository name (lowercase, such as "hello-web")`,
+      `--repository: ${JSON.stringify(repository)} is not an ECR repository name (lowercase, such as "orders-api")`,
     );
   return { repository, tag, ...request.options };
 }

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { structuredPatch } from 'diff';
+import { DEFAULT_SERVICE } from '../../../../lib/config';
 import { renderWorkload, toYaml } from '../../../../lib/manifests/workload';
 import { EXIT_FAILED, EXIT_USAGE } from '../../../../tools/common/errors';
 import {
@@ -36,6 +37,7 @@ describe('--image: changing the web container tag', () => {
   test('works on what the live renderer (lib/manifests/workload.ts) produces', () => {
     const live = toYaml(
       renderWorkload({
+        service: DEFAULT_SERVICE,
         image: `${REPO}:app-aaaa`,
         imageTag: 'app-aaaa',
         greeting: 'Hi',

@@ -22,6 +22,7 @@ test('--role-name: every account gets the role of that account, assumed once and
   }));
   const aws = defaultAwsAccess({
     roleName: 'PlatformReadOnly',
+    sessionName: 'orders-api-preflight',
     stsRegion: 'eu-west-1',
     call: boundedCall(2000),
   });
@@ -40,6 +41,11 @@ test('--role-name: every account gets the role of that account, assumed once and
     'arn:aws:iam::222222222222:role/PlatformReadOnly',
     'arn:aws:iam::333333333333:role/PlatformReadOnly',
   ]);
+  // The session is named after the service (CloudTrail shows who read the accounts), never a constant.
+  expect(sts.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input.RoleSessionName)).toEqual([
+    'orders-api-preflight',
+    'orders-api-preflight',
+  ]);
 });
 
 test('the role ARN is in the partition of the pipeline region', async () => {
@@ -54,6 +60,7 @@ test('the role ARN is in the partition of the pipeline region', async () => {
   });
   const aws = defaultAwsAccess({
     roleName: 'ReadOnly',
+    sessionName: 'hello-web-preflight',
     stsRegion: 'cn-north-1',
     call: boundedCall(2000),
   });
