@@ -79,6 +79,15 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         require('../tools/pipeline/rollback-guard/cli') as typeof import('../tools/pipeline/rollback-guard/cli')
       ).run(argv),
   },
+  'change-report': {
+    about:
+      'what deploying the prod stacks would change, as the pipeline reports it before approval',
+    who: 'pipeline',
+    run: (argv) =>
+      (
+        require('../tools/pipeline/change-report/cli') as typeof import('../tools/pipeline/change-report/cli')
+      ).main(argv),
+  },
   manifests: {
     about: "one environment's Kubernetes manifests as YAML (or every one into --out-dir)",
     who: 'developer',

@@ -129,6 +129,14 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
       "Objects in the pipeline's own artifact bucket: pipeline actions read and write artifacts under keys the service chooses.",
   },
   {
+    finding: /^AwsSolutions-IAM5\[Resource::<Artifacts[0-9A-F]{8}\.Arn>\/change-reports\/\*\]$/,
+    path: path(
+      `${PIPELINE}Pipeline/PromoteToProd/ChangeReport-prod/.*Role/DefaultPolicy/Resource$`,
+    ),
+    reason:
+      "The change report before the prod approval writes its report to change-reports/<pipeline execution id>/ in the pipeline's own artifact bucket (s3:PutObject only): the execution id is known only at run time (docs/decisions/0030-change-report.md).",
+  },
+  {
     finding:
       /^AwsSolutions-IAM5\[Resource::arn:(aws|<AWS::Partition>):s3:::[a-z0-9-]+bucket[0-9a-f]+\/\*\]$/,
     path: path(`${PIPELINE}Pipeline/Role/DefaultPolicy/Resource$`),

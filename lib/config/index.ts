@@ -17,6 +17,7 @@ export {
   parseConnectionArn,
 } from './source';
 export * from './safe-delivery';
+export * from './change-report';
 export * from './names';
 export {
   PROBE_PORT,

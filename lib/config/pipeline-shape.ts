@@ -50,12 +50,13 @@ export const CLOUDFORMATION_MAX_RESOURCES = 500;
 /**
  * Resources of the pipeline stack (lib/pipeline/pipeline-stack.ts), as counts the configuration
  * decides: a fixed part, counted with every optional resource present (the CodeCommit repository
- * the stack creates and its event rule, the registry scanning and replication settings); per
+ * the stack creates and its event rule, the registry scanning and replication settings, the
+ * change report's CodeBuild project with its role and policy); per
  * environment, its smoke-test-and-bake CodeBuild project with its role and policy; per email
  * address, its SNS subscription. test/config/pipeline-stack-size.test.ts derives these numbers
  * from synthesized pipelines: when the pipeline gains a resource, change them here.
  */
-export const PIPELINE_STACK_RESOURCES = { fixed: 43, perEnvironment: 3, perEmail: 1 } as const;
+export const PIPELINE_STACK_RESOURCES = { fixed: 46, perEnvironment: 3, perEmail: 1 } as const;
 
 /** The most resources the pipeline stack holds for this many environments and email addresses. */
 export function pipelineStackResourceEstimate(environments: number, emails: number): number {

@@ -26,6 +26,7 @@ import {
   resolveDeploymentWindows,
   resolveNotifications,
 } from './safe-delivery';
+import { type ChangeReportSettings, resolveChangeReport } from './change-report';
 
 /** One deployment target with every default applied. */
 export interface EnvironmentConfig {
@@ -101,6 +102,8 @@ export interface DeliveryConfig {
     readonly waves: readonly (readonly EnvironmentConfig[])[];
     /** Each wave's deployment window (index 0 = wave 1); undefined where the wave may start any time. */
     readonly deploymentWindows: readonly (DeploymentWindow | undefined)[];
+    /** What the change report before the approval blocks on (lib/config/change-report.ts). */
+    readonly changeReport: ChangeReportSettings;
   };
   readonly notifications: NotificationSettings;
   /** Path of the config file, relative to the repository root, when one was given; the pipeline's synth step passes it on. */
@@ -176,6 +179,7 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
         input.prod.deploymentWindows,
         input.prod.waves.length,
       ),
+      changeReport: resolveChangeReport(input.prod.changeReport),
     },
     notifications: resolveNotifications(input.notifications),
     configFile,

@@ -14,6 +14,7 @@ import { patchingSchema } from './patching';
 import { serviceSchema } from './service';
 import { sourceSchema } from './source';
 import { bakeSchema, deploymentWindowSchema, notificationsSchema } from './safe-delivery';
+import { changeReportSchema } from './change-report';
 import { tlsFields, tlsProblems } from './tls';
 
 /**
@@ -212,6 +213,8 @@ export const deliveryConfigSchema = z.strictObject({
     waves: z.array(waveSchema).min(1, { message: 'prod needs at least one wave' }),
     /** Optional windows in which a prod wave may start (DeploymentWindow rule). @default none: any time */
     deploymentWindows: z.array(deploymentWindowSchema).optional(),
+    /** What the change report before the approval blocks on (change-report.ts). @default { blockOn: [] } */
+    changeReport: changeReportSchema.optional(),
   }),
   /** Who hears about approvals waiting, failures, rollbacks and releases (safe-delivery.ts). @default no subscriptions */
   notifications: notificationsSchema.optional(),

@@ -41,21 +41,26 @@ export function rollbackEventPattern(pipelineName: string): events.EventPattern 
 }
 
 export interface PipelineNotificationsProps {
-  readonly pipeline: codepipeline.Pipeline;
   readonly pipelineName: string;
   readonly settings: NotificationSettings;
 }
 
 /**
  * An encrypted SNS topic that hears: a manual approval waiting, a stage failed, a stage rolled
- * back, the pipeline succeeded. Subscriptions (emails) and AWS Chatbot Slack channels come from
- * config (`notifications`); none by default, so the topic is there to subscribe to.
+ * back, the pipeline succeeded (`watch`), and what the change report before the prod approval
+ * finds that needs attention (its action publishes). Subscriptions (emails) and AWS Chatbot Slack
+ * channels come from config (`notifications`); none by default, so the topic is there to
+ * subscribe to. The topic exists before the pipeline is built, so that its steps can publish.
  */
 export class PipelineNotifications extends Construct {
   readonly topic: sns.Topic;
+  readonly key: kms.Key;
+  private readonly slackChannels: chatbot.ISlackChannelConfiguration[];
+  private readonly pipelineName: string;
 
   constructor(scope: Construct, id: string, props: PipelineNotificationsProps) {
     super(scope, id);
+    this.pipelineName = props.pipelineName;
     const key = new kms.Key(this, 'TopicKey', {
       description: `Notifications of ${props.pipelineName}`,
       enableKeyRotation: true,
@@ -81,19 +86,24 @@ export class PipelineNotifications extends Construct {
     for (const email of props.settings.emails)
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
 
-    const slackChannels = props.settings.chatbotSlackChannelArns.map((arn, i) =>
+    this.key = key;
+    this.slackChannels = props.settings.chatbotSlackChannelArns.map((arn, i) =>
       chatbot.SlackChannelConfiguration.fromSlackChannelConfigurationArn(this, `Slack${i}`, arn),
     );
+  }
+
+  /** The pipeline's events the topic hears (call once, after the pipeline is built). */
+  watch(pipeline: codepipeline.Pipeline): void {
     new notifications.NotificationRule(this, 'Rule', {
-      source: props.pipeline,
+      source: pipeline,
       events: Object.values(NOTIFIED_EVENTS),
-      targets: [this.topic, ...slackChannels],
+      targets: [this.topic, ...this.slackChannels],
       detailType: notifications.DetailType.FULL,
     });
 
     new events.Rule(this, 'RolledBack', {
-      description: `A stage of ${props.pipelineName} was rolled back`,
-      eventPattern: rollbackEventPattern(props.pipelineName),
+      description: `A stage of ${this.pipelineName} was rolled back`,
+      eventPattern: rollbackEventPattern(this.pipelineName),
       targets: [
         new targets.SnsTopic(this.topic, {
           message: events.RuleTargetInput.fromText(
@@ -103,6 +113,49 @@ export class PipelineNotifications extends Construct {
       ],
     });
   }
+}
+
+/**
+ * CodePipeline takes at most 1000 characters per action configuration value, the approval's text
+ * included (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_ActionConfiguration.html),
+ * and resolves its variables when the action runs. The longest each variable can be, where that
+ * is bounded; the change report's summary gets what is left (`changeSummaryBudget`).
+ */
+export const APPROVAL_VARIABLE_MAX = {
+  /** A Git commit id (SHA-1, hex). */
+  commit: 40,
+  /** tools/pipeline/rollback-guard clips its line at 200 characters. */
+  rollbackTargets: 200,
+  /** scripts/node-ami-signal.sh writes one of its fixed lines, at most 120 (test/pipeline/build-step.test.ts). */
+  nodeAmis: 120,
+} as const;
+
+/** The most the approval's text resolves to, per CodePipeline. */
+export const APPROVAL_TEXT_MAX = 1000;
+
+/**
+ * The characters left for the change report's summary in the approval text once every other
+ * variable is at its longest (`imageTagLength`: the tag's format is fixed, `app-<16 hex>`), at most
+ * `cap`. The report picks the longest form of its summary that fits (tools/pipeline/change-report).
+ */
+export function changeSummaryBudget(
+  preprod: EnvironmentConfig,
+  imageTagLength: number,
+  heldWaves: readonly HeldWave[],
+  cap: number,
+): number {
+  const worst = approvalComment(
+    preprod,
+    {
+      commit: 'x'.repeat(APPROVAL_VARIABLE_MAX.commit),
+      imageTag: 'x'.repeat(imageTagLength),
+      changeSummary: 'x',
+      rollbackTargets: 'x'.repeat(APPROVAL_VARIABLE_MAX.rollbackTargets),
+      nodeAmis: 'x'.repeat(APPROVAL_VARIABLE_MAX.nodeAmis),
+    },
+    heldWaves,
+  );
+  return Math.max(0, Math.min(cap, APPROVAL_TEXT_MAX - (worst.length - 1)));
 }
 
 /** A prod wave held by a deployment window: its pipeline stage and the window. */
@@ -129,6 +182,8 @@ export function approvalComment(
   variables: {
     readonly commit: string;
     readonly imageTag: string;
+    /** The change report's one line (lib/pipeline/change-report-step.ts). @default not shown */
+    readonly changeSummary?: string;
     /** The Build step's one line on rollback targets (tools/pipeline/rollback-guard). @default not shown */
     readonly rollbackTargets?: string;
     /** The Build step's one line on the node AMIs (scripts/node-ami-signal.sh). @default not shown */
@@ -151,6 +206,7 @@ export function approvalComment(
     `Promote commit ${variables.commit} (image ${variables.imageTag}) to prod? ` +
     `Pre-prod (${preprod.stageName}) passed its smoke test and baked ${preprod.bake.minutes} min with alarm ${preprod.names.bakeAlarm} OK ` +
     `(5xx <= ${preprod.bake.errorRatePercent}%, p99 <= ${preprod.bake.p99LatencyMs} ms, >= ${preprod.replicas.min} pods).` +
+    (variables.changeSummary ? ` Changes: ${variables.changeSummary} (review link).` : '') +
     (variables.rollbackTargets ? ` Rollback targets: ${variables.rollbackTargets}.` : '') +
     (variables.nodeAmis ? ` Node AMIs: ${variables.nodeAmis}.` : '') +
     windows

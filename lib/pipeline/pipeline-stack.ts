@@ -11,7 +11,7 @@ import { AppStage } from '../stages/app-stage';
 import { ImageReplicasStage } from '../stages/image-replicas-stage';
 import { MemoizedLogicalIdStack } from '../stacks/memoized-logical-ids';
 import { pipelineSource } from './source';
-import { PipelineNotifications, approvalComment } from './notifications';
+import { PipelineNotifications, approvalComment, changeSummaryBudget } from './notifications';
 import { addStageConditions, deployStagesOf, heldWavesOf } from './stage-conditions';
 import {
   BUILD_CACHE_PREFIX,
@@ -24,6 +24,7 @@ import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../config/pipeline-sh
 import { matchConnectionActionPrefix, scopePipelineGrants } from './scoped-grants';
 import { ImageBuildStep, ImageGateStep, SmokeTestStep } from './steps';
 import { imageGateStageName } from './image-gate-stage';
+import { CHANGE_SUMMARY_MAX, ChangeReportStep, ReviewedApprovalStep } from './change-report-step';
 import awsCdkPackage from 'aws-cdk/package.json';
 
 export interface PipelineStackProps extends StackProps {
@@ -45,6 +46,8 @@ export const PINNED_TOOLS = {
 
 /** The action in the PromoteToProd stage that gates every prod region, before the approval. */
 export const PROD_GATE_ACTION = 'ImageGate-prod';
+/** The action beside it that reports what deploying would change in every prod stack (docs/decisions/0030-change-report.md). */
+export const CHANGE_REPORT_ACTION = 'ChangeReport-prod';
 
 /** Pipeline stage names other tools (rollback, docs, tests) rely on. */
 export const PIPELINE_STAGES = {
@@ -102,6 +105,11 @@ export class PipelineStack extends MemoizedLogicalIdStack {
       },
     });
     const artifactBucket = this.artifactBucket();
+    // Before the pipeline: the change report's action publishes to the topic (it watches the pipeline once built).
+    const notifications = new PipelineNotifications(this, 'Notifications', {
+      pipelineName: config.pipeline.name,
+      settings: config.notifications,
+    });
 
     this.pipeline = new pipelines.CodePipeline(this, 'Pipeline', {
       pipelineName: config.pipeline.name,
@@ -214,32 +222,56 @@ export class PipelineStack extends MemoizedLogicalIdStack {
     this.pipeline.addStage(preprod.stage, preprod.options);
     this.deployStageNames.push(config.preprod.pipelineStageName);
 
+    // The prod stages exist before the approval: the change report reads what they would deploy.
+    const prodStages = config.prod.waves.map((waveEnvs) => waveEnvs.map(stageFor));
     // Every prod region's gate, in one action, judges the image after pre-prod's bake and before
     // the approval: the approver promotes an image that passed, and the prod waves, each a
     // stage that rolls back, hold no gate (docs/decisions/0022-path-to-prod.md).
     const prodGate = gateFor(PROD_GATE_ACTION, config.prod.waves.flat());
-    const approve = new pipelines.ManualApprovalStep('ApproveProd', {
+    // Beside the gate (same step): what deploying would change in every prod stack, for the approver.
+    const changeReport = new ChangeReportStep(CHANGE_REPORT_ACTION, {
+      assembly,
+      waves: prodStages.map((wave) =>
+        wave.map((s) => ({ stageName: s.stage.stageName, stack: s.stage.stack })),
+      ),
+      pipelineName: config.pipeline.name,
+      bucket: artifactBucket,
+      bucketKey: artifactBucket.encryptionKey,
+      topic: notifications.topic,
+      topicKey: notifications.key,
+      blockOn: config.prod.changeReport.blockOn,
+      summaryMax: changeSummaryBudget(
+        config.preprod,
+        props.imageTag.length,
+        heldWavesOf(config),
+        CHANGE_SUMMARY_MAX,
+      ),
+    });
+    const approve = new ReviewedApprovalStep('ApproveProd', {
       comment: approvalComment(
         config.preprod,
         {
           commit: source.sourceAttribute('CommitId'),
           imageTag: buildImage.exportedVariable('IMAGE_TAG'),
+          changeSummary: changeReport.summary,
           rollbackTargets: synth.exportedVariable(BUILD_VARIABLES.rollbackTargets),
           nodeAmis: synth.exportedVariable(BUILD_VARIABLES.nodeAmis),
         },
         heldWavesOf(config),
       ),
+      reviewUrl: changeReport.reportUrl,
     });
-    // without it the two would run side by side: a stage without stacks runs pre and post together
+    // without them the approval would run beside them: a stage without stacks runs pre and post together
     approve.addStepDependency(prodGate);
-    this.pipeline.addWave(PIPELINE_STAGES.approval, { pre: [prodGate], post: [approve] });
+    approve.addStepDependency(changeReport);
+    this.pipeline.addWave(PIPELINE_STAGES.approval, {
+      pre: [prodGate, changeReport],
+      post: [approve],
+    });
 
-    config.prod.waves.forEach((waveEnvs) => {
+    config.prod.waves.forEach((waveEnvs, w) => {
       const wave = this.pipeline.addWave(waveEnvs[0].pipelineStageName);
-      for (const env of waveEnvs) {
-        const s = stageFor(env);
-        wave.addStage(s.stage, s.options);
-      }
+      for (const s of prodStages[w]) wave.addStage(s.stage, s.options);
       this.deployStageNames.push(waveEnvs[0].pipelineStageName);
     });
 
@@ -247,11 +279,7 @@ export class PipelineStack extends MemoizedLogicalIdStack {
     this.enableStageRollback();
     // Bake behind alarms (OnSuccess → ROLLBACK), prod windows (BeforeEntry), notifications: lib/pipeline/.
     addStageConditions(this.pipeline.pipeline, deployStagesOf(config));
-    new PipelineNotifications(this, 'Notifications', {
-      pipeline: this.pipeline.pipeline,
-      pipelineName: config.pipeline.name,
-      settings: config.notifications,
-    });
+    notifications.watch(this.pipeline.pipeline);
     // The `*` grants CDK Pipelines writes for cross-region keys and asset publishing, narrowed (docs/decisions/0008-scoped-pipeline-iam.md).
     scopePipelineGrants(this.pipeline.pipeline, this.pipeline.node.tryFindChild('Assets'));
     // The connection action whose prefix matches the connection's ARN (codeconnections or codestar-connections).

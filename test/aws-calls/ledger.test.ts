@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import type { DeliveryConfigInput } from '../../lib/config';
 import { BAKE_SESSION_POLICY } from '../../lib/pipeline/bake-watch';
 import { PIPELINE_TOOLS } from '../../tools/pipeline/bundle';
+import { lookupSessionPolicy } from '../../tools/pipeline/change-report/deployed';
 import { REPO_ROOT } from '../support/paths';
 import { type Synthesized, synthesize } from '../support/synth';
 import exampleMultiRegion from '../../config/example-multi-region.json';
@@ -201,7 +202,7 @@ describe.each([0, 1])(
         }>
       ).find((x) => x.Region === env.region)!.ArtifactStore;
       const bucket = `<${store.Location.Ref}.Arn>`;
-      const key = `<${store.EncryptionKey.Id['Fn::GetAtt']![0]}.Arn>`;
+      const key = resourceText(store.EncryptionKey.Id, template, env);
       const codeBuildOwn = (r: string) =>
         r.includes(':log-group:/aws/codebuild/') ||
         r.includes(':report-group/') ||
@@ -302,5 +303,34 @@ describe('the bake session', () => {
     expect(bootstrap.Resources.LookupRole.Properties.ManagedPolicyArns).toContainEqual({
       'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess',
     });
+  });
+});
+
+describe('the lookup session (the change report)', () => {
+  it('its session policy allows exactly the calls the ledger makes as the lookup session', () => {
+    const expected = LEDGER.filter((l) => l.as === 'lookup session').flatMap((l) =>
+      actionsOf(l).map((action) => ({ action, resource: resourceRule(l, action) })),
+    );
+    const policy = lookupSessionPolicy('aws', {
+      account: '333333333333',
+      region: 'eu-west-1',
+      stackName: 'some-stack',
+    });
+    const allowed = policy.Statement.flatMap((st) => [st.Action].flat());
+    expect(allowed).toEqual(expected.map((e) => e.action));
+    // on the one stack it reads, a resource of the type the reference names for each action
+    for (const { action, resource } of expected)
+      for (const st of policy.Statement.filter((x) => [x.Action].flat().includes(action as never)))
+        expect(resource !== '*' && resource.some((re) => re.test(st.Resource))).toBe(true);
+  });
+
+  it('makes only read calls that the lookup role’s ReadOnlyAccess covers (cloudformation:Describe*, Get*)', () => {
+    // https://docs.aws.amazon.com/aws-managed-policy/latest/reference/ReadOnlyAccess.html; the role
+    // the step may assume is exactly the lookup role the cloud assembly names (test/pipeline/change-report.test.ts)
+    const lines = LEDGER.filter((l) => l.as === 'lookup session');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines)
+      for (const action of actionsOf(line))
+        expect(action).toMatch(/^cloudformation:(Describe|Get)/);
   });
 });

@@ -44,6 +44,8 @@ export const STEPS = {
   ImageGate: /^ImageGate-/,
   /** The smoke test and the bake (lib/pipeline/steps.ts SmokeTestStep, lib/pipeline/bake-watch.ts). */
   SmokeAndBake: /(^|\.)SmokeAndBake-/,
+  /** The change report before the prod approval (lib/pipeline/change-report-step.ts, tools/pipeline/change-report). */
+  ChangeReport: /^ChangeReport-/,
 } as const;
 export type Step = keyof typeof STEPS;
 
@@ -60,8 +62,11 @@ export interface LedgerLine {
   /** 'shell', or the tool: its directory under tools/<part>/ (or its file's name there, without .ts). */
   readonly in: string;
   readonly call: string;
-  /** Who signs the call. @default 'step' (the step's CodeBuild service role) */
-  readonly as?: 'step' | 'bake session';
+  /**
+   * Who signs the call. @default 'step' (the step's CodeBuild service role). 'lookup session':
+   * the CDK bootstrap lookup role the change report assumes, whose ReadOnlyAccess allows it.
+   */
+  readonly as?: 'step' | 'bake session' | 'lookup session';
   /** Only in configurations where this holds. @default always */
   readonly when?: (config: DeliveryConfig) => boolean;
   /** Documented exceptions to "the API operation of the same name, on its resource types". */
@@ -334,5 +339,55 @@ export const LEDGER: readonly LedgerLine[] = [
       note: 'composite alarms are returned only to a caller allowed DescribeAlarms on *; a narrower grant returns none, silently',
     },
     why: "reads the environment's composite bake alarm",
+  },
+
+  // ---- ChangeReport (tools/pipeline/change-report; docs/decisions/0030-change-report.md)
+  {
+    step: 'ChangeReport',
+    in: 'shell',
+    call: 'tool change-report',
+    why: 'what deploying would change in every prod stack (below)',
+  },
+  {
+    step: 'ChangeReport',
+    in: 'change-report',
+    call: 'sts AssumeRole',
+    why: "each prod stack's CDK bootstrap lookup role (read-only), once per role",
+  },
+  {
+    step: 'ChangeReport',
+    in: 'change-report',
+    call: 'cloudformation DescribeStacks',
+    as: 'lookup session',
+    why: 'whether the prod stack exists (a new region is all additions) and its status',
+  },
+  {
+    step: 'ChangeReport',
+    in: 'change-report',
+    call: 'cloudformation GetTemplate',
+    as: 'lookup session',
+    why: 'the deployed template the synthesized one is compared with',
+  },
+  {
+    step: 'ChangeReport',
+    in: 'change-report',
+    call: 's3 PutObject',
+    special: {
+      actions: [],
+      source: 'https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html',
+      note: "writes under change-reports/ of the pipeline's own artifact bucket, whose grants this check leaves to CodeBuild's own use of the bucket and its key: lib/pipeline/change-report-step.ts grants s3:PutObject on change-reports/* and kms:GenerateDataKey on the key",
+    },
+    why: 'stores the report the approval links to',
+  },
+  {
+    step: 'ChangeReport',
+    in: 'change-report',
+    call: 'sns Publish',
+    special: {
+      actions: ['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'],
+      source: 'https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html',
+      note: "the notification topic is encrypted with the pipeline's own KMS key: a publisher needs both on it",
+    },
+    why: 'tells the notification topic what needs attention',
   },
 ];

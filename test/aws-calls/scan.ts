@@ -213,6 +213,10 @@ export function resourceText(
     if (ref === 'AWS::Region') return env.region;
     if (ref === 'AWS::AccountId') return env.account;
     if (ref === 'AWS::URLSuffix') return 'amazonaws.com';
+    // Ref of a topic is its ARN; its name is CloudFormation's choice, shown as the logical id
+    // (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-sns-topic.html#aws-resource-sns-topic-return-values)
+    if (template.Resources[ref]?.Type === 'AWS::SNS::Topic')
+      return `arn:aws:sns:${env.region}:${env.account}:<${ref}>`;
     return `<${ref}>`;
   }
   if (v['Fn::GetAtt']) {
@@ -220,6 +224,9 @@ export function resourceText(
     const resource = template.Resources[id];
     if (attr === 'Arn' && resource?.Type === 'AWS::ECR::Repository')
       return `arn:aws:ecr:${env.region}:${env.account}:repository/${String(resource.Properties?.RepositoryName)}`;
+    // a key's id is KMS's choice, shown as the logical id
+    if (attr === 'Arn' && resource?.Type === 'AWS::KMS::Key')
+      return `arn:aws:kms:${env.region}:${env.account}:key/<${id}>`;
     return `<${id}.${attr}>`;
   }
   throw new Error(`cannot read the resource ${JSON.stringify(value)}`);

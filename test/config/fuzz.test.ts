@@ -5,6 +5,7 @@ import * as cxapi from 'aws-cdk-lib/cx-api';
 import fc from 'fast-check';
 import { z } from 'zod';
 import {
+  CHANGE_REPORT_FINDINGS,
   AWS_REGIONS,
   ConfigError,
   type DeliveryConfigInput,
@@ -365,6 +366,22 @@ const ROOT_KEYS: KeySpec[] = [
   { key: 'prod.deploymentWindows.wave', valid: num(1, 2), hostile: num(-2, 9) },
   { key: 'prod.deploymentWindows.cron', valid: validWindowCron, hostile: windowCron },
   { key: 'prod.deploymentWindows.timeZone', valid: timeZone, hostile: hostileTimeZone },
+  {
+    key: 'prod.changeReport',
+    valid: fc.record({ blockOn: fc.subarray([...CHANGE_REPORT_FINDINGS]) }),
+    hostile: anyHostile,
+  },
+  {
+    key: 'prod.changeReport.blockOn',
+    valid: fc.subarray([...CHANGE_REPORT_FINDINGS]),
+    hostile: fc.array(
+      fc.oneof(
+        fc.constantFrom<Json>(...CHANGE_REPORT_FINDINGS),
+        token('replacements', 'IAM', '', 'Replacement', null, 1),
+      ),
+      { maxLength: 5 },
+    ),
+  },
   {
     key: 'notifications',
     valid: fc.record({ emails: fc.array(email, { maxLength: 3 }) }),

@@ -187,13 +187,36 @@ function pipelineState(name: string, stages: readonly PipelineStage[]) {
 }
 const tokenOf = (stage: string, action: string) => `token-of-${stage}/${action}`;
 
-/** What GetPipeline answers: the stages and actions as declared. */
-function pipelineDeclaration(name: string, stages: readonly PipelineStage[]) {
+/**
+ * What GetPipeline answers: the stages and actions as declared, and the artifact store of each
+ * region (`artifactStores` when the pipeline spans regions, as the synthesized one does;
+ * `artifactStore` otherwise: https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineDeclaration.html).
+ */
+function pipelineDeclaration(name: string, stages: readonly PipelineStage[], template: unknown) {
+  const pipeline = Object.values(
+    (
+      template as {
+        Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+      }
+    ).Resources,
+  ).find((r) => r.Type === 'AWS::CodePipeline::Pipeline')!.Properties;
+  const stores = pipeline.ArtifactStores as Array<{ Region: string }> | undefined;
+  const store = (region: string) => ({ type: 'S3', location: `artifact-bucket-${region}` });
   return {
     pipeline: {
       name,
       version: 1,
       roleArn: 'arn:aws:iam::111111111111:role/pipeline',
+      ...(stores
+        ? {
+            artifactStores: Object.fromEntries(
+              [...new Set([s.config.pipeline.region, ...stores.map((x) => x.Region)])].map((r) => [
+                r,
+                store(r),
+              ]),
+            ),
+          }
+        : { artifactStore: store(s.config.pipeline.region) }),
       stages: stages.map((s) => ({
         name: s.name,
         actions: s.actions.map((a) => ({
@@ -255,7 +278,11 @@ beforeAll(async () => {
   const defaultEnv = allEnvironments(s.config)[0];
   const responses = {
     'codepipeline.GetPipelineState': pipelineState(s.config.pipeline.name, stages),
-    'codepipeline.GetPipeline': pipelineDeclaration(s.config.pipeline.name, stages),
+    'codepipeline.GetPipeline': pipelineDeclaration(
+      s.config.pipeline.name,
+      stages,
+      s.pipeline.toJSON(),
+    ),
   };
   // Runbook by runbook, in document order: a variable a command sets is used by the ones after it.
   for (const file of RUNBOOKS) {

@@ -31,7 +31,7 @@ const ACTIVITIES: ReadonlyArray<readonly [string, RegExp, (action: string) => bo
   ['smoke test', /smoke test/i, (a) => /SmokeAndBake/.test(a)],
 ];
 
-test('"Each region runs ...": what a prod region runs is what its deploy stage holds', () => {
+test('"Each region [deploys, then] runs ...": what a prod region runs is what its deploy stage holds', () => {
   const prodStacks = allEnvironments(s.config)
     .filter((env) => env.stageName.startsWith('prod-'))
     .map((env) => env.stackName);
@@ -43,7 +43,7 @@ test('"Each region runs ...": what a prod region runs is what its deploy stage h
     prodStages.every((st) => st.actions.some((a) => isIt(a.name))),
   ).map(([name]) => name);
   const claims = RUNBOOKS.flatMap((f) =>
-    [...prose(f).matchAll(/Each region runs ([^.;]+)/g)].map((m) => ({ file: f, claim: m[1] })),
+    [...prose(f).matchAll(/Each region ((?:deploys, then )?runs [^.;]+)/g)].map((m) => ({ file: f, claim: m[1] })),
   );
   expect(claims.length).toBeGreaterThan(0);
   for (const { file, claim } of claims) {

@@ -21,7 +21,13 @@ import {
 import { smokeAndBakeMinutes } from '../../lib/pipeline/steps';
 import { probePaths } from '../../lib/constructs/alarms';
 import { NOTIFIED_EVENTS } from '../../lib/pipeline/notifications';
-import { REPO_ROOT, type Synthesized, synthesize } from '../support/synth';
+import {
+  REPO_ROOT,
+  type Synthesized,
+  pipelineStages,
+  projectBuildSpec,
+  synthesize,
+} from '../support/synth';
 import exampleMultiRegion from '../../config/example-multi-region.json';
 
 const namesOf = (stageName: string) => environmentNames(DEFAULT_SERVICE.name, stageName);
@@ -638,12 +644,20 @@ describe('deployment windows', () => {
     expect(approvalText(def).length).toBeLessThanOrEqual(1000);
     // and once CodePipeline has put the values in: a 40-character commit id, the image tag, the
     // Build step's two lines at their longest (tools/pipeline/rollback-guard clips at 200,
-    // scripts/node-ami-signal.sh writes at most 120: build-step.test.ts)
+    // scripts/node-ami-signal.sh writes at most 120: build-step.test.ts), and the change report's
+    // line at the length its action is told (--summary-max: test/pipeline/change-report.test.ts)
+    const report = pipelineStages(example.pipeline)
+      .find((x) => x.name === 'PromoteToProd')!
+      .actions.find((a) => a.name === 'ChangeReport-prod')!;
+    const summaryMax = /--summary-max (\d+)/.exec(
+      projectBuildSpec(example, (report.configuration.ProjectName as { Ref: string }).Ref),
+    )![1];
     const longest: Record<string, number> = {
       CommitId: 40,
       IMAGE_TAG: example.imageTag.length,
       ROLLBACK_TARGETS: 200,
       NODE_AMIS: 120,
+      CHANGE_SUMMARY: Number(summaryMax),
     };
     const resolved = approvalText(example).replace(
       /#\{[^.}]+\.([A-Za-z_]+)\}/g,

@@ -30,6 +30,7 @@ const TAKES_CONFIG = [
   'rollback-guard',
 ];
 const REPORTS = [
+  'change-report',
   'rollback-guard',
   'preflight',
   'rollback',

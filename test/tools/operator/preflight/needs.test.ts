@@ -25,11 +25,12 @@ test('the bootstrap version is the highest the synthesized stacks declare (the l
   expect(needs.requiredBootstrapVersion).toBe(NEEDS.requiredBootstrapVersion);
 });
 
-test('the widest stage is the two-region prod wave: its gates run at once', () => {
-  // The wave's gate stage and its deploy stage both run two builds at once: either is the answer.
+test('the widest stage runs two builds at once (the two-region prod wave, or the prod gate beside the change report)', () => {
+  // The wave's gate stage and its deploy stage both run two builds at once, and so does
+  // PromoteToProd (ImageGate-prod beside ChangeReport-prod): any of them is the answer.
   expect(needs.parallelBuilds).toEqual({
     ...NEEDS.parallelBuilds,
-    stage: expect.stringMatching(/^(ImageGate-)?prod-wave-2$/) as unknown,
+    stage: expect.stringMatching(/^((ImageGate-)?prod-wave-2|PromoteToProd)$/) as unknown,
   });
 });
 
