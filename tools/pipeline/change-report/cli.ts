@@ -205,7 +205,7 @@ export async function main(argv: readonly string[], deps: CliDeps = {}): Promise
     // cannot be used is bad usage (2, nothing read); anything else unexpected is "could not check"
     const usage = e instanceof UsageError || e instanceof AssemblyError;
     const message = usage
-      ? (e).message.split('\n')[0]
+      ? e.message.split('\n')[0]
       : `${(e as Error).name}: ${(e as Error).message}`;
     out.err(safeForTerminal(`change-report: ERROR ${message}`));
     const code = usage ? EXIT_USAGE : (exitCodeOf(e) ?? EXIT_COULD_NOT_CHECK);
