@@ -459,6 +459,49 @@ func TestRunShutdownTimeoutIsAnError(t *testing.T) {
 	}
 }
 
+// A connection that has sent nothing when SIGTERM comes (a client's spare or
+// preconnected connection, a slowloris) holds up the shutdown until
+// READ_HEADER_TIMEOUT cuts it off: net/http counts a connection that has not
+// sent its first request as in flight (for up to 5 s: closeIdleConns in
+// net/http/server.go, golang/go#22682). With SHUTDOWN_TIMEOUT above
+// READ_HEADER_TIMEOUT, as deployed (20 s and the default 5 s), the shutdown
+// is clean; below it, the connection is cut off at SHUTDOWN_TIMEOUT and run
+// reports a timeout (README.md, SHUTDOWN_TIMEOUT). The second case shows the
+// connection is indeed waited for, so that the first proves something.
+func TestRunShutdownWaitsForAConnectionThatSentNothing(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		readHeaderTimeout, shutdownTimeout string
+		clean                              bool
+	}{
+		{"1s", "5s", true},
+		{"5s", "1s", false},
+	} {
+		t.Run("READ_HEADER_TIMEOUT="+tc.readHeaderTimeout+",SHUTDOWN_TIMEOUT="+tc.shutdownTimeout, func(t *testing.T) {
+			t.Parallel()
+			s := startRun(t, map[string]string{"READ_HEADER_TIMEOUT": tc.readHeaderTimeout, "SHUTDOWN_TIMEOUT": tc.shutdownTimeout})
+			silent, err := net.Dial("tcp", s.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer silent.Close()
+			// The server accepts in order: once a later connection is
+			// answered, the silent one has been accepted too.
+			if code, _ := get(t, newClient(), "http://"+s.addr+"/world"); code != http.StatusOK {
+				t.Fatalf("GET /world = %d", code)
+			}
+			s.stop()
+			err = s.wait(t)
+			switch {
+			case tc.clean && err != nil:
+				t.Errorf("run = %v, want nil: READ_HEADER_TIMEOUT should have cut the silent connection off first", err)
+			case !tc.clean && (err == nil || !strings.Contains(err.Error(), "SHUTDOWN_TIMEOUT")):
+				t.Errorf("run = %v, want a SHUTDOWN_TIMEOUT error: the shutdown did not wait for the silent connection", err)
+			}
+		})
+	}
+}
+
 func TestRunServesTLS(t *testing.T) {
 	t.Parallel()
 	certFile, keyFile, pool := writeTestCertificate(t)

@@ -39,6 +39,14 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         require('../tools/operator/breakglass/cli') as typeof import('../tools/operator/breakglass/cli')
       ).run(argv),
   },
+  drift: {
+    about: 'what git renders, what S3 holds and what the cluster runs, compared per environment',
+    who: 'operator',
+    run: (argv) =>
+      (require('../tools/operator/drift/cli') as typeof import('../tools/operator/drift/cli')).run(
+        argv,
+      ),
+  },
   'node-updates': {
     about: "each environment's node AMI release against the one AWS recommends",
     who: 'operator',
@@ -79,6 +87,15 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
         require('../tools/pipeline/rollback-guard/cli') as typeof import('../tools/pipeline/rollback-guard/cli')
       ).run(argv),
   },
+  'breakglass-check': {
+    about:
+      'is a breakglass change outstanding that this commit does not carry (the pipeline runs it)',
+    who: 'pipeline',
+    run: (argv) =>
+      (
+        require('../tools/pipeline/breakglass-check/cli') as typeof import('../tools/pipeline/breakglass-check/cli')
+      ).main(argv),
+  },
   'change-report': {
     about:
       'what deploying the prod stacks would change, as the pipeline reports it before approval',
@@ -87,6 +104,11 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       (
         require('../tools/pipeline/change-report/cli') as typeof import('../tools/pipeline/change-report/cli')
       ).main(argv),
+  },
+  diff: {
+    about: 'what deploying would change, stack by stack, against what is deployed or another synth',
+    who: 'developer',
+    run: (argv) => (require('../tools/dev/diff') as typeof import('../tools/dev/diff')).main(argv),
   },
   manifests: {
     about: "one environment's Kubernetes manifests as YAML (or every one into --out-dir)",

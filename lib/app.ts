@@ -1,8 +1,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { App, type AppProps, Aspects, Validations } from 'aws-cdk-lib';
+import { App, type AppProps, Aspects, Aws, Token, Validations } from 'aws-cdk-lib';
 import { RetainExceptOnCreate } from './aspects/retain-except-on-create';
-import { ConfigError, type DeliveryConfig, checkServiceSource } from './config';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
+import {
+  BREAKGLASS_CHECK_DIR,
+  BREAKGLASS_CHECK_TARGETS,
+  type BreakglassCheckTarget,
+  type BreakglassCheckTargets,
+  ConfigError,
+  type DeliveryConfig,
+  checkServiceSource,
+} from './config';
+import { plainToYaml } from './manifests/workload';
+import { EksAppStack } from './stacks/eks-app-stack';
 import { IMAGE_ARTIFACT_FILE, type ImageArtifact, imageTagFor } from './image/tag';
 import {
   AcknowledgedAwsSolutionsChecks,
@@ -78,6 +89,8 @@ export function buildApp(options: BuildAppOptions): {
   if (options.nag ?? true) Validations.of(app).addPlugins(new AcknowledgedAwsSolutionsChecks(app));
   acknowledgeCfnValidateFindings(app);
 
+  writeBreakglassCheckTargets(app, app.outdir, config);
+
   const artifact: ImageArtifact = { repositoryName: config.image.repositoryName, tag: imageTag };
   fs.mkdirSync(app.outdir, { recursive: true });
   fs.writeFileSync(
@@ -85,4 +98,48 @@ export function buildApp(options: BuildAppOptions): {
     `${JSON.stringify(artifact, null, 2)}\n`,
   );
   return { app, pipelineStack, imageTag };
+}
+
+/**
+ * What the deploy's breakglass check (tools/pipeline/breakglass-check) compares each environment's
+ * breakglass changes with: the objects this commit's stacks apply (rendered once, by the stacks:
+ * issue 15), their one token, the partition's URL suffix, resolved as CloudFormation will; and where
+ * to read the environment's records. Written into the cloud assembly, the check's input.
+ */
+function writeBreakglassCheckTargets(app: App, outdir: string, config: DeliveryConfig): void {
+  const dir = path.join(outdir, BREAKGLASS_CHECK_DIR);
+  fs.mkdirSync(dir, { recursive: true });
+  const stacks = app.node.findAll().filter((c): c is EksAppStack => c instanceof EksAppStack);
+  const environments: BreakglassCheckTarget[] = stacks.map((stack) => {
+    const env = stack.deployment;
+    const info = RegionInfo.get(env.region);
+    const yaml = plainToYaml(stack.workloadObjects).replaceAll(
+      Aws.URL_SUFFIX,
+      info.domainSuffix ?? 'amazonaws.com',
+    );
+    if (Token.isUnresolved(yaml))
+      throw new Error(
+        `internal: the manifests of ${env.stageName} hold a token other than the URL suffix; the breakglass check cannot compare them`,
+      );
+    const manifestFile = `${env.stageName}.yaml`;
+    fs.writeFileSync(path.join(dir, manifestFile), yaml);
+    return {
+      stageName: env.stageName,
+      account: env.account,
+      region: env.region,
+      stackName: env.stackName,
+      roleArn: `arn:${info.partition ?? 'aws'}:iam::${env.account}:role/${env.names.breakglassReaderRole}`,
+      pipelineStageName: env.pipelineStageName,
+      manifestFile,
+    };
+  });
+  const targets: BreakglassCheckTargets = {
+    pipelineName: config.pipeline.name,
+    pipelineRegion: config.pipeline.region,
+    environments,
+  };
+  fs.writeFileSync(
+    path.join(outdir, BREAKGLASS_CHECK_TARGETS),
+    `${JSON.stringify(targets, null, 2)}\n`,
+  );
 }

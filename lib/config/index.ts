@@ -27,3 +27,5 @@ export {
   resolveService,
   serviceSchema,
 } from './service';
+export * from './breakglass-names';
+export * from './breakglass-check-targets';

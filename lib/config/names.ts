@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ConfigProblem } from './schema';
 
 /**
@@ -110,6 +111,23 @@ export interface EnvironmentNames {
   readonly patchAssociation: string;
   /** The tag key EKS puts on the node group's Auto Scaling group; the cluster autoscaler's IAM condition names it. */
   readonly autoscalerTagKey: string;
+  /**
+   * The role the deploy's breakglass check assumes in the environment's account
+   * (`<service>-<stage>-bg-reader`, shortened with a hash to IAM's 64 characters when needed).
+   */
+  readonly breakglassReaderRole: string;
+}
+
+/** IAM role names are at most 64 characters (IAM User Guide, "IAM object quotas"). */
+const MAX_ROLE_NAME = 64;
+
+/** `<stack>-bg-reader`, or, when that passes 64 characters, the stack name cut and a hash of it. */
+function readerRoleName(stackName: string): string {
+  const suffix = '-bg-reader';
+  const name = `${stackName}${suffix}`;
+  if (name.length <= MAX_ROLE_NAME) return name;
+  const hash = createHash('sha256').update(stackName).digest('hex').slice(0, 8);
+  return `${stackName.slice(0, MAX_ROLE_NAME - suffix.length - hash.length - 1)}-${hash}${suffix}`;
 }
 
 export function environmentNames(service: string, stageName: string): EnvironmentNames {
@@ -129,6 +147,7 @@ export function environmentNames(service: string, stageName: string): Environmen
     patchBaseline: `${base}-al2023`,
     patchAssociation: `${base}-patch-scan`,
     autoscalerTagKey: `k8s.io/cluster-autoscaler/${base}`,
+    breakglassReaderRole: readerRoleName(base),
   };
 }
 
@@ -145,6 +164,8 @@ export interface PipelineNames {
   readonly selfUpdateProject: string;
   /** The notification topic's display name. */
   readonly topicDisplayName: string;
+  /** The notification topic's name: breakglass publishes to it from the environments' accounts (ADR 0032). */
+  readonly notificationTopic: string;
 }
 
 export function pipelineNames(pipelineName: string): PipelineNames {
@@ -156,6 +177,7 @@ export function pipelineNames(pipelineName: string): PipelineNames {
     imageReplicaStackName: (region) => `${pipelineName}-image-${region}`,
     selfUpdateProject: `${pipelineName}-selfupdate`,
     topicDisplayName: `${pipelineName} notifications`,
+    notificationTopic: `${pipelineName}-notifications`,
   };
 }
 

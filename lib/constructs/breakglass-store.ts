@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -9,6 +10,11 @@ export interface BreakglassStoreProps {
   readonly manifestsYaml: string;
   /** The object every deployment stores them under (`manifestObjectKey`, lib/config/names.ts). */
   readonly objectKey: string;
+  /**
+   * The deploy's breakglass check reads the audit records, what S3 holds and the stack's outputs
+   * through a role of this name that this account trusts. @default no reader role
+   */
+  readonly reader?: { readonly roleName: string; readonly pipelineAccount: string };
 }
 
 /**
@@ -19,6 +25,7 @@ export interface BreakglassStoreProps {
 export class BreakglassStore extends Construct {
   readonly bucket: s3.Bucket;
   readonly auditTable: dynamodb.TableV2;
+  readonly readerRole?: iam.Role;
 
   constructor(scope: Construct, id: string, props: BreakglassStoreProps) {
     super(scope, id);
@@ -67,6 +74,36 @@ export class BreakglassStore extends Construct {
       },
       physicalResourceId: cr.PhysicalResourceId.of(`${Stack.of(this).stackName}-manifests`),
     };
+    if (props.reader) {
+      // Read-only, and only what the check reads (tools/pipeline/breakglass-check): the records,
+      // the current manifest's version and metadata, the stack's outputs that name them.
+      const stack = Stack.of(this);
+      this.readerRole = new iam.Role(this, 'Reader', {
+        roleName: props.reader.roleName,
+        description: `The delivery pipeline (account ${props.reader.pipelineAccount}) checks for breakglass changes git does not carry before it deploys ${stack.stackName}`,
+        assumedBy: new iam.AccountPrincipal(props.reader.pipelineAccount),
+        inlinePolicies: {
+          ReadBreakglassRecords: new iam.PolicyDocument({
+            statements: [
+              new iam.PolicyStatement({
+                actions: ['dynamodb:Query'],
+                resources: [this.auditTable.tableArn],
+              }),
+              // HeadObject is authorised by s3:GetObject
+              new iam.PolicyStatement({
+                actions: ['s3:GetObject'],
+                resources: [this.bucket.arnForObjects(props.objectKey)],
+              }),
+              new iam.PolicyStatement({
+                actions: ['cloudformation:DescribeStacks'],
+                resources: [stack.stackId],
+              }),
+            ],
+          }),
+        },
+      });
+    }
+
     new cr.AwsCustomResource(this, 'StoreManifests', {
       onCreate: put,
       onUpdate: put,

@@ -19,11 +19,21 @@ export interface WorkloadConstructProps {
 export class Workload extends Construct {
   /** The NLB's DNS name, read from the Service once the controller has provisioned it. */
   readonly loadBalancerHostname: string;
+  /**
+   * The objects exactly as the cluster applies them: with the prune label aws-eks-v2 adds to every
+   * object of a manifest (KubernetesManifest `injectPruneLabel` labels the objects it is given in
+   * place, aws-cdk-lib aws-eks-v2/lib/k8s-manifest.js) and by which its kubectl handler prunes on
+   * update (`kubectl apply --prune -l <label>`). The breakglass copy stores these, so that a
+   * breakglass apply keeps the label and a later release still prunes what git removed.
+   */
+  readonly appliedObjects: readonly Record<string, unknown>[];
 
   constructor(scope: Construct, id: string, props: WorkloadConstructProps) {
     super(scope, id);
     const { cluster } = props;
-    const manifest = cluster.addManifest('Manifests', ...toPlain(props.objects));
+    const objects = toPlain(props.objects);
+    const manifest = cluster.addManifest('Manifests', ...objects);
+    this.appliedObjects = objects;
     // The Service needs the AWS Load Balancer Controller's webhook, or it gets a Classic ELB.
     if (cluster.albController) manifest.node.addDependency(cluster.albController);
 

@@ -309,9 +309,12 @@ export function toPlain(objects: readonly WorkloadObject[]): Record<string, unkn
 
 /** Multi-document YAML, as `kubectl apply -f` and checkov take it. */
 export function toYaml(objects: readonly WorkloadObject[]): string {
-  return toPlain(objects)
-    .map((o) => stringify(o, { lineWidth: 0 }))
-    .join('---\n');
+  return plainToYaml(toPlain(objects));
+}
+
+/** Plain objects (as `toPlain` gives them, perhaps labelled since) as multi-document YAML. */
+export function plainToYaml(objects: readonly Record<string, unknown>[]): string {
+  return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
 }
 
 /** The workload settings of one environment: used by the stack, `npx delivery manifests` and the tests alike. */

@@ -1,3 +1,4 @@
+import { Stack } from 'aws-cdk-lib';
 import * as chatbot from 'aws-cdk-lib/aws-chatbot';
 import type * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as notifications from 'aws-cdk-lib/aws-codestarnotifications';
@@ -8,7 +9,12 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import type { DeploymentWindow, EnvironmentConfig, NotificationSettings } from '../config';
+import {
+  type DeploymentWindow,
+  type EnvironmentConfig,
+  type NotificationSettings,
+  notificationTopicName,
+} from '../config';
 
 /**
  * What people hear about, as CodeStar Notifications event type ids
@@ -43,6 +49,11 @@ export function rollbackEventPattern(pipelineName: string): events.EventPattern 
 export interface PipelineNotificationsProps {
   readonly pipelineName: string;
   readonly settings: NotificationSettings;
+  /**
+   * Accounts whose operators publish a breakglass change to the topic (`npx delivery breakglass`, from
+   * the environment's account). @default none
+   */
+  readonly breakglassAccounts?: readonly string[];
 }
 
 /**
@@ -79,10 +90,39 @@ export class PipelineNotifications extends Construct {
       }),
     );
     this.topic = new sns.Topic(this, 'Topic', {
+      // A name that follows from the config: breakglass publishes to it from the environments'
+      // accounts without looking it up (lib/config/breakglass-names.ts).
+      topicName: notificationTopicName(props.pipelineName),
       displayName: `${props.pipelineName} notifications`,
       masterKey: key,
       enforceSSL: true,
     });
+    const publishers = [...new Set(props.breakglassAccounts ?? [])];
+    if (publishers.length > 0) {
+      // Breakglass tells the team that an environment was changed by hand. Cross-account publishing
+      // needs the topic's policy and, the topic being encrypted, the key's, used through SNS only
+      // (SNS developer guide, "Amazon SNS access control" and "Key management").
+      const principals = publishers.map((a) => new iam.AccountPrincipal(a));
+      this.topic.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'BreakglassPublish',
+          principals,
+          actions: ['sns:Publish'],
+          resources: [this.topic.topicArn],
+        }),
+      );
+      key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'BreakglassPublishThroughSns',
+          principals,
+          actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+          resources: ['*'],
+          conditions: {
+            StringEquals: { 'kms:ViaService': `sns.${Stack.of(this).region}.amazonaws.com` },
+          },
+        }),
+      );
+    }
     for (const email of props.settings.emails)
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
 

@@ -22,7 +22,7 @@ import {
 import { BUILD_IMAGES, selectRuntimes } from './codebuild-images';
 import { ACTIONS_PER_REGION, MAX_ACTIONS_PER_STAGE } from '../config/pipeline-shape';
 import { matchConnectionActionPrefix, scopePipelineGrants } from './scoped-grants';
-import { ImageBuildStep, ImageGateStep, SmokeTestStep } from './steps';
+import { BreakglassCheckStep, ImageBuildStep, ImageGateStep, SmokeTestStep } from './steps';
 import { imageGateStageName } from './image-gate-stage';
 import { CHANGE_SUMMARY_MAX, ChangeReportStep, ReviewedApprovalStep } from './change-report-step';
 import awsCdkPackage from 'aws-cdk/package.json';
@@ -48,6 +48,9 @@ export const PINNED_TOOLS = {
 export const PROD_GATE_ACTION = 'ImageGate-prod';
 /** The action beside it that reports what deploying would change in every prod stack (docs/decisions/0030-change-report.md). */
 export const CHANGE_REPORT_ACTION = 'ChangeReport-prod';
+
+/** The actions that check for outstanding breakglass changes: `<this>-<preprod stage>`, `<this>-prod`. */
+export const BREAKGLASS_CHECK_ACTION = 'BreakglassCheck';
 
 /** Pipeline stage names other tools (rollback, docs, tests) rely on. */
 export const PIPELINE_STAGES = {
@@ -109,6 +112,7 @@ export class PipelineStack extends MemoizedLogicalIdStack {
     const notifications = new PipelineNotifications(this, 'Notifications', {
       pipelineName: config.pipeline.name,
       settings: config.notifications,
+      breakglassAccounts: environments.map((e) => e.account),
     });
 
     this.pipeline = new pipelines.CodePipeline(this, 'Pipeline', {
@@ -215,8 +219,19 @@ export class PipelineStack extends MemoizedLogicalIdStack {
       return { stage, options: { post: [verify] } };
     };
 
+    // Beside each gate, in the same stages that never roll back: no breakglass change git does
+    // not carry may be outstanding in an environment about to be deployed (BreakglassCheckStep).
+    const checkFor = (id: string, envs: readonly EnvironmentConfig[]) =>
+      new BreakglassCheckStep(id, {
+        assembly,
+        environments: envs,
+        pipeline: { ...config.pipeline, name: config.pipeline.name },
+      });
     this.pipeline.addWave(imageGateStageName(config.preprod.pipelineStageName), {
-      post: [gateFor(`ImageGate-${config.preprod.stageName}`, [config.preprod])],
+      post: [
+        gateFor(`ImageGate-${config.preprod.stageName}`, [config.preprod]),
+        checkFor(`${BREAKGLASS_CHECK_ACTION}-${config.preprod.stageName}`, [config.preprod]),
+      ],
     });
     const preprod = stageFor(config.preprod);
     this.pipeline.addStage(preprod.stage, preprod.options);
@@ -228,6 +243,7 @@ export class PipelineStack extends MemoizedLogicalIdStack {
     // the approval: the approver promotes an image that passed, and the prod waves, each a
     // stage that rolls back, hold no gate (docs/decisions/0022-path-to-prod.md).
     const prodGate = gateFor(PROD_GATE_ACTION, config.prod.waves.flat());
+    const prodCheck = checkFor(`${BREAKGLASS_CHECK_ACTION}-prod`, config.prod.waves.flat());
     // Beside the gate (same step): what deploying would change in every prod stack, for the approver.
     const changeReport = new ChangeReportStep(CHANGE_REPORT_ACTION, {
       assembly,
@@ -264,8 +280,9 @@ export class PipelineStack extends MemoizedLogicalIdStack {
     // without them the approval would run beside them: a stage without stacks runs pre and post together
     approve.addStepDependency(prodGate);
     approve.addStepDependency(changeReport);
+    approve.addStepDependency(prodCheck);
     this.pipeline.addWave(PIPELINE_STAGES.approval, {
-      pre: [prodGate, changeReport],
+      pre: [prodGate, changeReport, prodCheck],
       post: [approve],
     });
 

@@ -5,6 +5,7 @@ import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { CodeBuildStep, type IFileSetProducer } from 'aws-cdk-lib/pipelines';
 import { parse } from 'yaml';
+import type { EnvironmentConfig } from '../config';
 import { BUILD_START_MINUTES, SMOKE_TEST_MINUTES } from '../config/pipeline-shape';
 import { IMAGE_ARTIFACT_FILE } from '../image/tag';
 import { BAKE_WATCH_SCRIPT, type BakeTarget, bakeWatchFor } from './bake-watch';
@@ -246,6 +247,48 @@ export class SmokeTestStep extends CodeBuildStep {
       // both bounds, and room for the build's own start; within the 8 hours CodePipeline gives a
       // CodeBuild action, which config validation guarantees (MAX_BAKE_MINUTES)
       timeout: bake ? Duration.minutes(smokeAndBakeMinutes(smokeSeconds, bake.minutes)) : undefined,
+    });
+  }
+}
+
+export interface BreakglassCheckStepProps {
+  readonly assembly: IFileSetProducer;
+  /** The environments whose deploy the check guards (their stage names). */
+  readonly environments: readonly EnvironmentConfig[];
+  readonly pipeline: { readonly account: string; readonly region: string; readonly name: string };
+  /** @default 300 */
+  readonly timeoutSeconds?: number;
+}
+
+/**
+ * Before environments deploy: no breakglass change that the commit being deployed does not carry
+ * is outstanding in them, unless an operator reconciled it (tools/pipeline/breakglass-check;
+ * docs/decisions/0032-drift-and-the-breakglass-block.md). It runs in the stage before the deploy
+ * (the gate stages), never in a stage that rolls back: a rollback execution is never blocked.
+ * It reads each environment's records through the reader role its stack creates, and the
+ * pipeline's own state (an environment whose deploy stage never succeeded has nothing to check).
+ */
+export class BreakglassCheckStep extends CodeBuildStep {
+  constructor(id: string, props: BreakglassCheckStepProps) {
+    super(id, {
+      input: props.assembly,
+      commands: [
+        `node ${TOOLS_DIR}/breakglass-check.cjs --environments ${props.environments.map((e) => e.stageName).join(',')} --timeout ${props.timeoutSeconds ?? 300}`,
+      ],
+      rolePolicyStatements: [
+        new iam.PolicyStatement({
+          actions: ['sts:AssumeRole'],
+          resources: props.environments.map(
+            (e) => `arn:${Aws.PARTITION}:iam::${e.account}:role/${e.names.breakglassReaderRole}`,
+          ),
+        }),
+        new iam.PolicyStatement({
+          actions: ['codepipeline:GetPipelineState'],
+          resources: [
+            `arn:${Aws.PARTITION}:codepipeline:${props.pipeline.region}:${props.pipeline.account}:${props.pipeline.name}`,
+          ],
+        }),
+      ],
     });
   }
 }

@@ -7,7 +7,7 @@ import { EksCluster } from '../constructs/cluster';
 import { Network } from '../constructs/network';
 import { Workload } from '../constructs/workload';
 import { imageUri } from '../image/tag';
-import { renderWorkload, toYaml, workloadPropsFor } from '../manifests/workload';
+import { plainToYaml, renderWorkload, workloadPropsFor } from '../manifests/workload';
 import { MemoizedLogicalIdStack } from './memoized-logical-ids';
 
 export interface EksAppStackProps extends StackProps {
@@ -39,11 +39,16 @@ export const OUTPUTS = {
 export class EksAppStack extends MemoizedLogicalIdStack {
   readonly serviceUrl: CfnOutput;
   readonly imageTag: CfnOutput;
+  /** The environment this stack deploys. */
+  readonly deployment: EnvironmentConfig;
+  /** The workload's objects as the cluster applies them (Workload.appliedObjects); may hold tokens (the URL suffix). */
+  readonly workloadObjects: readonly Record<string, unknown>[];
   private readonly azs: readonly string[];
 
   constructor(scope: Construct, id: string, props: EksAppStackProps) {
     super(scope, id, props);
     const env = props.environment;
+    this.deployment = env;
     this.azs = env.availabilityZones;
 
     const network = new Network(this, 'Network', {
@@ -71,9 +76,15 @@ export class EksAppStack extends MemoizedLogicalIdStack {
     // Rendered once (issue 15): the cluster applies these objects and the breakglass store keeps them.
     const objects = renderWorkload(workloadPropsFor(env, { uri, tag: props.image.tag }));
     const workload = new Workload(this, 'Workload', { cluster, objects, names: names.kubernetes });
+    this.workloadObjects = workload.appliedObjects;
+    // What the cluster applies, the CDK's prune label included (Workload.appliedObjects).
     const store = new BreakglassStore(this, 'Breakglass', {
-      manifestsYaml: toYaml(objects),
+      manifestsYaml: plainToYaml(workload.appliedObjects),
       objectKey: names.manifestObjectKey,
+      reader: {
+        roleName: env.names.breakglassReaderRole,
+        pipelineAccount: props.image.registryAccount,
+      },
     });
     const alarms = new ServiceAlarms(this, 'Alarms', {
       cluster,

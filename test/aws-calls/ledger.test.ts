@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import type { DeliveryConfigInput } from '../../lib/config';
+import { type DeliveryConfigInput, allEnvironments } from '../../lib/config';
 import { BAKE_SESSION_POLICY } from '../../lib/pipeline/bake-watch';
 import { PIPELINE_TOOLS } from '../../tools/pipeline/bundle';
 import { lookupSessionPolicy } from '../../tools/pipeline/change-report/deployed';
@@ -303,6 +303,74 @@ describe('the bake session', () => {
     expect(bootstrap.Resources.LookupRole.Properties.ManagedPolicyArns).toContainEqual({
       'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess',
     });
+  });
+});
+
+describe.each([0, 1])('the breakglass reader role of each environment (config %i)', (i) => {
+  it('allows exactly the calls the ledger makes as the breakglass reader, on the resource types the reference names', () => {
+    const { s } = configs[i];
+    const expected = new Map<string, '*' | RegExp[]>();
+    for (const line of LEDGER.filter((l) => l.as === 'breakglass reader'))
+      for (const action of actionsOf(line)) expected.set(action, resourceRule(line, action));
+    const problems: string[] = [];
+    for (const env of allEnvironments(s.config)) {
+      const template = s.stages[env.stageName].toJSON() as {
+        Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+      };
+      const roles = Object.values(template.Resources).filter(
+        (r) =>
+          r.Type === 'AWS::IAM::Role' && r.Properties?.RoleName === env.names.breakglassReaderRole,
+      );
+      if (roles.length !== 1) {
+        problems.push(`${env.stageName}: ${roles.length} reader roles`);
+        continue;
+      }
+      const statements = (
+        roles[0].Properties!.Policies as Array<{
+          PolicyDocument: {
+            Statement: Array<{ Effect: string; Action: string | string[]; Resource: unknown }>;
+          };
+        }>
+      ).flatMap((p) => p.PolicyDocument.Statement);
+      const granted = new Set<string>();
+      for (const st of statements) {
+        if (st.Effect !== 'Allow') continue;
+        // Names CloudFormation generates (the table, the bucket, the stack's own id) read as ARNs of
+        // their type, the logical id standing for the name.
+        const asArn = (text: string) =>
+          text
+            .replace(
+              /^<AWS::StackId>$/,
+              `arn:aws:cloudformation:${env.region}:${env.account}:stack/<stack>/<id>`,
+            )
+            .replace(/<(\w+)\.Arn>/g, (m, id: string) => {
+              const type = template.Resources[id]?.Type;
+              if (type === 'AWS::DynamoDB::GlobalTable')
+                return `arn:aws:dynamodb:${env.region}:${env.account}:table/<${id}>`;
+              if (type === 'AWS::S3::Bucket') return `arn:aws:s3:::<${id}>`;
+              return m;
+            });
+        const resources = [st.Resource]
+          .flat()
+          .map((r) =>
+            asArn(resourceText(r, template, { account: env.account, region: env.region })),
+          );
+        for (const action of [st.Action].flat()) {
+          granted.add(action);
+          const rule = expected.get(action);
+          if (!rule) {
+            problems.push(`${env.stageName}: ${action}, which no ledger line needs`);
+            continue;
+          }
+          for (const r of resources)
+            if (!(rule === '*' ? r === '*' : r !== '*' && rule.some((re) => re.test(r))))
+              problems.push(`${env.stageName}: ${action} on ${r}`);
+        }
+      }
+      for (const action of expected.keys())
+        if (!granted.has(action)) problems.push(`${env.stageName}: needs ${action}`);
+    }
+    expect(problems).toEqual([]);
   });
 });
 

@@ -44,6 +44,8 @@ export const STEPS = {
   ImageGate: /^ImageGate-/,
   /** The smoke test and the bake (lib/pipeline/steps.ts SmokeTestStep, lib/pipeline/bake-watch.ts). */
   SmokeAndBake: /(^|\.)SmokeAndBake-/,
+  /** The breakglass checks beside the gates (lib/pipeline/steps.ts BreakglassCheckStep, tools/pipeline/breakglass-check). */
+  BreakglassCheck: /^BreakglassCheck-/,
   /** The change report before the prod approval (lib/pipeline/change-report-step.ts, tools/pipeline/change-report). */
   ChangeReport: /^ChangeReport-/,
 } as const;
@@ -65,8 +67,10 @@ export interface LedgerLine {
   /**
    * Who signs the call. @default 'step' (the step's CodeBuild service role). 'lookup session':
    * the CDK bootstrap lookup role the change report assumes, whose ReadOnlyAccess allows it.
+   * 'breakglass reader': the environment's reader role the breakglass check assumes
+   * (lib/constructs/breakglass-store.ts).
    */
-  readonly as?: 'step' | 'bake session' | 'lookup session';
+  readonly as?: 'step' | 'bake session' | 'lookup session' | 'breakglass reader';
   /** Only in configurations where this holds. @default always */
   readonly when?: (config: DeliveryConfig) => boolean;
   /** Documented exceptions to "the API operation of the same name, on its resource types". */
@@ -299,6 +303,52 @@ export const LEDGER: readonly LedgerLine[] = [
     call: 'ecr StartImageScan',
     when: basic,
     why: 'a replica has no basic scan of its own: start one, once',
+  },
+
+  // ---- BreakglassCheck (tools/pipeline/breakglass-check; ADR 0032)
+  {
+    step: 'BreakglassCheck',
+    in: 'shell',
+    call: 'tool breakglass-check',
+    why: 'runs the check (below)',
+  },
+  {
+    step: 'BreakglassCheck',
+    in: 'breakglass-check',
+    call: 'sts AssumeRole',
+    why: "each checked environment's read-only breakglass reader role, created by its stack",
+  },
+  {
+    step: 'BreakglassCheck',
+    in: 'breakglass-check',
+    call: 'codepipeline GetPipelineState',
+    why: 'when the reader role cannot be assumed: has the deploy stage ever succeeded (nothing deployed, nothing to check)?',
+  },
+  {
+    step: 'BreakglassCheck',
+    in: 'breakglass-check',
+    call: 'cloudformation DescribeStacks',
+    as: 'breakglass reader',
+    why: "the environment stack's outputs: the audit table and the manifest's bucket and key",
+  },
+  {
+    step: 'BreakglassCheck',
+    in: 'breakglass-check',
+    call: 's3 HeadObject',
+    as: 'breakglass reader',
+    special: {
+      actions: ['s3:GetObject'],
+      source: 'https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html',
+      note: 'HeadObject is authorized by s3:GetObject ("you must have the s3:GetObject permission"); there is no s3:HeadObject action',
+    },
+    why: "the stored manifest's version and the breakglass run that wrote it (metadata)",
+  },
+  {
+    step: 'BreakglassCheck',
+    in: 'breakglass-check',
+    call: 'dynamodb Query',
+    as: 'breakglass reader',
+    why: "the environment's breakglass records",
   },
 
   // ---- SmokeAndBake (tools/pipeline/smoke-test, then lib/pipeline/bake-watch.ts)

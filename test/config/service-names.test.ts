@@ -86,6 +86,8 @@ describe('the default service keeps the names deployments already have', () => {
         patchBaseline: `hello-web-${stage}-al2023`,
         patchAssociation: `hello-web-${stage}-patch-scan`,
         autoscalerTagKey: `k8s.io/cluster-autoscaler/hello-web-${stage}`,
+        // new with issue 26: no deployment has it yet
+        breakglassReaderRole: `hello-web-${stage}-bg-reader`,
       });
     },
   );

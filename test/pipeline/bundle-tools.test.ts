@@ -14,6 +14,7 @@ test('npm run bundle:tools writes self-contained tools into the cloud assembly t
   );
   expect(b.status).toBe(0);
   expect(fs.readdirSync(path.join(out, 'tools')).sort()).toEqual([
+    'breakglass-check.cjs',
     'change-report.cjs',
     'image-backfill.cjs',
     'image-gate.cjs',
@@ -21,7 +22,13 @@ test('npm run bundle:tools writes self-contained tools into the cloud assembly t
   ]);
   // run from an empty directory: nothing next to the bundle to lean on
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'empty-'));
-  for (const tool of ['change-report', 'image-backfill', 'image-gate', 'smoke-test']) {
+  for (const tool of [
+    'breakglass-check',
+    'change-report',
+    'image-backfill',
+    'image-gate',
+    'smoke-test',
+  ]) {
     const r = spawnSync(process.execPath, [path.join(out, 'tools', `${tool}.cjs`), '--help'], {
       cwd,
       encoding: 'utf8',

@@ -36,7 +36,11 @@ test("pre-prod's stage comes right after its own gate stage, which gates its reg
   const gateStage = stages[names.indexOf(deployStage) - 1];
   expect(gateStage.name).toBe(imageGateStageName(deployStage));
   expect(gateStage.onFailure).toBeUndefined();
-  expect(gateStage.actions.map((a) => a.name)).toEqual([`ImageGate-${s.config.preprod.stageName}`]);
+  // beside the gate, the breakglass check (test/pipeline/breakglass-block.test.ts)
+  expect(gateStage.actions.map((a) => a.name).sort()).toEqual([
+    `BreakglassCheck-${s.config.preprod.stageName}`,
+    `ImageGate-${s.config.preprod.stageName}`,
+  ]);
 });
 
 test('every prod region is gated in the approval stage, before the approval, in one action', () => {

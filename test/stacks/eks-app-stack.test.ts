@@ -255,7 +255,7 @@ describe('workload and outputs', () => {
     expect(renders).toBe(Object.keys(s.stages).length);
   });
 
-  test('breakglass: the stored copy is exactly what the cluster applies, document for document', () => {
+  test('breakglass: the stored copy is exactly what the cluster applies, document for document, prune label included', () => {
     // Both are strings with tokens in them (the replica's URL suffix): CloudFormation joins them at
     // deploy time, so join them here the same way, with each Ref as a placeholder.
     const join = (v: unknown): string => {
@@ -275,15 +275,16 @@ describe('workload and outputs', () => {
       join(p.Manifest).includes('"kind":"Deployment"'),
     );
     expect(others).toEqual([]);
-    // aws-eks-v2 adds its prune label to every object it applies; the stored copy is what was rendered.
+    // aws-eks-v2 adds its prune label to every object it applies, and its kubectl handler prunes by
+    // it on update (`kubectl apply --prune -l <PruneLabel>`: aws-cdk-lib custom-resource-handlers
+    // aws-eks-v2/kubectl-handler/apply/__init__.py). A breakglass apply of the stored copy must keep
+    // the label, or the next update would not prune an object that git removed (issue 26).
     const pruneLabel = manifest.PruneLabel as string;
-    const applied = (
-      JSON.parse(join(manifest.Manifest)) as Array<{ metadata: { labels: Record<string, string> } }>
-    ).map((o) => {
-      const { [pruneLabel]: prune, ...labels } = o.metadata.labels;
-      expect(prune).toBe('');
-      return { ...o, metadata: { ...o.metadata, labels } };
-    });
+    expect(pruneLabel).toMatch(/^aws\.cdk\.eks\/prune-c8[0-9a-f]{40}$/);
+    const applied = JSON.parse(join(manifest.Manifest)) as Array<{
+      metadata: { labels: Record<string, string> };
+    }>;
+    for (const o of applied) expect(o.metadata.labels[pruneLabel]).toBe('');
     const [put] = props('Custom::AWS').map(
       (p) => JSON.parse(join(p.Create)) as { parameters: { Body: string } },
     );

@@ -35,10 +35,11 @@ describe('pipeline order', () => {
     ]);
   });
 
-  test('the prod gate and the change report side by side, then the manual approval, are the only actions between pre-prod and the first prod wave', () => {
+  test('the prod gate, the change report and the breakglass check side by side, then the manual approval, are the only actions between pre-prod and the first prod wave', () => {
     const stages = pipelineStages(s.pipeline);
     const approval = stages.find((st) => st.name === 'PromoteToProd')!;
     expect(approval.actions).toEqual([
+      expect.objectContaining({ name: 'BreakglassCheck-prod', runOrder: 1, provider: 'CodeBuild' }),
       expect.objectContaining({ name: 'ChangeReport-prod', runOrder: 1, provider: 'CodeBuild' }),
       expect.objectContaining({ name: 'ImageGate-prod', runOrder: 1, provider: 'CodeBuild' }),
       expect.objectContaining({ runOrder: 2, provider: 'Manual' }),

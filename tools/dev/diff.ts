@@ -34,7 +34,7 @@ import {
 } from '../pipeline/change-report/report';
 
 /**
- * `npm run diff`: the report the pipeline shows before the prod approval
+ * `npx delivery diff` (`npm run diff` too): the report the pipeline shows before the prod approval
  * (tools/pipeline/change-report), for any environment, on a laptop or in a pull request's CI.
  * It synthesizes the app with the same configuration the pipeline uses and compares each stack
  * either with what is deployed (read through the account's CDK bootstrap lookup role, as the
@@ -42,7 +42,7 @@ import {
  * cloud assembly (`--against`, e.g. main's `cdk.out`).
  */
 const USAGE =
-  'Usage: npm run diff [-- -c config=<file> | --config <file>] [--env <stage>[,<stage>...]] [--against <cdk.out dir>] [--assembly <cdk.out dir>] [--no-assume] [--out <file.md>] [--json]';
+  'Usage: npx delivery diff [-c config=<file> | --config <file>] [--env <stage>[,<stage>...]] [--against <cdk.out dir>] [--assembly <cdk.out dir>] [--no-assume] [--out <file.md>] [--json]';
 
 export const DIFF_USAGE = helpText({
   usage: USAGE,
@@ -230,7 +230,7 @@ export async function runDiff(args: DiffArgs, deps: DiffDeps = {}): Promise<numb
       const reader = new DeployedReader({
         // every environment is in the pipeline's partition (config validation)
         partition: RegionInfo.get(config.pipeline.region).partition ?? 'aws',
-        sessionName: `npm-run-diff-${os.userInfo().username}`
+        sessionName: `delivery-diff-${os.userInfo().username}`
           .replace(/[^\w+=,.@-]/g, '-')
           .slice(0, 64),
         callTimeoutMs: args.callTimeoutMs,
@@ -251,7 +251,7 @@ export async function runDiff(args: DiffArgs, deps: DiffDeps = {}): Promise<numb
     const report = changeReport(stacks, 'stack');
     const blockOn = config.prod.changeReport.blockOn;
     const markdown = renderMarkdown(report, {
-      title: `npm run diff (${choice.file ?? 'default config'})`,
+      title: `npx delivery diff (${choice.file ?? 'default config'})`,
       against,
       blockOn,
     });

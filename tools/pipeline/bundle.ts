@@ -10,6 +10,7 @@ export const PIPELINE_TOOLS = {
   'image-gate': 'tools/pipeline/image-gate/cli.ts',
   'smoke-test': 'tools/pipeline/smoke-test/cli.ts',
   'image-backfill': 'tools/pipeline/image-backfill/cli.ts',
+  'breakglass-check': 'tools/pipeline/breakglass-check/cli.ts',
   'change-report': 'tools/pipeline/change-report/cli.ts',
 } as const;
 export type PipelineTool = keyof typeof PIPELINE_TOOLS;

@@ -27,6 +27,7 @@ function refusingBreakglassDeps() {
       dynamodb: refuse('dynamodb'),
       sts: refuse('sts'),
       cloudFormation: refuse('cloudformation'),
+      sns: refuse('sns'),
     },
     kubectl: () => {
       touched.push('kubectl');

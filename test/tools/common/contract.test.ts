@@ -7,10 +7,13 @@ import { CONFIG_ENV_VAR, chooseConfig } from '../../../lib/config';
 import { EXIT_CODE_TABLE, exitCodeHelp } from '../../../tools/common/errors';
 import { memoryOutput } from '../../../tools/common/output';
 import { runCli } from '../../../tools/common/run';
+import { main as diffMain } from '../../../tools/dev/diff';
 import { breakglassMain } from '../../../tools/operator/breakglass/main';
+import { driftMain } from '../../../tools/operator/drift/drift';
 import { nodeUpdatesMain } from '../../../tools/operator/node-updates/main';
 import { preflightMain } from '../../../tools/operator/preflight/main';
 import { rollbackMain } from '../../../tools/operator/rollback/main';
+import { rollbackGuardMain } from '../../../tools/pipeline/rollback-guard/cli';
 import { REPO_ROOT } from '../../support/paths';
 
 /**
@@ -28,8 +31,13 @@ const TAKES_CONFIG = [
   'node-updates',
   'manifests',
   'rollback-guard',
+  'drift',
+  'diff',
 ];
 const REPORTS = [
+  'diff',
+  'drift',
+  'breakglass-check',
   'change-report',
   'rollback-guard',
   'preflight',
@@ -78,14 +86,14 @@ function delivery(
   });
 }
 
-test('every command of tools/operator and tools/pipeline, and manifests, is an npx delivery command', () => {
+test('every command of tools/operator and tools/pipeline, and manifests and diff, is an npx delivery command', () => {
   const clis = ['operator', 'pipeline'].flatMap((part) =>
     fs
       .readdirSync(path.join(REPO_ROOT, 'tools', part), { withFileTypes: true })
       .filter((d) => d.isDirectory() && fs.existsSync(path.join(d.parentPath, d.name, 'cli.ts')))
       .map((d) => d.name),
   );
-  expect(Object.keys(COMMANDS).sort()).toEqual([...clis, 'manifests'].sort());
+  expect(Object.keys(COMMANDS).sort()).toEqual([...clis, 'manifests', 'diff'].sort());
 });
 
 describe('--help: the same exit-code table everywhere', () => {
@@ -108,6 +116,13 @@ describe('--help: the same exit-code table everywhere', () => {
       expect(r.stdout).toContain(`$${CONFIG_ENV_VAR}, then cdk.json's context "config"`);
     }
     if (REPORTS.includes(name)) expect(r.stdout).toMatch(/^ {2}--json +print one JSON document/m);
+  });
+
+  test('the commands whose --help offers the config forms, or --json, are the ones this test checks', () => {
+    const offering = (flag: string) =>
+      [...helps.entries()].filter(([n, r]) => n !== '' && r.stdout.includes(flag)).map(([n]) => n);
+    expect(offering('-c config=<file>, --config <file>').sort()).toEqual([...TAKES_CONFIG].sort());
+    expect(offering('\n  --json ').sort()).toEqual([...REPORTS].sort());
   });
 
   test('docs/runbooks/README.md shows the same table', () => {
@@ -157,6 +172,28 @@ describe('the configuration: -c config=, --config, DELIVERY_CONFIG and cdk.json,
   const refuse = (what: string) => () => {
     throw new Error(`${what} must not be used before the configuration is valid`);
   };
+  const breakglass = (argv: string[], output = memoryOutput()) =>
+    runCli(
+      'breakglass',
+      () =>
+        breakglassMain(['--env', 'preprod-eu-west-1', ...argv], {
+          clients: {
+            s3: refuse('S3'),
+            dynamodb: refuse('DynamoDB'),
+            sts: refuse('STS'),
+            cloudFormation: refuse('CloudFormation'),
+            sns: refuse('SNS'),
+          },
+          kubectl: refuse('kubectl'),
+          confirm: refuse('the prompt'),
+          interactive: false,
+          output,
+          cwd: root,
+          repoRoot: root,
+          now: () => new Date(0),
+        }),
+      output,
+    ).then((code) => ({ code, output }));
   const operator = {
     preflight: (argv: string[], output = memoryOutput()) =>
       runCli(
@@ -188,29 +225,39 @@ describe('the configuration: -c config=, --config, DELIVERY_CONFIG and cdk.json,
         output,
       ).then((code) => ({ code, output })),
     breakglass: (argv: string[], output = memoryOutput()) =>
+      breakglass(['--image', 'v2', '--reason', 'INC-1', ...argv], output),
+    'breakglass --reconcile': (argv: string[], output = memoryOutput()) =>
+      breakglass(['--reconcile', 'run-1', '--reason', 'INC-1: git carries it', ...argv], output),
+    'breakglass --release-hold': (argv: string[], output = memoryOutput()) =>
+      breakglass(['--release-hold', 'token-1', ...argv], output),
+    drift: (argv: string[], output = memoryOutput()) =>
       runCli(
-        'breakglass',
+        'drift',
         () =>
-          breakglassMain(
-            ['--env', 'preprod-eu-west-1', '--image', 'v2', '--reason', 'INC-1', ...argv],
-            {
-              clients: {
-                s3: refuse('S3'),
-                dynamodb: refuse('DynamoDB'),
-                sts: refuse('STS'),
-                cloudFormation: refuse('CloudFormation'),
-              },
-              kubectl: refuse('kubectl'),
-              confirm: refuse('the prompt'),
-              interactive: false,
-              output,
-              cwd: root,
-              repoRoot: root,
-              now: () => new Date(0),
+          driftMain(argv, {
+            clients: {
+              s3: refuse('S3'),
+              dynamodb: refuse('DynamoDB'),
+              sts: refuse('STS'),
+              cloudFormation: refuse('CloudFormation'),
             },
-          ),
+            kubectl: refuse('kubectl'),
+            output,
+            cwd: root,
+            repoRoot: root,
+          }),
         output,
       ).then((code) => ({ code, output })),
+    'rollback-guard': (argv: string[], output = memoryOutput()) =>
+      runCli(
+        'rollback-guard',
+        () =>
+          rollbackGuardMain(argv, { output, cwd: root, repoRoot: root, clients: refuse('AWS') }),
+        output,
+      ).then((code) => ({ code, output })),
+    // diff reports its own errors (a cloud assembly it cannot read is bad usage too)
+    diff: (argv: string[], output = memoryOutput()) =>
+      diffMain(argv, { output, cwd: root, repoRoot: root }).then((code) => ({ code, output })),
     'node-updates': (argv: string[], output = memoryOutput()) =>
       runCli(
         'node-updates',
@@ -230,6 +277,12 @@ describe('the configuration: -c config=, --config, DELIVERY_CONFIG and cdk.json,
   afterEach(() => {
     if (saved === undefined) delete process.env[CONFIG_ENV_VAR];
     else process.env[CONFIG_ENV_VAR] = saved;
+  });
+
+  test('every command that takes the configuration is checked here (manifests below)', () => {
+    expect(new Set(Object.keys(operator).map((k) => k.split(' ')[0]))).toEqual(
+      new Set(TAKES_CONFIG.filter((n) => n !== 'manifests')),
+    );
   });
 
   describe.each(Object.keys(operator) as (keyof typeof operator)[])('%s', (name) => {

@@ -1,65 +1,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AuditRecord, toCliItem, toItem } from '../../common/breakglass-audit';
 import type { RunControl } from '../../common/control';
-import { OperationError, describeAwsError, isStop } from '../../common/errors';
+import { CouldNotCheckError, awsErrorName, describeAwsError, isStop } from '../../common/errors';
+
+export type { AuditRecord, BreakglassResult } from '../../common/breakglass-audit';
 
 /**
- * SUCCEEDED: applied and stored. FAILED: kubectl exited non-zero. INCOMPLETE: kubectl was stopped
- * before it finished (its time limit), so the cluster may be partly changed. APPLIED_NOT_STORED:
- * applied, but S3 does not hold it.
+ * Writes a new record (a PENDING intent, or a RECONCILED note); never overwrites an earlier one
+ * (same environment and time).
  */
-export type BreakglassResult = 'SUCCEEDED' | 'FAILED' | 'INCOMPLETE' | 'APPLIED_NOT_STORED';
-
-/**
- * One breakglass attempt, as stored in the audit table (partition key `environment`, sort key
- * `at`). docs/runbooks/breakglass.md shows how to read it back.
- */
-export interface AuditRecord {
-  readonly environment: string;
-  /** ISO-8601 UTC timestamp of the attempt. */
-  readonly at: string;
-  /** The caller's ARN (STS GetCallerIdentity). */
-  readonly who: string;
-  /** As given on the command line, control characters included (only the terminal copy is neutralised). */
-  readonly reason: string;
-  readonly action: 'image' | 'manifest';
-  readonly result: BreakglassResult;
-  readonly kubectlContext: string;
-  readonly bucket: string;
-  readonly key: string;
-  /** S3 version of the manifest that was replaced. */
-  readonly s3VersionBefore: string;
-  /** S3 version written by breakglass; absent when nothing was uploaded. */
-  readonly s3VersionAfter?: string;
-  readonly imageBefore: string;
-  readonly imageAfter: string;
-  /** The run's id: the owner of the environment's hold in the audit table while it ran. */
-  readonly runId?: string;
-  /** Objects applied outside the workload's kinds and namespace (only with --allow-outside-workload). */
-  readonly outsideWorkload?: string;
-  /** The bucket's versioning status when --accept-unversioned-bucket let the run overwrite the only copy. */
-  readonly bucketVersioning?: string;
-  /** The signal that interrupted the run while it applied and recorded. */
-  readonly interruptedBy?: string;
-  /** kubectl's exit code, when it failed. */
-  readonly kubectlExitCode?: number;
-  /** What went wrong, when something did. */
-  readonly error?: string;
-}
-
-type AttributeValue = { S: string } | { N: string };
-
-export function toItem(record: AuditRecord): Record<string, AttributeValue> {
-  const item: Record<string, AttributeValue> = {};
-  for (const [k, v] of Object.entries(record)) {
-    if (v === undefined) continue;
-    item[k] = typeof v === 'number' ? { N: String(v) } : { S: String(v) };
-  }
-  return item;
-}
-
-/** Writes the record; never overwrites an earlier one (same environment and timestamp). */
 export async function writeAudit(
   client: DynamoDBClient,
   table: string,
@@ -83,7 +34,96 @@ export async function writeAudit(
     );
   } catch (e) {
     if (isStop(e)) throw e;
-    throw new OperationError(describeAwsError(e, `writing the audit record to table ${table}`));
+    throw new CouldNotCheckError(
+      describeAwsError(e, `writing the audit record to table ${table}`),
+      {
+        cause: e,
+      },
+    );
+  }
+}
+
+/**
+ * Completes a PENDING record (same key) with the attempt's outcome, only while it is still the
+ * PENDING record of this run. Should it be anything else (someone resolved it meanwhile), the
+ * outcome is written as a record of its own at `fallbackAt`, so that it is never lost.
+ */
+export async function completeAudit(
+  client: DynamoDBClient,
+  table: string,
+  record: AuditRecord,
+  fallbackAt: string,
+  control: RunControl,
+): Promise<void> {
+  try {
+    await control.call(
+      `completing the audit record in table ${table}`,
+      (abortSignal) =>
+        client.send(
+          new PutItemCommand({
+            TableName: table,
+            Item: toItem(record),
+            ConditionExpression: '#result = :pending AND #run = :me',
+            ExpressionAttributeNames: { '#result': 'result', '#run': 'runId' },
+            ExpressionAttributeValues: {
+              ':pending': { S: 'PENDING' },
+              ':me': { S: record.runId },
+            },
+          }),
+          { abortSignal },
+        ),
+      { finishing: true },
+    );
+  } catch (e) {
+    if (isStop(e)) throw e;
+    if (awsErrorName(e) === 'ConditionalCheckFailedException')
+      return writeAudit(client, table, { ...record, at: fallbackAt }, control);
+    throw new CouldNotCheckError(
+      describeAwsError(e, `completing the audit record in table ${table}`),
+      {
+        cause: e,
+      },
+    );
+  }
+}
+
+/**
+ * Turns the PENDING record of a run that died into ABANDONED, saying how it was resolved; only
+ * while it is still PENDING. Returns false when it no longer was.
+ */
+export async function resolveAbandoned(
+  client: DynamoDBClient,
+  table: string,
+  record: AuditRecord,
+  control: RunControl,
+): Promise<boolean> {
+  try {
+    await control.call(
+      `recording how the unfinished run ${record.runId} was resolved (table ${table})`,
+      (abortSignal) =>
+        client.send(
+          new PutItemCommand({
+            TableName: table,
+            Item: toItem(record),
+            ConditionExpression: '#result = :pending AND #run = :run',
+            ExpressionAttributeNames: { '#result': 'result', '#run': 'runId' },
+            ExpressionAttributeValues: {
+              ':pending': { S: 'PENDING' },
+              ':run': { S: record.runId },
+            },
+          }),
+          { abortSignal },
+        ),
+      { finishing: true },
+    );
+    return true;
+  } catch (e) {
+    if (awsErrorName(e) === 'ConditionalCheckFailedException') return false;
+    if (isStop(e)) throw e;
+    throw new CouldNotCheckError(
+      describeAwsError(e, `recording how the unfinished run ${record.runId} was resolved`),
+      { cause: e },
+    );
   }
 }
 
@@ -94,10 +134,15 @@ export async function writeAudit(
  */
 export function saveAuditLocally(dir: string, record: AuditRecord): string {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = path.join(dir, `${record.environment}-${record.at.replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, `${JSON.stringify(toItem(record), null, 2)}\n`, {
+  const file = path.join(
+    dir,
+    `${record.environment}-${record.at.replace(/[:.]/g, '-')}-${record.result}.json`,
+  );
+  fs.writeFileSync(file, `${JSON.stringify(toCliItem(record), null, 2)}\n`, {
     mode: 0o600,
     flag: 'wx',
   });
   return file;
 }
+
+export { toCliItem };

@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,12 +9,26 @@ import {
   GetBucketVersioningCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectVersionsCommand,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { createTwoFilesPatch } from 'diff';
-import { type EnvironmentConfig, findEnvironment, serviceNames } from '../../../lib/config';
+import {
+  type DeliveryConfig,
+  type EnvironmentConfig,
+  findEnvironment,
+  notificationTopicArn,
+  serviceNames,
+} from '../../../lib/config';
+import {
+  BREAKGLASS_RUN_METADATA,
+  CHANGE_RESULTS,
+  describeRecord,
+  queryRecords,
+} from '../../common/breakglass-audit';
 import { parseFlags } from '../../common/args';
 import { helpText, printJson, progressOutput } from '../../common/command';
 import { REPO_ROOT, chooseToolConfig, invocationDir } from '../../common/config';
@@ -44,13 +59,15 @@ import { safeForTerminal } from '../../common/terminal';
 import {
   type AuditRecord,
   type BreakglassResult,
+  completeAudit,
+  resolveAbandoned,
   saveAuditLocally,
-  toItem,
+  toCliItem,
   writeAudit,
 } from './audit';
 import { type Targets, discoverTargets } from './discovery';
 import { type RunKubectl, spawnKubectl } from './kubectl';
-import { EnvironmentHold } from './lock';
+import { EnvironmentHold, type Holder } from './lock';
 import {
   checkImageTag,
   checkReplacementManifest,
@@ -60,7 +77,9 @@ import {
 import { objectsOutsideWorkload, workloadScope } from './scope';
 
 const USAGE =
-  'Usage: npx delivery breakglass --env <stage name> (--image <tag> | --manifest <file>) --reason "<text>" [--dry-run] [--yes] [--timeout <seconds>] [--bucket <b>] [--key <k>] [--table <t>] [--context <kubectl context>] [-c config=<file> | --config <file>] [--allow-outside-workload] [--accept-unversioned-bucket] [--json]';
+  'Usage: npx delivery breakglass --env <stage name> (--image <tag> | --manifest <file>) --reason "<text>" [--dry-run] [--yes] [--timeout <seconds>] [--bucket <b>] [--key <k>] [--table <t>] [--context <kubectl context>] [-c config=<file> | --config <file>] [--allow-outside-workload] [--accept-unversioned-bucket] [--json]\n' +
+  '       npx delivery breakglass --env <stage name> --reconcile <run id> --reason "<text>"\n' +
+  '       npx delivery breakglass --env <stage name> --release-hold <token>';
 
 export const BREAKGLASS_USAGE = helpText({
   usage: USAGE,
@@ -83,6 +102,11 @@ stores it as a new S3 version and records the attempt in the audit table. Try --
     ['--context <kubectl context>', "kubectl's context (default: the stack's ClusterArn output)"],
     ['--allow-outside-workload', "apply objects outside the workload's kinds and namespace too"],
     ['--accept-unversioned-bucket', 'overwrite the manifest in a bucket without versioning'],
+    [
+      '--reconcile <run id>',
+      'git now carries that breakglass change, or it is accepted: the next deploy may go ahead',
+    ],
+    ['--release-hold <token>', 'give back a hold a run of yours left behind'],
   ],
   config: true,
   json: true,
@@ -110,6 +134,8 @@ export interface AwsClients {
   readonly dynamodb: (region: string) => DynamoDBClient;
   readonly sts: (region: string) => STSClient;
   readonly cloudFormation: (region: string) => CloudFormationClient;
+  /** The pipeline's notification topic lives in the pipeline's region. */
+  readonly sns: (region: string) => SNSClient;
 }
 
 export interface BreakglassDeps {
@@ -130,6 +156,8 @@ export interface BreakglassDeps {
   readonly callTimeoutMs?: number;
   /** Where an audit record DynamoDB did not take is saved. @default defaultAuditSpoolDir(<the service's breakglassStateDir>) */
   readonly auditSpoolDir?: string;
+  /** Where the tokens of the holds this machine asked for are kept (lock.ts). @default the audit spool's directory */
+  readonly stateDir?: string;
 }
 
 /**
@@ -160,6 +188,7 @@ export function defaultBreakglassDeps(
       dynamodb: (region) => new DynamoDBClient({ region }),
       sts: (region) => new STSClient({ region }),
       cloudFormation: (region) => new CloudFormationClient({ region }),
+      sns: (region) => new SNSClient({ region }),
     },
     kubectl: spawnKubectl(),
     confirm,
@@ -183,6 +212,7 @@ interface Change {
 
 interface Options {
   readonly env: EnvironmentConfig;
+  readonly config: DeliveryConfig;
   readonly reason: string;
   readonly change: Change;
   readonly overrides: Partial<Targets>;
@@ -223,6 +253,8 @@ export async function breakglassMain(
       'allow-outside-workload': { type: 'boolean' },
       'accept-unversioned-bucket': { type: 'boolean' },
       json: { type: 'boolean' },
+      reconcile: { type: 'string' },
+      'release-hold': { type: 'string' },
     },
     USAGE,
   );
@@ -237,17 +269,37 @@ export async function breakglassMain(
   // Everything the command line alone can get wrong is checked before any AWS call.
   if (flags.env === undefined || flags.env.trim() === '')
     throw new UsageError(`--env is required\n${USAGE}`);
-  if (flags.reason === undefined || flags.reason.trim() === '') {
+  const special = (['reconcile', 'release-hold'] as const).filter((f) => flags[f] !== undefined);
+  if (special.length > 0) {
+    const others = (
+      [
+        'image',
+        'manifest',
+        'dry-run',
+        'allow-outside-workload',
+        'accept-unversioned-bucket',
+      ] as const
+    ).filter((f) => flags[f] !== undefined);
+    if (special.length > 1 || others.length > 0)
+      throw new UsageError(
+        `--${special[0]} goes alone: not with ${[...special.slice(1), ...others].map((f) => `--${f}`).join(', ')}`,
+      );
+    if (flags[special[0]]?.trim() === '') throw new UsageError(`--${special[0]} must not be empty`);
+  }
+  if (
+    flags['release-hold'] === undefined &&
+    (flags.reason === undefined || flags.reason.trim() === '')
+  ) {
     throw new UsageError(
       `--reason "<text>" is required and must not be blank: say why, for the audit record (e.g. --reason "INC-1234: 5xx after release, pin previous image")`,
     );
   }
-  if ([...flags.reason].length > MAX_REASON_CHARS)
-    throw new UsageError(
-      `--reason is ${[...flags.reason].length} characters long; at most ${MAX_REASON_CHARS}: put the details in the incident, its id in the reason`,
-    );
   // Stored as given (an operator's line breaks are part of it); only what is printed is neutralised.
-  const reason = flags.reason;
+  const reason = flags.reason ?? '';
+  if ([...reason].length > MAX_REASON_CHARS)
+    throw new UsageError(
+      `--reason is ${[...reason].length} characters long; at most ${MAX_REASON_CHARS}: put the details in the incident, its id in the reason`,
+    );
   const timeoutSeconds = parseTimeoutSeconds(
     '--timeout',
     flags.timeout,
@@ -255,7 +307,10 @@ export async function breakglassMain(
     10,
     86400,
   );
-  const change = await readChange(flags.image, flags.manifest, deps.cwd);
+  const change: Change =
+    special.length > 0
+      ? { action: 'manifest', label: `--${special[0]}` }
+      : await readChange(flags.image, flags.manifest, deps.cwd);
   const overrides: Partial<Record<keyof Targets, string>> = {};
   for (const name of ['bucket', 'key', 'table', 'context'] as const) {
     const v = flags[name];
@@ -288,10 +343,34 @@ export async function breakglassMain(
       ),
   });
   const stopListening = deps.signals?.((signal) => control.interrupt(signal));
+  const report: Report = (code, result) => {
+    if (json) printJson(deps.output, 'breakglass', code, { environment: env.stageName, ...result });
+    return code;
+  };
   try {
+    if (flags.reconcile !== undefined)
+      return await reconcile(
+        env,
+        overrides,
+        flags.reconcile,
+        reason,
+        { ...deps, output: out },
+        control,
+        report,
+      );
+    if (flags['release-hold'] !== undefined)
+      return await releaseHold(
+        env,
+        overrides,
+        flags['release-hold'],
+        { ...deps, output: out },
+        control,
+        report,
+      );
     return await run(
       {
         env,
+        config: cfg,
         reason,
         change,
         overrides,
@@ -303,11 +382,7 @@ export async function breakglassMain(
       },
       { ...deps, output: out },
       control,
-      (code, result) => {
-        if (json)
-          printJson(deps.output, 'breakglass', code, { environment: env.stageName, ...result });
-        return code;
-      },
+      report,
     );
   } finally {
     stopListening?.();
@@ -383,6 +458,23 @@ async function run(
     );
   }
 
+  // Runs that died after writing their intent (kill -9 mid-apply, a laptop closed): shown before
+  // the diff is confirmed, since the cluster may run their change; resolved under the hold below.
+  const dynamodb = deps.clients.dynamodb(env.region);
+  const unfinished = await unfinishedRuns(
+    dynamodb,
+    targets.table,
+    env,
+    control,
+    deps.now(),
+    deps.stateDir ?? defaultAuditSpoolDir(serviceNames(env.service.name).breakglassStateDir),
+  );
+  for (const r of unfinished.dead) showDeadRun(out, r, versionBefore);
+  if (unfinished.live)
+    out.err(
+      `NOTE: run ${unfinished.live.runId} of ${safeForTerminal(unfinished.live.who)} is applying to ${env.stageName} right now (it holds the environment until ${unfinished.live.expiresAt})`,
+    );
+
   out.out('');
   if (newText === current.text) {
     out.out(
@@ -440,25 +532,38 @@ async function run(
 
     // The API server's own checks first (schema, strict fields, admission such as Pod Security,
     // webhooks), before the hold is taken: a change it rejects leaves the cluster, S3 and the
-    // audit table as they were.
+    // audit table as they were. Nothing is changed yet, so an interrupt (Ctrl-C) stops it at once
+    // (kubectl runs in its own process group, which the abort stops).
     out.out(`$ kubectl --context ${targets.context} apply --dry-run=server -f ${manifestFile}`);
-    const checked = await deps.kubectl(
-      ['--context', targets.context, 'apply', '--dry-run=server', '-f', manifestFile],
-      out,
-      AbortSignal.timeout(Math.max(1000, control.remainingMs())),
-    );
+    const nothingChanged = 'nothing applied, nothing uploaded, no audit record';
+    let checked;
+    try {
+      checked = await control.call(
+        'asking the API server (kubectl apply --dry-run=server)',
+        (signal) =>
+          deps.kubectl(
+            ['--context', targets.context, 'apply', '--dry-run=server', '-f', manifestFile],
+            out,
+            signal,
+          ),
+        { timeoutMs: control.remainingMs() },
+      );
+    } catch (e) {
+      if (isStop(e)) throw withSuffix(e, `; ${nothingChanged}`);
+      throw e;
+    }
     if (checked.exitCode !== 0) {
       if (checked.stopped)
         throw new TimeoutError(
-          `timed out: kubectl apply --dry-run=server did not answer within --timeout ${formatSeconds(control.timeoutMs)}; nothing applied, nothing uploaded, no audit record`,
+          `timed out: kubectl apply --dry-run=server did not answer within --timeout ${formatSeconds(control.timeoutMs)}; ${nothingChanged}`,
         );
       throw new OperationError(
-        `the API server rejected the change (${checked.problem ?? `kubectl apply --dry-run=server exited with code ${checked.exitCode}`}; see kubectl's output above): nothing applied, nothing uploaded, no audit record`,
+        `the API server rejected the change (${checked.problem ?? `kubectl apply --dry-run=server exited with code ${checked.exitCode}`}; see kubectl's output above): ${nothingChanged}`,
       );
     }
+    control.checkpoint('about to take the hold on the environment; nothing was changed');
 
     const runId = randomUUID();
-    const dynamodb = deps.clients.dynamodb(env.region);
     // An interrupt waits for the answer, so that a hold DynamoDB did take is also released.
     const hold = await control.protect('taking the hold on the environment', () =>
       EnvironmentHold.acquire({
@@ -469,6 +574,9 @@ async function run(
         leaseMs: control.remainingMs() + HOLD_MARGIN_MS,
         now: deps.now(),
         control,
+        stateDir:
+          deps.stateDir ?? defaultAuditSpoolDir(serviceNames(env.service.name).breakglassStateDir),
+        say: (line) => out.err(line),
       }),
     );
     try {
@@ -489,9 +597,25 @@ async function run(
           `timed out: too little of --timeout ${formatSeconds(control.timeoutMs)} is left to apply and record the change; nothing was applied`,
         );
 
+      // Under the hold no other run is alive: every PENDING record but ours belongs to a run that died.
+      await resolveDeadRuns({
+        client: dynamodb,
+        table: targets.table,
+        env,
+        control,
+        by: { runId, who },
+        now: deps.now,
+        versionNow: versionBefore,
+        out,
+      });
+
+      // The last point at which an interrupt stops the run with nothing applied: from the intent
+      // on, the run goes through with it and records the outcome (interrupts are deferred).
+      control.checkpoint('holding the environment, before recording the intent');
+      const at = deps.now().toISOString();
       const record = (result: BreakglassResult, extra: Partial<AuditRecord>): AuditRecord => ({
         environment: env.stageName,
-        at: deps.now().toISOString(),
+        at,
         who,
         reason: o.reason,
         action: change.action,
@@ -503,21 +627,43 @@ async function run(
         imageBefore,
         imageAfter,
         runId,
+        host: os.hostname(),
+        manifestSha256: createHash('sha256').update(newText).digest('hex'),
+        manifestGzip: gzipSync(newText),
         outsideWorkload: outside.length > 0 ? outside.join('; ') : undefined,
         bucketVersioning: versioning !== 'Enabled' ? versioning : undefined,
         interruptedBy: control.interrupted,
+        ...(result === 'PENDING' ? {} : { completedAt: deps.now().toISOString() }),
         ...extra,
       });
-      const recorder = (r: AuditRecord) =>
-        audited(
-          out,
-          dynamodb,
-          targets.table,
-          r,
-          control,
-          deps.auditSpoolDir ??
-            defaultAuditSpoolDir(serviceNames(env.service.name).breakglassStateDir),
+      const spoolDir =
+        deps.auditSpoolDir ??
+        defaultAuditSpoolDir(serviceNames(env.service.name).breakglassStateDir);
+      // The intent, before kubectl runs: should this process die during the apply, the table
+      // still says who applied what (its digest and content) over which S3 version.
+      try {
+        await writeAudit(dynamodb, targets.table, record('PENDING', {}), control);
+      } catch (e) {
+        if (isStop(e)) throw withSuffix(e, '; nothing was applied');
+        throw new CouldNotCheckError(
+          `${(e as Error).message}: the intent could not be recorded, so nothing was applied`,
         );
+      }
+      // Each outcome is recorded, then announced on the pipeline's topic, whether or not
+      // DynamoDB took the record (the cluster was changed either way).
+      const recorder = async (r: AuditRecord) => {
+        try {
+          await audited(
+            out,
+            targets.table,
+            r,
+            () => completeAudit(dynamodb, targets.table, r, deps.now().toISOString(), control),
+            spoolDir,
+          );
+        } finally {
+          await notify(deps, o.config, env, r, control);
+        }
+      };
 
       const outcome = await control.protect(
         'kubectl applied the change and its record is written',
@@ -532,6 +678,7 @@ async function run(
             manifestFile,
             etag: current.etag,
             versionBefore,
+            runId,
             applyMs,
             record,
             recorder,
@@ -556,6 +703,12 @@ async function run(
   }
 }
 
+/** The same stop (timeout or interrupt), its message completed with what it left unchanged. */
+function withSuffix<E extends Error>(e: E, suffix: string): E {
+  e.message = `${e.message}${suffix}`;
+  return e;
+}
+
 interface ApplyContext {
   readonly deps: BreakglassDeps;
   readonly control: RunControl;
@@ -566,6 +719,7 @@ interface ApplyContext {
   readonly manifestFile: string;
   readonly etag: string | undefined;
   readonly versionBefore: string;
+  readonly runId: string;
   readonly applyMs: number;
   readonly record: (result: BreakglassResult, extra: Partial<AuditRecord>) => AuditRecord;
   readonly recorder: (r: AuditRecord) => Promise<void>;
@@ -574,9 +728,12 @@ interface ApplyContext {
 }
 
 /** kubectl apply, the upload (only over the version read) and the audit record: run with interrupts deferred. */
-async function applyAndRecord(
-  c: ApplyContext,
-): Promise<{ exitCode: number; result: BreakglassResult; versionAfter?: string }> {
+async function applyAndRecord(c: ApplyContext): Promise<{
+  exitCode: number;
+  result: BreakglassResult;
+  record: AuditRecord;
+  versionAfter?: string;
+}> {
   const out = c.deps.output;
   const { targets, env } = c;
   const source = `s3://${targets.bucket}/${targets.key}`;
@@ -591,9 +748,8 @@ async function applyAndRecord(
     const why = applied.stopped
       ? `kubectl did not finish within ${formatSeconds(c.applyMs)} (what was left of --timeout) and was stopped`
       : (applied.problem ?? `kubectl exited with code ${applied.exitCode}`);
-    await c.recorder(
-      c.record(result, { kubectlExitCode: applied.exitCode ?? undefined, error: why }),
-    );
+    const failed = c.record(result, { kubectlExitCode: applied.exitCode ?? undefined, error: why });
+    await c.recorder(failed);
     const check = `check with kubectl --context ${targets.context} -n ${serviceNames(c.env.service.name).kubernetes.namespace} get deployment,pods`;
     if (applied.stopped)
       throw new TimeoutError(
@@ -608,39 +764,60 @@ async function applyAndRecord(
   try {
     versionAfter = await putManifest(c);
   } catch (e) {
-    const why =
-      awsErrorName(e) === 'PreconditionFailed'
-        ? `${source} was written by someone else (the pipeline?) while this run applied, so it was not overwritten`
-        : e instanceof TimeoutError
-          ? `uploading the new manifest to ${source} timed out (${e.message})`
-          : describeAwsError(e, `uploading the new manifest to ${source}`);
+    const refused = awsErrorName(e) === 'PreconditionFailed';
+    const why = refused
+      ? `${source} was written by someone else (the pipeline?) while this run applied, so it was not overwritten`
+      : e instanceof TimeoutError
+        ? `uploading the new manifest to ${source} timed out (${e.message})`
+        : describeAwsError(e, `uploading the new manifest to ${source}`);
+    // What S3 holds instead: the version the cluster's change is now recorded against.
+    const found = refused ? await versionNow(c) : undefined;
     c.keepManifestFile();
     out.err('');
     out.err('!!! THE CLUSTER NOW DIFFERS FROM S3 !!!');
     out.err(`!!! kubectl applied the change to ${env.stageName}, but the upload failed: ${why}`);
     out.err(
-      `!!! S3 does not hold what was applied (this run read version ${c.versionBefore}). Store it by hand once you have checked what S3 holds now:`,
+      `!!! S3 does not hold what was applied (this run read version ${c.versionBefore}${found ? `; S3 now holds version ${found}` : ''}). Store it by hand once you have checked what S3 holds now:`,
     );
-    out.err(`!!!   aws s3 cp ${c.manifestFile} ${source} --region ${env.region}`);
-    await c.recorder(c.record('APPLIED_NOT_STORED', { error: why }));
+    out.err(
+      `!!!   aws s3 cp ${c.manifestFile} ${source} --region ${env.region} --metadata ${BREAKGLASS_RUN_METADATA}=${c.runId}`,
+    );
+    const record = c.record('APPLIED_NOT_STORED', { error: why, s3VersionFound: found });
+    await c.recorder(record);
     out.err(`!!! The audit record says APPLIED_NOT_STORED.`);
-    printPermanentFixAdvice(out, env);
+    printPermanentFixAdvice(out, env, c.runId);
     return {
       exitCode: e instanceof TimeoutError ? EXIT_TIMEOUT : EXIT_FAILED,
       result: 'APPLIED_NOT_STORED',
+      record,
     };
   }
 
-  await c.recorder(c.record('SUCCEEDED', { s3VersionAfter: versionAfter }));
+  // S3's If-Match compares ETags, not versions: a version written meanwhile with identical content
+  // has the same ETag, and the upload replaced it instead of the version read. Name what was replaced.
+  const replaced = await replacedVersion(c, versionAfter);
+  if (replaced !== undefined && replaced !== c.versionBefore)
+    out.err(
+      `NOTE: the upload replaced S3 version ${replaced}, not version ${c.versionBefore} that this run read: someone (the pipeline?) wrote the same content in between. The audit record names both.`,
+    );
+  const record = c.record('SUCCEEDED', {
+    s3VersionAfter: versionAfter,
+    s3VersionReplaced: replaced !== c.versionBefore ? replaced : undefined,
+  });
+  await c.recorder(record);
   out.out('');
   out.out(
-    `Applied to ${env.stageName}; stored as ${source} version ${versionAfter} (was ${c.versionBefore}); audit record written (SUCCEEDED).`,
+    `Applied to ${env.stageName}; stored as ${source} version ${versionAfter} (was ${replaced ?? c.versionBefore}); audit record written (SUCCEEDED, run ${c.runId}).`,
   );
-  printPermanentFixAdvice(out, env);
-  return { exitCode: EXIT_OK, result: 'SUCCEEDED', versionAfter };
+  printPermanentFixAdvice(out, env, c.runId);
+  return { exitCode: EXIT_OK, result: 'SUCCEEDED', record, versionAfter };
 }
 
-/** PutObject only over the version this run read (If-Match on its ETag): S3 refuses it with 412 PreconditionFailed otherwise. */
+/**
+ * PutObject only over the version this run read (If-Match on its ETag): S3 refuses it with 412
+ * PreconditionFailed otherwise. The version carries the run's id as metadata: what S3 holds then
+ * says which breakglass run wrote it (the deploy's breakglass check reads it).
+ */
 async function putManifest(c: ApplyContext): Promise<string> {
   const { targets } = c;
   // Conditional writes: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
@@ -654,12 +831,61 @@ async function putManifest(c: ApplyContext): Promise<string> {
           Body: c.newText,
           ContentType: 'application/yaml',
           IfMatch: c.etag,
+          Metadata: { [BREAKGLASS_RUN_METADATA]: c.runId },
         }),
         { abortSignal },
       ),
     { finishing: true },
   );
   return put.VersionId ?? 'null';
+}
+
+/** The version S3 holds now (after a refused upload), or undefined when it cannot be read. */
+async function versionNow(c: ApplyContext): Promise<string | undefined> {
+  try {
+    const res = await c.control.call(
+      `reading which version S3 holds now`,
+      (abortSignal) =>
+        c.s3.send(new HeadObjectCommand({ Bucket: c.targets.bucket, Key: c.targets.key }), {
+          abortSignal,
+        }),
+      { finishing: true },
+    );
+    return res.VersionId ?? 'null';
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The version that the upload `versionAfter` replaced: the next older version of the key
+ * (ListObjectVersions lists a key's versions newest first). `unknown (...)` when it cannot be read.
+ */
+async function replacedVersion(c: ApplyContext, versionAfter: string): Promise<string | undefined> {
+  if (versionAfter === 'null') return undefined;
+  try {
+    const res = await c.control.call(
+      `reading which S3 version the upload replaced`,
+      (abortSignal) =>
+        c.s3.send(
+          new ListObjectVersionsCommand({
+            Bucket: c.targets.bucket,
+            Prefix: c.targets.key,
+            MaxKeys: 20,
+          }),
+          { abortSignal },
+        ),
+      { finishing: true },
+    );
+    const versions = [...(res.Versions ?? []), ...(res.DeleteMarkers ?? [])]
+      .filter((v) => v.Key === c.targets.key)
+      .sort((a, b) => (b.LastModified?.getTime() ?? 0) - (a.LastModified?.getTime() ?? 0));
+    const i = versions.findIndex((v) => v.VersionId === versionAfter);
+    if (i < 0) return `unknown (version ${versionAfter} not among the newest listed)`;
+    return versions[i + 1]?.VersionId ?? 'none';
+  } catch (e) {
+    return `unknown (${describeAwsError(e, 's3:ListBucketVersions')})`;
+  }
 }
 
 function outsideWorkloadMessage(
@@ -853,20 +1079,19 @@ async function dryRunApply(
 }
 
 /**
- * Writes the audit record. If DynamoDB does not take it, it is saved to a local file (printed,
- * with the command that stores it later) and the run fails; the record is printed only when
- * even that file cannot be written.
+ * Writes the audit record with `write`. If DynamoDB does not take it, it is saved to a local file
+ * (printed, with the command that stores it later) and the run fails; the record is printed only
+ * when even that file cannot be written.
  */
 async function audited(
   out: Output,
-  client: DynamoDBClient,
   table: string,
   record: AuditRecord,
-  control: RunControl,
+  write: () => Promise<void>,
   spoolDir: string,
 ): Promise<void> {
   try {
-    await writeAudit(client, table, record, control);
+    await write();
     return;
   } catch (e) {
     const why = safeForTerminal((e as Error).message);
@@ -877,12 +1102,13 @@ async function audited(
       out.err(
         `!!! the audit record could not be written to DynamoDB (${why}) nor saved in ${spoolDir} (${(saveError as Error).message}). Store it by hand:`,
       );
-      out.err(safeForTerminal(JSON.stringify(toItem(record))));
+      out.err(safeForTerminal(JSON.stringify(toCliItem(record))));
       throw new OperationError(
         `audit record not written for a ${record.result} breakglass attempt on ${record.environment}`,
       );
     }
     out.err(`!!! the audit record could not be written to DynamoDB (${why}).`);
+    out.err(`!!! The table has this run's PENDING record (its intent), but not its outcome.`);
     out.err(`!!! It is saved in ${file}. Store it once DynamoDB answers:`);
     out.err(
       `!!!   aws dynamodb put-item --region <region> --table-name ${table} --item file://${file}`,
@@ -893,10 +1119,13 @@ async function audited(
   }
 }
 
-function printPermanentFixAdvice(out: Output, env: EnvironmentConfig): void {
+function printPermanentFixAdvice(out: Output, env: EnvironmentConfig, runId: string): void {
   out.out('');
   out.out(
-    `WARNING: this change is not in git. The next pipeline run that deploys ${env.stageName} with changed manifests restores what is in git.`,
+    `WARNING: this change is not in git. The next deploy of ${env.stageName} is blocked before it starts until git carries this change or it is reconciled:`,
+  );
+  out.out(
+    `  npx delivery breakglass --env ${env.stageName} --reconcile ${runId} --reason "<why git may now replace it>"`,
   );
   out.out(
     'Make the fix permanent: commit the same change in git (config or lib/manifests), or revert the bad commit, and push.',
@@ -904,5 +1133,233 @@ function printPermanentFixAdvice(out: Output, env: EnvironmentConfig): void {
   out.out(
     'To stay on an older image, revert the app/ changes since it: the image tag is a fingerprint of app/, so the same source gives the same tag.',
   );
-  out.out('See docs/runbooks/breakglass.md ("Make it permanent").');
+  out.out(
+    '`npx delivery drift --env <stage>` shows what still differs. See docs/runbooks/breakglass.md ("Make it permanent").',
+  );
+}
+
+/** PENDING records of runs that are not running (dead), and the run that holds the environment now, if any. */
+async function unfinishedRuns(
+  client: DynamoDBClient,
+  table: string,
+  env: EnvironmentConfig,
+  control: RunControl,
+  now: Date,
+  stateDir: string,
+): Promise<{ dead: AuditRecord[]; live?: Holder }> {
+  let records: AuditRecord[];
+  try {
+    records = await queryRecords(client, table, env.stageName, control);
+  } catch (e) {
+    if (isStop(e)) throw e;
+    throw new CouldNotCheckError(
+      `${(e as Error).message}; breakglass reads the audit table first, to find runs that died mid-apply (the operator role needs dynamodb:Query on it). Nothing was changed.`,
+    );
+  }
+  const holder = await EnvironmentHold.holder(client, table, env.stageName, control, now);
+  // A hold left by a run of this operator whose process is gone is no sign of life.
+  const live =
+    holder && !EnvironmentHold.ghostOf(holder, stateDir, env.stageName, table) ? holder : undefined;
+  const dead = records.filter((r) => r.result === 'PENDING' && r.runId !== live?.runId);
+  return { dead, live };
+}
+
+function showDeadRun(out: Output, r: AuditRecord, versionNow: string): void {
+  out.err('');
+  out.err(
+    `WARNING: a breakglass run on ${r.environment} died after it wrote its intent and before it recorded an outcome: the cluster may run its change.`,
+  );
+  out.err(
+    `  run:       ${r.runId} (began ${r.at}, ${safeForTerminal(r.who)} on ${safeForTerminal(r.host ?? '?')})`,
+  );
+  out.err(`  reason:    ${safeForTerminal(r.reason)}`);
+  out.err(`  image:     ${r.imageBefore ?? '?'} -> ${r.imageAfter ?? '?'}`);
+  out.err(`  manifest:  sha256 ${r.manifestSha256 ?? '?'} (kept in its audit record)`);
+  out.err(
+    `  S3:        it started from version ${r.s3VersionBefore ?? '?'}; S3 holds version ${versionNow} now${r.s3VersionBefore === versionNow ? ' (its upload never happened)' : ''}`,
+  );
+  out.err(
+    "  This run applies its own complete manifest over whatever that run left, and records in that run's record that it was resolved so (ABANDONED).",
+  );
+}
+
+/** Under the hold: each PENDING record but ours is a dead run's; it becomes ABANDONED, saying how it was resolved. */
+async function resolveDeadRuns(c: {
+  client: DynamoDBClient;
+  table: string;
+  env: EnvironmentConfig;
+  control: RunControl;
+  by: { runId: string; who: string };
+  now: () => Date;
+  versionNow: string;
+  out: Output;
+}): Promise<void> {
+  const records = await queryRecords(c.client, c.table, c.env.stageName, c.control);
+  for (const r of records.filter((x) => x.result === 'PENDING' && x.runId !== c.by.runId)) {
+    const resolution =
+      `the run died after writing its intent (no outcome recorded); found by run ${c.by.runId} of ${c.by.who}, ` +
+      `which applied its own complete manifest over it. S3 held version ${c.versionNow}${r.s3VersionBefore === c.versionNow ? ', the one the dead run started from: its upload never happened' : ''}; ` +
+      'whether its kubectl apply reached the cluster is not known (its manifest is in this record).';
+    const ok = await resolveAbandoned(
+      c.client,
+      c.table,
+      {
+        ...r,
+        result: 'ABANDONED',
+        resolvedAt: c.now().toISOString(),
+        resolvedBy: c.by.runId,
+        resolution,
+      },
+      c.control,
+    );
+    if (ok)
+      c.out.err(
+        `breakglass: recorded run ${r.runId} as ABANDONED (resolved by this run ${c.by.runId})`,
+      );
+  }
+}
+
+/**
+ * Tells the pipeline's notification topic (pipeline account and region) that the environment was
+ * changed by hand. Never fails the run: the audit record is the source of truth, and the deploy's
+ * breakglass check reads that, not the message.
+ */
+async function notify(
+  deps: BreakglassDeps,
+  config: DeliveryConfig,
+  env: EnvironmentConfig,
+  record: AuditRecord,
+  control: RunControl,
+): Promise<void> {
+  if (!CHANGE_RESULTS.includes(record.result)) return;
+  const pipeline = { ...config.pipeline, name: config.pipeline.name };
+  const topic = notificationTopicArn(pipeline);
+  const message = [
+    `Breakglass change on ${env.stageName} (account ${env.account}, ${env.region}): ${record.result}.`,
+    `Record: ${describeRecord(record)}.`,
+    `The cluster no longer runs what git renders. The next deploy of ${env.stageName} is blocked before it starts until the commit being deployed carries this change, or an operator runs:`,
+    `  npx delivery breakglass --env ${env.stageName} --reconcile ${record.runId} --reason "..."`,
+    'See docs/runbooks/breakglass.md.',
+  ].join('\n');
+  try {
+    await control.call(
+      `notifying ${topic}`,
+      (abortSignal) =>
+        deps.clients.sns(config.pipeline.region).send(
+          new PublishCommand({
+            TopicArn: topic,
+            Subject: `Breakglass on ${env.stageName}: ${record.result}`.slice(0, 100),
+            Message: message,
+          }),
+          { abortSignal },
+        ),
+      { finishing: true },
+    );
+    deps.output.out(`Notified ${topic}.`);
+  } catch (e) {
+    deps.output.err(
+      `WARNING: ${describeAwsError(e, `notifying the pipeline's topic ${topic}`)}; the audit record is written, and the next deploy of ${env.stageName} is blocked all the same. Tell the team yourself.`,
+    );
+  }
+}
+
+/** `--reconcile <runId>`: records that a breakglass change is carried by git or accepted, so the next deploy may go ahead. */
+async function reconcile(
+  env: EnvironmentConfig,
+  overrides: Partial<Targets>,
+  id: string,
+  reason: string,
+  deps: BreakglassDeps,
+  control: RunControl,
+  report: Report,
+): Promise<number> {
+  const out = deps.output;
+  const who = await callerArn(deps.clients.sts(env.region), env, control);
+  const { targets } = await discoverTargets(
+    env,
+    overrides,
+    () => deps.clients.cloudFormation(env.region),
+    control,
+  );
+  const dynamodb = deps.clients.dynamodb(env.region);
+  const records = await queryRecords(dynamodb, targets.table, env.stageName, control);
+  const target = records.find((r) => r.runId === id && CHANGE_RESULTS.includes(r.result));
+  if (!target) {
+    const known = records
+      .filter((r) => CHANGE_RESULTS.includes(r.result))
+      .slice(-5)
+      .map((r) => `${r.runId} (${r.result}, ${r.at})`);
+    throw new OperationError(
+      `no breakglass change with run id ${safeForTerminal(id)} on ${env.stageName}${known.length > 0 ? `; the latest are: ${known.join(', ')}` : ''}. Nothing was recorded.`,
+    );
+  }
+  const already = records.find((r) => r.result === 'RECONCILED' && r.reconciles === id);
+  if (already) {
+    out.out(
+      `run ${id} was already reconciled at ${already.at} by ${safeForTerminal(already.who)} (reason: ${safeForTerminal(already.reason)}): nothing to do`,
+    );
+    return report(EXIT_OK, {
+      action: 'reconcile',
+      reconciles: id,
+      result: 'ALREADY_RECONCILED',
+      runId: already.runId,
+      at: already.at,
+    });
+  }
+  const record: AuditRecord = {
+    environment: env.stageName,
+    at: deps.now().toISOString(),
+    who,
+    reason,
+    action: 'reconcile',
+    result: 'RECONCILED',
+    runId: randomUUID(),
+    reconciles: id,
+    host: os.hostname(),
+  };
+  await writeAudit(dynamodb, targets.table, record, control);
+  out.out(
+    `Reconciled: ${describeRecord(target)} no longer blocks the deploy of ${env.stageName} (audit record at ${record.at}, by ${who}).`,
+  );
+  out.out(
+    'The next deploy replaces what breakglass applied with what git renders: `npx delivery drift --env ' +
+      `${env.stageName}\` shows the difference.`,
+  );
+  return report(EXIT_OK, {
+    action: 'reconcile',
+    reconciles: id,
+    result: 'RECONCILED',
+    runId: record.runId,
+    at: record.at,
+  });
+}
+
+/** `--release-hold <token>`: gives back a hold a run of this operator left behind. */
+async function releaseHold(
+  env: EnvironmentConfig,
+  overrides: Partial<Targets>,
+  token: string,
+  deps: BreakglassDeps,
+  control: RunControl,
+  report: Report,
+): Promise<number> {
+  await callerArn(deps.clients.sts(env.region), env, control);
+  const { targets } = await discoverTargets(
+    env,
+    overrides,
+    () => deps.clients.cloudFormation(env.region),
+    control,
+  );
+  const message = await EnvironmentHold.releaseByToken({
+    client: deps.clients.dynamodb(env.region),
+    table: targets.table,
+    environment: env.stageName,
+    token,
+    control,
+    now: deps.now(),
+    stateDir:
+      deps.stateDir ?? defaultAuditSpoolDir(serviceNames(env.service.name).breakglassStateDir),
+  });
+  deps.output.out(message);
+  return report(EXIT_OK, { action: 'release-hold', result: message });
 }

@@ -378,46 +378,67 @@ async function checkRegion(
   }
 
   // 3. Every page of findings, with the SDK's paginator; bounded by the deadline and a page cap.
+  // A listing that does not end normally (a page token seen before, more pages than the cap, the
+  // deadline) has not been read whole: that is "could not check", never a verdict on what was read.
   const findings: Finding[] = [];
   let closed = 0;
+  let pages = 0;
   const add = (page: DescribeImageScanFindingsCommandOutput): void => {
     const found = findingsOfPage(page.imageScanFindings);
     findings.push(...found.findings);
     closed += found.closed;
+    pages += 1;
   };
+  const couldNotCheck = (verdict: 'ERROR' | 'TIMEOUT', why: string): RegionResult =>
+    result(
+      verdict,
+      `could not check ${ref} in ${scanRegion}: ${why} (read ${plural(pages, 'page')}, ${plural(findings.length, 'finding')}): no verdict`,
+      digest,
+    );
   add(complete);
   if (complete.nextToken) {
-    let pages = 1;
+    // Every token handed out so far. The paginator's own `stopOnSameToken` ends the loop quietly
+    // when a token repeats (@smithy/core createPaginator: `hasNext = token !== prevToken`), which
+    // reads as "no more pages": the gate then judged a listing it never finished (issue 26). So
+    // the paginator runs without it and the tokens are checked here, each against all before it.
+    const seen = new Set<string>([complete.nextToken]);
     const signal = AbortSignal.timeout(Math.max(1, remaining()));
     try {
       const paginator = paginateDescribeImageScanFindings(
-        {
-          client: scanClient,
-          pageSize: PAGE_SIZE,
-          startingToken: complete.nextToken,
-          stopOnSameToken: true,
-        },
+        { client: scanClient, pageSize: PAGE_SIZE, startingToken: complete.nextToken },
         { repositoryName, registryId, imageId: { imageDigest: digest } },
         { abortSignal: signal },
       );
       for await (const page of paginator) {
         add(page);
-        pages += 1;
-        if (pages >= MAX_FINDINGS_PAGES && page.nextToken) {
-          return result(
+        const next = page.nextToken;
+        if (!next) break;
+        if (seen.has(next))
+          return couldNotCheck(
             'ERROR',
-            `DescribeImageScanFindings for ${ref} in ${scanRegion} returned more than ${MAX_FINDINGS_PAGES} pages: stopped (a page token that never ends?)`,
-            digest,
+            `DescribeImageScanFindings repeated the page token ${JSON.stringify(next)} after page ${pages}, so the listing did not end`,
           );
-        }
+        seen.add(next);
+        if (pages >= MAX_FINDINGS_PAGES)
+          return couldNotCheck(
+            'ERROR',
+            `DescribeImageScanFindings still had a next page after ${MAX_FINDINGS_PAGES} pages (the page cap), so the listing did not end`,
+          );
         if (remaining() <= 0)
-          return timedOut(`reading findings of ${ref} in ${scanRegion} (page ${pages})`, digest);
+          return couldNotCheck(
+            'TIMEOUT',
+            `--timeout ${options.timeoutSeconds} ran out with page ${pages + 1} of DescribeImageScanFindings still to read`,
+          );
       }
     } catch (e) {
-      return failed(
-        `DescribeImageScanFindings (page ${pages + 1}) for ${ref} in ${scanRegion}`,
-        e,
-        digest,
+      if (isAbort(e) && remaining() <= 0)
+        return couldNotCheck(
+          'TIMEOUT',
+          `page ${pages + 1} of DescribeImageScanFindings did not answer before --timeout ${options.timeoutSeconds}`,
+        );
+      return couldNotCheck(
+        'ERROR',
+        `page ${pages + 1} of DescribeImageScanFindings failed: ${describeError(e)}`,
       );
     }
   }

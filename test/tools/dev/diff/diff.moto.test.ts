@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process';
+import * as path from 'node:path';
 import { allEnvironments, loadConfig } from '../../../../lib/config';
 import { type MotoServer, motoAvailable, motoEnv, startMoto } from '../../../support/moto';
 import { REPO_ROOT } from '../../../support/paths';
 
 /**
- * `npm run diff` reports on every stack of the configuration every command uses (issue 23): it
- * ran `cdk diff HelloWebPipeline`, the pipeline stack alone, and ignored the configuration. Run
- * through npm with DELIVERY_CONFIG naming the file, against moto_server (no stack is deployed
- * there, so every stack is new), with the real CDK CLI synthesizing.
+ * `npx delivery diff` (`npm run diff`) reports on every stack of the configuration every command
+ * uses (issue 23): it ran `cdk diff HelloWebPipeline`, the pipeline stack alone, and ignored the
+ * configuration. Run through the entry point with DELIVERY_CONFIG naming the file, against
+ * moto_server (no stack is deployed there, so every stack is new), with the real CDK CLI
+ * synthesizing.
  */
 const CONFIG = 'test/tools/operator/breakglass/fixtures/config.json';
 const available = motoAvailable();
@@ -17,19 +19,23 @@ beforeAll(async () => {
 }, 60000);
 afterAll(() => moto?.stop());
 
-function npmRunDiff(args: string[], env: Record<string, string> = {}) {
+function deliveryDiff(args: string[], env: Record<string, string> = {}) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn('npm', ['run', '-s', 'diff', '--', ...args], {
-      cwd: REPO_ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        ...motoEnv(moto!.endpoint),
-        AWS_MAX_ATTEMPTS: '1',
-        ...env,
+    const child = spawn(
+      process.execPath,
+      [path.join(REPO_ROOT, 'bin', 'delivery.cjs'), 'diff', ...args],
+      {
+        cwd: REPO_ROOT,
+        env: {
+          PATH: `${path.join(REPO_ROOT, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
+          HOME: process.env.HOME ?? '',
+          ...motoEnv(moto!.endpoint),
+          AWS_MAX_ATTEMPTS: '1',
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -44,10 +50,10 @@ function npmRunDiff(args: string[], env: Record<string, string> = {}) {
 }
 
 (available ? test : test.skip)(
-  'npm run diff with DELIVERY_CONFIG: the pipeline stack and every environment of that file',
+  'npx delivery diff with DELIVERY_CONFIG: the pipeline stack and every environment of that file',
   async () => {
     const config = loadConfig({ contextValue: CONFIG, repoRoot: REPO_ROOT });
-    const r = await npmRunDiff(['--no-assume', '--json'], { DELIVERY_CONFIG: CONFIG });
+    const r = await deliveryDiff(['--no-assume', '--json'], { DELIVERY_CONFIG: CONFIG });
     expect({ code: r.code, stderr: r.code === 0 ? '' : r.stderr }).toEqual({ code: 0, stderr: '' });
     const doc = JSON.parse(r.stdout) as { command: string; stacks: string[] };
     expect(doc.command).toBe('diff');

@@ -12,6 +12,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
 import {
   type AwsClients,
@@ -53,6 +54,7 @@ describeMoto('breakglass against moto', () => {
     sts: (region) => new STSClient({ region, endpoint: moto.endpoint, credentials: CREDS }),
     cloudFormation: (region) =>
       new CloudFormationClient({ region, endpoint: moto.endpoint, credentials: CREDS }),
+    sns: (region) => new SNSClient({ region, endpoint: moto.endpoint, credentials: CREDS }),
   });
 
   beforeAll(async () => {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { RunKubectl } from '../../../../tools/operator/breakglass/kubectl';
 import type { StopSignal } from '../../../../tools/common/control';
@@ -426,11 +426,11 @@ describeMoto('breakglass under faults (moto)', () => {
       const spool = fs.mkdtempSync(path.join(os.tmpdir(), 'bg-spool-'));
       const failing = h.clients();
       const ddb: DynamoDBClient = failing.dynamodb(REGION);
-      // The hold goes through; the audit record (partition = the environment itself) fails.
+      // The hold and the intent (PENDING) go through; the outcome of the attempt fails.
       ddb.middlewareStack.add(
         (next) => async (args) => {
           const input = (args as { input: { Item?: Record<string, { S?: string }> } }).input;
-          if (input.Item?.environment?.S === ENV)
+          if (input.Item?.environment?.S === ENV && input.Item?.result?.S !== 'PENDING')
             throw Object.assign(new Error('Service unavailable'), {
               name: 'InternalServerError',
               $metadata: { httpStatusCode: 500 },
@@ -446,18 +446,29 @@ describeMoto('breakglass under faults (moto)', () => {
       const file = /It is saved in (\S+)\. Store it/.exec(output.stderr)?.[1] as string;
       expect(file.startsWith(spool)).toBe(true);
       expect(output.stderr).toContain(`--item file://${file}`);
-      const item = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, { S: string }>;
+      const item = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<
+        string,
+        { S?: string; N?: string; B?: string }
+      >;
       expect(item).toMatchObject({
         environment: { S: ENV },
         result: { S: 'SUCCEEDED' },
         imageAfter: { S: `${IMAGE_REPO}:${NEW_TAG}` },
       });
-      // The saved file is exactly what put-item takes.
+      // The saved file is exactly what `aws dynamodb put-item --item file://` takes (binary as base64).
+      const asCli = Object.fromEntries(
+        Object.entries(item).map(([k, v]) => [
+          k,
+          v.B !== undefined ? { B: Buffer.from(v.B, 'base64') } : v,
+        ]),
+      ) as Record<string, AttributeValue>;
+      // DynamoDB has the intent (PENDING) until then; the file completes it
+      expect((await h.auditItems(s)).map((i) => i.result?.S)).toEqual(['PENDING']);
       await h
         .clients()
         .dynamodb(REGION)
-        .send(new PutItemCommand({ TableName: s.table, Item: item }));
-      expect(await h.auditItems(s)).toHaveLength(1);
+        .send(new PutItemCommand({ TableName: s.table, Item: asCli }));
+      expect((await h.auditItems(s)).map((i) => i.result?.S)).toEqual(['SUCCEEDED']);
       expect(await h.versions(s)).toHaveLength(2);
       fs.rmSync(spool, { recursive: true });
     });

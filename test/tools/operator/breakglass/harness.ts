@@ -18,15 +18,18 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { STSClient } from '@aws-sdk/client-sts';
 import {
   type AwsClients,
   type BreakglassDeps,
   breakglassMain,
+  defaultAuditSpoolDir,
 } from '../../../../tools/operator/breakglass/main';
 import { spawnKubectl } from '../../../../tools/operator/breakglass/kubectl';
 import { memoryOutput } from '../../../../tools/common/output';
 import { runCli } from '../../../../tools/common/run';
+import { loadConfig } from '../../../../lib/config';
 import { type MotoServer, motoEnv, startMoto } from '../../../support/moto';
 import { REPO_ROOT, TSX_CLI } from '../../../support/paths';
 
@@ -55,16 +58,21 @@ export interface Seeded {
 export interface StubOptions {
   readonly kubectlExit?: number;
   readonly kubectlSleepSeconds?: number;
+  /** The API server's dry run (`--dry-run=server`) takes this long. */
+  readonly serverDryRunSleepSeconds?: number;
 }
 
 export class Harness {
   private moto!: MotoServer;
   private stubDir!: string;
   private seq = 0;
+  /** The operator's state directory (hold tokens, spooled records): one per harness, never the real one. */
+  stateDir!: string;
 
   async start(): Promise<void> {
     this.moto = await startMoto();
     this.stubDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubectl-stub-'));
+    this.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'breakglass-state-'));
     fs.copyFileSync(
       path.join(__dirname, 'fixtures', 'kubectl-stub.sh'),
       path.join(this.stubDir, 'kubectl'),
@@ -75,6 +83,15 @@ export class Harness {
   async stop(): Promise<void> {
     await this.moto?.stop();
     if (this.stubDir) fs.rmSync(this.stubDir, { recursive: true, force: true });
+    if (this.stateDir) fs.rmSync(this.stateDir, { recursive: true, force: true });
+  }
+
+  /** The tool's own directory under the harness's XDG_STATE_HOME. */
+  get operatorStateDir(): string {
+    return defaultAuditSpoolDir(
+      loadConfig({ contextValue: CONFIG, cwd: REPO_ROOT }).names.breakglassStateDir,
+      { XDG_STATE_HOME: this.stateDir },
+    );
   }
 
   get endpoint(): string {
@@ -89,6 +106,7 @@ export class Harness {
       sts: (region) => new STSClient({ region, endpoint, credentials: CREDS }),
       cloudFormation: (region) =>
         new CloudFormationClient({ region, endpoint, credentials: CREDS }),
+      sns: (region) => new SNSClient({ region, endpoint, credentials: CREDS }),
     };
   }
 
@@ -204,11 +222,13 @@ export class Harness {
       KUBECTL_STUB_EXIT: String(o.kubectlExit ?? 0),
     };
     if (o.kubectlSleepSeconds !== undefined) env.KUBECTL_STUB_SLEEP = String(o.kubectlSleepSeconds);
+    if (o.serverDryRunSleepSeconds !== undefined)
+      env.KUBECTL_STUB_SERVER_DRY_RUN_SLEEP = String(o.serverDryRunSleepSeconds);
     return env;
   }
 
   /** breakglass's main in-process, AWS at moto, the stub kubectl; `deps` overrides any dependency. */
-  inProcess(s: Seeded, o: StubOptions & { deps?: Partial<BreakglassDeps> } = {}) {
+  inProcess(s: Seeded, o: StubOptions & { deps?: Partial<BreakglassDeps>; config?: string } = {}) {
     const output = memoryOutput();
     const deps: BreakglassDeps = {
       clients: this.clients(),
@@ -218,6 +238,9 @@ export class Harness {
       output,
       cwd: REPO_ROOT,
       now: () => new Date(),
+      // where the CLI (XDG_STATE_HOME below) keeps them too: a run in-process sees a CLI run's hold tokens
+      stateDir: this.operatorStateDir,
+      auditSpoolDir: this.operatorStateDir,
       ...o.deps,
       // A test's own kubectl stands for the apply; the server-side dry run before it passes.
       ...(o.deps?.kubectl ? { kubectl: passServerDryRun(o.deps.kubectl) } : {}),
@@ -226,7 +249,11 @@ export class Harness {
       deps,
       output,
       run: (argv: string[]) =>
-        runCli('breakglass', () => breakglassMain(['--config', CONFIG, ...argv], deps), output),
+        runCli(
+          'breakglass',
+          () => breakglassMain(['--config', o.config ?? CONFIG, ...argv], deps),
+          output,
+        ),
     };
   }
 
@@ -234,11 +261,18 @@ export class Harness {
   cli(
     s: Seeded,
     argv: string[],
-    o: StubOptions & { env?: NodeJS.ProcessEnv; onStart?: (pid: number) => void } = {},
+    o: StubOptions & {
+      env?: NodeJS.ProcessEnv;
+      onStart?: (pid: number) => void;
+      /** In a process group of its own, so that a test can SIGKILL all of it (tsx runs the tool in a child). */
+      detached?: boolean;
+    } = {},
   ) {
     const env: NodeJS.ProcessEnv = {
       ...this.stubEnv(s, o),
       ...motoEnv(this.moto.endpoint, REGION),
+      // the state directory (hold tokens) is $XDG_STATE_HOME/<tool>: the harness's, never the real one
+      XDG_STATE_HOME: this.stateDir,
       ...o.env,
     };
     delete env.AWS_PROFILE;
@@ -247,7 +281,7 @@ export class Harness {
         const child = spawn(
           process.execPath,
           [TSX_CLI, 'tools/operator/breakglass/cli.ts', '--config', CONFIG, ...argv],
-          { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+          { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: o.detached },
         );
         let stdout = '';
         let stderr = '';

@@ -25,6 +25,7 @@ function untouchable() {
       dynamodb: refuse('dynamodb'),
       sts: refuse('sts'),
       cloudFormation: refuse('cloudformation'),
+      sns: refuse('sns'),
     },
     kubectl: () => {
       touched.push('kubectl');

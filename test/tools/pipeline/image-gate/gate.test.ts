@@ -186,13 +186,17 @@ describe('image gate: block', () => {
     const result = await runGate({ ...OPTIONS, timeoutSeconds: 3600 }, deps);
 
     expect(result).toMatchObject({ verdict: 'ERROR', exitCode: 3 });
-    expect(result.reason).toContain(`more than ${MAX_FINDINGS_PAGES} pages`);
+    expect(result.reason).toContain(
+      `still had a next page after ${MAX_FINDINGS_PAGES} pages (the page cap), so the listing did not end (read ${MAX_FINDINGS_PAGES} pages, 0 findings): no verdict`,
+    );
     expect(mocks['eu-west-1'].commandCalls(DescribeImageScanFindingsCommand).length).toBe(
       MAX_FINDINGS_PAGES,
     );
   });
 
-  test('a page token that repeats itself ends the paging (stopOnSameToken)', async () => {
+  // The SDK paginator's stopOnSameToken would end here quietly and the gate would judge what it had
+  // read (issue 26): a repeated token is a listing that did not end, so no verdict.
+  test('a page token that repeats itself is "could not check" (ERROR), never PASS', async () => {
     const { mocks, deps } = regionMocks(['eu-west-1']);
     mocks['eu-west-1']
       .on(DescribeImagesCommand)
@@ -202,7 +206,10 @@ describe('image gate: block', () => {
 
     const result = await runGate(OPTIONS, deps);
 
-    expect(result.exitCode).toBe(0);
+    expect(result).toMatchObject({ verdict: 'ERROR', exitCode: 3 });
+    expect(result.reason).toBe(
+      'could not check hello-web:v1 in eu-west-1: DescribeImageScanFindings repeated the page token "same" after page 2, so the listing did not end (read 2 pages, 2 findings): no verdict',
+    );
     expect(mocks['eu-west-1'].commandCalls(DescribeImageScanFindingsCommand).length).toBe(2);
   });
 

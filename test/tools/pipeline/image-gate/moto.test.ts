@@ -1,6 +1,7 @@
 import { CreateRepositoryCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { type FaultProxy, type ProxiedCall, startFaultProxy } from '../../../support/fault-proxy';
 import { type MotoServer, motoAvailable, motoEnv, startMoto } from '../../../support/moto';
 import { MOTO_ACCOUNT, imageManifest } from '../../../support/ecr';
 import { type NodeRun, bundleImageGate, gateLines, runNode } from './run-node';
@@ -133,12 +134,12 @@ async function seed(endpoint: string): Promise<void> {
 }
 
 /** moto emulates basic scanning (a scan exists once StartImageScan made one): BASIC unless a test says otherwise. */
-function gate(args: string[]): Promise<NodeRun> {
-  if (!moto) throw new Error('moto is not running');
+function gate(args: string[], endpoint = moto?.endpoint): Promise<NodeRun> {
+  if (!endpoint) throw new Error('moto is not running');
   const scanType = args.includes('--scan-type') ? [] : ['--scan-type', 'BASIC'];
   return runNode(bundle, [...args, ...scanType, '--poll-interval', '1'], {
     cwd: dir,
-    env: motoEnv(moto.endpoint),
+    env: motoEnv(endpoint),
   });
 }
 
@@ -312,6 +313,93 @@ describeWithMoto('image gate against moto_server', () => {
     expect(gateLines(run.stderr)).toEqual([
       expect.stringMatching(
         /^image-gate: TIMEOUT scan of hello-web:fresh-1 \(sha256:[0-9a-f]{64}\) in eu-west-1 has not started after [23]s \(--timeout 2\)$/,
+      ),
+    ]);
+  });
+});
+
+/**
+ * issue 26: a findings listing that does not end normally is "could not check", never a verdict.
+ * moto answers DescribeImageScanFindings in one page; a proxy in front of it (test/support/fault-proxy.ts)
+ * adds the `nextToken` a misbehaving or changing listing would send, and the bundled gate's real
+ * SDK client and paginator read it over the wire. DescribeImageScanFindings' nextToken and its
+ * paging contract: https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImageScanFindings.html
+ */
+describeWithMoto('image gate: a findings listing that does not end', () => {
+  let proxy: FaultProxy | undefined;
+  afterEach(async () => {
+    await proxy?.stop();
+    proxy = undefined;
+  });
+  const isFindings = (c: ProxiedCall) => c.operation === 'DescribeImageScanFindings';
+  const pagesAsked = () => proxy?.calls.filter(isFindings).length ?? 0;
+  const clean = [
+    '--repository',
+    'hello-web',
+    '--tag',
+    'clean-1',
+    '--regions',
+    'eu-west-1',
+    '--fail-on',
+    'CRITICAL',
+  ];
+
+  test('a nextToken that repeats (always page-0): exit 3, could not check, how far it read; never PASS', async () => {
+    proxy = await startFaultProxy(moto?.endpoint as string, (c) =>
+      isFindings(c)
+        ? { kind: 'rewrite', rewrite: (a) => ({ ...a, nextToken: 'page-0' }) }
+        : undefined,
+    );
+    const run = await gate([...clean, '--timeout', '30'], proxy.endpoint);
+    const err = gateLines(run.stderr);
+
+    expect(run.code).toBe(3);
+    expect(run.stdout).not.toContain('image-gate: PASS');
+    expect(err).toEqual([
+      expect.stringMatching(
+        /^image-gate: ERROR could not check hello-web:clean-1 in eu-west-1: DescribeImageScanFindings repeated the page token "page-0" after page 2, so the listing did not end \(read 2 pages, 4 findings\): no verdict$/,
+      ),
+    ]);
+    // the first page with the scan status, then the page asked with page-0 that answered page-0 again
+    expect(pagesAsked()).toBe(2);
+  });
+
+  test('a nextToken that never ends (page-1, page-2, ...): stops at the page cap, could not check, exit 3', async () => {
+    let n = 0;
+    proxy = await startFaultProxy(moto?.endpoint as string, (c) =>
+      isFindings(c)
+        ? { kind: 'rewrite', rewrite: (a) => ({ ...a, nextToken: `page-${(n += 1)}` }) }
+        : undefined,
+    );
+    const run = await gate([...clean, '--timeout', '60'], proxy.endpoint);
+
+    expect(run.code).toBe(3);
+    expect(gateLines(run.stderr)).toEqual([
+      expect.stringMatching(
+        /^image-gate: ERROR could not check hello-web:clean-1 in eu-west-1: DescribeImageScanFindings still had a next page after 100 pages \(the page cap\), so the listing did not end \(read 100 pages, 200 findings\): no verdict$/,
+      ),
+    ]);
+    expect(pagesAsked()).toBe(100);
+  });
+
+  test('a page that never answers: exit 124 at --timeout, could not check, how far it read', async () => {
+    let n = 0;
+    proxy = await startFaultProxy(moto?.endpoint as string, (c) => {
+      if (!isFindings(c)) return undefined;
+      n += 1;
+      // the third page's answer is lost: the gate's deadline ends the wait
+      return n >= 3
+        ? { kind: 'lose-answer', ms: 60000 }
+        : { kind: 'rewrite', rewrite: (a) => ({ ...a, nextToken: `page-${n}` }) };
+    });
+    const started = Date.now();
+    const run = await gate([...clean, '--timeout', '8'], proxy.endpoint);
+
+    expect(run.code).toBe(124);
+    expect(Date.now() - started).toBeLessThan(25000);
+    expect(gateLines(run.stderr)).toEqual([
+      expect.stringMatching(
+        /^image-gate: TIMEOUT could not check hello-web:clean-1 in eu-west-1: page 3 of DescribeImageScanFindings did not answer before --timeout 8 \(read 2 pages, 4 findings\): no verdict$/,
       ),
     ]);
   });
