@@ -284,6 +284,8 @@ export interface CheckOutcome {
   readonly environments: readonly {
     readonly environment: string;
     readonly verdict: CheckVerdict;
+    /** What the check found, as printed: the records, the fields, how to go on. */
+    readonly lines: readonly string[];
   }[];
 }
 
@@ -313,7 +315,7 @@ export async function runCheck(
     `breakglass-check: ${environments.join(', ')}: is a breakglass change outstanding that this commit does not carry? (${BREAKGLASS_CHECK_DIR})`,
   );
   let exit = 0;
-  const verdicts: { environment: string; verdict: CheckVerdict }[] = [];
+  const verdicts: CheckOutcome['environments'][number][] = [];
   for (const name of environments) {
     const target = targets.environments.find((t) => t.stageName === name) as BreakglassCheckTarget;
     const v = await checkEnvironment(target, targets, baseDir, deps, control);
@@ -322,7 +324,7 @@ export async function runCheck(
       else out.err(line);
     }
     exit = Math.max(exit, v.verdict === 'PASS' ? 0 : v.verdict === 'BLOCKED' ? 1 : 3);
-    verdicts.push({ environment: name, verdict: v.verdict });
+    verdicts.push({ environment: name, verdict: v.verdict, lines: v.lines });
   }
   out.out(
     `breakglass-check: ${exit === 0 ? 'PASS' : exit === 1 ? 'BLOCKED' : 'COULD NOT CHECK'} (${environments.join(', ')})`,
