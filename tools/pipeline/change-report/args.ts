@@ -8,7 +8,7 @@ const USAGE_LINE =
 
 export const USAGE = helpText({
   usage: `${USAGE_LINE}
-       (in the pipeline: node change-report.cjs ...; npm run diff shows the same report locally)`,
+       (in the pipeline: node change-report.cjs ...; npx delivery diff shows the same report locally)`,
   about: `Before the prod approval: what deploying the synthesized prod stacks would change against what is
 deployed, read through each account's CDK bootstrap lookup role. Writes a Markdown report.`,
   options: [
