@@ -2,11 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  CodePipelineClient,
-  GetPipelineStateCommand,
-  type GetPipelineStateCommandOutput,
-} from '@aws-sdk/client-codepipeline';
+import { CodePipelineClient, GetPipelineStateCommand } from '@aws-sdk/client-codepipeline';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { BreakglassCheckTargets } from '../../../../lib/config';
@@ -64,7 +60,7 @@ test("--json: one document on stdout with every environment's verdict and why; p
         latestExecution: { pipelineExecutionId: 'e-1', status: 'Succeeded' },
       },
     ],
-  } as GetPipelineStateCommandOutput);
+  });
   const output = memoryOutput();
   try {
     const code = await main(
