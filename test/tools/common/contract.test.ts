@@ -133,6 +133,11 @@ describe('--help: the same exit-code table everywhere', () => {
       meaning: m[2],
     }));
     expect(rows).toEqual(EXIT_CODE_TABLE);
+    // and names every command that takes --json
+    const listed = /With `--json`, a command that reports \(([^)]+)\)/.exec(
+      section.replace(/\n/g, ' '),
+    );
+    expect(listed?.[1].split(/,\s*/).sort()).toEqual([...REPORTS].sort());
   });
 });
 
