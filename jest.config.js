@@ -8,6 +8,7 @@ module.exports = {
   // Type checking is `tsc --noEmit` (scripts/test-all.sh); ts-jest only transpiles, which keeps
   // the suite fast on a 2-core machine.
   transform: { '^.+\\.ts$': 'ts-jest' },
+  setupFiles: ['<rootDir>/test/support/env.ts'],
   setupFilesAfterEnv: ['aws-cdk-lib/testhelpers/jest-autoclean'],
   testTimeout: 120000,
   // Every core: jest's default is one worker less than the cores (one worker on a 2-core machine),

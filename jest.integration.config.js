@@ -9,6 +9,7 @@ module.exports = {
   roots: ['<rootDir>/test/integration'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': 'ts-jest' },
+  setupFiles: ['<rootDir>/test/support/env.ts'],
   globalSetup: '<rootDir>/test/integration/global-setup.ts',
   globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
   maxWorkers: 1,

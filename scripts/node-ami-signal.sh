@@ -26,11 +26,13 @@ fi
 echo "=== node AMIs: npm run node-updates (a warning only, never fails the release)"
 timeout 120 npm run -s node-updates -- "${config[@]}"
 rc=$?
-# node-updates' exit codes (tools/operator/node-updates/main.ts): 0 current or within the age
-# limit, 1 stale (or pinned ahead of a region), 2 could not check; timeout(1) says 124.
+# node-updates' exit codes (the table every command shares, tools/common/errors.ts): 0 current or
+# within the age limit, 1 stale (or pinned ahead of a region), 2 bad usage, 3 could not check;
+# timeout(1) says 124.
 case "$rc" in
   0) line="current (every node AMI within its age limit)" ;;
   1) line="STALE or ahead of a region: roll the AMI (see the Build log; docs/runbooks/patching-nodes.md)" ;;
+  3) line="not checked (node-updates could not read AWS; see the Build log)" ;;
   124) line="not checked (node-updates did not answer within 120 s; see the Build log)" ;;
   *) line="not checked (node-updates exit ${rc}; see the Build log)" ;;
 esac

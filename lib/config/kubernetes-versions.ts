@@ -15,7 +15,7 @@ import type { Construct } from 'constructs';
  * Each entry also pins the EKS-optimized Amazon Linux 2023 AMI release the managed node group
  * runs (`nodeAmiReleaseVersion`). Changing it is how nodes get patched: the pipeline deploys the
  * new release and EKS rolls the node group, draining each node through the eviction API
- * (docs/runbooks/patching-nodes.md). `npm run node-updates` prints the newest release and the
+ * (docs/runbooks/patching-nodes.md). `npx delivery node-updates` prints the newest release and the
  * exact line to change here.
  *
  * To add a version: install `@aws-cdk/lambda-layer-kubectl-vNN` and add one entry here.
@@ -30,7 +30,7 @@ export const KUBERNETES_VERSIONS = {
     /**
      * EKS-optimized AL2023 AMI release (`<kubernetes version>-<YYYYMMDD>`) of every node group on
      * 1.35, the same string for arm64 and x86_64 (awslabs/amazon-eks-ami CHANGELOG.md, release
-     * v20260714). Check for a newer one with `npm run node-updates`.
+     * v20260714). Check for a newer one with `npx delivery node-updates`.
      */
     nodeAmiReleaseVersion: '1.35.6-20260714',
     /**
@@ -39,7 +39,7 @@ export const KUBERNETES_VERSIONS = {
      * whose metrics nobody has checked fails the synth (lib/config/cloudwatch-observability.ts).
      * 5.4.0 is the last release before 6.0.0 added an OpenTelemetry pipeline
      * (aws-observability/helm-charts RELEASE_NOTES). That EKS offers this exact version for 1.35 in
-     * each environment's region is checked by `npm run preflight` (DescribeAddonVersions).
+     * each environment's region is checked by `npx delivery preflight` (DescribeAddonVersions).
      */
     cloudWatchObservabilityAddon: 'v5.4.0-eksbuild.1',
   },

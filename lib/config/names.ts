@@ -61,7 +61,7 @@ export interface ServiceNames {
   /** Directory under `$XDG_STATE_HOME` where breakglass keeps its local trail. */
   readonly breakglassStateDir: string;
   /**
-   * STS role session name of `npm run preflight`'s AssumeRole: a label CloudTrail shows, at most 64
+   * STS role session name of `npx delivery preflight`'s AssumeRole: a label CloudTrail shows, at most 64
    * characters (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html), so a long
    * service name is cut to fit rather than refused.
    */

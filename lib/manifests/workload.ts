@@ -317,7 +317,7 @@ export function plainToYaml(objects: readonly Record<string, unknown>[]): string
   return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
 }
 
-/** The workload settings of one environment: used by the stack, `npm run manifests` and the tests alike. */
+/** The workload settings of one environment: used by the stack, `npx delivery manifests` and the tests alike. */
 export function workloadPropsFor(
   env: {
     readonly service: ServiceConfig;

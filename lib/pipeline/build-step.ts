@@ -60,7 +60,7 @@ export const BUILD_VARIABLES = {
  * - the rollback guard (tools/pipeline/rollback-guard): which deploy stages would have a rollback
  *   target if this release failed there; with `pipeline.requireRollbackTarget` it refuses a new
  *   image while one would not (docs/decisions/0026-rollback-targets-across-pipeline-changes.md);
- * - the node AMI signal (scripts/node-ami-signal.sh runs `npm run node-updates`): the compliance
+ * - the node AMI signal (scripts/node-ami-signal.sh runs `npx delivery node-updates`): the compliance
  *   signal of the nodes, a warning only, never failing the release (docs/decisions/0018-node-patching.md).
  */
 export function buildStep(props: BuildStepProps): pipelines.CodeBuildStep {

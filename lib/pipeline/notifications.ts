@@ -50,7 +50,7 @@ export interface PipelineNotificationsProps {
   readonly pipelineName: string;
   readonly settings: NotificationSettings;
   /**
-   * Accounts whose operators publish a breakglass change to the topic (`npm run breakglass`, from
+   * Accounts whose operators publish a breakglass change to the topic (`npx delivery breakglass`, from
    * the environment's account). @default none
    */
   readonly breakglassAccounts?: readonly string[];

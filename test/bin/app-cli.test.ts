@@ -5,10 +5,15 @@ import * as path from 'node:path';
 import { REPO_ROOT, TSX_CLI } from '../support/paths';
 
 /** Runs the CDK app entry point as `cdk synth` does (context through CDK_CONTEXT_JSON), no AWS credentials. */
-function runApp(context: Record<string, unknown>, cwd = REPO_ROOT) {
+function runApp(
+  context: Record<string, unknown>,
+  cwd = REPO_ROOT,
+  extraEnv: Record<string, string> = {},
+) {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-'));
   const env = {
     ...process.env,
+    ...extraEnv,
     CDK_OUTDIR: outdir,
     CDK_CONTEXT_JSON: JSON.stringify(context),
     AWS_ACCESS_KEY_ID: '',
@@ -86,4 +91,39 @@ test('a service directory that is not there: exit 1, the problem at service.appD
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe('DELIVERY_CONFIG names the file when -c config= does not (lib/config/config-source.ts)', () => {
+  const dir = fs.mkdtempSync(path.join(REPO_ROOT, 'cdk.out.test-'));
+  const bad = (name: string) => {
+    const file = path.join(dir, `${name}.json`);
+    fs.writeFileSync(file, JSON.stringify({ pipeline: { account: '1', region: 'eu-west-1' } }));
+    return path.relative(REPO_ROOT, file);
+  };
+  const fromEnv = bad('from-env');
+  const fromFlag = bad('from-flag');
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('the file DELIVERY_CONFIG names is validated and used, relative to the repository', () => {
+    const r = runApp({}, os.tmpdir(), { DELIVERY_CONFIG: fromEnv });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`Configuration: ${fromEnv} (from DELIVERY_CONFIG)`);
+    expect(r.stderr).toContain(`Invalid configuration (config file ${fromEnv})`);
+    expect(r.files).toEqual([]);
+  });
+
+  test('-c config= wins over DELIVERY_CONFIG', () => {
+    const r = runApp({ config: fromFlag }, REPO_ROOT, { DELIVERY_CONFIG: fromEnv });
+    expect(r.stderr).toContain(`Invalid configuration (config file ${fromFlag})`);
+    expect(r.stderr).not.toContain('from-env');
+  });
+
+  test('an empty DELIVERY_CONFIG is refused, not read as the built-in defaults', () => {
+    const r = runApp({}, REPO_ROOT, { DELIVERY_CONFIG: '' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      'DELIVERY_CONFIG is set to "", which is not the path of a JSON file',
+    );
+    expect(r.files).toEqual([]);
+  });
 });

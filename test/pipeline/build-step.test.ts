@@ -321,6 +321,8 @@ describe('scripts/node-ami-signal.sh: a warning, never a failure (stand-in npm)'
   test.each([
     [1, /^STALE or ahead of a region/],
     [2, /^not checked \(node-updates exit 2/],
+    // could not check (the exit-code table every command shares)
+    [3, /^not checked \(node-updates could not read AWS/],
   ])(
     'node-updates exit %d: the release goes on (exit 0), with a warning and the summary line',
     (code, summary) => {

@@ -1,7 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { RunControl } from './control';
-import { OperationError, describeAwsError, isStop } from './errors';
+import { CouldNotCheckError, describeAwsError, isStop } from './errors';
 
 /**
  * The breakglass audit table's records, as `npm run breakglass` writes them and as the deploy's
@@ -158,14 +158,14 @@ export async function queryRecords(
       );
     } catch (e) {
       if (isStop(e)) throw e;
-      throw new OperationError(describeAwsError(e, doing), { cause: e });
+      throw new CouldNotCheckError(describeAwsError(e, doing), { cause: e });
     }
     records.push(...(out.Items ?? []).map(fromItem));
     start = out.LastEvaluatedKey;
     if (!start) return records;
     const key = JSON.stringify(start);
     if (seen.has(key) || page >= MAX_PAGES)
-      throw new OperationError(
+      throw new CouldNotCheckError(
         `${doing}: the listing did not end (${seen.has(key) ? 'a page key repeated' : `more than ${MAX_PAGES} pages`}; ${records.length} records read)`,
       );
     seen.add(key);

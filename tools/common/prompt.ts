@@ -4,14 +4,17 @@ import { OperationError } from './errors';
 /** Asks a yes/no question; true only for an explicit yes. `signal` withdraws the question (time is up, Ctrl-C). */
 export type Confirm = (question: string, signal?: AbortSignal) => Promise<boolean>;
 
-/** True when a person can answer a prompt (stdin and stdout are terminals). */
+/**
+ * True when a person can answer a prompt: stdin and stderr are terminals. The question goes to
+ * stderr, so stdout can be a pipe or a file (`--json > result.json`) and the operator still asked.
+ */
 export function isInteractive(): boolean {
-  return Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  return Boolean(process.stdin.isTTY && process.stderr.isTTY);
 }
 
-/** Asks on the terminal; anything but y/yes (case-insensitive) is a no, so Enter alone declines. */
+/** Asks on the terminal (stderr); anything but y/yes (case-insensitive) is a no, so Enter alone declines. */
 export const terminalConfirm: Confirm = async (question, signal) => {
-  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question(`${question} `, signal ? { signal } : {});
     return /^\s*y(es)?\s*$/i.test(answer);

@@ -1,16 +1,20 @@
-import { EXIT_FAILED, EXIT_OK } from './errors';
+import { wantsJson } from './args';
+import { printJson } from './command';
+import { EXIT_COULD_NOT_CHECK, EXIT_FAILED, EXIT_OK, awsErrorName } from './errors';
 import type { Output } from './output';
 import { safeForTerminal } from './terminal';
 
 /**
  * Runs a tool's main and turns its outcome into an exit code. Known errors print their message
  * (prefixed with the tool's name); anything unexpected prints one line too, never a stack trace
- * (set DEBUG=1 to see one).
+ * (set DEBUG=1 to see one). With `--json` in `argv`, a command that stops with an error still
+ * prints its one JSON document: `{"command", "exitCode", "error"}`.
  */
 export async function runCli(
   tool: string,
   main: () => Promise<number>,
   output: Output,
+  argv: readonly string[] = [],
 ): Promise<number> {
   try {
     return await main();
@@ -23,8 +27,14 @@ export async function runCli(
     output.err(`${tool}: error: ${first}`);
     for (const line of rest) output.err(line);
     if (process.env.DEBUG && err.stack) output.err(err.stack);
-    return typeof err.exitCode === 'number' && err.exitCode !== EXIT_OK
-      ? err.exitCode
-      : EXIT_FAILED;
+    // An AWS error no command turned into a sentence is still "could not check", never a verdict.
+    const code =
+      typeof err.exitCode === 'number' && err.exitCode !== EXIT_OK
+        ? err.exitCode
+        : awsErrorName(e) !== undefined
+          ? EXIT_COULD_NOT_CHECK
+          : EXIT_FAILED;
+    if (wantsJson(argv)) printJson(output, tool, code, { error: String(err.message ?? e) });
+    return code;
   }
 }

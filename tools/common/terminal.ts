@@ -20,3 +20,19 @@ export function safeForTerminal(text: string): string {
         : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
   );
 }
+
+/** The most of one value from outside that is printed; a longer one is cut, and its length said. */
+export const MAX_SHOWN_CHARS = 120;
+
+/**
+ * A value read from AWS (or a file), as a message quotes it: in double quotes, escaped for the
+ * terminal (safeForTerminal) and cut to `max` characters, with its real length after the cut:
+ * `"1.35.2-2026..." (1048581 characters)`. A 1 MB value becomes one short line.
+ */
+export function shownValue(value: string, max: number = MAX_SHOWN_CHARS): string {
+  if (value.length <= max) return `"${safeForTerminal(value)}"`;
+  let cut = value.slice(0, max);
+  // Never split a surrogate pair.
+  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
+  return `"${safeForTerminal(cut)}..." (${value.length} characters)`;
+}

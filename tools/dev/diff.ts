@@ -2,12 +2,21 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { type DeliveryConfig, allEnvironments } from '../../lib/config';
 import { OUTPUTS } from '../../lib/stacks/eks-app-stack';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from '../common/errors';
-import { invocationDir, loadToolConfig } from '../common/config';
+import { parseFlags } from '../common/args';
+import { helpText, printJson, progressOutput } from '../common/command';
+import {
+  EXIT_COULD_NOT_CHECK,
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  UsageError,
+  awsErrorName,
+  exitCodeOf,
+} from '../common/errors';
+import { chooseToolConfig, invocationDir } from '../common/config';
 import { type Output, processOutput } from '../common/output';
 import { safeForTerminal } from '../common/terminal';
 import {
@@ -25,33 +34,43 @@ import {
 } from '../pipeline/change-report/report';
 
 /**
- * `npm run diff`: the report the pipeline shows before the prod approval
+ * `npx delivery diff` (`npm run diff` too): the report the pipeline shows before the prod approval
  * (tools/pipeline/change-report), for any environment, on a laptop or in a pull request's CI.
  * It synthesizes the app with the same configuration the pipeline uses and compares each stack
  * either with what is deployed (read through the account's CDK bootstrap lookup role, as the
  * pipeline and `cdk diff` do; needs credentials that may assume it) or, offline, with another
  * cloud assembly (`--against`, e.g. main's `cdk.out`).
  */
-export const DIFF_USAGE = `Usage: npm run diff [-- -c config=<file.json> | --config <file.json>] [--env <stage>[,<stage>...]]
-                    [--against <cdk.out dir>] [--assembly <cdk.out dir>] [--no-assume] [--out <file.md>]
+const USAGE =
+  'Usage: npx delivery diff [-c config=<file> | --config <file>] [--env <stage>[,<stage>...]] [--against <cdk.out dir>] [--assembly <cdk.out dir>] [--no-assume] [--out <file.md>] [--json]';
 
-What deploying would change, stack by stack, as the pipeline reports it before the prod approval:
-replacements, removals, service interruptions, IAM / security-group / KMS / EKS access changes.
-
-Options:
-  -c config=<file>, --config <file>   the configuration, as for cdk synth (default: STACK_ENVIRONMENTS)
-  --env <list>          the environments (stage names), comma-separated; "pipeline" for the pipeline's own
-                        stack (default: the pipeline, pre-prod and every prod wave)
-  --against <dir>       compare with the stacks of another cloud assembly instead of what is deployed
-                        (offline: e.g. \`git stash; npx cdk synth -o /tmp/main.out; git stash pop\`)
-  --assembly <dir>      use this cloud assembly instead of synthesizing (default: synthesize now)
-  --no-assume           read deployed stacks with your own credentials instead of the lookup role
-  --call-timeout <s>    the most one AWS call may take, 1-300 seconds (default 30)
-  --out <file>          also write the report (Markdown) to this file
-  -h, --help            print this text
-
-Exit codes: 0 report shown, 1 the config's prod.changeReport.blockOn would block the promotion,
-2 bad usage (or the app does not synthesize). Runbook: docs/runbooks/promoting-to-prod.md`;
+export const DIFF_USAGE = helpText({
+  usage: USAGE,
+  about: `What deploying would change, stack by stack, as the pipeline reports it before the prod approval:
+replacements, removals, service interruptions, IAM / security-group / KMS / EKS access changes. With
+the same configuration as cdk synth and every npx delivery command.`,
+  options: [
+    [
+      '--env <list>',
+      'the environments (stage names), comma-separated; "pipeline" for the pipeline\'s own stack (default: the pipeline, pre-prod and every prod wave)',
+    ],
+    [
+      '--against <dir>',
+      'compare with the stacks of another cloud assembly instead of what is deployed (offline)',
+    ],
+    [
+      '--assembly <dir>',
+      'use this cloud assembly instead of synthesizing (default: synthesize now)',
+    ],
+    ['--no-assume', 'read deployed stacks with your own credentials instead of the lookup role'],
+    ['--call-timeout <s>', 'the most one AWS call may take, 1-300 seconds (default 30)'],
+    ['--out <file>', 'also write the report (Markdown) to this file'],
+  ],
+  config: true,
+  json: true,
+  verdict: "the config's prod.changeReport.blockOn would block the promotion",
+  runbook: 'docs/runbooks/promoting-to-prod.md',
+});
 
 export interface DiffArgs {
   readonly help: boolean;
@@ -62,39 +81,25 @@ export interface DiffArgs {
   readonly assumeRole: boolean;
   readonly callTimeoutMs: number;
   readonly out?: string;
+  readonly json: boolean;
 }
 
+/** The command line, with the parser every command shares (tools/common/args.ts). */
 export function parseDiffArgs(argv: readonly string[]): DiffArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: {
-        c: { type: 'string', short: 'c' },
-        config: { type: 'string' },
-        env: { type: 'string' },
-        against: { type: 'string' },
-        assembly: { type: 'string' },
-        'no-assume': { type: 'boolean' },
-        'call-timeout': { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message.split('\n')[0]}\n${DIFF_USAGE}`);
-  }
-  const v = parsed.values;
-  let configFile = v.config;
-  if (v.c !== undefined) {
-    const m = /^config=(.+)$/.exec(v.c);
-    if (!m) throw new UsageError(`-c ${v.c}: only -c config=<file.json> is understood`);
-    if (configFile !== undefined && configFile !== m[1])
-      throw new UsageError('-c config= and --config name different files; give one');
-    configFile = m[1];
-  }
+  const v = parseFlags(
+    argv,
+    {
+      config: { type: 'string' },
+      env: { type: 'string' },
+      against: { type: 'string' },
+      assembly: { type: 'string' },
+      'no-assume': { type: 'boolean' },
+      'call-timeout': { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    USAGE,
+  );
   const timeout = v['call-timeout'] ?? '30';
   const seconds = /^\d+$/.test(timeout) ? Number(timeout) : NaN;
   if (!(seconds >= 1 && seconds <= 300))
@@ -103,13 +108,14 @@ export function parseDiffArgs(argv: readonly string[]): DiffArgs {
     throw new UsageError('--no-assume reads deployed stacks; --against reads none: give one');
   return {
     help: v.help === true,
-    configFile,
+    configFile: v.config,
     envs: v.env?.split(',').map((e) => e.trim()),
     against: v.against,
     assembly: v.assembly,
     assumeRole: v['no-assume'] !== true,
     callTimeoutMs: seconds * 1000,
     out: v.out,
+    json: v.json === true,
   };
 }
 
@@ -187,10 +193,13 @@ export interface DiffDeps {
 }
 
 export async function runDiff(args: DiffArgs, deps: DiffDeps = {}): Promise<number> {
-  const out = deps.output ?? processOutput();
+  const output = deps.output ?? processOutput();
+  // --json: the result is one JSON document on stdout; the report and progress go to stderr
+  const out = progressOutput(output, args.json);
   const repoRoot = deps.repoRoot ?? path.resolve(__dirname, '..', '..');
   const cwd = deps.cwd ?? invocationDir();
-  const config = loadToolConfig(args.configFile, cwd, repoRoot);
+  const { config, described, choice } = chooseToolConfig(args.configFile, cwd, repoRoot);
+  out.err(`Configuration: ${described}`);
   let assemblyDir = args.assembly ? path.resolve(cwd, args.assembly) : undefined;
   let temporary: string | undefined;
   if (!assemblyDir) {
@@ -221,7 +230,7 @@ export async function runDiff(args: DiffArgs, deps: DiffDeps = {}): Promise<numb
       const reader = new DeployedReader({
         // every environment is in the pipeline's partition (config validation)
         partition: RegionInfo.get(config.pipeline.region).partition ?? 'aws',
-        sessionName: `npm-run-diff-${os.userInfo().username}`
+        sessionName: `delivery-diff-${os.userInfo().username}`
           .replace(/[^\w+=,.@-]/g, '-')
           .slice(0, 64),
         callTimeoutMs: args.callTimeoutMs,
@@ -242,7 +251,7 @@ export async function runDiff(args: DiffArgs, deps: DiffDeps = {}): Promise<numb
     const report = changeReport(stacks, 'stack');
     const blockOn = config.prod.changeReport.blockOn;
     const markdown = renderMarkdown(report, {
-      title: `npm run diff (${args.configFile ?? 'default config'})`,
+      title: `npx delivery diff (${choice.file ?? 'default config'})`,
       against,
       blockOn,
     });
@@ -251,13 +260,19 @@ export async function runDiff(args: DiffArgs, deps: DiffDeps = {}): Promise<numb
     // the pipeline blocks on prod stacks only
     const prod = changeReport(stacks.filter((s) => s.wave >= 1));
     const blocking = blockOn.filter((f) => prod.findings.has(f));
-    if (blocking.length > 0) {
+    if (blocking.length > 0)
       out.err(
         `diff: the promotion would be BLOCKED (prod.changeReport.blockOn: ${blocking.join(', ')})`,
       );
-      return EXIT_FAILED;
-    }
-    return EXIT_OK;
+    const code = blocking.length > 0 ? EXIT_FAILED : EXIT_OK;
+    if (args.json)
+      printJson(output, 'diff', code, {
+        blocking,
+        findings: [...prod.findings.keys()],
+        stacks: targets.map((t) => t.stack.stackName),
+        markdown,
+      });
+    return code;
   } finally {
     if (temporary) fs.rmSync(temporary, { recursive: true, force: true });
   }
@@ -276,7 +291,13 @@ export async function main(argv: readonly string[], deps: DiffDeps = {}): Promis
     const message = (e as Error).message.split('\n').map(safeForTerminal);
     out.err(`diff: error: ${message[0]}`);
     for (const line of message.slice(1)) out.err(line);
-    return e instanceof UsageError || e instanceof AssemblyError ? EXIT_USAGE : EXIT_FAILED;
+    // the one exit-code table (tools/common/errors.ts): an AWS error is "could not check"
+    const code =
+      e instanceof AssemblyError
+        ? EXIT_USAGE
+        : (exitCodeOf(e) ?? (awsErrorName(e) !== undefined ? EXIT_COULD_NOT_CHECK : EXIT_FAILED));
+    if (argv.includes('--json')) printJson(out, 'diff', code, { error: (e as Error).message });
+    return code;
   }
 }
 

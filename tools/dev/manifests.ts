@@ -3,25 +3,41 @@ import * as path from 'node:path';
 import {
   type DeliveryConfig,
   ConfigError,
-  checkServiceSource,
   allEnvironments,
+  checkServiceSource,
   findEnvironment,
-  loadConfig,
 } from '../../lib/config';
 import { imageTagFor, imageUri } from '../../lib/image/tag';
 import { renderWorkload, toYaml, workloadPropsFor } from '../../lib/manifests/workload';
 import { parseFlags } from '../common/args';
+import { helpText } from '../common/command';
+import { REPO_ROOT, chooseToolConfig, invocationDir } from '../common/config';
+import { EXIT_OK, OperationError, UsageError } from '../common/errors';
+import { makeDirectory } from '../common/files';
 import { IMAGE_TAG, IMAGE_TAG_RULE } from '../common/image-tag';
-import { safeForTerminal } from '../common/terminal';
+import { type Output, processOutput } from '../common/output';
+import { runCli } from '../common/run';
 
 /**
- * `npm run manifests -- --env <stage name> [--config <file>] [--tag <tag>]`: prints the rendered
+ * `npx delivery manifests --env <stage name> [--config <file>] [--tag <tag>]`: prints the rendered
  * Kubernetes manifests of one environment as YAML, exactly as the stage applies them (the image
  * tag from app/ unless --tag is given). `--out-dir <dir>` instead writes every environment to
  * `<dir>/<stage name>.yaml` (what `npm test` validates and scans).
  */
 const USAGE =
-  'usage: npm run -s manifests -- (--env <stage name> | --out-dir <dir>) [--config <file.json>] [--tag <image tag>]';
+  'Usage: npx delivery manifests (--env <stage name> | --out-dir <dir>) [-c config=<file> | --config <file>] [--tag <image tag>]';
+
+const HELP = helpText({
+  usage: USAGE,
+  about:
+    "Renders one environment's Kubernetes manifests as YAML on stdout, exactly as its stage applies them\n(the image tag from app/ unless --tag), or with --out-dir every environment into <dir>/<stage name>.yaml.",
+  options: [
+    ['--env <stage name>', 'the environment to print, such as preprod-eu-west-1'],
+    ['--out-dir <dir>', 'write every environment into this directory instead (created if missing)'],
+    ['--tag <image tag>', "the image tag (default: the fingerprint of app/, as the pipeline's)"],
+  ],
+  config: true,
+});
 
 export function renderEnvironment(config: DeliveryConfig, stageName: string, tag: string): string {
   const env = findEnvironment(config, stageName);
@@ -35,97 +51,66 @@ export function renderEnvironment(config: DeliveryConfig, stageName: string, tag
   return toYaml(renderWorkload(workloadPropsFor(env, { uri, tag })));
 }
 
-function fail(message: string): number {
-  console.error(`manifests: ${safeForTerminal(message)}`);
-  return 2;
-}
-
-/** `dir` as a directory to write into: created when missing; a file or an unwritable place is refused before anything is written. */
-function prepareOutDir(dir: string): string | undefined {
-  let stat: fs.Stats | undefined;
-  try {
-    stat = fs.statSync(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
-      return `--out-dir ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+export function manifestsMain(argv: readonly string[], output: Output): number {
+  const flags = parseFlags(
+    argv,
+    {
+      env: { type: 'string' },
+      config: { type: 'string' },
+      tag: { type: 'string' },
+      'out-dir': { type: 'string' },
+    },
+    USAGE,
+  );
+  if (flags.help) {
+    output.out(HELP);
+    return EXIT_OK;
   }
-  if (stat && !stat.isDirectory())
-    return `--out-dir ${dir} is a file, not a directory; name a directory (it is created if missing)`;
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch (e) {
-    return `--out-dir ${dir}: cannot create or write it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
-  }
-  return undefined;
-}
-
-function main(argv: string[]): number {
-  let values: { env?: string; config?: string; tag?: string; 'out-dir'?: string; help?: boolean };
-  try {
-    values = parseFlags(
-      argv,
-      {
-        env: { type: 'string' },
-        config: { type: 'string' },
-        tag: { type: 'string' },
-        'out-dir': { type: 'string' },
-      },
-      USAGE,
+  if (flags.tag !== undefined && !IMAGE_TAG.test(flags.tag))
+    throw new UsageError(
+      `--tag ${JSON.stringify(flags.tag)} is not a valid image tag (${IMAGE_TAG_RULE})`,
     );
-  } catch (e) {
-    return fail((e as Error).message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (values.tag !== undefined && !IMAGE_TAG.test(values.tag))
-    return fail(`--tag ${JSON.stringify(values.tag)} is not a valid image tag (${IMAGE_TAG_RULE})`);
-  const repoRoot = path.resolve(__dirname, '..', '..');
-  let config: DeliveryConfig;
-  try {
-    config = loadConfig({ contextValue: values.config, cwd: process.cwd(), repoRoot });
-  } catch (e) {
-    console.error(e instanceof ConfigError ? e.message : `manifests: ${(e as Error).message}`);
-    return 2;
-  }
-  if (values.tag === undefined) {
+  const { config, choice } = chooseToolConfig(flags.config, invocationDir(), REPO_ROOT);
+  if (flags.tag === undefined) {
     // The tag is the fingerprint of the service's directory: it must be there.
-    const problems = checkServiceSource(config.service, repoRoot);
-    if (problems.length > 0) {
-      console.error(new ConfigError(values.config ?? 'STACK_ENVIRONMENTS', problems).message);
-      return 2;
-    }
+    const problems = checkServiceSource(config.service, REPO_ROOT);
+    if (problems.length > 0)
+      throw new UsageError(new ConfigError(choice.file ?? 'STACK_ENVIRONMENTS', problems).message);
   }
-  const tag = values.tag ?? imageTagFor(path.join(repoRoot, config.service.appDir));
+  const tag = flags.tag ?? imageTagFor(path.join(REPO_ROOT, config.service.appDir));
   const names = allEnvironments(config).map((e) => e.stageName);
-  const outDir = values['out-dir'];
-  if (outDir) {
-    const problem = prepareOutDir(outDir);
-    if (problem) return fail(problem);
+  const outDir = flags['out-dir'];
+  if (outDir !== undefined) {
+    const dir = makeDirectory(path.resolve(invocationDir(), outDir), `--out-dir ${outDir}`);
     try {
       for (const n of names)
-        fs.writeFileSync(path.join(outDir, `${n}.yaml`), renderEnvironment(config, n, tag));
+        fs.writeFileSync(path.join(dir, `${n}.yaml`), renderEnvironment(config, n, tag));
     } catch (e) {
-      console.error(
-        `manifests: writing to ${safeForTerminal(outDir)} failed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      throw new OperationError(
+        `writing to ${outDir} failed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
       );
-      return 1;
     }
-    console.log(`manifests: wrote ${names.map((n) => `${n}.yaml`).join(', ')} to ${outDir}`);
-    return 0;
+    output.out(`manifests: wrote ${names.map((n) => `${n}.yaml`).join(', ')} to ${outDir}`);
+    return EXIT_OK;
   }
-  if (!values.env) {
-    console.error(`manifests: --env is required (one of: ${names.join(', ')})\n${USAGE}`);
-    return 2;
-  }
+  if (flags.env === undefined)
+    throw new UsageError(`--env is required (one of: ${names.join(', ')})\n${USAGE}`);
+  let yaml: string;
   try {
-    process.stdout.write(renderEnvironment(config, values.env, tag));
+    yaml = renderEnvironment(config, flags.env, tag);
   } catch (e) {
-    return fail((e as Error).message);
+    throw new UsageError((e as Error).message);
   }
-  return 0;
+  output.outRaw(yaml);
+  return EXIT_OK;
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+/** `npx delivery manifests ...` (and `npx delivery manifests ...`). */
+export function run(argv: readonly string[], output: Output = processOutput()): Promise<number> {
+  return runCli('manifests', () => Promise.resolve(manifestsMain(argv, output)), output, argv);
+}
+
+if (require.main === module)
+  void run(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });

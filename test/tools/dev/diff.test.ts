@@ -64,10 +64,12 @@ test('--against another assembly (offline): every environment and the pipeline, 
     output,
     cwd: REPO_ROOT,
   });
-  expect(output.stderr).toBe('');
+  expect(output.stderr).toBe(
+    'Configuration: the built-in STACK_ENVIRONMENTS (lib/config/defaults.ts)\n',
+  );
   expect(code).toBe(0);
   const md = output.stdout;
-  expect(md).toMatch(/^# Infrastructure change npm run diff \(default config\)/);
+  expect(md).toMatch(/^# Infrastructure change npx delivery diff \(default config\)/);
   for (const heading of ['## The pipeline', '## Pre-prod', '## Wave 1', '## Wave 2'])
     expect(md).toContain(heading);
   expect(md).toMatch(/- REPLACE prod-eu-west-1: AWS::EKS::Nodegroup .*SERVICE INTERRUPTION/);

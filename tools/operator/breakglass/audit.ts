@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { type AuditRecord, toCliItem, toItem } from '../../common/breakglass-audit';
 import type { RunControl } from '../../common/control';
-import { OperationError, awsErrorName, describeAwsError, isStop } from '../../common/errors';
+import { CouldNotCheckError, awsErrorName, describeAwsError, isStop } from '../../common/errors';
 
 export type { AuditRecord, BreakglassResult } from '../../common/breakglass-audit';
 
@@ -34,9 +34,12 @@ export async function writeAudit(
     );
   } catch (e) {
     if (isStop(e)) throw e;
-    throw new OperationError(describeAwsError(e, `writing the audit record to table ${table}`), {
-      cause: e,
-    });
+    throw new CouldNotCheckError(
+      describeAwsError(e, `writing the audit record to table ${table}`),
+      {
+        cause: e,
+      },
+    );
   }
 }
 
@@ -75,9 +78,12 @@ export async function completeAudit(
     if (isStop(e)) throw e;
     if (awsErrorName(e) === 'ConditionalCheckFailedException')
       return writeAudit(client, table, { ...record, at: fallbackAt }, control);
-    throw new OperationError(describeAwsError(e, `completing the audit record in table ${table}`), {
-      cause: e,
-    });
+    throw new CouldNotCheckError(
+      describeAwsError(e, `completing the audit record in table ${table}`),
+      {
+        cause: e,
+      },
+    );
   }
 }
 
@@ -114,7 +120,7 @@ export async function resolveAbandoned(
   } catch (e) {
     if (awsErrorName(e) === 'ConditionalCheckFailedException') return false;
     if (isStop(e)) throw e;
-    throw new OperationError(
+    throw new CouldNotCheckError(
       describeAwsError(e, `recording how the unfinished run ${record.runId} was resolved`),
       { cause: e },
     );

@@ -1,7 +1,13 @@
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import type { EnvironmentConfig } from '../../../lib/config';
 import type { RunControl } from '../../common/control';
-import { OperationError, awsErrorName, describeAwsError, isStop } from '../../common/errors';
+import {
+  CouldNotCheckError,
+  OperationError,
+  awsErrorName,
+  describeAwsError,
+  isStop,
+} from '../../common/errors';
 
 /** Where breakglass reads, writes and applies, for one environment. */
 export interface Targets {
@@ -61,7 +67,7 @@ export async function discoverTargets(
         `stack ${env.stackName} not found in ${env.region}: is ${env.stageName} deployed, and are your credentials for account ${env.account}? Otherwise pass ${allFlags}`,
       );
     }
-    throw new OperationError(
+    throw new CouldNotCheckError(
       `${describeAwsError(e, `reading the outputs of stack ${env.stackName} in ${env.region}`)}; or pass ${allFlags}`,
     );
   }

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { RunControl } from '../../common/control';
 import {
+  CouldNotCheckError,
   OperationError,
   TimeoutError,
   awsErrorName,
@@ -118,7 +119,7 @@ function processAlive(pid: number): boolean {
 }
 
 export function releaseHoldHint(environment: string, token: string): string {
-  return `npm run breakglass -- --env ${environment} --release-hold ${token}`;
+  return `npx delivery breakglass --env ${environment} --release-hold ${token}`;
 }
 
 export class EnvironmentHold {
@@ -204,7 +205,7 @@ export class EnvironmentHold {
           }
           forgetLocal(stateDir, local);
           if (isStop(e)) throw e;
-          throw new OperationError(
+          throw new CouldNotCheckError(
             `${describeAwsError(e, `taking the hold on ${environment} (DynamoDB table ${table})`)}; nothing was changed`,
           );
         }

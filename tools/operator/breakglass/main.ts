@@ -30,7 +30,8 @@ import {
   queryRecords,
 } from '../../common/breakglass-audit';
 import { parseFlags } from '../../common/args';
-import { invocationDir, loadToolConfig } from '../../common/config';
+import { helpText, printJson, progressOutput } from '../../common/command';
+import { REPO_ROOT, chooseToolConfig, invocationDir } from '../../common/config';
 import {
   RunControl,
   type SignalSource,
@@ -39,6 +40,7 @@ import {
   parseTimeoutSeconds,
 } from '../../common/control';
 import {
+  CouldNotCheckError,
   EXIT_FAILED,
   EXIT_OK,
   EXIT_SIGNAL,
@@ -50,6 +52,7 @@ import {
   describeAwsError,
   isStop,
 } from '../../common/errors';
+import { readBoundedFile } from '../../common/files';
 import type { Output } from '../../common/output';
 import { type Confirm, confirmOrRefuse } from '../../common/prompt';
 import { safeForTerminal } from '../../common/terminal';
@@ -73,10 +76,43 @@ import {
 } from './manifest';
 import { objectsOutsideWorkload, workloadScope } from './scope';
 
-export const BREAKGLASS_USAGE =
-  'usage: npm run breakglass -- --env <stage name> (--image <tag> | --manifest <file>) --reason "<text>" [--dry-run] [--yes] [--timeout <seconds>] [--bucket <b>] [--key <k>] [--table <t>] [--context <kubectl context>] [--config <file>] [--allow-outside-workload] [--accept-unversioned-bucket]\n' +
-  '       npm run breakglass -- --env <stage name> --reconcile <run id> --reason "<text>"   (git now carries that breakglass change, or it is accepted: the next deploy may go ahead)\n' +
-  '       npm run breakglass -- --env <stage name> --release-hold <token>   (give back a hold a run of yours left behind)';
+const USAGE =
+  'Usage: npx delivery breakglass --env <stage name> (--image <tag> | --manifest <file>) --reason "<text>" [--dry-run] [--yes] [--timeout <seconds>] [--bucket <b>] [--key <k>] [--table <t>] [--context <kubectl context>] [-c config=<file> | --config <file>] [--allow-outside-workload] [--accept-unversioned-bucket] [--json]\n' +
+  '       npx delivery breakglass --env <stage name> --reconcile <run id> --reason "<text>"\n' +
+  '       npx delivery breakglass --env <stage name> --release-hold <token>';
+
+export const BREAKGLASS_USAGE = helpText({
+  usage: USAGE,
+  about: `The audited emergency path: fetches the environment's current manifest from S3, changes the web
+image's tag (--image) or replaces the whole manifest (--manifest), shows the diff, and after
+confirmation, holding the environment against other breakglass runs, applies it with kubectl,
+stores it as a new S3 version and records the attempt in the audit table. Try --dry-run first.`,
+  options: [
+    ['--env <stage name>', 'the environment, such as prod-us-east-1'],
+    ['--image <tag>', "the web container's new image tag"],
+    ['--manifest <file>', 'the whole manifest to apply instead (every object of the workload)'],
+    ['--reason "<text>"', 'why, for the audit record (an incident id)'],
+    ['--dry-run', 'show the diff and run kubectl apply --dry-run=client; change nothing'],
+    ['--yes', 'do not ask (needed without a terminal)'],
+    ['--timeout <seconds>', `the whole run, prompt included (default ${900})`],
+    [
+      '--bucket, --key, --table <name>',
+      "where the manifest and the audit live (default: the stack's outputs)",
+    ],
+    ['--context <kubectl context>', "kubectl's context (default: the stack's ClusterArn output)"],
+    ['--allow-outside-workload', "apply objects outside the workload's kinds and namespace too"],
+    ['--accept-unversioned-bucket', 'overwrite the manifest in a bucket without versioning'],
+    [
+      '--reconcile <run id>',
+      'git now carries that breakglass change, or it is accepted: the next deploy may go ahead',
+    ],
+    ['--release-hold <token>', 'give back a hold a run of yours left behind'],
+  ],
+  config: true,
+  json: true,
+  verdict: 'refused (you said no, a check failed, the API server rejected it) or the change failed',
+  runbook: 'docs/runbooks/breakglass.md',
+});
 
 /** Default --timeout: the whole run, the time to read the diff and answer the prompt included. */
 export const DEFAULT_TIMEOUT_SECONDS = 900;
@@ -84,6 +120,8 @@ export const DEFAULT_TIMEOUT_SECONDS = 900;
 export const DEFAULT_CALL_TIMEOUT_MS = 20000;
 /** Largest manifest breakglass reads (a --manifest file or the S3 object): the workload's is about 6 KB. */
 export const MAX_MANIFEST_BYTES = 256 * 1024;
+/** The most reading a --manifest file may take. */
+const MANIFEST_READ_TIMEOUT_MS = 20000;
 /** Longest --reason, in characters: it goes into every audit record and the hold. */
 export const MAX_REASON_CHARS = 1024;
 /** Time kept back from kubectl apply for recording its outcome (S3 upload, audit record, hold release). */
@@ -157,7 +195,7 @@ export function defaultBreakglassDeps(
     interactive,
     output,
     cwd: invocationDir(),
-    repoRoot: process.cwd(),
+    repoRoot: REPO_ROOT,
     now: () => new Date(),
     signals,
   };
@@ -182,6 +220,8 @@ interface Options {
   readonly yes: boolean;
   readonly allowOutsideWorkload: boolean;
   readonly acceptUnversionedBucket: boolean;
+  /** --json: progress to stderr, the result as one JSON document on stdout. */
+  readonly json: boolean;
 }
 
 /**
@@ -195,7 +235,6 @@ export async function breakglassMain(
   argv: readonly string[],
   deps: BreakglassDeps,
 ): Promise<number> {
-  const out = deps.output;
   const flags = parseFlags(
     argv,
     {
@@ -213,22 +252,23 @@ export async function breakglassMain(
       timeout: { type: 'string' },
       'allow-outside-workload': { type: 'boolean' },
       'accept-unversioned-bucket': { type: 'boolean' },
+      json: { type: 'boolean' },
       reconcile: { type: 'string' },
       'release-hold': { type: 'string' },
     },
-    BREAKGLASS_USAGE,
+    USAGE,
   );
   if (flags.help) {
-    out.out(BREAKGLASS_USAGE);
-    out.out(
-      'Emergency change to one environment, audited. Try --dry-run first. Runbook: docs/runbooks/breakglass.md',
-    );
+    deps.output.out(BREAKGLASS_USAGE);
     return EXIT_OK;
   }
+  const json = flags.json === true;
+  // --json: the result is one JSON document on stdout; progress, the diff and the prompt go to stderr.
+  const out = progressOutput(deps.output, json);
 
   // Everything the command line alone can get wrong is checked before any AWS call.
   if (flags.env === undefined || flags.env.trim() === '')
-    throw new UsageError(`--env is required\n${BREAKGLASS_USAGE}`);
+    throw new UsageError(`--env is required\n${USAGE}`);
   const special = (['reconcile', 'release-hold'] as const).filter((f) => flags[f] !== undefined);
   if (special.length > 0) {
     const others = (
@@ -270,7 +310,7 @@ export async function breakglassMain(
   const change: Change =
     special.length > 0
       ? { action: 'manifest', label: `--${special[0]}` }
-      : readChange(flags.image, flags.manifest, deps.cwd);
+      : await readChange(flags.image, flags.manifest, deps.cwd);
   const overrides: Partial<Record<keyof Targets, string>> = {};
   for (const name of ['bucket', 'key', 'table', 'context'] as const) {
     const v = flags[name];
@@ -278,7 +318,8 @@ export async function breakglassMain(
     if (v.trim() === '') throw new UsageError(`--${name} must not be empty`);
     overrides[name] = v;
   }
-  const cfg = loadToolConfig(flags.config, deps.cwd, deps.repoRoot);
+  const { config: cfg, described } = chooseToolConfig(flags.config, deps.cwd, deps.repoRoot);
+  out.out(`Configuration: ${described}`);
   let env: EnvironmentConfig;
   try {
     env = findEnvironment(cfg, flags.env);
@@ -302,11 +343,30 @@ export async function breakglassMain(
       ),
   });
   const stopListening = deps.signals?.((signal) => control.interrupt(signal));
+  const report: Report = (code, result) => {
+    if (json) printJson(deps.output, 'breakglass', code, { environment: env.stageName, ...result });
+    return code;
+  };
   try {
     if (flags.reconcile !== undefined)
-      return await reconcile(env, overrides, flags.reconcile, reason, deps, control);
+      return await reconcile(
+        env,
+        overrides,
+        flags.reconcile,
+        reason,
+        { ...deps, output: out },
+        control,
+        report,
+      );
     if (flags['release-hold'] !== undefined)
-      return await releaseHold(env, overrides, flags['release-hold'], deps, control);
+      return await releaseHold(
+        env,
+        overrides,
+        flags['release-hold'],
+        { ...deps, output: out },
+        control,
+        report,
+      );
     return await run(
       {
         env,
@@ -318,16 +378,26 @@ export async function breakglassMain(
         yes: flags.yes === true,
         allowOutsideWorkload,
         acceptUnversionedBucket: flags['accept-unversioned-bucket'] === true,
+        json,
       },
-      deps,
+      { ...deps, output: out },
       control,
+      report,
     );
   } finally {
     stopListening?.();
   }
 }
 
-async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promise<number> {
+/** Hands the outcome to the caller (the --json document) and returns the exit code. */
+type Report = (code: number, result: Record<string, unknown>) => number;
+
+async function run(
+  o: Options,
+  deps: BreakglassDeps,
+  control: RunControl,
+  report: Report,
+): Promise<number> {
   const out = deps.output;
   const { env, change } = o;
   out.out(
@@ -433,7 +503,20 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
   fs.writeFileSync(manifestFile, newText, { mode: 0o600 });
   let keepTmp = false;
   try {
-    if (o.dryRun) return await dryRunApply(deps, targets.context, manifestFile, control);
+    const summary = {
+      dryRun: o.dryRun,
+      action: change.action,
+      bucket: targets.bucket,
+      key: targets.key,
+      s3VersionBefore: versionBefore,
+      imageBefore,
+      imageAfter,
+    };
+    if (o.dryRun)
+      return report(await dryRunApply(deps, targets.context, manifestFile, control), {
+        ...summary,
+        result: 'DRY_RUN',
+      });
 
     await confirmOrRefuse({
       yes: o.yes,
@@ -562,7 +645,7 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
         await writeAudit(dynamodb, targets.table, record('PENDING', {}), control);
       } catch (e) {
         if (isStop(e)) throw withSuffix(e, '; nothing was applied');
-        throw new OperationError(
+        throw new CouldNotCheckError(
           `${(e as Error).message}: the intent could not be recorded, so nothing was applied`,
         );
       }
@@ -602,9 +685,15 @@ async function run(o: Options, deps: BreakglassDeps, control: RunControl): Promi
             keepManifestFile: () => (keepTmp = true),
           }),
       );
+      const result = {
+        ...summary,
+        result: outcome.result,
+        runId,
+        s3VersionAfter: outcome.versionAfter ?? null,
+      };
       if (control.interrupted)
-        return interruptedAfterApply(out, control.interrupted, outcome.result);
-      return outcome.exitCode;
+        return report(interruptedAfterApply(out, control.interrupted, outcome.result), result);
+      return report(outcome.exitCode, result);
     } finally {
       const problem = await hold.release(control);
       if (problem) out.err(`WARNING: ${problem}`);
@@ -639,9 +728,12 @@ interface ApplyContext {
 }
 
 /** kubectl apply, the upload (only over the version read) and the audit record: run with interrupts deferred. */
-async function applyAndRecord(
-  c: ApplyContext,
-): Promise<{ exitCode: number; result: BreakglassResult; record: AuditRecord }> {
+async function applyAndRecord(c: ApplyContext): Promise<{
+  exitCode: number;
+  result: BreakglassResult;
+  record: AuditRecord;
+  versionAfter?: string;
+}> {
   const out = c.deps.output;
   const { targets, env } = c;
   const source = `s3://${targets.bucket}/${targets.key}`;
@@ -718,7 +810,7 @@ async function applyAndRecord(
     `Applied to ${env.stageName}; stored as ${source} version ${versionAfter} (was ${replaced ?? c.versionBefore}); audit record written (SUCCEEDED, run ${c.runId}).`,
   );
   printPermanentFixAdvice(out, env, c.runId);
-  return { exitCode: EXIT_OK, result: 'SUCCEEDED', record };
+  return { exitCode: EXIT_OK, result: 'SUCCEEDED', record, versionAfter };
 }
 
 /**
@@ -819,7 +911,11 @@ function interruptedAfterApply(out: Output, signal: StopSignal, result: Breakgla
   return EXIT_SIGNAL[signal];
 }
 
-function readChange(image: string | undefined, manifest: string | undefined, cwd: string): Change {
+async function readChange(
+  image: string | undefined,
+  manifest: string | undefined,
+  cwd: string,
+): Promise<Change> {
   if (image !== undefined && manifest !== undefined)
     throw new UsageError('give either --image <tag> or --manifest <file>, not both');
   if (image !== undefined) {
@@ -827,60 +923,19 @@ function readChange(image: string | undefined, manifest: string | undefined, cwd
     return { action: 'image', label: `--image ${tag}`, tag };
   }
   if (manifest !== undefined) {
-    const text = readBoundedFile(path.resolve(cwd, manifest), `--manifest ${manifest}`);
+    // A regular file of bounded size, read within a bound: a FIFO, /dev/zero or a huge file is
+    // refused before anything else happens (tools/common/files.ts).
+    const text = await readBoundedFile(path.resolve(cwd, manifest), {
+      what: `--manifest ${manifest}`,
+      maxBytes: MAX_MANIFEST_BYTES,
+      timeoutMs: MANIFEST_READ_TIMEOUT_MS,
+    });
     checkReplacementManifest(text, manifest);
     return { action: 'manifest', label: `--manifest ${manifest}`, manifestText: text };
   }
   throw new UsageError(
-    `no change given: pass --image <tag> (new tag for the web container) or --manifest <file> (the whole manifest)\n${BREAKGLASS_USAGE}`,
+    `no change given: pass --image <tag> (new tag for the web container) or --manifest <file> (the whole manifest)\n${USAGE}`,
   );
-}
-
-/**
- * A regular file of at most MAX_MANIFEST_BYTES, as UTF-8. Checked before it is opened: a FIFO
- * would block the open, /dev/zero never ends; and at most one byte more than allowed is read,
- * in case the file grows meanwhile.
- */
-function readBoundedFile(file: string, what: string): string {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch (e) {
-    throw new UsageError(
-      `${what}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
-  if (!stat.isFile())
-    throw new UsageError(
-      `${what}: not a regular file (a device, a pipe or a directory); give the manifest file itself`,
-    );
-  if (stat.size > MAX_MANIFEST_BYTES)
-    throw new UsageError(
-      `${what}: ${stat.size} bytes, more than the ${MAX_MANIFEST_BYTES} breakglass accepts (the workload's manifest is a few KB): is it the right file?`,
-    );
-  const buf = Buffer.alloc(MAX_MANIFEST_BYTES + 1);
-  let fd: number | undefined;
-  let length = 0;
-  try {
-    fd = fs.openSync(file, 'r');
-    for (;;) {
-      const n = fs.readSync(fd, buf, length, buf.length - length, null);
-      if (n === 0) break;
-      length += n;
-      if (length > MAX_MANIFEST_BYTES)
-        throw new UsageError(
-          `${what}: more than the ${MAX_MANIFEST_BYTES} bytes breakglass accepts`,
-        );
-    }
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(
-      `${what}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-  return buf.subarray(0, length).toString('utf8');
 }
 
 /** The caller's ARN, and a refusal when the credentials are for another account than the environment's. */
@@ -896,7 +951,7 @@ async function callerArn(
     );
   } catch (e) {
     if (isStop(e)) throw e;
-    throw new OperationError(describeAwsError(e, 'identifying you (STS GetCallerIdentity)'));
+    throw new CouldNotCheckError(describeAwsError(e, 'identifying you (STS GetCallerIdentity)'));
   }
   if (identity.Account !== env.account) {
     throw new OperationError(
@@ -923,7 +978,7 @@ async function bucketVersioning(
       throw new OperationError(
         `bucket ${bucket} does not exist in this account/region (check --bucket)`,
       );
-    throw new OperationError(
+    throw new CouldNotCheckError(
       `${describeAwsError(e, `reading the versioning of bucket ${bucket} (s3:GetBucketVersioning)`)}; breakglass refuses to overwrite a manifest it cannot be sure is kept`,
     );
   }
@@ -973,7 +1028,7 @@ async function fetchManifest(
       throw new OperationError(
         `bucket ${t.bucket} does not exist in this account/region (check --bucket)`,
       );
-    throw new OperationError(describeAwsError(e, `reading ${where}`));
+    throw new CouldNotCheckError(describeAwsError(e, `reading ${where}`));
   }
 }
 
@@ -990,7 +1045,7 @@ async function headManifest(
     return { versionId: res.VersionId, etag: res.ETag, lastModified: res.LastModified };
   } catch (e) {
     if (isStop(e)) throw e;
-    throw new OperationError(
+    throw new CouldNotCheckError(
       `${describeAwsError(e, `checking ${where} again`)}; nothing was applied`,
     );
   }
@@ -1070,7 +1125,7 @@ function printPermanentFixAdvice(out: Output, env: EnvironmentConfig, runId: str
     `WARNING: this change is not in git. The next deploy of ${env.stageName} is blocked before it starts until git carries this change or it is reconciled:`,
   );
   out.out(
-    `  npm run breakglass -- --env ${env.stageName} --reconcile ${runId} --reason "<why git may now replace it>"`,
+    `  npx delivery breakglass --env ${env.stageName} --reconcile ${runId} --reason "<why git may now replace it>"`,
   );
   out.out(
     'Make the fix permanent: commit the same change in git (config or lib/manifests), or revert the bad commit, and push.',
@@ -1079,7 +1134,7 @@ function printPermanentFixAdvice(out: Output, env: EnvironmentConfig, runId: str
     'To stay on an older image, revert the app/ changes since it: the image tag is a fingerprint of app/, so the same source gives the same tag.',
   );
   out.out(
-    '`npm run drift -- --env <stage>` shows what still differs. See docs/runbooks/breakglass.md ("Make it permanent").',
+    '`npx delivery drift --env <stage>` shows what still differs. See docs/runbooks/breakglass.md ("Make it permanent").',
   );
 }
 
@@ -1097,7 +1152,7 @@ async function unfinishedRuns(
     records = await queryRecords(client, table, env.stageName, control);
   } catch (e) {
     if (isStop(e)) throw e;
-    throw new OperationError(
+    throw new CouldNotCheckError(
       `${(e as Error).message}; breakglass reads the audit table first, to find runs that died mid-apply (the operator role needs dynamodb:Query on it). Nothing was changed.`,
     );
   }
@@ -1183,7 +1238,7 @@ async function notify(
     `Breakglass change on ${env.stageName} (account ${env.account}, ${env.region}): ${record.result}.`,
     `Record: ${describeRecord(record)}.`,
     `The cluster no longer runs what git renders. The next deploy of ${env.stageName} is blocked before it starts until the commit being deployed carries this change, or an operator runs:`,
-    `  npm run breakglass -- --env ${env.stageName} --reconcile ${record.runId} --reason "..."`,
+    `  npx delivery breakglass --env ${env.stageName} --reconcile ${record.runId} --reason "..."`,
     'See docs/runbooks/breakglass.md.',
   ].join('\n');
   try {
@@ -1216,6 +1271,7 @@ async function reconcile(
   reason: string,
   deps: BreakglassDeps,
   control: RunControl,
+  report: Report,
 ): Promise<number> {
   const out = deps.output;
   const who = await callerArn(deps.clients.sts(env.region), env, control);
@@ -1242,7 +1298,13 @@ async function reconcile(
     out.out(
       `run ${id} was already reconciled at ${already.at} by ${safeForTerminal(already.who)} (reason: ${safeForTerminal(already.reason)}): nothing to do`,
     );
-    return EXIT_OK;
+    return report(EXIT_OK, {
+      action: 'reconcile',
+      reconciles: id,
+      result: 'ALREADY_RECONCILED',
+      runId: already.runId,
+      at: already.at,
+    });
   }
   const record: AuditRecord = {
     environment: env.stageName,
@@ -1260,10 +1322,16 @@ async function reconcile(
     `Reconciled: ${describeRecord(target)} no longer blocks the deploy of ${env.stageName} (audit record at ${record.at}, by ${who}).`,
   );
   out.out(
-    'The next deploy replaces what breakglass applied with what git renders: `npm run drift -- --env ' +
+    'The next deploy replaces what breakglass applied with what git renders: `npx delivery drift --env ' +
       `${env.stageName}\` shows the difference.`,
   );
-  return EXIT_OK;
+  return report(EXIT_OK, {
+    action: 'reconcile',
+    reconciles: id,
+    result: 'RECONCILED',
+    runId: record.runId,
+    at: record.at,
+  });
 }
 
 /** `--release-hold <token>`: gives back a hold a run of this operator left behind. */
@@ -1273,6 +1341,7 @@ async function releaseHold(
   token: string,
   deps: BreakglassDeps,
   control: RunControl,
+  report: Report,
 ): Promise<number> {
   await callerArn(deps.clients.sts(env.region), env, control);
   const { targets } = await discoverTargets(
@@ -1292,5 +1361,5 @@ async function releaseHold(
       deps.stateDir ?? defaultAuditSpoolDir(serviceNames(env.service.name).breakglassStateDir),
   });
   deps.output.out(message);
-  return EXIT_OK;
+  return report(EXIT_OK, { action: 'release-hold', result: message });
 }

@@ -59,8 +59,17 @@ export function checkReplacementManifest(text: string, file: string): void {
     );
   const problems: string[] = [];
   docs.forEach((d, i) => {
-    const obj: unknown = d.toJS();
     const where = `document ${i + 1}`;
+    let obj: unknown;
+    try {
+      obj = d.toJS();
+    } catch (e) {
+      // The yaml library refuses documents whose aliases would expand beyond reason ("billion
+      // laughs"): bad input, so bad usage, like any other manifest that cannot be used.
+      throw new UsageError(
+        `${file}: ${where} cannot be read: ${(e as Error).message.split('\n')[0]} (YAML aliases that expand too far)`,
+      );
+    }
     if (!isObject(obj)) {
       problems.push(`${where} is not a mapping`);
       return;

@@ -21,6 +21,7 @@ import {
   outstandingChanges,
   queryRecords,
 } from '../../common/breakglass-audit';
+import { helpText, printJson, progressOutput } from '../../common/command';
 import { loadToolConfig } from '../../common/config';
 import { RunControl, type SignalSource, parseTimeoutSeconds } from '../../common/control';
 import { EXIT_OK, OperationError, UsageError, describeAwsError, isStop } from '../../common/errors';
@@ -39,7 +40,7 @@ import { safeForTerminal } from '../../common/terminal';
 import { type Targets, discoverTargets } from '../breakglass/discovery';
 
 /**
- * `npm run drift [-- --env <stage>]`: per environment, what git renders (this checkout, its image
+ * `npx delivery drift [--env <stage>]`: per environment, what git renders (this checkout, its image
  * tag), what S3 holds (the copy breakglass changes and the pipeline stores on every deploy) and
  * what the cluster runs, compared by object and field. The cluster side is kubectl's own
  * comparison: `kubectl apply --dry-run=server -o json` gives each object as the API server would
@@ -50,8 +51,31 @@ import { type Targets, discoverTargets } from '../breakglass/discovery';
  * Exit codes: 0 no difference, 1 a difference (the verdict), 2 usage, 3 could not check, 124
  * timed out, 130/143 interrupted. Every environment is reported; the worst code wins.
  */
-export const DRIFT_USAGE =
-  'usage: npm run drift [-- --env <stage name>] [--config <file>] [--tag <image tag>] [--context <kubectl context>] [--bucket <b>] [--key <k>] [--table <t>] [--timeout <seconds>]';
+const USAGE =
+  'Usage: npx delivery drift [--env <stage name>] [-c config=<file> | --config <file>] [--tag <image tag>] [--context <kubectl context>] [--bucket <b>] [--key <k>] [--table <t>] [--timeout <seconds>] [--json]';
+
+export const DRIFT_USAGE = helpText({
+  usage: USAGE,
+  about: `Compares, per environment, what git renders (this checkout), what S3 holds (the copy breakglass
+changes and the pipeline stores on every deploy) and what the cluster runs, by object and field.`,
+  options: [
+    ['--env <stage name>', 'one environment (default: every environment)'],
+    [
+      '--tag <image tag>',
+      "the image tag git renders (default: the fingerprint of the service's directory)",
+    ],
+    ['--context <kubectl context>', "kubectl's context (default: the stack's ClusterArn output)"],
+    [
+      '--bucket, --key, --table <name>',
+      "where the manifest and the audit live (default: the stack's outputs)",
+    ],
+    ['--timeout <seconds>', 'the whole run (default 600)'],
+  ],
+  config: true,
+  json: true,
+  verdict: 'git, S3 and the cluster differ somewhere',
+  runbook: 'docs/runbooks/breakglass.md',
+});
 
 export const EXIT_DIFFERS = 1;
 export const EXIT_UNCHECKED = 3;
@@ -319,7 +343,7 @@ async function driftOf(
       });
       for (const r of outstanding)
         out.out(
-          `  breakglass: ${safeForTerminal(describeRecord(r))} is outstanding: the next deploy of ${env.stageName} is blocked until git carries it or \`npm run breakglass -- --env ${env.stageName} --reconcile ${r.runId} --reason "..."\``,
+          `  breakglass: ${safeForTerminal(describeRecord(r))} is outstanding: the next deploy of ${env.stageName} is blocked until git carries it or \`npx delivery breakglass --env ${env.stageName} --reconcile ${r.runId} --reason "..."\``,
         );
     } catch (e) {
       if (isStop(e)) throw e;
@@ -342,7 +366,7 @@ async function driftOf(
 }
 
 export async function driftMain(argv: readonly string[], deps: DriftDeps): Promise<number> {
-  const out = deps.output;
+  const output = deps.output;
   const flags = parseFlags(
     argv,
     {
@@ -354,16 +378,18 @@ export async function driftMain(argv: readonly string[], deps: DriftDeps): Promi
       key: { type: 'string' },
       table: { type: 'string' },
       timeout: { type: 'string' },
+      json: { type: 'boolean' },
     },
-    DRIFT_USAGE,
+    USAGE,
   );
   if (flags.help) {
-    out.out(DRIFT_USAGE);
-    out.out(
-      'Compares, per environment, what git renders, what S3 holds and what the cluster runs. Exit 0 no difference, 1 a difference, 2 usage, 3 could not check.',
-    );
+    deps.output.out(DRIFT_USAGE);
     return EXIT_OK;
   }
+  // --json: the result is one JSON document on stdout; the comparison goes to stderr
+  const json = flags.json === true;
+  deps = { ...deps, output: progressOutput(deps.output, json) };
+  const out = deps.output;
   const cfg = loadToolConfig(flags.config, deps.cwd, deps.repoRoot);
   let envs: EnvironmentConfig[];
   if (flags.env !== undefined) {
@@ -384,7 +410,7 @@ export async function driftMain(argv: readonly string[], deps: DriftDeps): Promi
   }
   if (flags.tag !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(flags.tag))
     throw new UsageError(`--tag ${JSON.stringify(safeForTerminal(flags.tag))} is not an image tag`);
-  const tag = flags.tag ?? imageTagFor(path.join(deps.repoRoot, 'app'));
+  const tag = flags.tag ?? imageTagFor(path.join(deps.repoRoot, cfg.service.appDir));
   const timeoutSeconds = parseTimeoutSeconds('--timeout', flags.timeout, 600, 10, 86400);
   const control = new RunControl({
     timeoutMs: timeoutSeconds * 1000,
@@ -394,12 +420,29 @@ export async function driftMain(argv: readonly string[], deps: DriftDeps): Promi
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drift-'));
   try {
     let exit = EXIT_OK;
-    for (const env of envs)
-      exit = Math.max(exit, await driftOf(env, cfg, tag, overrides, deps, control, dir));
+    const results: Array<{ environment: string; exitCode: number }> = [];
+    for (const env of envs) {
+      const code = await driftOf(env, cfg, tag, overrides, deps, control, dir);
+      results.push({ environment: env.stageName, exitCode: code });
+      exit = Math.max(exit, code);
+    }
     if (envs.length > 1)
       out.out(
         `drift: ${exit === EXIT_OK ? 'no difference' : exit === EXIT_DIFFERS ? 'differences found' : 'some environments could not be checked'} (${envs.length} environments)`,
       );
+    if (json)
+      printJson(output, 'drift', exit, {
+        tag,
+        environments: results.map((r) => ({
+          ...r,
+          result:
+            r.exitCode === EXIT_OK
+              ? 'NO_DIFFERENCE'
+              : r.exitCode === EXIT_DIFFERS
+                ? 'DIFFERS'
+                : 'COULD_NOT_CHECK',
+        })),
+      });
     return exit;
   } finally {
     stop?.();

@@ -1,13 +1,18 @@
-import { processOutput } from '../../common/output';
+import { type Output, processOutput } from '../../common/output';
 import { runCli } from '../../common/run';
 import { defaultNodeUpdatesDeps, nodeUpdatesMain } from './main';
 
-// `npm run node-updates -- [-c config=<file>] [--max-age-days <n>]`: docs/runbooks/patching-nodes.md
-const output = processOutput();
-void runCli(
-  'node-updates',
-  () => nodeUpdatesMain(process.argv.slice(2), defaultNodeUpdatesDeps(output)),
-  output,
-).then((code) => {
-  process.exitCode = code;
-});
+/** `npx delivery node-updates ...`: docs/runbooks/patching-nodes.md */
+export function run(argv: readonly string[], output: Output = processOutput()): Promise<number> {
+  return runCli(
+    'node-updates',
+    () => nodeUpdatesMain(argv, defaultNodeUpdatesDeps(output)),
+    output,
+    argv,
+  );
+}
+
+if (require.main === module)
+  void run(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });

@@ -5,15 +5,17 @@ import {
   type SupportedKubernetesVersion,
   allEnvironments,
 } from '../../../lib/config';
-import { invocationDir, loadToolConfig } from '../../common/config';
+import { printJson, progressOutput } from '../../common/command';
+import { REPO_ROOT, chooseToolConfig, invocationDir } from '../../common/config';
 import {
+  EXIT_COULD_NOT_CHECK,
   EXIT_FAILED,
   EXIT_OK,
-  EXIT_USAGE,
   awsErrorName,
   describeAwsError,
 } from '../../common/errors';
 import type { Output } from '../../common/output';
+import { safeForTerminal, shownValue } from '../../common/terminal';
 import { NODE_UPDATES_USAGE, parseNodeUpdatesArgs } from './args';
 import {
   type ReleaseStatus,
@@ -26,7 +28,7 @@ import {
 } from './releases';
 
 /**
- * `npm run node-updates`: is each environment's node AMI the release AWS recommends today?
+ * `npx delivery node-updates`: is each environment's node AMI the release AWS recommends today?
  * Reads the public Systems Manager parameters EKS publishes per Kubernetes version, AMI family,
  * architecture and region:
  *   /aws/service/eks/optimized-ami/<k8s>/amazon-linux-2023/<arm64|x86_64>/standard/recommended/release_version
@@ -60,7 +62,7 @@ export function defaultNodeUpdatesDeps(output: Output): NodeUpdatesDeps {
     now: () => Date.now(),
     output,
     cwd: invocationDir(),
-    repoRoot: process.cwd(),
+    repoRoot: REPO_ROOT,
   };
 }
 
@@ -124,7 +126,8 @@ async function lookUp(
     if (!latest)
       return {
         ok: false,
-        reason: `${name} in ${region} holds ${JSON.stringify(value)}, not a release version such as "${kubernetesVersion}.0-20260101"`,
+        // A value from AWS: shown cut and escaped (a 1 MB value must not become 1 MB of output).
+        reason: `${name} in ${region} holds ${shownValue(value, 60)}, not a release version such as "${kubernetesVersion}.0-20260101"`,
       };
     if (latest.minor !== kubernetesVersion)
       return {
@@ -149,19 +152,21 @@ function pad(text: string, width: number): string {
 
 /**
  * Returns the exit code: 0 all current or within the limit, 1 stale (or pinned ahead of a
- * region), 2 could not check. Throws UsageError for a bad command line or config (exit 2).
+ * region), 3 could not check. Throws UsageError for a bad command line or config (exit 2).
  */
 export async function nodeUpdatesMain(
   argv: readonly string[],
   deps: NodeUpdatesDeps,
 ): Promise<number> {
-  const out = deps.output;
   const args = parseNodeUpdatesArgs(argv);
   if (args.kind === 'help') {
-    out.out(NODE_UPDATES_USAGE);
+    deps.output.out(NODE_UPDATES_USAGE);
     return EXIT_OK;
   }
-  const cfg = loadToolConfig(args.configFile, deps.cwd, deps.repoRoot);
+  // --json: the report is one JSON document on stdout; these lines go to stderr.
+  const out = progressOutput(deps.output, args.json);
+  const { config: cfg, described } = chooseToolConfig(args.configFile, deps.cwd, deps.repoRoot);
+  out.out(`Configuration: ${described}`);
   const prefix = deps.parameterPrefix ?? PUBLIC_PARAMETER_PREFIX;
   const architecture = cfg.image.architecture;
   const envs = allEnvironments(cfg);
@@ -226,7 +231,7 @@ export async function nodeUpdatesMain(
   const failed = rows.filter(
     (r): r is Row & { lookup: { ok: false; reason: string } } => !r.lookup.ok,
   );
-  for (const r of failed) out.err(`  ${r.env.stageName}: ${r.lookup.reason}`);
+  for (const r of failed) out.err(`  ${r.env.stageName}: ${safeForTerminal(r.lookup.reason)}`);
   for (const r of rows.filter((x) => x.status === 'AHEAD')) {
     const latest = (r.lookup as { latest: ReleaseVersion }).latest;
     out.err(
@@ -236,11 +241,13 @@ export async function nodeUpdatesMain(
 
   // The catalog change, per Kubernetes version: the oldest of the releases the regions recommend,
   // so that the pinned release exists everywhere it is deployed.
+  const changes: Array<{ kubernetesVersion: string; from: string; to: string }> = [];
   for (const version of [...new Set(rows.map((r) => r.kubernetesVersion))]) {
     const ofVersion = rows.filter((r) => r.kubernetesVersion === version);
     const pinned = ofVersion[0].current;
     const target = releaseToPin(ofVersion.flatMap((r) => (r.lookup.ok ? [r.lookup.latest] : [])));
     if (!target || compareReleases(target, pinned) <= 0) continue;
+    changes.push({ kubernetesVersion: version, from: pinned.text, to: target.text });
     out.out('');
     out.out(`Catalog change for Kubernetes ${version} (${CATALOG_FILE}, entry '${version}'):`);
     out.out(`-    nodeAmiReleaseVersion: '${pinned.text}',`);
@@ -265,13 +272,13 @@ export async function nodeUpdatesMain(
   out.out('');
   const stale = rows.filter((r) => r.status === 'STALE');
   const ahead = rows.filter((r) => r.status === 'AHEAD');
+  let code: number;
+  let summary: string;
   if (failed.length > 0) {
-    out.err(
-      `node-updates: ERROR could not check ${failed.map((r) => r.env.stageName).join(', ')}${stale.length > 0 ? `; stale: ${stale.map((r) => r.env.stageName).join(', ')}` : ''}`,
-    );
-    return EXIT_USAGE;
-  }
-  if (stale.length > 0 || ahead.length > 0) {
+    summary = `ERROR could not check ${failed.map((r) => r.env.stageName).join(', ')}${stale.length > 0 ? `; stale: ${stale.map((r) => r.env.stageName).join(', ')}` : ''}`;
+    out.err(`node-updates: ${summary}`);
+    code = EXIT_COULD_NOT_CHECK;
+  } else if (stale.length > 0 || ahead.length > 0) {
     const parts = [
       stale.length > 0
         ? `${stale.map((r) => r.env.stageName).join(', ')} run${stale.length === 1 ? 's' : ''} a node AMI older than ${args.maxAgeDays} days with a newer release available`
@@ -280,14 +287,34 @@ export async function nodeUpdatesMain(
         ? `${ahead.map((r) => r.env.stageName).join(', ')} pin${ahead.length === 1 ? 's' : ''} a release its region does not recommend yet`
         : '',
     ].filter((p) => p !== '');
-    out.err(`node-updates: STALE ${parts.join('; ')}`);
-    return EXIT_FAILED;
+    summary = `STALE ${parts.join('; ')}`;
+    out.err(`node-updates: ${summary}`);
+    code = EXIT_FAILED;
+  } else {
+    const behind = rows.filter((r) => r.status === 'BEHIND');
+    summary =
+      behind.length > 0
+        ? `OK every node AMI is within ${args.maxAgeDays} days; a newer release is out for ${behind.map((r) => r.env.stageName).join(', ')} (change above)`
+        : `OK every environment runs the recommended node AMI release`;
+    out.out(`node-updates: ${summary}`);
+    code = EXIT_OK;
   }
-  const behind = rows.filter((r) => r.status === 'BEHIND');
-  out.out(
-    behind.length > 0
-      ? `node-updates: OK every node AMI is within ${args.maxAgeDays} days; a newer release is out for ${behind.map((r) => r.env.stageName).join(', ')} (change above)`
-      : `node-updates: OK every environment runs the recommended node AMI release`,
-  );
-  return EXIT_OK;
+  if (args.json)
+    printJson(deps.output, 'node-updates', code, {
+      summary,
+      maxAgeDays: args.maxAgeDays,
+      environments: rows.map((r) => ({
+        environment: r.env.stageName,
+        region: r.env.region,
+        kubernetesVersion: r.kubernetesVersion,
+        current: r.current.text,
+        currentAgeDays: ageInDays(r.current, now),
+        latest: r.lookup.ok ? r.lookup.latest.text : null,
+        latestPublishedAt: r.lookup.ok ? (r.lookup.publishedAt?.toISOString() ?? null) : null,
+        status: r.status ?? 'NOT_CHECKED',
+        problem: r.lookup.ok ? null : r.lookup.reason,
+      })),
+      catalogChanges: changes,
+    });
+  return code;
 }

@@ -1,13 +1,13 @@
-import { processOutput } from '../../common/output';
+import { type Output, processOutput } from '../../common/output';
 import { runCli } from '../../common/run';
 import { defaultPreflightDeps, preflightMain } from './main';
 
-// `npm run preflight [-- -c config=<file>] [--role-name <name>]`: docs/runbooks/first-deployment.md
-const output = processOutput();
-void runCli(
-  'preflight',
-  () => preflightMain(process.argv.slice(2), defaultPreflightDeps(output)),
-  output,
-).then((code) => {
-  process.exitCode = code;
-});
+/** `npx delivery preflight ...`: docs/runbooks/first-deployment.md */
+export function run(argv: readonly string[], output: Output = processOutput()): Promise<number> {
+  return runCli('preflight', () => preflightMain(argv, defaultPreflightDeps(output)), output, argv);
+}
+
+if (require.main === module)
+  void run(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });

@@ -1,10 +1,11 @@
-import { invocationDir, loadToolConfig } from '../../common/config';
-import { EXIT_OK } from '../../common/errors';
+import { printJson, progressOutput } from '../../common/command';
+import { REPO_ROOT, chooseToolConfig, invocationDir } from '../../common/config';
+import { CouldNotCheckError, EXIT_FAILED, EXIT_OK } from '../../common/errors';
 import { type Output, formatElapsed } from '../../common/output';
 import { type AwsAccess, type BoundedCall, boundedCall, defaultAwsAccess } from './aws';
 import { PREFLIGHT_USAGE, parsePreflightArgs } from './args';
 import { type DeploymentNeeds, synthesizeNeeds } from './needs';
-import { EXIT_COULD_NOT_CHECK, exitCodeOf, formatReport, runPreflight } from './run';
+import { exitCodeOf, formatReport, runPreflight } from './run';
 import type { DeliveryConfig } from '../../../lib/config';
 
 export interface PreflightDeps {
@@ -24,32 +25,25 @@ export interface PreflightDeps {
 }
 
 export function defaultPreflightDeps(output: Output): PreflightDeps {
-  return { output, cwd: invocationDir(), repoRoot: process.cwd() };
+  return { output, cwd: invocationDir(), repoRoot: REPO_ROOT };
 }
 
-/** Nothing was checked (exit 2), e.g. the app does not synthesize. */
-export class CouldNotCheckError extends Error {
-  readonly exitCode = EXIT_COULD_NOT_CHECK;
-  constructor(message: string) {
-    super(message);
-    this.name = 'CouldNotCheckError';
-  }
-}
+export { CouldNotCheckError };
 
-/** `npm run preflight`: returns the exit code; throws UsageError / CouldNotCheckError (both exit 2) for the caller to print. */
+/** `npx delivery preflight`: returns the exit code; throws UsageError (exit 2) / CouldNotCheckError (exit 3) for the caller to print. */
 export async function preflightMain(argv: readonly string[], deps: PreflightDeps): Promise<number> {
   const args = parsePreflightArgs(argv);
-  const out = deps.output;
   if (args.help) {
-    out.out(PREFLIGHT_USAGE);
+    deps.output.out(PREFLIGHT_USAGE);
     return EXIT_OK;
   }
+  // --json: the report is one JSON document on stdout; progress goes to stderr.
+  const out = progressOutput(deps.output, args.json);
   const now = deps.now ?? Date.now;
   const start = now();
-  const config = loadToolConfig(args.configFile, deps.cwd, deps.repoRoot);
-  out.out(
-    `Synthesizing the app (offline) to learn what it deploys where${args.configFile ? ` (${args.configFile})` : ''}...`,
-  );
+  const { config, described } = chooseToolConfig(args.configFile, deps.cwd, deps.repoRoot);
+  out.out(`Configuration: ${described}`);
+  out.out(`Synthesizing the app (offline) to learn what it deploys where...`);
   let needs: DeploymentNeeds;
   try {
     needs = (deps.needs ?? ((c) => synthesizeNeeds(c, deps.repoRoot)))(config);
@@ -80,8 +74,24 @@ export async function preflightMain(argv: readonly string[], deps: PreflightDeps
   out.out('');
   for (const line of formatReport(rows)) out.out(line);
   const code = exitCodeOf(rows);
-  out.out(
-    `Preflight finished in ${formatElapsed(now() - start)}: ${['nothing fails', 'something FAILS', 'something could not be checked'][code]} (exit ${code}).`,
-  );
+  const outcome =
+    code === EXIT_OK
+      ? 'nothing fails'
+      : code === EXIT_FAILED
+        ? 'something FAILS'
+        : 'something could not be checked';
+  out.out(`Preflight finished in ${formatElapsed(now() - start)}: ${outcome} (exit ${code}).`);
+  if (args.json)
+    printJson(deps.output, 'preflight', code, {
+      outcome,
+      configuration: described,
+      checks: rows.map((r) => ({
+        check: r.check,
+        target: r.target,
+        status: r.status,
+        detail: r.detail,
+        fix: r.fix ?? null,
+      })),
+    });
   return code;
 }

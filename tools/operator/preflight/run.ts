@@ -1,5 +1,5 @@
 import { type DeliveryConfig, allEnvironments } from '../../../lib/config';
-import { describeAwsError } from '../../common/errors';
+import { EXIT_COULD_NOT_CHECK, EXIT_FAILED, EXIT_OK, describeAwsError } from '../../common/errors';
 import type { Output } from '../../common/output';
 import {
   type AwsAccess,
@@ -32,9 +32,9 @@ export interface Row extends Finding {
   readonly target: string;
 }
 
-export const EXIT_PASS = 0;
-export const EXIT_FAIL = 1;
-export const EXIT_COULD_NOT_CHECK = 2;
+export const EXIT_PASS = EXIT_OK;
+export const EXIT_FAIL = EXIT_FAILED;
+export { EXIT_COULD_NOT_CHECK };
 
 const key = (t: Target): string => `${t.account}/${t.region}`;
 
@@ -180,7 +180,7 @@ function worstOf(statuses: readonly Status[]): Status {
   return statuses.reduce<Status>((w, s) => (SEVERITY[s] > SEVERITY[w] ? s : w), 'PASS');
 }
 
-/** 1 when anything fails (a known blocker), else 2 when anything could not be checked, else 0. */
+/** 1 when anything fails (a known blocker), else 3 when anything could not be checked, else 0. */
 export function exitCodeOf(rows: readonly Row[]): number {
   if (rows.some((r) => r.status === 'FAIL')) return EXIT_FAIL;
   if (rows.some((r) => r.status === 'ERROR')) return EXIT_COULD_NOT_CHECK;

@@ -4,9 +4,11 @@ import {
   RollbackStageCommand,
 } from '@aws-sdk/client-codepipeline';
 import { parseFlags, requireFlag } from '../../common/args';
-import { invocationDir, loadToolConfig } from '../../common/config';
+import { helpText, printJson, progressOutput } from '../../common/command';
+import { REPO_ROOT, chooseToolConfig, invocationDir } from '../../common/config';
 import { RunControl, parseTimeoutSeconds } from '../../common/control';
 import {
+  CouldNotCheckError,
   EXIT_FAILED,
   EXIT_OK,
   OperationError,
@@ -21,8 +23,28 @@ import { type Confirm, confirmOrRefuse } from '../../common/prompt';
 import { PipelineReader, describeRevisions, imageTagsOf } from './pipeline';
 import { type ResolvedStage, describeScope, resolveStage } from './stages';
 
-export const ROLLBACK_USAGE =
-  'usage: npm run rollback -- --stage <environment or pipeline stage> [--to <pipeline execution id>] [--yes] [--timeout <seconds>] [--config <file>]';
+const USAGE =
+  'Usage: npx delivery rollback --stage <environment or pipeline stage> [--to <pipeline execution id> | --list] [--yes] [--timeout <seconds>] [-c config=<file> | --config <file>] [--json]';
+
+export const ROLLBACK_USAGE = helpText({
+  usage: USAGE,
+  about: `Rolls one deploy stage of the pipeline back to an execution in which it succeeded (CodePipeline
+RollbackStage): the last one before what runs now, or --to. Shows what runs now and what would be
+redeployed (commit, image), asks, then follows the rollback to its end. --list only lists the
+executions the stage can be rolled back to.`,
+  options: [
+    ['--stage <name>', 'an environment (prod-us-east-1: its whole wave) or a pipeline stage name'],
+    ['--to <execution id>', 'roll back to this execution (default: the last success before now)'],
+    ['--list', 'list the executions the stage can roll back to, newest first; change nothing'],
+    ['--yes', 'do not ask (needed without a terminal)'],
+    ['--timeout <seconds>', `the whole run, following the rollback included (default ${5400})`],
+  ],
+  config: true,
+  json: true,
+  verdict:
+    'refused (nothing to roll back to, a run in progress, you said no) or the rollback failed',
+  runbook: 'docs/runbooks/rollback.md',
+});
 
 /** Default --timeout: reading, the prompt, and following the rollback to its end. */
 export const DEFAULT_TIMEOUT_SECONDS = 5400;
@@ -63,7 +85,7 @@ export function defaultRollbackDeps(
     now: () => Date.now(),
     output,
     cwd: invocationDir(),
-    repoRoot: process.cwd(),
+    repoRoot: REPO_ROOT,
   };
 }
 
@@ -79,26 +101,29 @@ const FINAL_STATUSES = new Set(['Succeeded', 'Failed', 'Stopped', 'Cancelled', '
  * Returns the exit code; throws UsageError/OperationError for the caller to print.
  */
 export async function rollbackMain(argv: readonly string[], deps: RollbackDeps): Promise<number> {
-  const out = deps.output;
   const flags = parseFlags(
     argv,
     {
       stage: { type: 'string' },
       to: { type: 'string' },
+      list: { type: 'boolean' },
       yes: { type: 'boolean' },
       config: { type: 'string' },
       timeout: { type: 'string' },
+      json: { type: 'boolean' },
     },
-    ROLLBACK_USAGE,
+    USAGE,
   );
   if (flags.help) {
-    out.out(ROLLBACK_USAGE);
-    out.out(
-      'Rolls a deploy stage back to its last successful execution (or --to), after confirmation. Runbook: docs/runbooks/rollback.md',
-    );
+    deps.output.out(ROLLBACK_USAGE);
     return EXIT_OK;
   }
-  const stageArg = requireFlag(flags.stage, '--stage', ROLLBACK_USAGE);
+  const json = flags.json === true;
+  // --json: the result is one JSON document on stdout; progress (and the prompt) go to stderr.
+  const out = progressOutput(deps.output, json);
+  const stageArg = requireFlag(flags.stage, '--stage', USAGE);
+  if (flags.list && (flags.to !== undefined || flags.yes))
+    throw new UsageError(`--list only lists: give it without --to and --yes\n${USAGE}`);
   if (flags.to !== undefined && !EXECUTION_ID.test(flags.to)) {
     throw new UsageError(
       `--to must be a pipeline execution id such as 1a2b3c4d-0000-4000-8000-123456789abc, got "${flags.to}"`,
@@ -111,7 +136,7 @@ export async function rollbackMain(argv: readonly string[], deps: RollbackDeps):
     1,
     86400,
   );
-  const cfg = loadToolConfig(flags.config, deps.cwd, deps.repoRoot);
+  const { config: cfg, described } = chooseToolConfig(flags.config, deps.cwd, deps.repoRoot);
   const stage = resolveStage(cfg, stageArg);
   const control = new RunControl({
     timeoutMs: timeoutSeconds * 1000,
@@ -123,7 +148,43 @@ export async function rollbackMain(argv: readonly string[], deps: RollbackDeps):
   const client = deps.codePipeline(region);
   const reader = new PipelineReader(client, pipelineName, region, control);
 
+  out.out(`Configuration: ${described}`);
   out.out(`Pipeline ${pipelineName} (${region}), stage ${stageName}: ${describeScope(stage)}.`);
+  const report = (code: number, result: Record<string, unknown>) => {
+    if (json)
+      printJson(deps.output, 'rollback', code, {
+        pipeline: pipelineName,
+        region,
+        stage: stageName,
+        ...result,
+      });
+    return code;
+  };
+
+  if (flags.list) {
+    const current = await reader.latestStageExecution(stageName);
+    const succeeded = (await reader.succeededInStage(stageName)).filter(
+      (e) => e.executionType !== 'ROLLBACK',
+    );
+    out.out(
+      succeeded.length === 0
+        ? `No execution succeeded in ${stageName} in the current pipeline structure: nothing to roll back to.`
+        : `Executions ${stageName} can be rolled back to, newest first (now: ${current?.pipelineExecutionId ?? 'never ran'}):`,
+    );
+    for (const e of succeeded)
+      out.out(
+        `  ${describeSummary(e)}${e.pipelineExecutionId === current?.pipelineExecutionId ? '  (runs now)' : ''}`,
+      );
+    return report(EXIT_OK, {
+      current: current?.pipelineExecutionId ?? null,
+      candidates: succeeded.map((e) => ({
+        executionId: e.pipelineExecutionId,
+        startTime: e.startTime?.toISOString() ?? null,
+        revision: e.sourceRevisions?.[0]?.revisionId ?? null,
+        current: e.pipelineExecutionId === current?.pipelineExecutionId,
+      })),
+    });
+  }
 
   const { latest: current, pipelineVersion, updated } = await reader.stageState(stageName);
   if (!current?.pipelineExecutionId) {
@@ -267,13 +328,27 @@ export async function rollbackMain(argv: readonly string[], deps: RollbackDeps):
         `${e.message}: the rollback may or may not have started; check stage ${stageName} in the console before trying again`,
       );
     if (isStop(e)) throw e;
-    throw new OperationError(explainRollbackError(e, stageName, targetId));
+    const explained = explainRollbackError(e, stageName, targetId);
+    // CodePipeline refusing the rollback is a verdict; not reaching it is "could not check".
+    throw REFUSALS.has(awsErrorName(e) ?? '')
+      ? new OperationError(explained)
+      : new CouldNotCheckError(explained, { cause: e });
   }
   out.out(
     `Rollback started: execution ${rollbackId}. Following it (Ctrl-C stops following, not the rollback).`,
   );
 
-  const final = await follow(reader, rollbackId, stageName, deps, control);
+  const final = await follow(reader, rollbackId, stageName, { ...deps, output: out }, control);
+  const outcome = {
+    current: { executionId: currentId, images: currentImages },
+    target: { executionId: targetId, images: targetImages },
+    rollback: {
+      executionId: rollbackId,
+      status: final.status,
+      summary: final.summary ?? null,
+      seconds: Math.round(final.elapsedMs / 1000),
+    },
+  };
   if (final.status === 'Succeeded') {
     out.out(
       `Rollback of ${stageName} succeeded after ${formatElapsed(final.elapsedMs)}: it runs ${targetId} again (image ${formatTags(targetImages)}).`,
@@ -281,7 +356,7 @@ export async function rollbackMain(argv: readonly string[], deps: RollbackDeps):
     out.out(
       `The next pipeline run deploys whatever is in git again: revert or fix the change in git before pushing.`,
     );
-    return EXIT_OK;
+    return report(EXIT_OK, outcome);
   }
   out.err(
     `Rollback of ${stageName} ended ${final.status} after ${formatElapsed(final.elapsedMs)}${final.summary ? `: ${final.summary}` : ''}.`,
@@ -289,7 +364,7 @@ export async function rollbackMain(argv: readonly string[], deps: RollbackDeps):
   out.err(
     `Look at the failed action in the console (pipeline ${pipelineName}, execution ${rollbackId}); docs/runbooks/rollback.md lists the other ways back.`,
   );
-  return EXIT_FAILED;
+  return report(EXIT_FAILED, outcome);
 }
 
 async function follow(
@@ -354,6 +429,15 @@ async function executionOnceVisible(reader: PipelineReader, id: string, elapsedM
     throw e;
   }
 }
+
+/** RollbackStage's errors that are CodePipeline saying no (exit 1); any other error is exit 3. */
+const REFUSALS = new Set([
+  'ConflictException',
+  'PipelineExecutionOutdatedException',
+  'UnableToRollbackStageException',
+  'PipelineExecutionNotFoundException',
+  'StageNotFoundException',
+]);
 
 /** Where CodePipeline says what a rollback may target. */
 const STAGE_ROLLBACK_DOC =
@@ -428,7 +512,7 @@ async function noTargetExplanation(
     );
     for (const env of stage.environments)
       lines.push(
-        `  npm run breakglass -- --env ${env.stageName} --image ${previousImages[0]} --reason "<incident>: ${stageName} has no rollback target"`,
+        `  npx delivery breakglass --env ${env.stageName} --image ${previousImages[0]} --reason "<incident>: ${stageName} has no rollback target"`,
       );
   }
   return lines.join('\n');

@@ -3,14 +3,24 @@ import {
   type CodePipelineClient,
   GetPipelineExecutionCommand,
   GetPipelineStateCommand,
-  ListActionExecutionsCommand,
+  type ListActionExecutionsCommandOutput,
   ListPipelineExecutionsCommand,
+  type ListPipelineExecutionsCommandOutput,
   type PipelineExecution,
   type PipelineExecutionSummary,
   type StageExecution,
+  paginateListActionExecutions,
+  paginateListPipelineExecutions,
 } from '@aws-sdk/client-codepipeline';
 import type { RunControl } from '../../common/control';
-import { OperationError, awsErrorName, describeAwsError, isStop } from '../../common/errors';
+import {
+  CouldNotCheckError,
+  OperationError,
+  awsErrorName,
+  describeAwsError,
+  isStop,
+} from '../../common/errors';
+import { readPages } from '../../common/pages';
 
 /**
  * Most pages read of one listing. A stage's successful executions in the current pipeline
@@ -116,20 +126,19 @@ export class PipelineReader {
     stop: (seen: PipelineExecutionSummary[]) => boolean = () => false,
   ): Promise<PipelineExecutionSummary[]> {
     const seen: PipelineExecutionSummary[] = [];
-    const doing = `listing executions that succeeded in ${stageName}`;
-    await this.pages(doing, async (nextToken, abortSignal) => {
-      const page = await this.client.send(
-        new ListPipelineExecutionsCommand({
-          pipelineName: this.pipelineName,
-          filter: { succeededInStage: { stageName } },
-          maxResults: 100,
-          nextToken,
-        }),
-        { abortSignal },
-      );
-      seen.push(...(page.pipelineExecutionSummaries ?? []));
-      return stop(seen) ? undefined : page.nextToken;
-    });
+    await this.pages(
+      `listing executions that succeeded in ${stageName}`,
+      (abortSignal) =>
+        paginateListPipelineExecutions(
+          { client: this.client, pageSize: 100 },
+          { pipelineName: this.pipelineName, filter: { succeededInStage: { stageName } } },
+          { abortSignal },
+        ),
+      (page: ListPipelineExecutionsCommandOutput) => {
+        seen.push(...(page.pipelineExecutionSummaries ?? []));
+        return stop(seen);
+      },
+    );
     return seen.sort((a, b) => (b.startTime?.getTime() ?? 0) - (a.startTime?.getTime() ?? 0));
   }
 
@@ -141,48 +150,41 @@ export class PipelineReader {
     const out: ActionExecutionDetail[] = [];
     await this.pages(
       `listing the actions of execution ${pipelineExecutionId}`,
-      async (nextToken, abortSignal) => {
-        const page = await this.client.send(
-          new ListActionExecutionsCommand({
-            pipelineName: this.pipelineName,
-            filter: { pipelineExecutionId },
-            maxResults: 100,
-            nextToken,
-          }),
+      (abortSignal) =>
+        paginateListActionExecutions(
+          { client: this.client, pageSize: 100 },
+          { pipelineName: this.pipelineName, filter: { pipelineExecutionId } },
           { abortSignal },
-        );
+        ),
+      (page: ListActionExecutionsCommandOutput) => {
         out.push(...(page.actionExecutionDetails ?? []).filter((a) => a.stageName === stageName));
-        return page.nextToken;
       },
     );
     return out;
   }
 
   /**
-   * Reads page after page while `readPage` returns a token: each page bounded in time, at most
-   * MAX_PAGES of them, and a token seen before ends it (a listing that would never end).
+   * Reads a listing with the SDK's paginator, each page bounded in time, at most MAX_PAGES of them;
+   * a listing that does not end normally is "could not check" (tools/common/pages.ts).
    */
-  private async pages(
+  private async pages<P extends { nextToken?: string }>(
     doing: string,
-    readPage: (
-      nextToken: string | undefined,
-      abortSignal: AbortSignal,
-    ) => Promise<string | undefined>,
+    paginate: (abortSignal: AbortSignal) => AsyncIterable<P>,
+    onPage: (page: P) => boolean | void,
   ): Promise<void> {
-    const tokens = new Set<string>();
-    let nextToken: string | undefined;
-    for (let page = 1; ; page++) {
-      nextToken = await this.call(doing, (abortSignal) => readPage(nextToken, abortSignal));
-      if (!nextToken) return;
-      if (tokens.has(nextToken))
-        throw new OperationError(
-          `${doing}: CodePipeline returned the same page token twice (after ${page} pages), so the listing would never end; try again later, or name the target with --to`,
-        );
-      tokens.add(nextToken);
-      if (page >= MAX_PAGES)
-        throw new OperationError(
-          `${doing}: more than ${MAX_PAGES} pages; stopping there. Name the target with --to <execution id> (the console lists the executions)`,
-        );
+    try {
+      await readPages({
+        doing,
+        paginate,
+        nextTokenOf: (page) => page.nextToken,
+        onPage,
+        control: this.control,
+        maxPages: MAX_PAGES,
+        instead:
+          'try again later, or name the target with --to <execution id> (the console lists the executions)',
+      });
+    } catch (e) {
+      throw this.explain(e, doing);
     }
   }
 
@@ -190,15 +192,19 @@ export class PipelineReader {
     try {
       return await this.control.call(doing, fn);
     } catch (e) {
-      if (isStop(e) || e instanceof OperationError) throw e;
-      if (awsErrorName(e) === 'PipelineNotFoundException') {
-        throw new OperationError(
-          `pipeline ${this.pipelineName} not found in ${this.region}; check the account of your credentials and --config (config.pipeline.name/region)`,
-          { cause: e },
-        );
-      }
-      throw new OperationError(describeAwsError(e, doing), { cause: e });
+      throw this.explain(e, doing);
     }
+  }
+
+  /** A failed read as the operator is told it: AWS errors are "could not check" (exit 3). */
+  private explain(e: unknown, doing: string): unknown {
+    if (isStop(e) || e instanceof OperationError || e instanceof CouldNotCheckError) return e;
+    if (awsErrorName(e) === 'PipelineNotFoundException')
+      return new CouldNotCheckError(
+        `pipeline ${this.pipelineName} not found in ${this.region}; check the account of your credentials and the configuration (pipeline.name/region)`,
+        { cause: e },
+      );
+    return new CouldNotCheckError(describeAwsError(e, doing), { cause: e });
   }
 }
 

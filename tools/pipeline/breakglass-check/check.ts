@@ -18,7 +18,13 @@ import {
   queryRecords,
 } from '../../common/breakglass-audit';
 import type { RunControl } from '../../common/control';
-import { UsageError, awsErrorName, describeAwsError, isStop } from '../../common/errors';
+import {
+  CouldNotCheckError,
+  UsageError,
+  awsErrorName,
+  describeAwsError,
+  isStop,
+} from '../../common/errors';
 import {
   diffObjectSets,
   objectsDigest,
@@ -33,7 +39,7 @@ import { type RecordsLocation, recordsSessionPolicy, stackSessionPolicy } from '
  * The deploy's breakglass check: before an environment is deployed, is a breakglass change
  * outstanding in it that the commit being deployed does not carry? Such a deploy would replace the
  * fix with what git renders, silently: it is blocked, naming the change, until git carries it or
- * an operator reconciles it (`npm run breakglass -- --env <stage> --reconcile <run id>`).
+ * an operator reconciles it (`npx delivery breakglass --env <stage> --reconcile <run id>`).
  * docs/decisions/0032-drift-and-the-breakglass-block.md.
  *
  * It reads each environment through the CDK bootstrap lookup role of the environment's account and
@@ -57,7 +63,8 @@ export interface CheckDeps {
     region: string,
     credentials: Credentials,
   ) => { dynamodb: DynamoDBClient; s3: S3Client; cloudFormation: CloudFormationClient };
-  readonly readFile: (file: string) => string;
+  /** Reads a file of the cloud assembly (the targets, this commit's render): bounded (tools/common/files.ts). */
+  readonly readFile: (file: string) => Promise<string>;
   readonly output: Output;
 }
 
@@ -126,7 +133,7 @@ async function checkEnvironment(
       if (isStop(e)) throw e;
       return {
         problem: unchecked(
-          `cannot assume the bootstrap lookup role ${target.lookupRoleArn}: ${reason(e)} (is ${where} bootstrapped, trusting the pipeline account with \`cdk bootstrap --trust\`? \`npm run preflight\` checks it)`,
+          `cannot assume the bootstrap lookup role ${target.lookupRoleArn}: ${reason(e)} (is ${where} bootstrapped, trusting the pipeline account with \`cdk bootstrap --trust\`? \`npx delivery preflight\` checks it)`,
         ),
       };
     }
@@ -217,10 +224,14 @@ async function checkEnvironment(
     );
 
   // 5. Does the commit being deployed carry each of them?
-  const rendered = parseObjects(
-    deps.readFile(path.join(baseDir, target.manifestFile)),
-    target.manifestFile,
-  );
+  let renderedText: string;
+  try {
+    renderedText = await deps.readFile(path.join(baseDir, target.manifestFile));
+  } catch (e) {
+    if (isStop(e)) throw e;
+    return unchecked(`this commit's render ${target.manifestFile}: ${(e as Error).message}`);
+  }
+  const rendered = parseObjects(renderedText, target.manifestFile);
   const renderedDigest = objectsDigest(rendered);
   const blocking: string[] = [];
   const carried: string[] = [];
@@ -261,24 +272,15 @@ async function checkEnvironment(
   }
   if (blocking.length === 0) return result('PASS', ...carried);
   const reconcile = outstanding
-    .map((r) => `npm run breakglass -- --env ${env} --reconcile ${r.runId} --reason "<why>"`)
+    .map((r) => `npx delivery breakglass --env ${env} --reconcile ${r.runId} --reason "<why>"`)
     .join('; ');
   return result(
     'BLOCKED',
     ...blocking.map((b) => `BLOCKED ${b}`),
     `${env} was changed by breakglass and this commit does not carry the change: deploying it would replace the fix with what git renders. ` +
       `Commit the same change (docs/runbooks/breakglass.md, "Make it permanent"), or, once the team accepts that git replaces it: ${reconcile}; then retry this stage. ` +
-      `\`npm run drift -- --env ${env}\` shows git, S3 and the cluster side by side.`,
+      `\`npx delivery drift --env ${env}\` shows git, S3 and the cluster side by side.`,
   );
-}
-
-/** The check could not run at all: exit 3, like an environment it could not check. */
-export class CouldNotCheckError extends Error {
-  readonly exitCode = 3;
-  constructor(message: string) {
-    super(message);
-    this.name = 'CouldNotCheckError';
-  }
 }
 
 /** Credentials of a session in the environment's bootstrap lookup role. */
@@ -288,18 +290,29 @@ export interface Credentials {
   readonly sessionToken?: string;
 }
 
-/** Exit codes: 0 every environment may be deployed, 1 blocked, 3 could not check (the worst wins). */
+/** Per environment its verdict; the exit code: 0 every environment may be deployed, 1 blocked, 3 could not check (the worst wins). */
+export interface CheckOutcome {
+  readonly exitCode: number;
+  readonly environments: readonly {
+    readonly environment: string;
+    readonly verdict: CheckVerdict;
+    /** What the check found, as printed: the records, the fields, how to go on. */
+    readonly lines: readonly string[];
+  }[];
+}
+
 export async function runCheck(
   environments: readonly string[],
   targetsFile: string,
   deps: CheckDeps,
   control: RunControl,
-): Promise<number> {
+): Promise<CheckOutcome> {
   const out = deps.output;
   let targets: BreakglassCheckTargets;
   try {
-    targets = JSON.parse(deps.readFile(targetsFile)) as BreakglassCheckTargets;
+    targets = JSON.parse(await deps.readFile(targetsFile)) as BreakglassCheckTargets;
   } catch (e) {
+    if (isStop(e)) throw e;
     throw new CouldNotCheckError(
       `cannot read ${targetsFile} (${(e as Error).message}): the synth writes it into the cloud assembly, this action's input`,
     );
@@ -314,6 +327,7 @@ export async function runCheck(
     `breakglass-check: ${environments.join(', ')}: is a breakglass change outstanding that this commit does not carry? (${BREAKGLASS_CHECK_DIR})`,
   );
   let exit = 0;
+  const verdicts: CheckOutcome['environments'][number][] = [];
   for (const name of environments) {
     const target = targets.environments.find((t) => t.stageName === name) as BreakglassCheckTarget;
     const v = await checkEnvironment(target, baseDir, deps, control);
@@ -322,9 +336,10 @@ export async function runCheck(
       else out.err(line);
     }
     exit = Math.max(exit, v.verdict === 'PASS' ? 0 : v.verdict === 'BLOCKED' ? 1 : 3);
+    verdicts.push({ environment: name, verdict: v.verdict, lines: v.lines });
   }
   out.out(
     `breakglass-check: ${exit === 0 ? 'PASS' : exit === 1 ? 'BLOCKED' : 'COULD NOT CHECK'} (${environments.join(', ')})`,
   );
-  return exit;
+  return { exitCode: exit, environments: verdicts };
 }

@@ -1,33 +1,41 @@
 import { UsageError } from '../../common/errors';
 import { parseFlags } from '../../common/args';
+import { helpText } from '../../common/command';
 import { FINDINGS, type Finding } from './report';
 
-export const USAGE = `Usage: node change-report.cjs --waves <stage,...>[;<stage,...>...] [options]
-       (npm run diff shows the same report locally)
+const USAGE_LINE =
+  'Usage: npx delivery change-report --waves <stage,...>[;<stage,...>...] [options]';
 
-Before the prod approval: what deploying the synthesized prod stacks would change against what is
-deployed, read through each account's CDK bootstrap lookup role. Writes a Markdown report.
-
-Options:
-  --waves <list>          the prod stages, a wave's stages comma-separated, waves separated by ";"
-  --assembly <dir>        the cloud assembly (default: the current directory)
-  --out <dir>             write report.md, report.json, summary.txt and url.txt there
-  --bucket <name>         store the report in s3://<bucket>/<prefix>/<execution id>/report.md
-  --prefix <prefix>       (default change-reports)
-  --execution-id <id>     the pipeline execution the report belongs to
-  --pipeline <name>       the pipeline's name, for the report's title
-  --topic-arn <arn>       publish to this SNS topic when something needs attention
-  --block-on <list>       fail (exit 1) on any of: ${FINDINGS.join(', ')} (default: none)
-  --image-output <name>   the stack output naming the image tag: changes only by a new tag are the
-                          release, reported apart from infrastructure changes
-  --summary-max <n>       the most characters summary.txt (the approval's line) may take, 0-300
-                          (default 300): the longest form of the summary that fits
-  --partition <p>         the AWS partition (default aws)
-  --call-timeout <s>      the most one AWS call may take, 1-300 seconds (default 30)
-  -h, --help              print this text
-
-Exit codes: 0 report written, 1 blocked by --block-on, 2 bad usage or unreadable cloud assembly.
-Runbook: docs/runbooks/promoting-to-prod.md`;
+export const USAGE = helpText({
+  usage: `${USAGE_LINE}
+       (in the pipeline: node change-report.cjs ...; npx delivery diff shows the same report locally)`,
+  about: `Before the prod approval: what deploying the synthesized prod stacks would change against what is
+deployed, read through each account's CDK bootstrap lookup role. Writes a Markdown report.`,
+  options: [
+    ['--waves <list>', 'the prod stages, a wave\'s stages comma-separated, waves separated by ";"'],
+    ['--assembly <dir>', 'the cloud assembly (default: the current directory)'],
+    ['--out <dir>', 'write report.md, report.json, summary.txt and url.txt there'],
+    ['--bucket <name>', 'store the report in s3://<bucket>/<prefix>/<execution id>/report.md'],
+    ['--prefix <prefix>', '(default change-reports)'],
+    ['--execution-id <id>', 'the pipeline execution the report belongs to'],
+    ['--pipeline <name>', "the pipeline's name, for the report's title"],
+    ['--topic-arn <arn>', 'publish to this SNS topic when something needs attention'],
+    ['--block-on <list>', `fail (exit 1) on any of: ${FINDINGS.join(', ')} (default: none)`],
+    [
+      '--image-output <name>',
+      'the stack output naming the image tag: changes only by a new tag are the release, reported apart',
+    ],
+    [
+      '--summary-max <n>',
+      "the most characters summary.txt (the approval's line) may take, 0-300 (default 300)",
+    ],
+    ['--partition <p>', 'the AWS partition (default aws)'],
+    ['--call-timeout <s>', 'the most one AWS call may take, 1-300 seconds (default 30)'],
+  ],
+  json: true,
+  verdict: 'blocked by --block-on (a stack that could not be read is reported, not an error)',
+  runbook: 'docs/runbooks/promoting-to-prod.md',
+});
 
 export interface ChangeReportArgs {
   readonly waves: string[][];
@@ -43,6 +51,8 @@ export interface ChangeReportArgs {
   readonly partition: string;
   readonly callTimeoutMs: number;
   readonly summaryMax: number;
+  /** --json: the report's summary and findings as one JSON document on stdout. */
+  readonly json?: boolean;
 }
 
 const STAGE = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
@@ -61,7 +71,7 @@ export function parseFindings(value: string | undefined, flag: string): Finding[
 
 export function parseWaves(value: string | undefined): string[][] {
   if (value === undefined || value.trim() === '')
-    throw new UsageError(`--waves is required\n${USAGE}`);
+    throw new UsageError(`--waves is required\n${USAGE_LINE}`);
   const waves = value.split(';').map((w) => w.split(',').map((s) => s.trim()));
   const bad = waves.flat().filter((s) => !STAGE.test(s));
   if (bad.length > 0)
@@ -88,8 +98,9 @@ export function parseChangeReportArgs(argv: readonly string[]): ChangeReportArgs
       partition: { type: 'string' },
       'call-timeout': { type: 'string' },
       'summary-max': { type: 'string' },
+      json: { type: 'boolean' },
     },
-    USAGE,
+    USAGE_LINE,
   );
   if (v.help) return { help: true };
   const timeout = v['call-timeout'] ?? '30';
@@ -114,6 +125,7 @@ export function parseChangeReportArgs(argv: readonly string[]): ChangeReportArgs
   if (v.bucket !== undefined && v['execution-id'] === undefined)
     throw new UsageError('--bucket needs --execution-id (the report is stored under it)');
   return {
+    json: v.json === true,
     waves: parseWaves(v.waves),
     assembly: v.assembly ?? '.',
     out: v.out,

@@ -2,7 +2,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from '../../common/errors';
+import { printJson, progressOutput } from '../../common/command';
+import {
+  EXIT_COULD_NOT_CHECK,
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  UsageError,
+  exitCodeOf,
+} from '../../common/errors';
 import { type Output, processOutput } from '../../common/output';
 import { safeForTerminal } from '../../common/terminal';
 import { type ChangeReportArgs, USAGE, parseChangeReportArgs } from './args';
@@ -174,21 +182,35 @@ export async function runChangeReport(
 }
 
 export async function main(argv: readonly string[], deps: CliDeps = {}): Promise<number> {
-  const out = deps.output ?? processOutput();
+  const output = deps.output ?? processOutput();
+  // --json: the result is one JSON document on stdout; progress and the report go to stderr
+  const json = argv.includes('--json');
+  const out = progressOutput(output, json);
   try {
     const parsed = parseChangeReportArgs(argv);
     if ('help' in parsed) {
-      out.out(USAGE);
+      output.out(USAGE);
       return EXIT_OK;
     }
-    return (await runChangeReport(parsed, deps)).exitCode;
+    const result = await runChangeReport(parsed, { ...deps, output: out });
+    if (json)
+      printJson(output, 'change-report', result.exitCode, {
+        summary: result.report.summary,
+        findings: [...result.report.findings.keys()],
+        url: result.url ?? null,
+      });
+    return result.exitCode;
   } catch (e) {
-    if (e instanceof UsageError || e instanceof AssemblyError) {
-      out.err(safeForTerminal(`change-report: ERROR ${e.message.split('\n')[0]}`));
-      return EXIT_USAGE;
-    }
-    out.err(safeForTerminal(`change-report: ERROR ${(e as Error).name}: ${(e as Error).message}`));
-    return EXIT_USAGE;
+    // the one exit-code table (tools/common/errors.ts): a command line or a cloud assembly that
+    // cannot be used is bad usage (2, nothing read); anything else unexpected is "could not check"
+    const usage = e instanceof UsageError || e instanceof AssemblyError;
+    const message = usage
+      ? e.message.split('\n')[0]
+      : `${(e as Error).name}: ${(e as Error).message}`;
+    out.err(safeForTerminal(`change-report: ERROR ${message}`));
+    const code = usage ? EXIT_USAGE : (exitCodeOf(e) ?? EXIT_COULD_NOT_CHECK);
+    if (json) printJson(output, 'change-report', code, { error: message });
+    return code;
   }
 }
 

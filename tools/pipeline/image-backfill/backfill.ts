@@ -1,3 +1,4 @@
+import { EXIT_COULD_NOT_CHECK, EXIT_OK, EXIT_TIMEOUT } from '../../common/errors';
 import {
   BatchGetImageCommand,
   DescribeImagesCommand,
@@ -47,11 +48,15 @@ export interface BackfillDeps {
 }
 
 export type BackfillVerdict = 'OK' | 'ERROR' | 'TIMEOUT';
-/** 0 every region holds the tag, 2 an error, 3 timed out (the image gate's codes). */
-export const BACKFILL_EXIT_CODES: Record<BackfillVerdict, 0 | 2 | 3> = {
-  OK: 0,
-  ERROR: 2,
-  TIMEOUT: 3,
+type BackfillExitCode = 0 | 3 | 124;
+/**
+ * 0 every region holds the tag, 3 it could not be made so (an ECR failure or an AWS error), 124
+ * timed out: the image gate's codes, from the one table of tools/common/errors.ts.
+ */
+export const BACKFILL_EXIT_CODES: Record<BackfillVerdict, BackfillExitCode> = {
+  OK: EXIT_OK,
+  ERROR: EXIT_COULD_NOT_CHECK,
+  TIMEOUT: EXIT_TIMEOUT,
 };
 
 export interface RegionOutcome {
@@ -63,7 +68,7 @@ export interface RegionOutcome {
 
 export interface BackfillResult {
   readonly verdict: BackfillVerdict;
-  readonly exitCode: 0 | 2 | 3;
+  readonly exitCode: BackfillExitCode;
   readonly reason: string;
   readonly regions: readonly RegionOutcome[];
 }
@@ -126,7 +131,10 @@ export async function runBackfill(
 
   const finish = (outcomes: RegionOutcome[], sourceProblem?: RegionOutcome): BackfillResult => {
     const all = sourceProblem ? [sourceProblem] : outcomes;
-    const exitCode = Math.max(0, ...all.map((o) => BACKFILL_EXIT_CODES[o.verdict])) as 0 | 2 | 3;
+    const exitCode = Math.max(
+      0,
+      ...all.map((o) => BACKFILL_EXIT_CODES[o.verdict]),
+    ) as BackfillExitCode;
     const verdict =
       (Object.keys(BACKFILL_EXIT_CODES) as BackfillVerdict[]).find(
         (v) => BACKFILL_EXIT_CODES[v] === exitCode,

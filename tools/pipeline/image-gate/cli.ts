@@ -1,17 +1,22 @@
 import { ECRClient } from '@aws-sdk/client-ecr';
-import { ArgsError, USAGE, parseGateArgs } from './args';
+import { printJson } from '../../common/command';
+import { EXIT_COULD_NOT_CHECK, UsageError, exitCodeOf } from '../../common/errors';
+import { memoryOutput } from '../../common/output';
+import { type ReadTagFile, USAGE, gateOptions, parseGateArgs } from './args';
 import { type GateDeps, describeError, oneLine, runGate } from './gate';
 
 /**
- * `npm run image-gate -- --repository <repository> --tag <tag> --regions eu-west-1`, or in the
+ * `npx delivery image-gate --repository <name> --tag <tag> --regions eu-west-1`, or in the
  * pipeline `node image-gate.cjs ...` (bundled by tools/pipeline/image-gate/bundle.ts).
- * Exit 0 PASS, 1 BLOCKED, 2 ERROR; the last line says which and why. Never a stack trace.
+ * Exit 0 PASS, 1 BLOCKED, 2 bad usage, 3 no verdict (ERROR), 124 TIMEOUT (the one table of
+ * tools/common/errors.ts); the last line says which and why. Never a stack trace.
  */
 
 export interface CliIo {
   readonly out: (line: string) => void;
   readonly err: (line: string) => void;
-  readonly readFile?: (path: string) => string;
+  /** Reads --tag-file; the default refuses anything but a small regular file (tools/common/files.ts). */
+  readonly readTagFile?: ReadTagFile;
   /** Overrides for tests; the defaults talk to ECR (honouring AWS_ENDPOINT_URL) and really wait. */
   readonly gate?: Partial<Omit<GateDeps, 'log'>>;
 }
@@ -25,28 +30,55 @@ export async function main(
   argv: readonly string[] = process.argv.slice(2),
   io: CliIo = defaultIo,
 ): Promise<number> {
+  let json = argv.includes('--json');
+  // --json: the result is one JSON document on stdout; every line goes to stderr.
+  const say = (line: string) => (json ? io.err(line) : io.out(line));
+  const document = (exitCode: number, result: Record<string, unknown>) => {
+    if (!json) return;
+    const doc = memoryOutput();
+    printJson(doc, 'image-gate', exitCode, result);
+    io.out(doc.stdout.trimEnd());
+  };
   try {
-    const parsed = parseGateArgs(argv, io.readFile);
+    const parsed = parseGateArgs(argv);
     if (parsed.kind === 'help') {
       io.out(USAGE);
       return 0;
     }
-    const result = await runGate(parsed.options, {
+    json = parsed.json;
+    const options = await gateOptions(parsed, io.readTagFile);
+    const result = await runGate(options, {
       ecrClient: io.gate?.ecrClient ?? ((region) => new ECRClient({ region })),
       sleep: io.gate?.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
       now: io.gate?.now ?? Date.now,
       callTimeoutMs: io.gate?.callTimeoutMs,
-      log: io.out,
+      log: say,
     });
-    (result.verdict === 'PASS' ? io.out : io.err)(
+    (result.verdict === 'PASS' ? say : io.err)(
       `image-gate: ${result.verdict} ${oneLine(result.reason)}`,
     );
+    document(result.exitCode, {
+      verdict: result.verdict,
+      reason: result.reason,
+      repository: options.repository,
+      tag: options.tag,
+      regions: result.regions.map((r) => ({
+        region: r.region,
+        verdict: r.verdict,
+        reason: r.reason,
+        digest: r.digest ?? null,
+        counts: r.counts ?? null,
+      })),
+      findings: result.findings,
+    });
     return result.exitCode;
   } catch (e) {
-    const message =
-      e instanceof ArgsError ? `${oneLine(e.message)} (see --help)` : describeError(e);
+    const usage = e instanceof UsageError;
+    const message = usage ? `${oneLine(e.message.split('\n')[0])} (see --help)` : describeError(e);
+    const code = usage ? e.exitCode : (exitCodeOf(e) ?? EXIT_COULD_NOT_CHECK);
     io.err(`image-gate: ERROR ${message}`);
-    return 2;
+    document(code, { verdict: 'ERROR', error: message });
+    return code;
   }
 }
 

@@ -1,3 +1,4 @@
+import { EXIT_COULD_NOT_CHECK, EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT } from '../../common/errors';
 import {
   DescribeImageReplicationStatusCommand,
   DescribeImageScanFindingsCommand,
@@ -68,13 +69,19 @@ export interface GateDeps {
 }
 
 export type Verdict = 'PASS' | 'BLOCKED' | 'ERROR' | 'TIMEOUT';
-export type ExitCode = 0 | 1 | 2 | 3;
+export type ExitCode = 0 | 1 | 3 | 124;
 
 /**
- * The exit codes, documented in the usage text and docs/runbooks/image-gate-blocked.md. When
- * regions disagree the highest code wins.
+ * The verdicts' exit codes, from the one table every command shares (tools/common/errors.ts):
+ * ERROR is "could not check", TIMEOUT "timed out". When regions disagree the highest code wins
+ * (TIMEOUT over ERROR over BLOCKED over PASS).
  */
-export const EXIT_CODES: Record<Verdict, ExitCode> = { PASS: 0, BLOCKED: 1, ERROR: 2, TIMEOUT: 3 };
+export const EXIT_CODES: Record<Verdict, ExitCode> = {
+  PASS: EXIT_OK,
+  BLOCKED: EXIT_FAILED,
+  ERROR: EXIT_COULD_NOT_CHECK,
+  TIMEOUT: EXIT_TIMEOUT,
+};
 
 export interface RegionResult {
   readonly region: string;
@@ -559,7 +566,7 @@ export async function runGate(options: GateOptions, deps: GateDeps): Promise<Gat
       const check = checkRegion(region, options, deps, start).catch((e: unknown): RegionResult => ({
         region,
         verdict: 'ERROR',
-        exitCode: 2,
+        exitCode: EXIT_CODES.ERROR,
         reason: `${region}: ${describeError(e)}`,
         blocking: [],
       }));
@@ -568,7 +575,7 @@ export async function runGate(options: GateOptions, deps: GateDeps): Promise<Gat
         ? {
             region,
             verdict: 'TIMEOUT',
-            exitCode: 3,
+            exitCode: EXIT_CODES.TIMEOUT,
             reason: `${region}: no result within --timeout ${options.timeoutSeconds}s`,
             blocking: [],
           }

@@ -1,10 +1,27 @@
 import { parseFlags } from '../../common/args';
+import { helpText } from '../../common/command';
+import { EXIT_COULD_NOT_CHECK, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../../common/errors';
 import { smokeTest } from './smoke';
 
-const USAGE =
-  'usage: smoke-test --url <http(s)://host> --expect-version <tag> [--tls-host-name <dns name>] [--timeout <seconds>] [--interval <seconds>]';
+const USAGE_LINE =
+  'Usage: npx delivery smoke-test --url <http(s)://host> --expect-version <tag> [--tls-host-name <dns name>] [--timeout <seconds>] [--interval <seconds>]';
 
-export async function main(argv: string[]): Promise<number> {
+const USAGE = helpText({
+  usage: `${USAGE_LINE}
+       (in the pipeline: node smoke-test.cjs ..., bundled by npm run bundle:tools)`,
+  about: `After a deployment: GET <url>/version until it answers 200 with the expected version (the image
+tag the stage deployed), retrying within --timeout (a new load balancer takes minutes).`,
+  options: [
+    ['--url <url>', "the service's address (http:// or https://)"],
+    ['--expect-version <tag>', 'the version /version must answer'],
+    ['--tls-host-name <dns name>', "the name the service's certificate must match (https only)"],
+    ['--timeout <seconds>', 'give up after this long (default 600)'],
+    ['--interval <seconds>', 'wait between attempts (default 10)'],
+  ],
+  verdict: 'the service did not answer the expected version within --timeout',
+  runbook: 'docs/runbooks/alarm-rollback.md',
+});
+export async function main(argv: readonly string[]): Promise<number> {
   let values: {
     url?: string;
     'expect-version'?: string;
@@ -23,15 +40,15 @@ export async function main(argv: string[]): Promise<number> {
         timeout: { type: 'string' },
         interval: { type: 'string' },
       },
-      USAGE,
+      USAGE_LINE,
     );
   } catch (e) {
     console.error(`smoke-test: ERROR ${(e as Error).message}`);
-    return 2;
+    return EXIT_USAGE;
   }
   if (values.help) {
     console.log(USAGE);
-    return 0;
+    return EXIT_OK;
   }
   const timeout = Number(values.timeout ?? '600');
   const interval = Number(values.interval ?? '10');
@@ -51,8 +68,8 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isFinite(interval) || interval <= 0)
     problems.push(`--interval must be a positive number of seconds, got ${values.interval}`);
   if (problems.length > 0) {
-    console.error(`smoke-test: ERROR ${problems.join('; ')}\n${USAGE}`);
-    return 2;
+    console.error(`smoke-test: ERROR ${problems.join('; ')}\n${USAGE_LINE}`);
+    return EXIT_USAGE;
   }
   const result = await smokeTest({
     url: values.url!,
@@ -61,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
     timeoutMs: timeout * 1000,
     intervalMs: interval * 1000,
   });
-  return result.ok ? 0 : 1;
+  return result.ok ? EXIT_OK : EXIT_FAILED;
 }
 
 if (require.main === module) {
@@ -69,7 +86,7 @@ if (require.main === module) {
     (code) => (process.exitCode = code),
     (e: unknown) => {
       console.error(`smoke-test: ERROR ${(e as Error).message}`);
-      process.exitCode = 2;
+      process.exitCode = EXIT_COULD_NOT_CHECK;
     },
   );
 }

@@ -56,3 +56,12 @@ test('--out-dir writes one file per environment; an unknown environment is a usa
     /unknown environment "prod-mars-1"; known: preprod-eu-west-1, prod-eu-west-1, prod-us-east-1, prod-ap-southeast-2/,
   );
 });
+
+test('--out-dir under /proc (where a recursive mkdir loops) ends at once with a clear usage error', () => {
+  // Issue 27: `--out-dir /proc/x` spun at 100% CPU forever (node's recursive mkdir retries ENOENT).
+  const r = run('--out-dir', '/proc/x/y');
+  expect(r.signal).toBeNull();
+  expect(r.status).toBe(2);
+  expect(r.stderr).toContain('--out-dir /proc/x/y: cannot create');
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+});

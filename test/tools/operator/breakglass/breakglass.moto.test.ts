@@ -534,6 +534,43 @@ describeMoto('breakglass against moto', () => {
     expect(await auditItems(s.table)).toHaveLength(0);
   });
 
+  test('CLI end to end, --dry-run --json: the result as one JSON document, the diff on stderr', async () => {
+    const s = await seed();
+    const res = await cli(
+      [
+        '--env',
+        ENV,
+        '--image',
+        'app-2222222222222222',
+        '--reason',
+        'INC-7: check first',
+        '--dry-run',
+        '--json',
+        '-c',
+        `config=${CONFIG}`,
+        ...s.flags,
+      ],
+      s.log,
+    );
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toEqual({
+      command: 'breakglass',
+      exitCode: 0,
+      environment: ENV,
+      result: 'DRY_RUN',
+      dryRun: true,
+      action: 'image',
+      bucket: s.bucket,
+      key: s.key,
+      s3VersionBefore: s.versionBefore,
+      imageBefore: expect.stringMatching(/:app-/) as unknown,
+      imageAfter: `${IMAGE_REPO}:app-2222222222222222`,
+    });
+    expect(res.stderr).toContain(
+      '+          image: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/hello-web:app-2222222222222222',
+    );
+  });
+
   test('CLI end to end, no reason: exit 2 with one line, nothing touched', async () => {
     const s = await seed();
     const res = await cli(

@@ -386,7 +386,7 @@ describeMoto('breakglass under faults (moto)', () => {
       ).toBe(2);
       expect(Date.now() - started).toBeLessThan(5000);
       expect(output.stderr).toMatch(
-        /--manifest .*big\.yaml: \d+ bytes, more than the 262144 breakglass accepts/,
+        /--manifest .*big\.yaml: \d+ bytes, more than the 262144 it may have/,
       );
       fs.rmSync(dir, { recursive: true });
     });

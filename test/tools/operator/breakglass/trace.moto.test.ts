@@ -144,7 +144,9 @@ describeMoto('breakglass leaves a trace (moto)', () => {
       expect(first.stderr).toContain(
         'your next breakglass run on this machine recognises and releases it',
       );
-      expect(first.stderr).toContain(`npm run breakglass -- --env ${ENV} --release-hold ${token}`);
+      expect(first.stderr).toContain(
+        `npx delivery breakglass --env ${ENV} --release-hold ${token}`,
+      );
       expect(h.kubectlCalls(s)).toEqual([]);
       // the write was stored: the hold blocks, and carries the token the message printed
       expect((await h.holdItem(s))?.holdToken?.S).toBe(token);
@@ -261,7 +263,7 @@ describeMoto('breakglass leaves a trace (moto)', () => {
     expect(bodies[0].Subject).toBe(`Breakglass on ${ENV}: SUCCEEDED`);
     expect(bodies[0].Message).toContain(`${ENV} run ${runId} (SUCCEEDED`);
     expect(bodies[0].Message).toContain(
-      `npm run breakglass -- --env ${ENV} --reconcile ${runId} --reason`,
+      `npx delivery breakglass --env ${ENV} --reconcile ${runId} --reason`,
     );
   });
 
@@ -299,7 +301,8 @@ describeMoto('breakglass leaves a trace (moto)', () => {
     });
   });
 
-  test('DynamoDB refuses the intent: nothing applied, no hold left behind', async () => {
+  // an AWS error before anything changed is "could not check" (exit 3), never a verdict (ADR 0028)
+  test('DynamoDB refuses the intent: nothing applied, no hold left behind, exit 3', async () => {
     const s = await h.seed();
     const failing = h.clients();
     const ddb: DynamoDBClient = failing.dynamodb(REGION);
@@ -318,7 +321,7 @@ describeMoto('breakglass leaves a trace (moto)', () => {
     const { run, output } = h.inProcess(s, {
       deps: { clients: { ...failing, dynamodb: () => ddb } },
     });
-    expect(await run(image(s))).toBe(1);
+    expect(await run(image(s))).toBe(3);
     expect(output.stderr).toContain('the intent could not be recorded, so nothing was applied');
     expect(h.kubectlCalls(s)).toEqual([]);
     expect(Number((await h.holdItem(s))?.expiresAtMs?.N)).toBe(0);

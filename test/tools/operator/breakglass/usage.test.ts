@@ -76,7 +76,7 @@ describe('breakglass: bad usage exits 2 before touching anything', () => {
     ],
     [
       ['--env', 'preprod-eu-west-1', '--image', 'v2', '--reason', 'INC-1', '--bucket', ''],
-      '--bucket must not be empty',
+      '--bucket needs a value',
     ],
     [
       ['--env', 'preprod-eu-west-1', '--image', 'v2', '--reason', 'INC-1', '--force'],
@@ -118,11 +118,34 @@ describe('breakglass: bad usage exits 2 before touching anything', () => {
     expect(touched).toEqual([]);
   });
 
+  test('a YAML alias bomb as --manifest is bad usage (exit 2), nothing touched', async () => {
+    // Issue 27: "billion laughs" aliases made breakglass exit 1 after the yaml library refused them.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bg-usage-'));
+    const file = path.join(dir, 'bomb.yaml');
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    fs.writeFileSync(
+      file,
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: hello-web\ndata:\n${levels.map((l) => `  ${l}`).join('\n')}\n`,
+    );
+    const { deps, output, touched } = untouchable();
+    expect(
+      await run(['--env', 'preprod-eu-west-1', '--manifest', file, '--reason', 'INC-1'], deps),
+    ).toBe(2);
+    expect(output.stderr).toMatch(/^breakglass: error: .*bomb\.yaml.*alias/);
+    expect(output.stderr).not.toMatch(/\n\s+at /);
+    expect(touched).toEqual([]);
+  });
+
   test('--help prints the usage and exits 0', async () => {
     const { deps, output } = untouchable();
     expect(await run(['--help'], deps)).toBe(0);
     expect(output.stdout).toContain(
-      'usage: npm run breakglass -- --env <stage name> (--image <tag> | --manifest <file>) --reason "<text>"',
+      'Usage: npx delivery breakglass --env <stage name> (--image <tag> | --manifest <file>) --reason "<text>"',
     );
   });
 });

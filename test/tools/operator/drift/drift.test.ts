@@ -9,7 +9,7 @@ import { type MotoServer, motoAvailable, startMoto } from '../../../support/moto
 import { REPO_ROOT } from '../../../support/paths';
 
 /**
- * `npm run drift`'s refusals and "could not check" (the comparison itself runs against the real
+ * `npx delivery drift`'s refusals and "could not check" (the comparison itself runs against the real
  * control plane: test/integration/drift.test.ts). AWS at moto_server, whose one account is the
  * fixture's pre-prod account; its prod environment is in another.
  */
@@ -18,7 +18,7 @@ const CREDS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 const haveMoto = motoAvailable();
 const describeMoto = haveMoto ? describe : describe.skip;
 
-describeMoto('npm run drift: usage and could not check', () => {
+describeMoto('npx delivery drift: usage and could not check', () => {
   let moto: MotoServer;
   const kubectlCalls: string[][] = [];
   beforeAll(async () => {
@@ -68,6 +68,18 @@ describeMoto('npm run drift: usage and could not check', () => {
       'drift: prod-us-east-1 could not check: your credentials are for account 123456789012, prod-us-east-1 is in 210987654321',
     );
     expect(res.output.stdout).not.toContain('in sync');
+  });
+
+  test("--json: one JSON document on stdout with each environment's result; the comparison on stderr", async () => {
+    const res = await drift(['--env', 'prod-us-east-1', '--tag', 'v1', '--json']);
+    expect(res.code).toBe(3);
+    expect(JSON.parse(res.output.stdout)).toEqual({
+      command: 'drift',
+      exitCode: 3,
+      tag: 'v1',
+      environments: [{ environment: 'prod-us-east-1', exitCode: 3, result: 'COULD_NOT_CHECK' }],
+    });
+    expect(res.output.stderr).toContain('drift: prod-us-east-1 could not check:');
   });
 
   test('an environment that is not deployed (no stack): could not check (exit 3), saying which', async () => {

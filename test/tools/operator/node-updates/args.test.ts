@@ -7,16 +7,21 @@ describe('node-updates command line', () => {
       kind: 'run',
       configFile: undefined,
       maxAgeDays: 30,
+      json: false,
     });
     expect(parseNodeUpdatesArgs(['-c', 'config=config/x.json'])).toEqual({
       kind: 'run',
       configFile: 'config/x.json',
       maxAgeDays: 30,
+      json: false,
     });
-    expect(parseNodeUpdatesArgs(['--config', 'config/x.json', '--max-age-days=14'])).toEqual({
+    expect(
+      parseNodeUpdatesArgs(['--config', 'config/x.json', '--max-age-days=14', '--json']),
+    ).toEqual({
       kind: 'run',
       configFile: 'config/x.json',
       maxAgeDays: 14,
+      json: true,
     });
     expect(parseNodeUpdatesArgs(['--help'])).toEqual({ kind: 'help' });
   });

@@ -69,7 +69,7 @@ describeWithMoto('node-updates against moto_server', () => {
     );
   });
 
-  test('`npm run node-updates` end to end (tsx, the SDK credential and endpoint chain): a missing public parameter is exit 2 with its name', async () => {
+  test('`npm run node-updates` end to end (tsx, the SDK credential and endpoint chain): a missing public parameter is exit 3 with its name', async () => {
     const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
       (resolve, reject) => {
         const child = spawn(
@@ -97,7 +97,7 @@ describeWithMoto('node-updates against moto_server', () => {
         });
       },
     );
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(3);
     expect(result.stderr).toContain(
       '/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/arm64/standard/recommended/release_version does not exist in eu-west-1',
     );

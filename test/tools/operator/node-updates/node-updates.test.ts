@@ -153,13 +153,13 @@ test('a region that recommends an older release than the pin: exit 1, the deploy
   );
 });
 
-test('a parameter that does not exist: exit 2 naming it; the other regions are still reported', async () => {
+test('a parameter that does not exist: exit 3 (could not check) naming it; the other regions are still reported', async () => {
   answer({
     ...everywhere(PINNED.text),
     'ap-southeast-2': new ParameterNotFound({ message: 'not found', $metadata: {} }),
   });
   const r = await run([], { daysAfterPinned: 1 });
-  expect(r.code).toBe(2);
+  expect(r.code).toBe(3);
   expect(r.stderr).toContain(
     `prod-ap-southeast-2: ${ARM64_PARAMETER} does not exist in ap-southeast-2`,
   );
@@ -168,16 +168,16 @@ test('a parameter that does not exist: exit 2 naming it; the other regions are s
   expect(r.stdout).toMatch(/prod-ap-southeast-2 .*NOT CHECKED/);
 });
 
-test('a region that does not answer is abandoned after the call timeout: exit 2, never a hang', async () => {
+test('a region that does not answer is abandoned after the call timeout: exit 3, never a hang', async () => {
   answer({ ...everywhere(PINNED.text), 'us-east-1': 'hang' });
   const r = await run([], { daysAfterPinned: 1 });
-  expect(r.code).toBe(2);
+  expect(r.code).toBe(3);
   expect(r.stderr).toMatch(
     /prod-us-east-1: GetParameter .* in us-east-1 failed: .*no answer within/,
   );
 });
 
-test('access denied and unexpected values: exit 2 with a line an operator can act on', async () => {
+test('access denied and unexpected values: exit 3 with a line an operator can act on', async () => {
   const denied = Object.assign(new Error('User is not authorized to perform ssm:GetParameter'), {
     name: 'AccessDeniedException',
     $metadata: { httpStatusCode: 400 },
@@ -188,7 +188,7 @@ test('access denied and unexpected values: exit 2 with a line an operator can ac
     'ap-southeast-2': '1.34.2-20260714',
   });
   const r = await run([], { daysAfterPinned: 1 });
-  expect(r.code).toBe(2);
+  expect(r.code).toBe(3);
   expect(r.stderr).toMatch(/preprod-eu-west-1: .*access denied/);
   expect(r.stderr).toContain('holds "ami-0123456789abcdef0", not a release version');
   expect(r.stderr).toContain('names release 1.34.2-20260714, not one of Kubernetes 1.35');
@@ -237,4 +237,39 @@ test('bad usage and a bad config are exit 2 before any AWS call', async () => {
   expect(missing.code).toBe(2);
   expect(missing.stderr).toContain('does not exist');
   expect(calls).toEqual([]);
+});
+
+test('a huge value from AWS (1 MB, with escape sequences) is shown truncated and escaped, once per region at most a line', async () => {
+  // Issue 27: a 1 MB parameter value was echoed whole, once per region (7 MB on stderr).
+  answer(everywhere(`\u001b[31m${'x'.repeat(1024 * 1024)}`));
+  const r = await run([], { daysAfterPinned: 10 });
+  expect(r.code).toBe(3);
+  expect(r.all.length).toBeLessThan(16 * 1024);
+  expect(r.all).not.toContain('\u001b');
+  expect(r.stderr).toContain('\\x1b[31mxxxx');
+  expect(r.stderr).toMatch(/1048581 characters/);
+});
+
+test('--json: the report as one JSON document on stdout, every other line on stderr', async () => {
+  answer(everywhere(releaseAfter(14)));
+  const r = await run(['--json'], { daysAfterPinned: 40 });
+  expect(r.code).toBe(1);
+  const doc = JSON.parse(r.stdout) as {
+    command: string;
+    exitCode: number;
+    environments: Array<{ environment: string; status: string; latest: string }>;
+    catalogChanges: Array<{ kubernetesVersion: string; from: string; to: string }>;
+  };
+  expect(doc).toMatchObject({ command: 'node-updates', exitCode: 1 });
+  expect(doc.environments.map((e) => [e.environment, e.status, e.latest])).toEqual(
+    ['preprod-eu-west-1', 'prod-eu-west-1', 'prod-us-east-1', 'prod-ap-southeast-2'].map((e) => [
+      e,
+      'STALE',
+      releaseAfter(14),
+    ]),
+  );
+  expect(doc.catalogChanges).toEqual([
+    { kubernetesVersion: '1.35', from: PINNED.text, to: releaseAfter(14) },
+  ]);
+  expect(r.stderr).toContain('Catalog change for Kubernetes 1.35');
 });

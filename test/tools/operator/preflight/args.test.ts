@@ -8,6 +8,7 @@ test('defaults: STACK_ENVIRONMENTS, caller credentials, 8 at a time, 20 s per ca
     roleName: undefined,
     concurrency: 8,
     callTimeoutMs: 20000,
+    json: false,
   });
 });
 
@@ -28,13 +29,14 @@ test('-c config=<file> as for cdk synth, --role-name, bounds', () => {
     roleName: 'PlatformReadOnly',
     concurrency: 4,
     callTimeoutMs: 5000,
+    json: false,
   });
 });
 
 test.each([
   [['-c', 'config=a.json', '-c', 'config=b.json'], /-c is given twice/],
   [['--role-name', 'A', '--role-name', 'B'], /--role-name is given twice/],
-  [['-c', 'foo=bar'], /only -c config=<file.json> is understood/],
+  [['-c', 'foo=bar'], /-c takes config=<file.json>, as for cdk synth/],
   [['--role-name'], /--role-name needs a value/],
   [['--role-name', '--concurrency', '2'], /--role-name needs a value/],
   [['--role-name', 'arn:aws:iam::111111111111:role/X'], /not an IAM role name/],

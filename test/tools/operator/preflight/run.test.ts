@@ -94,27 +94,28 @@ test('progress on stdout while it works: one line per finished check, before the
   const table = lines.findIndex((l) => l.startsWith('CHECK'));
   const progress = lines.slice(0, table).filter((l) => /^ {2}\[ ?\d+\/\d+\] PASS/.test(l));
   expect(progress.length).toBeGreaterThan(20);
-  expect(lines[0]).toMatch(/^Synthesizing the app/);
+  expect(lines[0]).toBe('Configuration: the built-in STACK_ENVIRONMENTS (lib/config/defaults.ts)');
+  expect(lines[1]).toMatch(/^Synthesizing the app/);
 });
 
-test('a hanging call is abandoned at --call-timeout: that check could not be checked (exit 2), the others still run', async () => {
+test('a hanging call is abandoned at --call-timeout: that check could not be checked (exit 3), the others still run', async () => {
   mocks.eks.on(DescribeClusterVersionsCommand).callsFake(() => new Promise(() => undefined));
   const started = Date.now();
   const { code, stdout } = await preflight(['--call-timeout', '1']);
   expect(Date.now() - started).toBeLessThan(15000);
-  expect(code).toBe(2);
+  expect(code).toBe(3);
   expect(rowOf(stdout, 'kubernetes version', '333333333333/us-east-1')).toMatch(
     /ERROR +kubernetes version: no answer from EKS DescribeClusterVersions within 1 s/,
   );
   expect(rowOf(stdout, 'availability zones', '333333333333/us-east-1')).toMatch(/PASS/);
 });
 
-test('credentials of another account: that account is not checked (ERROR, exit 2) and the fix names --role-name', async () => {
+test('credentials of another account: that account is not checked (ERROR, exit 3) and the fix names --role-name', async () => {
   mocks.sts
     .on(GetCallerIdentityCommand)
     .resolves({ Account: '111111111111', Arn: 'arn:aws:sts::111111111111:assumed-role/Dev/me' });
   const { code, stdout } = await preflight();
-  expect(code).toBe(2);
+  expect(code).toBe(3);
   expect(rowOf(stdout, 'credentials', '222222222222')).toMatch(
     /ERROR +the credentials are for account 111111111111/,
   );
@@ -139,7 +140,7 @@ test('an access-denied check is "could not check" with the reason, not a verdict
     }),
   );
   const { code, stdout } = await preflight();
-  expect(code).toBe(2);
+  expect(code).toBe(3);
   expect(rowOf(stdout, 'codebuild concurrency', '111111111111/eu-west-1')).toMatch(
     /ERROR +codebuild concurrency failed: access denied/,
   );
@@ -166,7 +167,7 @@ test('-c config=<file>: the accounts of that file are checked', async () => {
   expect(accounts).toContain('111111111111');
 });
 
-test('an app that does not synthesize: nothing is checked, exit 2 with the reason', async () => {
+test('an app that does not synthesize: nothing is checked, exit 3 with the reason', async () => {
   const output = memoryOutput();
   const run = preflightMain([], {
     output,
@@ -178,10 +179,25 @@ test('an app that does not synthesize: nothing is checked, exit 2 with the reaso
     },
   });
   await expect(run).rejects.toMatchObject({
-    exitCode: 2,
+    exitCode: 3,
     message: expect.stringContaining(
       'could not synthesize the app to learn what it deploys: boom: a construct failed',
     ) as unknown,
   });
   expect(mocks.sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(0);
+});
+
+test('--json: every row as one JSON document on stdout; progress and the table on stderr', async () => {
+  const { code, stdout, stderr } = await preflight(['--json']);
+  expect(code).toBe(0);
+  const doc = JSON.parse(stdout) as {
+    command: string;
+    exitCode: number;
+    outcome: string;
+    checks: Array<{ check: string; target: string; status: string }>;
+  };
+  expect(doc).toMatchObject({ command: 'preflight', exitCode: 0, outcome: 'nothing fails' });
+  expect(doc.checks.length).toBeGreaterThan(20);
+  expect(doc.checks.every((c) => c.status === 'PASS')).toBe(true);
+  expect(stderr).toMatch(/^CHECK +ACCOUNT\/REGION +STATUS +DETAIL$/m);
 });

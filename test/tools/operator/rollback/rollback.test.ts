@@ -318,6 +318,38 @@ describe('rollback: the happy path', () => {
     expect(cp).toHaveReceivedCommandTimes(RollbackStageCommand, 1);
   });
 
+  test('--json: the outcome as one JSON document on stdout, progress on stderr', async () => {
+    arrange(waveTwo());
+    const { deps, output } = makeDeps();
+    expect(await run(['--stage', 'prod-wave-2', '--yes', '--json'], deps)).toBe(0);
+    expect(JSON.parse(output.stdout)).toEqual({
+      command: 'rollback',
+      exitCode: 0,
+      pipeline: PIPELINE,
+      region: 'eu-west-1',
+      stage: 'prod-wave-2',
+      current: { executionId: BAD, images: ['app-bad'] },
+      target: { executionId: GOOD, images: ['app-good'] },
+      rollback: {
+        executionId: NEW_ROLLBACK,
+        status: 'Succeeded',
+        summary: expect.any(String) as unknown,
+        seconds: 40,
+      },
+    });
+    expect(output.stderr).toContain(`Rollback started: execution ${NEW_ROLLBACK}`);
+  });
+
+  test('--list: the executions the stage can roll back to, newest first; nothing rolled back', async () => {
+    arrange(waveTwo({ succeeded: [summary(OLDEST, 120), summary(GOOD, 60)] }));
+    const { deps, output } = makeDeps();
+    expect(await run(['--stage', 'prod-wave-2', '--list', '--json'], deps)).toBe(0);
+    const doc = JSON.parse(output.stdout) as { candidates: Array<{ executionId: string }> };
+    expect(doc.candidates.map((c) => c.executionId)).toEqual([GOOD, OLDEST]);
+    expect(output.stderr).toContain('Executions prod-wave-2 can be rolled back to, newest first');
+    expect(cp).toHaveReceivedCommandTimes(RollbackStageCommand, 0);
+  });
+
   test('picks the newest successful execution even when the API lists them out of order', async () => {
     arrange(waveTwo({ succeeded: [summary(GOOD, 60), summary(OLDEST, 120)].reverse() }));
     const { deps } = makeDeps();
@@ -469,9 +501,9 @@ describe('rollback: refusals and failures', () => {
     expect(err).toContain(
       `the last release that went through the whole pipeline is ${GOOD} (image app-good)`,
     );
-    expect(err).toContain('npm run breakglass -- --env prod-us-east-1 --image app-good --reason');
+    expect(err).toContain('npx delivery breakglass --env prod-us-east-1 --image app-good --reason');
     expect(err).toContain(
-      'npm run breakglass -- --env prod-ap-southeast-2 --image app-good --reason',
+      'npx delivery breakglass --env prod-ap-southeast-2 --image app-good --reason',
     );
     expect(cp).not.toHaveReceivedCommand(RollbackStageCommand);
   });
@@ -625,7 +657,7 @@ describe('rollback: refusals and failures', () => {
     expect(output.stdout).toContain(`[0:20] rollback ${NEW_ROLLBACK}: Succeeded`);
   });
 
-  test('a rollback execution that never becomes readable is an error after two minutes', async () => {
+  test('a rollback execution that never becomes readable is could not check (exit 3) after two minutes', async () => {
     arrange(waveTwo());
     const notFound = Object.assign(new Error('execution not found'), {
       name: 'PipelineExecutionNotFoundException',
@@ -636,7 +668,7 @@ describe('rollback: refusals and failures', () => {
       pipelineExecutionId: NEW_ROLLBACK,
     }).rejects(notFound);
     const { deps, output } = makeDeps();
-    expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
+    expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(3);
     expect(output.stderr).toContain(
       `reading pipeline execution ${NEW_ROLLBACK} failed: PipelineExecutionNotFoundException`,
     );
@@ -661,7 +693,7 @@ describe('rollback: refusals and failures', () => {
     );
   });
 
-  test('a missing pipeline names the pipeline and region', async () => {
+  test('a missing pipeline names the pipeline and region (could not check, exit 3)', async () => {
     cp.reset();
     cp.on(GetPipelineStateCommand).rejects(
       Object.assign(new Error('Account does not have a pipeline with name'), {
@@ -670,7 +702,7 @@ describe('rollback: refusals and failures', () => {
       }),
     );
     const { deps, output } = makeDeps();
-    expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(1);
+    expect(await run(['--stage', 'prod-wave-2', '--yes'], deps)).toBe(3);
     expect(output.stderr).toContain(`pipeline ${PIPELINE} not found in eu-west-1`);
   });
 });

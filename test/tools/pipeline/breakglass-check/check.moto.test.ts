@@ -227,7 +227,7 @@ describeMoto(
         ),
       );
       expect(blocked.stderr).toContain(
-        `npm run breakglass -- --env ${ENV} --reconcile ${runId} --reason "<why>"`,
+        `npx delivery breakglass --env ${ENV} --reconcile ${runId} --reason "<why>"`,
       );
       expect(blocked.stdout).toContain('breakglass-check: BLOCKED');
 

@@ -117,7 +117,7 @@ describeWithMoto('image backfill against moto_server', () => {
     );
   });
 
-  test('a region without the replica repository: exit 2, pointing at the ImageReplicas stage, nothing created', async () => {
+  test('a region without the replica repository: exit 3, pointing at the ImageReplicas stage, nothing created', async () => {
     const run = await backfill([
       '--repository',
       'hello-web',
@@ -129,13 +129,13 @@ describeWithMoto('image backfill against moto_server', () => {
       'eu-central-1',
     ]);
 
-    expect(run.code).toBe(2);
+    expect(run.code).toBe(3);
     expect(run.err).toEqual([
       'image-backfill: ERROR eu-central-1: no repository hello-web in eu-central-1: the ImageReplicas stage creates it; deploy it first',
     ]);
   });
 
-  test('a tag that was never pushed: exit 2, before touching any region', async () => {
+  test('a tag that was never pushed: exit 3, before touching any region', async () => {
     const run = await backfill([
       '--repository',
       'hello-web',
@@ -147,7 +147,7 @@ describeWithMoto('image backfill against moto_server', () => {
       'ap-southeast-2',
     ]);
 
-    expect(run.code).toBe(2);
+    expect(run.code).toBe(3);
     expect(run.err[0]).toMatch(
       /^image-backfill: ERROR eu-west-1: hello-web:never not found where it is pushed \(.+\): did the image build run\?$/,
     );

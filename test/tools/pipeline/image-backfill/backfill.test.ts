@@ -139,7 +139,7 @@ test('a backfill to that region already running: waits for it instead of failing
 });
 
 test.each(['FAILED', 'STOPPED'])(
-  'a backfill that ends %s: exit 2 with its failure code',
+  'a backfill that ends %s: exit 3 with its failure code',
   async (status) => {
     const { source, replica, run } = setUp();
     replica.on(DescribeImagesCommand).rejects(missing()).on(PutImageCommand).rejects(noLayers());
@@ -153,13 +153,13 @@ test.each(['FAILED', 'STOPPED'])(
 
     expect(result).toMatchObject({
       verdict: 'ERROR',
-      exitCode: 2,
+      exitCode: 3,
       reason: `ap-southeast-2: replication backfill rb-2 to ap-southeast-2 ended ${status}: KMS_ACCESS_DENIED`,
     });
   },
 );
 
-test('a backfill COMPLETE without the tag (the replication rule does not cover it): exit 2, saying so', async () => {
+test('a backfill COMPLETE without the tag (the replication rule does not cover it): exit 3, saying so', async () => {
   const { source, replica, run } = setUp();
   replica.on(DescribeImagesCommand).rejects(missing()).on(PutImageCommand).rejects(noLayers());
   source
@@ -173,7 +173,7 @@ test('a backfill COMPLETE without the tag (the replication rule does not cover i
   );
 });
 
-test('a tag that never arrives: exit 3 (TIMEOUT) after --timeout, polling within it', async () => {
+test('a tag that never arrives: exit 124 (TIMEOUT) after --timeout, polling within it', async () => {
   const { source, replica, run } = setUp();
   replica.on(DescribeImagesCommand).rejects(missing()).on(PutImageCommand).rejects(noLayers());
   source
@@ -184,20 +184,20 @@ test('a tag that never arrives: exit 3 (TIMEOUT) after --timeout, polling within
 
   const result = await run({ timeoutSeconds: 60 });
 
-  expect(result).toMatchObject({ verdict: 'TIMEOUT', exitCode: 3 });
+  expect(result).toMatchObject({ verdict: 'TIMEOUT', exitCode: 124 });
   expect(result.reason).toBe(
     'ap-southeast-2: hello-web:v1 did not arrive within --timeout 60s (replication backfill IN_PROGRESS)',
   );
   expect(replica.commandCalls(DescribeImagesCommand).length).toBe(7); // 0, 10, ..., 50 s and the first check
 });
 
-test('the tag with another digest in the replica: exit 2, never overwritten', async () => {
+test('the tag with another digest in the replica: exit 3, never overwritten', async () => {
   const { replica, run } = setUp();
   replica.on(DescribeImagesCommand).resolves(found(`sha256:${'cd'.repeat(32)}`));
 
   const result = await run();
 
-  expect(result.exitCode).toBe(2);
+  expect(result.exitCode).toBe(3);
   expect(result.reason).toContain('an immutable tag with two contents');
   expect(replica).not.toHaveReceivedCommand(PutImageCommand);
 });

@@ -1,3 +1,4 @@
+import { exitCodeHelp } from '../../../../tools/common/errors';
 import type { Metafile } from 'esbuild';
 import * as fs from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -45,8 +46,8 @@ describe('image-gate bundle', () => {
     const run = await runNode(bundle, ['--help'], { cwd: dir });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^Usage: image-gate --repository <name>/);
-    expect(run.stdout).toContain('Exit codes: 0 PASS');
+    expect(run.stdout).toMatch(/^Usage: npx delivery image-gate --repository <name>/);
+    expect(run.stdout).toContain(exitCodeHelp());
   });
 
   test('bad arguments: exit 2 and exactly one line', async () => {

@@ -14,7 +14,7 @@ beforeEach(() => ecr.reset());
 
 async function cli(
   argv: string[],
-  readFile?: (path: string) => string,
+  readTagFile?: (path: string) => Promise<string>,
 ): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
@@ -22,7 +22,7 @@ async function cli(
   const io: CliIo = {
     out: (l) => out.push(l),
     err: (l) => err.push(l),
-    readFile,
+    readTagFile,
     gate: { sleep: clock.sleep, now: clock.now },
   };
   const code = await main(argv, io);
@@ -36,7 +36,7 @@ describe('image-gate CLI', () => {
     const { code, out, err } = await cli(['--help']);
     expect(code).toBe(0);
     expect(out.join('\n')).toMatch(
-      /^Usage: image-gate --repository <name> \(--tag <tag> \| --tag-file <image\.json>\) --regions/,
+      /^Usage: npx delivery image-gate --repository <name> \(--tag <tag> \| --tag-file <image\.json>\) --regions/,
     );
     expect(err).toEqual([]);
     expect(ecr.calls()).toHaveLength(0);
@@ -98,17 +98,35 @@ describe('image-gate CLI', () => {
     ]);
   });
 
-  test('timeout waiting for the image: one TIMEOUT line; exit 3, which the usage documents', async () => {
+  test('timeout waiting for the image: one TIMEOUT line; exit 124, which the usage documents', async () => {
     ecr.on(DescribeImagesCommand).rejects(imageNotFound());
     const { code, out, err } = await cli([...ARGS, '--timeout', '20']);
-    expect(code).toBe(3);
+    expect(code).toBe(124);
     expect(out).toContain('[eu-west-1] waiting for replication (15s)');
     expect(err).toEqual([
       'image-gate: TIMEOUT image hello-web:v1 not found in eu-west-1 after 20s (--timeout 20)',
     ]);
-    expect((await cli(['--help'])).out.join('\n')).toMatch(
-      /3 TIMEOUT \(no verdict within --timeout/,
-    );
+    expect((await cli(['--help'])).out.join('\n')).toMatch(/124 +timed out: --timeout/);
+  });
+
+  test('--json: the verdict as one JSON document on stdout, progress on stderr', async () => {
+    ecr
+      .on(DescribeImagesCommand)
+      .resolves(imageFound)
+      .on(DescribeImageScanFindingsCommand)
+      .resolves(completeScan([basicFinding('CVE-2024-0001', 'LOW')]));
+    const { code, out, err } = await cli([...ARGS, '--json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(out.join('\n'))).toMatchObject({
+      command: 'image-gate',
+      exitCode: 0,
+      verdict: 'PASS',
+      repository: 'hello-web',
+      tag: 'v1',
+      regions: [{ region: 'eu-west-1', verdict: 'PASS' }],
+      findings: [],
+    });
+    expect(err[err.length - 1]).toMatch(/^image-gate: PASS hello-web:v1/);
   });
 
   test('--tag-file feeds the tag to the gate', async () => {
@@ -117,9 +135,8 @@ describe('image-gate CLI', () => {
       .resolves(imageFound)
       .on(DescribeImageScanFindingsCommand)
       .resolves(completeScan([]));
-    const { code } = await cli(
-      ['--tag-file', 'image.json', '--regions', 'eu-west-1'],
-      () => '{"repositoryName":"hello-web","tag":"3f9c2a1b"}',
+    const { code } = await cli(['--tag-file', 'image.json', '--regions', 'eu-west-1'], () =>
+      Promise.resolve('{"repositoryName":"hello-web","tag":"3f9c2a1b"}'),
     );
     expect(code).toBe(0);
     expect(ecr.commandCalls(DescribeImagesCommand)[0].args[0].input).toEqual({
@@ -128,19 +145,18 @@ describe('image-gate CLI', () => {
     });
   });
 
-  test('anything unexpected is one ERROR line, never a stack trace; exit 2', async () => {
+  test('anything unexpected is one ERROR line, never a stack trace; exit 3 (no verdict)', async () => {
     const out: string[] = [];
     const err: string[] = [];
-    const failingRead = (): string => {
-      throw new TypeError('boom\n    at somewhere (file.ts:1:1)');
-    };
+    const failingRead = (): Promise<string> =>
+      Promise.reject(new TypeError('boom\n    at somewhere (file.ts:1:1)'));
     // a reader that throws something other than an I/O error is still reported in one line
     const code = await main(['--tag-file', 'x.json', '--regions', 'eu-west-1'], {
       out: (l) => out.push(l),
       err: (l) => err.push(l),
-      readFile: failingRead,
+      readTagFile: failingRead,
     });
-    expect(code).toBe(2);
+    expect(code).toBe(3);
     expect(err).toHaveLength(1);
     expect(err[0]).toMatch(/^image-gate: ERROR /);
     expect(err[0]).not.toContain('\n');
@@ -154,7 +170,7 @@ describe('image-gate CLI', () => {
         },
       },
     });
-    expect(crash).toBe(2);
+    expect(crash).toBe(3);
     expect(err[1]).toBe('image-gate: ERROR RangeError: clock broke');
   });
 });

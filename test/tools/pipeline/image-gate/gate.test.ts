@@ -185,7 +185,7 @@ describe('image gate: block', () => {
 
     const result = await runGate({ ...OPTIONS, timeoutSeconds: 3600 }, deps);
 
-    expect(result).toMatchObject({ verdict: 'ERROR', exitCode: 2 });
+    expect(result).toMatchObject({ verdict: 'ERROR', exitCode: 3 });
     expect(result.reason).toContain(
       `still had a next page after ${MAX_FINDINGS_PAGES} pages (the page cap), so the listing did not end (read ${MAX_FINDINGS_PAGES} pages, 0 findings): no verdict`,
     );
@@ -206,7 +206,7 @@ describe('image gate: block', () => {
 
     const result = await runGate(OPTIONS, deps);
 
-    expect(result).toMatchObject({ verdict: 'ERROR', exitCode: 2 });
+    expect(result).toMatchObject({ verdict: 'ERROR', exitCode: 3 });
     expect(result.reason).toBe(
       'could not check hello-web:v1 in eu-west-1: DescribeImageScanFindings repeated the page token "same" after page 2, so the listing did not end (read 2 pages, 2 findings): no verdict',
     );
@@ -268,7 +268,7 @@ describe('image gate: block', () => {
 });
 
 describe('image gate: waiting for replication', () => {
-  test('an image that never arrives times out with exit 3 (TIMEOUT) and says where', async () => {
+  test('an image that never arrives times out with exit 124 (TIMEOUT) and says where', async () => {
     const { mocks, deps, lines, clock } = regionMocks(['eu-west-1']);
     mocks['eu-west-1'].on(DescribeImagesCommand).rejects(imageNotFound());
 
@@ -276,7 +276,7 @@ describe('image gate: waiting for replication', () => {
 
     expect(result).toMatchObject({
       verdict: 'TIMEOUT',
-      exitCode: 3,
+      exitCode: 124,
       reason: 'image hello-web:v1 not found in eu-west-1 after 30s (--timeout 30)',
     });
     // polls at 0, 5, ..., 25 s, never sleeping past the deadline; at 30 s no call can finish in time
@@ -320,7 +320,7 @@ describe('image gate: waiting for replication', () => {
     ]);
   });
 
-  test('any other DescribeImages error stops at once with exit 2', async () => {
+  test('any other DescribeImages error stops at once with exit 3', async () => {
     const { mocks, deps } = regionMocks(['eu-west-1']);
     const denied = Object.assign(
       new Error('User is not authorized to perform: ecr:DescribeImages'),
@@ -331,14 +331,14 @@ describe('image gate: waiting for replication', () => {
     const result = await runGate(OPTIONS, deps);
 
     expect(result).toMatchObject({
-      exitCode: 2,
+      exitCode: 3,
       reason:
         'DescribeImages for hello-web:v1 in eu-west-1 failed: AccessDeniedException: User is not authorized to perform: ecr:DescribeImages',
     });
     expect(mocks['eu-west-1']).toHaveReceivedCommandTimes(DescribeImagesCommand, 1);
   });
 
-  test('a hung ECR call is abandoned after callTimeoutMs (the SDK has no limit of its own): exit 2', async () => {
+  test('a hung ECR call is abandoned after callTimeoutMs (the SDK has no limit of its own): exit 3', async () => {
     // a real client against a server that accepts connections and never answers
     const sockets: net.Socket[] = [];
     const server = net.createServer((socket) => sockets.push(socket));
@@ -358,7 +358,7 @@ describe('image gate: waiting for replication', () => {
       });
 
       expect(result).toMatchObject({
-        exitCode: 2,
+        exitCode: 3,
         reason:
           'DescribeImages for hello-web:v1 in eu-west-1 failed: no answer from ECR in time (the call was abandoned)',
       });
@@ -463,7 +463,7 @@ describe('image gate: waiting for the scan', () => {
     ).toBe(true);
   });
 
-  test('BASIC: StartImageScan failing otherwise: exit 2 with the reason', async () => {
+  test('BASIC: StartImageScan failing otherwise: exit 3 with the reason', async () => {
     const { mocks, deps } = regionMocks(['eu-west-1']);
     mocks['eu-west-1']
       .on(DescribeImagesCommand)
@@ -481,7 +481,7 @@ describe('image gate: waiting for the scan', () => {
     const result = await runGate({ ...OPTIONS, scanType: 'BASIC' }, deps);
 
     expect(result).toMatchObject({
-      exitCode: 2,
+      exitCode: 3,
       reason:
         'StartImageScan for hello-web:v1 in eu-west-1 failed: UnsupportedImageTypeException: The image is of a type that cannot be scanned.',
     });
@@ -495,7 +495,7 @@ describe('image gate: waiting for the scan', () => {
     ['IMAGE_ARCHIVED', 'The image is archived.'],
     ['SOMETHING_NEW', 'A status ECR may add later.'],
   ] as const)(
-    'scan %s: exit 2 with the scan description and what it means',
+    'scan %s: exit 3 with the scan description and what it means',
     async (status, description) => {
       const { mocks, deps } = regionMocks(['eu-west-1']);
       mocks['eu-west-1']
@@ -506,7 +506,7 @@ describe('image gate: waiting for the scan', () => {
 
       const result = await runGate(OPTIONS, deps);
 
-      expect(result).toMatchObject({ verdict: 'ERROR', exitCode: 2 });
+      expect(result).toMatchObject({ verdict: 'ERROR', exitCode: 3 });
       expect(result.reason).toMatch(
         new RegExp(
           `^scan of hello-web:v1 \\(${DIGEST}\\) in eu-west-1 ended ${status}: ${description.replace('.', '\\.')} \\(.+\\)$`,
@@ -516,7 +516,7 @@ describe('image gate: waiting for the scan', () => {
     },
   );
 
-  test('a scan stuck IN_PROGRESS times out with exit 3', async () => {
+  test('a scan stuck IN_PROGRESS times out with exit 124', async () => {
     const { mocks, deps } = regionMocks(['eu-west-1']);
     mocks['eu-west-1']
       .on(DescribeImagesCommand)
@@ -527,12 +527,12 @@ describe('image gate: waiting for the scan', () => {
     const result = await runGate({ ...OPTIONS, timeoutSeconds: 20 }, deps);
 
     expect(result).toMatchObject({
-      exitCode: 3,
+      exitCode: 124,
       reason: `scan of hello-web:v1 (${DIGEST}) in eu-west-1 is still IN_PROGRESS after 20s (--timeout 20)`,
     });
   });
 
-  test('BASIC: a scan that never starts times out with exit 3', async () => {
+  test('BASIC: a scan that never starts times out with exit 124', async () => {
     const { mocks, deps } = regionMocks(['eu-west-1']);
     mocks['eu-west-1']
       .on(DescribeImagesCommand)
@@ -545,7 +545,7 @@ describe('image gate: waiting for the scan', () => {
     const result = await runGate({ ...OPTIONS, timeoutSeconds: 10, scanType: 'BASIC' }, deps);
 
     expect(result).toMatchObject({
-      exitCode: 3,
+      exitCode: 124,
       reason: `scan of hello-web:v1 (${DIGEST}) in eu-west-1 has not started after 10s (--timeout 10)`,
     });
     expect(mocks['eu-west-1']).toHaveReceivedCommandTimes(StartImageScanCommand, 1);
@@ -598,7 +598,7 @@ describe('image gate: several regions', () => {
     expect(result.reason).toContain('in eu-west-1, us-east-1, ap-southeast-2');
   });
 
-  test('a missing image in one region and findings in another: exit 3, both reported', async () => {
+  test('a missing image in one region and findings in another: exit 124, both reported', async () => {
     const { mocks, deps } = regionMocks(regions);
     mocks['eu-west-1']
       .on(DescribeImagesCommand)
@@ -614,7 +614,7 @@ describe('image gate: several regions', () => {
 
     const result = await runGate({ ...OPTIONS, regions, timeoutSeconds: 10 }, deps);
 
-    expect(result.exitCode).toBe(3);
+    expect(result.exitCode).toBe(124);
     expect(result.reason).toMatch(
       /^image hello-web:v1 not found in us-east-1 after \d+s \(--timeout 10\); also BLOCKED 1 finding at or above CRITICAL in eu-west-1 \(CVE-2024-4242\)$/,
     );
@@ -630,7 +630,7 @@ describe('image gate: several regions', () => {
 
     const result = await runGate({ ...OPTIONS, regions: ['eu-west-1', 'us-west-2'] }, deps);
 
-    expect(result.exitCode).toBe(2);
+    expect(result.exitCode).toBe(3);
     expect(result.regions[0].verdict).toBe('PASS');
     expect(result.reason).toBe('us-west-2: test set-up: no client for us-west-2');
   });
@@ -682,7 +682,7 @@ describe('image gate: scan read where the image was pushed (--scan-region)', () 
       deps,
     );
 
-    expect(result.exitCode).toBe(3);
+    expect(result.exitCode).toBe(124);
     expect(result.reason).toMatch(
       /scan of hello-web:v1 \(sha256:[0-9a-f]+\) in eu-west-1 is still PENDING after \d+s/,
     );
@@ -708,7 +708,7 @@ describe('image gate: every scan status, on purpose', () => {
     expect(Object.values(ScanStatus).sort()).toEqual([...documented].sort());
   });
 
-  test('ENHANCED never calls StartImageScan (a basic-scanning API): with no scan yet it waits, then times out (exit 3)', async () => {
+  test('ENHANCED never calls StartImageScan (a basic-scanning API): with no scan yet it waits, then times out (exit 124)', async () => {
     const { mocks, deps, lines } = regionMocks(['eu-west-1']);
     mocks['eu-west-1']
       .on(DescribeImagesCommand)
@@ -720,7 +720,7 @@ describe('image gate: every scan status, on purpose', () => {
 
     expect(result).toMatchObject({
       verdict: 'TIMEOUT',
-      exitCode: 3,
+      exitCode: 124,
       reason: `scan of hello-web:v1 (${DIGEST}) in eu-west-1 has not started after 20s (--timeout 20)`,
     });
     expect(mocks['eu-west-1']).not.toHaveReceivedCommand(StartImageScanCommand);
@@ -752,7 +752,7 @@ describe('image gate: every scan status, on purpose', () => {
     expect(lines.filter((l) => l.includes('but not yet after the push'))).toHaveLength(2);
   });
 
-  test('ENHANCED: a scan that never gets past the push times out (exit 3), saying so', async () => {
+  test('ENHANCED: a scan that never gets past the push times out (exit 124), saying so', async () => {
     const { mocks, deps } = regionMocks(['eu-west-1']);
     const early = completeScan([]);
     mocks['eu-west-1']
@@ -763,7 +763,7 @@ describe('image gate: every scan status, on purpose', () => {
 
     const result = await runGate({ ...OPTIONS, timeoutSeconds: 15 }, deps);
 
-    expect(result.exitCode).toBe(3);
+    expect(result.exitCode).toBe(124);
     expect(result.reason).toContain(
       'has no result after the push (COMPLETE, completed 2023-11-14T21:56:40.000Z, pushed 2023-11-14T21:56:40.000Z)',
     );
@@ -836,7 +836,7 @@ describe('image gate: unknown severities', () => {
 });
 
 describe('image gate: replication status', () => {
-  test('a FAILED replication (DescribeImageReplicationStatus where the image was pushed) stops the gate at once: exit 2', async () => {
+  test('a FAILED replication (DescribeImageReplicationStatus where the image was pushed) stops the gate at once: exit 3', async () => {
     const { mocks, deps } = regionMocks(['us-east-1', 'eu-west-1']);
     mocks['us-east-1'].on(DescribeImagesCommand).rejects(imageNotFound());
     mocks['eu-west-1'].on(DescribeImageReplicationStatusCommand).resolves({
@@ -857,7 +857,7 @@ describe('image gate: replication status', () => {
 
     expect(result).toMatchObject({
       verdict: 'ERROR',
-      exitCode: 2,
+      exitCode: 3,
       reason:
         'replication of hello-web:v1 from eu-west-1 to us-east-1 FAILED: KMS_KEY_NOT_FOUND (see docs/runbooks/image-gate-blocked.md)',
     });
@@ -903,7 +903,7 @@ describe('image gate: replication status', () => {
 });
 
 describe('image gate: --timeout bounds the whole command', () => {
-  test('a hung call is cut at the deadline even when callTimeoutMs is longer: exit 3 (TIMEOUT), in about --timeout', async () => {
+  test('a hung call is cut at the deadline even when callTimeoutMs is longer: exit 124 (TIMEOUT), in about --timeout', async () => {
     const sockets: net.Socket[] = [];
     const server = net.createServer((socket) => sockets.push(socket));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -927,7 +927,7 @@ describe('image gate: --timeout bounds the whole command', () => {
         },
       );
 
-      expect(result).toMatchObject({ verdict: 'TIMEOUT', exitCode: 3 });
+      expect(result).toMatchObject({ verdict: 'TIMEOUT', exitCode: 124 });
       expect(result.reason).toMatch(
         /^DescribeImages for hello-web:v1 in eu-west-1: no answer after 1s \(--timeout 1\)$/,
       );

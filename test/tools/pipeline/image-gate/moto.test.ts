@@ -239,7 +239,7 @@ describeWithMoto('image gate against moto_server', () => {
     ]);
   });
 
-  test('TIMEOUT (exit 3): an image that never arrives times out, with or without the repository', async () => {
+  test('TIMEOUT (exit 124): an image that never arrives times out, with or without the repository', async () => {
     // eu-west-1 has the repository but not the tag; ap-southeast-2 has no repository at all
     const run = await gate([
       '--repository',
@@ -253,7 +253,7 @@ describeWithMoto('image gate against moto_server', () => {
     ]);
     const out = gateLines(run.stdout);
 
-    expect(run.code).toBe(3);
+    expect(run.code).toBe(124);
     // polled about once a second until the deadline, in both regions
     for (const region of ['eu-west-1', 'ap-southeast-2']) {
       expect(
@@ -269,7 +269,7 @@ describeWithMoto('image gate against moto_server', () => {
     ]);
   });
 
-  test('ERROR (exit 2): a scan that ends UNSUPPORTED_IMAGE, with its description', async () => {
+  test('ERROR (exit 3): a scan that ends UNSUPPORTED_IMAGE, with its description', async () => {
     const run = await gate([
       '--repository',
       'hello-web',
@@ -281,7 +281,7 @@ describeWithMoto('image gate against moto_server', () => {
       '30',
     ]);
 
-    expect(run.code).toBe(2);
+    expect(run.code).toBe(3);
     expect(gateLines(run.stderr)).toEqual([
       expect.stringMatching(
         /^image-gate: ERROR scan of hello-web:broken-1 \(sha256:[0-9a-f]{64}\) in eu-west-1 ended UNSUPPORTED_IMAGE: The operating system and\/or package manager are not supported\. \(the scanner cannot read this image .*\)$/,
@@ -289,7 +289,7 @@ describeWithMoto('image gate against moto_server', () => {
     ]);
   });
 
-  test('ENHANCED never calls StartImageScan: with no scan of the image it waits and times out (exit 3)', async () => {
+  test('ENHANCED never calls StartImageScan: with no scan of the image it waits and times out (exit 124)', async () => {
     const run = await gate([
       '--repository',
       'hello-web',
@@ -304,7 +304,7 @@ describeWithMoto('image gate against moto_server', () => {
     ]);
     const out = gateLines(run.stdout);
 
-    expect(run.code).toBe(3);
+    expect(run.code).toBe(124);
     expect(out).toContainEqual(
       expect.stringMatching(/^\[eu-west-1\] waiting for the scan to start \(\d+s\)$/),
     );
@@ -344,7 +344,7 @@ describeWithMoto('image gate: a findings listing that does not end', () => {
     'CRITICAL',
   ];
 
-  test('a nextToken that repeats (always page-0): exit 2, could not check, how far it read; never PASS', async () => {
+  test('a nextToken that repeats (always page-0): exit 3, could not check, how far it read; never PASS', async () => {
     proxy = await startFaultProxy(moto?.endpoint as string, (c) =>
       isFindings(c)
         ? { kind: 'rewrite', rewrite: (a) => ({ ...a, nextToken: 'page-0' }) }
@@ -353,7 +353,7 @@ describeWithMoto('image gate: a findings listing that does not end', () => {
     const run = await gate([...clean, '--timeout', '30'], proxy.endpoint);
     const err = gateLines(run.stderr);
 
-    expect(run.code).toBe(2);
+    expect(run.code).toBe(3);
     expect(run.stdout).not.toContain('image-gate: PASS');
     expect(err).toEqual([
       expect.stringMatching(
@@ -364,7 +364,7 @@ describeWithMoto('image gate: a findings listing that does not end', () => {
     expect(pagesAsked()).toBe(2);
   });
 
-  test('a nextToken that never ends (page-1, page-2, ...): stops at the page cap, could not check, exit 2', async () => {
+  test('a nextToken that never ends (page-1, page-2, ...): stops at the page cap, could not check, exit 3', async () => {
     let n = 0;
     proxy = await startFaultProxy(moto?.endpoint as string, (c) =>
       isFindings(c)
@@ -373,7 +373,7 @@ describeWithMoto('image gate: a findings listing that does not end', () => {
     );
     const run = await gate([...clean, '--timeout', '60'], proxy.endpoint);
 
-    expect(run.code).toBe(2);
+    expect(run.code).toBe(3);
     expect(gateLines(run.stderr)).toEqual([
       expect.stringMatching(
         /^image-gate: ERROR could not check hello-web:clean-1 in eu-west-1: DescribeImageScanFindings still had a next page after 100 pages \(the page cap\), so the listing did not end \(read 100 pages, 200 findings\): no verdict$/,
@@ -382,7 +382,7 @@ describeWithMoto('image gate: a findings listing that does not end', () => {
     expect(pagesAsked()).toBe(100);
   });
 
-  test('a page that never answers: exit 3 at --timeout, could not check, how far it read', async () => {
+  test('a page that never answers: exit 124 at --timeout, could not check, how far it read', async () => {
     let n = 0;
     proxy = await startFaultProxy(moto?.endpoint as string, (c) => {
       if (!isFindings(c)) return undefined;
@@ -395,7 +395,7 @@ describeWithMoto('image gate: a findings listing that does not end', () => {
     const started = Date.now();
     const run = await gate([...clean, '--timeout', '8'], proxy.endpoint);
 
-    expect(run.code).toBe(3);
+    expect(run.code).toBe(124);
     expect(Date.now() - started).toBeLessThan(25000);
     expect(gateLines(run.stderr)).toEqual([
       expect.stringMatching(
