@@ -72,3 +72,27 @@ test('ShellCheck comes pinned from PyPI, and the gate runs on it with no ShellCh
     found: venvShellcheck,
   });
 });
+
+test('`npx delivery` before `npm ci` says what to run, exit 2, never a stack trace', () => {
+  // A clone where `npm ci` has not run has no tsx: the entry point must say so (bad usage: nothing
+  // was touched), not crash with `Cannot find module 'tsx/cjs/api'` and exit 1, which the command
+  // contract reads as a verdict (ADR 0028).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'delivery-no-deps-'));
+  try {
+    fs.mkdirSync(path.join(dir, 'bin'));
+    fs.copyFileSync(
+      path.join(REPO_ROOT, 'bin', 'delivery.cjs'),
+      path.join(dir, 'bin', 'delivery.cjs'),
+    );
+    const r = spawnSync(process.execPath, [path.join(dir, 'bin', 'delivery.cjs'), 'preflight'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('npm ci');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
