@@ -80,6 +80,7 @@ else
   state=UNKNOWN
   good=0
   misses=0
+  renew_misses=0
   # After a good read, a transient failure of "$1" is logged and tolerated up to $limit in a row.
   tolerated() {
     [ "$good" -gt 0 ] && transient || return 1
@@ -95,7 +96,16 @@ else
       if creds=$(aws sts assume-role --role-arn "$ROLE_ARN" --role-session-name "bake-$execution" --policy '${JSON.stringify(BAKE_SESSION_POLICY)}' --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text 2>"$errors"); then
         read -r key secret token <<< "$creds"
         renew=$(( now + \${BAKE_RENEW_SECONDS:-1800} ))
-      elif ! tolerated "renewing the session in $ROLE_ARN (the current one lasts an hour)"; then
+        renew_misses=0
+      elif [ "$good" -gt 0 ] && transient; then
+        # Counted apart from the reads: a good read with the current session does not make the
+        # next renewal likelier, and the session lapses an hour after it was taken.
+        renew_misses=$(( renew_misses + 1 ))
+        if [ "$renew_misses" -gt "$limit" ]; then
+          bake_fail "cannot renew the session in $ROLE_ARN: $renew_misses transient errors in a row (at most $limit are tolerated), the current session lapses an hour after it was taken: $(cat "$errors")"
+        fi
+        echo "$(date -u +%H:%M:%S) transient error $renew_misses of $limit in a row tolerated, renewing the session in $ROLE_ARN (the current one lasts an hour): $(tr '\\n' ' ' < "$errors")"
+      else
         bake_fail "cannot assume $ROLE_ARN: $(cat "$errors") (is the account bootstrapped with --trust for the pipeline account? The preflight checks it.)"
       fi
     fi

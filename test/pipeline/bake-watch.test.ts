@@ -299,6 +299,26 @@ describe('the bake watch', () => {
     expect(r.status).toBe(1);
   }, 60_000);
 
+  it('renewals that keep failing are counted apart: good reads in between do not reset them, so the session never lapses unseen', async () => {
+    // The session lasts an hour and is renewed every BAKE_RENEW_SECONDS; reads with it keep
+    // working meanwhile. Were the good reads to reset the count, STS could fail for the rest of
+    // the hour and the bake would end on an ExpiredToken that hides the cause.
+    aws.assumeRoleAnswers = ['ok', ...times(ATTEMPTS * 4, THROTTLED)];
+    aws.compositeAlarms.set(`${ENV_ACCOUNT}/${REGION}/${ALARM}`, ['OK']);
+    const r = await bake({
+      BAKE_MINUTES: '1',
+      BAKE_TRANSIENT_ERRORS: '3',
+      BAKE_RENEW_SECONDS: '0',
+    });
+    expect(r.killed).toBe(false);
+    expect(r.status).toBe(1);
+    expect(r.out).toContain(
+      `cannot renew the session in ${LOOKUP_ROLE}: 4 transient errors in a row (at most 3 are tolerated)`,
+    );
+    expect(r.out).toContain('Throttling');
+    expect(r.out).not.toContain('baked 1 min');
+  }, 60_000);
+
   it('transient errors past the bound fail the bake, saying how many and the last error', async () => {
     aws.compositeAlarms.set(`${ENV_ACCOUNT}/${REGION}/${ALARM}`, ['OK', THROTTLED]);
     const r = await bake({ BAKE_MINUTES: '30', BAKE_TRANSIENT_ERRORS: '2' });
