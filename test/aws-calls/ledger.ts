@@ -344,6 +344,13 @@ export const LEDGER: readonly LedgerLine[] = [
     as: 'breakglass session',
     why: "the environment's breakglass records",
   },
+  {
+    step: 'BreakglassCheck',
+    in: 'breakglass-check',
+    call: 'dynamodb DescribeTable',
+    as: 'breakglass session',
+    why: 'only when the Query is refused: whether the table is on a KMS key the lookup role may not use (a table made before ADR 0035), to name the command that switches it',
+  },
 
   // ---- SmokeAndBake (tools/pipeline/smoke-test, then lib/pipeline/bake-watch.ts)
   {

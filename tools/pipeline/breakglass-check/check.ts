@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import {
@@ -108,6 +108,53 @@ async function assumeLookupRole(
   };
 }
 
+/**
+ * Stack statuses in which none of the stack's resources exist: the stack was made for a change set
+ * that never ran, or its first creation rolled back (CloudFormation deletes what the create made;
+ * lib/aspects/retain-except-on-create.ts keeps no retained resource of a rolled-back create).
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html#cfn-console-view-stack-data-resources-status-codes
+ */
+const NEVER_CREATED: Readonly<Record<string, string>> = {
+  REVIEW_IN_PROGRESS: 'created for a change set that was never executed',
+  ROLLBACK_COMPLETE: 'its first creation failed and was rolled back',
+};
+
+/**
+ * Why the records could not be read, when it is the table's key: an audit table made before
+ * ADR 0035 is on the account's aws/dynamodb KMS key, DynamoDB decrypts a KMS-keyed table's key for
+ * each caller (https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html#dynamodb-authz),
+ * and the lookup role denies kms:Decrypt. The deploy that moves the table to DynamoDB's own key
+ * waits for this check, so the message names the one command that does what that deploy would
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.tutorial.html,
+ * "Updating an encryption key"). Undefined when the table is not KMS-keyed or cannot be described.
+ */
+async function kmsKeyedTable(
+  dynamodb: DynamoDBClient,
+  table: string,
+  target: BreakglassCheckTarget,
+  control: RunControl,
+): Promise<string | undefined> {
+  let sse;
+  try {
+    sse = (
+      await control.call(`describing the DynamoDB table ${table}`, (s) =>
+        dynamodb.send(new DescribeTableCommand({ TableName: table }), { abortSignal: s }),
+      )
+    ).Table?.SSEDescription;
+  } catch (e) {
+    if (isStop(e)) throw e;
+    return undefined;
+  }
+  if (sse?.SSEType !== 'KMS') return undefined;
+  return (
+    `the audit table ${table} is encrypted with a KMS key (${sse.KMSMasterKeyArn ?? 'the account aws/dynamodb key'}), as tables made before this version are, ` +
+    `and the bootstrap lookup role the check reads through denies kms:Decrypt, so DynamoDB refuses its reads. ` +
+    `This commit's template puts the table on DynamoDB's own key, but that deploy waits for this check: ` +
+    `switch the table now, as the deploy would (in place, no interruption), with \`aws dynamodb update-table --table-name ${table} --sse-specification Enabled=false --region ${target.region}\` ` +
+    `in account ${target.account}, then retry this stage (docs/runbooks/breakglass.md, "The check could not check")`
+  );
+}
+
 async function checkEnvironment(
   target: BreakglassCheckTarget,
   baseDir: string,
@@ -166,6 +213,17 @@ async function checkEnvironment(
       );
     return unchecked(describeAwsError(e, `reading the outputs of ${target.stackName}`));
   }
+  const never = status ? NEVER_CREATED[status] : undefined;
+  if (never)
+    return result(
+      'PASS',
+      `${env}: stack ${target.stackName} is ${status}: ${never} in ${where}, so none of its resources exist and no breakglass change can be outstanding there`,
+      ...(status === 'ROLLBACK_COMPLETE'
+        ? [
+            `${env}: the deploy cannot update a stack in ROLLBACK_COMPLETE and will fail until it is deleted: \`aws cloudformation delete-stack --stack-name ${target.stackName} --region ${target.region}\` (in account ${target.account}; docs/runbooks/first-deployment.md)`,
+          ]
+        : []),
+    );
   const missing = Object.values(ENV_OUTPUTS).filter((k) => !outputs[k]);
   if (missing.length > 0)
     return unchecked(
@@ -214,7 +272,9 @@ async function checkEnvironment(
     found = await queryRecords(dynamodb, records.table, env, control);
   } catch (e) {
     if (isStop(e)) throw e;
-    return unchecked((e as Error).message);
+    return unchecked(
+      (await kmsKeyedTable(dynamodb, records.table, target, control)) ?? (e as Error).message,
+    );
   }
   const outstanding = outstandingChanges(found, stored);
   if (outstanding.length === 0)

@@ -33,7 +33,8 @@ export function stackSessionPolicy(target: BreakglassCheckTarget) {
 }
 
 /**
- * The second session: the breakglass records and the stored manifest's version and metadata
+ * The second session: the breakglass records (and the table's encryption, when they cannot be
+ * read) and the stored manifest's version and metadata
  * (HeadObject is authorized by s3:GetObject). And s3:ListBucket on the manifest bucket: without
  * it, S3 answers a HeadObject of a missing object with 403 Forbidden, not 404 Not Found
  * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html), and "not there" could not
@@ -49,7 +50,8 @@ export function recordsSessionPolicy(target: BreakglassCheckTarget, where: Recor
     Statement: [
       {
         Effect: 'Allow',
-        Action: 'dynamodb:Query',
+        // DescribeTable: only when a Query is refused, to tell a KMS-keyed table (check.ts)
+        Action: ['dynamodb:Query', 'dynamodb:DescribeTable'],
         Resource: `arn:${partition}:dynamodb:${region}:${account}:table/${where.table}`,
       },
       {

@@ -111,7 +111,7 @@ export class Harness {
   }
 
   /** A fresh bucket (versioned unless told otherwise) holding the manifest, an audit table, a kubectl log prefix. */
-  async seed(opts: { versioned?: boolean; body?: string } = {}): Promise<Seeded> {
+  async seed(opts: { versioned?: boolean; body?: string; tableKey?: 'KMS' } = {}): Promise<Seeded> {
     this.seq += 1;
     const bucket = `faults-${this.seq}-${Date.now()}`;
     const table = `audit-${this.seq}-${Date.now()}`;
@@ -153,6 +153,8 @@ export class Harness {
           { AttributeName: 'environment', KeyType: 'HASH' },
           { AttributeName: 'at', KeyType: 'RANGE' },
         ],
+        // a table made by a version before ADR 0035: the account's aws/dynamodb key
+        ...(opts.tableKey ? { SSESpecification: { Enabled: true, SSEType: 'KMS' } } : {}),
       }),
     );
     const log = path.join(this.stubDir, `call-${this.seq}`);

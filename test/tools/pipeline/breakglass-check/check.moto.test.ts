@@ -326,6 +326,93 @@ describeMoto(
       expect(res.stdout).toContain('breakglass-check: COULD NOT CHECK');
     });
 
+    test('an audit table made before ADR 0035 is on the account aws/dynamodb key, which the lookup role may not use: could not check, naming the key and the one command that switches the table', async () => {
+      // The lookup role denies kms:Decrypt (the CDK bootstrap template), and DynamoDB decrypts a
+      // KMS-keyed table's key for each caller, so AWS refuses the Query with the KMS error it
+      // wraps (the wire text as aws/aws-cdk#10010 reports it); moto does not evaluate KMS.
+      // https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html#dynamodb-authz
+      const s = await h.seed({ tableKey: 'KMS' });
+      await deployedStack(s);
+      const res = await check(assembly(MANIFESTS), {
+        fault: (c) =>
+          c.operation === 'Query'
+            ? {
+                kind: 'answer',
+                status: 400,
+                contentType: 'application/x-amz-json-1.0',
+                body: JSON.stringify({
+                  __type: 'com.amazonaws.dynamodb.v20120810#AccessDeniedException',
+                  message:
+                    'KMS key access denied error: com.amazonaws.services.kms.model.AWSKMSException: User is not authorized to perform: kms:Decrypt with an explicit deny in an identity-based policy (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException)',
+                }),
+              }
+            : undefined,
+      });
+      expect(res.code).toBe(3);
+      expect(res.stderr).toContain(
+        `could not check ${ENV}: the audit table ${s.table} is encrypted with a KMS key`,
+      );
+      expect(res.stderr).toContain('kms:Decrypt');
+      expect(res.stderr).toContain(
+        `aws dynamodb update-table --table-name ${s.table} --sse-specification Enabled=false --region ${REGION}`,
+      );
+      expect(res.stdout).toContain('breakglass-check: COULD NOT CHECK');
+    });
+
+    test('the same refusal on a table on DynamoDB own key says what AWS said, and no switch', async () => {
+      const s = await h.seed();
+      await deployedStack(s);
+      const res = await check(assembly(MANIFESTS), {
+        fault: (c) =>
+          c.operation === 'Query'
+            ? {
+                kind: 'answer',
+                status: 400,
+                contentType: 'application/x-amz-json-1.0',
+                body: JSON.stringify({
+                  __type: 'com.amazonaws.dynamodb.v20120810#AccessDeniedException',
+                  message: 'User is not authorized to perform: dynamodb:Query',
+                }),
+              }
+            : undefined,
+      });
+      expect(res.code).toBe(3);
+      expect(res.stderr).toContain(
+        'access denied (User is not authorized to perform: dynamodb:Query)',
+      );
+      expect(res.stderr).not.toContain('update-table');
+    });
+
+    /** DescribeStacks answered in its documented query-protocol XML with `status` and no outputs. */
+    const stackIn = (status: string): Fault => ({
+      kind: 'answer',
+      status: 200,
+      contentType: 'text/xml',
+      body: `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>${env.stackName}</StackName><StackId>arn:aws:cloudformation:${REGION}:${env.account}:stack/${env.stackName}/0f8e3b10-0000-4000-8000-000000000000</StackId><CreationTime>2026-12-01T00:00:00Z</CreationTime><StackStatus>${status}</StackStatus></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+    });
+
+    test.each([
+      ['REVIEW_IN_PROGRESS', 'created for a change set that was never executed'],
+      ['ROLLBACK_COMPLETE', 'its first creation failed and was rolled back'],
+    ])(
+      'a stack in %s has none of its resources, so nothing can be outstanding: PASS, saying why',
+      async (status, why) => {
+        // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html#cfn-console-view-stack-data-resources-status-codes
+        const res = await check(assembly(MANIFESTS), {
+          fault: (c) => (c.text.includes('Action=DescribeStacks') ? stackIn(status) : undefined),
+        });
+        expect(res.stderr).toBe('');
+        expect(res.code).toBe(0);
+        expect(res.stdout).toContain(`${ENV}: stack ${env.stackName} is ${status}: ${why}`);
+        if (status === 'ROLLBACK_COMPLETE')
+          // CREATE_UPDATE "will fail deployment if the stack is in a failed state"
+          // (https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_codepipeline_actions.CloudFormationCreateUpdateStackAction.html)
+          expect(res.stdout).toContain(
+            `aws cloudformation delete-stack --stack-name ${env.stackName} --region ${REGION}`,
+          );
+      },
+    );
+
     test('the stored manifest is gone: S3 says 404 because the session may list the bucket (without it, 403), and the check goes on', async () => {
       const s = await h.seed();
       await deployedStack(s);
