@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { parseAllDocuments } from 'yaml';
 import { DEFAULT_SERVICE, serviceNames } from '../../lib/config';
+import { plainToYaml } from '../../lib/manifests/workload';
 import { type MotoServer, motoEnv, startMoto } from '../support/moto';
 import { REPO_ROOT, TSX_CLI } from '../support/paths';
 import {
@@ -159,11 +160,13 @@ beforeAll(async () => {
     'app-1111111111111111',
   ]);
   if (rendered.code !== 0) throw new Error(rendered.stderr);
-  stored = rendered.stdout;
-  const objects = objectsOf(stored);
+  const objects = objectsOf(rendered.stdout);
   min = find<HpaShape>(objects, 'HorizontalPodAutoscaler').spec.minReplicas;
   await deleteNamespace(NS);
   handler = new CdkKubectlHandler(path.join(work, 'handler'));
+  // S3 holds what the stage applies, the CDK's prune label included (lib/stacks/eks-app-stack.ts:
+  // plainToYaml(workload.appliedObjects))
+  stored = plainToYaml(handler.labelled(objects));
   const created = await handler.create(objects);
   if (created.code !== 0) throw new Error(created.stderr);
   await waitForReplicas(NS, NAME, min);
@@ -230,15 +233,9 @@ afterAll(async () => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-test('the deployed manifest is what S3 holds, to begin with (apart from the prune label the stage adds)', async () => {
+test('the deployed manifest is what S3 holds, to begin with, the prune label included', async () => {
   expect((await currentManifest()).text).toBe(stored);
-  // The stage applies the objects with the CDK's prune label; S3 holds them without it (and a
-  // breakglass apply therefore removes the label from every object).
-  const labelled = objectsOf(stored).map((o) => ({
-    ...o,
-    metadata: { ...o.metadata, labels: { ...(o.metadata.labels ?? {}), [handler.pruneLabel]: '' } },
-  }));
-  expect(await diffExit(labelled.map((o) => JSON.stringify(o)).join('\n'))).toBe(0);
+  expect(await diffExit(stored)).toBe(0);
 });
 
 test('--image: the cluster runs the new tag; the stored manifest and the audit record match what runs', async () => {
@@ -338,4 +335,30 @@ test('a manifest the API server rejects leaves the cluster, S3 and the audit tab
   expect(await versionIds()).toEqual(versionsBefore);
   expect((await currentManifest()).text).toBe(before.text);
   expect(await auditItems()).toEqual(auditBefore);
+});
+
+test('after breakglass, the next release still prunes: every object keeps the prune label, and an object git removed goes', async () => {
+  // issue 26: a breakglass copy without the label removed it from every object, so the kubectl
+  // handler's `apply --prune -l <label>` would no longer see (and delete) an object git removed.
+  const after = objectsOf((await currentManifest()).text);
+  expect(after.length).toBeGreaterThan(5);
+  for (const o of after) {
+    const live = await getJson<K8sObject>([
+      'get',
+      `${o.kind}/${o.metadata.name}`,
+      ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : []),
+    ]);
+    expect({
+      object: `${o.kind}/${o.metadata.name}`,
+      label: live.metadata.labels?.[handler.pruneLabel],
+    }).toEqual({
+      object: `${o.kind}/${o.metadata.name}`,
+      label: '',
+    });
+  }
+  // a release whose render no longer has the PodDisruptionBudget
+  const res = await handler.update(after.filter((o) => o.kind !== 'PodDisruptionBudget'));
+  expect(res.code).toBe(0);
+  const pdbs = await getJson<{ items: unknown[] }>(['get', 'poddisruptionbudget', '-n', NS]);
+  expect(pdbs.items).toHaveLength(0);
 });

@@ -134,14 +134,23 @@ export class CdkKubectlHandler {
     this.pruneLabel = `aws.cdk.eks/prune-c8${createHash('sha1').update(id).digest('hex')}`;
   }
 
-  /** Writes the objects as the handler does and returns the file. */
-  write(objects: readonly K8sObject[], name = 'manifest.yaml'): string {
-    const file = path.join(this.workDir, name);
-    const labelled = objects.map((o) => ({
+  /** The objects with the prune label, as aws-eks-v2's KubernetesManifest (injectPruneLabel) gives them. */
+  labelled(objects: readonly K8sObject[]): K8sObject[] {
+    return objects.map((o) => ({
       ...o,
       metadata: { ...o.metadata, labels: { ...(o.metadata.labels ?? {}), [this.pruneLabel]: '' } },
     }));
-    fs.writeFileSync(file, labelled.map((o) => JSON.stringify(o)).join(''));
+  }
+
+  /** Writes the objects as the handler does and returns the file. */
+  write(objects: readonly K8sObject[], name = 'manifest.yaml'): string {
+    const file = path.join(this.workDir, name);
+    fs.writeFileSync(
+      file,
+      this.labelled(objects)
+        .map((o) => JSON.stringify(o))
+        .join(''),
+    );
     return file;
   }
 
