@@ -9,6 +9,9 @@ module.exports = {
   // the suite fast on a 2-core machine.
   transform: { '^.+\\.ts$': 'ts-jest' },
   setupFiles: ['<rootDir>/test/support/env.ts'],
+  // a temporary directory of the run's own, removed whole at the end (test/support/private-tmp.ts)
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   setupFilesAfterEnv: ['aws-cdk-lib/testhelpers/jest-autoclean'],
   testTimeout: 120000,
   // Every core: jest's default is one worker less than the cores (one worker on a 2-core machine),

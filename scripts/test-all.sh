@@ -114,8 +114,11 @@ config_args=()
 [ -n "$config" ] && config_args=(-c "config=$config")
 synth() {
   rm -rf cdk.out
-  if ! npx cdk synth -q "${config_args[@]}" > /tmp/synth.$$.log 2>&1; then cat /tmp/synth.$$.log; return 1; fi
-  tail -n 3 /tmp/synth.$$.log
+  local log rc=0
+  log=$(mktemp)
+  if npx cdk synth -q "${config_args[@]}" > "$log" 2>&1; then tail -n 3 "$log"; else cat "$log"; rc=1; fi
+  rm -f "$log"
+  return $rc
 }
 gate "cdk synth (cdk-nag AwsSolutions inside)" synth
 

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { enterPrivateTmp } from '../support/private-tmp';
 import { type ControlPlane, startControlPlane } from './support/control-plane';
 
 /**
@@ -8,6 +9,8 @@ import { type ControlPlane, startControlPlane } from './support/control-plane';
  * once for every test file, and hands its kubeconfig to the tests through the environment.
  */
 export default async function globalSetup(): Promise<void> {
+  // the control plane's own temp dir is made after this, inside the run's (test/support/private-tmp.ts)
+  enterPrivateTmp();
   let binDir = process.env.HELLO_WEB_CONTROLPLANE_BIN;
   if (!binDir) {
     const build = spawnSync('bash', [path.join(__dirname, 'controlplane', 'build.sh')], {
