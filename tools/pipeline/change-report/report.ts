@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { isDeepStrictEqual } from 'node:util';
 import {
   ResourceImpact,
   type ResourceDifference,
@@ -138,7 +139,35 @@ function renderCdkDiff(diff: TemplateDiff, paths: Record<string, string>): strin
   return plain(text).trimEnd();
 }
 
-const isKmsProperty = (name: string): boolean => /kms|encryption/i.test(name);
+/**
+ * A property that says how something is encrypted at rest: `KmsKeyId`, `BucketEncryption`,
+ * `EncryptionConfig`, and the server-side encryption settings spelt `SSE` (DynamoDB's
+ * `SSESpecification`, SQS's `SqsManagedSseEnabled`). `Sse` only as a word of its own, so that
+ * `Assessment…` is not one.
+ */
+const isKmsProperty = (name: string): boolean =>
+  /kms|encrypt/i.test(name) || /(^SSE|Sse[A-Z]|Sse$)/.test(name);
+
+/**
+ * The paths under a changed property at which an encryption setting changed (a table replica's
+ * `SSESpecification` inside `Replicas`, a bucket rule's `KMSMasterKeyID`), as `Replicas[0].SSESpecification`.
+ */
+function encryptionPaths(before: unknown, after: unknown, at: string, depth = 0): string[] {
+  if (isDeepStrictEqual(before, after) || depth > 8) return [];
+  const container = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null;
+  if (!container(before) && !container(after)) return [];
+  const a = container(before) ? before : {};
+  const b = container(after) ? after : {};
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  const list = Array.isArray(a) || Array.isArray(b);
+  return keys.flatMap((k) => {
+    const here = list ? `${at}[${k}]` : `${at}.${k}`;
+    if (isDeepStrictEqual(a[k], b[k])) return [];
+    if (!list && isKmsProperty(k)) return [here];
+    return encryptionPaths(a[k], b[k], here, depth + 1);
+  });
+}
 
 function kmsChanges(path: string, r: ResourceDifference): string[] {
   const type = r.newResourceType ?? r.oldResourceType ?? '';
@@ -147,8 +176,10 @@ function kmsChanges(path: string, r: ResourceDifference): string[] {
     const props = Object.keys(r.propertyUpdates);
     return [`${type} ${path} ${what}${props.length ? ` (${props.join(', ')})` : ''}`];
   }
-  return Object.keys(r.propertyUpdates)
-    .filter(isKmsProperty)
+  return Object.entries(r.propertyUpdates)
+    .flatMap(([p, d]) =>
+      isKmsProperty(p) ? [p] : encryptionPaths(d.oldValue as unknown, d.newValue as unknown, p),
+    )
     .map((p) => `${type} ${path}: ${p} changes`);
 }
 

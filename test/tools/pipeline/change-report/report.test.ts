@@ -9,8 +9,10 @@ import {
   stackReport,
 } from '../../../../tools/pipeline/change-report/report';
 import {
+  auditTableOnAccountKey,
   configWithNodeType,
   grantNodesS3Read,
+  openSshToTheInternet,
   prodStacks,
   removeScratch,
   stackOf,
@@ -30,6 +32,8 @@ let againProd: AssemblyStack[];
 let widerProd: AssemblyStack[];
 let stageAlone: AssemblyStack;
 let stageBroadened: AssemblyStack;
+let stageOpened: AssemblyStack;
+let stageRekeyed: AssemblyStack;
 let release: { before: AssemblyStack[]; after: AssemblyStack[]; from: string; to: string };
 
 beforeAll(() => {
@@ -39,6 +43,8 @@ beforeAll(() => {
   widerProd = prodStacks(synthesize({ config: configWithNodeType([0, 0], 'm7g.xlarge') }));
   stageAlone = synthesizeStage(base, 'prod-us-east-1');
   stageBroadened = synthesizeStage(base, 'prod-us-east-1', grantNodesS3Read);
+  stageOpened = synthesizeStage(base, 'prod-us-east-1', openSshToTheInternet);
+  stageRekeyed = synthesizeStage(base, 'prod-us-east-1', auditTableOnAccountKey);
   const r = synthesizeRelease();
   release = {
     before: prodStacks(r.before),
@@ -188,6 +194,31 @@ describe('IAM broadening: the node role of prod-us-east-1 may read every S3 obje
   test('the stage synthesized alone is the stack the pipeline deploys (so the comparison is fair)', () => {
     const s = stackReport(2, stageAlone, deployed(stackOf(baseProd, 'prod-us-east-1')));
     expect(s.state).toBe('unchanged');
+  });
+});
+
+describe('a security group of prod-us-east-1 opened to SSH from anywhere', () => {
+  test('is a permissions broadening, and the rule is listed with its peer and port', () => {
+    const s = stackReport(2, stageOpened, deployed(stageAlone));
+    expect(s.permissionsBroadened).toBe(true);
+    expect(s.findings).toContain('permissions-broadening');
+    const rows = s.securityGroups.slice(1).map((r) => r.join(' | '));
+    expect(rows).toEqual([expect.stringMatching(/^\+ \|.*\| In \| TCP 22 \| Everyone \(IPv4\)$/)]);
+    const md = renderMarkdown(changeReport([s]), CTX);
+    expect(md).toMatch(/## Needs your attention\n\n- PERMISSIONS BROADENED prod-us-east-1/);
+    expect(md).toContain('Everyone (IPv4)');
+  });
+});
+
+describe('encryption at rest: the audit table of prod-us-east-1 moves to a KMS key', () => {
+  test('the KMS section names the resource and the property, and nothing is broadened', () => {
+    const s = stackReport(2, stageRekeyed, deployed(stageAlone));
+    expect(s.state).toBe('changed');
+    expect(s.kms).toEqual([
+      expect.stringMatching(/^AWS::DynamoDB::GlobalTable \S*Audit\S*: SSESpecification changes$/),
+    ]);
+    expect(s.permissionsBroadened).toBe(false);
+    expect(renderMarkdown(changeReport([s]), CTX)).toMatch(/KMS[\s\S]*SSESpecification changes/);
   });
 });
 

@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, Stage } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { type DeliveryConfigInput, STACK_ENVIRONMENTS } from '../../../../lib/config';
 import { acknowledgeCfnValidateFindings } from '../../../../lib/nag-acknowledgements';
@@ -111,6 +113,28 @@ export function grantNodesS3Read(stage: AppStage): void {
   role.addToPrincipalPolicy(
     new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['*'] }),
   );
+}
+
+/** Opens the first security group of the stack to SSH from anywhere: the opening a reviewer must notice. */
+export function openSshToTheInternet(stage: AppStage): void {
+  const sg = stage.stack.node
+    .findAll()
+    .find((c): c is ec2.SecurityGroup => c instanceof ec2.SecurityGroup);
+  if (!sg) throw new Error('no security group in the stack');
+  sg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(22), 'ssh from anywhere');
+}
+
+/**
+ * Puts the breakglass audit table back on the account's aws/dynamodb KMS key, as versions before
+ * ADR 0035 made it (TableEncryptionV2.awsManagedKey() synthesizes exactly this
+ * SSESpecification): a change of encryption at rest the report must name.
+ */
+export function auditTableOnAccountKey(stage: AppStage): void {
+  const table = stage.stack.node
+    .findAll()
+    .find((c): c is dynamodb.CfnGlobalTable => c instanceof dynamodb.CfnGlobalTable);
+  if (!table) throw new Error('no DynamoDB table in the stack');
+  table.addPropertyOverride('SSESpecification', { SSEEnabled: true, SSEType: 'KMS' });
 }
 
 /**
