@@ -22,6 +22,8 @@ config_given() {
   [ -n "$1" ] || { echo "npm test: the configuration file name is empty" >&2; usage; }
   # relative to where `npm test` was typed, as for every command
   case $1 in /*) config=$1 ;; *) config="$invoked_in/$1" ;; esac
+  # before any gate runs (the synth would find out only minutes later)
+  [ -f "$config" ] && [ -r "$config" ] || { echo "npm test: no readable file $config" >&2; exit 2; }
 }
 while [ $# -gt 0 ]; do
   case $1 in
