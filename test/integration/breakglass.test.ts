@@ -337,7 +337,7 @@ test('a manifest the API server rejects leaves the cluster, S3 and the audit tab
   expect(await auditItems()).toEqual(auditBefore);
 });
 
-test('after breakglass, the next release still prunes: every object keeps the prune label, and an object git removed goes', async () => {
+test('after breakglass, the next release still prunes: every object keeps the prune label, and a Service git removed goes (a PDB stays: not a kind kubectl prunes)', async () => {
   // issue 26: a breakglass copy without the label removed it from every object, so the kubectl
   // handler's `apply --prune -l <label>` would no longer see (and delete) an object git removed.
   const after = objectsOf((await currentManifest()).text);
@@ -356,9 +356,17 @@ test('after breakglass, the next release still prunes: every object keeps the pr
       label: '',
     });
   }
-  // a release whose render no longer has the PodDisruptionBudget
-  const res = await handler.update(after.filter((o) => o.kind !== 'PodDisruptionBudget'));
+  // A release whose render no longer has the Service or the PodDisruptionBudget. kubectl prunes
+  // only the kinds of its default allowlist (Service is one; PodDisruptionBudget,
+  // HorizontalPodAutoscaler, NetworkPolicy and ServiceAccount are not: kubectl's
+  // pkg/util/prune/prune.go), and the CDK's handler passes no --prune-allowlist: the PDB stays
+  // (ADR 0031, "What the release prunes").
+  const res = await handler.update(
+    after.filter((o) => o.kind !== 'Service' && o.kind !== 'PodDisruptionBudget'),
+  );
   expect(res.code).toBe(0);
+  const services = await getJson<{ items: unknown[] }>(['get', 'service', '-n', NS]);
+  expect(services.items).toHaveLength(0);
   const pdbs = await getJson<{ items: unknown[] }>(['get', 'poddisruptionbudget', '-n', NS]);
-  expect(pdbs.items).toHaveLength(0);
+  expect(pdbs.items).toHaveLength(1);
 });
