@@ -133,6 +133,7 @@ function writeBreakglassCheckTargets(app: App, outdir: string): void {
       stackName: env.stackName,
       lookupRoleArn: bootstrapRoleArn('lookup', env, info.partition ?? 'aws'),
       manifestFile,
+      ...(env.breakglassCheck.kmsTableUpgrade ? { kmsTableUpgrade: true } : {}),
     };
   });
   const targets: BreakglassCheckTargets = { environments };

@@ -39,6 +39,7 @@ done
 if [ -n "$config" ]; then
   echo "configuration of the synth, manifests and scanners: $config (from the command line)"
 elif [ -n "${DELIVERY_CONFIG+set}" ]; then
+  [ -f "$DELIVERY_CONFIG" ] && [ -r "$DELIVERY_CONFIG" ] || { echo "npm test: DELIVERY_CONFIG names no readable file: $DELIVERY_CONFIG" >&2; exit 2; }
   echo "configuration of the synth, manifests and scanners: ${DELIVERY_CONFIG} (from DELIVERY_CONFIG)"
 fi
 

@@ -24,6 +24,8 @@ export interface BreakglassCheckTarget {
   readonly lookupRoleArn: string;
   /** The manifests this commit renders for it, relative to BREAKGLASS_CHECK_DIR. */
   readonly manifestFile: string;
+  /** The config's `breakglassCheck.kmsTableUpgrade` for it (written only when true). */
+  readonly kmsTableUpgrade?: boolean;
 }
 
 export interface BreakglassCheckTargets {

@@ -73,6 +73,8 @@ export interface EnvironmentConfig {
   readonly patching: PatchingConfig;
   /** Bake time and alarm thresholds (lib/config/safe-delivery.ts). */
   readonly bake: BakeSettings;
+  /** The deploy's breakglass check: see `breakglassCheck.kmsTableUpgrade` in schema.ts. */
+  readonly breakglassCheck: { readonly kmsTableUpgrade: boolean };
 }
 
 /** The whole configuration with every default applied. */
@@ -154,6 +156,7 @@ export function resolveConfig(input: DeliveryConfigInput, configFile?: string): 
       logRetentionDays: e.logRetentionDays ?? d.logRetentionDays,
       patching: resolvePatching(e.patching),
       bake: resolveBake(e.bake, kind),
+      breakglassCheck: { kmsTableUpgrade: e.breakglassCheck?.kmsTableUpgrade ?? false },
     };
   };
   return {

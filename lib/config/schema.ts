@@ -147,6 +147,19 @@ export const environmentSchema = z.strictObject({
   patching: patchingSchema.optional(),
   /** How long the environment bakes after a deployment and the alarm thresholds it bakes behind (safe-delivery.ts). */
   bake: bakeSchema.optional(),
+  /** The deploy's breakglass check (tools/pipeline/breakglass-check). */
+  breakglassCheck: z
+    .strictObject({
+      /**
+       * true: when this environment's audit table is still on a KMS key (made before ADR 0035),
+       * which the check cannot read, its deploy (the one that moves the table to DynamoDB's own
+       * key) goes ahead without the records being read: an operator has looked at them first
+       * (docs/runbooks/breakglass.md, "The check could not check"). Ignored once the records
+       * can be read. @default false
+       */
+      kmsTableUpgrade: z.boolean().optional(),
+    })
+    .optional(),
 });
 
 const waveSchema = z

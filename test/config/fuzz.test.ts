@@ -512,6 +512,16 @@ const ENV_KEYS: KeySpec[] = [
   { key: 'environment.bake.periodSeconds', valid: token(60, 120), hostile: num(0, 4000) },
   { key: 'environment.bake.evaluationPeriods', valid: num(1, 5), hostile: num(-1, 70) },
   { key: 'environment.bake.alarmRule', valid: fc.boolean(), hostile: token('false', 0) },
+  {
+    key: 'environment.breakglassCheck',
+    valid: fc.record({ kmsTableUpgrade: fc.boolean() }),
+    hostile: anyHostile,
+  },
+  {
+    key: 'environment.breakglassCheck.kmsTableUpgrade',
+    valid: fc.boolean(),
+    hostile: token('true', 1),
+  },
 ];
 const KEYS = [...ROOT_KEYS, ...ENV_KEYS];
 

@@ -54,14 +54,32 @@ export function enterPrivateTmp(): void {
   process.env.TMPDIR = dir;
 }
 
-/** Global teardown: removes the run's directory, and what the tests left in it, whole. */
+/**
+ * Global teardown: removes the run's directory, and what the tests left in it, whole. Only a
+ * directory this process made: a jest run started by a test inherits the variables, not the
+ * directory. A removal that fails (a process the tests left behind still writing there) is said,
+ * never a failed run: the next run removes the directory once that process is gone.
+ */
 export function leavePrivateTmp(): void {
   const dir = process.env[KEY];
   if (!dir) return;
+  let owner = '';
+  try {
+    owner = fs.readFileSync(path.join(dir, OWNER_FILE), 'utf8');
+  } catch {
+    // already gone
+  }
+  if (owner !== String(process.pid)) return;
   const before = process.env[BEFORE];
   if (before) process.env.TMPDIR = before;
   else delete process.env.TMPDIR;
   delete process.env[KEY];
   delete process.env[BEFORE];
-  fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  } catch (e) {
+    process.stderr.write(
+      `jest: could not remove the run's temp dir ${dir} (${(e as Error).message}); the next run removes it\n`,
+    );
+  }
 }

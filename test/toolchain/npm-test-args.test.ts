@@ -64,6 +64,19 @@ describe('npm test: naming the configuration', () => {
     expect(res.stdout).not.toContain('==');
   });
 
+  test('a DELIVERY_CONFIG that names no file is refused the same way', () => {
+    const res = spawnSync('bash', [SCRIPT], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DELIVERY_CONFIG: path.join(dir, 'gone.json') },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(res.status).toBe(2);
+    expect(res.stderr).toContain(
+      `DELIVERY_CONFIG names no readable file: ${path.join(dir, 'gone.json')}`,
+    );
+  });
+
   test('through npm itself, from a subdirectory of the checkout', () => {
     const res = spawnSync('npm', ['test', '--silent', '--', '-c', 'config=nope.json'], {
       cwd: path.join(REPO_ROOT, 'test'),

@@ -72,4 +72,29 @@ describe('a jest run cleans up after its tests', () => {
     expect(fs.existsSync(child)).toBe(false);
     expect(fs.readdirSync(machineTmp)).toEqual(['hello-web-jest-foreign']);
   });
+
+  test('a jest run started by a test leaves the outer run its directory', () => {
+    // this file runs inside the project's own run: its directory is the outer one
+    const outerDir = process.env.HELLO_WEB_JEST_TMP as string;
+    expect(outerDir).toBeTruthy();
+    const fixtures = fs.mkdtempSync(path.join(os.tmpdir(), 'nested-fixtures-'));
+    fs.writeFileSync(path.join(fixtures, 'ok.test.js'), "test('ok', () => {});");
+    const config = {
+      rootDir: REPO_ROOT,
+      roots: [fixtures],
+      testMatch: ['**/*.test.js'],
+      transform: { '^.+\\.ts$': 'ts-jest' },
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      cacheDirectory: path.join(outer, 'jest-cache'),
+    };
+    const res = spawnSync(
+      process.execPath,
+      [JEST, '--config', JSON.stringify(config), '--ci', '--runInBand'],
+      { cwd: REPO_ROOT, env: process.env, encoding: 'utf8', timeout: 120_000 },
+    );
+    expect({ status: res.status, stderr: res.stderr }).toMatchObject({ status: 0 });
+    expect(fs.existsSync(outerDir)).toBe(true);
+    expect(fs.existsSync(fixtures)).toBe(true);
+  });
 });

@@ -136,10 +136,13 @@ describeMoto(
      * The cloud assembly's part the check reads: the synthesized target of `stage`, and the
      * manifests this commit renders for it (`rendered`).
      */
-    function assembly(rendered: string, stage = ENV): string {
+    function assembly(rendered: string, stage = ENV, kmsTableUpgrade = false): string {
       const dir = fs.mkdtempSync(path.join(bundleDir, 'assembly-'));
       fs.mkdirSync(path.join(dir, BREAKGLASS_CHECK_DIR));
-      const target = synthesized.environments.find((e) => e.stageName === stage)!;
+      const synthesizedTarget = synthesized.environments.find((e) => e.stageName === stage)!;
+      const target = kmsTableUpgrade
+        ? { ...synthesizedTarget, kmsTableUpgrade: true }
+        : synthesizedTarget;
       fs.writeFileSync(path.join(dir, BREAKGLASS_CHECK_DIR, target.manifestFile), rendered);
       const targets: BreakglassCheckTargets = { ...synthesized, environments: [target] };
       fs.writeFileSync(path.join(dir, BREAKGLASS_CHECK_TARGETS), JSON.stringify(targets));
@@ -326,14 +329,54 @@ describeMoto(
       expect(res.stdout).toContain('breakglass-check: COULD NOT CHECK');
     });
 
-    test('an audit table made before ADR 0035 is on the account aws/dynamodb key, which the lookup role may not use: could not check, naming the key and the one command that switches the table', async () => {
+    /** DynamoDB's answer to a Query whose table key the caller may not use (the wire text as aws/aws-cdk#10010 reports it; moto does not evaluate KMS). */
+    const kmsRefusal = (c: { operation?: string }): Fault | undefined =>
+      c.operation === 'Query'
+        ? {
+            kind: 'answer',
+            status: 400,
+            contentType: 'application/x-amz-json-1.0',
+            body: JSON.stringify({
+              __type: 'com.amazonaws.dynamodb.v20120810#AccessDeniedException',
+              message:
+                'KMS key access denied error: com.amazonaws.services.kms.model.AWSKMSException: User is not authorized to perform: kms:Decrypt with an explicit deny in an identity-based policy (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException)',
+            }),
+          }
+        : undefined;
+
+    test('an audit table made before ADR 0035 is on the account aws/dynamodb key, which the lookup role may not use: could not check, saying so and the way past it', async () => {
       // The lookup role denies kms:Decrypt (the CDK bootstrap template), and DynamoDB decrypts a
-      // KMS-keyed table's key for each caller, so AWS refuses the Query with the KMS error it
-      // wraps (the wire text as aws/aws-cdk#10010 reports it); moto does not evaluate KMS.
+      // KMS-keyed table's key for each caller, so AWS refuses the Query.
       // https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html#dynamodb-authz
       const s = await h.seed({ tableKey: 'KMS' });
       await deployedStack(s);
-      const res = await check(assembly(MANIFESTS), {
+      const res = await check(assembly(MANIFESTS), { fault: kmsRefusal });
+      expect(res.code).toBe(3);
+      expect(res.stderr).toContain(
+        `could not check ${ENV}: the audit table ${s.table} is encrypted with a KMS key`,
+      );
+      expect(res.stderr).toContain('denies kms:Decrypt');
+      // AWS's own answer is kept
+      expect(res.stderr).toContain('KMS key access denied error');
+      expect(res.stderr).toContain(`npx delivery drift --env ${ENV}`);
+      expect(res.stderr).toContain('"breakglassCheck": { "kmsTableUpgrade": true }');
+      expect(res.stdout).toContain('breakglass-check: COULD NOT CHECK');
+    });
+
+    test('with breakglassCheck.kmsTableUpgrade on that environment, the deploy that moves the table goes ahead, saying loudly that nothing was read', async () => {
+      const s = await h.seed({ tableKey: 'KMS' });
+      await deployedStack(s);
+      const res = await check(assembly(MANIFESTS, ENV, true), { fault: kmsRefusal });
+      expect(res.code).toBe(0);
+      expect(res.stdout).toContain(`${ENV}: PASS WITHOUT READING THE BREAKGLASS RECORDS`);
+      expect(res.stdout).toContain('Remove the setting once it has deployed');
+    });
+
+    test('the setting never passes a refusal that is not the table key, nor a table it can read', async () => {
+      const s = await h.seed();
+      await deployedStack(s);
+      // a table on DynamoDB's own key, refused for another reason: still could not check
+      const refused = await check(assembly(MANIFESTS, ENV, true), {
         fault: (c) =>
           c.operation === 'Query'
             ? {
@@ -342,21 +385,20 @@ describeMoto(
                 contentType: 'application/x-amz-json-1.0',
                 body: JSON.stringify({
                   __type: 'com.amazonaws.dynamodb.v20120810#AccessDeniedException',
-                  message:
-                    'KMS key access denied error: com.amazonaws.services.kms.model.AWSKMSException: User is not authorized to perform: kms:Decrypt with an explicit deny in an identity-based policy (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException)',
+                  message: 'User is not authorized to perform: dynamodb:Query',
                 }),
               }
             : undefined,
       });
-      expect(res.code).toBe(3);
-      expect(res.stderr).toContain(
-        `could not check ${ENV}: the audit table ${s.table} is encrypted with a KMS key`,
+      expect(refused.code).toBe(3);
+      expect(refused.stdout).not.toContain('PASS WITHOUT READING');
+      // a readable table with an outstanding change: still BLOCKED, and the setting is said to be stale
+      await breakglass(s);
+      const blocked = await check(assembly(MANIFESTS, ENV, true));
+      expect(blocked.code).toBe(1);
+      expect(blocked.stderr + blocked.stdout).toContain(
+        'breakglassCheck.kmsTableUpgrade is set but no longer needed',
       );
-      expect(res.stderr).toContain('kms:Decrypt');
-      expect(res.stderr).toContain(
-        `aws dynamodb update-table --table-name ${s.table} --sse-specification Enabled=false --region ${REGION}`,
-      );
-      expect(res.stdout).toContain('breakglass-check: COULD NOT CHECK');
     });
 
     test('the same refusal on a table on DynamoDB own key says what AWS said, and no switch', async () => {
