@@ -2,23 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   CHANGE_REPORT_FINDINGS,
-  ConfigError,
   type DeliveryConfigInput,
   STACK_ENVIRONMENTS,
   validateConfig,
 } from '../../lib/config';
 import { REPO_ROOT } from '../support/paths';
+import { problems } from '../support/config';
 
-/** prod.changeReport: what the change report before the approval blocks on (ADR 0030). */
-function problems(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
 const withChangeReport = (changeReport: unknown): DeliveryConfigInput => {
   const cfg = structuredClone<DeliveryConfigInput>(STACK_ENVIRONMENTS);
   (cfg.prod as Record<string, unknown>).changeReport = changeReport;

@@ -1,10 +1,6 @@
-import {
-  ConfigError,
-  type DeliveryConfigInput,
-  STACK_ENVIRONMENTS,
-  validateConfig,
-} from '../../lib/config';
+import { type DeliveryConfigInput } from '../../lib/config';
 import { synthesize } from '../support/synth';
+import { defaultConfig, problems } from '../support/config';
 
 // Config values that become names inside the CDK app: a stage's `name` is the id of its Stage
 // construct (lib/pipeline/pipeline-stack.ts) and, when it deploys alone, the id of its CDK
@@ -14,17 +10,7 @@ import { synthesize } from '../support/synth';
 // with duplicate id". Each name is driven through validation first: refused with its path, or it
 // must synthesize.
 
-function problems(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
-const base = (): DeliveryConfigInput =>
-  JSON.parse(JSON.stringify(STACK_ENVIRONMENTS)) as DeliveryConfigInput;
+const base = defaultConfig;
 
 /** The fields whose value names a Stage construct and a pipeline wave, each set by one function. */
 const NAME_FIELDS: Array<[string, string, (cfg: DeliveryConfigInput, name: string) => void]> = [

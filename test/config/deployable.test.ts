@@ -3,12 +3,7 @@ import { DEFAULT_SERVICE } from '../../lib/config';
 import * as os from 'node:os';
 import { App, Stack } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
-import {
-  ConfigError,
-  type DeliveryConfigInput,
-  STACK_ENVIRONMENTS,
-  validateConfig,
-} from '../../lib/config';
+import { type DeliveryConfigInput } from '../../lib/config';
 import {
   EKS_MAX_NODES_PER_MANAGED_NODE_GROUP,
   INT32_MAX,
@@ -17,21 +12,12 @@ import {
 } from '../../lib/config/limits';
 import { Network } from '../../lib/constructs/network';
 import { renderWorkload } from '../../lib/manifests/workload';
+import { defaultConfig, problems } from '../support/config';
 
 // "Valid means deployable": every config the validator accepts must synthesize, and every value a
 // later step (the CDK, AWS, Kubernetes, git) would refuse is a validation problem naming its path.
 
-function problems(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
-const base = (): DeliveryConfigInput =>
-  JSON.parse(JSON.stringify(STACK_ENVIRONMENTS)) as DeliveryConfigInput;
+const base = defaultConfig;
 const withPreprod = (settings: Record<string, unknown>): DeliveryConfigInput => ({
   ...base(),
   preprod: {

@@ -1,34 +1,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  ConfigError,
-  type DeliveryConfigInput,
-  STACK_ENVIRONMENTS,
-  validateConfig,
-} from '../../lib/config';
+import { type DeliveryConfigInput, validateConfig } from '../../lib/config';
 import {
   CLOUDFORMATION_MAX_RESOURCES,
   pipelineStackResourceEstimate,
 } from '../../lib/config/pipeline-shape';
 import { buildApp } from '../../lib/app';
 import { CDK_JSON_CONTEXT, REPO_ROOT, synthesize } from '../support/synth';
+import { defaultConfig, problems } from '../support/config';
 
 // `notifications`: every email address becomes one AWS::SNS::Subscription in the pipeline stack,
 // whose construct id is the address itself (aws-cdk-lib's EmailSubscription); Chatbot channels
 // are targets of the pipeline's notification rule. Values that crashed the synth or that AWS
 // refuses at deploy are validation problems at their path.
 
-function problems(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
-const base = (): DeliveryConfigInput =>
-  JSON.parse(JSON.stringify(STACK_ENVIRONMENTS)) as DeliveryConfigInput;
+const base = defaultConfig;
 const withEmails = (emails: unknown[]): DeliveryConfigInput =>
   ({ ...base(), notifications: { emails } }) as DeliveryConfigInput;
 const addresses = (n: number) => Array.from({ length: n }, (_, i) => `oncall-${i}@example.com`);

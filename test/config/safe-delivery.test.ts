@@ -1,25 +1,13 @@
 import {
-  ConfigError,
   type DeliveryConfigInput,
   STACK_ENVIRONMENTS,
   cronProblem,
   validateConfig,
 } from '../../lib/config';
 import exampleMultiRegion from '../../config/example-multi-region.json';
+import { defaultConfig, problems } from '../support/config';
 
-/** The problems validation reports for a config, as "path: message" lines. */
-function problems(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
-
-const base = (): DeliveryConfigInput =>
-  JSON.parse(JSON.stringify(STACK_ENVIRONMENTS)) as DeliveryConfigInput;
+const base = defaultConfig;
 const env = (region: string, extra: Record<string, unknown> = {}) =>
   ({ account: '333333333333', region, ...extra }) as DeliveryConfigInput['preprod'];
 const withProd = (prod: Record<string, unknown>): DeliveryConfigInput => ({

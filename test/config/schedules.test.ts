@@ -1,10 +1,6 @@
-import {
-  ConfigError,
-  type DeliveryConfigInput,
-  STACK_ENVIRONMENTS,
-  validateConfig,
-} from '../../lib/config';
+import { type DeliveryConfigInput } from '../../lib/config';
 import { synthesize } from '../support/synth';
+import { defaultConfig, problems } from '../support/config';
 
 // Schedules: the prod waves' deployment windows (CodePipeline DeploymentWindow rule) and the
 // node patch scan (Systems Manager State Manager association). A schedule AWS refuses fails the
@@ -14,17 +10,7 @@ import { synthesize } from '../support/synth';
 //   Associations:     https://docs.aws.amazon.com/systems-manager/latest/userguide/reference-cron-and-rate-expressions.html#reference-cron-and-rate-expressions-association
 //   ScheduleExpression length 1-256: https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CreateAssociation.html
 
-function problems(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
-const base = (): DeliveryConfigInput =>
-  JSON.parse(JSON.stringify(STACK_ENVIRONMENTS)) as DeliveryConfigInput;
+const base = defaultConfig;
 const withScan = (scanSchedule: string): DeliveryConfigInput => {
   const cfg = base();
   cfg.preprod.patching = { scanSchedule };

@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  ConfigError,
   type DeliveryConfigInput,
   NAME_LIMITS,
   STACK_ENVIRONMENTS,
@@ -10,20 +9,9 @@ import {
   validateConfig,
 } from '../../lib/config';
 import { REPO_ROOT } from '../support/paths';
+import { defaultConfig, problems } from '../support/config';
 
-/** The problems validation reports for a config, as "path: message" lines. */
-function problems(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
-
-const base = (): DeliveryConfigInput =>
-  JSON.parse(JSON.stringify(STACK_ENVIRONMENTS)) as DeliveryConfigInput;
+const base = defaultConfig;
 const withService = (service: Record<string, unknown>, more: Record<string, unknown> = {}) =>
   ({ ...base(), service, ...more }) as DeliveryConfigInput;
 

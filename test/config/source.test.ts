@@ -1,20 +1,5 @@
-import {
-  ConfigError,
-  type DeliveryConfigInput,
-  STACK_ENVIRONMENTS,
-  validateConfig,
-} from '../../lib/config';
-
-/** The problems validation reports for a config, as "path: message" lines. */
-function problems(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
+import { type DeliveryConfigInput, STACK_ENVIRONMENTS, validateConfig } from '../../lib/config';
+import { problems } from '../support/config';
 
 const ARN =
   'arn:aws:codeconnections:eu-west-1:111111111111:connection/0123abcd-0123-4567-89ab-0123456789ab';

@@ -2,26 +2,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  ConfigError,
   type DeliveryConfigInput,
   STACK_ENVIRONMENTS,
   loadConfig,
   validateConfig,
 } from '../../lib/config';
+import { defaultConfig, problems } from '../support/config';
 
-/** The problems validation reports for a config, as "path: message" lines. */
-function problems(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
-
-const base = (): DeliveryConfigInput =>
-  JSON.parse(JSON.stringify(STACK_ENVIRONMENTS)) as DeliveryConfigInput;
+const base = defaultConfig;
 const withProdEnv = (env: Record<string, unknown>): DeliveryConfigInput => ({
   ...base(),
   prod: {
@@ -254,6 +242,22 @@ test('pipeline.requireRollbackTarget: off by default, a boolean when given (docs
   expect(
     problems({ ...base(), pipeline: { ...base().pipeline, requireRollbackTarget: 'yes' } }),
   ).toEqual([expect.stringMatching(/^pipeline\.requireRollbackTarget: .*boolean/)]);
+});
+
+test('breakglassCheck.kmsTableUpgrade: off unless an environment sets it, a boolean, no other key (ADR 0035, Amendment)', () => {
+  expect(validateConfig(STACK_ENVIRONMENTS).preprod.breakglassCheck).toEqual({
+    kmsTableUpgrade: false,
+  });
+  const withCheck = (value: unknown) => ({
+    ...base(),
+    preprod: { ...base().preprod, breakglassCheck: value },
+  });
+  expect(problems(withCheck({ kmsTableUpgrade: 'yes' }))).toEqual([
+    expect.stringMatching(/^preprod\.breakglassCheck\.kmsTableUpgrade: /),
+  ]);
+  expect(problems(withCheck({ kmsTableUpgrades: true }))).toEqual([
+    expect.stringMatching(/^preprod\.breakglassCheck: unknown key "kmsTableUpgrades"/),
+  ]);
 });
 
 test('a 10,000-character value is shown by its start and length, not repeated back (found by the config fuzz test)', () => {

@@ -12,6 +12,7 @@ import { bootstrapRoleArn } from '../../lib/config/bootstrap';
 import { BREAKGLASS_CHECK_ACTION, PIPELINE_STAGES } from '../../lib/pipeline/pipeline-stack';
 import { objectsDigest, parseObjects } from '../../tools/common/manifest-objects';
 import { resourceText } from '../aws-calls/scan';
+import { defaultConfig } from '../support/config';
 import { type Synthesized, pipelineStages, projectBuildSpec, synthesize } from '../support/synth';
 
 /**
@@ -22,8 +23,14 @@ import { type Synthesized, pipelineStages, projectBuildSpec, synthesize } from '
  * each before the deploy stages of the environments it checks. On the synthesized pipeline.
  */
 let s: Synthesized;
+/** The environment whose config sets breakglassCheck.kmsTableUpgrade (ADR 0035, Amendment). */
+const UPGRADING = 'prod-us-east-1';
 beforeAll(() => {
-  s = synthesize();
+  // The default config, one environment with the upgrade setting: nothing else in it differs.
+  const config = defaultConfig();
+  const env = config.prod.waves.flat().find((e) => `prod-${e.region}` === UPGRADING)!;
+  env.breakglassCheck = { kmsTableUpgrade: true };
+  s = synthesize({ config });
 });
 
 const isCheck = (name: string) => name.startsWith(BREAKGLASS_CHECK_ACTION);
@@ -186,6 +193,15 @@ test('what the check reads needs no KMS decrypt, which the bootstrap lookup role
     expect(JSON.stringify(bucket.Properties.BucketEncryption)).toContain('"SSEAlgorithm":"AES256"');
     expect(JSON.stringify(bucket.Properties.BucketEncryption)).not.toContain('kms');
   }
+});
+
+test('breakglassCheck.kmsTableUpgrade reaches the check for the environment that sets it, and for no other', () => {
+  const targets = JSON.parse(
+    fs.readFileSync(path.join(s.outdir, BREAKGLASS_CHECK_TARGETS), 'utf8'),
+  ) as BreakglassCheckTargets;
+  expect(targets.environments.filter((t) => t.kmsTableUpgrade).map((t) => t.stageName)).toEqual([
+    UPGRADING,
+  ]);
 });
 
 test('the check compares with exactly the objects each stack applies and stores (prune label aside)', () => {

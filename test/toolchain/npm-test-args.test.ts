@@ -11,11 +11,11 @@ import { REPO_ROOT } from '../support/paths';
  */
 const SCRIPT = path.join(REPO_ROOT, 'scripts', 'test-all.sh');
 
-function npmTestArgs(args: readonly string[], invokedIn = REPO_ROOT) {
+function npmTestArgs(args: readonly string[], invokedIn = REPO_ROOT, env: NodeJS.ProcessEnv = {}) {
   const res = spawnSync('bash', [SCRIPT, ...args], {
     cwd: REPO_ROOT,
-    // what npm sets to the directory `npm test` was typed in
-    env: { ...process.env, INIT_CWD: invokedIn },
+    // INIT_CWD: what npm sets to the directory `npm test` was typed in
+    env: { ...process.env, INIT_CWD: invokedIn, ...env },
     encoding: 'utf8',
     timeout: 30_000,
   });
@@ -65,13 +65,8 @@ describe('npm test: naming the configuration', () => {
   });
 
   test('a DELIVERY_CONFIG that names no file is refused the same way', () => {
-    const res = spawnSync('bash', [SCRIPT], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, DELIVERY_CONFIG: path.join(dir, 'gone.json') },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    expect(res.status).toBe(2);
+    const res = npmTestArgs([], REPO_ROOT, { DELIVERY_CONFIG: path.join(dir, 'gone.json') });
+    expect(res.code).toBe(2);
     expect(res.stderr).toContain(
       `DELIVERY_CONFIG names no readable file: ${path.join(dir, 'gone.json')}`,
     );

@@ -15,6 +15,25 @@ describe('a jest run cleans up after its tests', () => {
   const outer = fs.mkdtempSync(path.join(os.tmpdir(), 'private-tmp-'));
   afterAll(() => fs.rmSync(outer, { recursive: true, force: true }));
 
+  /** A real jest run of the test files in `fixtures`, with the project's global setup and teardown. */
+  function runJest(fixtures: string, env: NodeJS.ProcessEnv): void {
+    const config = {
+      rootDir: REPO_ROOT,
+      roots: [fixtures],
+      testMatch: ['**/*.test.js'],
+      transform: { '^.+\\.ts$': 'ts-jest' },
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      cacheDirectory: path.join(outer, 'jest-cache'),
+    };
+    const res = spawnSync(
+      process.execPath,
+      [JEST, '--config', JSON.stringify(config), '--ci', '--runInBand'],
+      { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 120_000 },
+    );
+    expect({ status: res.status, stderr: res.stderr }).toMatchObject({ status: 0 });
+  }
+
   test('what its test files and their processes leave in the temp dir goes, and so does what a killed run left', () => {
     const machineTmp = path.join(outer, 'tmp');
     const fixtures = path.join(outer, 'fixtures');
@@ -42,24 +61,10 @@ describe('a jest run cleans up after its tests', () => {
     const foreign = path.join(machineTmp, 'hello-web-jest-foreign');
     fs.mkdirSync(foreign);
 
-    const config = {
-      rootDir: REPO_ROOT,
-      roots: [fixtures],
-      testMatch: ['**/*.test.js'],
-      transform: { '^.+\\.ts$': 'ts-jest' },
-      globalSetup: '<rootDir>/test/support/global-setup.ts',
-      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      cacheDirectory: path.join(outer, 'jest-cache'),
-    };
     // this run's own private dir is not the child run's
     const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: machineTmp };
     delete env.HELLO_WEB_JEST_TMP;
-    const res = spawnSync(
-      process.execPath,
-      [JEST, '--config', JSON.stringify(config), '--ci', '--runInBand'],
-      { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 120_000 },
-    );
-    expect({ status: res.status, stderr: res.stderr }).toMatchObject({ status: 0 });
+    runJest(fixtures, env);
 
     const { dir, child } = JSON.parse(fs.readFileSync(seen, 'utf8')) as {
       dir: string;
@@ -79,21 +84,7 @@ describe('a jest run cleans up after its tests', () => {
     expect(outerDir).toBeTruthy();
     const fixtures = fs.mkdtempSync(path.join(os.tmpdir(), 'nested-fixtures-'));
     fs.writeFileSync(path.join(fixtures, 'ok.test.js'), "test('ok', () => {});");
-    const config = {
-      rootDir: REPO_ROOT,
-      roots: [fixtures],
-      testMatch: ['**/*.test.js'],
-      transform: { '^.+\\.ts$': 'ts-jest' },
-      globalSetup: '<rootDir>/test/support/global-setup.ts',
-      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      cacheDirectory: path.join(outer, 'jest-cache'),
-    };
-    const res = spawnSync(
-      process.execPath,
-      [JEST, '--config', JSON.stringify(config), '--ci', '--runInBand'],
-      { cwd: REPO_ROOT, env: process.env, encoding: 'utf8', timeout: 120_000 },
-    );
-    expect({ status: res.status, stderr: res.stderr }).toMatchObject({ status: 0 });
+    runJest(fixtures, process.env);
     expect(fs.existsSync(outerDir)).toBe(true);
     expect(fs.existsSync(fixtures)).toBe(true);
   });

@@ -31,7 +31,7 @@ import {
   parseObjects,
   showValue,
 } from '../../common/manifest-objects';
-import { isMissingStack } from '../../common/missing-stack';
+import { STATUSES_WITHOUT_RESOURCES, isMissingStack } from '../../common/missing-stack';
 import type { Output } from '../../common/output';
 import { type RecordsLocation, recordsSessionPolicy, stackSessionPolicy } from './sessions';
 
@@ -107,17 +107,6 @@ async function assumeLookupRole(
     sessionToken: c.SessionToken,
   };
 }
-
-/**
- * Stack statuses in which none of the stack's resources exist: the stack was made for a change set
- * that never ran, or its first creation rolled back (CloudFormation deletes what the create made;
- * lib/aspects/retain-except-on-create.ts keeps no retained resource of a rolled-back create).
- * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/view-stack-events.html#cfn-console-view-stack-data-resources-status-codes
- */
-const NEVER_CREATED: Readonly<Record<string, string>> = {
-  REVIEW_IN_PROGRESS: 'created for a change set that was never executed',
-  ROLLBACK_COMPLETE: 'its first creation failed and was rolled back',
-};
 
 /**
  * The KMS key of a table on one, else undefined (on DynamoDB's own key, or not described). A table
@@ -208,7 +197,7 @@ async function checkEnvironment(
       );
     return unchecked(describeAwsError(e, `reading the outputs of ${target.stackName}`));
   }
-  const never = status ? NEVER_CREATED[status] : undefined;
+  const never = status ? STATUSES_WITHOUT_RESOURCES.get(status) : undefined;
   if (never)
     return result(
       'PASS',
